@@ -1,0 +1,1 @@
+"""The CaptainsLog process: command line, settings, wiring and lifecycle."""

@@ -1,0 +1,126 @@
+"""Settings, read from the environment and ``.env`` (see ``.env.example`` for every variable)."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.llm import ModelNames
+from core.timefmt import is_valid_zone
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "local"
+
+
+class Settings(BaseSettings):
+    """Every setting of the assistant. Field names are the environment variable names, upper-cased."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # -- the model endpoint ---------------------------------------------------------
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_timeout: float = 60.0
+    openai_max_retries: int = 2
+    chat_model: str = "gpt-4o-mini"
+    vision_model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+    image_model: str = "gpt-image-1"
+    speech_model: str = "gpt-4o-mini-tts"
+    transcription_model: str = "gpt-4o-mini-transcribe"
+
+    # -- storage ------------------------------------------------------------------
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    auto_migrate: bool = True
+
+    # -- the assistant ----------------------------------------------------------------
+    assistant_name: str = "CaptainsLog"
+    default_timezone: str = "UTC"
+    context_token_budget: int = Field(default=16_000, ge=1_000)
+    checkpoint_interval: float = Field(default=1.0, gt=0)
+    allowed_accounts: Annotated[list[str], NoDecode] = ["terminal:*"]
+    log_level: str = "INFO"
+
+    # -- terminal chat ----------------------------------------------------------------
+    terminal_user: str = Field(default_factory=_local_user)
+
+    # -- Discord --------------------------------------------------------------------
+    discord_token: SecretStr | None = None
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    discord_dev_guild: str | None = None
+
+    # -- Slack ----------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_mode: Literal["socket", "http"] = "socket"
+    slack_api_url: str = "https://slack.com/api/"
+    slack_native_streaming: bool = False
+
+    # -- the bot's own web server (Slack HTTP mode, OAuth callbacks) --------------------
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+
+    @field_validator("allowed_accounts", mode="before")
+    @classmethod
+    def _split_accounts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if not is_valid_zone(value):
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris")
+        return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'captainslog.db').as_posix()}"
+        return self
+
+    @property
+    def models(self) -> ModelNames:
+        return ModelNames(
+            chat=self.chat_model,
+            vision=self.vision_model,
+            embedding=self.embedding_model,
+            image=self.image_model,
+            speech=self.speech_model,
+            transcription=self.transcription_model,
+        )
+
+    @property
+    def discord_configured(self) -> bool:
+        return self.discord_token is not None and bool(self.discord_token.get_secret_value())
+
+    @property
+    def slack_configured(self) -> bool:
+        if self.slack_bot_token is None or not self.slack_bot_token.get_secret_value():
+            return False
+        if self.slack_mode == "http":
+            return self.slack_signing_secret is not None
+        return self.slack_app_token is not None
+
+    @property
+    def platforms(self) -> list[str]:
+        """The chat platforms that have their credentials set."""
+        return [name for name, ok in (("discord", self.discord_configured), ("slack", self.slack_configured)) if ok]
+
+
+PLATFORM_VARIABLES = {
+    "discord": "DISCORD_TOKEN",
+    "slack": "SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode), or SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_MODE=http",
+}

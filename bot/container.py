@@ -1,0 +1,90 @@
+"""The one wiring point: builds every service once and passes dependencies down."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.config import Settings
+from bot.errors import ConfigError
+from core.access import AccessPolicy
+from core.chat import ChatService
+from core.context import ContextBuilder
+from core.db.database import Database
+from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
+from core.tokens import TokenCounter
+from core.tools.builtin import BUILTIN_TOOLS
+from core.tools.registry import ToolRegistry
+
+log = logging.getLogger(__name__)
+
+
+def api_key_for(settings: Settings) -> str:
+    """The key to send; local OpenAI-compatible servers (Ollama, vLLM, LM Studio) need none."""
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+    if key:
+        return key
+    if settings.openai_base_url.rstrip("/") == OPENAI_DEFAULT_BASE_URL:
+        raise ConfigError(
+            "OPENAI_API_KEY is not set: put your key in .env (see .env.example), "
+            "or set OPENAI_BASE_URL to a local OpenAI-compatible server."
+        )
+    return "not-needed"
+
+
+def build_model(settings: Settings) -> OpenAIModel:
+    return OpenAIModel(
+        api_key=api_key_for(settings),
+        base_url=settings.openai_base_url,
+        models=settings.models,
+        timeout=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
+    )
+
+
+@dataclass
+class Container:
+    """Every long-lived service of the process."""
+
+    settings: Settings
+    db: Database
+    model: OpenAIModel
+    chat: ChatService
+
+    @classmethod
+    async def create(cls, settings: Settings) -> "Container":
+        """Build the services; migrates the database first when ``AUTO_MIGRATE`` is on."""
+        model = build_model(settings)
+        db = Database(settings.database_url)
+        try:
+            if settings.auto_migrate:
+                await db.migrate()
+            elif await db.pending_migrations():
+                raise ConfigError("The database schema is out of date: run `python -m bot migrate`.")
+        except (SQLAlchemyError, OSError) as exc:
+            await db.dispose()
+            raise ConfigError(f"The database at {db.display_url} cannot be used: {_first_line(exc)}") from exc
+        counter = TokenCounter(settings.chat_model)
+        chat = ChatService(
+            db=db,
+            model=model,
+            context=ContextBuilder(
+                counter, token_budget=settings.context_token_budget, assistant_name=settings.assistant_name
+            ),
+            tools=ToolRegistry.of(BUILTIN_TOOLS),
+            access=AccessPolicy(settings.allowed_accounts),
+            default_timezone=settings.default_timezone,
+            checkpoint_interval=settings.checkpoint_interval,
+        )
+        return cls(settings=settings, db=db, model=model, chat=chat)
+
+    async def close(self) -> None:
+        await self.model.close()
+        await self.db.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

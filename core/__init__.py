@@ -1,0 +1,1 @@
+"""The conversation core: platform-independent, speaks only in plain types (core.types)."""

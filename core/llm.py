@@ -1,0 +1,259 @@
+"""One async wrapper over the official ``openai`` client.
+
+Everything the assistant asks of a model goes through :class:`OpenAIModel`:
+streamed chat completions with tool calls assembled from their deltas, and
+embeddings.  Failures become :class:`ModelError` with a sentence that is safe
+to show a user (no keys, no tracebacks).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import openai
+from openai import AsyncOpenAI
+
+log = logging.getLogger(__name__)
+
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the model asked for; ``arguments`` is the raw JSON text it sent."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelText:
+    """A piece of answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelToolCalls:
+    """The model finished this round by asking for these tool calls."""
+
+    calls: tuple[ToolCall, ...]
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFinished:
+    """The stream ended normally."""
+
+    finish_reason: str
+    usage: Usage | None = None
+
+
+ModelEvent = ModelText | ModelToolCalls | ModelFinished
+
+
+class ModelError(Exception):
+    """A model call failed. ``user_message`` is one sentence fit for the user; ``kind`` is for code."""
+
+    def __init__(self, kind: str, user_message: str, *, detail: str = "") -> None:
+        super().__init__(f"{kind}: {user_message}" + (f" ({detail})" if detail else ""))
+        self.kind = kind
+        self.user_message = user_message
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class ModelNames:
+    """One model per role; any OpenAI-compatible endpoint's names work."""
+
+    chat: str = "gpt-4o-mini"
+    vision: str = "gpt-4o-mini"
+    embedding: str = "text-embedding-3-small"
+    image: str = "gpt-image-1"
+    speech: str = "gpt-4o-mini-tts"
+    transcription: str = "gpt-4o-mini-transcribe"
+
+
+class ChatModel(Protocol):
+    """What the core needs of a language model (the OpenAI wrapper, or a test double in benchmarks)."""
+
+    def stream_chat(
+        self, messages: Sequence[dict[str, Any]], *, tools: Sequence[dict[str, Any]] = ()
+    ) -> AsyncIterator[ModelEvent]: ...
+
+    @property
+    def chat_model_name(self) -> str: ...
+
+
+@dataclass(slots=True)
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+def describe_api_error(exc: BaseException) -> ModelError:
+    """Turn an exception from the openai client (or its transport) into a :class:`ModelError`."""
+    if isinstance(exc, ModelError):
+        return exc
+    status = getattr(exc, "status_code", None)
+    detail = f"{type(exc).__name__}" + (f" {status}" if status else "")
+    if isinstance(exc, openai.AuthenticationError):
+        return ModelError("auth", "The model service refused the API key; check OPENAI_API_KEY.", detail=detail)
+    if isinstance(exc, openai.PermissionDeniedError):
+        return ModelError("auth", "The model service denied access to this model.", detail=detail)
+    if isinstance(exc, openai.RateLimitError):
+        return ModelError("rate_limit", "The model service is over its rate limit right now; try again in a minute.", detail=detail)
+    if isinstance(exc, openai.NotFoundError):
+        return ModelError("not_found", "The model service does not know this model; check the model settings.", detail=detail)
+    if isinstance(exc, openai.BadRequestError):
+        message = _error_message(exc) or "it refused the request"
+        return ModelError("bad_request", f"The model service could not take this request: {message}", detail=detail)
+    if isinstance(exc, openai.APITimeoutError):
+        return ModelError("timeout", "The model service took too long to answer.", detail=detail)
+    if isinstance(exc, openai.APIConnectionError):
+        return ModelError("unreachable", "The model service cannot be reached; check OPENAI_BASE_URL and the network.", detail=detail)
+    if isinstance(exc, openai.APIStatusError):
+        return ModelError("unavailable", f"The model service failed (HTTP {status}); try again shortly.", detail=detail)
+    return ModelError("broken_stream", "The connection to the model broke off in the middle of the answer.", detail=detail)
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"][:300]
+    return ""
+
+
+class OpenAIModel:
+    """The assistant's model endpoint: chat streaming with tools, and embeddings.
+
+    ``base_url`` may point at any OpenAI-compatible server (Ollama, vLLM, LM
+    Studio, OpenRouter, Azure-style gateways).  The client's own retry handles
+    408/409/429/5xx with backoff and ``retry-after``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        models: ModelNames | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        client: AsyncOpenAI | None = None,
+    ) -> None:
+        self.models = models or ModelNames()
+        self.base_url = base_url or OPENAI_DEFAULT_BASE_URL
+        self.client = client or AsyncOpenAI(
+            api_key=api_key, base_url=self.base_url, timeout=timeout, max_retries=max_retries
+        )
+
+    @property
+    def chat_model_name(self) -> str:
+        return self.models.chat
+
+    async def stream_chat(
+        self, messages: Sequence[dict[str, Any]], *, tools: Sequence[dict[str, Any]] = ()
+    ) -> AsyncIterator[ModelEvent]:
+        """Stream one completion: text pieces, then tool calls or the finish, with usage.
+
+        Raises :class:`ModelError` for every failure, including a stream that breaks midway.
+        """
+        request: dict[str, Any] = {
+            "model": self.models.chat,
+            "messages": list(messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if tools:
+            request["tools"] = list(tools)
+        try:
+            stream = await self.client.chat.completions.create(**request)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a ModelError
+            raise describe_api_error(exc) from exc
+
+        calls: dict[int, _PartialCall] = {}
+        text_parts: list[str] = []
+        finish_reason = ""
+        usage: Usage | None = None
+        try:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    if delta is not None and delta.content:
+                        text_parts.append(delta.content)
+                        yield ModelText(delta.content)
+                    for piece in (delta.tool_calls if delta is not None else None) or []:
+                        call = calls.setdefault(piece.index, _PartialCall())
+                        if piece.id:
+                            call.id = piece.id
+                        if piece.function is not None:
+                            if piece.function.name:
+                                call.name = piece.function.name
+                            if piece.function.arguments:
+                                call.arguments.append(piece.function.arguments)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+        except Exception as exc:  # noqa: BLE001 - once text flows, any failure is a broken stream
+            raise ModelError(
+                "broken_stream",
+                "The connection to the model broke off in the middle of the answer.",
+                detail=type(exc).__name__,
+            ) from exc
+        finally:
+            await stream.close()
+
+        if calls:
+            assembled = tuple(
+                ToolCall(id=c.id or f"call_{i}", name=c.name, arguments="".join(c.arguments))
+                for i, c in sorted(calls.items())
+            )
+            yield ModelToolCalls(assembled, text="".join(text_parts))
+        if not finish_reason:
+            raise ModelError("broken_stream", "The model's answer ended without finishing; it may be incomplete.")
+        yield ModelFinished(finish_reason, usage)
+
+    async def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Embed each text; returns float32 vectors in the same order."""
+        try:
+            response = await self.client.embeddings.create(
+                model=self.models.embedding, input=list(texts), encoding_format="base64"
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise describe_api_error(exc) from exc
+        vectors: list[np.ndarray] = []
+        for item in sorted(response.data, key=lambda d: d.index):
+            raw = item.embedding
+            if isinstance(raw, str):
+                vectors.append(np.frombuffer(base64.b64decode(raw), dtype="<f4").astype(np.float32))
+            else:
+                vectors.append(np.asarray(raw, dtype=np.float32))
+        return vectors
+
+    async def list_models(self) -> list[str]:
+        """Names the endpoint serves; used by ``doctor`` to check the endpoint and key."""
+        try:
+            page = await self.client.models.list()
+        except Exception as exc:  # noqa: BLE001
+            raise describe_api_error(exc) from exc
+        return [m.id async for m in page] if hasattr(page, "__aiter__") else [m.id for m in page.data]
+
+    async def close(self) -> None:
+        await self.client.close()

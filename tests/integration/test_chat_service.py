@@ -1,0 +1,286 @@
+"""ChatService turns end to end: real openai client → fake server, real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import aclosing
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from core.chat import ChatService
+from core.db.database import Database
+from core.db.models import Message
+from core.llm import ModelNames, OpenAIModel
+from core.types import ConversationRef, IncomingMessage, PlatformIdentity, TextDelta, TurnStarted
+from tests.chat_helpers import ALICE, PLACE, say
+from tests.conftest import make_chat_service
+from tests.fakes.openai_server import Broken, Error, FakeOpenAI, Reply, ToolCalls
+
+
+async def stored(database: Database) -> list[Message]:
+    async with database.session() as session:
+        return list((await session.scalars(select(Message).order_by(Message.id))).all())
+
+
+def user_texts(messages: list[dict]) -> list[str]:
+    return [m["content"] if isinstance(m["content"], str) else m["content"][0]["text"] for m in messages if m["role"] == "user"]
+
+
+async def test_answer_streams_and_both_messages_are_stored(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+    openai_fake.queue(Reply("Good morning! How can I help?", usage=(42, 7)))
+
+    reply = await say(chat, "good morning")
+
+    assert reply.text == "Good morning! How can I help?"
+    assert sum(isinstance(e, TextDelta) for e in reply.events) > 3, "the answer arrives in pieces"
+    assert reply.done is not None and reply.done.text == reply.text
+    user, answer = await stored(database)
+    assert (user.role, user.content, user.status) == ("user", "good morning", "complete")
+    assert (answer.role, answer.content, answer.status) == ("assistant", reply.text, "complete")
+    assert (answer.prompt_tokens, answer.completion_tokens) == (42, 7)
+    assert answer.created_at.tzinfo is not None
+
+
+async def test_model_sees_each_message_with_its_local_time(chat: ChatService, openai_fake: FakeOpenAI) -> None:
+    await say(chat, "remind me of this later", at=datetime(2026, 11, 24, 8, 5, tzinfo=UTC))
+    await say(chat, "what did I say?", at=datetime(2026, 11, 24, 13, 30, tzinfo=UTC))
+
+    messages = openai_fake.last_messages()
+    assert "time zone Europe/Paris" in messages[0]["content"]
+    assert user_texts(messages) == [
+        "[Tue 2026-11-24 09:05 CET] remind me of this later",
+        "[Tue 2026-11-24 14:30 CET] what did I say?",
+    ]
+    assistant = [m["content"] for m in messages if m["role"] == "assistant"]
+    assert assistant[0].startswith("[Tue 2026-11-24 ") and "remind me of this later" in assistant[0]
+
+
+async def test_messages_in_one_conversation_are_answered_in_order(chat: ChatService, openai_fake: FakeOpenAI) -> None:
+    openai_fake.queue(Reply("first answer", first_delay=0.3), Reply("second answer"))
+
+    first, second = await asyncio.gather(say(chat, "one"), say(chat, "two"))
+
+    assert (first.text, second.text) == ("first answer", "second answer")
+    # The second request was only made once the first answer was complete, and includes it.
+    second_request = openai_fake.chat_requests()[1]["messages"]
+    assert any("first answer" in str(m["content"]) for m in second_request if m["role"] == "assistant")
+
+
+async def test_different_conversations_run_concurrently(chat: ChatService, openai_fake: FakeOpenAI) -> None:
+    openai_fake.queue(Reply("slow one", first_delay=0.4), Reply("slow two", first_delay=0.4))
+    bob_place = ConversationRef("test", "w1", "dm-bob")
+    bob = PlatformIdentity("test", "w1", "bob")
+
+    await asyncio.gather(say(chat, "hi"), say(chat, "hello", author=bob, place=bob_place))
+
+    first, second = openai_fake.stream_log[:2]
+    assert second.start_t < first.end_t, "the second conversation did not wait for the first"
+
+
+async def test_model_failure_keeps_the_user_message_and_says_why(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+    openai_fake.queue(Error(500, "upstream exploded"))
+
+    reply = await say(chat, "are you there?")
+
+    assert reply.error == "The model service failed (HTTP 500); try again shortly."
+    user, answer = await stored(database)
+    assert user.content == "are you there?" and user.status == "complete"
+    assert answer.status == "failed" and answer.content == ""
+    assert "HTTP 500" in answer.status_reason
+
+
+async def test_broken_stream_keeps_the_partial_answer(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+    openai_fake.queue(Broken("The answer starts well and then", after_chunks=4))
+
+    reply = await say(chat, "tell me a story")
+
+    assert reply.text == "The answer starts well "
+    assert reply.error == "The connection to the model broke off in the middle of the answer."
+    _, answer = await stored(database)
+    assert answer.status == "partial" and answer.content == "The answer starts well "
+
+
+async def test_bad_key_is_one_clear_sentence(database: Database, openai_fake: FakeOpenAI) -> None:
+    model = OpenAIModel(api_key="sk-wrong", base_url=openai_fake.base_url, models=ModelNames(), max_retries=0)
+    chat = make_chat_service(database, model)
+
+    reply = await say(chat, "hello")
+
+    assert reply.error == "The model service refused the API key; check OPENAI_API_KEY."
+    assert "sk-wrong" not in str(reply.events)
+    await model.close()
+
+
+async def test_rate_limit_is_retried_by_the_client(database: Database, openai_fake: FakeOpenAI) -> None:
+    model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=ModelNames(), max_retries=2)
+    chat = make_chat_service(database, model)
+    openai_fake.queue(Error(429, "slow down", retry_after=0.01), Reply("here I am"))
+
+    reply = await say(chat, "hello")
+
+    assert reply.error is None and reply.text == "here I am"
+    await model.close()
+
+
+async def test_tool_call_loop_runs_the_tool_and_continues(chat: ChatService, openai_fake: FakeOpenAI) -> None:
+    openai_fake.queue(
+        ToolCalls([("calculate", {"expression": "1234 * 5678"})], text="Let me work that out."),
+        Reply("It is 7,006,652."),
+    )
+
+    reply = await say(chat, "what is 1234 times 5678?")
+
+    assert reply.text == "Let me work that out.\n\nIt is 7,006,652."
+    assert reply.statuses == ["Calculating…", ""]
+    followup = openai_fake.chat_requests()[1]["messages"]
+    assert followup[-2]["tool_calls"][0]["function"]["name"] == "calculate"
+    assert followup[-1] == {"role": "tool", "tool_call_id": followup[-2]["tool_calls"][0]["id"], "content": "1234 * 5678 = 7006652"}
+    assert {t["function"]["name"] for t in openai_fake.chat_requests()[0]["tools"]} == {"calculate", "current_time"}
+
+
+async def test_a_failing_tool_gives_the_model_an_error_not_a_crash(chat: ChatService, openai_fake: FakeOpenAI) -> None:
+    openai_fake.queue(
+        ToolCalls([("calculate", "{not json"), ("launch_rockets", {}), ("calculate", {"expression": "1/0"})]),
+        Reply("Sorry, I could not calculate that."),
+    )
+
+    reply = await say(chat, "divide one by zero")
+
+    assert reply.error is None and reply.text == "Sorry, I could not calculate that."
+    tool_results = [m["content"] for m in openai_fake.chat_requests()[1]["messages"] if m["role"] == "tool"]
+    assert tool_results[0].startswith("Error: the arguments were not valid JSON")
+    assert tool_results[1] == "Error: there is no tool named 'launch_rockets'."
+    assert tool_results[2] == "Error: division by zero"
+
+
+async def test_strangers_are_refused_without_calling_the_model(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+    mallory = PlatformIdentity("discord", "guild", "666", display_name="mallory")
+
+    reply = await say(chat, "let me in", author=mallory, place=ConversationRef("discord", "guild", "dm-666"))
+
+    assert reply.error is not None and "private" in reply.error
+    assert openai_fake.chat_requests() == []
+    assert await stored(database) == []
+
+
+async def test_edits_and_deletes_change_what_the_model_sees_next(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+    await say(chat, "my favourite colour is red", platform_message_id="m1")
+    await say(chat, "my password is hunter2", platform_message_id="m2")
+
+    assert await chat.edit_user_message(PLACE, "m1", "my favourite colour is green")
+    assert await chat.delete_user_message(PLACE, "m2")
+    await say(chat, "what do you know about me?")
+
+    seen = " ".join(user_texts(openai_fake.last_messages()))
+    assert "green" in seen and "red" not in seen and "hunter2" not in seen
+    rows = await stored(database)
+    edited = next(m for m in rows if m.platform_message_id == "m1")
+    deleted = next(m for m in rows if m.platform_message_id == "m2")
+    assert edited.edited_at is not None and edited.content == "my favourite colour is green"
+    assert deleted.deleted_at is not None and deleted.content == ""
+    assert not await chat.edit_user_message(PLACE, "no-such-message", "x")
+
+
+async def test_forget_drops_the_last_exchange_from_context_only(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+    await say(chat, "keep this")
+    await say(chat, "oops, ignore this")
+
+    assert await chat.forget_last_exchange(PLACE)
+    await say(chat, "next")
+
+    seen = user_texts(openai_fake.last_messages())
+    assert [s.split("] ", 1)[1] for s in seen] == ["keep this", "next"]
+    assert len(await stored(database)) == 6, "forgetting keeps the rows"
+
+
+async def test_new_conversation_starts_with_a_clean_context(chat: ChatService, openai_fake: FakeOpenAI) -> None:
+    await say(chat, "old topic")
+    await chat.new_conversation(PLACE)
+    await say(chat, "new topic")
+
+    assert [s.split("] ", 1)[1] for s in user_texts(openai_fake.last_messages())] == ["new topic"]
+    assert [m.content for m in await chat.history(PLACE)][0] == "new topic"
+
+
+async def test_context_stays_under_the_token_budget(database: Database, model: OpenAIModel, openai_fake: FakeOpenAI) -> None:
+    chat = make_chat_service(database, model, token_budget=1_000)
+    openai_fake.default = lambda _request: Reply("ok")
+    for n in range(30):
+        await say(chat, f"message number {n}: " + "lorem ipsum dolor sit amet " * 10)
+
+    messages = openai_fake.last_messages()
+    counter = chat.context.counter
+    total = sum(counter.message(m["content"]) for m in messages) + 3
+    assert total <= 1_000
+    assert "message number 29" in user_texts(messages)[-1]
+    assert "message number 0:" not in str(messages)
+
+
+async def test_a_cancelled_turn_keeps_the_partial_answer(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+    openai_fake.queue(Reply("one two three four five six seven", delay=0.05))
+    incoming = IncomingMessage(PLACE, ALICE, "count for me", datetime.now(UTC))
+
+    seen = ""
+    async with aclosing(chat.turn(incoming)) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                seen += event.text
+                if len(seen) > 6:
+                    break
+
+    user, answer = await stored(database)
+    assert user.content == "count for me"
+    assert answer.status == "partial" and answer.content == seen
+    assert "interrupted" in answer.status_reason
+
+
+async def test_answer_is_checkpointed_while_it_streams(database: Database, model: OpenAIModel, openai_fake: FakeOpenAI) -> None:
+    chat = make_chat_service(database, model, checkpoint_interval=0.01)
+    openai_fake.queue(Reply("a b c d e f g h i j", delay=0.03))
+    incoming = IncomingMessage(PLACE, ALICE, "letters please", datetime.now(UTC))
+
+    snapshots: list[str] = []
+    async with aclosing(chat.turn(incoming)) as events:
+        async for event in events:
+            if isinstance(event, TurnStarted):
+                answer_id = event.answer_message_id
+            if isinstance(event, TextDelta):
+                async with database.session() as session:
+                    snapshots.append((await session.get(Message, answer_id)).content)
+
+    assert any(0 < len(s) < len("a b c d e f g h i j") for s in snapshots)
+
+
+async def test_restart_recovery_marks_cut_answers_partial(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+    openai_fake.queue(Reply("this answer never finishes", delay=0.05))
+    incoming = IncomingMessage(PLACE, ALICE, "go", datetime.now(UTC))
+    events = chat.turn(incoming)
+    started = await anext(events)
+    assert isinstance(started, TurnStarted)
+    await chat.record_platform_parts(started.answer_message_id, ["p1"])
+    await chat.messages.checkpoint(started.answer_message_id, "this answer")
+    # The process "dies": nothing closes the stream; a new service starts on the same database.
+    fresh = make_chat_service(database, chat.model)  # type: ignore[arg-type]
+
+    interrupted = await fresh.recover_interrupted("test")
+
+    assert [(a.message_id, a.text, a.platform_parts) for a in interrupted] == [
+        (started.answer_message_id, "this answer", ("p1",))
+    ]
+    async with database.session() as session:
+        answer = await session.get(Message, started.answer_message_id)
+    assert answer.status == "partial"
+    assert await fresh.recover_interrupted("test") == []
+    await events.aclose()
+
+
+async def test_time_zone_setting_changes_the_stamps(chat: ChatService, openai_fake: FakeOpenAI) -> None:
+    assert await chat.set_timezone(ALICE, "Mars/Olympus") == (
+        "“Mars/Olympus” is not a time zone I know. Use an IANA name such as Europe/Paris or America/New_York."
+    )
+    assert await chat.set_timezone(ALICE, "America/New_York") == "Time zone set to America/New_York."
+
+    await say(chat, "hi", at=datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
+
+    assert user_texts(openai_fake.last_messages()) == ["[Wed 2026-07-01 08:00 EDT] hi"]
