@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from core.access import AccessPolicy
 from core.chat import ChatService
+from core.commands import CommandSet
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
@@ -52,6 +53,7 @@ class Container:
     db: Database
     model: OpenAIModel
     chat: ChatService
+    commands: CommandSet
 
     @classmethod
     async def create(cls, settings: Settings) -> "Container":
@@ -78,7 +80,7 @@ class Container:
             default_timezone=settings.default_timezone,
             checkpoint_interval=settings.checkpoint_interval,
         )
-        return cls(settings=settings, db=db, model=model, chat=chat)
+        return cls(settings=settings, db=db, model=model, chat=chat, commands=CommandSet(chat, model))
 
     async def close(self) -> None:
         await self.model.close()

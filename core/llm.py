@@ -247,6 +247,17 @@ class OpenAIModel:
                 vectors.append(np.asarray(raw, dtype=np.float32))
         return vectors
 
+    async def generate_image(self, prompt: str, *, size: str = "1024x1024") -> bytes:
+        """Make one image with the image model; returns PNG bytes."""
+        try:
+            response = await self.client.images.generate(model=self.models.image, prompt=prompt, size=size, n=1)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001
+            raise describe_api_error(exc) from exc
+        item = response.data[0] if response.data else None
+        if item is None or not item.b64_json:
+            raise ModelError("bad_response", "The image service answered without an image.")
+        return base64.b64decode(item.b64_json)
+
     async def list_models(self) -> list[str]:
         """Names the endpoint serves; used by ``doctor`` to check the endpoint and key."""
         try:

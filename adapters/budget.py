@@ -1,0 +1,230 @@
+"""Rate budgets: grant platform calls so that no published limit is ever crossed.
+
+A platform describes its limits as :class:`SlidingWindow` objects (Discord: 5
+edits per 5 s per channel and 50 requests a second per bot; Slack: 50
+chat.update a minute per workspace, one post a second per channel).  Every
+call first asks the shared :class:`RateBudget` for a slot in each window it
+counts against.  Waiting calls are granted by priority, then in arrival order,
+so a final edit is never stuck behind routine updates and routine updates are
+shared fairly between conversations.  Each streaming answer may *reserve* one
+slot for its final edit: routine updates leave reserved slots alone, which is
+what lets the final text appear at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class Priority(IntEnum):
+    """Lower is more urgent."""
+
+    FINAL = 0  # the last edit of an answer; may use its reserved slot
+    FIRST = 1  # first visible text, new parts, uploads: what the user is waiting for
+    ROUTINE = 2  # intermediate updates while an answer streams; never uses reserved slots
+    BACKGROUND = 3  # nice-to-have (typing indicators): only when the window is nearly idle
+
+
+class SlidingWindow:
+    """At most ``limit`` calls in any ``period`` seconds.
+
+    A sliding window is stricter than the fixed windows servers count in, so
+    keeping to it keeps to theirs.  ``background_share`` is the fraction of the
+    window that :attr:`Priority.BACKGROUND` calls may fill.
+    """
+
+    def __init__(self, name: str, limit: int, period: float, *, background_share: float = 0.2) -> None:
+        if limit < 1 or period <= 0:
+            raise ValueError("a window needs a positive limit and period")
+        self.name = name
+        self.limit = limit
+        self.period = period
+        self.background_share = background_share
+        self.reserved = 0
+        self.blocked_until = 0.0
+        self._stamps: deque[float] = deque()
+
+    def used(self, now: float) -> int:
+        stamps = self._stamps
+        while stamps and stamps[0] <= now - self.period:
+            stamps.popleft()
+        return len(stamps)
+
+    def admits(self, now: float, priority: Priority, *, holds_reservation: bool = False) -> bool:
+        """Whether a call of this priority may go now.
+
+        Reserved slots are only for the final edits that hold them: everything
+        else leaves them free.
+        """
+        if now < self.blocked_until:
+            return False
+        used = self.used(now)
+        if priority == Priority.FINAL and holds_reservation:
+            return used + self.reserved - 1 < self.limit
+        if priority == Priority.BACKGROUND:
+            return used + self.reserved < max(1, int(self.limit * self.background_share))
+        return used + self.reserved < self.limit
+
+    def next_change(self, now: float) -> float:
+        """When a slot may next free up."""
+        if now < self.blocked_until:
+            return self.blocked_until
+        self.used(now)
+        return self._stamps[0] + self.period if self._stamps else now
+
+    def take(self, now: float) -> None:
+        self._stamps.append(now)
+
+    def try_reserve(self) -> bool:
+        """Hold back one slot for a final edit; fails when reservations would fill the window."""
+        if self.reserved + 1 >= self.limit:
+            return False
+        self.reserved += 1
+        return True
+
+    def release(self) -> None:
+        self.reserved = max(0, self.reserved - 1)
+
+    def block_for(self, seconds: float, now: float) -> None:
+        """The server said to wait (a 429 with retry_after): nothing goes through until then."""
+        self.blocked_until = max(self.blocked_until, now + seconds)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    priority: Priority
+    seq: int
+    windows: Sequence[SlidingWindow]
+    reservation: "Reservation | None"
+    future: asyncio.Future[None]
+
+
+@dataclass(eq=False)
+class Reservation:
+    """A final-edit slot held in some windows; give it back with :meth:`RateBudget.release`."""
+
+    windows: tuple[SlidingWindow, ...]
+    active: bool = True
+    held: set[int] = field(default_factory=set)
+
+
+class RateBudget:
+    """Grants calls against sliding windows, most urgent first, then first come first served."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._waiters: list[_Waiter] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self.granted = 0
+        self.throttled = 0  # calls that had to wait
+
+    async def acquire(
+        self, windows: Sequence[SlidingWindow], priority: Priority, *, reservation: Reservation | None = None
+    ) -> None:
+        """Wait until every window admits the call, then count it. Cancel-safe."""
+        if not self._waiters and self._admits(windows, priority, reservation, self.clock()):
+            self._take(windows, priority, reservation)
+            return
+        self.throttled += 1
+        waiter = _Waiter(priority, next(self._seq), windows, reservation, asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        self._waiters.sort(key=lambda w: (w.priority, w.seq))
+        self._pump()
+        try:
+            await waiter.future
+        except asyncio.CancelledError:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            elif waiter.future.done() and not waiter.future.cancelled():
+                pass  # granted just as we were cancelled: the slot stays spent, which is safe
+            self._pump()
+            raise
+
+    def try_acquire(self, windows: Sequence[SlidingWindow], priority: Priority) -> bool:
+        """Take a slot only if one is free right now and nobody more urgent is waiting."""
+        now = self.clock()
+        blocked = {id(w) for waiter in self._waiters for w in waiter.windows}
+        if any(id(w) in blocked for w in windows) or not self._admits(windows, priority, None, now):
+            return False
+        self._take(windows, priority, None)
+        return True
+
+    def reserve(self, windows: Sequence[SlidingWindow]) -> Reservation | None:
+        """Hold a final-edit slot in every window, or none at all."""
+        taken: list[SlidingWindow] = []
+        for window in windows:
+            if not window.try_reserve():
+                for back in taken:
+                    back.release()
+                return None
+            taken.append(window)
+        return Reservation(tuple(windows), held={id(w) for w in windows})
+
+    def release(self, reservation: Reservation | None) -> None:
+        """Give a reservation back (after the final edit, or when the answer is abandoned)."""
+        if reservation is None or not reservation.active:
+            return
+        reservation.active = False
+        for window in reservation.windows:
+            if id(window) in reservation.held:
+                window.release()
+        reservation.held.clear()
+        self._pump()
+
+    def penalize(self, windows: Sequence[SlidingWindow], retry_after: float) -> None:
+        """A call was refused with retry_after anyway: hold back those windows."""
+        now = self.clock()
+        for window in windows:
+            window.block_for(retry_after, now)
+        self._pump()
+
+    # -- internals -----------------------------------------------------------------
+
+    def _admits(
+        self, windows: Sequence[SlidingWindow], priority: Priority, reservation: Reservation | None, now: float
+    ) -> bool:
+        held = reservation.held if reservation is not None and reservation.active else set()
+        return all(w.admits(now, priority, holds_reservation=id(w) in held) for w in windows)
+
+    def _take(self, windows: Sequence[SlidingWindow], priority: Priority, reservation: Reservation | None) -> None:
+        now = self.clock()
+        uses_reservation = priority == Priority.FINAL and reservation is not None and reservation.active
+        for window in windows:
+            window.take(now)
+            if uses_reservation and id(window) in reservation.held:  # type: ignore[union-attr]
+                # The final edit spends the slot it held.
+                window.release()
+                reservation.held.discard(id(window))  # type: ignore[union-attr]
+        self.granted += 1
+
+    def _pump(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._waiters:
+            return
+        now = self.clock()
+        blocked: set[int] = set()
+        for waiter in list(self._waiters):
+            if waiter.future.done():
+                self._waiters.remove(waiter)
+                continue
+            ids = {id(w) for w in waiter.windows}
+            if not (ids & blocked) and self._admits(waiter.windows, waiter.priority, waiter.reservation, now):
+                self._take(waiter.windows, waiter.priority, waiter.reservation)
+                self._waiters.remove(waiter)
+                waiter.future.set_result(None)
+            else:
+                # Keep arrival order per window: nothing less urgent or later overtakes this one.
+                blocked |= ids
+        if self._waiters:
+            wake = min(w.next_change(now) for waiter in self._waiters for w in waiter.windows)
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(loop.time() + max(0.001, wake - now), self._pump)

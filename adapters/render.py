@@ -1,0 +1,347 @@
+"""One renderer for every platform: placeholder, throttled edits, overflow into more messages.
+
+The renderer consumes the core's event stream for one answer and keeps a
+platform message (or several) showing it.  It posts a placeholder at once,
+edits it as soon as the first text exists and then as often as the platform's
+budget allows, moves on to a new message when the text outgrows one, and
+finishes with the exact answer (or the partial answer and a short note).
+
+A platform plugs in through :class:`Surface`: its limits, its rate windows and
+four calls (post, edit, upload, typing).  Which windows each call counts
+against, and how often one answer may routinely be edited, are the platform's
+to say; granting calls fairly across conversations is :mod:`adapters.budget`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing, suppress
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from adapters.budget import Priority, RateBudget, Reservation, SlidingWindow
+from adapters.text import Piece, Splitter
+from core.chat import InterruptedAnswer
+from core.types import (
+    OutgoingFile,
+    Refused,
+    StatusUpdate,
+    TextDelta,
+    TurnDone,
+    TurnError,
+    TurnEvent,
+    TurnStarted,
+)
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED_NOTE = "This answer was cut off when the assistant restarted."
+
+
+class RateLimited(Exception):
+    """The platform refused a call with a rate limit; try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after:.2f}s")
+        self.retry_after = retry_after
+
+
+class DeliveryError(Exception):
+    """The platform refused a call for another reason; ``gone`` means the message no longer exists."""
+
+    def __init__(self, message: str, *, gone: bool = False) -> None:
+        super().__init__(message)
+        self.gone = gone
+
+
+@dataclass(frozen=True, slots=True)
+class SurfaceLimits:
+    """What a platform allows and how it shows a streaming answer."""
+
+    max_chars: int
+    marker: str = " ▌"
+    placeholder: str = "▌"
+    reserve: int = 160  # room kept in each message for the marker, a status line or an error note
+
+
+class Surface(Protocol):
+    """One place an answer is rendered into (a DM channel, a thread), as a platform sees it."""
+
+    limits: SurfaceLimits
+    budget: RateBudget
+
+    def windows(self, action: str) -> Sequence[SlidingWindow]:
+        """The rate windows a call counts against: ``post``, ``edit``, ``upload`` or ``typing``."""
+        ...
+
+    def routine_interval(self) -> float:
+        """Seconds to leave between two routine edits of one answer."""
+        ...
+
+    def format_text(self, markdown: str) -> str:
+        """The model's Markdown in the platform's own markup."""
+        ...
+
+    def format_status(self, status: str) -> str: ...
+
+    def format_note(self, note: str) -> str: ...
+
+    async def post(self, text: str) -> str:
+        """Post a new message; returns its platform id."""
+        ...
+
+    async def edit(self, message_id: str, text: str) -> None: ...
+
+    async def upload(self, file: OutgoingFile) -> None: ...
+
+    async def typing(self) -> None: ...
+
+
+@dataclass
+class RenderStats:
+    """What happened while rendering one answer (``perf_counter`` times), for logs and benchmarks."""
+
+    started: float = field(default_factory=time.perf_counter)
+    placeholder_at: float | None = None
+    first_text_at: float | None = None
+    final_at: float | None = None
+    edits: int = 0
+    posts: int = 0
+    rate_limited: int = 0
+    visible_updates: list[float] = field(default_factory=list)
+
+
+PartsRecorder = Callable[[int, list[str]], Awaitable[None]]
+
+
+class StreamRenderer:
+    """Renders one answer's event stream into platform messages."""
+
+    def __init__(self, surface: Surface, *, record_parts: PartsRecorder | None = None) -> None:
+        self.surface = surface
+        self.budget = surface.budget
+        self.limits = surface.limits
+        self.record_parts = record_parts
+        self.splitter = Splitter(self.limits.max_chars, reserve=self.limits.reserve)
+        self.stats = RenderStats()
+        self.text = ""
+        self.status = ""
+        self.note = ""
+        self.answer_id: int | None = None
+        self.parts: list[str] = []  # platform message ids
+        self.shown: list[str] = []  # what each of them shows now
+        self._changed = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._placeholder: asyncio.Task[None] | None = None
+        self._uploads: asyncio.Queue[OutgoingFile | None] = asyncio.Queue()
+        self._reservation: Reservation | None = None
+        self._last_routine = 0.0
+        self._in_flight = False  # a platform call of the writer is under way
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def render(self, events: AsyncIterator[TurnEvent]) -> RenderStats:
+        """Consume ``events`` to the end, keeping the platform message(s) in step. Returns the stats."""
+        self._reservation = self.budget.reserve(self.surface.windows("edit"))
+        self._placeholder = asyncio.create_task(self._post_placeholder())
+        typing = asyncio.create_task(self._typing())
+        writer = asyncio.create_task(self._write_loop())
+        uploader = asyncio.create_task(self._upload_loop())
+        try:
+            async with aclosing(events) as stream:
+                async for event in stream:
+                    self._apply(event)
+        except Exception as exc:  # noqa: BLE001 - the core failed unexpectedly; say so, keep the text
+            log.exception("answer stream failed")
+            self.note = f"Something went wrong while answering ({type(exc).__name__})."
+        finally:
+            self._finished.set()
+            self._changed.set()
+            await self._uploads.put(None)
+            try:
+                if not self._in_flight:
+                    writer.cancel()  # it is only waiting (for text, its interval or its budget)
+                with suppress(asyncio.CancelledError):
+                    await writer
+                await self._placeholder
+                await self._sync(final=True)
+                await uploader
+            finally:
+                typing.cancel()
+                self.budget.release(self._reservation)
+        return self.stats
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _apply(self, event: TurnEvent) -> None:
+        if isinstance(event, TextDelta):
+            self.text += event.text
+        elif isinstance(event, StatusUpdate):
+            self.status = event.text
+        elif isinstance(event, OutgoingFile):
+            self._uploads.put_nowait(event)
+            return
+        elif isinstance(event, TurnStarted):
+            self.answer_id = event.answer_message_id
+            if self.parts:
+                task = asyncio.create_task(self._record())
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            return
+        elif isinstance(event, TurnError):
+            self.note = event.message
+        elif isinstance(event, Refused):
+            self.note = event.message
+        elif isinstance(event, TurnDone):
+            return
+        self._changed.set()
+
+    # -- the loops ---------------------------------------------------------------------------
+
+    async def _post_placeholder(self) -> None:
+        await self._call("post", Priority.FIRST, self.limits.placeholder)
+        self.stats.placeholder_at = time.perf_counter()
+
+    async def _typing(self) -> None:
+        # Best effort: skipped when the budget is busy, because the placeholder already shows we are on it.
+        if self.budget.try_acquire(self.surface.windows("typing"), Priority.BACKGROUND):
+            with suppress(Exception):
+                await self.surface.typing()
+
+    async def _write_loop(self) -> None:
+        assert self._placeholder is not None
+        await self._placeholder
+        while not self._finished.is_set():
+            await self._changed.wait()
+            self._changed.clear()
+            if self._finished.is_set():
+                return
+            if self.text and self.stats.first_text_at is not None:
+                # Routine update: leave the platform's interval since the last one.
+                wait = self._last_routine + self.surface.routine_interval() - time.monotonic()
+                if wait > 0 and await _wait_or(self._finished, wait):
+                    return
+            priority = Priority.FIRST if self.stats.first_text_at is None else Priority.ROUTINE
+            if not await self._sync(final=False, priority=priority):
+                return
+            self._last_routine = time.monotonic()
+
+    async def _upload_loop(self) -> None:
+        while (file := await self._uploads.get()) is not None:
+            await self.budget.acquire(self.surface.windows("upload"), Priority.FIRST)
+            try:
+                await self.surface.upload(file)
+            except Exception as exc:  # noqa: BLE001 - one failed upload must not end the answer
+                log.warning("upload of %s failed: %s", file.filename, exc)
+                self.note = self.note or f"I could not upload {file.filename}."
+                self._changed.set()
+
+    # -- making the platform match ---------------------------------------------------------------
+
+    def _desired(self, final: bool) -> list[str]:
+        pieces: list[Piece] = self.splitter.pieces(self.text)
+        rendered = [self.surface.format_text(p.opening + p.body) + p.closing for p in pieces]
+        last = rendered[-1] if rendered else ""
+        if not final:
+            last = (last + self.limits.marker) if last else self.limits.placeholder
+            if self.status:
+                last += "\n" + self.surface.format_status(self.status)
+        else:
+            if self.note:
+                note = self.surface.format_note(self.note)
+                last = f"{last}\n\n{note}" if last.strip() else note
+            elif not last.strip():
+                last = self.surface.format_note("(no answer)")
+        rendered[-1:] = [last]
+        return rendered
+
+    async def _sync(self, *, final: bool, priority: Priority = Priority.FINAL) -> bool:
+        """Make the platform show the current state; returns False when the writer should stop."""
+        desired = self._desired(final)
+        for index, text in enumerate(desired):
+            if self._finished.is_set() and not final:
+                return False  # the final sync takes over
+            if index < len(self.parts):
+                if self.shown[index] == text:
+                    continue
+                sealed = index < len(desired) - 1
+                call_priority = Priority.FIRST if sealed and not final else priority
+                await self._call("edit", call_priority, text, index=index)
+            else:
+                await self._call("post", Priority.FIRST, text)
+        if self.text and self.stats.first_text_at is None:
+            self.stats.first_text_at = time.perf_counter()
+        if final:
+            self.stats.final_at = time.perf_counter()
+        return True
+
+    async def _call(self, action: str, priority: Priority, text: str, *, index: int | None = None) -> None:
+        """One post or edit within the budget; retried after a rate limit, logged if refused."""
+        windows = self.surface.windows(action)
+        for attempt in range(5):
+            reservation = self._reservation if priority == Priority.FINAL else None
+            await self.budget.acquire(windows, priority, reservation=reservation)
+            self._in_flight = True
+            try:
+                if action == "post":
+                    message_id = await self.surface.post(text)
+                    self.parts.append(message_id)
+                    self.shown.append(text)
+                    self.stats.posts += 1
+                    await self._record()
+                else:
+                    assert index is not None
+                    await self.surface.edit(self.parts[index], text)
+                    self.shown[index] = text
+                    self.stats.edits += 1
+                self.stats.visible_updates.append(time.perf_counter())
+                return
+            except RateLimited as exc:
+                self.stats.rate_limited += 1
+                log.warning("%s was rate limited; retrying in %.2fs", action, exc.retry_after)
+                self.budget.penalize(windows, exc.retry_after)
+            except DeliveryError as exc:
+                if action == "edit" and exc.gone and index is not None:
+                    # The message was deleted under us: continue the answer in a new one.
+                    log.warning("message %s is gone; posting the rest anew", self.parts[index])
+                    del self.parts[index:]
+                    del self.shown[index:]
+                    return
+                log.warning("%s failed (attempt %d): %s", action, attempt + 1, exc)
+                if attempt >= 2:
+                    return
+                await asyncio.sleep(0.5 * (attempt + 1))
+            finally:
+                self._in_flight = False
+
+    async def _record(self) -> None:
+        if self.record_parts is not None and self.answer_id is not None:
+            try:
+                await self.record_parts(self.answer_id, list(self.parts))
+            except Exception:  # noqa: BLE001 - bookkeeping must not break the answer
+                log.exception("could not record the platform messages of answer %s", self.answer_id)
+
+
+async def _wait_or(event: asyncio.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` unless ``event`` is set first; returns whether it was set."""
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+        return True
+    except TimeoutError:
+        return False
+
+
+async def close_interrupted(surface: Surface, answer: InterruptedAnswer) -> list[str]:
+    """After a restart: show a cut-off answer as it was stored, without a streaming marker, with a note.
+
+    Returns the platform ids now showing it.
+    """
+    renderer = StreamRenderer(surface)
+    renderer.text = answer.text
+    renderer.note = INTERRUPTED_NOTE
+    renderer.parts = list(answer.platform_parts)
+    renderer.shown = ["" for _ in renderer.parts]  # unknown: rewrite every part
+    await renderer._sync(final=True)
+    return renderer.parts

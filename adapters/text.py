@@ -1,0 +1,115 @@
+"""Splitting a growing answer into message-sized pieces.
+
+Each piece's ``body`` is an exact slice of the answer, so joining the bodies
+gives the answer back character for character; a code fence cut in two is
+closed at the end of one piece and reopened (same language) at the start of the
+next, in ``closing``/``opening``.  Pieces are sealed only once the text beyond
+them exists, and a sealed piece never changes as the answer grows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})([^\n`]*)$", re.MULTILINE)
+# Room for a reopened fence line ("```python\n") and a closing one ("\n```").
+FENCE_ROOM = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One message's share of the answer."""
+
+    body: str
+    opening: str = ""
+    closing: str = ""
+
+    def render(self) -> str:
+        return self.opening + self.body + self.closing
+
+
+def find_cut(text: str, limit: int) -> int:
+    """Where to end a piece of at most ``limit`` characters of ``text``.
+
+    Prefers the end of a paragraph, then of a line, then of a sentence, then a
+    space; cuts mid-word only when a "word" is longer than half a message.
+    """
+    if len(text) <= limit:
+        return len(text)
+    window = text[:limit]
+    for separator, floor in (("\n\n", 0.5), ("\n", 0.5), (". ", 0.6), (" ", 0.5)):
+        at = window.rfind(separator)
+        if at >= 0 and at + len(separator) >= limit * floor:
+            return at + len(separator)
+    return limit
+
+
+@dataclass(frozen=True, slots=True)
+class _FenceState:
+    marker: str = ""  # the fence that is open ("```"), or "" outside code
+    info: str = ""  # its info string (language)
+
+
+def _fence_after(text: str, state: _FenceState) -> _FenceState:
+    """Fence state at the end of ``text`` given the state at its start."""
+    for match in FENCE.finditer(text):
+        marker, info = match.group(1), match.group(2).strip()
+        if not state.marker:
+            state = _FenceState(marker, info)
+        elif marker[0] == state.marker[0] and len(marker) >= len(state.marker) and not info:
+            state = _FenceState()
+    return state
+
+
+class Splitter:
+    """Incrementally cuts a growing answer into pieces of at most ``limit`` rendered characters.
+
+    ``reserve`` is room kept free in every piece for what the renderer adds
+    while streaming (the typing marker, a status line, an error note).
+    """
+
+    def __init__(self, limit: int, *, reserve: int = 0) -> None:
+        self.capacity = limit - reserve - FENCE_ROOM
+        if self.capacity < 100:
+            raise ValueError("message limit too small for the reserve")
+        self.sealed: list[Piece] = []
+        self._sealed_end = 0
+        self._state = _FenceState()
+
+    def pieces(self, text: str) -> list[Piece]:
+        """All pieces of ``text`` (the whole answer so far): the sealed ones, then the open one."""
+        while len(text) - self._sealed_end > self.capacity:
+            self._seal(text)
+        rest = text[self._sealed_end :]
+        if not rest and self.sealed:
+            return list(self.sealed)
+        opening = self._opening(self._state)
+        end_state = _fence_after(rest, self._state)
+        # While streaming, an open code block is closed for display; it is the
+        # real text that closes it in the end.
+        closing = _closing(rest, end_state) if end_state.marker else ""
+        return [*self.sealed, Piece(rest, opening, closing)]
+
+    def _seal(self, text: str) -> None:
+        start = self._sealed_end
+        cut = start + find_cut(text[start:], self.capacity)
+        body = text[start:cut]
+        end_state = _fence_after(body, self._state)
+        piece = Piece(body, self._opening(self._state), _closing(body, end_state) if end_state.marker else "")
+        self.sealed.append(piece)
+        self._sealed_end = cut
+        self._state = end_state
+
+    @staticmethod
+    def _opening(state: _FenceState) -> str:
+        return f"{state.marker}{state.info}\n" if state.marker else ""
+
+
+def _closing(body: str, state: _FenceState) -> str:
+    return ("" if body.endswith("\n") else "\n") + state.marker
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split a finished text into rendered messages of at most ``limit`` characters."""
+    return [piece.render() for piece in Splitter(limit).pieces(text)]

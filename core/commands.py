@@ -1,0 +1,144 @@
+"""Slash commands, defined once for every platform.
+
+A platform adapter registers each :class:`Command` in its own way (Discord
+application commands, Slack slash commands, terminal lines) and calls
+:meth:`CommandSet.run`.  Adding a command is a few lines here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from core.chat import REFUSAL, ChatService
+from core.llm import ModelError, OpenAIModel
+from core.types import ConversationRef, OutgoingFile, PlatformIdentity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOption:
+    name: str
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """Who ran a command, where, with which option values."""
+
+    identity: PlatformIdentity
+    place: ConversationRef
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandReply:
+    """What to show: text, and files to upload. ``private`` replies only the caller should see."""
+
+    text: str
+    files: tuple[OutgoingFile, ...] = ()
+    private: bool = False
+
+
+CommandHandler = Callable[[CommandRequest], Awaitable[CommandReply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A slash command. ``slow`` ones are acknowledged first and answered when done."""
+
+    name: str
+    description: str
+    handler: CommandHandler
+    options: tuple[CommandOption, ...] = ()
+    slow: bool = False
+    usage: str = ""
+
+
+class CommandSet:
+    """The commands every platform offers."""
+
+    def __init__(self, chat: ChatService, model: OpenAIModel) -> None:
+        self.chat = chat
+        self.model = model
+        self.commands: dict[str, Command] = {}
+        for command in (
+            Command("new", "Start a fresh conversation here", self._new),
+            Command("forget", "Drop the last question and answer from what I remember here", self._forget),
+            Command(
+                "image",
+                "Make an image from a description",
+                self._image,
+                options=(CommandOption("prompt", "What the image should show", required=True),),
+                slow=True,
+                usage="/image a lighthouse at dawn, watercolour",
+            ),
+            Command(
+                "settings",
+                "See or change your settings (time zone)",
+                self._settings,
+                options=(CommandOption("timezone", "Your IANA time zone, e.g. Europe/Paris"),),
+                usage="/settings timezone:Europe/Paris",
+            ),
+            Command("help", "What I can do", self._help),
+        ):
+            self.add(command)
+
+    def add(self, command: Command) -> None:
+        self.commands[command.name] = command
+
+    async def run(self, name: str, request: CommandRequest) -> CommandReply:
+        """Run a command by name; every failure becomes a reply, never an exception."""
+        command = self.commands.get(name)
+        if command is None:
+            return CommandReply(f"I don't know /{name}. Try /help.", private=True)
+        if not self.chat.access.allows(request.identity):
+            log.info("refused /%s from %s: not on the allowlist", name, request.identity.key)
+            return CommandReply(REFUSAL, private=True)
+        missing = [o.name for o in command.options if o.required and not request.options.get(o.name, "").strip()]
+        if missing:
+            return CommandReply(f"/{name} needs {', '.join(missing)}: {command.usage or '/' + name}", private=True)
+        try:
+            return await command.handler(request)
+        except ModelError as exc:
+            log.warning("/%s failed: %s", name, exc)
+            return CommandReply(exc.user_message, private=True)
+        except Exception:  # noqa: BLE001 - the user gets a sentence, the log the traceback
+            log.exception("/%s failed", name)
+            return CommandReply(f"Sorry, /{name} failed. The error is in the assistant's log.", private=True)
+
+    # -- the built-in commands -----------------------------------------------------------
+
+    async def _new(self, request: CommandRequest) -> CommandReply:
+        await self.chat.new_conversation(request.place)
+        return CommandReply("Started a fresh conversation. Earlier messages stay saved but I won't use them here.")
+
+    async def _forget(self, request: CommandRequest) -> CommandReply:
+        if await self.chat.forget_last_exchange(request.place):
+            return CommandReply("Done: I'll leave the last question and answer out from now on.")
+        return CommandReply("There is nothing to forget here yet.", private=True)
+
+    async def _image(self, request: CommandRequest) -> CommandReply:
+        prompt = request.options["prompt"].strip()
+        data = await self.model.generate_image(prompt)
+        return CommandReply(
+            f"Here is “{prompt}”.", files=(OutgoingFile("image.png", "image/png", data, description=prompt),)
+        )
+
+    async def _settings(self, request: CommandRequest) -> CommandReply:
+        timezone = request.options.get("timezone", "").strip()
+        if timezone:
+            return CommandReply(await self.chat.set_timezone(request.identity, timezone), private=True)
+        current = await self.chat.user_timezone(request.identity)
+        return CommandReply(
+            f"Your time zone is {current}. Change it with /settings timezone:Europe/Paris (any IANA name).",
+            private=True,
+        )
+
+    async def _help(self, _request: CommandRequest) -> CommandReply:
+        lines = ["Write to me in this DM (or mention me in a channel to start a thread). Commands:"]
+        lines += [f"/{c.name} — {c.description}" for c in self.commands.values()]
+        return CommandReply("\n".join(lines), private=True)

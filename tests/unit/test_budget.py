@@ -1,0 +1,105 @@
+"""The rate budget: limits are never crossed, urgent calls go first, reserved slots stay for final edits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from adapters.budget import Priority, RateBudget, SlidingWindow
+
+
+def max_in_any_window(stamps: list[float], period: float) -> int:
+    stamps = sorted(stamps)
+    return max((sum(1 for t in stamps if s <= t < s + period) for s in stamps), default=0)
+
+
+async def test_concurrent_callers_never_exceed_the_window() -> None:
+    budget = RateBudget()
+    window = SlidingWindow("w", 5, 0.2)
+    stamps: list[float] = []
+
+    async def caller() -> None:
+        for _ in range(4):
+            await budget.acquire([window], Priority.ROUTINE)
+            stamps.append(time.monotonic())
+
+    await asyncio.gather(*(caller() for _ in range(5)))
+
+    assert len(stamps) == 20
+    assert max_in_any_window(stamps, 0.2 - 0.005) <= 5
+
+
+async def test_final_edits_overtake_routine_ones() -> None:
+    budget = RateBudget()
+    window = SlidingWindow("w", 2, 0.15)
+    order: list[str] = []
+    await budget.acquire([window], Priority.ROUTINE)
+    await budget.acquire([window], Priority.ROUTINE)  # the window is now full
+
+    async def call(name: str, priority: Priority) -> None:
+        await budget.acquire([window], priority)
+        order.append(name)
+
+    routine = asyncio.create_task(call("routine", Priority.ROUTINE))
+    await asyncio.sleep(0.01)
+    final = asyncio.create_task(call("final", Priority.FINAL))
+    await asyncio.gather(routine, final)
+
+    assert order == ["final", "routine"]
+
+
+async def test_routine_edits_leave_the_reserved_slot_for_the_final_edit() -> None:
+    budget = RateBudget()
+    window = SlidingWindow("edits", 3, 0.3)
+    reservation = budget.reserve([window])
+    assert reservation is not None
+
+    assert budget.try_acquire([window], Priority.ROUTINE)
+    assert budget.try_acquire([window], Priority.ROUTINE)
+    assert not budget.try_acquire([window], Priority.ROUTINE), "the third slot is reserved"
+
+    started = time.monotonic()
+    await budget.acquire([window], Priority.FINAL, reservation=reservation)
+    assert time.monotonic() - started < 0.05, "the final edit did not wait"
+    budget.release(reservation)
+    assert window.reserved == 0
+
+
+async def test_reservations_cannot_fill_the_whole_window() -> None:
+    budget = RateBudget()
+    window = SlidingWindow("edits", 3, 1.0)
+    assert budget.reserve([window]) is not None
+    assert budget.reserve([window]) is not None
+    assert budget.reserve([window]) is None
+
+
+async def test_a_rate_limit_from_the_server_holds_the_window_back() -> None:
+    budget = RateBudget()
+    window = SlidingWindow("w", 100, 1.0)
+    budget.penalize([window], 0.1)
+
+    started = time.monotonic()
+    await budget.acquire([window], Priority.FIRST)
+
+    assert time.monotonic() - started >= 0.09
+
+
+async def test_background_calls_only_use_an_idle_window() -> None:
+    budget = RateBudget()
+    window = SlidingWindow("global", 10, 1.0, background_share=0.2)
+    assert budget.try_acquire([window], Priority.BACKGROUND)
+    assert budget.try_acquire([window], Priority.BACKGROUND)
+    assert not budget.try_acquire([window], Priority.BACKGROUND)
+    assert budget.try_acquire([window], Priority.FIRST)
+
+
+async def test_a_cancelled_waiter_gives_way() -> None:
+    budget = RateBudget()
+    window = SlidingWindow("w", 1, 0.2)
+    await budget.acquire([window], Priority.ROUTINE)
+    waiting = asyncio.create_task(budget.acquire([window], Priority.ROUTINE))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    await asyncio.sleep(0)
+
+    await asyncio.wait_for(budget.acquire([window], Priority.ROUTINE), 1.0)

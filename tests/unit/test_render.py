@@ -1,0 +1,191 @@
+"""The shared renderer against an in-memory platform: what a user would see in the channel."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+from adapters.budget import RateBudget, SlidingWindow
+from adapters.render import DeliveryError, RateLimited, StreamRenderer, SurfaceLimits, close_interrupted
+from core.chat import InterruptedAnswer
+from core.types import (
+    ConversationRef,
+    OutgoingFile,
+    StatusUpdate,
+    TextDelta,
+    TurnDone,
+    TurnError,
+    TurnEvent,
+    TurnStarted,
+)
+
+
+class Channel:
+    """A platform channel kept in memory, with the same Surface contract as Discord and Slack."""
+
+    def __init__(self, max_chars: int = 2000, *, edits_per_window: int = 5, window: float = 0.5) -> None:
+        self.limits = SurfaceLimits(max_chars=max_chars)
+        self.budget = RateBudget()
+        self.edit_window = SlidingWindow("edit", edits_per_window, window)
+        self.post_window = SlidingWindow("post", 5, window)
+        self.interval = window / edits_per_window
+        self.messages: dict[str, str] = {}
+        self.history: list[tuple[str, str, str]] = []
+        self.uploads: list[str] = []
+        self.fail_next: list[Exception] = []
+
+    def windows(self, action: str) -> Sequence[SlidingWindow]:
+        return [self.edit_window] if action == "edit" else [self.post_window]
+
+    def routine_interval(self) -> float:
+        return self.interval
+
+    def format_text(self, markdown: str) -> str:
+        return markdown
+
+    def format_status(self, status: str) -> str:
+        return f"_{status}_"
+
+    def format_note(self, note: str) -> str:
+        return f"⚠ {note}"
+
+    async def post(self, text: str) -> str:
+        assert len(text) <= self.limits.max_chars
+        message_id = str(len(self.messages) + 1)
+        self.messages[message_id] = text
+        self.history.append(("post", message_id, text))
+        return message_id
+
+    async def edit(self, message_id: str, text: str) -> None:
+        assert len(text) <= self.limits.max_chars
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.messages[message_id] = text
+        self.history.append(("edit", message_id, text))
+
+    async def upload(self, file: OutgoingFile) -> None:
+        self.uploads.append(file.filename)
+
+    async def typing(self) -> None:
+        self.history.append(("typing", "", ""))
+
+    @property
+    def visible(self) -> list[str]:
+        return list(self.messages.values())
+
+
+async def stream(*events: TurnEvent | float) -> AsyncIterator[TurnEvent]:
+    for event in events:
+        if isinstance(event, float):
+            await asyncio.sleep(event)
+        else:
+            yield event
+
+
+def words(text: str, pause: float = 0.002) -> list[TurnEvent | float]:
+    out: list[TurnEvent | float] = []
+    for piece in text.split(" "):
+        out += [TextDelta(piece + " "), pause]
+    return out
+
+
+async def test_placeholder_first_then_the_exact_answer_without_marker() -> None:
+    channel = Channel()
+    recorded: list[tuple[int, list[str]]] = []
+
+    async def record(answer_id: int, parts: list[str]) -> None:
+        recorded.append((answer_id, parts))
+
+    stats = await StreamRenderer(channel, record_parts=record).render(
+        stream(TurnStarted(1, 1, 7), 0.05, *words("Hello there, how are you"), TurnDone(7, "x"))
+    )
+
+    assert channel.history[0][0] in ("post", "typing")
+    first_post = next(h for h in channel.history if h[0] == "post")
+    assert first_post[2] == "▌", "a placeholder appears before any text"
+    assert channel.visible == ["Hello there, how are you "]
+    assert recorded[-1] == (7, ["1"])
+    assert stats.first_text_at is not None and stats.final_at is not None
+
+
+async def test_while_streaming_a_marker_and_the_status_line_show() -> None:
+    channel = Channel()
+    await StreamRenderer(channel).render(
+        stream(TextDelta("Let me check."), 0.05, StatusUpdate("Checking the time…"), 0.2, StatusUpdate(""), TextDelta(" It is noon."), TurnDone(1, "x"))
+    )
+
+    shown = [h[2] for h in channel.history if h[0] == "edit"]
+    assert "Let me check. ▌" in shown
+    assert any("_Checking the time…_" in s for s in shown)
+    assert channel.visible == ["Let me check. It is noon."]
+
+
+async def test_a_long_answer_continues_in_new_messages_with_nothing_lost() -> None:
+    channel = Channel()
+    text = " ".join(f"word{n}" for n in range(1500))  # ~10,000 characters
+
+    await StreamRenderer(channel).render(stream(*words(text, 0.0), TurnDone(1, text)))
+
+    assert len(channel.visible) >= 5
+    assert all(len(m) <= 2000 for m in channel.visible)
+    assert "".join(channel.visible) == text + " "
+
+
+async def test_an_error_keeps_the_partial_answer_and_explains() -> None:
+    channel = Channel()
+    await StreamRenderer(channel).render(
+        stream(TextDelta("The first half"), 0.02, TurnError("The model service failed (HTTP 500); try again shortly.", 3))
+    )
+
+    assert channel.visible == ["The first half\n\n⚠ The model service failed (HTTP 500); try again shortly."]
+
+
+async def test_a_rate_limit_is_waited_out_and_the_text_still_arrives() -> None:
+    channel = Channel()
+    channel.fail_next = [RateLimited(0.05)]
+
+    stats = await StreamRenderer(channel).render(stream(*words("one two three"), TurnDone(1, "x")))
+
+    assert stats.rate_limited == 1
+    assert channel.visible == ["one two three "]
+
+
+async def test_a_deleted_placeholder_means_the_answer_is_posted_anew() -> None:
+    channel = Channel()
+    channel.fail_next = [DeliveryError("Unknown Message", gone=True)]
+
+    await StreamRenderer(channel).render(stream(0.02, *words("still here"), TurnDone(1, "x")))
+
+    assert channel.visible[-1] == "still here "
+
+
+async def test_files_are_uploaded_beside_the_text() -> None:
+    channel = Channel()
+    await StreamRenderer(channel).render(
+        stream(TextDelta("Here it is."), OutgoingFile("image.png", "image/png", b"png"), TurnDone(1, "x"))
+    )
+
+    assert channel.uploads == ["image.png"]
+    assert channel.visible == ["Here it is."]
+
+
+async def test_an_interrupted_answer_is_closed_off_after_a_restart() -> None:
+    channel = Channel()
+    channel.messages = {"1": "Half an answer ▌"}
+
+    await close_interrupted(
+        channel, InterruptedAnswer(5, ConversationRef("test", "w", "c"), "Half an answer", ("1",))
+    )
+
+    assert channel.visible == ["Half an answer\n\n⚠ This answer was cut off when the assistant restarted."]
+
+
+async def test_routine_edits_keep_to_the_window_and_the_final_edit_is_immediate() -> None:
+    channel = Channel(edits_per_window=5, window=0.5)
+    text = " ".join(f"w{n}" for n in range(120))
+
+    await StreamRenderer(channel).render(stream(*words(text, 0.01), TurnDone(1, text)))
+
+    assert channel.visible == [text + " "]
+    edits = [h for h in channel.history if h[0] == "edit"]
+    assert 5 <= len(edits) <= 12
