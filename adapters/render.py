@@ -39,6 +39,8 @@ from core.types import (
 log = logging.getLogger(__name__)
 
 INTERRUPTED_NOTE = "This answer was cut off when the assistant restarted."
+STOPPED_NOTE = "This answer was cut off because the assistant was shutting down."
+FINAL_SYNC_TIMEOUT = 10.0
 
 
 class RateLimited(Exception):
@@ -153,6 +155,10 @@ class StreamRenderer:
             async with aclosing(events) as stream:
                 async for event in stream:
                     self._apply(event)
+        except asyncio.CancelledError:
+            # Shutting down: close the message off honestly before going.
+            self.note = STOPPED_NOTE
+            raise
         except Exception as exc:  # noqa: BLE001 - the core failed unexpectedly; say so, keep the text
             log.exception("answer stream failed")
             self.note = f"Something went wrong while answering ({type(exc).__name__})."
@@ -166,7 +172,7 @@ class StreamRenderer:
                 with suppress(asyncio.CancelledError):
                     await writer
                 await self._placeholder
-                await self._sync(final=True)
+                await asyncio.wait_for(self._sync(final=True), FINAL_SYNC_TIMEOUT)
                 await uploader
             finally:
                 typing.cancel()

@@ -1,11 +1,15 @@
-"""The terminal chat as a user runs it: ``python -m bot chat`` in a subprocess.
+"""The program as a user runs it: ``python -m bot chat|doctor|run|migrate`` in a subprocess.
 
 Each test starts the real program with a clean environment (the key, the fake
-OpenAI server's URL and a fresh ``DATA_DIR``, nothing inherited), types lines on
-its stdin and reads what it printed.  The program talks to the fake OpenAI
-server that runs in this test process (tests/fakes/openai_server.py) through
-the real ``openai`` client, and keeps its conversation in the embedded SQLite
-database under ``DATA_DIR``.
+OpenAI server's URL and a fresh ``DATA_DIR``; nothing inherited, no ``.env``),
+types lines on its stdin and reads what it printed.  The program talks through
+the real ``openai`` client to the fake OpenAI server that runs in this test
+process (tests/fakes/openai_server.py) and keeps its conversation in the
+embedded SQLite database under ``DATA_DIR``.
+
+Starting the program costs a couple of seconds of imports, so the commands that
+need no scripted model answers are all started together when this module
+begins (:func:`other_commands`) and run while the chat tests run one by one.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,14 +30,16 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from migrations import MIGRATIONS_DIR
-
 from tests.fakes.openai_server import Error, FakeOpenAI, Reply, ToolCalls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk-test"  # the key the session's fake server accepts; it must never be printed or logged
+WRONG_KEY = "sk-wrong-0123456789abcdef"
 PROMPT = "you › "
 ASSISTANT = "assistant › "
 STAMP = re.compile(r"^\w{3} \d{4}-\d{2}-\d{2} \d{2}:\d{2} CES?T ")  # "Tue 2026-11-24 14:03 CET "
+LOG_RECORD = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} (DEBUG|INFO) ")
+UNREACHABLE = "⚠ The model service cannot be reached; check OPENAI_BASE_URL and the network.\n"
 
 # Only what a Python process needs to start; everything else (OPENAI_*, DISCORD_*,
 # SLACK_*, DATABASE_URL, LOG_LEVEL, colour settings ...) is left behind on purpose.
@@ -52,31 +59,35 @@ class Session:
     def replies(self) -> list[str]:
         """What the program printed after each line the user typed, in order.
 
-        The program prints ``you › `` before reading each line, so the text between
+        The chat prints ``you › `` before reading each line, so the text between
         two prompts is the response to one line.
         """
         return self.stdout.split(PROMPT)[1:]
 
     @property
+    def problems(self) -> list[str]:
+        """The lines on stderr meant for the user (informational log records left out)."""
+        return [line for line in self.stderr.splitlines() if line.strip() and not LOG_RECORD.match(line)]
+
+    @property
     def log(self) -> str:
-        """The chat's log file (``DATA_DIR/captainslog.log``), empty if it was not written."""
+        """The log file (``DATA_DIR/captainslog.log``), empty if it was not written."""
         path = self.data_dir / "captainslog.log"
         return path.read_text(encoding="utf-8") if path.exists() else ""
 
     def assert_no_secret_or_traceback(self, secret: str = API_KEY) -> None:
         """Neither the screen nor the log shows the API key, and the screen shows no traceback."""
-        for where, text in (("stdout", self.stdout), ("stderr", self.stderr), ("log file", self.log)):
+        for where, text in (("stdout", self.stdout), ("stderr", self.stderr), ("the log file", self.log)):
             assert secret not in text, f"the API key leaked into {where}"
         assert "Traceback" not in self.stdout + self.stderr
 
 
 def environment(data_dir: Path, **overrides: str | None) -> dict[str, str]:
-    """A clean environment for the program: our settings only, ``None`` removes one."""
+    """A clean environment for the program: our settings only; an override of ``None`` removes one."""
     env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
     env.update(
         PYTHONPATH=str(REPO_ROOT),
         PYTHONIOENCODING="utf-8",
-        PYTHONUNBUFFERED="1",
         COLUMNS="200",  # rich would otherwise wrap /history lines at 80 columns
         DATA_DIR=str(data_dir),
         DEFAULT_TIMEZONE="Europe/Paris",
@@ -91,11 +102,10 @@ def environment(data_dir: Path, **overrides: str | None) -> dict[str, str]:
     return env
 
 
-def run_bot(
-    command: str, workdir: Path, *, lines: Sequence[str] = (), data_dir: Path | None = None, **env: str | None
-) -> Session:
-    """Run ``python -m bot <command>`` in ``workdir``, type ``lines``, then close stdin (Ctrl-D)."""
-    data = data_dir or workdir / "data"
+def run_bot(command: str, workdir: Path, *, lines: Sequence[str] = (), **env: str | None) -> Session:
+    """Run ``python -m bot <command>`` in ``workdir`` (``DATA_DIR`` is ``workdir/data``),
+    type ``lines``, then close stdin as Ctrl-D would."""
+    data_dir = workdir / "data"
     result = subprocess.run(
         [sys.executable, "-m", "bot", command],
         input="".join(line + "\n" for line in lines),
@@ -103,10 +113,10 @@ def run_bot(
         text=True,
         encoding="utf-8",
         cwd=workdir,
-        env=environment(data, **env),
+        env=environment(data_dir, **env),
         timeout=60,
     )
-    return Session(result.returncode, result.stdout, result.stderr, data)
+    return Session(result.returncode, result.stdout, result.stderr, data_dir)
 
 
 def chat(fake: FakeOpenAI, workdir: Path, *lines: str, **env: str | None) -> Session:
@@ -116,7 +126,7 @@ def chat(fake: FakeOpenAI, workdir: Path, *lines: str, **env: str | None) -> Ses
 
 
 def user_texts(messages: list[dict]) -> list[str]:
-    """The user messages a model request carried, without their time stamps."""
+    """The user messages of a model request, without their time stamps."""
     return [m["content"].split("] ", 1)[1] for m in messages if m["role"] == "user"]
 
 
@@ -127,25 +137,69 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+def newest_revision() -> str:
+    """The head revision of the Alembic migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    """An empty working directory (no .env), with ``DATA_DIR`` at ``./data``."""
+    """An empty working directory (no .env); the program's ``DATA_DIR`` is ``./data`` in it."""
     return tmp_path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def other_commands(_openai_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Session]]]:
+    """Runs that need no scripted model answer, all started at once when the module begins.
+
+    Doctor only lists models (never a chat completion), and the other runs do not
+    reach the fake at all, so they cannot disturb the chat tests' scripted answers.
+    """
+    def workdir(name: str) -> Path:
+        return tmp_path_factory.mktemp(name)
+
+    unreachable = f"http://127.0.0.1:{closed_port()}/v1"
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        runs = {
+            "doctor": pool.submit(run_bot, "doctor", workdir("doctor"), OPENAI_BASE_URL=_openai_server.base_url),
+            "doctor with a wrong key": pool.submit(
+                run_bot, "doctor", workdir("doctor-wrong-key"),
+                OPENAI_BASE_URL=_openai_server.base_url, OPENAI_API_KEY=WRONG_KEY,
+            ),
+            "chat without a key": pool.submit(
+                run_bot, "chat", workdir("no-key"), lines=["hello"], OPENAI_API_KEY=None
+            ),
+            "chat with an unreachable endpoint": pool.submit(
+                run_bot, "chat", workdir("unreachable"), lines=["hello?", "still there?"],
+                OPENAI_BASE_URL=unreachable, OPENAI_MAX_RETRIES="0",
+            ),
+            "run without a platform": pool.submit(run_bot, "run", workdir("no-platform")),
+            "migrate": pool.submit(run_bot, "migrate", workdir("migrate")),
+        }
+        yield runs
 
 
 # -- chatting ----------------------------------------------------------------------------
 
 
-def test_a_message_gets_the_streamed_answer(openai_fake: FakeOpenAI, workdir: Path) -> None:
+def test_a_first_session_help_then_a_streamed_answer(openai_fake: FakeOpenAI, workdir: Path) -> None:
     openai_fake.queue(Reply("Good morning! The kettle is on."))
 
-    session = chat(openai_fake, workdir, "good morning")
+    session = chat(openai_fake, workdir, "/help", "/nonsense", "good morning")
 
-    assert session.returncode == 0
-    assert session.stdout.startswith("CaptainsLog — type a message, or /help.")
-    assert session.replies[0] == ASSISTANT + "Good morning! The kettle is on.\n"
+    help_text, unknown, answer, _at_exit = session.replies
+    assert session.stdout.startswith("CaptainsLog — type a message, or /help. Ctrl-D to leave.\n")
+    assert help_text.startswith("Commands:\n")
+    assert [line.split()[0] for line in help_text.splitlines()[1:]] == ["/new", "/history", "/forget", "/tz", "/help", "/quit"]
+    assert unknown == "Unknown command /nonsense; /help lists them.\n"
+    assert answer == ASSISTANT + "Good morning! The kettle is on.\n"
+    assert len(openai_fake.chat_requests()) == 1, "commands never reach the model"
     assert user_texts(openai_fake.last_messages()) == ["good morning"]
-    assert session.stderr == ""
+    assert session.returncode == 0 and session.stderr == ""
     session.assert_no_secret_or_traceback()
 
 
@@ -157,9 +211,9 @@ def test_a_tool_call_shows_what_is_happening_then_the_answer(openai_fake: FakeOp
 
     session = chat(openai_fake, workdir, "what is 1234 times 5678?")
 
-    reply = session.replies[0]
-    assert reply.startswith(ASSISTANT + "Let me work that out.\n… Calculating…\n")
-    assert reply.rstrip().endswith("It is 7,006,652.")
+    answer = session.replies[0]
+    assert answer.startswith(ASSISTANT + "Let me work that out.\n… Calculating…\n")
+    assert answer.rstrip().endswith("It is 7,006,652.")
     tool_result = openai_fake.last_messages()[-1]
     assert tool_result["role"] == "tool" and tool_result["content"] == "1234 * 5678 = 7006652"
     session.assert_no_secret_or_traceback()
@@ -189,110 +243,104 @@ def test_the_conversation_survives_a_restart(openai_fake: FakeOpenAI, workdir: P
 
 
 def test_new_starts_a_clean_context(openai_fake: FakeOpenAI, workdir: Path) -> None:
+    openai_fake.queue(Reply("Boats float."), Reply("Trains roll."))
+
     session = chat(openai_fake, workdir, "let us talk about boats", "/new", "let us talk about trains", "/history")
 
-    assert session.replies[0] == ASSISTANT + "You said: let us talk about boats\n"
-    assert session.replies[1] == "Started a new conversation.\n"
+    boats, started, trains, history, _at_exit = session.replies
+    assert (boats, trains) == (ASSISTANT + "Boats float.\n", ASSISTANT + "Trains roll.\n")
+    assert started == "Started a new conversation.\n"
     assert user_texts(openai_fake.last_messages()) == ["let us talk about trains"]
-    assert "boats" not in session.replies[3], "/history shows the new conversation only"
-    assert "you: let us talk about trains" in session.replies[3]
-
-
-def test_help_lists_the_commands(openai_fake: FakeOpenAI, workdir: Path) -> None:
-    session = chat(openai_fake, workdir, "/help", "/nonsense")
-
-    listed = [line.split()[0] for line in session.replies[0].splitlines()[1:]]
-    assert session.replies[0].startswith("Commands:\n")
-    assert listed == ["/new", "/history", "/forget", "/tz", "/help", "/quit"]
-    assert session.replies[1] == "Unknown command /nonsense; /help lists them.\n"
-    assert openai_fake.chat_requests() == [], "commands never reach the model"
+    assert [STAMP.sub("", line) for line in history.splitlines()] == [
+        "you: let us talk about trains",
+        "assistant: Trains roll.",
+    ]
 
 
 def test_a_model_failure_is_one_line_and_the_chat_goes_on(openai_fake: FakeOpenAI, workdir: Path) -> None:
     # The client retries a 500 twice (its default) before giving up: three failures in a row.
     openai_fake.queue(Error(500, "upstream exploded"), Error(500), Error(500), Reply("I am back."))
 
-    session = chat(openai_fake, workdir, "are you there?", "and now?")
+    session = chat(openai_fake, workdir, "are you there?", "and now?", "/history")
 
-    assert session.replies[0] == ASSISTANT + "\n⚠ The model service failed (HTTP 500); try again shortly.\n"
-    assert session.replies[1] == ASSISTANT + "I am back.\n"
+    failed, recovered, history, _at_exit = session.replies
+    assert failed == ASSISTANT + "\n⚠ The model service failed (HTTP 500); try again shortly.\n"
+    assert recovered == ASSISTANT + "I am back.\n"
     assert len(openai_fake.chat_requests()) == 4
-    assert session.returncode == 0
-    assert "model call failed" in session.log, "the failure is logged for the owner"
+    assert "you: are you there?" in history, "the question is kept even though the model failed"
+    assert "assistant (failed): " in history
     assert "upstream exploded" not in session.stdout
+    assert "model call failed" in session.log, "the owner finds the failure in the log"
+    assert session.returncode == 0 and session.stderr == ""
     session.assert_no_secret_or_traceback()
 
 
-def test_an_unreachable_model_endpoint_is_one_clear_line(openai_fake: FakeOpenAI, workdir: Path) -> None:
-    session = chat(
-        openai_fake, workdir, "hello?", "still there?",
-        OPENAI_BASE_URL=f"http://127.0.0.1:{closed_port()}/v1", OPENAI_MAX_RETRIES="0",
-    )
+def test_an_unreachable_model_endpoint_is_one_clear_line(other_commands: dict[str, Future[Session]]) -> None:
+    session = other_commands["chat with an unreachable endpoint"].result()
 
-    unreachable = "⚠ The model service cannot be reached; check OPENAI_BASE_URL and the network.\n"
-    assert session.replies[0] == ASSISTANT + "\n" + unreachable
-    assert session.replies[1] == ASSISTANT + "\n" + unreachable, "the chat keeps going"
-    assert session.returncode == 0
-    assert session.stderr == ""
+    hello, still_there, _at_exit = session.replies
+    assert hello == ASSISTANT + "\n" + UNREACHABLE
+    assert still_there == ASSISTANT + "\n" + UNREACHABLE, "the chat keeps going"
+    assert session.returncode == 0 and session.stderr == ""
     session.assert_no_secret_or_traceback()
 
 
-def test_a_missing_api_key_stops_with_one_clear_line(workdir: Path) -> None:
-    session = run_bot("chat", workdir, lines=["hello"], OPENAI_API_KEY=None, OPENAI_BASE_URL=None)
+def test_a_missing_api_key_stops_with_one_clear_line(other_commands: dict[str, Future[Session]]) -> None:
+    session = other_commands["chat without a key"].result()
 
     assert session.returncode == 2
-    problem = session.stderr.strip().splitlines()
-    assert len(problem) == 1 and problem[0].startswith("captainslog: OPENAI_API_KEY is not set")
-    assert "Traceback" not in session.stdout + session.stderr
+    assert len(session.problems) == 1
+    assert session.problems[0].startswith("captainslog: OPENAI_API_KEY is not set")
     assert PROMPT not in session.stdout, "the chat never started"
+    assert "Traceback" not in session.stdout + session.stderr
 
 
 # -- the other commands ------------------------------------------------------------------
 
 
-def test_doctor_checks_everything_against_the_endpoint(openai_fake: FakeOpenAI, workdir: Path) -> None:
-    session = run_bot("doctor", workdir, OPENAI_BASE_URL=openai_fake.base_url)
+def test_doctor_checks_settings_database_and_endpoint(other_commands: dict[str, Future[Session]], openai_fake: FakeOpenAI) -> None:
+    session = other_commands["doctor"].result()
 
     lines = session.stdout.splitlines()
     assert session.returncode == 0, session.stdout + session.stderr
     assert lines and all(line.startswith("✓ ") for line in lines)
     assert "✓ settings loaded (time zone Europe/Paris)" in lines
-    assert any(line.startswith("✓ database sqlite+aiosqlite:///") for line in lines)
+    assert any(line.startswith("✓ database sqlite+aiosqlite:///") and "reachable" in line for line in lines)
     assert f"✓ model endpoint {openai_fake.base_url} answers (1 models)" in lines
     assert "no chat platform configured" in lines[-1]
     session.assert_no_secret_or_traceback()
 
 
-def test_doctor_with_a_wrong_key_says_so(openai_fake: FakeOpenAI, workdir: Path) -> None:
-    wrong = "sk-wrong-0123456789abcdef"
-    session = run_bot("doctor", workdir, OPENAI_BASE_URL=openai_fake.base_url, OPENAI_API_KEY=wrong)
+def test_doctor_with_a_wrong_key_says_so(other_commands: dict[str, Future[Session]]) -> None:
+    session = other_commands["doctor with a wrong key"].result()
 
     failed = [line for line in session.stdout.splitlines() if line.startswith("✗ ")]
     assert session.returncode == 1
     assert len(failed) == 1 and "OPENAI_API_KEY" in failed[0]
-    session.assert_no_secret_or_traceback(wrong)
+    session.assert_no_secret_or_traceback(WRONG_KEY)
 
 
-def test_run_without_a_platform_says_what_to_set(workdir: Path) -> None:
-    session = run_bot("run", workdir)
+def test_run_without_a_platform_says_what_to_set(other_commands: dict[str, Future[Session]]) -> None:
+    session = other_commands["run without a platform"].result()
 
     assert session.returncode == 2
-    problem = session.stderr.strip().splitlines()
-    assert len(problem) == 1 and problem[0].startswith("captainslog: No chat platform is configured.")
-    assert "DISCORD_TOKEN" in problem[0] and "SLACK_BOT_TOKEN" in problem[0]
+    assert len(session.problems) == 1
+    problem = session.problems[0]
+    assert problem.startswith("captainslog: No chat platform is configured.")
+    assert "DISCORD_TOKEN" in problem and "SLACK_BOT_TOKEN" in problem
     assert "Traceback" not in session.stderr
 
 
-def test_migrate_creates_the_schema_on_a_fresh_database(workdir: Path) -> None:
-    session = run_bot("migrate", workdir)
+def test_migrate_creates_the_schema_on_a_fresh_database(other_commands: dict[str, Future[Session]]) -> None:
+    session = other_commands["migrate"].result()
 
-    database = workdir / "data" / "captainslog.db"
+    database = session.data_dir / "captainslog.db"
     assert session.returncode == 0, session.stderr
     assert session.stdout == f"Database sqlite+aiosqlite:///{database} is up to date.\n"
     with sqlite3.connect(database) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         version = connection.execute("SELECT version_num FROM alembic_version").fetchall()
     assert {"users", "identities", "conversations", "messages"} <= tables
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    assert version == [(ScriptDirectory.from_config(config).get_current_head(),)]
+    assert version == [(newest_revision(),)]
+    assert session.problems == []
+    session.assert_no_secret_or_traceback()

@@ -922,8 +922,9 @@ class FakeDiscord(ThreadedServer):
             guild = {k: v for k, v in self._guilds[guild_id].items() if not k.startswith("_")}
             if joined:
                 del guild["unavailable"]
-            channels = [c for c in self._channels.values() if c.get("guild_id") == guild_id and c["type"] not in (11, 12)]
-            threads = [c for c in self._channels.values() if c.get("guild_id") == guild_id and c["type"] in (11, 12)]
+            own = [c for c in self._channels.values() if c.get("guild_id") == guild_id]
+            channels = [c for c in own if c["type"] not in (11, 12)]
+            threads = [c for c in own if c["type"] in (11, 12)]
             members = list(self._members[guild_id].values())
             guild.update(
                 channels=channels,
@@ -1340,7 +1341,8 @@ class FakeDiscord(ThreadedServer):
                 name = part.name or ""
                 if getattr(part, "filename", None):
                     data = await part.read()  # type: ignore[union-attr]
-                    ctx.files.append((name, part.filename, bytes(data), part.headers.get("Content-Type")))  # type: ignore[union-attr]
+                    content_type = part.headers.get("Content-Type")
+                    ctx.files.append((name, part.filename, bytes(data), content_type))  # type: ignore[union-attr]
                 elif name == "payload_json":
                     ctx.json = json.loads(await part.text())  # type: ignore[union-attr]
             return
@@ -1548,7 +1550,9 @@ class FakeDiscord(ThreadedServer):
             {
                 "url": self.gateway_url,
                 "shards": 1,
-                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1},
+                "session_start_limit": {
+                    "total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1
+                },
             }
         )
 
@@ -1807,7 +1811,9 @@ class FakeDiscord(ThreadedServer):
             raise _form_error({"name": _field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")})
         archive = int(body.get("auto_archive_duration") or 4320)
         if archive not in (60, 1440, 4320, 10080):
-            raise _form_error({"auto_archive_duration": _field_error("BASE_TYPE_CHOICES", "Value must be one of {60, 1440, 4320, 10080}.")})
+            raise _form_error({"auto_archive_duration": _field_error(
+                "BASE_TYPE_CHOICES", "Value must be one of {60, 1440, 4320, 10080}."
+            )})
         return name, archive
 
     async def _h_thread_from_message(self, ctx: _Ctx) -> web.Response:
@@ -1847,7 +1853,9 @@ class FakeDiscord(ThreadedServer):
     # ------------------------------------------------------------------ #
     def _validate_commands(self, commands: Any) -> None:
         if not isinstance(commands, list):
-            raise _form_error({"_errors": [{"code": "LIST_TYPE_CONVERT", "message": "Only iterables may be used in a ListType"}]})
+            raise _form_error(
+                {"_errors": [{"code": "LIST_TYPE_CONVERT", "message": "Only iterables may be used in a ListType"}]}
+            )
         errors: JSON = {}
         seen: set[tuple[str, int]] = set()
         for i, cmd in enumerate(commands):
@@ -1864,7 +1872,9 @@ class FakeDiscord(ThreadedServer):
             elif not 1 <= len(name) <= 32:
                 err["name"] = _field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.")
             if (name, ctype) in seen:
-                err["name"] = _field_error("APPLICATION_COMMANDS_DUPLICATE_NAME", f"Application command names must be unique")
+                err["name"] = _field_error(
+                    "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique"
+                )
             seen.add((name, ctype))
             if err:
                 errors[str(i)] = err
@@ -2016,7 +2026,9 @@ class FakeDiscord(ThreadedServer):
             if inter["acked"]:
                 raise _ApiError(400, "Interaction has already been acknowledged.", 40060)
             if ctype not in (1, 4, 5, 6, 7, 8, 9):
-                raise _form_error({"type": _field_error("BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.")})
+                raise _form_error({"type": _field_error(
+                    "BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}."
+                )})
             ctx.channel_id = inter["channel_id"]
             message: JSON | None = None
             ephemeral = bool(int(data.get("flags") or 0) & MESSAGE_FLAG_EPHEMERAL)

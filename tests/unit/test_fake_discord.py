@@ -50,7 +50,7 @@ async def start_bot(discord_at_fake: FakeDiscord) -> AsyncIterator[StartBot]:
     running: list[tuple[discord.Client, asyncio.Task[None]]] = []
 
     async def start(client: discord.Client | None = None) -> discord.Client:
-        client = client or discord.Client(intents=bot_intents(), guild_ready_timeout=0.1)
+        client = client or new_client()
         task = asyncio.create_task(client.start(discord_at_fake.bot_token))
         running.append((client, task))
         deadline = asyncio.get_running_loop().time() + 10
@@ -68,8 +68,9 @@ async def start_bot(discord_at_fake: FakeDiscord) -> AsyncIterator[StartBot]:
             await asyncio.wait_for(task, 5)
 
 
-def new_client(**kwargs: object) -> discord.Client:
-    return discord.Client(intents=kwargs.pop("intents", bot_intents()), guild_ready_timeout=0.1, **kwargs)  # type: ignore[arg-type]
+def new_client(intents: discord.Intents | None = None) -> discord.Client:
+    """A client as the bot would build it, with a short ``guild_ready_timeout`` for tests."""
+    return discord.Client(intents=intents or bot_intents(), guild_ready_timeout=0.1)
 
 
 # --------------------------------------------------------------------------- #

@@ -1,0 +1,237 @@
+"""The Discord adapter: a discord.py client wired to the core and the shared renderer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+
+import discord
+import yarl
+from discord import app_commands
+
+from adapters.discord.limits import DiscordBudget
+from adapters.discord.mapping import (
+    identity_of,
+    place_of,
+    read_attachments,
+    strip_mention,
+    unsupported_line,
+)
+from adapters.discord.slash import register_commands
+from adapters.discord.surface import NO_MENTIONS, DiscordSurface
+from adapters.render import StreamRenderer, close_interrupted
+from core.chat import ChatService
+from core.commands import CommandSet
+from core.types import ConversationRef, IncomingMessage
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_public_threads=True,
+    read_message_history=True,
+    attach_files=True,
+    embed_links=True,
+)
+
+
+def point_discord_at(api_url: str, gateway_url: str) -> None:
+    """Send discord.py's REST calls and gateway connection to the configured endpoints.
+
+    discord.py keeps both as class attributes, so this is process-wide: one
+    process talks to one Discord (the real one, a proxy, or a test fake).
+    """
+    discord.http.Route.BASE = api_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class DiscordService:
+    """Runs the Discord bot: answers DMs and mention threads, slash commands, edits and deletes."""
+
+    name = "discord"
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        chat: ChatService,
+        commands: CommandSet,
+        api_url: str = "https://discord.com/api/v10",
+        gateway_url: str = "wss://gateway.discord.gg/",
+        dev_guild: str | None = None,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        self.token = token
+        self.chat = chat
+        self.commands = commands
+        self.dev_guild = dev_guild
+        self.api_url = api_url
+        self.gateway_url = gateway_url
+        self.budget = DiscordBudget()
+        intents = discord.Intents.default()
+        intents.message_content = True
+        intents.dm_messages = True
+        intents.guild_messages = True
+        self.client = discord.Client(
+            intents=intents, guild_ready_timeout=guild_ready_timeout, allowed_mentions=NO_MENTIONS
+        )
+        self.tree = app_commands.CommandTree(self.client)
+        register_commands(self.tree, commands)
+        self.ready = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._answers: set[asyncio.Task[None]] = set()
+        self._recovered = asyncio.Event()
+        self.client.event(self.on_ready)
+        self.client.event(self.on_message)
+        self.client.event(self.on_raw_message_edit)
+        self.client.event(self.on_raw_message_delete)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in, connect to the gateway in the background, and wait until ready."""
+        point_discord_at(self.api_url, self.gateway_url)
+        await self.client.login(self.token)
+        self._runner = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
+        ready = asyncio.create_task(self.ready.wait())
+        await asyncio.wait({ready, self._runner}, return_when=asyncio.FIRST_COMPLETED)
+        if self._runner.done():
+            ready.cancel()
+            self._runner.result()  # raises what stopped the connection
+            raise RuntimeError("the Discord connection closed before it was ready")
+
+    async def stop(self) -> None:
+        for task in list(self._answers):
+            task.cancel()
+        if self._answers:
+            await asyncio.wait(self._answers, timeout=5)
+        await self.client.close()
+        if self._runner is not None:
+            with suppress(asyncio.CancelledError, Exception):
+                await self._runner
+
+    async def on_ready(self) -> None:
+        if self.ready.is_set():
+            return  # a reconnect
+        user = self.client.user
+        assert user is not None
+        log.info("logged in to Discord as %s (%s)", user, user.id)
+        app_id = self.client.application_id or user.id
+        log.info(
+            "invite the bot with: %s",
+            discord.utils.oauth_url(app_id, permissions=INVITE_PERMISSIONS, scopes=("bot", "applications.commands")),
+        )
+        await self._sync_commands()
+        await self._recover()
+        self.ready.set()
+
+    async def _sync_commands(self) -> None:
+        try:
+            if self.dev_guild:
+                guild = discord.Object(id=int(self.dev_guild))
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+            else:
+                synced = await self.tree.sync()
+            log.info("synced %d slash commands%s", len(synced), f" to guild {self.dev_guild}" if self.dev_guild else "")
+        except discord.HTTPException as exc:
+            log.error("could not sync slash commands: %s", exc)
+
+    async def _recover(self) -> None:
+        """Close off answers that a previous run left half-written."""
+        for answer in await self.chat.recover_interrupted(PLATFORM):
+            channel_id = int(answer.conversation.channel)
+            channel = self.client.get_partial_messageable(channel_id)
+            try:
+                await close_interrupted(DiscordSurface(channel, channel_id, self.budget), answer)
+            except Exception:  # noqa: BLE001 - recovery of one answer must not stop the bot
+                log.exception("could not close off interrupted answer %s", answer.message_id)
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return
+        me = self.client.user
+        assert me is not None
+        target: discord.abc.Messageable = message.channel
+        guild_id = message.guild.id if message.guild else None
+        mentioned = me in message.mentions
+        if isinstance(message.channel, discord.DMChannel):
+            place = place_of(message.channel.id, None)
+        elif isinstance(message.channel, discord.Thread):
+            place = place_of(message.channel.id, guild_id)
+            if not mentioned and await self.chat.conversations.find_open(place) is None:
+                return  # a thread we are not part of
+        else:
+            if not mentioned:
+                return
+            title = strip_mention(message.content, me.id)[:90] or "Conversation"
+            try:
+                target = await message.create_thread(name=title)
+            except discord.HTTPException as exc:
+                log.warning("could not open a thread in %s: %s", message.channel.id, exc)
+                return
+            place = place_of(target.id, guild_id)  # type: ignore[attr-defined]
+        await self._answer(message, place, target)
+
+    async def _answer(self, message: discord.Message, place: ConversationRef, target: discord.abc.Messageable) -> None:
+        me = self.client.user
+        assert me is not None
+        files = await read_attachments(message)
+        if files.unsupported:
+            with suppress(discord.HTTPException):
+                await target.send(unsupported_line(files.unsupported), allowed_mentions=NO_MENTIONS)
+        text = strip_mention(message.content, me.id)
+        if not text and not files.images:
+            return
+        incoming = IncomingMessage(
+            conversation=place,
+            author=identity_of(message.author),
+            text=text,
+            received_at=message.created_at,
+            attachments=files.images,
+            platform_message_id=str(message.id),
+        )
+        channel_id = int(place.channel)
+        reply_to = message if target is message.channel else None
+        surface = DiscordSurface(target, channel_id, self.budget, reply_to=reply_to)
+        task = asyncio.current_task()
+        if task is not None:
+            self._answers.add(task)
+        try:
+            await StreamRenderer(surface, record_parts=self.chat.record_platform_parts).render(self.chat.turn(incoming))
+        finally:
+            if task is not None:
+                self._answers.discard(task)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        content = payload.data.get("content")
+        author = payload.data.get("author") or {}
+        if content is None or author.get("bot"):
+            return
+        me = self.client.user
+        text = strip_mention(content, me.id) if me else content
+        for place in self._places_of(payload.channel_id, payload.guild_id, payload.message_id):
+            if await self.chat.edit_user_message(place, str(payload.message_id), text):
+                log.info("message %s edited by its author; history updated", payload.message_id)
+                return
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        for place in self._places_of(payload.channel_id, payload.guild_id, payload.message_id):
+            if await self.chat.delete_user_message(place, str(payload.message_id)):
+                log.info("message %s deleted by its author; history updated", payload.message_id)
+                return
+
+    @staticmethod
+    def _places_of(channel_id: int, guild_id: int | None, message_id: int) -> list[ConversationRef]:
+        # A mention in a channel starts a thread whose id is the message's id,
+        # and that first message lives in the thread's conversation.
+        places = [place_of(channel_id, guild_id)]
+        if guild_id:
+            places.append(place_of(message_id, guild_id))
+        return places

@@ -1,0 +1,92 @@
+"""A Discord channel or thread as a render Surface."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+
+import discord
+
+from adapters.budget import RateBudget, SlidingWindow
+from adapters.discord.limits import MAX_MESSAGE_CHARS, DiscordBudget
+from adapters.render import DeliveryError, RateLimited, SurfaceLimits
+from core.types import OutgoingFile
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+class DiscordSurface:
+    """Posts and edits the bot's messages in one channel, within the bot-wide budget."""
+
+    limits = SurfaceLimits(max_chars=MAX_MESSAGE_CHARS, marker=" ▌", placeholder="▌")
+
+    def __init__(
+        self,
+        channel: discord.abc.Messageable,
+        channel_id: int,
+        budget: DiscordBudget,
+        *,
+        reply_to: discord.Message | discord.PartialMessage | None = None,
+    ) -> None:
+        self.channel = channel
+        self.channel_id = channel_id
+        self._budget = budget
+        self.budget: RateBudget = budget.budget
+        self.reply_to = reply_to
+
+    def windows(self, action: str) -> Sequence[SlidingWindow]:
+        return self._budget.windows(self.channel_id, action)
+
+    def routine_interval(self) -> float:
+        return self._budget.routine_interval()
+
+    def format_text(self, markdown: str) -> str:
+        return markdown  # Discord speaks Markdown
+
+    def format_status(self, status: str) -> str:
+        return f"-# {status}"
+
+    def format_note(self, note: str) -> str:
+        return f"-# ⚠️ {note}"
+
+    async def post(self, text: str) -> str:
+        reference = self.reply_to
+        self.reply_to = None  # only the first part answers the user's message
+        try:
+            message = await self.channel.send(
+                text, reference=reference, mention_author=False, allowed_mentions=NO_MENTIONS
+            ) if reference is not None else await self.channel.send(text, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:
+            raise _delivery_error(exc) from exc
+        return str(message.id)
+
+    async def edit(self, message_id: str, text: str) -> None:
+        partial = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
+        try:
+            await partial.edit(content=text, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:
+            raise _delivery_error(exc) from exc
+
+    async def upload(self, file: OutgoingFile) -> None:
+        try:
+            await self.channel.send(
+                file.description[:1900] if file.description else None,
+                file=discord.File(io.BytesIO(file.data), filename=file.filename, description=file.description[:1000] or None),
+                allowed_mentions=NO_MENTIONS,
+            )
+        except discord.HTTPException as exc:
+            raise _delivery_error(exc) from exc
+
+    async def typing(self) -> None:
+        await self.channel.typing()  # type: ignore[misc] - awaiting Typing triggers it once
+
+
+def _delivery_error(exc: discord.HTTPException) -> Exception:
+    if exc.status == 429:
+        retry_after = float(getattr(exc, "retry_after", 1.0) or 1.0)
+        return RateLimited(retry_after)
+    gone = isinstance(exc, discord.NotFound)
+    return DeliveryError(f"Discord refused the call: {exc.status} {exc.text[:200]}", gone=gone)

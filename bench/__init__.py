@@ -1,0 +1,1 @@
+"""Benchmarks with their own entry points; never run as timed tests."""
