@@ -36,16 +36,21 @@ class SlidingWindow:
 
     A sliding window is stricter than the fixed windows servers count in, so
     keeping to it keeps to theirs.  ``background_share`` is the fraction of the
-    window that :attr:`Priority.BACKGROUND` calls may fill.
+    window that :attr:`Priority.BACKGROUND` calls may fill.  ``reservable``
+    windows hold final-edit slots; a window shared by every call of the bot
+    (Discord's 50 a second) is not, since its slots come back within a second.
     """
 
-    def __init__(self, name: str, limit: int, period: float, *, background_share: float = 0.2) -> None:
+    def __init__(
+        self, name: str, limit: int, period: float, *, background_share: float = 0.2, reservable: bool = True
+    ) -> None:
         if limit < 1 or period <= 0:
             raise ValueError("a window needs a positive limit and period")
         self.name = name
         self.limit = limit
         self.period = period
         self.background_share = background_share
+        self.reservable = reservable
         self.reserved = 0
         self.blocked_until = 0.0
         self._stamps: deque[float] = deque()
@@ -157,7 +162,8 @@ class RateBudget:
         return True
 
     def reserve(self, windows: Sequence[SlidingWindow]) -> Reservation | None:
-        """Hold a final-edit slot in every window, or none at all."""
+        """Hold a final-edit slot in every reservable window, or in none at all."""
+        windows = [window for window in windows if window.reservable]
         taken: list[SlidingWindow] = []
         for window in windows:
             if not window.try_reserve():

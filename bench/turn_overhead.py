@@ -157,7 +157,8 @@ async def seed_history(db: Database, size: int, counter: TokenCounter, *, seed: 
         async with db.session() as session, session.begin():
             await session.execute(insert(Message), rows)
     if db.dialect == "postgresql":
-        async with db.engine.connect() as connection:
+        # Fresh planner statistics, as autovacuum would soon have them (committed: a rolled-back ANALYZE is lost).
+        async with db.engine.begin() as connection:
             await connection.execute(text("ANALYZE"))
 
 
@@ -252,8 +253,8 @@ async def run_sqlite(sizes: Sequence[int], *, turns: int, warmup: int, profile: 
 def table(results: Sequence[Result], turns: int) -> Table:
     """The results as a rich table."""
     out = Table(title=f"Core cost per turn, model excluded ({turns} turns each)")
-    for column in ("backend", "history", "context msgs", "p50 ms", "p95 ms", "p99 ms", "mean ms", "seeded in"):
-        out.add_column(column, justify="left" if column == "backend" else "right")
+    for column in ("backend", "history", "in context", "p50 ms", "p95 ms", "p99 ms", "mean ms", "seeding"):
+        out.add_column(column, justify="left" if column == "backend" else "right", no_wrap=True)
     for r in results:
         out.add_row(
             r.backend,

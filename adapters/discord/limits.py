@@ -20,7 +20,9 @@ class DiscordBudget:
 
     def __init__(self) -> None:
         self.budget = RateBudget()
-        self.global_window = SlidingWindow("discord:global", BOT_REQUESTS_PER_SECOND, 1.0, background_share=0.2)
+        self.global_window = SlidingWindow(
+            "discord:global", BOT_REQUESTS_PER_SECOND, 1.0, background_share=0.2, reservable=False
+        )
         self._channels: dict[int, tuple[SlidingWindow, SlidingWindow]] = {}
 
     def windows(self, channel_id: int, action: str) -> Sequence[SlidingWindow]:

@@ -103,3 +103,17 @@ async def test_a_cancelled_waiter_gives_way() -> None:
     await asyncio.sleep(0)
 
     await asyncio.wait_for(budget.acquire([window], Priority.ROUTINE), 1.0)
+
+
+async def test_reservations_skip_bot_wide_windows_so_first_edits_are_not_held_back() -> None:
+    budget = RateBudget()
+    channel_windows = [SlidingWindow(f"edit{n}", 5, 5.0) for n in range(20)]
+    bot_wide = SlidingWindow("global", 45, 1.0, reservable=False)
+    for n in range(30):
+        assert budget.try_acquire([bot_wide], Priority.FIRST), f"call {n}"
+    reservations = [budget.reserve([w, bot_wide]) for w in channel_windows]
+
+    assert all(r is not None for r in reservations)
+    assert bot_wide.reserved == 0
+    granted = sum(budget.try_acquire([w, bot_wide], Priority.FIRST) for w in channel_windows)
+    assert granted == 15, "the bot-wide window's free slots all go to first edits"

@@ -1,0 +1,185 @@
+"""The shared renderer's view of one Slack place: a DM channel or a thread.
+
+Posts with chat.postMessage (into the thread when there is one), edits with
+chat.update, uploads with the external upload flow.  Slack errors become the
+renderer's: a 429 is :class:`RateLimited` with Slack's Retry-After, a message
+that no longer exists is a ``gone`` :class:`DeliveryError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.budget import RateBudget, SlidingWindow
+from adapters.render import DeliveryError, RateLimited, SurfaceLimits
+from adapters.slack.mrkdwn import escape, fit_mrkdwn
+from adapters.slack.workspace import Workspace
+from core.types import OutgoingFile
+
+log = logging.getLogger(__name__)
+
+# chat.update refuses more than 4,000 characters (chat.postMessage takes 40,000).
+SLACK_UPDATE_LIMIT = 4000
+# What the renderer may add after the converted text: a closing fence, the
+# streaming marker and a status line, or a note.  format_status and
+# format_note are capped so that this always holds.
+_STATUS_MAX = 200
+_NOTE_MAX = 300
+_SUFFIX_ROOM = 16 + 3 + max(_STATUS_MAX, _NOTE_MAX)
+TEXT_MAX = SLACK_UPDATE_LIMIT - _SUFFIX_ROOM
+LIMITS = SurfaceLimits(max_chars=3800)
+
+_GONE = frozenset({"message_not_found", "channel_not_found", "thread_not_found"})
+_STREAMING = frozenset({"cant_update_message", "message_is_streaming"})
+
+
+def retry_after(error: SlackApiError) -> float:
+    """Seconds Slack asked us to wait, from the Retry-After header of a 429."""
+    headers = getattr(error.response, "headers", None) or {}
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            value = value[0] if isinstance(value, list) else value
+            try:
+                return max(1.0, float(int(value)))
+            except (TypeError, ValueError):
+                break
+    return 1.0
+
+
+def delivery_error(error: Exception) -> Exception:
+    """A Slack client error as the renderer's exception."""
+    if isinstance(error, SlackApiError):
+        if error.response.status_code == 429:
+            return RateLimited(retry_after(error))
+        code = slack_error_code(error)
+        return DeliveryError(f"Slack refused the call: {code or error}", gone=code in _GONE)
+    return DeliveryError(f"Slack could not be reached: {error}")
+
+
+def slack_error_code(error: SlackApiError) -> str:
+    """The ``error`` field of Slack's answer (``message_not_found``, ``ratelimited``...)."""
+    return str(error.response.get("error", "")) if isinstance(error.response.data, dict) else ""
+
+
+class SlackSurface:
+    """One place an answer is shown: ``channel`` (a DM or a channel) and, for a thread, ``thread_ts``."""
+
+    limits = LIMITS
+
+    def __init__(self, *, client: AsyncWebClient, workspace: Workspace, channel: str, thread_ts: str = "") -> None:
+        self.client = client
+        self.workspace = workspace
+        self.channel = channel
+        self.thread_ts = thread_ts
+
+    @property
+    def budget(self) -> RateBudget:
+        return self.workspace.budget
+
+    def windows(self, action: str) -> Sequence[SlidingWindow]:
+        """Which of the workspace's windows a call counts against."""
+        if action == "post":
+            return (self.workspace.post_window(self.channel),)
+        if action == "edit":
+            return (self.workspace.update,)
+        if action == "upload":
+            return (self.workspace.upload,)
+        return ()  # "typing": Slack has no typing indicator for apps; see answers.AssistantStatus
+
+    def routine_interval(self) -> float:
+        return self.workspace.routine_interval()
+
+    # -- markup ------------------------------------------------------------------------
+
+    def format_text(self, markdown: str) -> str:
+        return fit_mrkdwn(markdown, TEXT_MAX)
+
+    def format_status(self, status: str) -> str:
+        return _italic(status, _STATUS_MAX)
+
+    def format_note(self, note: str) -> str:
+        return _italic(note, _NOTE_MAX)
+
+    # -- calls ---------------------------------------------------------------------------
+
+    async def post(self, text: str) -> str:
+        """Post a message here; returns its ts."""
+        try:
+            response = await self.client.chat_postMessage(
+                channel=self.channel,
+                text=text,
+                thread_ts=self.thread_ts or None,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise delivery_error(exc) from exc
+        return str(response["ts"])
+
+    async def edit(self, message_id: str, text: str) -> None:
+        """Replace the text of one of our messages."""
+        try:
+            await self.client.chat_update(channel=self.channel, ts=message_id, text=text)
+        except SlackApiError as exc:
+            if slack_error_code(exc) in _STREAMING and await self._stop_stream(message_id):
+                # A natively streamed message left open (a restart cut it): close it, then edit.
+                try:
+                    await self.client.chat_update(channel=self.channel, ts=message_id, text=text)
+                    return
+                except (SlackClientError, aiohttp.ClientError, TimeoutError) as again:
+                    raise delivery_error(again) from again
+            raise delivery_error(exc) from exc
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise delivery_error(exc) from exc
+
+    async def upload(self, file: OutgoingFile) -> None:
+        """Share a file here with the external upload flow (files.getUploadURLExternal + completeUploadExternal)."""
+        title = (file.description or file.filename)[:250]
+        try:
+            await self.client.files_upload_v2(
+                channel=self.channel,
+                thread_ts=self.thread_ts or None,
+                file=file.data,
+                filename=file.filename,
+                title=title,
+                alt_txt=file.description[:1000] or None,
+            )
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise delivery_error(exc) from exc
+
+    async def typing(self) -> None:
+        """Slack shows no typing indicator for apps; the placeholder says we are on it."""
+
+    async def _stop_stream(self, ts: str) -> bool:
+        try:
+            await self.client.chat_stopStream(channel=self.channel, ts=ts)
+            return True
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not close the open stream %s in %s: %s", ts, self.channel, exc)
+            return False
+
+
+def _italic(text: str, limit: int) -> str:
+    """``text`` in italics, line by line, escaped, at most ``limit`` characters."""
+    out: list[str] = []
+    used = 0
+    for line in (raw.strip() for raw in text.splitlines()):
+        if not line:
+            continue
+        room = limit - used - (1 if out else 0)
+        piece = f"_{escape(line)}_"
+        if len(piece) > room:
+            while line and len(f"_{escape(line)}…_") > room:
+                line = line[: max(0, len(line) - max(1, len(line) // 8))].rstrip()
+            if line:
+                out.append(f"_{escape(line)}…_")
+            break
+        used += len(piece) + (1 if out else 0)
+        out.append(piece)
+    return "\n".join(out)
