@@ -13,7 +13,9 @@ then ``--turns`` timed turns run after a warm-up::
     python -m bench.turn_overhead [--turns 200] [--sizes 100,10000,100000] [--backends sqlite,postgresql]
 
 The target is a p50 under 5 ms that stays flat as the history grows.
-``--profile`` adds a cProfile of the largest history on each backend.
+``--phases`` adds a table of where a turn's time goes (storing the turn, reading
+the window, building the request, finishing the answer), and ``--profile`` a
+cProfile of the largest history on each backend.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -91,6 +94,15 @@ class InstantModel:
         yield ModelFinished("stop", Usage(prompt_tokens=1_000, completion_tokens=20))
 
 
+# The parts of a turn that --phases times: (label, object attribute of ChatService, method).
+PHASES = (
+    ("store turn", "messages", "start_turn"),
+    ("read window", "messages", "recent_for_context"),
+    ("build request", "context", "build"),
+    ("finish answer", "messages", "finish"),
+)
+
+
 @dataclass(frozen=True)
 class Result:
     """Timings of one backend and history size, in milliseconds."""
@@ -100,6 +112,7 @@ class Result:
     timings_ms: list[float]
     context_messages: int
     seed_seconds: float
+    phases_ms: dict[str, list[float]]
 
     def percentile(self, p: int) -> float:
         return statistics.quantiles(self.timings_ms, n=100, method="inclusive")[p - 1]
@@ -119,6 +132,33 @@ def make_chat_service(db: Database, model: InstantModel) -> ChatService:
         access=AccessPolicy(["bench:*"]),
         default_timezone="Europe/Paris",
     )
+
+
+def instrument(chat: ChatService) -> dict[str, list[float]]:
+    """Time the phases of :data:`PHASES` on this service's own objects; returns the growing timings."""
+    timings: dict[str, list[float]] = defaultdict(list)
+
+    def timed(label: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        if asyncio.iscoroutinefunction(method):
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await method(*args, **kwargs)
+                finally:
+                    timings[label].append((time.perf_counter() - started) * 1000)
+        else:
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return method(*args, **kwargs)
+                finally:
+                    timings[label].append((time.perf_counter() - started) * 1000)
+        return wrapper
+
+    for label, owner, name in PHASES:
+        target = getattr(chat, owner)
+        setattr(target, name, timed(label, getattr(target, name)))
+    return timings
 
 
 def sentence(rng: random.Random) -> str:
@@ -177,7 +217,7 @@ async def timed_turns(chat: ChatService, count: int, rng: random.Random) -> list
 
 
 async def measure(
-    backend: str, url: str, size: int, *, turns: int, warmup: int, profile: bool
+    backend: str, url: str, size: int, *, turns: int, warmup: int, profile: bool, phases: bool
 ) -> tuple[Result, str]:
     """Seed a fresh schema at ``url`` with ``size`` messages, then time ``turns`` turns."""
     db = Database(url)
@@ -191,6 +231,7 @@ async def measure(
         chat = make_chat_service(db, model)
         rng = random.Random(size)
         await timed_turns(chat, warmup, rng)
+        phase_timings = instrument(chat) if phases else {}
         profiler = cProfile.Profile() if profile else None
         if profiler is not None:
             profiler.enable()
@@ -201,7 +242,7 @@ async def measure(
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
             report = out.getvalue()
-        return Result(backend, size, timings, model.last_request_size, seeded), report
+        return Result(backend, size, timings, model.last_request_size, seeded, dict(phase_timings)), report
     finally:
         await db.dispose()
 
@@ -215,7 +256,9 @@ def postgres_reachable(url: str) -> bool:
         return False
 
 
-async def run_postgres(sizes: Sequence[int], *, turns: int, warmup: int, profile: bool, console: Console) -> list[tuple[Result, str]]:
+async def run_postgres(
+    sizes: Sequence[int], *, turns: int, warmup: int, profile: bool, phases: bool, console: Console
+) -> list[tuple[Result, str]]:
     """Each size on a fresh temporary PostgreSQL database, dropped afterwards."""
     if not postgres_reachable(POSTGRES_ADMIN_URL):
         console.print(f"[yellow]PostgreSQL skipped: nothing answers at {make_url(POSTGRES_ADMIN_URL).render_as_string()}[/]")
@@ -230,7 +273,10 @@ async def run_postgres(sizes: Sequence[int], *, turns: int, warmup: int, profile
             try:
                 url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
                 results.append(
-                    await measure("postgresql", url, size, turns=turns, warmup=warmup, profile=profile and size == max(sizes))
+                    await measure(
+                        "postgresql", url, size, turns=turns, warmup=warmup,
+                        profile=profile and size == max(sizes), phases=phases,
+                    )
                 )
             finally:
                 async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
@@ -240,13 +286,20 @@ async def run_postgres(sizes: Sequence[int], *, turns: int, warmup: int, profile
     return results
 
 
-async def run_sqlite(sizes: Sequence[int], *, turns: int, warmup: int, profile: bool) -> list[tuple[Result, str]]:
+async def run_sqlite(
+    sizes: Sequence[int], *, turns: int, warmup: int, profile: bool, phases: bool
+) -> list[tuple[Result, str]]:
     """Each size on a fresh SQLite file in a temporary directory."""
     results = []
     with tempfile.TemporaryDirectory(prefix="captainslog-bench-") as directory:
         for size in sizes:
             url = f"sqlite+aiosqlite:///{Path(directory) / f'history-{size}.db'}"
-            results.append(await measure("sqlite", url, size, turns=turns, warmup=warmup, profile=profile and size == max(sizes)))
+            results.append(
+                await measure(
+                    "sqlite", url, size, turns=turns, warmup=warmup,
+                    profile=profile and size == max(sizes), phases=phases,
+                )
+            )
     return results
 
 
@@ -269,12 +322,31 @@ def table(results: Sequence[Result], turns: int) -> Table:
     return out
 
 
+def phase_table(results: Sequence[Result]) -> Table:
+    """Median milliseconds per turn of each phase (a phase may run more than once in a turn)."""
+    out = Table(title="Where a turn's time goes (median ms per call)")
+    out.add_column("backend", no_wrap=True)
+    out.add_column("history", justify="right", no_wrap=True)
+    out.add_column("whole turn", justify="right", no_wrap=True)
+    for label, _, _ in PHASES:
+        out.add_column(label, justify="right", no_wrap=True)
+    for r in results:
+        out.add_row(
+            r.backend,
+            f"{r.history:,}",
+            f"{r.percentile(50):.2f}",
+            *(f"{statistics.median(r.phases_ms[label]):.2f}" if r.phases_ms.get(label) else "–" for label, _, _ in PHASES),
+        )
+    return out
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.turn_overhead", description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=200, help="timed turns per backend and size (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed turns first (default 20)")
     parser.add_argument("--sizes", default="100,10000,100000", help="messages already in the conversation")
     parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite, postgresql or both")
+    parser.add_argument("--phases", action="store_true", help="also time the phases of each turn")
     parser.add_argument("--profile", action="store_true", help="cProfile the largest history on each backend")
     args = parser.parse_args(argv)
     args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -288,7 +360,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 async def main_async(args: argparse.Namespace, console: Console) -> list[Result]:
     """Run every requested backend and size; print profiles as they come."""
     results: list[tuple[Result, str]] = []
-    options = {"turns": args.turns, "warmup": args.warmup, "profile": args.profile}
+    options = {"turns": args.turns, "warmup": args.warmup, "profile": args.profile, "phases": args.phases}
     for backend in args.backends:
         console.print(f"[dim]{backend}: seeding and timing {', '.join(f'{s:,}' for s in args.sizes)} messages…[/]")
         if backend == "sqlite":
@@ -306,8 +378,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; prints the table and returns the exit code."""
     args = parse_args(argv)
     console = Console()
+    if console.width < 100:
+        console = Console(width=100)
     results = asyncio.run(main_async(args, console))
     console.print(table(results, args.turns))
+    if args.phases:
+        console.print(phase_table(results))
     return 0
 
 

@@ -244,3 +244,82 @@ async def test_strangers_are_refused_and_the_model_is_not_called(fake_discord: F
     assert "private" in text
     assert openai_fake.chat_requests() == []
     await bot.service.stop()
+
+
+async def test_tool_status_shows_in_the_message_while_the_tool_runs(bot: Bot, openai_fake: FakeOpenAI) -> None:
+    from tests.fakes.openai_server import ToolCalls
+
+    alice = bot.fake.add_user(name="alice")["id"]
+    openai_fake.queue(ToolCalls([("calculate", {"expression": "21 * 2"})], text="Let me see."), Reply("It is 42.", first_delay=0.5))
+
+    channel = dm(bot.fake, alice, "what is 21 times 2?")
+
+    assert await bot.answer_in(channel) == ["Let me see.\n\nIt is 42."]
+    shown = [e.content for e in bot.fake.log if e.channel_id == channel and e.route == "messages.edit"]
+    assert any(s and "-# Calculating…" in s for s in shown)
+
+
+async def test_a_model_failure_ends_the_message_with_a_short_explanation(bot: Bot, openai_fake: FakeOpenAI) -> None:
+    from tests.fakes.openai_server import Broken
+
+    alice = bot.fake.add_user(name="alice")["id"]
+    openai_fake.queue(Broken("Here is the start of it and", after_chunks=5))
+
+    channel = dm(bot.fake, alice, "go")
+
+    assert await bot.answer_in(channel) == [
+        "Here is the start of \n\n-# ⚠️ The connection to the model broke off in the middle of the answer."
+    ]
+
+
+async def test_new_and_forget_commands_change_what_the_model_sees(bot: Bot, openai_fake: FakeOpenAI) -> None:
+    alice = bot.fake.add_user(name="alice")["id"]
+    openai_fake.default = lambda _request: Reply("ok")
+
+    async def ask(text: str) -> str:
+        asked = len(openai_fake.chat_requests())
+        channel = dm(bot.fake, alice, text)
+        await bot.fake.await_for(lambda _f: len(openai_fake.chat_requests()) > asked)
+        await bot.answer_in(channel)
+        return str(openai_fake.last_messages())
+
+    async def command(name: str, expect: str) -> None:
+        bot.fake.invoke_command(alice, name)
+        await bot.fake.await_for(lambda f: any(expect in str(r.payload) for r in f.interaction_responses))
+
+    await ask("remember the number 7")
+    await ask("and the number 8")
+    await command("forget", "Done")
+    seen = await ask("which numbers?")
+    assert "number 7" in seen and "number 8" not in seen
+
+    await command("new", "fresh conversation")
+    assert "number 7" not in await ask("hello again")
+
+
+@pytest.fixture
+def strict_discord(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
+    from tests.fakes.discord_server import DiscordLimits
+
+    # A Discord far stricter than the limits the bot plans for: 2 edits a second per channel, 8 requests a second.
+    with FakeDiscord(limits=DiscordLimits(channel_edit=(2, 1.0), global_per_second=8)) as fake:
+        monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+        yield fake
+
+
+async def test_rate_limits_stricter_than_expected_are_waited_out_and_nothing_is_lost(
+    strict_discord: FakeDiscord, database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    bot = await start_bot(strict_discord, database, model)
+    users = [strict_discord.add_user(name=f"u{n}")["id"] for n in range(6)]
+    openai_fake.default = lambda request: Reply.at_rate(
+        "Reply to " + str(request["messages"][-1]["content"]).split("] ")[-1] + " " + "word " * 40, 0.05, 80
+    )
+
+    channels = [dm(strict_discord, user, f"q{n}") for n, user in enumerate(users)]
+    answers = await asyncio.gather(*(bot.answer_in(c, timeout=30) for c in channels))
+
+    assert answers == [[f"Reply to q{n} " + "word " * 40] for n in range(6)]
+    assert strict_discord.rate_limited, "this Discord does refuse some calls"
+    await bot.service.stop()

@@ -1,0 +1,161 @@
+"""Running answers: one renderer per user message, the assistant status, and closing off on stop.
+
+Every answer in progress is known here, so that stopping the service closes
+each one off visibly (the text so far, no streaming marker, a note saying it
+was cut) instead of leaving a message that looks as if it were still being written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing, suppress
+from dataclasses import dataclass, field
+
+import aiohttp
+from slack_sdk.errors import SlackClientError
+
+from adapters.budget import Priority
+from adapters.render import INTERRUPTED_NOTE, StreamRenderer
+from adapters.slack.native_stream import NativeStreamRenderer
+from adapters.slack.surface import SlackSurface
+from core.chat import ChatService
+from core.types import IncomingMessage, Refused, TextDelta, TurnDone, TurnError, TurnEvent
+
+log = logging.getLogger(__name__)
+
+THINKING = "is thinking…"
+
+
+class AssistantStatus:
+    """assistant.threads.setStatus ("is thinking…") until the first text, for apps with the assistant feature."""
+
+    def __init__(self, surface: SlackSurface, thread_ts: str) -> None:
+        self.surface = surface
+        self.thread_ts = thread_ts
+        self.shown = False
+
+    async def show(self) -> None:
+        """Set the status if the workspace's status window has room now (it is a nicety, never a wait)."""
+        workspace = self.surface.workspace
+        if not self.thread_ts or not workspace.budget.try_acquire((workspace.status,), Priority.FIRST):
+            return
+        self.shown = await self._set(THINKING)
+
+    async def clear(self) -> None:
+        """Take the status away again (only if it was set)."""
+        if not self.shown:
+            return
+        self.shown = False
+        workspace = self.surface.workspace
+        await workspace.budget.acquire((workspace.status,), Priority.FIRST)
+        await self._set("")
+
+    async def _set(self, status: str) -> bool:
+        try:
+            await self.surface.client.assistant_threads_setStatus(
+                channel_id=self.surface.channel, thread_ts=self.thread_ts, status=status
+            )
+            return True
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.info("assistant.threads.setStatus failed (is the assistant feature on?): %s", exc)
+            return False
+
+
+Renderer = StreamRenderer | NativeStreamRenderer
+
+
+@dataclass(eq=False)
+class _Running:
+    task: asyncio.Task[object] | None
+    renderer: Renderer | None = None
+    ended: bool = False  # the core finished the turn; only the last edits are left
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class AnswerRunner:
+    """Answers user messages on Slack surfaces through the shared renderer (or native streaming)."""
+
+    def __init__(self, *, chat: ChatService, native_streaming: bool = False, assistant_status: bool = False) -> None:
+        self.chat = chat
+        self.native_streaming = native_streaming
+        self.assistant_status = assistant_status
+        self._running: set[_Running] = set()
+
+    async def answer(self, incoming: IncomingMessage, surface: SlackSurface, *, note: str = "") -> None:
+        """Run the turn for ``incoming`` and render it on ``surface``; ``note`` is shown under the answer."""
+        state = _Running(asyncio.current_task())
+        thread_ts = surface.thread_ts or incoming.platform_message_id
+        status = AssistantStatus(surface, thread_ts) if self.assistant_status else None
+        renderer: Renderer
+        if self.native_streaming and thread_ts:
+            renderer = NativeStreamRenderer(
+                surface,
+                thread_ts=thread_ts,
+                recipient_user_id=incoming.author.user_id,
+                recipient_team_id=incoming.author.workspace,
+                record_parts=self.chat.record_platform_parts,
+            )
+        else:
+            renderer = StreamRenderer(surface, record_parts=self.chat.record_platform_parts)
+        renderer.note = note
+        state.renderer = renderer
+        self._running.add(state)
+        editing = isinstance(renderer, StreamRenderer)
+        surface.workspace.editing_answers += editing
+        try:
+            if status is not None:
+                await status.show()
+            await renderer.render(self._watch(self.chat.turn(incoming), state, note, status))
+        finally:
+            surface.workspace.editing_answers -= editing
+            self._running.discard(state)
+            if status is not None and status.shown:
+                await asyncio.shield(status.clear())
+
+    async def _watch(
+        self, events: AsyncIterator[TurnEvent], state: _Running, note: str, status: AssistantStatus | None
+    ) -> AsyncIterator[TurnEvent]:
+        """Pass the core's events on, noting the end of the turn and clearing the status at the first text."""
+        async with aclosing(events) as stream:
+            async for event in stream:
+                if status is not None and status.shown and isinstance(event, TextDelta):
+                    task = asyncio.create_task(status.clear())
+                    state.background.add(task)
+                    task.add_done_callback(state.background.discard)
+                if isinstance(event, TurnDone | TurnError | Refused):
+                    state.ended = True
+                if note and isinstance(event, TurnError):
+                    event = dataclasses.replace(event, message=f"{event.message}\n{note}")
+                yield event
+
+    @property
+    def in_progress(self) -> int:
+        """Answers being rendered now."""
+        return len(self._running)
+
+    async def interrupt_all(self, timeout: float) -> None:
+        """Stop every answer in progress, closing each off with the interrupted note.
+
+        The core stores each cut answer as partial; answers whose turn already
+        ended just finish their last edit.
+        """
+        tasks = []
+        for state in list(self._running):
+            if state.task is None:
+                continue
+            if not state.ended and state.renderer is not None:
+                state.renderer.note = INTERRUPTED_NOTE
+                state.task.cancel()
+            tasks.append(state.task)
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            log.warning("an answer did not close within %.0fs; abandoning it", timeout)
+            task.cancel()
+        for task in done:
+            with suppress(asyncio.CancelledError, Exception):
+                task.result()

@@ -1,0 +1,89 @@
+"""Slash commands on Slack: the core's commands, run after Slack has been acknowledged.
+
+Slack wants an acknowledgement within 3 seconds; the listener acks at once and
+this module does the work afterwards.  Replies go back through the command's
+``response_url`` (ephemeral when only the caller should see them); files are
+shared into the channel with the external upload flow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from adapters.budget import Priority
+from adapters.slack.conversations import SurfaceFactory
+from adapters.slack.identity import SlackIdentities
+from adapters.slack.mapping import dm_ref, parse_options
+from adapters.slack.mrkdwn import to_mrkdwn
+from core.commands import CommandReply, CommandRequest, CommandSet
+
+log = logging.getLogger(__name__)
+
+Respond = Callable[..., Awaitable[Any]]
+
+
+class SlashCommands:
+    """Runs ``/new``, ``/image``, ``/forget``, ``/help``, ``/settings`` (every command of the CommandSet)."""
+
+    def __init__(self, *, commands: CommandSet, identities: SlackIdentities, surfaces: SurfaceFactory) -> None:
+        self.commands = commands
+        self.identities = identities
+        self.surfaces = surfaces
+
+    def names(self) -> list[str]:
+        """The command names to register with Bolt (without the slash)."""
+        return list(self.commands.commands)
+
+    def ack_text(self, name: str) -> str | None:
+        """What the caller sees at once for a slow command (None: nothing, the reply follows quickly)."""
+        command = self.commands.commands.get(name)
+        return "Working on it…" if command is not None and command.slow else None
+
+    async def run(self, name: str, payload: dict[str, Any], respond: Respond) -> None:
+        """Run one command from Slack's payload and deliver its reply."""
+        team_id = str(payload.get("team_id", ""))
+        channel = str(payload.get("channel_id", ""))
+        identity = await self.identities.identity(team_id, str(payload.get("user_id", "")))
+        command = self.commands.commands.get(name)
+        options = parse_options(command, str(payload.get("text") or "")) if command is not None else {}
+        # Slash commands cannot be run inside a thread, so the place is the channel (a DM's conversation).
+        request = CommandRequest(identity=identity, place=dm_ref(team_id, channel), options=options)
+        reply = await self.commands.run(name, request)
+        await self._deliver(reply, team_id, channel, respond)
+
+    async def _deliver(self, reply: CommandReply, team_id: str, channel: str, respond: Respond) -> None:
+        text = to_mrkdwn(reply.text)
+        if reply.files:
+            surface = self.surfaces(team_id, channel)
+            for index, file in enumerate(reply.files):
+                windows = surface.windows("upload")
+                try:
+                    await surface.budget.acquire(windows, Priority.FIRST)
+                    await surface.client.files_upload_v2(
+                        channel=channel,
+                        file=file.data,
+                        filename=file.filename,
+                        title=(file.description or file.filename)[:250],
+                        alt_txt=file.description[:1000] or None,
+                        initial_comment=text if index == 0 and text else None,
+                    )
+                except Exception as exc:  # noqa: BLE001 - the caller hears about it either way
+                    log.warning("could not share %s in %s: %s", file.filename, channel, exc)
+                    await self._respond(
+                        respond,
+                        f"I made {file.filename} but could not share it here (is the app in this channel?).",
+                        private=True,
+                    )
+                    return
+            return
+        await self._respond(respond, text, private=reply.private)
+
+    @staticmethod
+    async def _respond(respond: Respond, text: str, *, private: bool) -> None:
+        try:
+            await respond(text=text, response_type="ephemeral" if private else "in_channel")
+        except Exception as exc:  # noqa: BLE001 - nothing else to tell the user with
+            log.warning("could not answer a slash command: %s", exc)
+

@@ -1,0 +1,205 @@
+"""What the assistant does with Slack messages: DMs, mentions and thread replies, edits and deletes.
+
+The Bolt listeners (adapters/slack/listeners/) only pick the right method here;
+this module maps the payload to the core's types and hands the turn to the
+:class:`AnswerRunner`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.budget import Priority
+from adapters.render import DeliveryError, RateLimited
+from adapters.slack.answers import AnswerRunner
+from adapters.slack.files import FileFetcher, SharedFiles
+from adapters.slack.identity import SlackIdentities
+from adapters.slack.mapping import dm_ref, is_direct, mentions, thread_ref, ts_to_datetime
+from adapters.slack.mrkdwn import from_slack_text
+from adapters.slack.surface import SlackSurface
+from adapters.slack.threads import ActiveThreads
+from adapters.slack.workspace import Workspaces
+from core.chat import ChatService
+from core.types import ConversationRef, IncomingMessage
+
+log = logging.getLogger(__name__)
+
+# Message subtypes that are a user saying something; every other one (joins,
+# topic changes, bot messages...) is not for the assistant.
+USER_SUBTYPES = frozenset({None, "", "file_share", "thread_broadcast"})
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    """A user's message, as far as the assistant cares."""
+
+    team_id: str
+    channel: str
+    user_id: str
+    ts: str
+    text: str
+    reply_thread: str  # where to answer: "" for the channel itself, else the thread's ts
+    conversation: ConversationRef
+    files: tuple[dict[str, Any], ...] = ()
+
+
+class SurfaceFactory:
+    """Builds the surface for a channel or thread, on the workspace's shared budget."""
+
+    def __init__(self, client: AsyncWebClient, workspaces: Workspaces) -> None:
+        self.client = client
+        self.workspaces = workspaces
+
+    def __call__(self, team_id: str, channel: str, thread_ts: str = "") -> SlackSurface:
+        return SlackSurface(
+            client=self.client, workspace=self.workspaces.get(team_id), channel=channel, thread_ts=thread_ts
+        )
+
+    def for_conversation(self, ref: ConversationRef) -> SlackSurface:
+        return self(ref.workspace, ref.channel, ref.thread)
+
+
+class ConversationHandler:
+    """Turns Slack message events into turns of the core (and edits of its history)."""
+
+    def __init__(
+        self,
+        *,
+        chat: ChatService,
+        answers: AnswerRunner,
+        surfaces: SurfaceFactory,
+        identities: SlackIdentities,
+        files: FileFetcher,
+        threads: ActiveThreads,
+    ) -> None:
+        self.chat = chat
+        self.answers = answers
+        self.surfaces = surfaces
+        self.identities = identities
+        self.files = files
+        self.threads = threads
+
+    # -- events --------------------------------------------------------------------------
+
+    async def on_message(self, event: dict[str, Any], team_id: str, bot_user_id: str) -> None:
+        """A ``message`` event: a DM, a reply in one of our threads, an edit or a delete."""
+        subtype = event.get("subtype")
+        if subtype == "message_changed":
+            await self.on_changed(event, team_id, bot_user_id)
+            return
+        if subtype == "message_deleted":
+            await self.on_deleted(event, team_id)
+            return
+        if subtype not in USER_SUBTYPES or event.get("bot_id") or not event.get("user"):
+            return
+        channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
+        thread_ts = str(event.get("thread_ts") or "")
+        text = str(event.get("text") or "")
+        if is_direct(event.get("channel_type"), channel):
+            ref, reply_thread = dm_ref(team_id, channel), thread_ts
+        else:
+            if not thread_ts or thread_ts == ts or mentions(text, bot_user_id):
+                return  # top-level channel chatter is not for us; a mention comes as app_mention
+            ref, reply_thread = thread_ref(team_id, channel, thread_ts), thread_ts
+            if not await self.threads.is_active(ref):
+                return
+        await self.answer(self._user_message(event, team_id, ref, reply_thread, bot_user_id))
+
+    async def on_mention(self, event: dict[str, Any], team_id: str, bot_user_id: str) -> None:
+        """``app_mention`` in a channel: the thread it starts (or is in) becomes a conversation."""
+        if event.get("bot_id") or not event.get("user"):
+            return
+        channel = str(event.get("channel", ""))
+        if is_direct(event.get("channel_type"), channel):
+            return  # a DM arrives as a message event too
+        thread = str(event.get("thread_ts") or event.get("ts") or "")
+        ref = thread_ref(team_id, channel, thread)
+        self.threads.add(ref)
+        await self.answer(self._user_message(event, team_id, ref, thread, bot_user_id))
+
+    async def on_changed(self, event: dict[str, Any], team_id: str, bot_user_id: str) -> None:
+        """message_changed: the stored user message (and so the model's context) follows the edit."""
+        message = event.get("message") or {}
+        if message.get("bot_id") or not message.get("ts"):
+            return
+        channel = str(event.get("channel", ""))
+        ref = self._ref_of(team_id, channel, event.get("channel_type"), message)
+        text = from_slack_text(str(message.get("text") or ""), bot_user_id=bot_user_id)
+        if await self.chat.edit_user_message(ref, str(message["ts"]), text):
+            log.info("message %s in %s edited by its author", message["ts"], channel)
+
+    async def on_deleted(self, event: dict[str, Any], team_id: str) -> None:
+        """message_deleted: the stored user message is blanked and leaves the model's context."""
+        ts = str(event.get("deleted_ts") or "")
+        if not ts:
+            return
+        previous = event.get("previous_message") or {"ts": ts}
+        if previous.get("bot_id"):
+            return
+        channel = str(event.get("channel", ""))
+        ref = self._ref_of(team_id, channel, event.get("channel_type"), {**previous, "ts": ts})
+        if await self.chat.delete_user_message(ref, ts):
+            log.info("message %s in %s deleted by its author", ts, channel)
+
+    # -- answering ------------------------------------------------------------------------
+
+    async def answer(self, message: UserMessage) -> None:
+        """Answer one user message where it was written."""
+        identity = await self.identities.identity(message.team_id, message.user_id)
+        surface = self.surfaces(message.team_id, message.channel, message.reply_thread)
+        shared = SharedFiles()
+        if message.files and self.chat.access.allows(identity):
+            shared = await self.files.fetch(message.files)
+        if not message.text.strip() and not shared.attachments:
+            if shared.note:
+                await self._say(surface, surface.format_note(shared.note))
+            return
+        incoming = IncomingMessage(
+            conversation=message.conversation,
+            author=identity,
+            text=message.text,
+            received_at=ts_to_datetime(message.ts),
+            attachments=shared.attachments,
+            platform_message_id=message.ts,
+        )
+        await self.answers.answer(incoming, surface, note=shared.note)
+
+    def _user_message(
+        self, event: dict[str, Any], team_id: str, ref: ConversationRef, reply_thread: str, bot_user_id: str
+    ) -> UserMessage:
+        files: Sequence[dict[str, Any]] = event.get("files") or ()
+        return UserMessage(
+            team_id=team_id,
+            channel=str(event.get("channel", "")),
+            user_id=str(event["user"]),
+            ts=str(event.get("ts", "")),
+            text=from_slack_text(str(event.get("text") or ""), bot_user_id=bot_user_id),
+            reply_thread=reply_thread,
+            conversation=ref,
+            files=tuple(f for f in files if isinstance(f, dict)),
+        )
+
+    @staticmethod
+    def _ref_of(team_id: str, channel: str, channel_type: str | None, message: dict[str, Any]) -> ConversationRef:
+        if is_direct(channel_type, channel):
+            return dm_ref(team_id, channel)
+        return thread_ref(team_id, channel, str(message.get("thread_ts") or message.get("ts") or ""))
+
+    async def _say(self, surface: SlackSurface, text: str) -> None:
+        """Post one line outside any answer, within the channel's post budget."""
+        windows = surface.windows("post")
+        for _attempt in range(3):
+            await surface.budget.acquire(windows, Priority.FIRST)
+            try:
+                await surface.post(text)
+                return
+            except RateLimited as exc:
+                surface.budget.penalize(windows, exc.retry_after)
+            except DeliveryError as exc:
+                log.warning("could not post in %s: %s", surface.channel, exc)
+                return

@@ -1,0 +1,304 @@
+"""Native Slack streaming: chat.startStream, chat.appendStream, chat.stopStream.
+
+An alternative to editing a placeholder, for apps that have it enabled.  The
+three methods have their own tiers (start and stop about 20 a minute for the
+workspace, append about 100), so each answer holds a stop slot from the start
+(its final text is never stuck behind others) and takes its start slot before
+it commits; when either is not to be had, the answer is rendered by the
+placeholder renderer instead.  Appends are buffered: each answer appends at
+most every ``Workspace.append_interval()`` seconds, whatever the model's pace.
+
+Slack streams Markdown itself, so the model's text is sent as ``markdown_text``
+without conversion.  A streamed message needs a thread: in a DM it is the
+thread of the user's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing, suppress
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from adapters.budget import Priority, Reservation, SlidingWindow
+from adapters.render import DeliveryError, PartsRecorder, RateLimited, StreamRenderer
+from adapters.slack.surface import SlackSurface, delivery_error
+from adapters.text import Splitter
+from core.types import OutgoingFile, Refused, StatusUpdate, TextDelta, TurnDone, TurnError, TurnEvent, TurnStarted
+
+log = logging.getLogger(__name__)
+
+# Slack refuses more than 12,000 characters of markdown_text in one streaming call.
+CALL_MAX_CHARS = 10_000
+_ATTEMPTS = 5
+
+
+class NativeStreamRenderer:
+    """Renders one answer's event stream as a natively streamed Slack message."""
+
+    def __init__(
+        self,
+        surface: SlackSurface,
+        *,
+        thread_ts: str,
+        recipient_user_id: str = "",
+        recipient_team_id: str = "",
+        record_parts: PartsRecorder | None = None,
+    ) -> None:
+        self.surface = surface
+        self.workspace = surface.workspace
+        self.budget = surface.workspace.budget
+        self.client = surface.client
+        self.thread_ts = thread_ts
+        self.recipient_user_id = recipient_user_id
+        self.recipient_team_id = recipient_team_id
+        self.record_parts = record_parts
+        self.text = ""
+        self.sent = 0  # characters of ``text`` Slack has
+        self.ts: str | None = None
+        self.answer_id: int | None = None
+        self.broken = False  # the stream failed: the rest goes out as ordinary messages
+        self._note = ""
+        self._fallback: StreamRenderer | None = None
+        self._changed = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._uploads: asyncio.Queue[OutgoingFile | None] = asyncio.Queue()
+        self._in_flight = False
+        self._last_append = 0.0
+        self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def note(self) -> str:
+        """The line shown under the answer at the end (an error, the restart note)."""
+        return self._fallback.note if self._fallback is not None else self._note
+
+    @note.setter
+    def note(self, value: str) -> None:
+        self._note = value
+        if self._fallback is not None:
+            self._fallback.note = value
+
+    async def render(self, events: AsyncIterator[TurnEvent]) -> None:
+        """Consume ``events`` to the end, streaming the text into one Slack message."""
+        stop_slot = self.budget.reserve((self.workspace.stream_stop,))
+        if stop_slot is None or not self.budget.try_acquire((self.workspace.stream_start,), Priority.FIRST):
+            self.budget.release(stop_slot)
+            log.info("stream budget exhausted in %s; editing a placeholder instead", self.workspace.team_id)
+            await self._render_with_placeholder(events)
+            return
+        self.workspace.streaming_answers += 1
+        writer = asyncio.create_task(self._write_loop())
+        uploader = asyncio.create_task(self._upload_loop())
+        try:
+            async with aclosing(events) as stream:
+                async for event in stream:
+                    self._apply(event)
+        except Exception as exc:  # noqa: BLE001 - the core failed unexpectedly; say so, keep the text
+            log.exception("answer stream failed")
+            self._note = f"Something went wrong while answering ({type(exc).__name__})."
+        finally:
+            self._finished.set()
+            self._changed.set()
+            await self._uploads.put(None)
+            try:
+                if not self._in_flight:
+                    writer.cancel()
+                with suppress(asyncio.CancelledError):
+                    await writer
+                await self._finish(stop_slot)
+                await uploader
+            finally:
+                self.workspace.streaming_answers -= 1
+                self.budget.release(stop_slot)
+
+    async def _render_with_placeholder(self, events: AsyncIterator[TurnEvent]) -> None:
+        self._fallback = StreamRenderer(self.surface, record_parts=self.record_parts)
+        self._fallback.note = self._note
+        self.workspace.editing_answers += 1
+        try:
+            await self._fallback.render(events)
+        finally:
+            self.workspace.editing_answers -= 1
+
+    def _apply(self, event: TurnEvent) -> None:
+        if isinstance(event, TextDelta):
+            self.text += event.text
+            self._changed.set()
+        elif isinstance(event, OutgoingFile):
+            self._uploads.put_nowait(event)
+        elif isinstance(event, TurnStarted):
+            self.answer_id = event.answer_message_id
+            if self.ts is not None:
+                self._spawn_record()
+        elif isinstance(event, TurnError | Refused):
+            self._note = event.message
+        elif isinstance(event, StatusUpdate | TurnDone):
+            pass  # Slack shows its own progress while a message streams
+
+    # -- the writer -------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        while not self._finished.is_set():
+            await self._changed.wait()
+            self._changed.clear()
+            if self._finished.is_set() or self.broken:
+                return
+            if self.ts is None:
+                await self._start()  # the first text, at once: its slot is already ours
+                continue
+            wait = self._last_append + self.workspace.append_interval() - time.monotonic()
+            if wait > 0:
+                try:
+                    await asyncio.wait_for(self._finished.wait(), wait)
+                    return
+                except TimeoutError:
+                    pass
+            await self.budget.acquire((self.workspace.stream_append,), Priority.ROUTINE)
+            if self._finished.is_set():
+                return
+            await self._append(self.text[self.sent : self.sent + CALL_MAX_CHARS])
+            self._last_append = time.monotonic()
+            if self.sent < len(self.text):
+                self._changed.set()
+
+    async def _start(self) -> None:
+        """chat.startStream with everything so far (its start slot was taken when the answer began)."""
+        text = self.text[:CALL_MAX_CHARS]
+        for attempt in range(_ATTEMPTS):
+            if attempt:
+                await self.budget.acquire((self.workspace.stream_start,), Priority.FIRST)
+            try:
+                self._in_flight = True
+                response = await self.client.chat_startStream(
+                    channel=self.surface.channel,
+                    thread_ts=self.thread_ts,
+                    markdown_text=text or None,
+                    recipient_user_id=self.recipient_user_id or None,
+                    recipient_team_id=self.recipient_team_id or None,
+                )
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                if self._refused(exc, (self.workspace.stream_start,), "chat.startStream"):
+                    return
+                continue
+            finally:
+                self._in_flight = False
+            self.ts = str(response["ts"])
+            self.sent = len(text)
+            self._spawn_record()
+            return
+        self.broken = True
+
+    async def _append(self, chunk: str) -> None:
+        if not chunk or self.ts is None:
+            return
+        try:
+            self._in_flight = True
+            await self.client.chat_appendStream(channel=self.surface.channel, ts=self.ts, markdown_text=chunk)
+            self.sent += len(chunk)
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            self._refused(exc, (self.workspace.stream_append,), "chat.appendStream")
+        finally:
+            self._in_flight = False
+
+    def _refused(self, exc: Exception, windows: tuple[SlidingWindow, ...], method: str) -> bool:
+        """Handle a failed call; returns True when the stream is broken for good."""
+        if isinstance(exc, SlackApiError):
+            error = delivery_error(exc)
+            if isinstance(error, RateLimited):
+                log.warning("%s was rate limited; waiting %.0fs", method, error.retry_after)
+                self.budget.penalize(windows, error.retry_after)
+                return False
+            log.warning("%s was refused (%s); the rest of the answer goes out as messages", method, error)
+            self.broken = True
+            return True
+        log.warning("%s failed: %s", method, exc)  # the network: worth another try
+        return False
+
+    # -- the end ------------------------------------------------------------------------
+
+    async def _finish(self, stop_slot: Reservation | None) -> None:
+        if self.ts is None and not self.broken:
+            await self._start()
+        if self.ts is not None and not self.broken:
+            # Whatever the final call cannot carry goes in appends first.
+            while len(self.text) - self.sent > CALL_MAX_CHARS and not self.broken:
+                await self.budget.acquire((self.workspace.stream_append,), Priority.FIRST)
+                before = self.sent
+                await self._append(self.text[self.sent : self.sent + CALL_MAX_CHARS])
+                if self.sent == before and not self.broken:
+                    await asyncio.sleep(0.5)
+            if not self.broken and await self._stop(stop_slot):
+                return
+        await self._post_rest()
+
+    async def _stop(self, stop_slot: Reservation | None) -> bool:
+        assert self.ts is not None
+        rest = self.text[self.sent :]
+        note = self.note
+        final = rest + (f"\n\n_{note}_" if note else "")
+        if not self.text and not note:
+            final = "_(no answer)_"
+        for _attempt in range(_ATTEMPTS):
+            await self.budget.acquire((self.workspace.stream_stop,), Priority.FINAL, reservation=stop_slot)
+            try:
+                await self.client.chat_stopStream(channel=self.surface.channel, ts=self.ts, markdown_text=final or None)
+                self.sent = len(self.text)
+                return True
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                if self._refused(exc, (self.workspace.stream_stop,), "chat.stopStream"):
+                    return False
+        return False
+
+    async def _post_rest(self) -> None:
+        """The stream failed: post what Slack does not have yet as ordinary messages."""
+        rest = self.text[self.sent :]
+        note = self.note
+        if not rest.strip() and not note:
+            return
+        limits = self.surface.limits
+        pieces = Splitter(limits.max_chars, reserve=limits.reserve).pieces(rest) if rest.strip() else []
+        texts = [self.surface.format_text(p.opening + p.body) + p.closing for p in pieces]
+        if note:
+            formatted = self.surface.format_note(note)
+            if texts:
+                texts[-1] += "\n\n" + formatted
+            else:
+                texts = [formatted]
+        for text in texts:
+            for _attempt in range(_ATTEMPTS):
+                await self.budget.acquire(self.surface.windows("post"), Priority.FIRST)
+                try:
+                    await self.surface.post(text)
+                    break
+                except RateLimited as exc:
+                    self.budget.penalize(self.surface.windows("post"), exc.retry_after)
+                except DeliveryError as exc:
+                    log.warning("could not post the rest of a streamed answer: %s", exc)
+                    return
+
+    async def _upload_loop(self) -> None:
+        while (file := await self._uploads.get()) is not None:
+            await self.budget.acquire(self.surface.windows("upload"), Priority.FIRST)
+            try:
+                await self.surface.upload(file)
+            except Exception as exc:  # noqa: BLE001 - one failed upload must not end the answer
+                log.warning("upload of %s failed: %s", file.filename, exc)
+                self._note = self._note or f"I could not upload {file.filename}."
+
+    def _spawn_record(self) -> None:
+        if self.record_parts is None or self.answer_id is None or self.ts is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._record(self.answer_id, [self.ts]))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _record(self, answer_id: int, parts: list[str]) -> None:
+        assert self.record_parts is not None
+        try:
+            await self.record_parts(answer_id, parts)
+        except Exception:  # noqa: BLE001 - bookkeeping must not break the answer
+            log.exception("could not record the streamed message of answer %s", answer_id)
