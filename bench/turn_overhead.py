@@ -194,8 +194,9 @@ async def seed_history(db: Database, size: int, counter: TokenCounter, *, seed: 
                     "model": "" if is_user else "gpt-4o-mini",
                 }
             )
-        async with db.session() as session, session.begin():
-            await session.execute(insert(Message), rows)
+        # A Core executemany on the table: no ORM bookkeeping, no RETURNING of ids.
+        async with db.engine.begin() as connection:
+            await connection.execute(insert(Message.__table__), rows)
     if db.dialect == "postgresql":
         # Fresh planner statistics, as autovacuum would soon have them (committed: a rolled-back ANALYZE is lost).
         async with db.engine.begin() as connection:

@@ -24,7 +24,7 @@ from core.db.models import Message, utcnow
 from core.db.repositories import ConversationRepository, MessageRepository, UserRecord, UserRepository
 from core.db.database import Database
 from core.llm import ChatModel, ModelError, ModelFinished, ModelText, ModelToolCalls, Usage
-from core.locks import ConversationLocks
+from core.locks import AdvisoryLocks, ConversationLocks
 from core.timefmt import is_valid_zone, zone
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import (
@@ -85,6 +85,7 @@ class ChatService:
         checkpoint_interval: float = 1.0,
         max_tool_rounds: int = 6,
         clock: Callable[[], datetime] = utcnow,
+        locks: ConversationLocks | None = None,
     ) -> None:
         self.db = db
         self.model = model
@@ -98,7 +99,10 @@ class ChatService:
         self.users = UserRepository(db)
         self.conversations = ConversationRepository(db)
         self.messages = MessageRepository(db)
-        self.locks = ConversationLocks()
+        if locks is None:
+            # Several processes may share a PostgreSQL database; SQLite is one process's.
+            locks = ConversationLocks(AdvisoryLocks(db.engine) if db.dialect == "postgresql" else None)
+        self.locks = locks
         # Hot-path caches; both are invalidated by the operations that change them.
         self._user_cache: dict[PlatformIdentity, UserRecord] = {}
         self._conversation_cache: dict[ConversationRef, int] = {}
@@ -326,16 +330,23 @@ class ChatService:
         await self.messages.set_platform_parts(answer_message_id, parts)
 
     async def recover_interrupted(self, platform: str) -> list[InterruptedAnswer]:
-        """Mark answers that a dead process left ``streaming`` as partial; return them for the adapter."""
+        """Mark answers that a dead process left ``streaming`` as partial; return them for the adapter.
+
+        An answer whose conversation is locked (a turn runs in it here or in
+        another process sharing the database) is alive and left alone.
+        """
         found: list[InterruptedAnswer] = []
         for message, ref in await self.messages.interrupted(platform):
-            await self.messages.finish(
-                message.id,
-                content=message.content,
-                status=MessageStatus.PARTIAL,
-                reason=INTERRUPTED_REASON,
-                token_count=self.context.counter.count(message.content),
-            )
+            async with self.locks.hold_if_free(message.conversation_id) as free:
+                if not free:
+                    continue
+                await self.messages.finish(
+                    message.id,
+                    content=message.content,
+                    status=MessageStatus.PARTIAL,
+                    reason=INTERRUPTED_REASON,
+                    token_count=self.context.counter.count(message.content),
+                )
             log.warning("answer %s in %s was interrupted by a restart; marked partial", message.id, ref)
             found.append(InterruptedAnswer(message.id, ref, message.content, tuple(message.platform_parts or ())))
         return found

@@ -37,7 +37,7 @@ class Database:
     or ``postgresql+asyncpg://user@host/db`` (production).
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
         parsed = make_url(url)
         self.url = url
         self.dialect = parsed.get_backend_name()

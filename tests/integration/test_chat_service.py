@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from contextlib import aclosing
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from core.chat import ChatService
 from core.db.database import Database
 from core.db.models import Message
 from core.llm import ModelNames, OpenAIModel
+from core.locks import ADVISORY_NAMESPACE
 from core.types import ConversationRef, IncomingMessage, PlatformIdentity, TextDelta, TurnStarted
 from tests.chat_helpers import ALICE, PLACE, say
 from tests.conftest import make_chat_service
@@ -260,7 +263,14 @@ async def test_restart_recovery_marks_cut_answers_partial(chat: ChatService, ope
     assert isinstance(started, TurnStarted)
     await chat.record_platform_parts(started.answer_message_id, ["p1"])
     await chat.messages.checkpoint(started.answer_message_id, "this answer")
-    # The process "dies": nothing closes the stream; a new service starts on the same database.
+    # The process "dies": nothing closes the stream, its database connections drop,
+    # and a new service starts on the same database.
+    if database.dialect == "postgresql":
+        async with database.engine.connect() as conn:
+            await conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = :ns"),
+                {"ns": ADVISORY_NAMESPACE},
+            )
     fresh = make_chat_service(database, chat.model)  # type: ignore[arg-type]
 
     interrupted = await fresh.recover_interrupted("test")
@@ -272,7 +282,8 @@ async def test_restart_recovery_marks_cut_answers_partial(chat: ChatService, ope
         answer = await session.get(Message, started.answer_message_id)
     assert answer.status == "partial"
     assert await fresh.recover_interrupted("test") == []
-    await events.aclose()
+    with contextlib.suppress(Exception):
+        await events.aclose()
 
 
 async def test_time_zone_setting_changes_the_stamps(chat: ChatService, openai_fake: FakeOpenAI) -> None:
@@ -284,3 +295,45 @@ async def test_time_zone_setting_changes_the_stamps(chat: ChatService, openai_fa
     await say(chat, "hi", at=datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
 
     assert user_texts(openai_fake.last_messages()) == ["[Wed 2026-07-01 08:00 EDT] hi"]
+
+
+async def test_two_processes_on_one_database_keep_a_conversation_in_order(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    # Two services with their own engines stand for two bot processes sharing the database.
+    other_db = Database(database.url)
+    first, second = make_chat_service(database, model), make_chat_service(other_db, model)
+    openai_fake.queue(Reply("first answer", first_delay=0.3), Reply("second answer"))
+
+    one = asyncio.create_task(say(first, "one"))
+    await asyncio.sleep(0.1)
+    two = asyncio.create_task(say(second, "two"))
+    replies = await asyncio.gather(one, two)
+
+    assert [r.text for r in replies] == ["first answer", "second answer"]
+    if database.dialect == "postgresql":
+        # Across processes only the advisory lock can keep the order.
+        assert openai_fake.stream_log[1].start_t >= openai_fake.stream_log[0].end_t
+        assert "first answer" in str(openai_fake.chat_requests()[1]["messages"])
+    await other_db.dispose()
+
+
+async def test_recovery_leaves_an_answer_that_another_process_is_still_writing(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite is one process's database: every streaming answer found at start is dead")
+    other_db = Database(database.url)
+    writer, restarted = make_chat_service(database, model), make_chat_service(other_db, model)
+    openai_fake.queue(Reply("a slow answer being written", first_delay=0.5))
+    events = writer.turn(IncomingMessage(PLACE, ALICE, "go", datetime.now(UTC)))
+    started = await anext(events)
+    assert isinstance(started, TurnStarted)
+
+    assert await restarted.recover_interrupted("test") == []
+
+    rest = [event async for event in events]
+    assert any(isinstance(e, TextDelta) for e in rest)
+    async with database.session() as session:
+        assert (await session.get(Message, started.answer_message_id)).status == "complete"
+    await other_db.dispose()
