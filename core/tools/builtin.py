@@ -47,26 +47,42 @@ _FUNCTIONS = {
 _CONSTANTS = {"pi": math.pi, "e": math.e}
 
 
+MAX_DIGITS = 300  # results beyond a googol cubed are refused, not computed
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, int) and value.bit_length() > MAX_DIGITS * 3.33:
+        raise ToolInputError(f"the result has more than {MAX_DIGITS} digits")
+    return value
+
+
 def evaluate(expression: str) -> float | int:
-    """Evaluate arithmetic safely: numbers, + - * / // % **, and a few math functions."""
+    """Evaluate arithmetic safely: numbers, + - * / // % **, and a few math functions.
+
+    Every intermediate result is bounded, so no expression can run for long or
+    produce a number too large to print.
+    """
 
     def walk(node: ast.AST) -> Any:
+        return _bounded(step(node))
+
+    def step(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
             return walk(node.body)
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
             return node.value
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             left, right = walk(node.left), walk(node.right)
-            if isinstance(node.op, ast.Pow) and abs(right) > 1000:
-                raise ToolInputError("that exponent is too large")
+            if isinstance(node.op, ast.Pow) and abs(left) > 1 and right > 0 and right * math.log10(abs(left)) > MAX_DIGITS:
+                raise ToolInputError(f"the result has more than {MAX_DIGITS} digits")
             return _BINARY[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             return _UNARY[type(node.op)](walk(node.operand))
         if isinstance(node, ast.Name) and node.id in _CONSTANTS:
             return _CONSTANTS[node.id]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS:
-            if node.func.id == "factorial" and walk(node.args[0]) > 500:
-                raise ToolInputError("that factorial is too large")
+            if node.func.id == "factorial" and node.args and walk(node.args[0]) > 150:
+                raise ToolInputError(f"the result has more than {MAX_DIGITS} digits")
             return _FUNCTIONS[node.func.id](*(walk(arg) for arg in node.args))
         raise ToolInputError(f"unsupported expression element: {ast.dump(node)[:60]}")
 
