@@ -1,0 +1,77 @@
+"""The OpenAI wrapper through the real openai client against the fake server."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.llm import ModelError, ModelFinished, ModelNames, ModelText, ModelToolCalls, OpenAIModel
+from tests.fakes.openai_server import Error, FakeOpenAI, Hang, Reply, ToolCalls
+
+
+async def collect(model: OpenAIModel, **kwargs: object) -> list[object]:
+    return [event async for event in model.stream_chat([{"role": "user", "content": "hi"}], **kwargs)]  # type: ignore[arg-type]
+
+
+async def test_text_usage_and_tool_calls_are_assembled_from_deltas(model: OpenAIModel, openai_fake: FakeOpenAI) -> None:
+    openai_fake.queue(
+        Reply("Hello, world", usage=(11, 3)),
+        ToolCalls([("calculate", {"expression": "2+2"}), ("current_time", {})], text="Checking."),
+    )
+
+    first = await collect(model)
+    second = await collect(model, tools=[{"type": "function", "function": {"name": "calculate", "parameters": {}}}])
+
+    assert "".join(e.text for e in first if isinstance(e, ModelText)) == "Hello, world"
+    assert first[-1] == ModelFinished("stop", usage=first[-1].usage) and first[-1].usage.prompt_tokens == 11  # type: ignore[union-attr]
+    calls = next(e for e in second if isinstance(e, ModelToolCalls))
+    assert [(c.name, c.arguments) for c in calls.calls] == [("calculate", '{"expression": "2+2"}'), ("current_time", "{}")]
+    assert calls.text == "Checking."
+    assert openai_fake.chat_requests()[0]["stream_options"] == {"include_usage": True}
+
+
+async def test_a_slow_endpoint_times_out_with_a_clear_sentence(openai_fake: FakeOpenAI) -> None:
+    model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=ModelNames(), timeout=0.3, max_retries=0)
+    openai_fake.queue(Hang(3.0))
+
+    with pytest.raises(ModelError) as caught:
+        await collect(model)
+
+    assert caught.value.kind == "timeout"
+    assert caught.value.user_message == "The model service took too long to answer."
+    await model.close()
+
+
+async def test_an_unreachable_endpoint_names_the_setting_to_check() -> None:
+    model = OpenAIModel(api_key="sk-test", base_url="http://127.0.0.1:9/v1", models=ModelNames(), max_retries=0)
+
+    with pytest.raises(ModelError) as caught:
+        await collect(model)
+
+    assert caught.value.user_message == "The model service cannot be reached; check OPENAI_BASE_URL and the network."
+    await model.close()
+
+
+async def test_server_errors_are_retried_then_reported(openai_fake: FakeOpenAI) -> None:
+    model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=ModelNames(), max_retries=1)
+    openai_fake.queue(Error(503, "overloaded", retry_after=0.01), Error(503, "overloaded", retry_after=0.01))
+
+    with pytest.raises(ModelError) as caught:
+        await collect(model)
+
+    assert caught.value.user_message == "The model service failed (HTTP 503); try again shortly."
+    assert len(openai_fake.chat_requests()) == 2
+    await model.close()
+
+
+async def test_embeddings_come_back_as_float32_vectors_in_order(model: OpenAIModel, openai_fake: FakeOpenAI) -> None:
+    vectors = await model.embed(["the cat sat", "the cat sat", "quantum chromodynamics"])
+
+    assert [v.dtype for v in vectors] == [np.float32] * 3
+    assert vectors[0].shape == (openai_fake.embedding_dim,)
+    assert np.allclose(vectors[0], vectors[1])
+    assert float(vectors[0] @ vectors[2]) < float(vectors[0] @ vectors[1])
+
+
+async def test_image_generation_returns_png_bytes(model: OpenAIModel) -> None:
+    assert (await model.generate_image("a red square")).startswith(b"\x89PNG")
