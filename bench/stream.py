@@ -149,7 +149,7 @@ async def run_discord(concurrency: int, words: int) -> Result:
             users = [fake.add_user(name=f"user{n}")["id"] for n in range(concurrency)]
             answers = {f"question {n}": answer_text(n, words) for n in range(concurrency)}
             openai_fake.default = lambda request: Reply.at_rate(
-                answers[str(request["messages"][-1]["content"]).split("] ")[-1]], 0.3, 40.0
+                answers[str(request["messages"][-1]["content"]).split("]\n")[-1]], 0.3, 40.0
             )
             fake.clear_records()
             await asyncio.gather(*(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users)))

@@ -18,14 +18,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from core.access import AccessPolicy
-from core.context import ContextBuilder, images_of
+from core.context import ContextBuilder, WindowEntry, images_of
 from core.db.models import Message, utcnow
-from core.db.repositories import ConversationRepository, MessageRepository, UserRecord, UserRepository
+from core.db.repositories import (
+    ContextRow,
+    ConversationRepository,
+    MessageRepository,
+    StartedTurn,
+    UserRecord,
+    UserRepository,
+)
 from core.db.database import Database
 from core.llm import ChatModel, ModelError, ModelFinished, ModelText, ModelToolCalls, Usage
-from core.locks import AdvisoryLocks, ConversationLocks
+from core.locks import AdvisoryLocks, ConversationLocks, KeyedLocks
 from core.timefmt import is_valid_zone, zone
+from core.window import CachedWindow, WindowCache
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import (
     ConversationRef,
@@ -57,9 +67,17 @@ class InterruptedAnswer:
     platform_parts: tuple[str, ...]
 
 
+# The cached window holds this much more than the budget, so that small changes
+# of the budget (a longer system prompt) do not force a reload.
+WINDOW_SLACK = 1.25
+
+
 @dataclass(slots=True)
 class _Answer:
     id: int
+    conversation_id: int
+    created_at: datetime
+    connection: AsyncConnection | None
     parts: list[str] = field(default_factory=list)
     usage: Usage | None = None
     last_checkpoint: float = field(default_factory=time.monotonic)
@@ -103,9 +121,12 @@ class ChatService:
             # Several processes may share a PostgreSQL database; SQLite is one process's.
             locks = ConversationLocks(AdvisoryLocks(db.engine) if db.dialect == "postgresql" else None)
         self.locks = locks
+        # Taken before the first await of a turn, so messages to one place keep their arrival order.
+        self.place_locks: KeyedLocks[ConversationRef] = KeyedLocks()
         # Hot-path caches; both are invalidated by the operations that change them.
         self._user_cache: dict[PlatformIdentity, UserRecord] = {}
         self._conversation_cache: dict[ConversationRef, int] = {}
+        self.windows = WindowCache()
 
     # -- one turn ---------------------------------------------------------------
 
@@ -119,23 +140,25 @@ class ChatService:
             log.info("refused %s: not on the allowlist", incoming.author.key)
             yield Refused(REFUSAL)
             return
-        user = await self._user(incoming.author)
-        conversation_id = await self._conversation(incoming.conversation, user.id)
-        async with self.locks.hold(conversation_id), aclosing(
-            self._locked_turn(incoming, user, conversation_id)
-        ) as events:
-            async for event in events:
-                yield event
+        async with self.place_locks.hold(incoming.conversation):
+            user = await self._user(incoming.author)
+            conversation_id = await self._conversation(incoming.conversation, user.id)
+            async with self.locks.hold(conversation_id) as connection, aclosing(
+                self._locked_turn(incoming, user, conversation_id, connection)
+            ) as events:
+                async for event in events:
+                    yield event
 
     async def _locked_turn(
-        self, incoming: IncomingMessage, user: UserRecord, conversation_id: int
+        self, incoming: IncomingMessage, user: UserRecord, conversation_id: int, connection: AsyncConnection | None
     ) -> AsyncIterator[TurnEvent]:
-        counter = self.context.counter
-        user_message_id, answer_id = await self.messages.start_turn(
+        """The turn proper. ``connection`` (PostgreSQL) holds the conversation's advisory lock and
+        carries the turn's own writes, saving a transaction round trip each."""
+        started = await self.messages.start_turn(
             conversation_id=conversation_id,
             author_user_id=user.id,
             text=incoming.text,
-            token_count=counter.count(incoming.text),
+            token_count=self.context.counter.count(incoming.text),
             created_at=incoming.received_at,
             attachments=[
                 {"kind": a.kind.value, "filename": a.filename, "content_type": a.content_type, "url": a.url}
@@ -143,22 +166,21 @@ class ChatService:
             ],
             platform_message_id=incoming.platform_message_id,
             model=self.model.chat_model_name,
+            connection=connection,
         )
-        answer = _Answer(answer_id)
-        yield TurnStarted(conversation_id, user_message_id, answer_id)
+        answer = _Answer(started.answer_id, conversation_id, started.answer_created_at, connection)
+        yield TurnStarted(conversation_id, started.user_row.id, answer.id)
         finished = False
         try:
             tz = zone(user.timezone, self.default_timezone)
             now = self.clock()
             system_text = self.context.system_message(now=now, tz=tz, user_name=user.display_name)
-            rows = await self.messages.recent_for_context(
-                conversation_id,
-                up_to_id=user_message_id,
-                token_budget=self.context.window_budget(system_text),
-                per_message_overhead=self.context.per_message_overhead,
-            )
+            budget = self.context.window_budget(system_text)
+            window = await self._window(conversation_id, started, tz.key, budget)
             built = self.context.build(
-                system_text=system_text, rows=rows, tz=tz, current_images=images_of(incoming.attachments)
+                system_text=system_text,
+                window=self.context.fit(window.entries, budget),
+                current_images=images_of(incoming.attachments),
             )
             tool_context = ToolContext(user_id=user.id, conversation_id=conversation_id, now=now, timezone=tz)
             async with aclosing(self._stream_answer(built.messages, answer, tool_context)) as events:
@@ -175,8 +197,33 @@ class ChatService:
             yield TurnError(exc.user_message, answer.id)
         finally:
             if not finished:
-                # Cancelled, or the consumer went away: keep what was said so far.
+                # Cancelled, or the consumer went away: keep what was said so far. The held
+                # connection may have been interrupted mid-statement, so use a fresh one.
+                answer.connection = None
                 await asyncio.shield(self._finish(answer, MessageStatus.PARTIAL, reason=INTERRUPTED_REASON))
+
+    async def _window(self, conversation_id: int, started: StartedTurn, zone_name: str, budget: int) -> CachedWindow:
+        """The conversation's recent window including the new message: from memory when it is current."""
+        tz = zone(zone_name)
+        window = self.windows.get(
+            conversation_id, zone=zone_name, revision=started.revision, last_id=started.previous_last_id
+        )
+        if window is not None:
+            window.append(self.context.entry(started.user_row, tz))
+            if window.covers(budget):
+                window.trim(int(budget * WINDOW_SLACK))
+                return window
+        rows, has_older = await self.messages.recent_for_context(
+            conversation_id,
+            up_to_id=started.user_row.id,
+            token_budget=int(budget * WINDOW_SLACK),
+            per_message_overhead=self.context.per_message_overhead,
+        )
+        window = CachedWindow(zone=zone_name, revision=started.revision, last_id=0, has_older=has_older)
+        for row in rows:
+            window.append(self.context.entry(row, tz))
+        self.windows.put(conversation_id, window)
+        return window
 
     async def _stream_answer(
         self, messages: list[dict[str, Any]], answer: _Answer, tool_context: ToolContext
@@ -232,20 +279,34 @@ class ChatService:
             answer.last_checkpoint = now
             text = answer.text
             answer.checkpointed_len = len(text)
-            await self.messages.checkpoint(answer.id, text)
+            await self.messages.checkpoint(answer.id, text, connection=answer.connection)
 
     async def _finish(self, answer: _Answer, status: MessageStatus, *, reason: str = "") -> None:
         text = answer.text
         usage = answer.usage
+        token_count = self.context.counter.count(text)
         await self.messages.finish(
             answer.id,
             content=text,
             status=status,
             reason=reason,
-            token_count=self.context.counter.count(text),
+            token_count=token_count,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
+            connection=answer.connection,
         )
+        self._remember_answer(answer, status, reason, token_count)
+
+    def _remember_answer(self, answer: _Answer, status: MessageStatus, reason: str, token_count: int) -> None:
+        """Add the finished answer to the cached window, as the next turn would read it from the database."""
+        window = self.windows.peek(answer.conversation_id)
+        if window is None:
+            return
+        if status == MessageStatus.FAILED:
+            window.last_id = answer.id  # failed answers stay out of the context
+            return
+        row = ContextRow(answer.id, "assistant", answer.text, answer.created_at, token_count, status.value, reason, [])
+        window.append(self.context.entry(row, zone(window.zone)))
 
     # -- lookups with caches ------------------------------------------------------
 
@@ -267,7 +328,9 @@ class ChatService:
 
     async def new_conversation(self, ref: ConversationRef) -> None:
         """Start afresh at this place: the next message opens a new conversation."""
-        self._conversation_cache.pop(ref, None)
+        conversation_id = self._conversation_cache.pop(ref, None)
+        if conversation_id is not None:
+            self.windows.forget(conversation_id)
         await self.conversations.close(ref)
 
     async def forget_last_exchange(self, ref: ConversationRef) -> bool:
@@ -276,6 +339,7 @@ class ChatService:
         if conversation_id is None:
             return False
         async with self.locks.hold(conversation_id):
+            self.windows.forget(conversation_id)
             return await self.messages.forget_last_exchange(conversation_id) > 0
 
     async def edit_user_message(
@@ -285,6 +349,7 @@ class ChatService:
         message = await self.messages.find_by_platform_id(ref, platform_message_id)
         if message is None or message.role != "user" or message.deleted_at is not None:
             return False
+        self.windows.forget(message.conversation_id)
         await self.messages.edit(
             message.id,
             content=new_text,
@@ -300,6 +365,7 @@ class ChatService:
         message = await self.messages.find_by_platform_id(ref, platform_message_id)
         if message is None or message.role != "user":
             return False
+        self.windows.forget(message.conversation_id)
         await self.messages.mark_deleted(message.id, deleted_at=deleted_at or self.clock())
         return True
 

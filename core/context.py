@@ -1,9 +1,11 @@
 """What the model sees: system prompt with the time, older context, and the recent window.
 
-The window is filled newest-first under a token budget with exact counts
-(:mod:`core.tokens`).  Each message carries its timestamp in the user's time
-zone, so the model knows the time and the gaps between messages.  The
-``earlier`` slot is where rolling summaries of older ranges go.
+Every message carries its timestamp in the user's time zone on a line of its
+own, so the model knows the time and the gaps between messages.  Token counts
+are exact (:mod:`core.tokens`) and cheap: a message's content is counted once
+when stored, and a stamp followed by a newline never merges with the text
+after it, so a message costs framing + stamp + content.  The ``earlier`` slot
+is where rolling summaries of older ranges go.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,10 +27,24 @@ DEFAULT_SYSTEM_PROMPT = (
     "You are {name}, a personal assistant who talks with {user} in a chat. "
     "Be helpful, direct and warm; use Markdown sparingly. "
     "The current time is {now}, time zone {zone}. "
-    "Every message starts with the local time it was sent, in square brackets; "
+    "Every message starts with a line giving the local time it was sent, in square brackets; "
     "those stamps are added by the system to tell you when things were said. "
     "Never write such a stamp yourself."
 )
+
+# A stamp line costs 12-16 tokens; the database pre-selects the window with this
+# estimate and the exact count then trims it.
+STAMP_ESTIMATE = 16
+
+
+@dataclass(frozen=True, slots=True)
+class WindowEntry:
+    """A stored message as the model will see it, with its exact token cost (framing included)."""
+
+    id: int
+    role: str
+    content: str
+    cost: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +71,12 @@ class ContextBuilder:
         self.token_budget = token_budget
         self.assistant_name = assistant_name
         self.system_prompt = system_prompt
+        self._stamp_tokens = lru_cache(maxsize=4096)(counter.count)
 
     @property
     def per_message_overhead(self) -> int:
-        """Tokens every message costs beyond its content: framing plus the time stamp."""
-        # "[Tue 2026-11-24 14:03 CET] " is 13-15 tokens in o200k; 16 keeps the window safely under budget.
-        return TOKENS_PER_MESSAGE + 16
+        """Estimated tokens a stored message costs beyond its content."""
+        return TOKENS_PER_MESSAGE + STAMP_ESTIMATE
 
     def system_message(self, *, now: datetime, tz: ZoneInfo, user_name: str, extra: Sequence[str] = ()) -> str:
         text = self.system_prompt.format(
@@ -67,45 +84,63 @@ class ContextBuilder:
         )
         return "\n\n".join([text, *extra])
 
-    def window_budget(self, system_text: str) -> int:
-        """Tokens left for the conversation once the system message is paid for."""
-        return max(0, self.token_budget - self.counter.message(system_text) - TOKENS_PER_REPLY)
+    def window_budget(self, system_text: str, earlier: Sequence[str] = ()) -> int:
+        """Tokens left for the recent window once the system message and earlier context are paid for."""
+        fixed = self.counter.message(system_text) + TOKENS_PER_REPLY + sum(self.counter.message(t) for t in earlier)
+        return max(0, self.token_budget - fixed)
+
+    def entry(self, row: ContextRow, tz: ZoneInfo) -> WindowEntry:
+        """How one stored message appears to the model, and its exact cost."""
+        head = f"[{stamp(row.created_at, tz)}]\n"
+        body, extras = row.content, self._extras(row)
+        if extras or body[:1] in ("\n", "\r"):
+            # Text added after the content, or content opening with a line break, can
+            # merge with its neighbours into other tokens: count the whole message.
+            content = head + body + extras
+            return WindowEntry(row.id, row.role, content, TOKENS_PER_MESSAGE + self.counter.count(content))
+        return WindowEntry(row.id, row.role, head + body, TOKENS_PER_MESSAGE + self._stamp_tokens(head) + row.token_count)
+
+    def fit(self, entries: Sequence[WindowEntry], budget: int) -> list[WindowEntry]:
+        """The newest entries whose costs fit ``budget`` (always at least the newest one)."""
+        chosen: list[WindowEntry] = []
+        used = 0
+        for entry in reversed(entries):
+            if chosen and used + entry.cost > budget:
+                break
+            used += entry.cost
+            chosen.append(entry)
+        return chosen[::-1]
 
     def build(
         self,
         *,
         system_text: str,
-        rows: Sequence[ContextRow],
-        tz: ZoneInfo,
+        window: Sequence[WindowEntry],
         current_images: Sequence[Attachment] = (),
         earlier: Sequence[str] = (),
     ) -> BuiltContext:
-        """Assemble the request. ``rows`` are oldest first and already fit the budget."""
+        """Assemble the request from a window that already fits the budget, oldest first."""
         messages: list[dict[str, Any]] = [{"role": "system", "content": system_text}]
         total = self.counter.message(system_text) + TOKENS_PER_REPLY
         for text in earlier:
             messages.append({"role": "system", "content": text})
             total += self.counter.message(text)
-        last_index = len(rows) - 1
-        for index, row in enumerate(rows):
-            content = f"[{stamp(row.created_at, tz)}] {self._body(row)}"
-            total += self.counter.message(content)
-            if index == last_index and row.role == "user" and current_images:
-                parts: list[dict[str, Any]] = [{"type": "text", "text": content}]
-                parts.extend(_image_part(image) for image in current_images)
-                messages.append({"role": "user", "content": parts})
-            else:
-                messages.append({"role": row.role, "content": content})
-        return BuiltContext(messages, total, tuple(row.id for row in rows))
+        messages.extend({"role": e.role, "content": e.content} for e in window)
+        total += sum(e.cost for e in window)
+        if current_images and window and window[-1].role == "user":
+            parts: list[dict[str, Any]] = [{"type": "text", "text": window[-1].content}]
+            parts.extend(_image_part(image) for image in current_images)
+            messages[-1] = {"role": "user", "content": parts}
+        return BuiltContext(messages, total, tuple(e.id for e in window))
 
     @staticmethod
-    def _body(row: ContextRow) -> str:
-        body = row.content
+    def _extras(row: ContextRow) -> str:
+        extras = ""
         for attachment in row.attachments or ():
-            body += f"\n[attached {attachment.get('kind', 'file')}: {attachment.get('filename', '')}]"
+            extras += f"\n[attached {attachment.get('kind', 'file')}: {attachment.get('filename', '')}]"
         if row.status == MessageStatus.PARTIAL:
-            body += f"\n[this answer was cut off: {row.status_reason or 'interrupted'}]"
-        return body
+            extras += f"\n[this answer was cut off: {row.status_reason or 'interrupted'}]"
+        return extras
 
 
 def _image_part(image: Attachment) -> dict[str, Any]:

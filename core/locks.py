@@ -10,15 +10,47 @@ conversation's lock is held elsewhere) from one whose process died.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
+from typing import Generic, TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 # First key of pg_advisory_lock(int, int): a namespace, so other applications'
 # advisory locks on the same database never collide with ours ("CL").
 ADVISORY_NAMESPACE = 0x434C
+
+K = TypeVar("K", bound=Hashable)
+
+
+class KeyedLocks(Generic[K]):
+    """An asyncio lock per key, dropped again when nobody holds or waits for it.
+
+    asyncio locks are FIFO and an uncontended one is taken without yielding, so
+    callers that ask in order are served in order.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[K, asyncio.Lock] = {}
+        self._users: dict[K, int] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: K) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if self._users[key] == 0:
+                del self._users[key]
+                del self._locks[key]
+
+    def busy(self, key: K) -> bool:
+        """Whether someone holds or waits for this key."""
+        return key in self._locks
 
 
 class AdvisoryLocks:
@@ -31,13 +63,14 @@ class AdvisoryLocks:
         self._slots = asyncio.Semaphore(max_held)
 
     @asynccontextmanager
-    async def hold(self, conversation_id: int) -> AsyncIterator[None]:
+    async def hold(self, conversation_id: int) -> AsyncIterator[AsyncConnection]:
+        """Hold the lock; yields the (autocommit) connection holding it, for the turn's own statements."""
         async with self._slots, self.engine.connect() as connection:
             await connection.execute(
                 text("SELECT pg_advisory_lock(:ns, :id)"), {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
             )
             try:
-                yield
+                yield connection
             finally:
                 await connection.execute(
                     text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
@@ -62,38 +95,26 @@ class AdvisoryLocks:
 
 
 class ConversationLocks:
-    """An asyncio lock per conversation id (dropped when unused), plus advisory locks when given.
-
-    asyncio locks are FIFO, so messages of one conversation are answered in the
-    order they arrived.
-    """
+    """One turn at a time per conversation: in this process, and across processes when ``advisory`` is given."""
 
     def __init__(self, advisory: AdvisoryLocks | None = None) -> None:
         self.advisory = advisory
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: dict[int, int] = {}
+        self._local: KeyedLocks[int] = KeyedLocks()
 
     @asynccontextmanager
-    async def hold(self, conversation_id: int) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-        self._users[conversation_id] = self._users.get(conversation_id, 0) + 1
-        try:
-            async with lock:
-                if self.advisory is None:
-                    yield
-                else:
-                    async with self.advisory.hold(conversation_id):
-                        yield
-        finally:
-            self._users[conversation_id] -= 1
-            if self._users[conversation_id] == 0:
-                del self._users[conversation_id]
-                del self._locks[conversation_id]
+    async def hold(self, conversation_id: int) -> AsyncIterator[AsyncConnection | None]:
+        """Hold the conversation. Across processes, yields the connection holding the advisory lock."""
+        async with self._local.hold(conversation_id):
+            if self.advisory is None:
+                yield None
+            else:
+                async with self.advisory.hold(conversation_id) as connection:
+                    yield connection
 
     @asynccontextmanager
     async def hold_if_free(self, conversation_id: int) -> AsyncIterator[bool]:
         """Hold the conversation only if no turn runs in it here or in another process."""
-        if conversation_id in self._locks:
+        if self._local.busy(conversation_id):
             yield False
         elif self.advisory is None:
             async with self.hold(conversation_id):
@@ -104,4 +125,4 @@ class ConversationLocks:
 
     def busy(self, conversation_id: int) -> bool:
         """Whether a turn is running or waiting in this conversation in this process."""
-        return conversation_id in self._locks
+        return self._local.busy(conversation_id)

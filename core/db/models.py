@@ -101,6 +101,9 @@ class Conversation(Base):
     thread: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
+    # Bumped whenever stored messages change other than by appending (an edit, a
+    # deletion, /forget), so every process knows its cached window is stale.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Message(Base):

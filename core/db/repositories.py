@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db.database import Database
 from core.db.models import Conversation, Identity, Message, User, utcnow
@@ -35,6 +37,17 @@ class ContextRow:
     status: str
     status_reason: str
     attachments: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StartedTurn:
+    """What storing the start of a turn tells the core."""
+
+    user_row: ContextRow
+    answer_id: int
+    answer_created_at: datetime
+    previous_last_id: int | None  # the conversation's newest message before this turn
+    revision: int
 
 
 class UserRepository:
@@ -136,12 +149,29 @@ def _place(ref: ConversationRef) -> Any:
     )
 
 
+async def _bump_revision(session: Any, message_id: int) -> None:
+    """Tell every process that a conversation's stored messages changed in place."""
+    conversation_id = select(Message.conversation_id).where(Message.id == message_id).scalar_subquery()
+    await session.execute(
+        update(Conversation).where(Conversation.id == conversation_id).values(revision=Conversation.revision + 1)
+    )
+
+
 _IN_CONTEXT = and_(Message.deleted_at.is_(None), Message.forgotten_at.is_(None))
 
 
 class MessageRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    @asynccontextmanager
+    async def _writing(self, connection: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+        """A transaction of our own, or the caller's autocommit connection (each statement atomic)."""
+        if connection is not None:
+            yield connection
+        else:
+            async with self.db.engine.begin() as own:
+                yield own
 
     async def start_turn(
         self,
@@ -154,42 +184,63 @@ class MessageRepository:
         attachments: list[dict[str, Any]],
         platform_message_id: str,
         model: str,
-    ) -> tuple[int, int]:
-        """Store the user's message and an empty ``streaming`` answer in one transaction."""
-        async with self.db.session() as session, session.begin():
-            user_message = Message(
-                conversation_id=conversation_id,
-                author_user_id=author_user_id,
-                role="user",
-                content=text,
-                token_count=token_count,
-                created_at=created_at,
-                attachments=attachments,
-                platform_message_id=platform_message_id or None,
-                platform_parts=[],
-                status=MessageStatus.COMPLETE,
-                status_reason="",
-                model="",
-            )
-            answer = Message(
-                conversation_id=conversation_id,
-                role="assistant",
-                content="",
-                token_count=0,
-                created_at=max(created_at, utcnow()),
-                attachments=[],
-                platform_parts=[],
-                status=MessageStatus.STREAMING,
-                status_reason="",
-                model=model,
-            )
-            session.add_all([user_message, answer])
-        return user_message.id, answer.id
+        connection: AsyncConnection | None = None,
+    ) -> StartedTurn:
+        """Store the user's message and an empty ``streaming`` answer in one statement."""
+        answer_created_at = max(created_at, utcnow())
+        common = {"conversation_id": conversation_id, "platform_parts": [], "status_reason": ""}
+        rows = [
+            {
+                **common,
+                "author_user_id": author_user_id,
+                "role": "user",
+                "content": text,
+                "token_count": token_count,
+                "created_at": created_at,
+                "attachments": attachments,
+                "platform_message_id": platform_message_id or None,
+                "status": MessageStatus.COMPLETE.value,
+                "model": "",
+            },
+            {
+                **common,
+                "author_user_id": None,
+                "role": "assistant",
+                "content": "",
+                "token_count": 0,
+                "created_at": answer_created_at,
+                "attachments": [],
+                "platform_message_id": None,
+                "status": MessageStatus.STREAMING.value,
+                "model": model,
+            },
+        ]
+        # Core statements on a plain connection: this runs on every turn, and the
+        # ORM's unit of work costs more than the inserts themselves. Writing first
+        # also takes SQLite's write lock up front, which readers cannot deadlock.
+        async with self._writing(connection) as writer:
+            user_id, answer_id = (
+                await writer.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows)
+            ).scalars().all()
+            revision, previous_last_id = (
+                await writer.execute(
+                    select(
+                        Conversation.revision,
+                        select(func.max(Message.id))
+                        .where(Message.conversation_id == conversation_id, Message.id < user_id)
+                        .scalar_subquery(),
+                    ).where(Conversation.id == conversation_id)
+                )
+            ).one()
+        user_row = ContextRow(
+            user_id, "user", text, created_at, token_count, MessageStatus.COMPLETE.value, "", attachments
+        )
+        return StartedTurn(user_row, answer_id, answer_created_at, previous_last_id, revision)
 
-    async def checkpoint(self, message_id: int, content: str) -> None:
+    async def checkpoint(self, message_id: int, content: str, *, connection: AsyncConnection | None = None) -> None:
         """Save the answer so far, so a crash loses at most the last moments of it."""
-        async with self.db.session() as session, session.begin():
-            await session.execute(update(Message).where(Message.id == message_id).values(content=content))
+        async with self._writing(connection) as writer:
+            await writer.execute(update(Message).where(Message.id == message_id).values(content=content))
 
     async def finish(
         self,
@@ -201,9 +252,10 @@ class MessageRepository:
         reason: str = "",
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
+        connection: AsyncConnection | None = None,
     ) -> None:
-        async with self.db.session() as session, session.begin():
-            await session.execute(
+        async with self._writing(connection) as writer:
+            await writer.execute(
                 update(Message)
                 .where(Message.id == message_id)
                 .values(
@@ -225,9 +277,10 @@ class MessageRepository:
             )
 
     async def recent_for_context(
-        self, conversation_id: int, *, up_to_id: int, token_budget: int, per_message_overhead: int, batch: int = 64
-    ) -> list[ContextRow]:
-        """The newest messages of a conversation that fit the token budget, oldest first.
+        self, conversation_id: int, *, up_to_id: int, token_budget: int, per_message_overhead: int, batch: int = 128
+    ) -> tuple[list[ContextRow], bool]:
+        """The newest messages of a conversation that fit the token budget, oldest first,
+        and whether older ones were left out.
 
         Reads backwards in batches along (conversation_id, id), so the cost
         depends on the window, not on how long the conversation is.
@@ -235,9 +288,9 @@ class MessageRepository:
         rows: list[ContextRow] = []
         used = 0
         before = up_to_id + 1
-        async with self.db.session() as session:
+        async with self.db.engine.connect() as connection:
             while True:
-                result = await session.execute(
+                result = await connection.execute(
                     select(
                         Message.id,
                         Message.role,
@@ -261,11 +314,11 @@ class MessageRepository:
                 for row in fetched:
                     cost = row.token_count + per_message_overhead
                     if rows and used + cost > token_budget:
-                        return rows[::-1]
+                        return rows[::-1], True
                     used += cost
                     rows.append(ContextRow(*row))
                 if len(fetched) < batch:
-                    return rows[::-1]
+                    return rows[::-1], False
                 before = fetched[-1].id
 
     async def find_by_platform_id(self, ref: ConversationRef, platform_message_id: str) -> Message | None:
@@ -283,6 +336,7 @@ class MessageRepository:
                 .where(Message.id == message_id)
                 .values(content=content, token_count=token_count, edited_at=edited_at)
             )
+            await _bump_revision(session, message_id)
 
     async def mark_deleted(self, message_id: int, *, deleted_at: datetime) -> None:
         """The user deleted this message: blank its text, keep the row and its place."""
@@ -292,6 +346,7 @@ class MessageRepository:
                 .where(Message.id == message_id)
                 .values(content="", token_count=0, attachments=[], deleted_at=deleted_at)
             )
+            await _bump_revision(session, message_id)
 
     async def forget_last_exchange(self, conversation_id: int) -> int:
         """Keep the newest user message and everything after it out of the context; returns rows marked."""
@@ -307,6 +362,11 @@ class MessageRepository:
                 update(Message)
                 .where(Message.conversation_id == conversation_id, Message.id >= last_user_id, _IN_CONTEXT)
                 .values(forgotten_at=utcnow())
+            )
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(revision=Conversation.revision + 1)
             )
         return int(result.rowcount or 0)
 

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("thread", sa.String(64), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("closed_at", UTCDateTime(), nullable=True),
+        sa.Column("revision", sa.Integer(), nullable=False),
     )
     op.create_index("ix_conversations_user_id", "conversations", ["user_id"])
     op.create_index(

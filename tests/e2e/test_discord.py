@@ -133,7 +133,7 @@ async def test_twenty_users_at_once_get_their_answers_without_a_single_429(
     bot = await start_bot(fake_discord, database, model)
     users = [fake_discord.add_user(name=f"user{n}")["id"] for n in range(20)]
     openai_fake.default = lambda request: Reply.at_rate(
-        "Answer for " + str(request["messages"][-1]["content"]).split("] ")[-1] + ": " + " ".join(["lorem"] * 80),
+        "Answer for " + str(request["messages"][-1]["content"]).split("]\n")[-1] + ": " + " ".join(["lorem"] * 80),
         first_token_after=0.3,
         words_per_second=40,
     )
@@ -314,7 +314,7 @@ async def test_rate_limits_stricter_than_expected_are_waited_out_and_nothing_is_
     bot = await start_bot(strict_discord, database, model)
     users = [strict_discord.add_user(name=f"u{n}")["id"] for n in range(6)]
     openai_fake.default = lambda request: Reply.at_rate(
-        "Reply to " + str(request["messages"][-1]["content"]).split("] ")[-1] + " " + "word " * 40, 0.05, 80
+        "Reply to " + str(request["messages"][-1]["content"]).split("]\n")[-1] + " " + "word " * 40, 0.05, 80
     )
 
     channels = [dm(strict_discord, user, f"q{n}") for n, user in enumerate(users)]

@@ -127,7 +127,7 @@ def chat(fake: FakeOpenAI, workdir: Path, *lines: str, **env: str | None) -> Ses
 
 def user_texts(messages: list[dict]) -> list[str]:
     """The user messages of a model request, without their time stamps."""
-    return [m["content"].split("] ", 1)[1] for m in messages if m["role"] == "user"]
+    return [m["content"].split("]\n", 1)[1] for m in messages if m["role"] == "user"]
 
 
 def closed_port() -> int:
@@ -159,26 +159,26 @@ def other_commands(_openai_server: FakeOpenAI, tmp_path_factory: pytest.TempPath
     Doctor only lists models (never a chat completion), and the other runs do not
     reach the fake at all, so they cannot disturb the chat tests' scripted answers.
     """
-    def workdir(name: str) -> Path:
+    def fresh_dir(name: str) -> Path:
         return tmp_path_factory.mktemp(name)
 
     unreachable = f"http://127.0.0.1:{closed_port()}/v1"
     with ThreadPoolExecutor(max_workers=3) as pool:
         runs = {
-            "doctor": pool.submit(run_bot, "doctor", workdir("doctor"), OPENAI_BASE_URL=_openai_server.base_url),
+            "doctor": pool.submit(run_bot, "doctor", fresh_dir("doctor"), OPENAI_BASE_URL=_openai_server.base_url),
             "doctor with a wrong key": pool.submit(
-                run_bot, "doctor", workdir("doctor-wrong-key"),
+                run_bot, "doctor", fresh_dir("doctor-wrong-key"),
                 OPENAI_BASE_URL=_openai_server.base_url, OPENAI_API_KEY=WRONG_KEY,
             ),
             "chat without a key": pool.submit(
-                run_bot, "chat", workdir("no-key"), lines=["hello"], OPENAI_API_KEY=None
+                run_bot, "chat", fresh_dir("no-key"), lines=["hello"], OPENAI_API_KEY=None
             ),
             "chat with an unreachable endpoint": pool.submit(
-                run_bot, "chat", workdir("unreachable"), lines=["hello?", "still there?"],
+                run_bot, "chat", fresh_dir("unreachable"), lines=["hello?", "still there?"],
                 OPENAI_BASE_URL=unreachable, OPENAI_MAX_RETRIES="0",
             ),
-            "run without a platform": pool.submit(run_bot, "run", workdir("no-platform")),
-            "migrate": pool.submit(run_bot, "migrate", workdir("migrate")),
+            "run without a platform": pool.submit(run_bot, "run", fresh_dir("no-platform")),
+            "migrate": pool.submit(run_bot, "migrate", fresh_dir("migrate")),
         }
         yield runs
 

@@ -52,8 +52,8 @@ async def test_model_sees_each_message_with_its_local_time(chat: ChatService, op
     messages = openai_fake.last_messages()
     assert "time zone Europe/Paris" in messages[0]["content"]
     assert user_texts(messages) == [
-        "[Tue 2026-11-24 09:05 CET] remind me of this later",
-        "[Tue 2026-11-24 14:30 CET] what did I say?",
+        "[Tue 2026-11-24 09:05 CET]\nremind me of this later",
+        "[Tue 2026-11-24 14:30 CET]\nwhat did I say?",
     ]
     assistant = [m["content"] for m in messages if m["role"] == "assistant"]
     assert assistant[0].startswith("[Tue 2026-11-24 ") and "remind me of this later" in assistant[0]
@@ -193,7 +193,7 @@ async def test_forget_drops_the_last_exchange_from_context_only(chat: ChatServic
     await say(chat, "next")
 
     seen = user_texts(openai_fake.last_messages())
-    assert [s.split("] ", 1)[1] for s in seen] == ["keep this", "next"]
+    assert [s.split("]\n", 1)[1] for s in seen] == ["keep this", "next"]
     assert len(await stored(database)) == 6, "forgetting keeps the rows"
 
 
@@ -202,7 +202,7 @@ async def test_new_conversation_starts_with_a_clean_context(chat: ChatService, o
     await chat.new_conversation(PLACE)
     await say(chat, "new topic")
 
-    assert [s.split("] ", 1)[1] for s in user_texts(openai_fake.last_messages())] == ["new topic"]
+    assert [s.split("]\n", 1)[1] for s in user_texts(openai_fake.last_messages())] == ["new topic"]
     assert [m.content for m in await chat.history(PLACE)][0] == "new topic"
 
 
@@ -294,7 +294,7 @@ async def test_time_zone_setting_changes_the_stamps(chat: ChatService, openai_fa
 
     await say(chat, "hi", at=datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
 
-    assert user_texts(openai_fake.last_messages()) == ["[Wed 2026-07-01 08:00 EDT] hi"]
+    assert user_texts(openai_fake.last_messages()) == ["[Wed 2026-07-01 08:00 EDT]\nhi"]
 
 
 async def test_two_processes_on_one_database_keep_a_conversation_in_order(
@@ -337,3 +337,50 @@ async def test_recovery_leaves_an_answer_that_another_process_is_still_writing(
     async with database.session() as session:
         assert (await session.get(Message, started.answer_message_id)).status == "complete"
     await other_db.dispose()
+
+
+async def test_the_kept_window_matches_a_fresh_read_even_when_another_process_writes(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    other_db = Database(database.url)
+    here, elsewhere = make_chat_service(database, model, token_budget=1_500), make_chat_service(other_db, model)
+    openai_fake.default = lambda request: Reply("noted " + str(len(request["messages"])))
+    for n in range(12):
+        await say(here, f"note {n}: " + "some words to fill the window " * 4, platform_message_id=f"m{n}")
+
+    # Another process answers in the same conversation, then edits and deletes messages.
+    await say(elsewhere, "written by the other process")
+    await say(here, "after the other process")
+    with_other = str(openai_fake.last_messages())
+    assert "written by the other process" in with_other
+    assert await elsewhere.edit_user_message(PLACE, "m11", "note 11 was changed elsewhere")
+    assert await elsewhere.delete_user_message(PLACE, "m10")
+    await say(here, "and now?")
+    kept = openai_fake.last_messages()
+
+    fresh = make_chat_service(database, model, token_budget=1_500)
+    fresh_reply = await say(fresh, "and now?")
+    from_scratch = openai_fake.last_messages()
+    assert fresh_reply.error is None
+    # Same window (the fresh one also holds the extra turn the kept one produced).
+    assert kept[1:] == from_scratch[1 : len(kept)]
+    assert "note 11 was changed elsewhere" in str(kept) and "note 10:" not in str(kept)
+    await other_db.dispose()
+
+
+async def test_the_reported_token_count_is_exact(chat: ChatService, openai_fake: FakeOpenAI) -> None:
+    from core.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY
+
+    openai_fake.default = lambda _request: Reply("\nan answer that starts with a new line")
+    for text in ("hello", "  leading spaces", "🙂 emoji and ```code```", "last one"):
+        await say(chat, text)
+    started = await chat.messages.start_turn(
+        conversation_id=1, author_user_id=1, text="probe", token_count=chat.context.counter.count("probe"),
+        created_at=datetime.now(UTC), attachments=[], platform_message_id="", model="m",
+    )
+    window = await chat._window(1, started, "Europe/Paris", 10_000)
+    built = chat.context.build(system_text="system", window=list(window.entries))
+
+    counter = chat.context.counter
+    expected = TOKENS_PER_REPLY + sum(counter.count(m["content"]) + TOKENS_PER_MESSAGE for m in built.messages)
+    assert built.token_count == expected
