@@ -83,6 +83,7 @@ class Container:
         return cls(settings=settings, db=db, model=model, chat=chat, commands=CommandSet(chat, model))
 
     async def close(self) -> None:
+        await self.chat.close()
         await self.model.close()
         await self.db.dispose()
 

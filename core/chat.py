@@ -119,7 +119,7 @@ class ChatService:
         self.messages = MessageRepository(db)
         if locks is None:
             # Several processes may share a PostgreSQL database; SQLite is one process's.
-            locks = ConversationLocks(AdvisoryLocks(db.engine) if db.dialect == "postgresql" else None)
+            locks = ConversationLocks(AdvisoryLocks(db.url) if db.dialect == "postgresql" else None)
         self.locks = locks
         # Taken before the first await of a turn, so messages to one place keep their arrival order.
         self.place_locks: KeyedLocks[ConversationRef] = KeyedLocks()
@@ -390,6 +390,11 @@ class ChatService:
         return user.timezone or self.default_timezone
 
     # -- delivery bookkeeping, for the renderers ------------------------------------
+
+    async def close(self) -> None:
+        """Release the service's own database connections (the advisory lock pool)."""
+        if self.locks.advisory is not None:
+            await self.locks.advisory.dispose()
 
     async def record_platform_parts(self, answer_message_id: int, parts: list[str]) -> None:
         """Remember which platform messages show this answer (for edits and restart recovery)."""

@@ -15,7 +15,8 @@ from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # First key of pg_advisory_lock(int, int): a namespace, so other applications'
 # advisory locks on the same database never collide with ours ("CL").
@@ -53,45 +54,64 @@ class KeyedLocks(Generic[K]):
         return key in self._locks
 
 
-class AdvisoryLocks:
-    """PostgreSQL session-level advisory locks, one per conversation."""
+LOCK = text("SELECT pg_advisory_lock(:ns, :id)")
+TRY_LOCK = text("SELECT pg_try_advisory_lock(:ns, :id)")
+UNLOCK = text("SELECT pg_advisory_unlock(:ns, :id)")
 
-    def __init__(self, engine: AsyncEngine, *, max_held: int = 16) -> None:
-        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        # Each held lock keeps a pooled connection for the whole turn; capping them
-        # leaves the pool room for the turns' own queries.
-        self._slots = asyncio.Semaphore(max_held)
+
+class AdvisoryLocks:
+    """PostgreSQL session-level advisory locks, one per conversation.
+
+    The connections that hold locks come from a pool of their own, in autocommit
+    mode, one per running turn; they also carry the turn's own writes.  Taking
+    the lock is the first statement on a checked-out connection, so it doubles
+    as the liveness check (a dropped connection is replaced once) instead of a
+    separate ping.
+    """
+
+    def __init__(self, url: str, *, max_held: int = 16) -> None:
+        self.engine: AsyncEngine = create_async_engine(
+            url, isolation_level="AUTOCOMMIT", pool_size=max_held, max_overflow=0, pool_pre_ping=False
+        )
 
     @asynccontextmanager
     async def hold(self, conversation_id: int) -> AsyncIterator[AsyncConnection]:
         """Hold the lock; yields the (autocommit) connection holding it, for the turn's own statements."""
-        async with self._slots, self.engine.connect() as connection:
-            await connection.execute(
-                text("SELECT pg_advisory_lock(:ns, :id)"), {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
-            )
+        params = {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
+        async with self._connection_running(LOCK, params) as (connection, _):
             try:
                 yield connection
             finally:
-                await connection.execute(
-                    text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
-                )
+                await connection.execute(UNLOCK, params)
 
     @asynccontextmanager
     async def try_hold(self, conversation_id: int) -> AsyncIterator[bool]:
         """Take the lock only if nobody holds it; yields whether it was taken."""
-        async with self.engine.connect() as connection:
-            taken = bool(
-                await connection.scalar(
-                    text("SELECT pg_try_advisory_lock(:ns, :id)"), {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
-                )
-            )
+        params = {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
+        async with self._connection_running(TRY_LOCK, params) as (connection, taken):
             try:
-                yield taken
+                yield bool(taken)
             finally:
                 if taken:
-                    await connection.execute(
-                        text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
-                    )
+                    await connection.execute(UNLOCK, params)
+
+    @asynccontextmanager
+    async def _connection_running(
+        self, statement: object, params: dict[str, int]
+    ) -> AsyncIterator[tuple[AsyncConnection, object]]:
+        for attempt in (1, 2):
+            async with self.engine.connect() as connection:
+                try:
+                    result = await connection.scalar(statement, params)  # type: ignore[arg-type]
+                except DBAPIError as exc:
+                    if exc.connection_invalidated and attempt == 1:
+                        continue  # the server dropped this pooled connection (a restart): take a fresh one
+                    raise
+                yield connection, result
+                return
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
 
 
 class ConversationLocks:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -157,6 +157,29 @@ async def _bump_revision(session: Any, message_id: int) -> None:
     )
 
 
+# The statements of every turn, built once: constructing them costs about as
+# much as running them on a local database.
+_INSERT_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+_CONVERSATION_STATE = select(
+    Conversation.revision,
+    select(func.max(Message.id))
+    .where(Message.conversation_id == bindparam("conversation_id"), Message.id < bindparam("before_id"))
+    .scalar_subquery(),
+).where(Conversation.id == bindparam("conversation_id"))
+_CHECKPOINT = update(Message).where(Message.id == bindparam("message_id")).values(content=bindparam("content"))
+_FINISH = (
+    update(Message)
+    .where(Message.id == bindparam("message_id"))
+    .values(
+        content=bindparam("content"),
+        status=bindparam("status"),
+        status_reason=bindparam("status_reason"),
+        token_count=bindparam("token_count"),
+        prompt_tokens=bindparam("prompt_tokens"),
+        completion_tokens=bindparam("completion_tokens"),
+    )
+)
+
 _IN_CONTEXT = and_(Message.deleted_at.is_(None), Message.forgotten_at.is_(None))
 
 
@@ -219,18 +242,9 @@ class MessageRepository:
         # ORM's unit of work costs more than the inserts themselves. Writing first
         # also takes SQLite's write lock up front, which readers cannot deadlock.
         async with self._writing(connection) as writer:
-            user_id, answer_id = (
-                await writer.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows)
-            ).scalars().all()
+            user_id, answer_id = (await writer.execute(_INSERT_MESSAGES, rows)).scalars().all()
             revision, previous_last_id = (
-                await writer.execute(
-                    select(
-                        Conversation.revision,
-                        select(func.max(Message.id))
-                        .where(Message.conversation_id == conversation_id, Message.id < user_id)
-                        .scalar_subquery(),
-                    ).where(Conversation.id == conversation_id)
-                )
+                await writer.execute(_CONVERSATION_STATE, {"conversation_id": conversation_id, "before_id": user_id})
             ).one()
         user_row = ContextRow(
             user_id, "user", text, created_at, token_count, MessageStatus.COMPLETE.value, "", attachments
@@ -240,7 +254,7 @@ class MessageRepository:
     async def checkpoint(self, message_id: int, content: str, *, connection: AsyncConnection | None = None) -> None:
         """Save the answer so far, so a crash loses at most the last moments of it."""
         async with self._writing(connection) as writer:
-            await writer.execute(update(Message).where(Message.id == message_id).values(content=content))
+            await writer.execute(_CHECKPOINT, {"message_id": message_id, "content": content})
 
     async def finish(
         self,
@@ -256,16 +270,16 @@ class MessageRepository:
     ) -> None:
         async with self._writing(connection) as writer:
             await writer.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(
-                    content=content,
-                    status=status,
-                    status_reason=reason,
-                    token_count=token_count,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                )
+                _FINISH,
+                {
+                    "message_id": message_id,
+                    "content": content,
+                    "status": status.value,
+                    "status_reason": reason,
+                    "token_count": token_count,
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                },
             )
 
     async def set_platform_parts(self, message_id: int, parts: Sequence[str]) -> None:

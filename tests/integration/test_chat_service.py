@@ -384,3 +384,21 @@ async def test_the_reported_token_count_is_exact(chat: ChatService, openai_fake:
     counter = chat.context.counter
     expected = TOKENS_PER_REPLY + sum(counter.count(m["content"]) + TOKENS_PER_MESSAGE for m in built.messages)
     assert built.token_count == expected
+
+
+async def test_a_database_restart_between_turns_loses_nothing(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+    await say(chat, "before the restart")
+    if database.dialect == "postgresql":
+        # What a server restart does to our pooled connections (the lock pool's and the main pool's).
+        async with database.engine.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+
+    reply = await say(chat, "after the restart")
+
+    assert reply.error is None and reply.text.endswith("after the restart")
+    assert [m.content for m in await stored(database) if m.role == "user"] == ["before the restart", "after the restart"]
