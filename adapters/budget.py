@@ -17,9 +17,10 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 
 class Priority(IntEnum):
@@ -129,6 +130,7 @@ class RateBudget:
         self._timer: asyncio.TimerHandle | None = None
         self.granted = 0
         self.throttled = 0  # calls that had to wait
+        self._deferred: set[asyncio.Task[None]] = set()
 
     async def acquire(
         self, windows: Sequence[SlidingWindow], priority: Priority, *, reservation: Reservation | None = None
@@ -183,6 +185,12 @@ class RateBudget:
                 window.release()
         reservation.held.clear()
         self._pump()
+
+    def defer(self, call: Coroutine[Any, Any, None]) -> None:
+        """Run a low-priority platform call whenever the budget allows, outliving the caller."""
+        task = asyncio.get_running_loop().create_task(call)
+        self._deferred.add(task)
+        task.add_done_callback(self._deferred.discard)
 
     def penalize(self, windows: Sequence[SlidingWindow], retry_after: float) -> None:
         """A call was refused with retry_after anyway: hold back those windows."""

@@ -40,7 +40,12 @@ log = logging.getLogger(__name__)
 
 INTERRUPTED_NOTE = "This answer was cut off when the assistant restarted."
 STOPPED_NOTE = "This answer was cut off because the assistant was shutting down."
-FINAL_SYNC_TIMEOUT = 10.0
+MOVED_NOTE = "The answer is in the message below."
+# How long the final edit may wait for the platform's budget before the answer is
+# posted anew instead: long when the answer holds a reserved slot (it only waits
+# for a rate-limit penalty to pass), short when it could not get one.
+FINAL_EDIT_WAIT = 10.0
+FINAL_EDIT_WAIT_OVERLOADED = 2.0
 
 
 class RateLimited(Exception):
@@ -147,6 +152,10 @@ class StreamRenderer:
     async def render(self, events: AsyncIterator[TurnEvent]) -> RenderStats:
         """Consume ``events`` to the end, keeping the platform message(s) in step. Returns the stats."""
         self._reservation = self.budget.reserve(self.surface.windows("edit"))
+        if self._reservation is None:
+            # More answers at once than the edit budget can finish: this one skips
+            # routine edits and may be posted anew at the end (see _finish_visibly).
+            log.warning("edit budget over-subscribed; this answer will be shown when complete")
         self._placeholder = asyncio.create_task(self._post_placeholder())
         typing = asyncio.create_task(self._typing())
         writer = asyncio.create_task(self._write_loop())
@@ -172,7 +181,7 @@ class StreamRenderer:
                 with suppress(asyncio.CancelledError):
                     await writer
                 await self._placeholder
-                await asyncio.wait_for(self._sync(final=True), FINAL_SYNC_TIMEOUT)
+                await self._finish_visibly()
                 await uploader
             finally:
                 typing.cancel()
@@ -218,7 +227,10 @@ class StreamRenderer:
 
     async def _write_loop(self) -> None:
         assert self._placeholder is not None
-        await self._placeholder
+        # Shielded: cancelling the writer must not cancel the placeholder's post.
+        await asyncio.shield(self._placeholder)
+        if self._reservation is None:
+            return  # over-subscribed: no routine edits, only the final text
         while not self._finished.is_set():
             await self._changed.wait()
             self._changed.clear()
@@ -243,6 +255,35 @@ class StreamRenderer:
                 log.warning("upload of %s failed: %s", file.filename, exc)
                 self.note = self.note or f"I could not upload {file.filename}."
                 self._changed.set()
+
+    async def _finish_visibly(self) -> None:
+        """The final text, by editing; or, when the edit budget cannot serve it in time, as new messages."""
+        wait = FINAL_EDIT_WAIT if self._reservation is not None else FINAL_EDIT_WAIT_OVERLOADED
+        try:
+            await asyncio.wait_for(self._sync(final=True), wait)
+            return
+        except TimeoutError:
+            log.warning("no edit slot for the final text within %.0fs; posting it as new messages", wait)
+        desired = self._desired(final=True)
+        first_stale = next(
+            (i for i, text in enumerate(desired) if i >= len(self.parts) or self.shown[i] != text), len(desired)
+        )
+        stale = list(zip(self.parts[first_stale:], self.shown[first_stale:], strict=True))
+        del self.parts[first_stale:]
+        del self.shown[first_stale:]
+        for text in desired[first_stale:]:
+            await self._call("post", Priority.FIRST, text)
+        self.stats.final_at = time.perf_counter()
+        # The older messages still show a streaming marker: point them at the answer once the budget allows.
+        for message_id, _ in stale:
+            self.budget.defer(self._tidy(message_id))
+
+    async def _tidy(self, message_id: str) -> None:
+        await self.budget.acquire(self.surface.windows("edit"), Priority.BACKGROUND)
+        try:
+            await self.surface.edit(message_id, self.surface.format_note(MOVED_NOTE))
+        except Exception as exc:  # noqa: BLE001 - cosmetic; the answer itself is delivered
+            log.info("could not tidy message %s: %s", message_id, exc)
 
     # -- making the platform match ---------------------------------------------------------------
 

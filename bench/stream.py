@@ -182,7 +182,76 @@ async def run_discord(concurrency: int, words: int) -> Result:
             discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
 
 
-RUNNERS: dict[str, Callable[[int, int], Awaitable[Result]]] = {"discord": run_discord}
+# -- Slack ---------------------------------------------------------------------------------
+
+
+async def run_slack(concurrency: int, words: int, *, native: bool = False) -> Result:
+    from adapters.slack import SlackService
+    from bot.config import Settings
+    from tests.fakes.slack_server import FakeSlack
+
+    with FakeOpenAI() as openai_fake, FakeSlack() as fake, tempfile.TemporaryDirectory() as tmp:
+        chat, model, db = await build_chat(openai_fake, Path(tmp), ("slack:*",))
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            slack_bot_token=fake.bot_token,
+            slack_app_token=fake.app_token,
+            slack_api_url=fake.api_url,
+            slack_native_streaming=native,
+        )
+        service = SlackService(chat=chat, commands=CommandSet(chat, model), settings=settings)
+        await service.start()
+        try:
+            users = [f"U{n:04d}" for n in range(concurrency)]
+            answers = {f"question {n}": answer_text(n, words) for n in range(concurrency)}
+            openai_fake.default = lambda request: Reply.at_rate(
+                answers[str(request["messages"][-1]["content"]).split("]\n")[-1]], 0.3, 40.0
+            )
+            await asyncio.gather(*(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users)))
+            finals = set(answers.values())
+            shown_methods = ("chat.update", "chat.postMessage", "chat.stopStream", "chat.appendStream", "chat.startStream")
+
+            def all_final() -> bool:
+                return finals <= {m.text for u in users for m in fake.channel_messages(fake.dm_channel(u)) if m.is_bot and not m.streaming}
+
+            await poll(all_final, 120)
+            conversations = []
+            for user, answer in zip(users, answers.values(), strict=True):
+                channel = fake.dm_channel(user)
+                conv = Conversation(answer)
+                # A native stream shows what was appended so far; a posted or edited message its text.
+                # (Native answers fall back to a placeholder when the stream tier is used up.)
+                shown = ""
+                for e in fake.log:
+                    if e.channel != channel or e.method not in shown_methods or not e.ok:
+                        continue
+                    if e.method.endswith("Stream"):
+                        if e.method == "chat.startStream":
+                            shown = ""
+                        shown += e.text or ""
+                    else:
+                        shown = e.text or ""
+                    conv.updates.append(Update(e.t, shown))
+                record = next(r for r in openai_fake.stream_log if r.text == answer)
+                conv.first_token, conv.last_token = record.first_content_t, record.last_content_t
+                conversations.append(conv)
+            name = "slack (native)" if native else "slack"
+            return summarise(name, concurrency, conversations, len(fake.rate_limited))
+        finally:
+            await service.stop()
+            await model.close()
+            await db.dispose()
+
+
+async def run_slack_native(concurrency: int, words: int) -> Result:
+    return await run_slack(concurrency, words, native=True)
+
+
+RUNNERS: dict[str, Callable[[int, int], Awaitable[Result]]] = {
+    "discord": run_discord,
+    "slack": run_slack,
+    "slack-native": run_slack_native,
+}
 
 
 def print_table(results: list[Result], words: int) -> None:

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     slack_mode: Literal["socket", "http"] = "socket"
     slack_api_url: str = "https://slack.com/api/"
     slack_native_streaming: bool = False
+    slack_assistant_status: bool = False
 
     # -- the bot's own web server (Slack HTTP mode, OAuth callbacks) --------------------
     web_host: str = "127.0.0.1"

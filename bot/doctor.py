@@ -46,7 +46,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         except ModelError as exc:
             checks.append(Check(False, f"model endpoint {model.base_url}: {exc.user_message}"))
         else:
-            checks.append(Check(True, f"model endpoint {model.base_url} answers ({len(names)} models)"))
+            checks.append(Check(True, f"model endpoint {model.base_url} answers ({len(names)} model{'s' if len(names) != 1 else ''} served)"))
             if names and settings.chat_model not in names:
                 checks.append(Check(False, f"chat model {settings.chat_model!r} is not served by the endpoint; set CHAT_MODEL"))
         finally:

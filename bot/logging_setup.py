@@ -5,7 +5,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-QUIET_LIBRARIES = ("httpx", "httpx2", "httpcore", "openai", "aiosqlite", "asyncio", "discord.gateway", "discord.http")
+QUIET_LIBRARIES = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "openai",
+    "aiosqlite",
+    "asyncio",
+    "discord.gateway",
+    "discord.http",
+    "alembic.runtime.plugins",
+)
 
 
 def configure_logging(level: str, *, log_file: Path | None = None, console_level: str | None = None) -> None:

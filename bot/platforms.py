@@ -24,4 +24,8 @@ def build_platform_services(container: Container) -> list[Service]:
                 dev_guild=settings.discord_dev_guild,
             )
         )
+    if settings.slack_configured:
+        from adapters.slack import SlackService
+
+        services.append(SlackService.from_container(container))
     return services

@@ -124,7 +124,7 @@ class ChatService:
         # Taken before the first await of a turn, so messages to one place keep their arrival order.
         self.place_locks: KeyedLocks[ConversationRef] = KeyedLocks()
         # Hot-path caches; both are invalidated by the operations that change them.
-        self._user_cache: dict[PlatformIdentity, UserRecord] = {}
+        self._user_cache: dict[str, UserRecord] = {}  # by account key; display names change
         self._conversation_cache: dict[ConversationRef, int] = {}
         self.windows = WindowCache()
 
@@ -311,10 +311,10 @@ class ChatService:
     # -- lookups with caches ------------------------------------------------------
 
     async def _user(self, identity: PlatformIdentity) -> UserRecord:
-        cached = self._user_cache.get(identity)
+        cached = self._user_cache.get(identity.key)
         if cached is None:
             cached = await self.users.resolve(identity)
-            self._user_cache[identity] = cached
+            self._user_cache[identity.key] = cached
         return cached
 
     async def _conversation(self, ref: ConversationRef, user_id: int) -> int:
@@ -382,7 +382,7 @@ class ChatService:
             return f"“{name}” is not a time zone I know. Use an IANA name such as Europe/Paris or America/New_York."
         user = await self._user(identity)
         await self.users.set_timezone(user.id, name)
-        self._user_cache.pop(identity, None)
+        self._user_cache.pop(identity.key, None)
         return f"Time zone set to {name}."
 
     async def user_timezone(self, identity: PlatformIdentity) -> str:

@@ -2,7 +2,7 @@
 
 Every answer in progress is known here, so that stopping the service closes
 each one off visibly (the text so far, no streaming marker, a note saying it
-was cut) instead of leaving a message that looks as if it were still being written.
+was cut off) instead of leaving a message that looks as if it were still being written.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import aiohttp
 from slack_sdk.errors import SlackClientError
 
 from adapters.budget import Priority
-from adapters.render import INTERRUPTED_NOTE, StreamRenderer
+from adapters.render import StreamRenderer
 from adapters.slack.native_stream import NativeStreamRenderer
 from adapters.slack.surface import SlackSurface
 from core.chat import ChatService
@@ -36,22 +36,28 @@ class AssistantStatus:
         self.surface = surface
         self.thread_ts = thread_ts
         self.shown = False
+        self._showing: asyncio.Task[None] | None = None
 
-    async def show(self) -> None:
-        """Set the status if the workspace's status window has room now (it is a nicety, never a wait)."""
-        workspace = self.surface.workspace
-        if not self.thread_ts or not workspace.budget.try_acquire((workspace.status,), Priority.FIRST):
-            return
-        self.shown = await self._set(THINKING)
+    def start(self) -> None:
+        """Set the status in the background, so the answer's placeholder does not wait for it."""
+        self._showing = asyncio.get_running_loop().create_task(self._show())
 
     async def clear(self) -> None:
         """Take the status away again (only if it was set)."""
+        if self._showing is not None:
+            await asyncio.shield(self._showing)
         if not self.shown:
             return
         self.shown = False
         workspace = self.surface.workspace
         await workspace.budget.acquire((workspace.status,), Priority.FIRST)
         await self._set("")
+
+    async def _show(self) -> None:
+        # A nicety, never a wait: only when the workspace's status window has room now.
+        workspace = self.surface.workspace
+        if self.thread_ts and workspace.budget.try_acquire((workspace.status,), Priority.FIRST):
+            self.shown = await self._set(THINKING)
 
     async def _set(self, status: str) -> bool:
         try:
@@ -103,28 +109,31 @@ class AnswerRunner:
         renderer.note = note
         state.renderer = renderer
         self._running.add(state)
-        editing = isinstance(renderer, StreamRenderer)
+        editing = 1 if isinstance(renderer, StreamRenderer) else 0  # native streams count their own
         surface.workspace.editing_answers += editing
         try:
             if status is not None:
-                await status.show()
+                status.start()
             await renderer.render(self._watch(self.chat.turn(incoming), state, note, status))
         finally:
             surface.workspace.editing_answers -= editing
             self._running.discard(state)
-            if status is not None and status.shown:
+            if status is not None:
                 await asyncio.shield(status.clear())
 
     async def _watch(
-        self, events: AsyncIterator[TurnEvent], state: _Running, note: str, status: AssistantStatus | None
+        self,
+        events: AsyncIterator[TurnEvent],
+        state: _Running,
+        note: str,
+        status: AssistantStatus | None,
     ) -> AsyncIterator[TurnEvent]:
         """Pass the core's events on, noting the end of the turn and clearing the status at the first text."""
         async with aclosing(events) as stream:
             async for event in stream:
-                if status is not None and status.shown and isinstance(event, TextDelta):
-                    task = asyncio.create_task(status.clear())
+                if status is not None and isinstance(event, TextDelta) and not state.background:
+                    task = asyncio.create_task(status.clear())  # the first text: the status has done its job
                     state.background.add(task)
-                    task.add_done_callback(state.background.discard)
                 if isinstance(event, TurnDone | TurnError | Refused):
                     state.ended = True
                 if note and isinstance(event, TurnError):
@@ -137,17 +146,16 @@ class AnswerRunner:
         return len(self._running)
 
     async def interrupt_all(self, timeout: float) -> None:
-        """Stop every answer in progress, closing each off with the interrupted note.
+        """Stop every answer in progress: each is closed off with the renderer's shutdown note.
 
         The core stores each cut answer as partial; answers whose turn already
-        ended just finish their last edit.
+        ended are left to finish their last edit.
         """
         tasks = []
         for state in list(self._running):
             if state.task is None:
                 continue
-            if not state.ended and state.renderer is not None:
-                state.renderer.note = INTERRUPTED_NOTE
+            if not state.ended:
                 state.task.cancel()
             tasks.append(state.task)
         if not tasks:

@@ -8,6 +8,7 @@ this module maps the payload to the core's types and hands the turn to the
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 # Message subtypes that are a user saying something; every other one (joins,
 # topic changes, bot messages...) is not for the assistant.
 USER_SUBTYPES = frozenset({None, "", "file_share", "thread_broadcast"})
+# Slack delivers an event again when it thinks the first delivery failed; the
+# messages answered lately are remembered so that a retry is not answered twice.
+REMEMBERED_MESSAGES = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class ConversationHandler:
         self.identities = identities
         self.files = files
         self.threads = threads
+        self._answered: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     # -- events --------------------------------------------------------------------------
 
@@ -149,7 +154,10 @@ class ConversationHandler:
     # -- answering ------------------------------------------------------------------------
 
     async def answer(self, message: UserMessage) -> None:
-        """Answer one user message where it was written."""
+        """Answer one user message where it was written (once, even if Slack delivers it again)."""
+        if not self._first_delivery(message.channel, message.ts):
+            log.info("message %s in %s was delivered again; already answered", message.ts, message.channel)
+            return
         identity = await self.identities.identity(message.team_id, message.user_id)
         surface = self.surfaces(message.team_id, message.channel, message.reply_thread)
         shared = SharedFiles()
@@ -168,6 +176,15 @@ class ConversationHandler:
             platform_message_id=message.ts,
         )
         await self.answers.answer(incoming, surface, note=shared.note)
+
+    def _first_delivery(self, channel: str, ts: str) -> bool:
+        key = (channel, ts)
+        if key in self._answered:
+            return False
+        self._answered[key] = None
+        if len(self._answered) > REMEMBERED_MESSAGES:
+            self._answered.popitem(last=False)
+        return True
 
     def _user_message(
         self, event: dict[str, Any], team_id: str, ref: ConversationRef, reply_thread: str, bot_user_id: str

@@ -25,7 +25,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from adapters.budget import Priority, Reservation, SlidingWindow
-from adapters.render import DeliveryError, PartsRecorder, RateLimited, StreamRenderer
+from adapters.render import STOPPED_NOTE, DeliveryError, PartsRecorder, RateLimited, StreamRenderer
 from adapters.slack.surface import SlackSurface, delivery_error
 from adapters.text import Splitter
 from core.types import OutgoingFile, Refused, StatusUpdate, TextDelta, TurnDone, TurnError, TurnEvent, TurnStarted
@@ -72,6 +72,11 @@ class NativeStreamRenderer:
         self._background: set[asyncio.Task[None]] = set()
 
     @property
+    def placeholder_renderer(self) -> StreamRenderer | None:
+        """The placeholder renderer this answer fell back to, if it did."""
+        return self._fallback
+
+    @property
     def note(self) -> str:
         """The line shown under the answer at the end (an error, the restart note)."""
         return self._fallback.note if self._fallback is not None else self._note
@@ -97,6 +102,9 @@ class NativeStreamRenderer:
             async with aclosing(events) as stream:
                 async for event in stream:
                     self._apply(event)
+        except asyncio.CancelledError:
+            self._note = STOPPED_NOTE  # shutting down: close the message off honestly before going
+            raise
         except Exception as exc:  # noqa: BLE001 - the core failed unexpectedly; say so, keep the text
             log.exception("answer stream failed")
             self._note = f"Something went wrong while answering ({type(exc).__name__})."

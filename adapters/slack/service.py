@@ -55,19 +55,27 @@ class SlackService:
         chat: ChatService,
         commands: CommandSet,
         settings: Settings,
-        assistant_status: bool = False,
+        assistant_status: bool | None = None,
         limits: SlackRateLimits | None = None,
+        serve_http: bool = True,
         stop_timeout: float = 10.0,
     ) -> None:
         """``settings`` gives the tokens, mode, API URL, native streaming and the web host/port.
 
         ``assistant_status`` shows "is thinking…" (assistant.threads.setStatus)
-        until the first text, for apps with the assistant feature.  ``limits``
-        are the rate windows kept to (Slack's published limits by default).
+        until the first text, for apps with the assistant feature; by default it
+        follows ``settings.slack_assistant_status`` when that setting exists.
+        ``limits`` are the rate windows kept to (Slack's published limits by
+        default).  In HTTP mode the service serves ``/slack/events`` on
+        ``web_host:web_port`` itself unless ``serve_http`` is False, when the
+        bot's web server mounts :attr:`endpoint` instead.
         """
+        if assistant_status is None:
+            assistant_status = bool(getattr(settings, "slack_assistant_status", False))
         self.chat = chat
         self.settings = settings
         self.mode = settings.slack_mode
+        self.serve_http = serve_http
         self.stop_timeout = stop_timeout
         bot_token = _secret(settings.slack_bot_token)
         self.app_token = _secret(settings.slack_app_token)
@@ -114,11 +122,16 @@ class SlackService:
 
     async def start(self) -> None:
         """Close off answers a previous process left open, then start receiving events."""
+        if self.mode != "http" and not self.app_token:
+            raise RuntimeError("Slack Socket Mode needs SLACK_APP_TOKEN (or SLACK_MODE=http with SLACK_SIGNING_SECRET)")
         self._session = aiohttp.ClientSession()
         self.client.session = self._session  # one connection pool for every Web API call
         await self.recover()
         self._accepting = True
         if self.mode == "http":
+            if not self.serve_http:
+                log.info("Slack HTTP mode: events arrive through the bot's web server")
+                return
             self._http = SlackHttpServer(self.endpoint, self.settings.web_host, self.settings.web_port)
             await self._http.start()
         else:

@@ -109,8 +109,12 @@ class TerminalChat:
     def _show(self, event: TurnEvent, at_line_start: bool) -> bool:
         console = self.console
         if isinstance(event, TextDelta):
-            console.print(event.text, end="", markup=False, soft_wrap=True)
-            return event.text.endswith("\n")
+            # After a status line the cursor is already at a line start: don't add blank lines.
+            text = event.text.lstrip("\n") if at_line_start else event.text
+            if not text:
+                return at_line_start
+            console.print(text, end="", markup=False, soft_wrap=True)
+            return text.endswith("\n")
         if isinstance(event, StatusUpdate):
             if event.text:
                 console.print(("" if at_line_start else "\n") + f"[dim]… {escape(event.text)}[/]")

@@ -53,6 +53,8 @@ MAX_DIGITS = 300  # results beyond a googol cubed are refused, not computed
 def _bounded(value: Any) -> Any:
     if isinstance(value, int) and value.bit_length() > MAX_DIGITS * 3.33:
         raise ToolInputError(f"the result has more than {MAX_DIGITS} digits")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ToolInputError("the result is too large to represent")
     return value
 
 

@@ -306,7 +306,7 @@ def test_doctor_checks_settings_database_and_endpoint(other_commands: dict[str, 
     assert lines and all(line.startswith("✓ ") for line in lines)
     assert "✓ settings loaded (time zone Europe/Paris)" in lines
     assert any(line.startswith("✓ database sqlite+aiosqlite:///") and "reachable" in line for line in lines)
-    assert f"✓ model endpoint {openai_fake.base_url} answers (1 models)" in lines
+    assert f"✓ model endpoint {openai_fake.base_url} answers (1 model served)" in lines
     assert "no chat platform configured" in lines[-1]
     session.assert_no_secret_or_traceback()
 

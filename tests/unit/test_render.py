@@ -189,3 +189,19 @@ async def test_routine_edits_keep_to_the_window_and_the_final_edit_is_immediate(
     assert channel.visible == [text + " "]
     edits = [h for h in channel.history if h[0] == "edit"]
     assert 5 <= len(edits) <= 12
+
+
+async def test_when_the_edit_budget_is_exhausted_the_answer_is_posted_anew_and_nothing_is_lost() -> None:
+    channel = Channel(edits_per_window=2, window=30.0)
+    first_text = " ".join(f"a{n}" for n in range(30))
+    second_text = " ".join(f"b{n}" for n in range(30))
+
+    first, second = StreamRenderer(channel), StreamRenderer(channel)
+    await asyncio.gather(
+        first.render(stream(0.05, *words(first_text), TurnDone(1, "x"))),
+        second.render(stream(0.05, *words(second_text), TurnDone(2, "y"))),
+    )
+
+    shown = channel.visible
+    assert first_text + " " in shown and second_text + " " in shown
+    assert len(shown) == 3, "the over-subscribed answer came as a new message beside its placeholder"

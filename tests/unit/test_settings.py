@@ -193,6 +193,7 @@ def test_calculator_does_arithmetic(expression: str, value: float) -> None:
         ("factorial(100000)", "more than 300 digits"),
         ("((10 ** 100) ** 3) ** 1000", "more than 300 digits"),
         ("(10 ** 200) * (10 ** 200)", "more than 300 digits"),
+        ("1e308 * 10", "too large to represent"),
         ("1 / 0", "division by zero"),
         ("sqrt(-1)", "math domain error"),
         ("exp(1000)", "math range error"),
@@ -217,11 +218,10 @@ def test_calculate_tool_answers_with_the_expression_or_says_what_is_wrong() -> N
     assert run_calculate("__import__('os')").startswith("Error: unsupported expression element")
 
 
+@pytest.mark.timeout(10)  # computing it first would take minutes; the timeout turns that into a failure
 def test_huge_powers_are_refused_before_they_are_computed() -> None:
-    started = time.perf_counter()
-    with pytest.raises(ToolInputError):
+    with pytest.raises(ToolInputError, match="more than 300 digits"):
         evaluate("((10 ** 1000) ** 1000) ** 1000")
-    assert time.perf_counter() - started < 0.1
 
 
 # -- token counts --------------------------------------------------------------------------

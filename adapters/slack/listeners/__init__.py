@@ -14,7 +14,7 @@ from slack_bolt.app.async_app import AsyncApp
 
 from adapters.slack.commands import SlashCommands
 from adapters.slack.conversations import ConversationHandler
-from adapters.slack.listeners import commands, mentions, messages
+from adapters.slack.listeners import assistant, commands, mentions, messages
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], object]
 
@@ -26,3 +26,4 @@ def register_listeners(
     messages.register(app, conversations, spawn)
     mentions.register(app, conversations, spawn)
     commands.register(app, slash_commands, spawn)
+    assistant.register(app)

@@ -1,0 +1,90 @@
+"""Small pieces of the Slack adapter: option parsing, mentions, rate shares, notes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.slack.mapping import is_direct, mentions, parse_options, ts_to_datetime
+from adapters.slack.surface import LIMITS, SLACK_UPDATE_LIMIT, TEXT_MAX, _italic
+from adapters.slack.workspace import SlackRateLimits, Workspace
+from core.commands import Command, CommandOption, CommandReply, CommandRequest, CommandSet
+
+
+async def _noop(_request: CommandRequest) -> CommandReply:
+    return CommandReply("")
+
+
+IMAGE = Command("image", "", _noop, options=(CommandOption("prompt", "", required=True),))
+SETTINGS = Command("settings", "", _noop, options=(CommandOption("timezone", ""),))
+TWO = Command("two", "", _noop, options=(CommandOption("first", ""), CommandOption("second", "")))
+NONE = Command("help", "", _noop)
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "options"),
+    [
+        (IMAGE, "a lighthouse at dawn, watercolour", {"prompt": "a lighthouse at dawn, watercolour"}),
+        (IMAGE, "prompt engineering diagram", {"prompt": "prompt engineering diagram"}),
+        (IMAGE, "prompt: a cat", {"prompt": "a cat"}),
+        (IMAGE, "  ", {}),
+        (SETTINGS, "timezone Europe/Paris", {"timezone": "Europe/Paris"}),
+        (SETTINGS, "timezone:Europe/Paris", {"timezone": "Europe/Paris"}),
+        (SETTINGS, "timezone = America/New_York", {"timezone": "America/New_York"}),
+        (SETTINGS, "Europe/Paris", {"timezone": "Europe/Paris"}),
+        (SETTINGS, "", {}),
+        (TWO, "second:b first:a", {"first": "a", "second": "b"}),
+        (TWO, "free text second:b", {"first": "free text", "second": "b"}),
+        (NONE, "whatever", {}),
+    ],
+)
+def test_parse_options(command: Command, text: str, options: dict[str, str]) -> None:
+    assert parse_options(command, text) == options
+
+
+def test_mentions_and_places() -> None:
+    assert mentions("<@UBOT> hi", "UBOT") and mentions("hey <@UBOT|bot>", "UBOT")
+    assert not mentions("<@UBOTX> hi", "UBOT") and not mentions("hi", "")
+    assert is_direct("im", "D1") and not is_direct("channel", "C1") and is_direct(None, "D1")
+
+
+def test_ts_to_datetime() -> None:
+    assert ts_to_datetime("1700000000.000100") == datetime.fromtimestamp(1700000000.0001, UTC)
+    assert ts_to_datetime(None).tzinfo is UTC
+
+
+def test_routine_interval_shares_the_update_window() -> None:
+    workspace = Workspace("T1")
+    assert workspace.routine_interval() == pytest.approx(60.5 / 48)
+    for _ in range(20):  # twenty answers, each holding its final-edit slot
+        assert workspace.update.try_reserve()
+    workspace.editing_answers = 20
+    assert workspace.routine_interval() == pytest.approx(60.5 * 20 / 28)
+    assert Workspace("T2", SlackRateLimits(updates=1000)).routine_interval() == 1.0  # never below a second
+
+
+def test_post_windows_are_per_channel() -> None:
+    workspace = Workspace("T1")
+    assert workspace.post_window("D1") is workspace.post_window("D1")
+    assert workspace.post_window("D1") is not workspace.post_window("D2")
+
+
+def test_every_rendered_part_fits_chat_update() -> None:
+    # A piece's Markdown (with a reopened fence) fits TEXT_MAX, which fit_mrkdwn keeps to;
+    # the closing fence, the marker and a status line or a note fit in what is left.
+    assert LIMITS.max_chars - LIMITS.reserve <= TEXT_MAX <= SLACK_UPDATE_LIMIT - 300
+    note = _italic("x" * 5000 + "\n" + "second line", 300)
+    assert len(note) <= 300 and note.endswith("…_")
+    assert _italic("a < b\n\nsecond", 300) == "_a &lt; b_\n_second_"
+
+
+def test_the_manifest_declares_every_command_the_bot_registers() -> None:
+    manifest = (Path(__file__).resolve().parents[2] / "adapters/slack/manifest.yaml").read_text()
+    declared = re.findall(r"^\s*- command: /(\w+)", manifest, re.MULTILINE)
+    assert sorted(declared) == sorted(CommandSet(None, None).commands)  # type: ignore[arg-type]
+    events = set(re.findall(r"^\s*- (app_mention|message\.\w+)\s*$", manifest, re.MULTILINE))
+    assert events == {"app_mention", "message.im", "message.channels", "message.groups"}
+    assert "socket_mode_enabled: true" in manifest
