@@ -147,6 +147,7 @@ class StreamRenderer:
         self._reservation: Reservation | None = None
         self._last_routine = 0.0
         self._in_flight = False  # a platform call of the writer is under way
+        self._urgent = asyncio.Event()  # a new status line: show it without waiting for the routine interval
         self._background: set[asyncio.Task[None]] = set()
 
     async def render(self, events: AsyncIterator[TurnEvent]) -> RenderStats:
@@ -194,6 +195,8 @@ class StreamRenderer:
         if isinstance(event, TextDelta):
             self.text += event.text
         elif isinstance(event, StatusUpdate):
+            if event.text and event.text != self.status:
+                self._urgent.set()
             self.status = event.text
         elif isinstance(event, OutgoingFile):
             self._uploads.put_nowait(event)
@@ -236,13 +239,17 @@ class StreamRenderer:
             self._changed.clear()
             if self._finished.is_set():
                 return
-            if self.text and self.stats.first_text_at is not None:
-                # Routine update: leave the platform's interval since the last one.
+            if self.text and self.stats.first_text_at is not None and not self._urgent.is_set():
+                # Routine update: leave the platform's interval since the last one (a new status cuts it short).
                 wait = self._last_routine + self.surface.routine_interval() - time.monotonic()
-                if wait > 0 and await _wait_or(self._finished, wait):
-                    return
-            priority = Priority.FIRST if self.stats.first_text_at is None else Priority.ROUTINE
-            if not await self._sync(final=False, priority=priority):
+                if wait > 0:
+                    await _wait_any((self._finished, self._urgent), wait)
+                    if self._finished.is_set():
+                        return
+            urgent = self._urgent.is_set()
+            self._urgent.clear()
+            first = self.stats.first_text_at is None or urgent
+            if not await self._sync(final=False, priority=Priority.FIRST if first else Priority.ROUTINE):
                 return
             self._last_routine = time.monotonic()
 
@@ -371,13 +378,14 @@ class StreamRenderer:
                 log.exception("could not record the platform messages of answer %s", self.answer_id)
 
 
-async def _wait_or(event: asyncio.Event, seconds: float) -> bool:
-    """Sleep ``seconds`` unless ``event`` is set first; returns whether it was set."""
+async def _wait_any(events: Sequence[asyncio.Event], seconds: float) -> None:
+    """Sleep ``seconds`` unless one of ``events`` is set first."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
     try:
-        await asyncio.wait_for(event.wait(), seconds)
-        return True
-    except TimeoutError:
-        return False
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def close_interrupted(surface: Surface, answer: InterruptedAnswer) -> list[str]:

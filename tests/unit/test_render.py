@@ -205,3 +205,15 @@ async def test_when_the_edit_budget_is_exhausted_the_answer_is_posted_anew_and_n
     shown = channel.visible
     assert first_text + " " in shown and second_text + " " in shown
     assert len(shown) == 3, "the over-subscribed answer came as a new message beside its placeholder"
+
+
+async def test_a_new_status_line_shows_without_waiting_for_the_routine_interval() -> None:
+    channel = Channel(edits_per_window=5, window=10.0)  # a routine edit only every 2 s
+
+    await StreamRenderer(channel).render(
+        stream(TextDelta("Let"), 0.05, TextDelta(" me look."), 0.05, StatusUpdate("Searching the web…"), 0.3,
+               StatusUpdate(""), TextDelta(" Found it."), TurnDone(1, "x"))
+    )
+
+    assert any("_Searching the web…_" in h[2] for h in channel.history if h[0] == "edit")
+    assert channel.visible == ["Let me look. Found it."]
