@@ -107,7 +107,7 @@ class _Waiter:
     priority: Priority
     seq: int
     windows: Sequence[SlidingWindow]
-    reservation: "Reservation | None"
+    reservation: Reservation | None
     future: asyncio.Future[None]
 
 

@@ -124,41 +124,41 @@ class RenderStats:
 PartsRecorder = Callable[[int, list[str]], Awaitable[None]]
 
 
-class StreamRenderer:
-    """Renders one answer's event stream into platform messages."""
+class AnswerRenderer:
+    """What every way of showing an answer shares.
 
-    def __init__(self, surface: Surface, *, record_parts: PartsRecorder | None = None) -> None:
+    It reads the core's event stream while a writer keeps the platform in step,
+    uploads files in order beside the text, records where the answer is shown,
+    and always finishes visibly: after an unexpected error with a short note,
+    and on shutdown with a note that the answer was cut off.  Subclasses say
+    how events change the state (``_apply``), how the writer follows it
+    (``_write_loop``) and how the answer is closed (``_finish``).
+    """
+
+    def __init__(self, surface: Surface, budget: RateBudget, *, record_parts: PartsRecorder | None = None) -> None:
         self.surface = surface
-        self.budget = surface.budget
-        self.limits = surface.limits
+        self.budget = budget
         self.record_parts = record_parts
-        self.splitter = Splitter(self.limits.max_chars, reserve=self.limits.reserve)
-        self.stats = RenderStats()
         self.text = ""
-        self.status = ""
         self.note = ""
         self.answer_id: int | None = None
-        self.parts: list[str] = []  # platform message ids
-        self.shown: list[str] = []  # what each of them shows now
         self._changed = asyncio.Event()
         self._finished = asyncio.Event()
-        self._placeholder: asyncio.Task[None] | None = None
         self._uploads: asyncio.Queue[OutgoingFile | None] = asyncio.Queue()
-        self._reservation: Reservation | None = None
-        self._last_routine = 0.0
         self._in_flight = False  # a platform call of the writer is under way
-        self._urgent = asyncio.Event()  # a new status line: show it without waiting for the routine interval
         self._background: set[asyncio.Task[None]] = set()
 
-    async def render(self, events: AsyncIterator[TurnEvent]) -> RenderStats:
-        """Consume ``events`` to the end, keeping the platform message(s) in step. Returns the stats."""
-        self._reservation = self.budget.reserve(self.surface.windows("edit"))
-        if self._reservation is None:
-            # More answers at once than the edit budget can finish: this one skips
-            # routine edits and may be posted anew at the end (see _finish_visibly).
-            log.warning("edit budget over-subscribed; this answer will be shown when complete")
-        self._placeholder = asyncio.create_task(self._post_placeholder())
-        typing = asyncio.create_task(self._typing())
+    def _apply(self, event: TurnEvent) -> None:
+        raise NotImplementedError
+
+    async def _write_loop(self) -> None:
+        raise NotImplementedError
+
+    async def _finish(self) -> None:
+        raise NotImplementedError
+
+    async def _drive(self, events: AsyncIterator[TurnEvent]) -> None:
+        """Consume ``events`` to the end with the writer and the uploader beside, then finish."""
         writer = asyncio.create_task(self._write_loop())
         uploader = asyncio.create_task(self._upload_loop())
         try:
@@ -176,18 +176,74 @@ class StreamRenderer:
             self._finished.set()
             self._changed.set()
             await self._uploads.put(None)
+            if not self._in_flight:
+                writer.cancel()  # it is only waiting (for text, its interval or its budget)
+            with suppress(asyncio.CancelledError):
+                await writer
+            await self._finish()
+            await uploader
+
+    async def _upload_loop(self) -> None:
+        while (file := await self._uploads.get()) is not None:
+            await self.budget.acquire(self.surface.windows("upload"), Priority.FIRST)
             try:
-                if not self._in_flight:
-                    writer.cancel()  # it is only waiting (for text, its interval or its budget)
-                with suppress(asyncio.CancelledError):
-                    await writer
-                await self._placeholder
-                await self._finish_visibly()
-                await uploader
-            finally:
-                typing.cancel()
-                self.budget.release(self._reservation)
+                await self.surface.upload(file)
+            except Exception as exc:  # noqa: BLE001 - one failed upload must not end the answer
+                log.warning("upload of %s failed: %s", file.filename, exc)
+                self.note = self.note or f"I could not upload {file.filename}."
+                self._changed.set()
+
+    def _record_soon(self, parts: list[str]) -> None:
+        """Record the answer's platform messages without holding up the stream."""
+        task = asyncio.get_running_loop().create_task(self._record(parts))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _record(self, parts: list[str]) -> None:
+        if self.record_parts is None or self.answer_id is None:
+            return
+        try:
+            await self.record_parts(self.answer_id, parts)
+        except Exception:  # noqa: BLE001 - bookkeeping must not break the answer
+            log.exception("could not record the platform messages of answer %s", self.answer_id)
+
+
+class StreamRenderer(AnswerRenderer):
+    """Renders one answer into a placeholder it keeps editing, continuing in new messages when needed."""
+
+    def __init__(self, surface: Surface, *, record_parts: PartsRecorder | None = None) -> None:
+        super().__init__(surface, surface.budget, record_parts=record_parts)
+        self.limits = surface.limits
+        self.splitter = Splitter(self.limits.max_chars, reserve=self.limits.reserve)
+        self.stats = RenderStats()
+        self.status = ""
+        self.parts: list[str] = []  # platform message ids
+        self.shown: list[str] = []  # what each of them shows now
+        self._placeholder: asyncio.Task[None] | None = None
+        self._reservation: Reservation | None = None
+        self._last_routine = 0.0
+        self._urgent = asyncio.Event()  # a new status line: show it without waiting for the routine interval
+
+    async def render(self, events: AsyncIterator[TurnEvent]) -> RenderStats:
+        """Consume ``events`` to the end, keeping the platform message(s) in step. Returns the stats."""
+        self._reservation = self.budget.reserve(self.surface.windows("edit"))
+        if self._reservation is None:
+            # More answers at once than the edit budget can finish: this one skips
+            # routine edits and may be posted anew at the end (see _finish_visibly).
+            log.warning("edit budget over-subscribed; this answer will be shown when complete")
+        self._placeholder = asyncio.create_task(self._post_placeholder())
+        typing = asyncio.create_task(self._typing())
+        try:
+            await self._drive(events)
+        finally:
+            typing.cancel()
+            self.budget.release(self._reservation)
         return self.stats
+
+    async def _finish(self) -> None:
+        assert self._placeholder is not None
+        await self._placeholder
+        await self._finish_visibly()
 
     # -- events ------------------------------------------------------------------------------
 
@@ -204,9 +260,7 @@ class StreamRenderer:
         elif isinstance(event, TurnStarted):
             self.answer_id = event.answer_message_id
             if self.parts:
-                task = asyncio.create_task(self._record())
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                self._record_soon(list(self.parts))
             return
         elif isinstance(event, TurnError):
             self.note = event.message
@@ -252,16 +306,6 @@ class StreamRenderer:
             if not await self._sync(final=False, priority=Priority.FIRST if first else Priority.ROUTINE):
                 return
             self._last_routine = time.monotonic()
-
-    async def _upload_loop(self) -> None:
-        while (file := await self._uploads.get()) is not None:
-            await self.budget.acquire(self.surface.windows("upload"), Priority.FIRST)
-            try:
-                await self.surface.upload(file)
-            except Exception as exc:  # noqa: BLE001 - one failed upload must not end the answer
-                log.warning("upload of %s failed: %s", file.filename, exc)
-                self.note = self.note or f"I could not upload {file.filename}."
-                self._changed.set()
 
     async def _finish_visibly(self) -> None:
         """The final text, by editing; or, when the edit budget cannot serve it in time, as new messages."""
@@ -344,7 +388,7 @@ class StreamRenderer:
                     self.parts.append(message_id)
                     self.shown.append(text)
                     self.stats.posts += 1
-                    await self._record()
+                    await self._record(list(self.parts))
                 else:
                     assert index is not None
                     await self.surface.edit(self.parts[index], text)
@@ -369,13 +413,6 @@ class StreamRenderer:
                 await asyncio.sleep(0.5 * (attempt + 1))
             finally:
                 self._in_flight = False
-
-    async def _record(self) -> None:
-        if self.record_parts is not None and self.answer_id is not None:
-            try:
-                await self.record_parts(self.answer_id, list(self.parts))
-            except Exception:  # noqa: BLE001 - bookkeeping must not break the answer
-                log.exception("could not record the platform messages of answer %s", self.answer_id)
 
 
 async def _wait_any(events: Sequence[asyncio.Event], seconds: float) -> None:

@@ -27,7 +27,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -94,7 +93,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-async def build_chat(openai_fake: FakeOpenAI, data_dir: Path, allowed: tuple[str, ...]) -> tuple[ChatService, OpenAIModel, Database]:
+async def build_chat(
+    openai_fake: FakeOpenAI, data_dir: Path, allowed: tuple[str, ...]
+) -> tuple[ChatService, OpenAIModel, Database]:
     db = Database(f"sqlite+aiosqlite:///{data_dir / 'bench.db'}")
     await db.migrate()
     model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=ModelNames(), max_retries=0)
@@ -141,8 +142,12 @@ async def run_discord(concurrency: int, words: int) -> Result:
     with FakeOpenAI() as openai_fake, FakeDiscord() as fake, tempfile.TemporaryDirectory() as tmp:
         chat, model, db = await build_chat(openai_fake, Path(tmp), ("discord:*",))
         service = DiscordService(
-            token=fake.bot_token, chat=chat, commands=CommandSet(chat, model),
-            api_url=fake.api_url, gateway_url=fake.gateway_url, guild_ready_timeout=0.1,
+            token=fake.bot_token,
+            chat=chat,
+            commands=CommandSet(chat, model),
+            api_url=fake.api_url,
+            gateway_url=fake.gateway_url,
+            guild_ready_timeout=0.1,
         )
         await service.start()
         try:
@@ -152,7 +157,9 @@ async def run_discord(concurrency: int, words: int) -> Result:
                 answers[str(request["messages"][-1]["content"]).split("]\n")[-1]], 0.3, 40.0
             )
             fake.clear_records()
-            await asyncio.gather(*(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users)))
+            await asyncio.gather(
+                *(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users))
+            )
             channels = [fake.dm_channel_id(u) for u in users]
 
             finals = set(answers.values())
@@ -207,12 +214,25 @@ async def run_slack(concurrency: int, words: int, *, native: bool = False) -> Re
             openai_fake.default = lambda request: Reply.at_rate(
                 answers[str(request["messages"][-1]["content"]).split("]\n")[-1]], 0.3, 40.0
             )
-            await asyncio.gather(*(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users)))
+            await asyncio.gather(
+                *(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users))
+            )
             finals = set(answers.values())
-            shown_methods = ("chat.update", "chat.postMessage", "chat.stopStream", "chat.appendStream", "chat.startStream")
+            shown_methods = (
+                "chat.update",
+                "chat.postMessage",
+                "chat.stopStream",
+                "chat.appendStream",
+                "chat.startStream",
+            )
 
             def all_final() -> bool:
-                return finals <= {m.text for u in users for m in fake.channel_messages(fake.dm_channel(u)) if m.is_bot and not m.streaming}
+                return finals <= {
+                    m.text
+                    for u in users
+                    for m in fake.channel_messages(fake.dm_channel(u))
+                    if m.is_bot and not m.streaming
+                }
 
             await poll(all_final, 120)
             conversations = []
@@ -256,8 +276,15 @@ RUNNERS: dict[str, Callable[[int, int], Awaitable[Result]]] = {
 
 def print_table(results: list[Result], words: int) -> None:
     table = Table(title=f"Streaming: model 300 ms to first token, 40 words/s, {words}-word answers")
-    for column in ("platform", "conversations", "first text p50 / p95 (ms)", "updates/s p50 / min",
-                   "final text p50 / p95 (ms)", "429s", "complete & exact"):
+    for column in (
+        "platform",
+        "conversations",
+        "first text p50 / p95 (ms)",
+        "updates/s p50 / min",
+        "final text p50 / p95 (ms)",
+        "429s",
+        "complete & exact",
+    ):
         table.add_column(column, justify="right")
     for r in results:
         table.add_row(
@@ -265,7 +292,9 @@ def print_table(results: list[Result], words: int) -> None:
             str(r.concurrency),
             f"{statistics.median(r.first_text_ms):.0f} / {percentile(r.first_text_ms, 95):.0f}",
             f"{statistics.median(r.updates_per_s):.2f} / {min(r.updates_per_s):.2f}" if r.updates_per_s else "-",
-            f"{statistics.median(r.final_text_ms):.0f} / {percentile(r.final_text_ms, 95):.0f}" if r.final_text_ms else "-",
+            f"{statistics.median(r.final_text_ms):.0f} / {percentile(r.final_text_ms, 95):.0f}"
+            if r.final_text_ms
+            else "-",
             str(r.rate_limited),
             f"{r.exact}/{r.concurrency}",
         )

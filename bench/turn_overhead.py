@@ -58,7 +58,9 @@ from core.tools.builtin import BUILTIN_TOOLS
 from core.tools.registry import ToolRegistry
 from core.types import ConversationRef, IncomingMessage, PlatformIdentity, TurnError
 
-POSTGRES_ADMIN_URL = os.environ.get("CAPTAINSLOG_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CAPTAINSLOG_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
 PLACE = ConversationRef("bench", "local", "dm-ada")
 ADA = PlatformIdentity("bench", "local", "ada", display_name="Ada")
 SEED_BATCH = 5_000
@@ -140,6 +142,7 @@ def instrument(chat: ChatService) -> dict[str, list[float]]:
 
     def timed(label: str, method: Callable[..., Any]) -> Callable[..., Any]:
         if asyncio.iscoroutinefunction(method):
+
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
                 started = time.perf_counter()
                 try:
@@ -147,12 +150,14 @@ def instrument(chat: ChatService) -> dict[str, list[float]]:
                 finally:
                     timings[label].append((time.perf_counter() - started) * 1000)
         else:
+
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 started = time.perf_counter()
                 try:
                     return method(*args, **kwargs)
                 finally:
                     timings[label].append((time.perf_counter() - started) * 1000)
+
         return wrapper
 
     for label, owner, name in PHASES:
@@ -262,7 +267,9 @@ async def run_postgres(
 ) -> list[tuple[Result, str]]:
     """Each size on a fresh temporary PostgreSQL database, dropped afterwards."""
     if not postgres_reachable(POSTGRES_ADMIN_URL):
-        console.print(f"[yellow]PostgreSQL skipped: nothing answers at {make_url(POSTGRES_ADMIN_URL).render_as_string()}[/]")
+        console.print(
+            f"[yellow]PostgreSQL skipped: nothing answers at {make_url(POSTGRES_ADMIN_URL).render_as_string()}[/]"
+        )
         return []
     admin = Database(POSTGRES_ADMIN_URL)
     results = []
@@ -275,8 +282,13 @@ async def run_postgres(
                 url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
                 results.append(
                     await measure(
-                        "postgresql", url, size, turns=turns, warmup=warmup,
-                        profile=profile and size == max(sizes), phases=phases,
+                        "postgresql",
+                        url,
+                        size,
+                        turns=turns,
+                        warmup=warmup,
+                        profile=profile and size == max(sizes),
+                        phases=phases,
                     )
                 )
             finally:
@@ -297,8 +309,13 @@ async def run_sqlite(
             url = f"sqlite+aiosqlite:///{Path(directory) / f'history-{size}.db'}"
             results.append(
                 await measure(
-                    "sqlite", url, size, turns=turns, warmup=warmup,
-                    profile=profile and size == max(sizes), phases=phases,
+                    "sqlite",
+                    url,
+                    size,
+                    turns=turns,
+                    warmup=warmup,
+                    profile=profile and size == max(sizes),
+                    phases=phases,
                 )
             )
     return results
@@ -336,7 +353,10 @@ def phase_table(results: Sequence[Result]) -> Table:
             r.backend,
             f"{r.history:,}",
             f"{r.percentile(50):.2f}",
-            *(f"{statistics.median(r.phases_ms[label]):.2f}" if r.phases_ms.get(label) else "–" for label, _, _ in PHASES),
+            *(
+                f"{statistics.median(r.phases_ms[label]):.2f}" if r.phases_ms.get(label) else "–"
+                for label, _, _ in PHASES
+            ),
         )
     return out
 

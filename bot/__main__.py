@@ -32,9 +32,7 @@ async def _chat(settings: Settings) -> None:
 
     container = await Container.create(settings)
     try:
-        await TerminalChat(
-            container.chat, user=settings.terminal_user, files_dir=settings.data_dir / "files"
-        ).run()
+        await TerminalChat(container.chat, user=settings.terminal_user, files_dir=settings.data_dir / "files").run()
     finally:
         await container.close()
 
@@ -46,7 +44,9 @@ async def _run(settings: Settings) -> None:
 
     if not settings.platforms:
         needed = "; ".join(f"{name}: {variables}" for name, variables in PLATFORM_VARIABLES.items())
-        raise ConfigError(f"No chat platform is configured. Set {needed} (see .env.example), or use `python -m bot chat`.")
+        raise ConfigError(
+            f"No chat platform is configured. Set {needed} (see .env.example), or use `python -m bot chat`."
+        )
     container = await Container.create(settings)
     try:
         await run_services(build_platform_services(container))

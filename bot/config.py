@@ -87,7 +87,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _default_database(self) -> "Settings":
+    def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'captainslog.db').as_posix()}"
         return self

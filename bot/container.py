@@ -56,7 +56,7 @@ class Container:
     commands: CommandSet
 
     @classmethod
-    async def create(cls, settings: Settings) -> "Container":
+    async def create(cls, settings: Settings) -> Container:
         """Build the services; migrates the database first when ``AUTO_MIGRATE`` is on."""
         model = build_model(settings)
         db = Database(settings.database_url)

@@ -26,10 +26,14 @@ async def run_checks(settings: Settings) -> list[Check]:
         await db.ping()
         pending = await db.pending_migrations()
         checks.append(
-            Check(not pending or settings.auto_migrate,
-                  f"database {db.display_url} reachable"
-                  + ("; migrations pending (applied at start)" if pending and settings.auto_migrate else "")
-                  + ("; migrations pending: run `python -m bot migrate`" if pending and not settings.auto_migrate else ""))
+            Check(
+                not pending or settings.auto_migrate,
+                f"database {db.display_url} reachable"
+                + ("; migrations pending (applied at start)" if pending and settings.auto_migrate else "")
+                + (
+                    "; migrations pending: run `python -m bot migrate`" if pending and not settings.auto_migrate else ""
+                ),
+            )
         )
     except Exception as exc:  # noqa: BLE001 - reported as one line
         checks.append(Check(False, f"database {db.display_url} cannot be used: {_one_line(exc)}"))
@@ -46,16 +50,27 @@ async def run_checks(settings: Settings) -> list[Check]:
         except ModelError as exc:
             checks.append(Check(False, f"model endpoint {model.base_url}: {exc.user_message}"))
         else:
-            checks.append(Check(True, f"model endpoint {model.base_url} answers ({len(names)} model{'s' if len(names) != 1 else ''} served)"))
+            checks.append(
+                Check(
+                    True,
+                    f"model endpoint {model.base_url} answers ({len(names)} model{'s' if len(names) != 1 else ''} served)",
+                )
+            )
             if names and settings.chat_model not in names:
-                checks.append(Check(False, f"chat model {settings.chat_model!r} is not served by the endpoint; set CHAT_MODEL"))
+                checks.append(
+                    Check(False, f"chat model {settings.chat_model!r} is not served by the endpoint; set CHAT_MODEL")
+                )
         finally:
             await model.close()
 
     platforms = settings.platforms
     checks.append(
-        Check(True, "platforms configured: " + ", ".join(platforms) if platforms
-              else "no chat platform configured: `python -m bot` starts the terminal chat")
+        Check(
+            True,
+            "platforms configured: " + ", ".join(platforms)
+            if platforms
+            else "no chat platform configured: `python -m bot` starts the terminal chat",
+        )
     )
     return checks
 

@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.access import AccessPolicy
-from core.context import ContextBuilder, WindowEntry, images_of
+from core.context import ContextBuilder, images_of
+from core.db.database import Database
 from core.db.models import Message, utcnow
 from core.db.repositories import (
     ContextRow,
@@ -31,11 +32,9 @@ from core.db.repositories import (
     UserRecord,
     UserRepository,
 )
-from core.db.database import Database
 from core.llm import ChatModel, ModelError, ModelFinished, ModelText, ModelToolCalls, Usage
 from core.locks import AdvisoryLocks, ConversationLocks, KeyedLocks
 from core.timefmt import is_valid_zone, zone
-from core.window import CachedWindow, WindowCache
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import (
     ConversationRef,
@@ -50,6 +49,7 @@ from core.types import (
     TurnEvent,
     TurnStarted,
 )
+from core.window import CachedWindow, WindowCache
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +143,10 @@ class ChatService:
         async with self.place_locks.hold(incoming.conversation):
             user = await self._user(incoming.author)
             conversation_id = await self._conversation(incoming.conversation, user.id)
-            async with self.locks.hold(conversation_id) as connection, aclosing(
-                self._locked_turn(incoming, user, conversation_id, connection)
-            ) as events:
+            async with (
+                self.locks.hold(conversation_id) as connection,
+                aclosing(self._locked_turn(incoming, user, conversation_id, connection)) as events,
+            ):
                 async for event in events:
                     yield event
 
@@ -429,4 +430,3 @@ def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
     if total is None:
         return more
     return Usage(total.prompt_tokens + more.prompt_tokens, total.completion_tokens + more.completion_tokens)
-

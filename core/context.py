@@ -98,7 +98,9 @@ class ContextBuilder:
             # merge with its neighbours into other tokens: count the whole message.
             content = head + body + extras
             return WindowEntry(row.id, row.role, content, TOKENS_PER_MESSAGE + self.counter.count(content))
-        return WindowEntry(row.id, row.role, head + body, TOKENS_PER_MESSAGE + self._stamp_tokens(head) + row.token_count)
+        return WindowEntry(
+            row.id, row.role, head + body, TOKENS_PER_MESSAGE + self._stamp_tokens(head) + row.token_count
+        )
 
     def fit(self, entries: Sequence[WindowEntry], budget: int) -> list[WindowEntry]:
         """The newest entries whose costs fit ``budget`` (always at least the newest one)."""

@@ -115,19 +115,27 @@ def describe_api_error(exc: BaseException) -> ModelError:
     if isinstance(exc, openai.PermissionDeniedError):
         return ModelError("auth", "The model service denied access to this model.", detail=detail)
     if isinstance(exc, openai.RateLimitError):
-        return ModelError("rate_limit", "The model service is over its rate limit right now; try again in a minute.", detail=detail)
+        return ModelError(
+            "rate_limit", "The model service is over its rate limit right now; try again in a minute.", detail=detail
+        )
     if isinstance(exc, openai.NotFoundError):
-        return ModelError("not_found", "The model service does not know this model; check the model settings.", detail=detail)
+        return ModelError(
+            "not_found", "The model service does not know this model; check the model settings.", detail=detail
+        )
     if isinstance(exc, openai.BadRequestError):
         message = _error_message(exc) or "it refused the request"
         return ModelError("bad_request", f"The model service could not take this request: {message}", detail=detail)
     if isinstance(exc, openai.APITimeoutError):
         return ModelError("timeout", "The model service took too long to answer.", detail=detail)
     if isinstance(exc, openai.APIConnectionError):
-        return ModelError("unreachable", "The model service cannot be reached; check OPENAI_BASE_URL and the network.", detail=detail)
+        return ModelError(
+            "unreachable", "The model service cannot be reached; check OPENAI_BASE_URL and the network.", detail=detail
+        )
     if isinstance(exc, openai.APIStatusError):
         return ModelError("unavailable", f"The model service failed (HTTP {status}); try again shortly.", detail=detail)
-    return ModelError("broken_stream", "The connection to the model broke off in the middle of the answer.", detail=detail)
+    return ModelError(
+        "broken_stream", "The connection to the model broke off in the middle of the answer.", detail=detail
+    )
 
 
 def _error_message(exc: openai.APIStatusError) -> str:

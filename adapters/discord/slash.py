@@ -27,7 +27,9 @@ def _app_command(command: Command, commands: CommandSet) -> app_commands.Command
         await _run(interaction, command, commands, {k: v for k, v in options.items() if v is not None})
 
     # discord.py reads a command's options from its callback's signature.
-    parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)]
+    parameters = [
+        inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)
+    ]
     for option in command.options:
         parameters.append(
             inspect.Parameter(
@@ -45,7 +47,9 @@ def _app_command(command: Command, commands: CommandSet) -> app_commands.Command
     return app_command
 
 
-async def _run(interaction: discord.Interaction, command: Command, commands: CommandSet, options: dict[str, str]) -> None:
+async def _run(
+    interaction: discord.Interaction, command: Command, commands: CommandSet, options: dict[str, str]
+) -> None:
     channel = interaction.channel
     channel_id = interaction.channel_id or 0
     guild_id = interaction.guild_id
@@ -62,6 +66,8 @@ async def _run(interaction: discord.Interaction, command: Command, commands: Com
 
 
 def _message(reply: CommandReply) -> dict[str, Any]:
-    files = [discord.File(io.BytesIO(f.data), filename=f.filename, description=f.description[:1000] or None) for f in reply.files]
+    files = [
+        discord.File(io.BytesIO(f.data), filename=f.filename, description=f.description[:1000] or None)
+        for f in reply.files
+    ]
     return {"content": reply.text[:2000], "files": files, "allowed_mentions": discord.AllowedMentions.none()}
-

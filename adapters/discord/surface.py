@@ -56,9 +56,11 @@ class DiscordSurface:
         reference = self.reply_to
         self.reply_to = None  # only the first part answers the user's message
         try:
-            message = await self.channel.send(
-                text, reference=reference, mention_author=False, allowed_mentions=NO_MENTIONS
-            ) if reference is not None else await self.channel.send(text, allowed_mentions=NO_MENTIONS)
+            message = (
+                await self.channel.send(text, reference=reference, mention_author=False, allowed_mentions=NO_MENTIONS)
+                if reference is not None
+                else await self.channel.send(text, allowed_mentions=NO_MENTIONS)
+            )
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         return str(message.id)
@@ -74,7 +76,9 @@ class DiscordSurface:
         try:
             await self.channel.send(
                 file.description[:1900] if file.description else None,
-                file=discord.File(io.BytesIO(file.data), filename=file.filename, description=file.description[:1000] or None),
+                file=discord.File(
+                    io.BytesIO(file.data), filename=file.filename, description=file.description[:1000] or None
+                ),
                 allowed_mentions=NO_MENTIONS,
             )
         except discord.HTTPException as exc:

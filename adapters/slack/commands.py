@@ -86,4 +86,3 @@ class SlashCommands:
             await respond(text=text, response_type="ephemeral" if private else "in_channel")
         except Exception as exc:  # noqa: BLE001 - nothing else to tell the user with
             log.warning("could not answer a slash command: %s", exc)
-

@@ -27,7 +27,9 @@ class SharedFiles:
 class FileFetcher:
     """Downloads shared images with the bot token (Slack's private file URLs need it)."""
 
-    def __init__(self, session: Callable[[], aiohttp.ClientSession], token: str, *, max_bytes: int = MAX_IMAGE_BYTES) -> None:
+    def __init__(
+        self, session: Callable[[], aiohttp.ClientSession], token: str, *, max_bytes: int = MAX_IMAGE_BYTES
+    ) -> None:
         self._session = session
         self._token = token
         self.max_bytes = max_bytes

@@ -75,7 +75,12 @@ def to_mrkdwn(markdown: str, mode: Escaping = Escaping.FULL) -> str:
     for line in markdown.split("\n"):
         match = _FENCE.match(line)
         if fence:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) and not match.group(2).strip():
+            if (
+                match
+                and match.group(1)[0] == fence[0]
+                and len(match.group(1)) >= len(fence)
+                and not match.group(2).strip()
+            ):
                 fence = ""
                 out.append("```")
             else:

@@ -19,13 +19,12 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import aclosing, suppress
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from adapters.budget import Priority, Reservation, SlidingWindow
-from adapters.render import STOPPED_NOTE, DeliveryError, PartsRecorder, RateLimited, StreamRenderer
+from adapters.render import AnswerRenderer, DeliveryError, PartsRecorder, RateLimited, StreamRenderer
 from adapters.slack.surface import SlackSurface, delivery_error
 from adapters.text import Splitter
 from core.types import OutgoingFile, Refused, StatusUpdate, TextDelta, TurnDone, TurnError, TurnEvent, TurnStarted
@@ -37,7 +36,7 @@ CALL_MAX_CHARS = 10_000
 _ATTEMPTS = 5
 
 
-class NativeStreamRenderer:
+class NativeStreamRenderer(AnswerRenderer):
     """Renders one answer's event stream as a natively streamed Slack message."""
 
     def __init__(
@@ -49,27 +48,19 @@ class NativeStreamRenderer:
         recipient_team_id: str = "",
         record_parts: PartsRecorder | None = None,
     ) -> None:
-        self.surface = surface
+        self._note = ""
+        self._fallback: StreamRenderer | None = None  # set before the base class assigns ``note``
+        super().__init__(surface, surface.workspace.budget, record_parts=record_parts)
         self.workspace = surface.workspace
-        self.budget = surface.workspace.budget
         self.client = surface.client
         self.thread_ts = thread_ts
         self.recipient_user_id = recipient_user_id
         self.recipient_team_id = recipient_team_id
-        self.record_parts = record_parts
-        self.text = ""
         self.sent = 0  # characters of ``text`` Slack has
         self.ts: str | None = None
-        self.answer_id: int | None = None
         self.broken = False  # the stream failed: the rest goes out as ordinary messages
-        self._note = ""
-        self._fallback: StreamRenderer | None = None
-        self._changed = asyncio.Event()
-        self._finished = asyncio.Event()
-        self._uploads: asyncio.Queue[OutgoingFile | None] = asyncio.Queue()
-        self._in_flight = False
+        self._stop_slot: Reservation | None = None
         self._last_append = 0.0
-        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def placeholder_renderer(self) -> StreamRenderer | None:
@@ -95,33 +86,13 @@ class NativeStreamRenderer:
             log.info("stream budget exhausted in %s; editing a placeholder instead", self.workspace.team_id)
             await self._render_with_placeholder(events)
             return
+        self._stop_slot = stop_slot
         self.workspace.streaming_answers += 1
-        writer = asyncio.create_task(self._write_loop())
-        uploader = asyncio.create_task(self._upload_loop())
         try:
-            async with aclosing(events) as stream:
-                async for event in stream:
-                    self._apply(event)
-        except asyncio.CancelledError:
-            self._note = STOPPED_NOTE  # shutting down: close the message off honestly before going
-            raise
-        except Exception as exc:  # noqa: BLE001 - the core failed unexpectedly; say so, keep the text
-            log.exception("answer stream failed")
-            self._note = f"Something went wrong while answering ({type(exc).__name__})."
+            await self._drive(events)
         finally:
-            self._finished.set()
-            self._changed.set()
-            await self._uploads.put(None)
-            try:
-                if not self._in_flight:
-                    writer.cancel()
-                with suppress(asyncio.CancelledError):
-                    await writer
-                await self._finish(stop_slot)
-                await uploader
-            finally:
-                self.workspace.streaming_answers -= 1
-                self.budget.release(stop_slot)
+            self.workspace.streaming_answers -= 1
+            self.budget.release(stop_slot)
 
     async def _render_with_placeholder(self, events: AsyncIterator[TurnEvent]) -> None:
         self._fallback = StreamRenderer(self.surface, record_parts=self.record_parts)
@@ -141,9 +112,9 @@ class NativeStreamRenderer:
         elif isinstance(event, TurnStarted):
             self.answer_id = event.answer_message_id
             if self.ts is not None:
-                self._spawn_record()
+                self._record_soon([self.ts])
         elif isinstance(event, TurnError | Refused):
-            self._note = event.message
+            self.note = event.message
         elif isinstance(event, StatusUpdate | TurnDone):
             pass  # Slack shows its own progress while a message streams
 
@@ -196,7 +167,7 @@ class NativeStreamRenderer:
                 self._in_flight = False
             self.ts = str(response["ts"])
             self.sent = len(text)
-            self._spawn_record()
+            self._record_soon([self.ts])
             return
         self.broken = True
 
@@ -228,7 +199,8 @@ class NativeStreamRenderer:
 
     # -- the end ------------------------------------------------------------------------
 
-    async def _finish(self, stop_slot: Reservation | None) -> None:
+    async def _finish(self) -> None:
+        stop_slot = self._stop_slot
         if self.ts is None and not self.broken:
             await self._start()
         if self.ts is not None and not self.broken:
@@ -287,26 +259,3 @@ class NativeStreamRenderer:
                 except DeliveryError as exc:
                     log.warning("could not post the rest of a streamed answer: %s", exc)
                     return
-
-    async def _upload_loop(self) -> None:
-        while (file := await self._uploads.get()) is not None:
-            await self.budget.acquire(self.surface.windows("upload"), Priority.FIRST)
-            try:
-                await self.surface.upload(file)
-            except Exception as exc:  # noqa: BLE001 - one failed upload must not end the answer
-                log.warning("upload of %s failed: %s", file.filename, exc)
-                self._note = self._note or f"I could not upload {file.filename}."
-
-    def _spawn_record(self) -> None:
-        if self.record_parts is None or self.answer_id is None or self.ts is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._record(self.answer_id, [self.ts]))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _record(self, answer_id: int, parts: list[str]) -> None:
-        assert self.record_parts is not None
-        try:
-            await self.record_parts(answer_id, parts)
-        except Exception:  # noqa: BLE001 - bookkeeping must not break the answer
-            log.exception("could not record the streamed message of answer %s", answer_id)

@@ -97,9 +97,7 @@ class TerminalChat:
 
     async def say(self, text: str) -> None:
         """Send one message and print the answer as it streams."""
-        incoming = IncomingMessage(
-            conversation=self.place, author=self.identity, text=text, received_at=utcnow()
-        )
+        incoming = IncomingMessage(conversation=self.place, author=self.identity, text=text, received_at=utcnow())
         self.console.print("[bold cyan]assistant ›[/] ", end="")
         at_line_start = False
         async with aclosing(self.chat.turn(incoming)) as events:

@@ -127,9 +127,7 @@ class ConversationRepository:
 
     async def find_open(self, ref: ConversationRef) -> int | None:
         async with self.db.session() as session:
-            return await session.scalar(
-                select(Conversation.id).where(_place(ref), Conversation.closed_at.is_(None))
-            )
+            return await session.scalar(select(Conversation.id).where(_place(ref), Conversation.closed_at.is_(None)))
 
     async def close(self, ref: ConversationRef) -> bool:
         """Close the open conversation at this place; the next message starts a new one."""
@@ -408,6 +406,4 @@ class MessageRepository:
                     .order_by(Message.id)
                 )
             ).all()
-        return [
-            (message, ConversationRef(c.platform, c.workspace, c.channel, c.thread)) for message, c in rows
-        ]
+        return [(message, ConversationRef(c.platform, c.workspace, c.channel, c.thread)) for message, c in rows]

@@ -75,7 +75,12 @@ def evaluate(expression: str) -> float | int:
             return node.value
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             left, right = walk(node.left), walk(node.right)
-            if isinstance(node.op, ast.Pow) and abs(left) > 1 and right > 0 and right * math.log10(abs(left)) > MAX_DIGITS:
+            if (
+                isinstance(node.op, ast.Pow)
+                and abs(left) > 1
+                and right > 0
+                and right * math.log10(abs(left)) > MAX_DIGITS
+            ):
                 raise ToolInputError(f"the result has more than {MAX_DIGITS} digits")
             return _BINARY[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:

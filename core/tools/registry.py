@@ -66,7 +66,7 @@ class ToolRegistry:
     tools: dict[str, Tool] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, tools: Iterable[Tool]) -> "ToolRegistry":
+    def of(cls, tools: Iterable[Tool]) -> ToolRegistry:
         registry = cls()
         for tool in tools:
             registry.register(tool)
@@ -82,7 +82,7 @@ class ToolRegistry:
 
     def status_for(self, name: str) -> str:
         tool = self.tools.get(name)
-        return (tool.status if tool and tool.status else f"Running {name}…")
+        return tool.status if tool and tool.status else f"Running {name}…"
 
     async def run(self, call: ToolCall, context: ToolContext) -> ToolResult:
         """Run one call. Never raises: failures come back as an error result for the model."""

@@ -13,7 +13,6 @@ import discord
 import discord.gateway
 import discord.http
 import pytest
-import yarl
 
 from adapters.discord import DiscordService
 from core.chat import ChatService
@@ -32,7 +31,9 @@ def fake_discord(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
     with FakeDiscord() as fake:
         # discord.py keeps its endpoints on classes; monkeypatch puts them back after the test.
         monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+        monkeypatch.setattr(
+            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        )
         yield fake
     assert fake.errors == []
 
@@ -44,7 +45,9 @@ class Bot:
     fake: FakeDiscord
 
     def bot_texts(self, channel_id: str) -> list[str]:
-        return [m["content"] for m in self.fake.channel_messages(channel_id) if m["author"]["id"] == self.fake.bot_user_id]
+        return [
+            m["content"] for m in self.fake.channel_messages(channel_id) if m["author"]["id"] == self.fake.bot_user_id
+        ]
 
     async def answer_in(self, channel_id: str, *, count: int = 1, timeout: float = 10.0) -> list[str]:
         """Wait until the bot's last ``count`` messages in the channel are final (no streaming marker)."""
@@ -97,9 +100,10 @@ async def test_a_dm_is_answered_by_editing_a_placeholder(bot: Bot, openai_fake: 
     assert await bot.answer_in(channel) == [answer]
     bot_calls = [e for e in bot.fake.log if e.channel_id == channel and e.route in ("messages.create", "messages.edit")]
     assert bot_calls[0].route == "messages.create" and bot_calls[0].content == MARKER, "a placeholder comes first"
-    assert any(e.route == "messages.edit" and e.content and e.content.endswith(MARKER) and len(e.content) > 2 for e in bot_calls), (
-        "partial text was shown with the streaming marker"
-    )
+    assert any(
+        e.route == "messages.edit" and e.content and e.content.endswith(MARKER) and len(e.content) > 2
+        for e in bot_calls
+    ), "partial text was shown with the streaming marker"
     assert bot.fake.rate_limited == []
 
 
@@ -121,7 +125,9 @@ async def test_a_long_answer_continues_in_more_messages_with_nothing_lost(bot: B
     # Fences closed at the end of a part and reopened at the start of the next are the only additions.
     for part in parts[1:]:
         if part.startswith("```python\n"):
-            rebuilt = rebuilt.replace("\n```" + part, part[len("```python\n"):], 1).replace("```" + part, part[len("```python\n"):], 1)
+            rebuilt = rebuilt.replace("\n```" + part, part[len("```python\n") :], 1).replace(
+                "```" + part, part[len("```python\n") :], 1
+            )
     assert rebuilt == answer
     assert bot.fake.rate_limited == []
 
@@ -138,7 +144,9 @@ async def test_twenty_users_at_once_get_their_answers_without_a_single_429(
         words_per_second=40,
     )
 
-    channels = await asyncio.gather(*(asyncio.to_thread(dm, fake_discord, user, f"question {n}") for n, user in enumerate(users)))
+    channels = await asyncio.gather(
+        *(asyncio.to_thread(dm, fake_discord, user, f"question {n}") for n, user in enumerate(users))
+    )
     answers = await asyncio.gather(*(bot.answer_in(channel, timeout=20) for channel in channels))
 
     for n, answer in enumerate(answers):
@@ -165,11 +173,19 @@ async def test_help_and_settings_commands_answer_privately(bot: Bot) -> None:
     alice = bot.fake.add_user(name="alice")["id"]
 
     bot.fake.invoke_command(alice, "settings", {"timezone": "Asia/Tokyo"})
-    record = await bot.fake.await_for(lambda f: next((r for r in f.interaction_responses if r.kind == "callback"), None))
+    record = await bot.fake.await_for(
+        lambda f: next((r for r in f.interaction_responses if r.kind == "callback"), None)
+    )
 
     assert "Time zone set to Asia/Tokyo." in str(record.payload)
     assert record.payload["data"]["flags"] & 64, "ephemeral"
-    assert sorted(c["name"] for c in bot.fake.registered_commands["global"]) == ["forget", "help", "image", "new", "settings"]
+    assert sorted(c["name"] for c in bot.fake.registered_commands["global"]) == [
+        "forget",
+        "help",
+        "image",
+        "new",
+        "settings",
+    ]
 
 
 async def test_edits_and_deletes_on_discord_change_the_history(bot: Bot, openai_fake: FakeOpenAI) -> None:
@@ -207,7 +223,9 @@ def _place(channel_id: str):  # noqa: ANN202 - test helper
     return place_of(int(channel_id), None)
 
 
-async def test_a_mention_in_a_server_opens_a_thread_that_continues_without_mentions(bot: Bot, openai_fake: FakeOpenAI) -> None:
+async def test_a_mention_in_a_server_opens_a_thread_that_continues_without_mentions(
+    bot: Bot, openai_fake: FakeOpenAI
+) -> None:
     alice = bot.fake.add_user(name="alice")["id"]
     guild = bot.fake.add_guild("Home")
     general = guild["channels"][0]["id"]
@@ -226,7 +244,12 @@ async def test_images_reach_the_model_and_other_files_get_a_clear_line(bot: Bot,
     alice = bot.fake.add_user(name="alice")["id"]
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
 
-    channel = dm(bot.fake, alice, "what is in this picture?", attachments=[("cat.png", png, "image/png"), ("report.pdf", b"%PDF", "application/pdf")])
+    channel = dm(
+        bot.fake,
+        alice,
+        "what is in this picture?",
+        attachments=[("cat.png", png, "image/png"), ("report.pdf", b"%PDF", "application/pdf")],
+    )
     texts = await bot.answer_in(channel, count=2)
 
     assert texts[0] == "-# I can't read report.pdf yet: only images are supported for now."
@@ -234,7 +257,9 @@ async def test_images_reach_the_model_and_other_files_get_a_clear_line(bot: Bot,
     assert content[1]["type"] == "image_url" and content[1]["image_url"]["url"].startswith("data:image/png;base64,")
 
 
-async def test_strangers_are_refused_and_the_model_is_not_called(fake_discord: FakeDiscord, database: Database, model: OpenAIModel, openai_fake: FakeOpenAI) -> None:
+async def test_strangers_are_refused_and_the_model_is_not_called(
+    fake_discord: FakeDiscord, database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
     bot = await start_bot(fake_discord, database, model, allowed=("discord:*:42",))
     mallory = fake_discord.add_user(name="mallory")["id"]
 
@@ -250,7 +275,9 @@ async def test_tool_status_shows_in_the_message_while_the_tool_runs(bot: Bot, op
     from tests.fakes.openai_server import ToolCalls
 
     alice = bot.fake.add_user(name="alice")["id"]
-    openai_fake.queue(ToolCalls([("calculate", {"expression": "21 * 2"})], text="Let me see."), Reply("It is 42.", first_delay=0.5))
+    openai_fake.queue(
+        ToolCalls([("calculate", {"expression": "21 * 2"})], text="Let me see."), Reply("It is 42.", first_delay=0.5)
+    )
 
     channel = dm(bot.fake, alice, "what is 21 times 2?")
 
@@ -304,7 +331,9 @@ def strict_discord(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
     # A Discord far stricter than the limits the bot plans for: 2 edits a second per channel, 8 requests a second.
     with FakeDiscord(limits=DiscordLimits(channel_edit=(2, 1.0), global_per_second=8)) as fake:
         monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+        monkeypatch.setattr(
+            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        )
         yield fake
 
 

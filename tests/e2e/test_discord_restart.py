@@ -88,8 +88,10 @@ async def test_killed_mid_answer_the_bot_closes_the_cut_answer_and_carries_on(
         openai_fake.queue(Reply("I'm back. Where were we?"))
         fake.user_sends_dm(alice, "hello again")
         await fake.await_for(
-            lambda f: [m["content"] for m in f.channel_messages(channel) if m["author"]["id"] == f.bot_user_id][-1:]
-            == ["I'm back. Where were we?"],
+            lambda f: (
+                [m["content"] for m in f.channel_messages(channel) if m["author"]["id"] == f.bot_user_id][-1:]
+                == ["I'm back. Where were we?"]
+            ),
             15,
         )
         history = str(openai_fake.last_messages())

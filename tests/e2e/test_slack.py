@@ -138,7 +138,9 @@ def last_user_text(request: dict[str, Any]) -> str:
 
 async def stored_answers(database: Database) -> list[Message]:
     async with database.session() as session:
-        return list((await session.scalars(select(Message).where(Message.role == "assistant").order_by(Message.id))).all())
+        return list(
+            (await session.scalars(select(Message).where(Message.role == "assistant").order_by(Message.id))).all()
+        )
 
 
 # -- streaming -------------------------------------------------------------------------------
@@ -261,8 +263,16 @@ async def test_mention_in_a_channel_is_answered_in_its_thread_and_the_thread_con
         slack.send_envelope(
             "events_api",
             slack.event_payload(
-                {"type": "message", "channel": "C100", "user": "U2", "text": "hello all", "ts": "1800000000.000100",
-                 "team": TEAM, "channel_type": "channel", "event_ts": "1800000000.000100"}
+                {
+                    "type": "message",
+                    "channel": "C100",
+                    "user": "U2",
+                    "text": "hello all",
+                    "ts": "1800000000.000100",
+                    "team": TEAM,
+                    "channel_type": "channel",
+                    "event_ts": "1800000000.000100",
+                }
             ),
         )
         await asyncio.sleep(0.5)
@@ -489,8 +499,15 @@ async def test_after_a_crash_mid_answer_the_next_start_closes_it_off(
     openai_fake.queue(Reply(words(400), delay=0.03))
     channel = slack.dm_channel("U1")
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, database_url, openai_fake.base_url, slack.api_url,
-        cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        sys.executable,
+        "-c",
+        CHILD,
+        database_url,
+        openai_fake.base_url,
+        slack.api_url,
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
     try:
         assert child.stdout is not None

@@ -153,12 +153,15 @@ def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def other_commands(_openai_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Session]]]:
+def other_commands(
+    _openai_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[Session]]]:
     """Runs that need no scripted model answer, all started at once when the module begins.
 
     Doctor only lists models (never a chat completion), and the other runs do not
     reach the fake at all, so they cannot disturb the chat tests' scripted answers.
     """
+
     def fresh_dir(name: str) -> Path:
         return tmp_path_factory.mktemp(name)
 
@@ -167,15 +170,22 @@ def other_commands(_openai_server: FakeOpenAI, tmp_path_factory: pytest.TempPath
         runs = {
             "doctor": pool.submit(run_bot, "doctor", fresh_dir("doctor"), OPENAI_BASE_URL=_openai_server.base_url),
             "doctor with a wrong key": pool.submit(
-                run_bot, "doctor", fresh_dir("doctor-wrong-key"),
-                OPENAI_BASE_URL=_openai_server.base_url, OPENAI_API_KEY=WRONG_KEY,
+                run_bot,
+                "doctor",
+                fresh_dir("doctor-wrong-key"),
+                OPENAI_BASE_URL=_openai_server.base_url,
+                OPENAI_API_KEY=WRONG_KEY,
             ),
             "chat without a key": pool.submit(
                 run_bot, "chat", fresh_dir("no-key"), lines=["hello"], OPENAI_API_KEY=None
             ),
             "chat with an unreachable endpoint": pool.submit(
-                run_bot, "chat", fresh_dir("unreachable"), lines=["hello?", "still there?"],
-                OPENAI_BASE_URL=unreachable, OPENAI_MAX_RETRIES="0",
+                run_bot,
+                "chat",
+                fresh_dir("unreachable"),
+                lines=["hello?", "still there?"],
+                OPENAI_BASE_URL=unreachable,
+                OPENAI_MAX_RETRIES="0",
             ),
             "run without a platform": pool.submit(run_bot, "run", fresh_dir("no-platform")),
             "migrate": pool.submit(run_bot, "migrate", fresh_dir("migrate")),
@@ -194,7 +204,14 @@ def test_a_first_session_help_then_a_streamed_answer(openai_fake: FakeOpenAI, wo
     help_text, unknown, answer, _at_exit = session.replies
     assert session.stdout.startswith("CaptainsLog — type a message, or /help. Ctrl-D to leave.\n")
     assert help_text.startswith("Commands:\n")
-    assert [line.split()[0] for line in help_text.splitlines()[1:]] == ["/new", "/history", "/forget", "/tz", "/help", "/quit"]
+    assert [line.split()[0] for line in help_text.splitlines()[1:]] == [
+        "/new",
+        "/history",
+        "/forget",
+        "/tz",
+        "/help",
+        "/quit",
+    ]
     assert unknown == "Unknown command /nonsense; /help lists them.\n"
     assert answer == ASSISTANT + "Good morning! The kettle is on.\n"
     assert len(openai_fake.chat_requests()) == 1, "commands never reach the model"
@@ -298,7 +315,9 @@ def test_a_missing_api_key_stops_with_one_clear_line(other_commands: dict[str, F
 # -- the other commands ------------------------------------------------------------------
 
 
-def test_doctor_checks_settings_database_and_endpoint(other_commands: dict[str, Future[Session]], openai_fake: FakeOpenAI) -> None:
+def test_doctor_checks_settings_database_and_endpoint(
+    other_commands: dict[str, Future[Session]], openai_fake: FakeOpenAI
+) -> None:
     session = other_commands["doctor"].result()
 
     lines = session.stdout.splitlines()

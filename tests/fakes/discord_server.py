@@ -36,7 +36,7 @@ import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -248,7 +248,7 @@ def _iso(dt: datetime) -> str:
 
 
 def _snowflake_time(snowflake: str) -> datetime:
-    return datetime.fromtimestamp(((int(snowflake) >> 22) + DISCORD_EPOCH_MS) / 1000, timezone.utc)
+    return datetime.fromtimestamp(((int(snowflake) >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
 
 
 # --------------------------------------------------------------------------- #
@@ -258,7 +258,7 @@ def _snowflake_time(snowflake: str) -> datetime:
 class _Route:
     method: str
     pattern: re.Pattern[str]
-    handler: Callable[["_Ctx"], Awaitable[web.StreamResponse]]
+    handler: Callable[[_Ctx], Awaitable[web.StreamResponse]]
     name: str
     bucket: str | None = None
     auth: bool = True
@@ -411,11 +411,11 @@ class FakeDiscord(ThreadedServer):
         """Value (as ``yarl.URL``) for ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY``."""
         return f"ws://127.0.0.1:{self.port}/gateway"
 
-    def start(self) -> "FakeDiscord":
+    def start(self) -> FakeDiscord:
         super().start()
         return self
 
-    def __enter__(self) -> "FakeDiscord":
+    def __enter__(self) -> FakeDiscord:
         return self.start()
 
     # ------------------------------------------------------------------ #
@@ -507,8 +507,11 @@ class FakeDiscord(ThreadedServer):
                 "explicit_content_filter": 0,
                 "roles": [
                     self._role(gid, "@everyone", EVERYONE_PERMISSIONS, 0),
-                    {**self._role(bot_role_id, self.bot_name, BOT_ROLE_PERMISSIONS, 1), "managed": True,
-                     "tags": {"bot_id": self.bot_user_id}},
+                    {
+                        **self._role(bot_role_id, self.bot_name, BOT_ROLE_PERMISSIONS, 1),
+                        "managed": True,
+                        "tags": {"bot_id": self.bot_user_id},
+                    },
                 ],
                 "emojis": [],
                 "stickers": [],
@@ -525,7 +528,7 @@ class FakeDiscord(ThreadedServer):
                 "preferred_locale": "en-US",
                 "nsfw_level": 0,
                 "premium_progress_bar_enabled": False,
-                "joined_at": _iso(datetime.now(timezone.utc)),
+                "joined_at": _iso(datetime.now(UTC)),
                 "large": False,
                 "unavailable": False,
                 "_bot_role_id": bot_role_id,
@@ -592,9 +595,7 @@ class FakeDiscord(ThreadedServer):
             self._require_user(user_id)
             channel = self._dm_channel_locked(user_id)
             msg = self._new_message(channel, self._users[user_id], content)
-            msg["attachments"] = [
-                self._store_attachment(channel["id"], fn, data, ct) for fn, data, ct in attachments
-            ]
+            msg["attachments"] = [self._store_attachment(channel["id"], fn, data, ct) for fn, data, ct in attachments]
             self._store_message(msg)
             result = copy.deepcopy(msg)
         self._run_dispatch(self._dispatch_message, "MESSAGE_CREATE", msg["id"])
@@ -619,9 +620,7 @@ class FakeDiscord(ThreadedServer):
             if mention_bot:
                 content = f"<@{self.bot_user_id}> {content}"
             msg = self._new_message(channel, self._users[user_id], content)
-            msg["attachments"] = [
-                self._store_attachment(channel["id"], fn, data, ct) for fn, data, ct in attachments
-            ]
+            msg["attachments"] = [self._store_attachment(channel["id"], fn, data, ct) for fn, data, ct in attachments]
             self._store_message(msg)
             result = copy.deepcopy(msg)
         self._run_dispatch(self._dispatch_message, "MESSAGE_CREATE", msg["id"])
@@ -633,7 +632,7 @@ class FakeDiscord(ThreadedServer):
             msg = self._require_message(str(message_id))
             msg["content"] = new_content
             msg["mentions"] = self._mentions(new_content)
-            msg["edited_timestamp"] = _iso(datetime.now(timezone.utc))
+            msg["edited_timestamp"] = _iso(datetime.now(UTC))
             result = copy.deepcopy(msg)
         self._run_dispatch(self._dispatch_message, "MESSAGE_UPDATE", result["id"])
         return result
@@ -850,7 +849,7 @@ class FakeDiscord(ThreadedServer):
             self._uploads.clear()
             self._interaction_records.clear()
 
-    def wait_for(self, predicate: Callable[["FakeDiscord"], T], timeout: float = 5.0) -> T:
+    def wait_for(self, predicate: Callable[[FakeDiscord], T], timeout: float = 5.0) -> T:
         """Poll ``predicate(fake)`` from a sync test until truthy; return its value or raise TimeoutError."""
         deadline = time.monotonic() + timeout
         while True:
@@ -861,7 +860,7 @@ class FakeDiscord(ThreadedServer):
                 raise TimeoutError(f"condition not met within {timeout}s")
             time.sleep(0.01)
 
-    async def await_for(self, predicate: Callable[["FakeDiscord"], T], timeout: float = 5.0) -> T:
+    async def await_for(self, predicate: Callable[[FakeDiscord], T], timeout: float = 5.0) -> T:
         """Like :meth:`wait_for` but yields to the caller's event loop while polling."""
         deadline = time.monotonic() + timeout
         while True:
@@ -908,7 +907,7 @@ class FakeDiscord(ThreadedServer):
                 "nick": None,
                 "avatar": None,
                 "roles": roles or [],
-                "joined_at": _iso(datetime.now(timezone.utc)),
+                "joined_at": _iso(datetime.now(UTC)),
                 "premium_since": None,
                 "deaf": False,
                 "mute": False,
@@ -1057,8 +1056,12 @@ class FakeDiscord(ThreadedServer):
         try:
             async with session.lock:
                 await session.send_raw(
-                    {"op": 10, "s": None, "t": None,
-                     "d": {"heartbeat_interval": self.heartbeat_interval, "_trace": ["fake-discord"]}}
+                    {
+                        "op": 10,
+                        "s": None,
+                        "t": None,
+                        "d": {"heartbeat_interval": self.heartbeat_interval, "_trace": ["fake-discord"]},
+                    }
                 )
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
@@ -1216,8 +1219,9 @@ class FakeDiscord(ThreadedServer):
         app = r"(?P<application_id>\d+)"
         tok = r"(?P<token>[^/]+)"
 
-        def r(method: str, path: str, handler: Callable[[_Ctx], Awaitable[web.StreamResponse]], name: str,
-              **kw: Any) -> _Route:
+        def r(
+            method: str, path: str, handler: Callable[[_Ctx], Awaitable[web.StreamResponse]], name: str, **kw: Any
+        ) -> _Route:
             return _Route(method, re.compile(f"^{path}$"), handler, name, **kw)
 
         return [
@@ -1235,29 +1239,83 @@ class FakeDiscord(ThreadedServer):
             r("GET", f"/channels/{cid}/messages/{mid}", self._h_get_message, "messages.get"),
             r("PATCH", f"/channels/{cid}/messages/{mid}", self._h_edit, "messages.edit", bucket="edit"),
             r("DELETE", f"/channels/{cid}/messages/{mid}", self._h_delete, "messages.delete"),
-            r("PUT", f"/channels/{cid}/messages/{mid}/reactions/(?P<emoji>[^/]+)/@me", self._h_react,
-              "reactions.add", bucket="reaction"),
-            r("DELETE", f"/channels/{cid}/messages/{mid}/reactions/(?P<emoji>[^/]+)/@me", self._h_unreact,
-              "reactions.delete", bucket="reaction"),
+            r(
+                "PUT",
+                f"/channels/{cid}/messages/{mid}/reactions/(?P<emoji>[^/]+)/@me",
+                self._h_react,
+                "reactions.add",
+                bucket="reaction",
+            ),
+            r(
+                "DELETE",
+                f"/channels/{cid}/messages/{mid}/reactions/(?P<emoji>[^/]+)/@me",
+                self._h_unreact,
+                "reactions.delete",
+                bucket="reaction",
+            ),
             r("POST", f"/channels/{cid}/messages/{mid}/threads", self._h_thread_from_message, "threads.from_message"),
             r("POST", f"/channels/{cid}/threads", self._h_thread, "threads.create"),
             r("PUT", f"/applications/{app}/commands", self._h_put_commands, "commands.bulk"),
             r("GET", f"/applications/{app}/commands", self._h_get_commands, "commands.list"),
-            r("PUT", rf"/applications/{app}/guilds/(?P<guild_id>\d+)/commands", self._h_put_commands,
-              "commands.guild_bulk"),
-            r("GET", rf"/applications/{app}/guilds/(?P<guild_id>\d+)/commands", self._h_get_commands,
-              "commands.guild_list"),
-            r("POST", rf"/interactions/(?P<interaction_id>\d+)/{tok}/callback", self._h_callback,
-              "interactions.callback", auth=False, global_limit=False, interaction_kind="callback"),
-            r("POST", f"/webhooks/{app}/{tok}", self._h_followup, "webhooks.execute", bucket="webhook_send",
-              auth=False, global_limit=False, interaction_kind="followup"),
-            r("PATCH", f"/webhooks/{app}/{tok}/messages/(?P<message_id>@original|\\d+)", self._h_webhook_edit,
-              "webhooks.edit_message", bucket="webhook_edit", auth=False, global_limit=False,
-              interaction_kind="edit_message"),
-            r("GET", f"/webhooks/{app}/{tok}/messages/(?P<message_id>@original|\\d+)", self._h_webhook_get,
-              "webhooks.get_message", auth=False, global_limit=False, interaction_kind="get_message"),
-            r("DELETE", f"/webhooks/{app}/{tok}/messages/(?P<message_id>@original|\\d+)", self._h_webhook_delete,
-              "webhooks.delete_message", auth=False, global_limit=False, interaction_kind="delete_message"),
+            r(
+                "PUT",
+                rf"/applications/{app}/guilds/(?P<guild_id>\d+)/commands",
+                self._h_put_commands,
+                "commands.guild_bulk",
+            ),
+            r(
+                "GET",
+                rf"/applications/{app}/guilds/(?P<guild_id>\d+)/commands",
+                self._h_get_commands,
+                "commands.guild_list",
+            ),
+            r(
+                "POST",
+                rf"/interactions/(?P<interaction_id>\d+)/{tok}/callback",
+                self._h_callback,
+                "interactions.callback",
+                auth=False,
+                global_limit=False,
+                interaction_kind="callback",
+            ),
+            r(
+                "POST",
+                f"/webhooks/{app}/{tok}",
+                self._h_followup,
+                "webhooks.execute",
+                bucket="webhook_send",
+                auth=False,
+                global_limit=False,
+                interaction_kind="followup",
+            ),
+            r(
+                "PATCH",
+                f"/webhooks/{app}/{tok}/messages/(?P<message_id>@original|\\d+)",
+                self._h_webhook_edit,
+                "webhooks.edit_message",
+                bucket="webhook_edit",
+                auth=False,
+                global_limit=False,
+                interaction_kind="edit_message",
+            ),
+            r(
+                "GET",
+                f"/webhooks/{app}/{tok}/messages/(?P<message_id>@original|\\d+)",
+                self._h_webhook_get,
+                "webhooks.get_message",
+                auth=False,
+                global_limit=False,
+                interaction_kind="get_message",
+            ),
+            r(
+                "DELETE",
+                f"/webhooks/{app}/{tok}/messages/(?P<message_id>@original|\\d+)",
+                self._h_webhook_delete,
+                "webhooks.delete_message",
+                auth=False,
+                global_limit=False,
+                interaction_kind="delete_message",
+            ),
         ]
 
     def _bucket_config(self, bucket: str) -> tuple[int, float] | None:
@@ -1456,8 +1514,14 @@ class FakeDiscord(ThreadedServer):
     # ------------------------------------------------------------------ #
     # Validation
     # ------------------------------------------------------------------ #
-    def _validate_message(self, payload: JSON, file_count: int, files: list[tuple[str, str, bytes, str | None]],
-                          *, check_empty: bool = True) -> None:
+    def _validate_message(
+        self,
+        payload: JSON,
+        file_count: int,
+        files: list[tuple[str, str, bytes, str | None]],
+        *,
+        check_empty: bool = True,
+    ) -> None:
         errors: JSON = {}
         content = payload.get("content")
         max_content = self.limits.max_content
@@ -1489,16 +1553,18 @@ class FakeDiscord(ThreadedServer):
         if max_bytes and any(len(data) > max_bytes for _, _, data, _ in files):
             raise _ApiError(413, "Request entity too large", 40005)
         if check_empty and not (
-            content or file_count or embeds or payload.get("sticker_ids") or payload.get("poll")
+            content
+            or file_count
+            or embeds
+            or payload.get("sticker_ids")
+            or payload.get("poll")
             or payload.get("components")
         ):
             raise _ApiError(400, "Cannot send an empty message", 50006)
 
     def _attachments_from_request(self, ctx: _Ctx, channel_id: str, payload: JSON) -> list[JSON]:
         """New attachments from ``files[n]`` parts, with descriptions from ``payload.attachments``."""
-        described = {
-            str(a.get("id")): a for a in payload.get("attachments") or [] if isinstance(a, dict)
-        }
+        described = {str(a.get("id")): a for a in payload.get("attachments") or [] if isinstance(a, dict)}
         result = []
         for index, (name, filename, data, content_type) in enumerate(ctx.files):
             key = name[6:-1] if name.startswith("files[") and name.endswith("]") else str(index)
@@ -1551,14 +1617,18 @@ class FakeDiscord(ThreadedServer):
                 "url": self.gateway_url,
                 "shards": 1,
                 "session_start_limit": {
-                    "total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 86_400_000,
+                    "max_concurrency": 1,
                 },
             }
         )
 
     async def _h_me(self, ctx: _Ctx) -> web.Response:
-        return _json_response({**self.bot_user, "verified": True, "mfa_enabled": False, "email": None,
-                               "locale": "en-US"})
+        return _json_response(
+            {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None, "locale": "en-US"}
+        )
 
     async def _h_user(self, ctx: _Ctx) -> web.Response:
         with self._lock:
@@ -1653,7 +1723,7 @@ class FakeDiscord(ThreadedServer):
                 msgs = [m for m in msgs if int(m["id"]) > int(query["after"])][:limit]
             elif "around" in query:
                 pivot = int(query["around"])
-                older = [m for m in msgs if int(m["id"]) <= pivot][-(limit // 2 + limit % 2):]
+                older = [m for m in msgs if int(m["id"]) <= pivot][-(limit // 2 + limit % 2) :]
                 newer = [m for m in msgs if int(m["id"]) > pivot][: limit // 2]
                 msgs = older + newer
             else:
@@ -1712,7 +1782,7 @@ class FakeDiscord(ThreadedServer):
             if msg["author"]["id"] != self.bot_user_id and set(payload) - {"flags"}:
                 raise _ApiError(403, "Cannot edit a message authored by another user", 50005)
             new_attachments = self._apply_edit(ctx, msg, payload)
-            msg["edited_timestamp"] = _iso(datetime.now(timezone.utc))
+            msg["edited_timestamp"] = _iso(datetime.now(UTC))
             self._record_uploads(ctx, msg, new_attachments)
             result = copy.deepcopy(msg)
         await self._dispatch_message("MESSAGE_UPDATE", result["id"])
@@ -1745,16 +1815,30 @@ class FakeDiscord(ThreadedServer):
             reactions = msg.setdefault("reactions", [])
             existing = next((r for r in reactions if r["emoji"] == emoji), None)
             if existing is None:
-                reactions.append({"emoji": emoji, "count": 1, "count_details": {"burst": 0, "normal": 1},
-                                  "me": True, "me_burst": False, "burst_colors": []})
+                reactions.append(
+                    {
+                        "emoji": emoji,
+                        "count": 1,
+                        "count_details": {"burst": 0, "normal": 1},
+                        "me": True,
+                        "me_burst": False,
+                        "burst_colors": [],
+                    }
+                )
             elif not existing["me"]:
                 existing["me"] = True
                 existing["count"] += 1
                 existing["count_details"]["normal"] += 1
             else:
                 return web.Response(status=204)
-            event: JSON = {"user_id": self.bot_user_id, "channel_id": msg["channel_id"], "message_id": msg["id"],
-                           "emoji": emoji, "burst": False, "type": 0}
+            event: JSON = {
+                "user_id": self.bot_user_id,
+                "channel_id": msg["channel_id"],
+                "message_id": msg["id"],
+                "emoji": emoji,
+                "burst": False,
+                "type": 0,
+            }
             if msg.get("guild_id"):
                 event["guild_id"] = msg["guild_id"]
         await self._dispatch_all("MESSAGE_REACTION_ADD", lambda: event)
@@ -1778,7 +1862,7 @@ class FakeDiscord(ThreadedServer):
     # REST handlers: threads
     # ------------------------------------------------------------------ #
     def _new_thread(self, parent: JSON, thread_id: str, name: str, thread_type: int, archive: int) -> JSON:
-        now = _iso(datetime.now(timezone.utc))
+        now = _iso(datetime.now(UTC))
         thread = {
             "id": thread_id,
             "type": thread_type,
@@ -1811,9 +1895,13 @@ class FakeDiscord(ThreadedServer):
             raise _form_error({"name": _field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")})
         archive = int(body.get("auto_archive_duration") or 4320)
         if archive not in (60, 1440, 4320, 10080):
-            raise _form_error({"auto_archive_duration": _field_error(
-                "BASE_TYPE_CHOICES", "Value must be one of {60, 1440, 4320, 10080}."
-            )})
+            raise _form_error(
+                {
+                    "auto_archive_duration": _field_error(
+                        "BASE_TYPE_CHOICES", "Value must be one of {60, 1440, 4320, 10080}."
+                    )
+                }
+            )
         return name, archive
 
     async def _h_thread_from_message(self, ctx: _Ctx) -> web.Response:
@@ -1941,14 +2029,20 @@ class FakeDiscord(ThreadedServer):
             return cmd, None
         return None, None
 
-    def _build_options(self, command: JSON | None, path: list[str], values: dict[str, Any],
-                       guild_id: str | None, resolved: JSON) -> list[JSON]:
+    def _build_options(
+        self, command: JSON | None, path: list[str], values: dict[str, Any], guild_id: str | None, resolved: JSON
+    ) -> list[JSON]:
         declared = (command or {}).get("options") or []
         if path:
             sub = next((o for o in declared if o.get("name") == path[0]), None)
             sub_type = sub["type"] if sub else (2 if len(path) > 1 else 1)
-            return [{"name": path[0], "type": sub_type,
-                     "options": self._build_options(sub, path[1:], values, guild_id, resolved)}]
+            return [
+                {
+                    "name": path[0],
+                    "type": sub_type,
+                    "options": self._build_options(sub, path[1:], values, guild_id, resolved),
+                }
+            ]
         types = {o.get("name"): o.get("type") for o in declared}
         options = []
         for key, value in values.items():
@@ -1977,8 +2071,11 @@ class FakeDiscord(ThreadedServer):
                 channel = self._channels.get(value)
                 if channel is not None:
                     resolved.setdefault("channels", {})[value] = {
-                        "id": value, "type": channel["type"], "name": channel.get("name"),
-                        "permissions": str(BOT_ROLE_PERMISSIONS), **({"parent_id": channel.get("parent_id")}),
+                        "id": value,
+                        "type": channel["type"],
+                        "name": channel.get("name"),
+                        "permissions": str(BOT_ROLE_PERMISSIONS),
+                        **({"parent_id": channel.get("parent_id")}),
                     }
             options.append({"name": key, "type": otype, "value": value})
         return options
@@ -2026,9 +2123,9 @@ class FakeDiscord(ThreadedServer):
             if inter["acked"]:
                 raise _ApiError(400, "Interaction has already been acknowledged.", 40060)
             if ctype not in (1, 4, 5, 6, 7, 8, 9):
-                raise _form_error({"type": _field_error(
-                    "BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}."
-                )})
+                raise _form_error(
+                    {"type": _field_error("BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.")}
+                )
             ctx.channel_id = inter["channel_id"]
             message: JSON | None = None
             ephemeral = bool(int(data.get("flags") or 0) & MESSAGE_FLAG_EPHEMERAL)
@@ -2146,7 +2243,7 @@ class FakeDiscord(ThreadedServer):
                 msg["flags"] &= ~MESSAGE_FLAG_LOADING
                 inter["loading"] = False
             else:
-                msg["edited_timestamp"] = _iso(datetime.now(timezone.utc))
+                msg["edited_timestamp"] = _iso(datetime.now(UTC))
             self._record_uploads(ctx, msg, new_attachments)
             ephemeral = bool(msg["flags"] & MESSAGE_FLAG_EPHEMERAL)
             result = copy.deepcopy(msg)

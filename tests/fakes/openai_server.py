@@ -38,7 +38,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from aiohttp import web
 
@@ -105,7 +105,7 @@ class Reply:
             self.chunks = split_words(self.text)
 
     @classmethod
-    def at_rate(cls, text: str, first_token_after: float = 0.3, words_per_second: float = 40.0) -> "Reply":
+    def at_rate(cls, text: str, first_token_after: float = 0.3, words_per_second: float = 40.0) -> Reply:
         """A reply streamed one word at a time at a model-like pace."""
         return cls(text, first_delay=first_token_after, delay=1.0 / words_per_second)
 
@@ -168,10 +168,10 @@ class Hang:
     """
 
     seconds: float
-    then: "ChatScript | None" = None
+    then: ChatScript | None = None
 
 
-ChatScript = Union[Reply, ToolCalls, Error, Broken, Hang]
+ChatScript = Reply | ToolCalls | Error | Broken | Hang
 
 
 # -- records ----------------------------------------------------------------------
@@ -249,10 +249,7 @@ def _png(width: int = 8, height: int = 8, rgb: tuple[int, int, int] = (30, 144, 
     row = b"\x00" + bytes(rgb) * width
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(row * height))
-        + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b"")
     )
 
 
@@ -388,13 +385,13 @@ class FakeOpenAI(ThreadedServer):
         """The URL to give ``openai.AsyncOpenAI(base_url=...)``."""
         return f"{self.url}/v1"
 
-    def start(self) -> "FakeOpenAI":
+    def start(self) -> FakeOpenAI:
         """Start serving; returns self once the port is bound."""
         self._closing = False
         super().start()
         return self
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         return self.start()
 
     def queue(self, *scripts: ChatScript) -> None:
@@ -485,9 +482,7 @@ class FakeOpenAI(ThreadedServer):
             try:
                 return await handler(request)
             except web.HTTPNotFound:
-                return web.json_response(
-                    error_body(404, f"Invalid URL ({request.method} {request.path})"), status=404
-                )
+                return web.json_response(error_body(404, f"Invalid URL ({request.method} {request.path})"), status=404)
             except web.HTTPMethodNotAllowed:
                 return web.json_response(
                     error_body(405, f"Method {request.method} not allowed for {request.path}"), status=405
@@ -652,9 +647,9 @@ class FakeOpenAI(ThreadedServer):
                 "created": created,
                 "model": model,
                 "system_fingerprint": "fp_fake",
-                "choices": [] if delta is None else [
-                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-                ],
+                "choices": []
+                if delta is None
+                else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
             }
             if include_usage:
                 payload["usage"] = usage

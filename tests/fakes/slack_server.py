@@ -1067,7 +1067,9 @@ class FakeSlack(ThreadedServer):
         """Store a user's message and return its ``message`` event (lock held)."""
         file_objects = []
         for filename, content, mimetype in files:
-            f = StoredFile(id=f"F{next(self._ids):08d}", name=filename, mimetype=mimetype, content=content, user=user_id)
+            f = StoredFile(
+                id=f"F{next(self._ids):08d}", name=filename, mimetype=mimetype, content=content, user=user_id
+            )
             self._files[f.id] = f
             file_objects.append(self._file_object(f))
         msg = self._store(
@@ -1189,9 +1191,7 @@ class FakeSlack(ThreadedServer):
         mention = f"<@{self.bot_user_id}>"
         full = text if mention in text else f"{mention} {text}"
         with self._lock:
-            message_event = self._user_message(
-                channel_id, user_id, full, thread_ts, self._channel_type(channel_id)
-            )
+            message_event = self._user_message(channel_id, user_id, full, thread_ts, self._channel_type(channel_id))
         app_mention = {
             k: v
             for k, v in message_event.items()
@@ -1287,9 +1287,7 @@ class FakeSlack(ThreadedServer):
             "trigger_id": f"{n}.{int(time.time())}.{uuid.uuid4().hex[:16]}",
         }
 
-    def slash_command_body(
-        self, user_id: str, command: str, text: str = "", channel_id: str | None = None
-    ) -> str:
+    def slash_command_body(self, user_id: str, command: str, text: str = "", channel_id: str | None = None) -> str:
         """:meth:`slash_command_payload` url-encoded, for POSTing to the bot's HTTP endpoint."""
         return urllib.parse.urlencode(self.slash_command_payload(user_id, command, text, channel_id))
 

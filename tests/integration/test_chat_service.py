@@ -27,10 +27,16 @@ async def stored(database: Database) -> list[Message]:
 
 
 def user_texts(messages: list[dict]) -> list[str]:
-    return [m["content"] if isinstance(m["content"], str) else m["content"][0]["text"] for m in messages if m["role"] == "user"]
+    return [
+        m["content"] if isinstance(m["content"], str) else m["content"][0]["text"]
+        for m in messages
+        if m["role"] == "user"
+    ]
 
 
-async def test_answer_streams_and_both_messages_are_stored(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+async def test_answer_streams_and_both_messages_are_stored(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
     openai_fake.queue(Reply("Good morning! How can I help?", usage=(42, 7)))
 
     reply = await say(chat, "good morning")
@@ -81,7 +87,9 @@ async def test_different_conversations_run_concurrently(chat: ChatService, opena
     assert second.start_t < first.end_t, "the second conversation did not wait for the first"
 
 
-async def test_model_failure_keeps_the_user_message_and_says_why(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+async def test_model_failure_keeps_the_user_message_and_says_why(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
     openai_fake.queue(Error(500, "upstream exploded"))
 
     reply = await say(chat, "are you there?")
@@ -93,7 +101,9 @@ async def test_model_failure_keeps_the_user_message_and_says_why(chat: ChatServi
     assert "HTTP 500" in answer.status_reason
 
 
-async def test_broken_stream_keeps_the_partial_answer(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+async def test_broken_stream_keeps_the_partial_answer(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
     openai_fake.queue(Broken("The answer starts well and then", after_chunks=4))
 
     reply = await say(chat, "tell me a story")
@@ -138,7 +148,11 @@ async def test_tool_call_loop_runs_the_tool_and_continues(chat: ChatService, ope
     assert reply.statuses == ["Calculating…", ""]
     followup = openai_fake.chat_requests()[1]["messages"]
     assert followup[-2]["tool_calls"][0]["function"]["name"] == "calculate"
-    assert followup[-1] == {"role": "tool", "tool_call_id": followup[-2]["tool_calls"][0]["id"], "content": "1234 * 5678 = 7006652"}
+    assert followup[-1] == {
+        "role": "tool",
+        "tool_call_id": followup[-2]["tool_calls"][0]["id"],
+        "content": "1234 * 5678 = 7006652",
+    }
     assert {t["function"]["name"] for t in openai_fake.chat_requests()[0]["tools"]} == {"calculate", "current_time"}
 
 
@@ -157,7 +171,9 @@ async def test_a_failing_tool_gives_the_model_an_error_not_a_crash(chat: ChatSer
     assert tool_results[2] == "Error: division by zero"
 
 
-async def test_strangers_are_refused_without_calling_the_model(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+async def test_strangers_are_refused_without_calling_the_model(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
     mallory = PlatformIdentity("discord", "guild", "666", display_name="mallory")
 
     reply = await say(chat, "let me in", author=mallory, place=ConversationRef("discord", "guild", "dm-666"))
@@ -167,7 +183,9 @@ async def test_strangers_are_refused_without_calling_the_model(chat: ChatService
     assert await stored(database) == []
 
 
-async def test_edits_and_deletes_change_what_the_model_sees_next(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+async def test_edits_and_deletes_change_what_the_model_sees_next(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
     await say(chat, "my favourite colour is red", platform_message_id="m1")
     await say(chat, "my password is hunter2", platform_message_id="m2")
 
@@ -185,7 +203,9 @@ async def test_edits_and_deletes_change_what_the_model_sees_next(chat: ChatServi
     assert not await chat.edit_user_message(PLACE, "no-such-message", "x")
 
 
-async def test_forget_drops_the_last_exchange_from_context_only(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+async def test_forget_drops_the_last_exchange_from_context_only(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
     await say(chat, "keep this")
     await say(chat, "oops, ignore this")
 
@@ -206,7 +226,9 @@ async def test_new_conversation_starts_with_a_clean_context(chat: ChatService, o
     assert [m.content for m in await chat.history(PLACE)][0] == "new topic"
 
 
-async def test_context_stays_under_the_token_budget(database: Database, model: OpenAIModel, openai_fake: FakeOpenAI) -> None:
+async def test_context_stays_under_the_token_budget(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
     chat = make_chat_service(database, model, token_budget=1_000)
     openai_fake.default = lambda _request: Reply("ok")
     for n in range(30):
@@ -220,7 +242,9 @@ async def test_context_stays_under_the_token_budget(database: Database, model: O
     assert "message number 0:" not in str(messages)
 
 
-async def test_a_cancelled_turn_keeps_the_partial_answer(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+async def test_a_cancelled_turn_keeps_the_partial_answer(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
     openai_fake.queue(Reply("one two three four five six seven", delay=0.05))
     incoming = IncomingMessage(PLACE, ALICE, "count for me", datetime.now(UTC))
 
@@ -238,7 +262,9 @@ async def test_a_cancelled_turn_keeps_the_partial_answer(chat: ChatService, open
     assert "interrupted" in answer.status_reason
 
 
-async def test_answer_is_checkpointed_while_it_streams(database: Database, model: OpenAIModel, openai_fake: FakeOpenAI) -> None:
+async def test_answer_is_checkpointed_while_it_streams(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
     chat = make_chat_service(database, model, checkpoint_interval=0.01)
     openai_fake.queue(Reply("a b c d e f g h i j", delay=0.03))
     incoming = IncomingMessage(PLACE, ALICE, "letters please", datetime.now(UTC))
@@ -255,7 +281,9 @@ async def test_answer_is_checkpointed_while_it_streams(database: Database, model
     assert any(0 < len(s) < len("a b c d e f g h i j") for s in snapshots)
 
 
-async def test_restart_recovery_marks_cut_answers_partial(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+async def test_restart_recovery_marks_cut_answers_partial(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
     openai_fake.queue(Reply("this answer never finishes", delay=0.05))
     incoming = IncomingMessage(PLACE, ALICE, "go", datetime.now(UTC))
     events = chat.turn(incoming)
@@ -372,11 +400,17 @@ async def test_the_reported_token_count_is_exact(chat: ChatService, openai_fake:
     from core.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY
 
     openai_fake.default = lambda _request: Reply("\nan answer that starts with a new line")
-    for text in ("hello", "  leading spaces", "🙂 emoji and ```code```", "last one"):
-        await say(chat, text)
+    for said in ("hello", "  leading spaces", "🙂 emoji and ```code```", "last one"):
+        await say(chat, said)
     started = await chat.messages.start_turn(
-        conversation_id=1, author_user_id=1, text="probe", token_count=chat.context.counter.count("probe"),
-        created_at=datetime.now(UTC), attachments=[], platform_message_id="", model="m",
+        conversation_id=1,
+        author_user_id=1,
+        text="probe",
+        token_count=chat.context.counter.count("probe"),
+        created_at=datetime.now(UTC),
+        attachments=[],
+        platform_message_id="",
+        model="m",
     )
     window = await chat._window(1, started, "Europe/Paris", 10_000)
     built = chat.context.build(system_text="system", window=list(window.entries))
@@ -386,7 +420,9 @@ async def test_the_reported_token_count_is_exact(chat: ChatService, openai_fake:
     assert built.token_count == expected
 
 
-async def test_a_database_restart_between_turns_loses_nothing(chat: ChatService, openai_fake: FakeOpenAI, database: Database) -> None:
+async def test_a_database_restart_between_turns_loses_nothing(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
     await say(chat, "before the restart")
     if database.dialect == "postgresql":
         # What a server restart does to our pooled connections (the lock pool's and the main pool's).
@@ -401,4 +437,7 @@ async def test_a_database_restart_between_turns_loses_nothing(chat: ChatService,
     reply = await say(chat, "after the restart")
 
     assert reply.error is None and reply.text.endswith("after the restart")
-    assert [m.content for m in await stored(database) if m.role == "user"] == ["before the restart", "after the restart"]
+    assert [m.content for m in await stored(database) if m.role == "user"] == [
+        "before the restart",
+        "after the restart",
+    ]

@@ -25,13 +25,18 @@ async def test_text_usage_and_tool_calls_are_assembled_from_deltas(model: OpenAI
     assert "".join(e.text for e in first if isinstance(e, ModelText)) == "Hello, world"
     assert first[-1] == ModelFinished("stop", usage=first[-1].usage) and first[-1].usage.prompt_tokens == 11  # type: ignore[union-attr]
     calls = next(e for e in second if isinstance(e, ModelToolCalls))
-    assert [(c.name, c.arguments) for c in calls.calls] == [("calculate", '{"expression": "2+2"}'), ("current_time", "{}")]
+    assert [(c.name, c.arguments) for c in calls.calls] == [
+        ("calculate", '{"expression": "2+2"}'),
+        ("current_time", "{}"),
+    ]
     assert calls.text == "Checking."
     assert openai_fake.chat_requests()[0]["stream_options"] == {"include_usage": True}
 
 
 async def test_a_slow_endpoint_times_out_with_a_clear_sentence(openai_fake: FakeOpenAI) -> None:
-    model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=ModelNames(), timeout=0.3, max_retries=0)
+    model = OpenAIModel(
+        api_key="sk-test", base_url=openai_fake.base_url, models=ModelNames(), timeout=0.3, max_retries=0
+    )
     openai_fake.queue(Hang(3.0))
 
     with pytest.raises(ModelError) as caught:

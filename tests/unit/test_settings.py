@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -54,7 +53,9 @@ def test_defaults_use_an_embedded_database_in_the_data_directory(monkeypatch: py
     assert s.models.chat == "gpt-4o-mini"
 
 
-def test_the_database_follows_data_dir_unless_database_url_is_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_database_follows_data_dir_unless_database_url_is_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     assert settings(monkeypatch, DATA_DIR=str(tmp_path / "store")).database_url == (
         f"sqlite+aiosqlite:///{(tmp_path / 'store' / 'captainslog.db').as_posix()}"
     )
@@ -110,7 +111,10 @@ def test_no_platform_is_configured_without_tokens(monkeypatch: pytest.MonkeyPatc
         ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}, ["slack"]),
         ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_MODE": "http"}, []),
         ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_MODE": "http", "SLACK_SIGNING_SECRET": "s3cret"}, ["slack"]),
-        ({"DISCORD_TOKEN": "discord-token", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}, ["discord", "slack"]),
+        (
+            {"DISCORD_TOKEN": "discord-token", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"},
+            ["discord", "slack"],
+        ),
     ],
 )
 def test_platforms_are_those_whose_credentials_are_complete(
@@ -139,7 +143,11 @@ def account(key: str) -> PlatformIdentity:
     [
         (["terminal"], ["terminal:local:ada"], ["discord:g1:1"]),
         (["terminal:*"], ["terminal:local:ada", "terminal:other:bob"], ["slack:T1:U1"]),
-        (["discord:*:123456"], ["discord:guild-a:123456", "discord:@me:123456"], ["discord:guild-a:654321", "slack:T1:123456"]),
+        (
+            ["discord:*:123456"],
+            ["discord:guild-a:123456", "discord:@me:123456"],
+            ["discord:guild-a:654321", "slack:T1:123456"],
+        ),
         (["slack:T01"], ["slack:T01:U1", "slack:T01:U2"], ["slack:T02:U1"]),
         (["slack:T01:U1", " discord:*:42 "], ["slack:T01:U1", "discord:x:42"], ["slack:T01:U2", "discord:x:421"]),
         (["matrix:hs:@ada:example.org"], ["matrix:hs:@ada:example.org"], ["matrix:hs:@bob:example.org"]),

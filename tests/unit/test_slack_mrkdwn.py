@@ -60,7 +60,9 @@ def test_link_targets_and_labels_are_safe() -> None:
     assert to_mrkdwn("[a > b](https://x.y)") == "<https://x.y|a &gt; b>"
     assert to_mrkdwn("[**bold** label](https://x.y)") == "<https://x.y|bold label>"
     # Parentheses inside the URL (Wikipedia style).
-    assert to_mrkdwn("[Foo](https://en.wikipedia.org/wiki/Foo_(bar))") == "<https://en.wikipedia.org/wiki/Foo_(bar)|Foo>"
+    assert (
+        to_mrkdwn("[Foo](https://en.wikipedia.org/wiki/Foo_(bar))") == "<https://en.wikipedia.org/wiki/Foo_(bar)|Foo>"
+    )
 
 
 def test_underscores_and_stars_in_urls_are_not_emphasis() -> None:
@@ -124,7 +126,9 @@ def test_an_unclosed_fence_runs_to_the_end() -> None:
 
 
 def test_a_piece_reopened_by_the_splitter_converts_like_the_whole() -> None:
-    answer = "Intro\n\n```python\n" + "".join(f"x_{i} = y_{i} * 2  # *{i}*\n" for i in range(400)) + "```\n\nOutro **done**"
+    answer = (
+        "Intro\n\n```python\n" + "".join(f"x_{i} = y_{i} * 2  # *{i}*\n" for i in range(400)) + "```\n\nOutro **done**"
+    )
     splitter = Splitter(3800, reserve=160)
     rendered = [fit_mrkdwn(p.opening + p.body, 3670) + p.closing for p in splitter.pieces(answer)]
     assert len(rendered) > 1

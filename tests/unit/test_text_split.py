@@ -19,7 +19,11 @@ def sample_answer(seed: int) -> str:
         elif kind < 0.3:
             out.append("y" * rng.randint(1, 5000))  # a "word" longer than a message
         else:
-            out.append(" ".join(rng.choice(["alpha", "beta", "gamma", "δέλτα", "🙂", "epsilon"]) for _ in range(rng.randint(1, 400))))
+            out.append(
+                " ".join(
+                    rng.choice(["alpha", "beta", "gamma", "δέλτα", "🙂", "epsilon"]) for _ in range(rng.randint(1, 400))
+                )
+            )
     return "\n\n".join(out)
 
 
