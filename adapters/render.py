@@ -46,6 +46,7 @@ MOVED_NOTE = "The answer is in the message below."
 # for a rate-limit penalty to pass), short when it could not get one.
 FINAL_EDIT_WAIT = 10.0
 FINAL_EDIT_WAIT_OVERLOADED = 2.0
+STATUS_MAX_CHARS = 120  # fits the room every message keeps free (SurfaceLimits.reserve)
 
 
 class RateLimited(Exception):
@@ -178,8 +179,12 @@ class AnswerRenderer:
             await self._uploads.put(None)
             if not self._in_flight:
                 writer.cancel()  # it is only waiting (for text, its interval or its budget)
-            with suppress(asyncio.CancelledError):
+            try:
                 await writer
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # noqa: BLE001 - the final text must still go out
+                log.exception("the live updates of an answer failed")
             await self._finish()
             await uploader
 
@@ -345,38 +350,48 @@ class StreamRenderer(AnswerRenderer):
         if not final:
             last = (last + self.limits.marker) if last else self.limits.placeholder
             if self.status:
-                last += "\n" + self.surface.format_status(self.status)
+                last += "\n" + self.surface.format_status(_clip(self.status, STATUS_MAX_CHARS))
+            rendered[-1:] = [last]
+            return rendered
+        note = self.surface.format_note(_clip(self.note, self.limits.max_chars // 2)) if self.note else ""
+        if not note and not last.strip():
+            note = self.surface.format_note("(no answer)")
+        if not note:
+            rendered[-1:] = [last]
+        elif not last.strip():
+            rendered[-1:] = [note]
+        elif len(last) + 2 + len(note) <= self.limits.max_chars:
+            rendered[-1:] = [f"{last}\n\n{note}"]
         else:
-            if self.note:
-                note = self.surface.format_note(self.note)
-                last = f"{last}\n\n{note}" if last.strip() else note
-            elif not last.strip():
-                last = self.surface.format_note("(no answer)")
-        rendered[-1:] = [last]
+            rendered[-1:] = [last, note]  # no room left: the note gets a message of its own
         return rendered
 
     async def _sync(self, *, final: bool, priority: Priority = Priority.FINAL) -> bool:
         """Make the platform show the current state; returns False when the writer should stop."""
         desired = self._desired(final)
-        for index, text in enumerate(desired):
+        index = 0
+        while index < len(desired):
             if self._finished.is_set() and not final:
                 return False  # the final sync takes over
+            text = desired[index]
             if index < len(self.parts):
-                if self.shown[index] == text:
-                    continue
-                sealed = index < len(desired) - 1
-                call_priority = Priority.FIRST if sealed and not final else priority
-                await self._call("edit", call_priority, text, index=index)
-            else:
-                await self._call("post", Priority.FIRST, text)
+                if self.shown[index] != text:
+                    sealed = index < len(desired) - 1
+                    call_priority = Priority.FIRST if sealed and not final else priority
+                    await self._call("edit", call_priority, text, index=index)
+                    if index >= len(self.parts):
+                        continue  # the message was deleted under us: post this part anew
+            elif not await self._call("post", Priority.FIRST, text):
+                break  # the platform refuses to take it; logged, and the core keeps the text
+            index += 1
         if self.text and self.stats.first_text_at is None:
             self.stats.first_text_at = time.perf_counter()
         if final:
             self.stats.final_at = time.perf_counter()
         return True
 
-    async def _call(self, action: str, priority: Priority, text: str, *, index: int | None = None) -> None:
-        """One post or edit within the budget; retried after a rate limit, logged if refused."""
+    async def _call(self, action: str, priority: Priority, text: str, *, index: int | None = None) -> bool:
+        """One post or edit within the budget; retried after a rate limit or a failure. Returns success."""
         windows = self.surface.windows(action)
         for attempt in range(5):
             reservation = self._reservation if priority == Priority.FINAL else None
@@ -395,24 +410,33 @@ class StreamRenderer(AnswerRenderer):
                     self.shown[index] = text
                     self.stats.edits += 1
                 self.stats.visible_updates.append(time.perf_counter())
-                return
+                return True
             except RateLimited as exc:
                 self.stats.rate_limited += 1
                 log.warning("%s was rate limited; retrying in %.2fs", action, exc.retry_after)
                 self.budget.penalize(windows, exc.retry_after)
             except DeliveryError as exc:
                 if action == "edit" and exc.gone and index is not None:
-                    # The message was deleted under us: continue the answer in a new one.
                     log.warning("message %s is gone; posting the rest anew", self.parts[index])
                     del self.parts[index:]
                     del self.shown[index:]
-                    return
+                    return False
                 log.warning("%s failed (attempt %d): %s", action, attempt + 1, exc)
                 if attempt >= 2:
-                    return
+                    return False
+                await asyncio.sleep(0.5 * (attempt + 1))
+            except Exception as exc:  # noqa: BLE001 - a network failure the adapter did not map
+                log.warning("%s failed (attempt %d): %s: %s", action, attempt + 1, type(exc).__name__, exc)
+                if attempt >= 2:
+                    return False
                 await asyncio.sleep(0.5 * (attempt + 1))
             finally:
                 self._in_flight = False
+        return False
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def _wait_any(events: Sequence[asyncio.Event], seconds: float) -> None:

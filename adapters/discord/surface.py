@@ -6,6 +6,7 @@ import io
 import logging
 from collections.abc import Sequence
 
+import aiohttp
 import discord
 
 from adapters.budget import RateBudget, SlidingWindow
@@ -16,6 +17,8 @@ from core.types import OutgoingFile
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
+# discord.py passes connection failures through unchanged.
+NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 
 
 class DiscordSurface:
@@ -63,6 +66,8 @@ class DiscordSurface:
             )
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
         return str(message.id)
 
     async def edit(self, message_id: str, text: str) -> None:
@@ -71,6 +76,8 @@ class DiscordSurface:
             await partial.edit(content=text, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
 
     async def upload(self, file: OutgoingFile) -> None:
         try:

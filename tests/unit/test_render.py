@@ -239,3 +239,40 @@ async def test_a_new_status_line_shows_without_waiting_for_the_routine_interval(
 
     assert any("_Searching the web…_" in h[2] for h in channel.history if h[0] == "edit")
     assert channel.visible == ["Let me look. Found it."]
+
+
+async def test_a_network_failure_during_an_edit_does_not_lose_the_answer() -> None:
+    channel = Channel()
+    channel.fail_next = [ConnectionResetError("connection reset by peer")]
+
+    await StreamRenderer(channel).render(stream(*words("still delivered"), TurnDone(1, "x")))
+
+    assert channel.visible == ["still delivered "]
+
+
+async def test_a_message_deleted_just_before_the_final_edit_is_posted_again() -> None:
+    channel = Channel()
+    renderer = StreamRenderer(channel)
+
+    async def events() -> AsyncIterator[TurnEvent]:
+        yield TextDelta("the whole answer")
+        await asyncio.sleep(0.1)  # shown with the marker by now
+        channel.fail_next = [DeliveryError("Unknown Message", gone=True)]
+        yield TurnDone(1, "the whole answer")
+
+    await renderer.render(events())
+
+    assert channel.visible[-1] == "the whole answer"
+    assert renderer.parts[-1] == str(len(channel.messages))
+
+
+async def test_a_long_error_note_never_pushes_a_message_over_the_limit() -> None:
+    channel = Channel(max_chars=2000)
+    text = "x " * 895  # fills a message: no room left for the note
+    note = "The model service could not take this request: " + "the context is too long " * 20
+
+    await StreamRenderer(channel).render(stream(TextDelta(text), 0.02, TurnError(note, 1)))
+
+    assert all(len(m) <= 2000 for m in channel.visible)
+    assert channel.visible == [text, channel.visible[1]]
+    assert channel.visible[1].startswith("⚠ The model service could not take")
