@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
@@ -78,11 +79,14 @@ class SlidingWindow:
         return used + self.reserved < self.limit
 
     def next_change(self, now: float) -> float:
-        """When a slot may next free up."""
+        """When time alone may free a slot: the end of a penalty or of the oldest call's period.
+
+        ``inf`` when only a released reservation can make room; releasing wakes the waiters.
+        """
         if now < self.blocked_until:
             return self.blocked_until
         self.used(now)
-        return self._stamps[0] + self.period if self._stamps else now
+        return self._stamps[0] + self.period if self._stamps else math.inf
 
     def take(self, now: float) -> None:
         self._stamps.append(now)
@@ -225,20 +229,30 @@ class RateBudget:
         if not self._waiters:
             return
         now = self.clock()
+        # Windows that refused an earlier (more urgent, or older) waiter: later waiters
+        # may not overtake it there, but windows it was not refused by stay open to them.
         blocked: set[int] = set()
+        refusing: list[SlidingWindow] = []
         for waiter in list(self._waiters):
             if waiter.future.done():
                 self._waiters.remove(waiter)
                 continue
-            ids = {id(w) for w in waiter.windows}
-            if not (ids & blocked) and self._admits(waiter.windows, waiter.priority, waiter.reservation, now):
+            held = waiter.reservation.held if waiter.reservation is not None and waiter.reservation.active else set()
+            refused = [
+                w
+                for w in waiter.windows
+                if id(w) in blocked or not w.admits(now, waiter.priority, holds_reservation=id(w) in held)
+            ]
+            if not refused:
                 self._take(waiter.windows, waiter.priority, waiter.reservation)
                 self._waiters.remove(waiter)
                 waiter.future.set_result(None)
             else:
-                # Keep arrival order per window: nothing less urgent or later overtakes this one.
-                blocked |= ids
+                blocked |= {id(w) for w in refused}
+                refusing.extend(refused)
         if self._waiters:
-            wake = min(w.next_change(now) for waiter in self._waiters for w in waiter.windows)
+            wake = min((w.next_change(now) for w in refusing), default=math.inf)
+            if wake == math.inf:
+                return  # only a released reservation can help, and releasing pumps again
             loop = asyncio.get_running_loop()
             self._timer = loop.call_at(loop.time() + max(0.001, wake - now), self._pump)

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # First key of pg_advisory_lock(int, int): a namespace, so other applications'
@@ -69,9 +69,16 @@ class AdvisoryLocks:
     separate ping.
     """
 
-    def __init__(self, url: str, *, max_held: int = 16) -> None:
+    def __init__(self, url: str, *, kept: int = 8, max_held: int = 64) -> None:
+        # One connection per running turn. Past ``max_held`` turns wait their turn
+        # (pool_timeout is long on purpose: a turn that waits is delayed, not lost).
         self.engine: AsyncEngine = create_async_engine(
-            url, isolation_level="AUTOCOMMIT", pool_size=max_held, max_overflow=0, pool_pre_ping=False
+            url,
+            isolation_level="AUTOCOMMIT",
+            pool_size=kept,
+            max_overflow=max(0, max_held - kept),
+            pool_timeout=3600,
+            pool_pre_ping=False,
         )
 
     @asynccontextmanager
@@ -82,7 +89,7 @@ class AdvisoryLocks:
             try:
                 yield connection
             finally:
-                await connection.execute(UNLOCK, params)
+                await _unlock(connection, params)
 
     @asynccontextmanager
     async def try_hold(self, conversation_id: int) -> AsyncIterator[bool]:
@@ -93,7 +100,7 @@ class AdvisoryLocks:
                 yield bool(taken)
             finally:
                 if taken:
-                    await connection.execute(UNLOCK, params)
+                    await _unlock(connection, params)
 
     @asynccontextmanager
     async def _connection_running(
@@ -112,6 +119,17 @@ class AdvisoryLocks:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _unlock(connection: AsyncConnection, params: dict[str, int]) -> None:
+    """Release the lock; a connection broken mid-statement (a cancel) releases it by closing."""
+    if connection.invalidated:
+        return
+    try:
+        await connection.execute(UNLOCK, params)
+    except SQLAlchemyError:
+        # The server session ends with the connection, and its locks with it.
+        await connection.invalidate()
 
 
 class ConversationLocks:

@@ -117,3 +117,38 @@ async def test_reservations_skip_bot_wide_windows_so_first_edits_are_not_held_ba
     assert bot_wide.reserved == 0
     granted = sum(budget.try_acquire([w, bot_wide], Priority.FIRST) for w in channel_windows)
     assert granted == 15, "the bot-wide window's free slots all go to first edits"
+
+
+async def test_a_busy_channel_does_not_hold_up_other_channels() -> None:
+    budget = RateBudget()
+    bot_wide = SlidingWindow("global", 45, 1.0, reservable=False)
+    busy, idle = SlidingWindow("busy", 1, 5.0), SlidingWindow("idle", 1, 5.0)
+    await budget.acquire([busy, bot_wide], Priority.ROUTINE)
+    stuck = asyncio.create_task(budget.acquire([busy, bot_wide], Priority.FINAL))
+    await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(budget.acquire([idle, bot_wide], Priority.ROUTINE), 1.0)
+
+    assert not stuck.done(), "the busy channel's call still waits for its own window"
+    stuck.cancel()
+
+
+async def test_waiting_on_a_reservation_sets_no_busy_timer() -> None:
+    budget = RateBudget()
+    window = SlidingWindow("edits", 2, 1.0)
+    reservation = budget.reserve([window])
+    pumps = 0
+    original = budget._pump
+
+    def counting_pump() -> None:
+        nonlocal pumps
+        pumps += 1
+        original()
+
+    budget._pump = counting_pump  # type: ignore[method-assign]
+    waiting = asyncio.create_task(budget.acquire([window], Priority.BACKGROUND))
+    await asyncio.sleep(0.2)
+    assert pumps <= 2, "a waiter that only a released reservation can serve must not poll"
+
+    budget.release(reservation)
+    await asyncio.wait_for(waiting, 1.0)
