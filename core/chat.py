@@ -10,6 +10,7 @@ character of the answer in place.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -54,6 +55,7 @@ from core.window import CachedWindow, WindowCache
 log = logging.getLogger(__name__)
 
 REFUSAL = "Sorry, this assistant is private and your account is not on its list. Ask its owner to add you."
+DELETED_BEFORE_ANSWER = "You deleted that message before I got to it, so I left it unanswered."
 INTERRUPTED_REASON = "interrupted: the assistant stopped while answering"
 
 
@@ -70,6 +72,14 @@ class InterruptedAnswer:
 # The cached window holds this much more than the budget, so that small changes
 # of the budget (a longer system prompt) do not force a reload.
 WINDOW_SLACK = 1.25
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A message waiting for its turn; edits and deletions that arrive meanwhile land here."""
+
+    text: str
+    deleted: bool = False
 
 
 @dataclass(slots=True)
@@ -127,6 +137,7 @@ class ChatService:
         self._user_cache: dict[str, UserRecord] = {}  # by account key; display names change
         self._conversation_cache: dict[ConversationRef, int] = {}
         self.windows = WindowCache()
+        self._waiting: dict[tuple[ConversationRef, str], _Waiting] = {}
 
     # -- one turn ---------------------------------------------------------------
 
@@ -140,18 +151,37 @@ class ChatService:
             log.info("refused %s: not on the allowlist", incoming.author.key)
             yield Refused(REFUSAL)
             return
-        async with self.place_locks.hold(incoming.conversation):
-            user = await self._user(incoming.author)
-            conversation_id = await self._conversation(incoming.conversation, user.id)
-            async with (
-                self.locks.hold(conversation_id) as connection,
-                aclosing(self._locked_turn(incoming, user, conversation_id, connection)) as events,
-            ):
-                async for event in events:
-                    yield event
+        key = (incoming.conversation, incoming.platform_message_id)
+        waiting = _Waiting(incoming.text)
+        if incoming.platform_message_id:
+            self._waiting[key] = waiting
+        try:
+            async with self.place_locks.hold(incoming.conversation):
+                user = await self._user(incoming.author)
+                conversation_id = await self._conversation(incoming.conversation, user.id)
+                async with self.locks.hold(conversation_id) as connection:
+                    if waiting.deleted:
+                        log.info("message %s was deleted while it waited; not answered", incoming.platform_message_id)
+                        yield TurnError(DELETED_BEFORE_ANSWER)
+                        return
+                    if waiting.text != incoming.text:
+                        incoming = dataclasses.replace(incoming, text=waiting.text)
+                    async with aclosing(
+                        self._locked_turn(incoming, user, conversation_id, connection, waiting)
+                    ) as events:
+                        async for event in events:
+                            yield event
+        finally:
+            if self._waiting.get(key) is waiting:
+                del self._waiting[key]
 
     async def _locked_turn(
-        self, incoming: IncomingMessage, user: UserRecord, conversation_id: int, connection: AsyncConnection | None
+        self,
+        incoming: IncomingMessage,
+        user: UserRecord,
+        conversation_id: int,
+        connection: AsyncConnection | None,
+        waiting: _Waiting,
     ) -> AsyncIterator[TurnEvent]:
         """The turn proper. ``connection`` (PostgreSQL) holds the conversation's advisory lock and
         carries the turn's own writes, saving a transaction round trip each."""
@@ -169,7 +199,18 @@ class ChatService:
             model=self.model.chat_model_name,
             connection=connection,
         )
+        if self._waiting.get((incoming.conversation, incoming.platform_message_id)) is waiting:
+            del self._waiting[(incoming.conversation, incoming.platform_message_id)]
         answer = _Answer(started.answer_id, conversation_id, started.answer_created_at, connection)
+        # Changed while it was being stored: apply it now that it is in the database.
+        if waiting.deleted:
+            await self.delete_user_message(incoming.conversation, incoming.platform_message_id)
+            await self._finish(answer, MessageStatus.FAILED, reason=DELETED_BEFORE_ANSWER)
+            yield TurnError(DELETED_BEFORE_ANSWER, answer.id)
+            return
+        if waiting.text != incoming.text:
+            await self.edit_user_message(incoming.conversation, incoming.platform_message_id, waiting.text)
+            started = dataclasses.replace(started, revision=started.revision + 1)
         yield TurnStarted(conversation_id, started.user_row.id, answer.id)
         finished = False
         try:
@@ -319,6 +360,9 @@ class ChatService:
         return cached
 
     async def _conversation(self, ref: ConversationRef, user_id: int) -> int:
+        if self.locks.advisory is not None:
+            # Other processes may start a new conversation here (/new): ask the database each time.
+            return await self.conversations.open_for(ref, user_id)
         cached = self._conversation_cache.get(ref)
         if cached is None:
             cached = await self.conversations.open_for(ref, user_id)
@@ -329,10 +373,11 @@ class ChatService:
 
     async def new_conversation(self, ref: ConversationRef) -> None:
         """Start afresh at this place: the next message opens a new conversation."""
-        conversation_id = self._conversation_cache.pop(ref, None)
-        if conversation_id is not None:
-            self.windows.forget(conversation_id)
-        await self.conversations.close(ref)
+        async with self.place_locks.hold(ref):  # not between a turn's lookup and its use of the conversation
+            conversation_id = self._conversation_cache.pop(ref, None)
+            if conversation_id is not None:
+                self.windows.forget(conversation_id)
+            await self.conversations.close(ref)
 
     async def forget_last_exchange(self, ref: ConversationRef) -> bool:
         """Keep the last question and its answer out of the model's context from now on."""
@@ -347,9 +392,15 @@ class ChatService:
         self, ref: ConversationRef, platform_message_id: str, new_text: str, *, edited_at: datetime | None = None
     ) -> bool:
         """The user changed a message on the platform; the stored history and the next context follow."""
+        waiting = self._waiting.get((ref, platform_message_id))
+        if waiting is not None:
+            waiting.text = new_text  # not stored yet: it will be answered as edited
+            return True
         message = await self.messages.find_by_platform_id(ref, platform_message_id)
         if message is None or message.role != "user" or message.deleted_at is not None:
             return False
+        if message.content == new_text:
+            return True  # platforms report unchanged edits (link previews); nothing to do
         self.windows.forget(message.conversation_id)
         await self.messages.edit(
             message.id,
@@ -363,6 +414,10 @@ class ChatService:
         self, ref: ConversationRef, platform_message_id: str, *, deleted_at: datetime | None = None
     ) -> bool:
         """The user deleted a message on the platform: its text is dropped and the model no longer sees it."""
+        waiting = self._waiting.get((ref, platform_message_id))
+        if waiting is not None:
+            waiting.deleted = True  # not stored yet: it will not be answered
+            return True
         message = await self.messages.find_by_platform_id(ref, platform_message_id)
         if message is None or message.role != "user":
             return False

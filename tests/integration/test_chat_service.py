@@ -441,3 +441,49 @@ async def test_a_database_restart_between_turns_loses_nothing(
         "before the restart",
         "after the restart",
     ]
+
+
+async def test_a_message_edited_or_deleted_while_it_waits_is_answered_as_it_ends_up(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
+    openai_fake.queue(Reply("first answer", first_delay=0.4))
+    first = asyncio.create_task(say(chat, "a slow question", platform_message_id="q1"))
+    await asyncio.sleep(0.1)
+    typo = asyncio.create_task(say(chat, "waht is teh captial of Frnace", platform_message_id="q2"))
+    regret = asyncio.create_task(say(chat, "my bank pin is 1234", platform_message_id="q3"))
+    await asyncio.sleep(0.05)
+
+    assert await chat.edit_user_message(PLACE, "q2", "what is the capital of France?")
+    assert await chat.delete_user_message(PLACE, "q3")
+    await first
+    fixed, deleted = await typo, await regret
+
+    assert fixed.error is None and "what is the capital of France?" in fixed.text
+    assert deleted.error == "You deleted that message before I got to it, so I left it unanswered."
+    contents = [m.content for m in await stored(database) if m.role == "user"]
+    assert contents == ["a slow question", "what is the capital of France?"]
+    assert "1234" not in str(openai_fake.chat_requests())
+
+
+async def test_an_edit_that_changes_nothing_leaves_the_message_alone(chat: ChatService, database: Database) -> None:
+    await say(chat, "see https://example.org", platform_message_id="m1")
+
+    assert await chat.edit_user_message(PLACE, "m1", "see https://example.org")
+
+    [user] = [m for m in await stored(database) if m.role == "user"]
+    assert user.edited_at is None
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # several processes share only PostgreSQL
+async def test_new_in_one_process_is_seen_by_another(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    other_db = Database(database.url)
+    here, elsewhere = make_chat_service(database, model), make_chat_service(other_db, model)
+    await say(here, "old topic")
+
+    await elsewhere.new_conversation(PLACE)
+    await say(here, "new topic")
+
+    assert "old topic" not in str(openai_fake.last_messages())
+    await other_db.dispose()
