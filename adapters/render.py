@@ -219,7 +219,9 @@ class StreamRenderer(AnswerRenderer):
     def __init__(self, surface: Surface, *, record_parts: PartsRecorder | None = None) -> None:
         super().__init__(surface, surface.budget, record_parts=record_parts)
         self.limits = surface.limits
-        self.splitter = Splitter(self.limits.max_chars, reserve=self.limits.reserve)
+        self.splitter = Splitter(
+            self.limits.max_chars, reserve=self.limits.reserve, measure=lambda md: len(surface.format_text(md))
+        )
         self.stats = RenderStats()
         self.status = ""
         self.parts: list[str] = []  # platform message ids

@@ -10,6 +10,7 @@ them exists, and a sealed piece never changes as the answer grows.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})([^\n`]*)$", re.MULTILINE)
@@ -67,39 +68,54 @@ class Splitter:
 
     ``reserve`` is room kept free in every piece for what the renderer adds
     while streaming (the typing marker, a status line, an error note).
+    ``measure`` gives the length of a piece's text as the platform will show
+    it, for platforms whose markup is longer than Markdown (Slack escapes
+    ``<`` as ``&lt;``); pieces are cut so that this length fits.
     """
 
-    def __init__(self, limit: int, *, reserve: int = 0) -> None:
-        self.capacity = limit - reserve - FENCE_ROOM
+    def __init__(self, limit: int, *, reserve: int = 0, measure: Callable[[str], int] = len) -> None:
+        self.room = limit - reserve
+        self.capacity = self.room - FENCE_ROOM
         if self.capacity < 100:
             raise ValueError("message limit too small for the reserve")
+        self.measure = measure
         self.sealed: list[Piece] = []
         self._sealed_end = 0
         self._state = _FenceState()
 
     def pieces(self, text: str) -> list[Piece]:
         """All pieces of ``text`` (the whole answer so far): the sealed ones, then the open one."""
-        while len(text) - self._sealed_end > self.capacity:
-            self._seal(text)
-        rest = text[self._sealed_end :]
+        while True:
+            rest = text[self._sealed_end :]
+            if len(rest) > self.capacity or (rest and not self._fits(self._piece(rest))):
+                self._seal(text)
+            else:
+                break
         if not rest and self.sealed:
             return list(self.sealed)
-        opening = self._opening(self._state)
-        end_state = _fence_after(rest, self._state)
+        return [*self.sealed, self._piece(rest)]
+
+    def _piece(self, body: str) -> Piece:
         # While streaming, an open code block is closed for display; it is the
         # real text that closes it in the end.
-        closing = _closing(rest, end_state) if end_state.marker else ""
-        return [*self.sealed, Piece(rest, opening, closing)]
+        end_state = _fence_after(body, self._state)
+        return Piece(body, self._opening(self._state), _closing(body, end_state) if end_state.marker else "")
+
+    def _fits(self, piece: Piece) -> bool:
+        return self.measure(piece.opening + piece.body) + len(piece.closing) <= self.room
 
     def _seal(self, text: str) -> None:
         start = self._sealed_end
-        cut = start + find_cut(text[start:], self.capacity)
-        body = text[start:cut]
-        end_state = _fence_after(body, self._state)
-        piece = Piece(body, self._opening(self._state), _closing(body, end_state) if end_state.marker else "")
+        limit = self.capacity
+        while True:
+            cut = start + find_cut(text[start:], limit)
+            piece = self._piece(text[start:cut])
+            if self._fits(piece) or limit <= 50:
+                break
+            limit = max(50, int(limit * 0.8))  # the markup made it longer: cut earlier
         self.sealed.append(piece)
         self._sealed_end = cut
-        self._state = end_state
+        self._state = _fence_after(piece.body, self._state)
 
     @staticmethod
     def _opening(state: _FenceState) -> str:

@@ -7,8 +7,8 @@ channel, ``<x>`` is a link), so they are sent as ``&amp;``, ``&lt;`` and
 ``&gt;`` — inside code too, where nothing else is converted: Slack decodes the
 entities before it shows a code block, so the code reads exactly as written.
 
-Escaping can make a text longer than the Markdown it came from; :func:`fit_mrkdwn`
-falls back to shorter spellings when a message would pass Slack's size limit.
+Escaping makes a text longer than the Markdown it came from; the renderer's
+splitter measures the converted text, so every message still fits Slack's limit.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["Escaping", "fit_mrkdwn", "from_slack_text", "to_mrkdwn", "escape"]
+__all__ = ["Escaping", "from_slack_text", "to_mrkdwn", "escape"]
 
 
 class Escaping(Enum):
@@ -196,24 +196,6 @@ def _link_target(url: str, mode: Escaping) -> str:
 def _label(label: str, mode: Escaping) -> str:
     label = re.sub(r"\*\*|__|~~|`", "", label)  # Slack shows link labels plain
     return escape(label, mode).replace(">", "&gt;")  # ">" would end the link
-
-
-# -- fitting a size limit -----------------------------------------------------------------
-
-
-def fit_mrkdwn(markdown: str, max_chars: int) -> str:
-    """:func:`to_mrkdwn`, falling back to shorter escapes when the result would pass ``max_chars``.
-
-    The ``COMPACT`` form is never longer than ``markdown`` (apart from links
-    whose target contains ``|``, ``<`` or ``>``), so a piece of Markdown that
-    fits the limit still fits once converted.
-    """
-    converted = to_mrkdwn(markdown)
-    for mode in (Escaping.SHORT, Escaping.COMPACT):
-        if len(converted) <= max_chars:
-            break
-        converted = to_mrkdwn(markdown, mode)
-    return converted
 
 
 # -- Slack text → what the model reads ------------------------------------------------------

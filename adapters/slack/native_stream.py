@@ -240,7 +240,10 @@ class NativeStreamRenderer(AnswerRenderer):
         if not rest.strip() and not note:
             return
         limits = self.surface.limits
-        pieces = Splitter(limits.max_chars, reserve=limits.reserve).pieces(rest) if rest.strip() else []
+        splitter = Splitter(
+            limits.max_chars, reserve=limits.reserve, measure=lambda md: len(self.surface.format_text(md))
+        )
+        pieces = splitter.pieces(rest) if rest.strip() else []
         texts = [self.surface.format_text(p.opening + p.body) + p.closing for p in pieces]
         if note:
             formatted = self.surface.format_note(note)

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.budget import RateBudget, SlidingWindow
 from adapters.render import DeliveryError, RateLimited, SurfaceLimits
-from adapters.slack.mrkdwn import escape, fit_mrkdwn
+from adapters.slack.mrkdwn import escape, to_mrkdwn
 from adapters.slack.workspace import Workspace
 from core.types import OutgoingFile
 
@@ -97,7 +97,8 @@ class SlackSurface:
     # -- markup ------------------------------------------------------------------------
 
     def format_text(self, markdown: str) -> str:
-        return fit_mrkdwn(markdown, TEXT_MAX)
+        # The renderer's splitter measures this very conversion, so pieces arrive sized to fit.
+        return to_mrkdwn(markdown)
 
     def format_status(self, status: str) -> str:
         return _italic(status, _STATUS_MAX)

@@ -73,7 +73,7 @@ def test_post_windows_are_per_channel() -> None:
 
 
 def test_every_rendered_part_fits_chat_update() -> None:
-    # A piece's Markdown (with a reopened fence) fits TEXT_MAX, which fit_mrkdwn keeps to;
+    # The splitter sizes each converted piece (with a reopened fence) to at most TEXT_MAX;
     # the closing fence, the marker and a status line or a note fit in what is left.
     assert LIMITS.max_chars - LIMITS.reserve <= TEXT_MAX <= SLACK_UPDATE_LIMIT - 300
     note = _italic("x" * 5000 + "\n" + "second line", 300)

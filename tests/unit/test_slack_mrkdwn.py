@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.slack.mrkdwn import Escaping, escape, fit_mrkdwn, from_slack_text, to_mrkdwn
+from adapters.slack.mrkdwn import Escaping, escape, from_slack_text, to_mrkdwn
 from adapters.text import Splitter
 
 # -- emphasis ------------------------------------------------------------------------------
@@ -129,8 +129,8 @@ def test_a_piece_reopened_by_the_splitter_converts_like_the_whole() -> None:
     answer = (
         "Intro\n\n```python\n" + "".join(f"x_{i} = y_{i} * 2  # *{i}*\n" for i in range(400)) + "```\n\nOutro **done**"
     )
-    splitter = Splitter(3800, reserve=160)
-    rendered = [fit_mrkdwn(p.opening + p.body, 3670) + p.closing for p in splitter.pieces(answer)]
+    splitter = Splitter(3800, reserve=160, measure=lambda md: len(to_mrkdwn(md)))
+    rendered = [to_mrkdwn(p.opening + p.body) + p.closing for p in splitter.pieces(answer)]
     assert len(rendered) > 1
     for text in rendered:
         assert text.count("```") % 2 == 0
@@ -171,23 +171,20 @@ def test_plain_text_is_unchanged() -> None:
 # -- the size limit ------------------------------------------------------------------------------
 
 
-def test_fit_keeps_full_escaping_when_it_fits() -> None:
-    assert fit_mrkdwn("a < b", 100) == "a &lt; b"
+def test_code_full_of_markup_is_split_so_every_message_fits_with_full_escaping() -> None:
+    html = "```html\n" + "<div><p>a &amp; b</p></div>\n" * 400 + "```"
+    splitter = Splitter(3800, reserve=160, measure=lambda md: len(to_mrkdwn(md)))
+    rendered = [to_mrkdwn(p.opening + p.body) + p.closing for p in splitter.pieces(html)]
 
-
-def test_fit_falls_back_to_shorter_escapes_so_html_fits() -> None:
-    html = "```html\n" + "<div><p>a &amp; b</p></div>\n" * 120 + "```"
-    assert len(to_mrkdwn(html)) > 3670
-    fitted = fit_mrkdwn(html, 3670)
-    assert len(fitted) <= 3670
-    assert "&lt;div>" in fitted or "‹div>" in fitted  # "<" never reaches Slack raw
+    assert len(rendered) > 2
+    assert all(len(text) <= 3640 for text in rendered)
+    assert all("&lt;div&gt;" in text and "‹" not in text for text in rendered)
 
 
 def test_compact_is_never_longer_than_the_markdown() -> None:
     worst = "&<>" * 1200 + "\n```\n" + "<&>" * 100 + "\n```"
     assert len(to_mrkdwn(worst, Escaping.COMPACT)) <= len(worst)
-    assert len(fit_mrkdwn(worst, len(worst))) <= len(worst)
-    assert "<" not in fit_mrkdwn(worst, len(worst))
+    assert "<" not in to_mrkdwn(worst, Escaping.COMPACT)
 
 
 # -- what users write -----------------------------------------------------------------------------
