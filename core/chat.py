@@ -34,7 +34,7 @@ from core.db.repositories import (
     UserRepository,
 )
 from core.llm import ChatModel, ModelError, ModelFinished, ModelText, ModelToolCalls, Usage
-from core.locks import AdvisoryLocks, ConversationLocks, KeyedLocks
+from core.locks import AdvisoryLocks, PlaceLocks
 from core.timefmt import is_valid_zone, zone
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import (
@@ -113,7 +113,7 @@ class ChatService:
         checkpoint_interval: float = 1.0,
         max_tool_rounds: int = 6,
         clock: Callable[[], datetime] = utcnow,
-        locks: ConversationLocks | None = None,
+        locks: PlaceLocks | None = None,
     ) -> None:
         self.db = db
         self.model = model
@@ -129,10 +129,8 @@ class ChatService:
         self.messages = MessageRepository(db)
         if locks is None:
             # Several processes may share a PostgreSQL database; SQLite is one process's.
-            locks = ConversationLocks(AdvisoryLocks(db.url) if db.dialect == "postgresql" else None)
+            locks = PlaceLocks(AdvisoryLocks(db.url) if db.dialect == "postgresql" else None)
         self.locks = locks
-        # Taken before the first await of a turn, so messages to one place keep their arrival order.
-        self.place_locks: KeyedLocks[ConversationRef] = KeyedLocks()
         # Hot-path caches; both are invalidated by the operations that change them.
         self._user_cache: dict[str, UserRecord] = {}  # by account key; display names change
         self._conversation_cache: dict[ConversationRef, int] = {}
@@ -156,21 +154,19 @@ class ChatService:
         if incoming.platform_message_id:
             self._waiting[key] = waiting
         try:
-            async with self.place_locks.hold(incoming.conversation):
+            # Taken before the first await of the turn, so messages keep their arrival order.
+            async with self.locks.hold(incoming.conversation) as connection:
                 user = await self._user(incoming.author)
-                conversation_id = await self._conversation(incoming.conversation, user.id)
-                async with self.locks.hold(conversation_id) as connection:
-                    if waiting.deleted:
-                        log.info("message %s was deleted while it waited; not answered", incoming.platform_message_id)
-                        yield TurnError(DELETED_BEFORE_ANSWER)
-                        return
-                    if waiting.text != incoming.text:
-                        incoming = dataclasses.replace(incoming, text=waiting.text)
-                    async with aclosing(
-                        self._locked_turn(incoming, user, conversation_id, connection, waiting)
-                    ) as events:
-                        async for event in events:
-                            yield event
+                conversation_id = await self._conversation(incoming.conversation, user.id, connection)
+                if waiting.deleted:
+                    log.info("message %s was deleted while it waited; not answered", incoming.platform_message_id)
+                    yield TurnError(DELETED_BEFORE_ANSWER)
+                    return
+                if waiting.text != incoming.text:
+                    incoming = dataclasses.replace(incoming, text=waiting.text)
+                async with aclosing(self._locked_turn(incoming, user, conversation_id, connection, waiting)) as events:
+                    async for event in events:
+                        yield event
         finally:
             if self._waiting.get(key) is waiting:
                 del self._waiting[key]
@@ -359,10 +355,10 @@ class ChatService:
             self._user_cache[identity.key] = cached
         return cached
 
-    async def _conversation(self, ref: ConversationRef, user_id: int) -> int:
-        if self.locks.advisory is not None:
-            # Other processes may start a new conversation here (/new): ask the database each time.
-            return await self.conversations.open_for(ref, user_id)
+    async def _conversation(self, ref: ConversationRef, user_id: int, connection: AsyncConnection | None) -> int:
+        if connection is not None:
+            # Other processes may start a new conversation here (/new): ask the database, on the lock's connection.
+            return await self.conversations.open_for(ref, user_id, connection=connection)
         cached = self._conversation_cache.get(ref)
         if cached is None:
             cached = await self.conversations.open_for(ref, user_id)
@@ -373,18 +369,18 @@ class ChatService:
 
     async def new_conversation(self, ref: ConversationRef) -> None:
         """Start afresh at this place: the next message opens a new conversation."""
-        async with self.place_locks.hold(ref):  # not between a turn's lookup and its use of the conversation
+        async with self.locks.hold(ref) as connection:  # never between a turn's lookup and its use
             conversation_id = self._conversation_cache.pop(ref, None)
             if conversation_id is not None:
                 self.windows.forget(conversation_id)
-            await self.conversations.close(ref)
+            await self.conversations.close(ref, connection=connection)
 
     async def forget_last_exchange(self, ref: ConversationRef) -> bool:
         """Keep the last question and its answer out of the model's context from now on."""
-        conversation_id = await self.conversations.find_open(ref)
-        if conversation_id is None:
-            return False
-        async with self.locks.hold(conversation_id):
+        async with self.locks.hold(ref) as connection:
+            conversation_id = await self.conversations.find_open(ref, connection=connection)
+            if conversation_id is None:
+                return False
             self.windows.forget(conversation_id)
             return await self.messages.forget_last_exchange(conversation_id) > 0
 
@@ -464,7 +460,7 @@ class ChatService:
         """
         found: list[InterruptedAnswer] = []
         for message, ref in await self.messages.interrupted(platform):
-            async with self.locks.hold_if_free(message.conversation_id) as free:
+            async with self.locks.hold_if_free(ref) as free:
                 if not free:
                     continue
                 await self.messages.finish(

@@ -1,15 +1,16 @@
-"""Per-conversation ordering: one turn at a time in a conversation, many conversations at once.
+"""Ordering: one turn at a time per place (DM, thread), many places at once.
 
-In one process an asyncio lock per conversation is enough.  When several
-processes share one PostgreSQL database, a PostgreSQL advisory lock keyed by the
-conversation id is taken as well, so order holds across processes; and a
-process that finds an answer still ``streaming`` can tell a live one (its
-conversation's lock is held elsewhere) from one whose process died.
+In one process an asyncio lock per place is enough.  When several processes
+share one PostgreSQL database, a PostgreSQL advisory lock keyed by the place is
+taken as well, so order holds across processes; and a process that finds an
+answer still ``streaming`` can tell a live one (its place's lock is held
+elsewhere) from one whose process died.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
@@ -17,6 +18,8 @@ from typing import Generic, TypeVar
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from core.types import ConversationRef
 
 # First key of pg_advisory_lock(int, int): a namespace, so other applications'
 # advisory locks on the same database never collide with ours ("CL").
@@ -132,35 +135,50 @@ async def _unlock(connection: AsyncConnection, params: dict[str, int]) -> None:
         await connection.invalidate()
 
 
-class ConversationLocks:
-    """One turn at a time per conversation: in this process, and across processes when ``advisory`` is given."""
+def place_key(place: ConversationRef) -> int:
+    """A stable 31-bit advisory-lock key for a place (a collision only serialises two places)."""
+    name = f"{place.platform}\x1f{place.workspace}\x1f{place.channel}\x1f{place.thread}".encode()
+    return int.from_bytes(hashlib.blake2b(name, digest_size=4).digest(), "big") & 0x7FFFFFFF
+
+
+class PlaceLocks:
+    """One turn at a time per place (a DM, a thread): in this process, and across processes
+    when ``advisory`` is given.
+
+    A place's conversation is looked up under its lock, so /new in any process
+    and the next message's turn can never interleave.
+    """
 
     def __init__(self, advisory: AdvisoryLocks | None = None) -> None:
         self.advisory = advisory
-        self._local: KeyedLocks[int] = KeyedLocks()
+        self._local: KeyedLocks[ConversationRef] = KeyedLocks()
 
     @asynccontextmanager
-    async def hold(self, conversation_id: int) -> AsyncIterator[AsyncConnection | None]:
-        """Hold the conversation. Across processes, yields the connection holding the advisory lock."""
-        async with self._local.hold(conversation_id):
+    async def hold(self, place: ConversationRef) -> AsyncIterator[AsyncConnection | None]:
+        """Hold the place. Across processes, yields the connection holding the advisory lock.
+
+        The local lock is taken without yielding when free, so callers that ask
+        in order are served in order.
+        """
+        async with self._local.hold(place):
             if self.advisory is None:
                 yield None
             else:
-                async with self.advisory.hold(conversation_id) as connection:
+                async with self.advisory.hold(place_key(place)) as connection:
                     yield connection
 
     @asynccontextmanager
-    async def hold_if_free(self, conversation_id: int) -> AsyncIterator[bool]:
-        """Hold the conversation only if no turn runs in it here or in another process."""
-        if self._local.busy(conversation_id):
+    async def hold_if_free(self, place: ConversationRef) -> AsyncIterator[bool]:
+        """Hold the place only if no turn runs in it here or in another process."""
+        if self._local.busy(place):
             yield False
         elif self.advisory is None:
-            async with self.hold(conversation_id):
+            async with self.hold(place):
                 yield True
         else:
-            async with self.advisory.try_hold(conversation_id) as taken:
+            async with self.advisory.try_hold(place_key(place)) as taken:
                 yield taken
 
-    def busy(self, conversation_id: int) -> bool:
-        """Whether a turn is running or waiting in this conversation in this process."""
-        return self._local.busy(conversation_id)
+    def busy(self, place: ConversationRef) -> bool:
+        """Whether a turn is running or waiting at this place in this process."""
+        return self._local.busy(place)

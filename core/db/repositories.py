@@ -104,38 +104,68 @@ class ConversationRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def open_for(self, ref: ConversationRef, user_id: int) -> int:
+    async def open_for(self, ref: ConversationRef, user_id: int, *, connection: AsyncConnection | None = None) -> int:
         """The id of the open conversation at this place, started if there is none."""
-        existing = await self.find_open(ref)
+        existing = await self.find_open(ref, connection=connection)
         if existing is not None:
             return existing
         try:
-            async with self.db.session() as session, session.begin():
-                conversation = Conversation(
-                    user_id=user_id,
-                    platform=ref.platform,
-                    workspace=ref.workspace,
-                    channel=ref.channel,
-                    thread=ref.thread,
+            async with _writing(self.db, connection) as writer:
+                created = await writer.scalar(
+                    insert(Conversation).returning(Conversation.id),
+                    {**_place_params(ref), "user_id": user_id, "created_at": utcnow(), "revision": 0},
                 )
-                session.add(conversation)
-            return conversation.id
+            assert created is not None
+            return int(created)
         except IntegrityError:
+            # Another process started one a moment ago.
             existing = await self.find_open(ref)
             assert existing is not None
             return existing
 
-    async def find_open(self, ref: ConversationRef) -> int | None:
-        async with self.db.session() as session:
-            return await session.scalar(select(Conversation.id).where(_place(ref), Conversation.closed_at.is_(None)))
+    async def find_open(self, ref: ConversationRef, *, connection: AsyncConnection | None = None) -> int | None:
+        async with _reading(self.db, connection) as reader:
+            return await reader.scalar(_FIND_OPEN, _place_params(ref))
 
-    async def close(self, ref: ConversationRef) -> bool:
+    async def close(self, ref: ConversationRef, *, connection: AsyncConnection | None = None) -> bool:
         """Close the open conversation at this place; the next message starts a new one."""
-        async with self.db.session() as session, session.begin():
-            result = await session.execute(
+        async with _writing(self.db, connection) as writer:
+            result = await writer.execute(
                 update(Conversation).where(_place(ref), Conversation.closed_at.is_(None)).values(closed_at=utcnow())
             )
         return bool(result.rowcount)
+
+
+@asynccontextmanager
+async def _writing(db: Database, connection: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+    """A transaction of our own, or the caller's autocommit connection (each statement atomic)."""
+    if connection is not None:
+        yield connection
+    else:
+        async with db.engine.begin() as own:
+            yield own
+
+
+@asynccontextmanager
+async def _reading(db: Database, connection: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+    if connection is not None:
+        yield connection
+    else:
+        async with db.engine.connect() as own:
+            yield own
+
+
+def _place_params(ref: ConversationRef) -> dict[str, str]:
+    return {"platform": ref.platform, "workspace": ref.workspace, "channel": ref.channel, "thread": ref.thread}
+
+
+_FIND_OPEN = select(Conversation.id).where(
+    Conversation.platform == bindparam("platform"),
+    Conversation.workspace == bindparam("workspace"),
+    Conversation.channel == bindparam("channel"),
+    Conversation.thread == bindparam("thread"),
+    Conversation.closed_at.is_(None),
+)
 
 
 def _place(ref: ConversationRef) -> Any:
@@ -185,15 +215,6 @@ class MessageRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @asynccontextmanager
-    async def _writing(self, connection: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
-        """A transaction of our own, or the caller's autocommit connection (each statement atomic)."""
-        if connection is not None:
-            yield connection
-        else:
-            async with self.db.engine.begin() as own:
-                yield own
-
     async def start_turn(
         self,
         *,
@@ -239,7 +260,7 @@ class MessageRepository:
         # Core statements on a plain connection: this runs on every turn, and the
         # ORM's unit of work costs more than the inserts themselves. Writing first
         # also takes SQLite's write lock up front, which readers cannot deadlock.
-        async with self._writing(connection) as writer:
+        async with _writing(self.db, connection) as writer:
             user_id, answer_id = (await writer.execute(_INSERT_MESSAGES, rows)).scalars().all()
             revision, previous_last_id = (
                 await writer.execute(_CONVERSATION_STATE, {"conversation_id": conversation_id, "before_id": user_id})
@@ -251,7 +272,7 @@ class MessageRepository:
 
     async def checkpoint(self, message_id: int, content: str, *, connection: AsyncConnection | None = None) -> None:
         """Save the answer so far, so a crash loses at most the last moments of it."""
-        async with self._writing(connection) as writer:
+        async with _writing(self.db, connection) as writer:
             await writer.execute(_CHECKPOINT, {"message_id": message_id, "content": content})
 
     async def finish(
@@ -266,7 +287,7 @@ class MessageRepository:
         completion_tokens: int | None = None,
         connection: AsyncConnection | None = None,
     ) -> None:
-        async with self._writing(connection) as writer:
+        async with _writing(self.db, connection) as writer:
             await writer.execute(
                 _FINISH,
                 {
