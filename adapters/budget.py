@@ -132,7 +132,6 @@ class RateBudget:
         self._waiters: list[_Waiter] = []
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
-        self.granted = 0
         self.throttled = 0  # calls that had to wait
         self._deferred: set[asyncio.Task[None]] = set()
 
@@ -220,7 +219,6 @@ class RateBudget:
                 # The final edit spends the slot it held.
                 window.release()
                 reservation.held.discard(id(window))  # type: ignore[union-attr]
-        self.granted += 1
 
     def _pump(self) -> None:
         if self._timer is not None:

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from adapters.budget import Priority, RateBudget, Reservation, SlidingWindow
@@ -112,14 +112,12 @@ class Surface(Protocol):
 class RenderStats:
     """What happened while rendering one answer (``perf_counter`` times), for logs and benchmarks."""
 
-    started: float = field(default_factory=time.perf_counter)
     placeholder_at: float | None = None
     first_text_at: float | None = None
     final_at: float | None = None
     edits: int = 0
     posts: int = 0
     rate_limited: int = 0
-    visible_updates: list[float] = field(default_factory=list)
 
 
 PartsRecorder = Callable[[int, list[str]], Awaitable[None]]
@@ -411,7 +409,6 @@ class StreamRenderer(AnswerRenderer):
                     await self.surface.edit(self.parts[index], text)
                     self.shown[index] = text
                     self.stats.edits += 1
-                self.stats.visible_updates.append(time.perf_counter())
                 return True
             except RateLimited as exc:
                 self.stats.rate_limited += 1

@@ -91,7 +91,6 @@ class _Answer:
     parts: list[str] = field(default_factory=list)
     usage: Usage | None = None
     last_checkpoint: float = field(default_factory=time.monotonic)
-    checkpointed_len: int = 0
 
     @property
     def text(self) -> str:
@@ -316,7 +315,6 @@ class ChatService:
         if now - answer.last_checkpoint >= self.checkpoint_interval:
             answer.last_checkpoint = now
             text = answer.text
-            answer.checkpointed_len = len(text)
             await self.messages.checkpoint(answer.id, text, connection=answer.connection)
 
     async def _finish(self, answer: _Answer, status: MessageStatus, *, reason: str = "") -> None:
