@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from adapters.text import FENCE
+
 __all__ = ["Escaping", "from_slack_text", "to_mrkdwn", "escape"]
 
 
@@ -53,8 +55,6 @@ def escape(text: str, mode: Escaping = Escaping.FULL, *, line_start: bool = Fals
 
 # -- block level --------------------------------------------------------------------
 
-# The same fence rule as adapters/text.py, so a fence the splitter closes is one we see.
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})([^\n`]*)$")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 _HEADING_EMPTY = re.compile(r"^ {0,3}#{1,6}[ \t]*$")
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+(.*)$")
@@ -73,7 +73,7 @@ def to_mrkdwn(markdown: str, mode: Escaping = Escaping.FULL) -> str:
     out: list[str] = []
     fence = ""  # the open fence's marker, or "" outside code
     for line in markdown.split("\n"):
-        match = _FENCE.match(line)
+        match = FENCE.match(line)  # the splitter's own rule: a fence it closes is one we see
         if fence:
             if (
                 match
