@@ -10,7 +10,7 @@ import sys
 from pydantic import ValidationError
 
 from bot.config import PLATFORM_VARIABLES, Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, first_line
 from bot.logging_setup import configure_logging
 
 log = logging.getLogger("bot")
@@ -61,7 +61,7 @@ async def _migrate(settings: Settings) -> None:
     try:
         await db.migrate()
     except Exception as exc:  # noqa: BLE001 - one sentence for the user
-        raise ConfigError(f"Migrating {db.display_url} failed: {str(exc).splitlines()[0][:300]}") from exc
+        raise ConfigError(f"Migrating {db.display_url} failed: {first_line(exc)}") from exc
     finally:
         await db.dispose()
     print(f"Database {db.display_url} is up to date.")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, first_line
 from core.access import AccessPolicy
 from core.chat import ChatService
 from core.commands import CommandSet
@@ -67,7 +67,7 @@ class Container:
                 raise ConfigError("The database schema is out of date: run `python -m bot migrate`.")
         except (SQLAlchemyError, OSError) as exc:
             await db.dispose()
-            raise ConfigError(f"The database at {db.display_url} cannot be used: {_first_line(exc)}") from exc
+            raise ConfigError(f"The database at {db.display_url} cannot be used: {first_line(exc)}") from exc
         counter = TokenCounter(settings.chat_model)
         chat = ChatService(
             db=db,
@@ -86,8 +86,3 @@ class Container:
         await self.chat.close()
         await self.model.close()
         await self.db.dispose()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.container import build_model
-from bot.errors import ConfigError
+from bot.errors import ConfigError, first_line
 from core.db.database import Database
 from core.llm import ModelError
 
@@ -36,7 +36,7 @@ async def run_checks(settings: Settings) -> list[Check]:
             )
         )
     except Exception as exc:  # noqa: BLE001 - reported as one line
-        checks.append(Check(False, f"database {db.display_url} cannot be used: {_one_line(exc)}"))
+        checks.append(Check(False, f"database {db.display_url} cannot be used: {first_line(exc)}"))
     finally:
         await db.dispose()
 
@@ -73,8 +73,3 @@ async def run_checks(settings: Settings) -> list[Check]:
         )
     )
     return checks
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
