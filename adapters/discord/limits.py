@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from adapters.budget import RateBudget, SlidingWindow
@@ -50,8 +51,6 @@ class DiscordBudget:
         return windows
 
     def _forget_idle(self) -> None:
-        import time
-
         now = time.monotonic()
         for channel_id, (edits, sends) in list(self._channels.items()):
             if edits.used(now) == 0 and sends.used(now) == 0 and edits.reserved == 0:
