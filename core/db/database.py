@@ -91,4 +91,4 @@ def _alembic_config() -> Config:
 def _upgrade_to_head(connection: Connection) -> None:
     config = _alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")

@@ -1,4 +1,11 @@
-"""The tool registry: schemas for the model, and safe execution of its calls."""
+"""The tool registry: schemas for the model, and safe execution of its calls.
+
+Tools are objects built once in the container with whatever they need (a
+Google client, the memory store) and given the asking user at each call.  A
+tool that cannot work for a user (Google not connected, search not
+configured) says so through :meth:`ToolBase.available_for` and is then not
+offered to the model at all.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +17,33 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.db.repositories import UserRecord
 from core.llm import ToolCall
-from core.types import OutgoingFile
+from core.types import ConversationRef, OutgoingFile
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ToolContext:
-    """What a tool may know about the turn that called it."""
+    """What a tool may know about the turn that called it.
 
-    user_id: int
+    ``user`` is the person who wrote the message being answered (the speaker);
+    ``owner_user_id`` owns the conversation.  They differ in a shared thread, where a
+    tool must act for the speaker and show only what the conversation may see.
+    """
+
+    user: UserRecord
     conversation_id: int
     now: datetime
     timezone: ZoneInfo
+    owner_user_id: int | None = None
+    place: ConversationRef | None = None
+    user_message_id: int | None = None
+
+    @property
+    def user_id(self) -> int:
+        return self.user.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +58,25 @@ class ToolResult:
 ToolHandler = Callable[[dict[str, Any], ToolContext], Awaitable[str | ToolResult]]
 
 
-@dataclass(frozen=True, slots=True)
-class Tool:
-    """A function the model may call.
+class ToolBase:
+    """A tool object: subclass, set the class attributes, implement :meth:`run`.
 
     ``parameters`` is the JSON schema of its arguments; ``status`` is the line
     the user sees while it runs ("Checking the time…").
     """
 
+    # Set by each subclass (class attributes or dataclass fields).
     name: str
     description: str
     parameters: dict[str, Any]
-    handler: ToolHandler
-    status: str = ""
+    status: str
+
+    def available_for(self, user: UserRecord) -> bool:
+        """Whether this tool can work for ``user``; tools that cannot are not offered."""
+        return True
+
+    async def run(self, arguments: dict[str, Any], context: ToolContext) -> str | ToolResult:
+        raise NotImplementedError
 
     def schema(self) -> dict[str, Any]:
         return {
@@ -59,30 +85,50 @@ class Tool:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Tool(ToolBase):
+    """A tool made of a plain async function, for tools that need nothing but their arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    handler: ToolHandler
+    status: str = ""
+
+    async def run(self, arguments: dict[str, Any], context: ToolContext) -> str | ToolResult:
+        return await self.handler(arguments, context)
+
+
 @dataclass
 class ToolRegistry:
     """The tools offered to the model, by name."""
 
-    tools: dict[str, Tool] = field(default_factory=dict)
+    tools: dict[str, ToolBase] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, tools: Iterable[Tool]) -> ToolRegistry:
+    def of(cls, tools: Iterable[ToolBase]) -> ToolRegistry:
         registry = cls()
         for tool in tools:
             registry.register(tool)
         return registry
 
-    def register(self, tool: Tool) -> None:
+    def register(self, tool: ToolBase) -> None:
         if tool.name in self.tools:
             raise ValueError(f"tool {tool.name!r} is registered twice")
         self.tools[tool.name] = tool
+
+    def for_user(self, user: UserRecord) -> ToolRegistry:
+        """The tools that can work for ``user``: the ones the model is offered in their turns."""
+        offered = {name: tool for name, tool in self.tools.items() if tool.available_for(user)}
+        return self if len(offered) == len(self.tools) else ToolRegistry(offered)
 
     def schemas(self) -> list[dict[str, Any]]:
         return [tool.schema() for tool in self.tools.values()]
 
     def status_for(self, name: str) -> str:
         tool = self.tools.get(name)
-        return tool.status if tool and tool.status else f"Running {name}…"
+        status = getattr(tool, "status", "") if tool else ""
+        return status or f"Running {name}…"
 
     async def run(self, call: ToolCall, context: ToolContext) -> ToolResult:
         """Run one call. Never raises: failures come back as an error result for the model."""
@@ -96,7 +142,7 @@ class ToolRegistry:
         except ValueError as exc:
             return ToolResult(f"Error: the arguments were not valid JSON ({exc}).", is_error=True)
         try:
-            result = await tool.handler(arguments, context)
+            result = await tool.run(arguments, context)
         except ToolInputError as exc:
             return ToolResult(f"Error: {exc}", is_error=True)
         except Exception as exc:  # noqa: BLE001 - a broken tool must not end the turn

@@ -19,6 +19,7 @@ from core.llm import ToolCall
 from core.timefmt import is_valid_zone, stamp, zone
 from core.tokens import TOKENS_PER_MESSAGE, TokenCounter, encoding_name_for
 from core.tools.builtin import BUILTIN_TOOLS, evaluate
+from core.db.repositories import UserRecord
 from core.tools.registry import ToolContext, ToolInputError, ToolRegistry
 from core.types import PlatformIdentity
 
@@ -215,7 +216,12 @@ def test_calculator_refuses_anything_else(expression: str, complaint: str) -> No
 
 def run_calculate(expression: str) -> str:
     """What the model gets back from the calculate tool."""
-    context = ToolContext(user_id=1, conversation_id=1, now=datetime.now(UTC), timezone=ZoneInfo("UTC"))
+    context = ToolContext(
+        user=UserRecord(1, "Alice", None, {}),
+        conversation_id=1,
+        now=datetime(2026, 11, 24, 12, 0, tzinfo=UTC),
+        timezone=ZoneInfo("UTC"),
+    )
     call = ToolCall("call_1", "calculate", json.dumps({"expression": expression}))
     return asyncio.run(ToolRegistry.of(BUILTIN_TOOLS).run(call, context)).content
 

@@ -219,7 +219,7 @@ class ChatService:
                 window=self.context.fit(window.entries, budget),
                 current_images=images_of(incoming.attachments),
             )
-            tool_context = ToolContext(user_id=user.id, conversation_id=conversation_id, now=now, timezone=tz)
+            tool_context = ToolContext(user=user, conversation_id=conversation_id, now=now, timezone=tz)
             async with aclosing(self._stream_answer(built.messages, answer, tool_context)) as events:
                 async for event in events:
                     yield event

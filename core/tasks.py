@@ -1,0 +1,86 @@
+"""Background work with one owner per process.
+
+After-answer steps (indexing, memory extraction, summaries), deliveries and
+scheduled jobs run as tasks of one :class:`BackgroundTasks`.  A task is named,
+logged when it fails, retried with backoff when it asks for it, and the owner
+waits for everything still running when the process stops, so no work is
+dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundTasks:
+    """Owns the process's background tasks; :meth:`drain` on stop."""
+
+    def __init__(self, *, retries: int = 3, backoff: float = 1.0) -> None:
+        self.retries = retries
+        self.backoff = backoff
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self.failures = 0  # tasks that gave up after their last retry
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    def spawn(
+        self,
+        name: str,
+        work: Callable[[], Awaitable[object]],
+        *,
+        retries: int | None = None,
+    ) -> asyncio.Task[None] | None:
+        """Run ``work()`` in the background; retried ``retries`` times (default: the owner's) on failure.
+
+        ``work`` is a factory so that each attempt gets a fresh coroutine.  Returns
+        None once the owner is draining: new work is refused, not lost silently
+        (it is logged).
+        """
+        if self._closing:
+            log.warning("background task %s refused: the process is stopping", name)
+            return None
+        task = asyncio.create_task(self._run(name, work, self.retries if retries is None else retries), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run(self, name: str, work: Callable[[], Awaitable[object]], retries: int) -> None:
+        attempt = 0
+        while True:
+            try:
+                await work()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a failing step is logged and retried, never lost silently
+                attempt += 1
+                if attempt > retries:
+                    self.failures += 1
+                    log.exception("background task %s failed after %d attempts", name, attempt)
+                    return
+                log.warning("background task %s failed (attempt %d); retrying", name, attempt, exc_info=True)
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+
+    async def wait_idle(self) -> None:
+        """Wait until every task (including ones spawned meanwhile) has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Refuse new work, wait up to ``timeout`` for running work, then cancel what is left."""
+        self._closing = True
+        try:
+            await asyncio.wait_for(self.wait_idle(), timeout)
+        except TimeoutError:
+            left = list(self._tasks)
+            log.warning("cancelling %d background tasks still running at stop", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
