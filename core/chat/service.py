@@ -363,6 +363,16 @@ class ChatService:
             self._conversation_cache[ref] = cached
         return cached
 
+    # -- questions adapters may ask ----------------------------------------------------
+
+    async def is_allowed(self, identity: PlatformIdentity) -> bool:
+        """Whether this account may use the assistant (the one access decision, also used before downloads)."""
+        return self.access.allows(identity)
+
+    async def has_conversation(self, ref: ConversationRef) -> bool:
+        """Whether a conversation is open at this place (a thread the assistant already takes part in)."""
+        return await self.conversations.find_open(ref) is not None
+
     # -- what users can do besides talking -------------------------------------------
 
     async def new_conversation(self, ref: ConversationRef) -> None:
