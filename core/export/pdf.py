@@ -1,0 +1,26 @@
+"""HTML to PDF with WeasyPrint, loading nothing but the day's own images."""
+
+from __future__ import annotations
+
+import asyncio
+
+from weasyprint import CSS, HTML
+
+from core.export.document import DayDocument
+from core.export.fetcher import DayImageFetcher
+from core.export.layout import day_html
+from core.export.style import PRINT_CSS
+
+
+def render_day_pdf_sync(doc: DayDocument) -> bytes:
+    """Render `doc` to PDF bytes in the calling thread (CPU-bound: seconds for a long day)."""
+    fetcher = DayImageFetcher(image for message in doc.messages for image in message.images)
+    stylesheet = CSS(string=PRINT_CSS, url_fetcher=fetcher)
+    # No base_url: relative references resolve to nothing instead of the working directory.
+    html = HTML(string=day_html(doc), base_url=None, url_fetcher=fetcher)
+    return html.write_pdf(stylesheets=[stylesheet])
+
+
+async def render_day_pdf(doc: DayDocument) -> bytes:
+    """Render `doc` to PDF bytes in a worker thread, so the event loop keeps serving."""
+    return await asyncio.to_thread(render_day_pdf_sync, doc)
