@@ -34,7 +34,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CAPTAINSLOG_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("CAPTAINSLOG_REQUIRE_POSTGRES") == "1"
-TABLES = ("messages", "conversations", "identities", "users")
+TABLES = ("messages", "conversations", "identities", "users", "oauth_states", "google_tokens")
 
 
 @pytest.fixture(autouse=True)

@@ -139,3 +139,5 @@ class Message(Base):
     edited_at: Mapped[datetime | None] = mapped_column()
     deleted_at: Mapped[datetime | None] = mapped_column()
     forgotten_at: Mapped[datetime | None] = mapped_column()
+
+from core.db import models_identity as _models_identity  # noqa: E402,F401

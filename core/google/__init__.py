@@ -1,0 +1,1 @@
+"""Google: OAuth (consent URLs, code exchange, ID tokens), encrypted tokens, Drive and Calendar clients."""
