@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 8080
 
+    # -- agents and media (core/agents, core/media) ---------------------------------------
+    agent_timeout: float = Field(default=60.0, gt=0)
+    wikipedia_api_url: str = "https://{lang}.wikipedia.org"
+    wikipedia_language: str = "en"
+    wikipedia_user_agent: str = "CaptainsLog/0.1 (self-hosted personal assistant bot; python-aiohttp)"
+    search_base_url: str = ""
+    search_api_key: SecretStr | None = None
+    search_model: str = "sonar"
+    speech_voice: str = "alloy"
+
     @field_validator("allowed_accounts", mode="before")
     @classmethod
     def _split_accounts(cls, value: object) -> object:
@@ -119,6 +129,11 @@ class Settings(BaseSettings):
     def platforms(self) -> list[str]:
         """The chat platforms that have their credentials set."""
         return [name for name, ok in (("discord", self.discord_configured), ("slack", self.slack_configured)) if ok]
+
+    @property
+    def search_configured(self) -> bool:
+        """Whether the web search tool has an endpoint and a model (it is not offered otherwise)."""
+        return bool(self.search_base_url.strip() and self.search_model.strip())
 
 
 PLATFORM_VARIABLES = {

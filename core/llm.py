@@ -64,6 +64,27 @@ class ModelFinished:
 ModelEvent = ModelText | ModelToolCalls | ModelFinished
 
 
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A whole (non-streamed) answer: its text, its usage and any fields the endpoint added.
+
+    ``extra`` holds what the openai client keeps in ``model_extra`` (Perplexity's
+    ``citations`` and ``search_results``).
+    """
+
+    text: str
+    usage: Usage | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What the transcription model heard; ``usage`` when the endpoint reports tokens."""
+
+    text: str
+    usage: Usage | None = None
+
+
 class ModelError(Exception):
     """A model call failed. ``user_message`` is one sentence fit for the user; ``kind`` is for code."""
 
@@ -265,6 +286,61 @@ class OpenAIModel:
         if item is None or not item.b64_json:
             raise ModelError("bad_response", "The image service answered without an image.")
         return base64.b64decode(item.b64_json)
+
+    def _client_for(self, timeout: float | None) -> AsyncOpenAI:
+        return self.client if timeout is None else self.client.with_options(timeout=timeout)
+
+    async def complete(
+        self, messages: Sequence[dict[str, Any]], *, model: str | None = None, timeout: float | None = None
+    ) -> Completion:
+        """One non-streamed completion with ``model`` (default: the chat model), for agents.
+
+        Raises :class:`ModelError` for every failure, a timeout after ``timeout`` seconds included.
+        """
+        try:
+            response = await self._client_for(timeout).chat.completions.create(
+                model=model or self.models.chat, messages=list(messages)  # type: ignore[arg-type]
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise describe_api_error(exc) from exc
+        choice = response.choices[0] if response.choices else None
+        text = (choice.message.content or "") if choice is not None else ""
+        usage = (
+            Usage(response.usage.prompt_tokens or 0, response.usage.completion_tokens or 0) if response.usage else None
+        )
+        return Completion(text, usage, dict(response.model_extra or {}))
+
+    async def transcribe(
+        self, data: bytes, filename: str, *, content_type: str = "", timeout: float | None = None
+    ) -> Transcript:
+        """Transcribe one audio file with the transcription model."""
+        upload = (filename, data, content_type) if content_type else (filename, data)
+        try:
+            response = await self._client_for(timeout).audio.transcriptions.create(
+                model=self.models.transcription, file=upload
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise describe_api_error(exc) from exc
+        reported = getattr(response, "usage", None)
+        usage = None
+        if reported is not None and getattr(reported, "type", "") == "tokens":
+            usage = Usage(reported.input_tokens or 0, reported.output_tokens or 0)
+        return Transcript(getattr(response, "text", "") or "", usage)
+
+    async def speak(
+        self, text: str, *, voice: str, response_format: str = "mp3", timeout: float | None = None
+    ) -> bytes:
+        """Read ``text`` aloud with the speech model; returns the audio bytes."""
+        try:
+            response = await self._client_for(timeout).audio.speech.create(
+                model=self.models.speech,
+                input=text,
+                voice=voice,  # type: ignore[arg-type]
+                response_format=response_format,  # type: ignore[arg-type]
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise describe_api_error(exc) from exc
+        return response.content
 
     async def list_models(self) -> list[str]:
         """Names the endpoint serves; used by ``doctor`` to check the endpoint and key."""

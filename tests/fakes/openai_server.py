@@ -90,7 +90,8 @@ class Reply:
     ``delay`` between chunks; a non-streamed request sleeps their total before
     answering.  ``usage`` is ``(prompt_tokens, completion_tokens)``; by default
     prompt tokens are the words in the request's messages and completion tokens
-    the number of chunks.
+    the number of chunks.  ``extra`` is merged into the top level of a
+    non-streamed completion (a search model's ``citations`` and ``search_results``).
     """
 
     text: str
@@ -99,6 +100,7 @@ class Reply:
     delay: float = 0.0
     usage: tuple[int, int] | None = None
     finish_reason: str = "stop"
+    extra: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.chunks is None:
@@ -436,6 +438,29 @@ class FakeOpenAI(ThreadedServer):
         with self._lock:
             return [r.json for r in self.requests if r.path == "/v1/chat/completions"]
 
+    def images_sent(self) -> list[tuple[str, list[str]]]:
+        """For each chat request that carried images: the text of its last user message and the image URLs."""
+        sent = []
+        for body in self.chat_requests():
+            for message in reversed(body.get("messages") or []):
+                if isinstance(message, dict) and message.get("role") == "user":
+                    content = message.get("content")
+                    parts = content if isinstance(content, list) else []
+                    urls = [
+                        part["image_url"]["url"]
+                        for part in parts
+                        if isinstance(part, dict) and part.get("type") == "image_url"
+                    ]
+                    if urls:
+                        sent.append((_text_of(content), urls))
+                    break
+        return sent
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        """The recorded requests to ``path`` (e.g. ``/v1/audio/speech``), oldest first."""
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
     def last_messages(self) -> list[dict[str, Any]]:
         """The ``messages`` of the last chat completion request."""
         bodies = self.chat_requests()
@@ -613,6 +638,7 @@ class FakeOpenAI(ThreadedServer):
                 "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
                 "usage": _usage(prompt, completion),
             }
+            | ((script.extra or {}) if isinstance(script, Reply) else {})
         )
 
     def _calls(self, script: ToolCalls) -> list[tuple[str, str, str]]:

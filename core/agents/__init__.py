@@ -1,0 +1,1 @@
+"""Agents: small specialists (vision, Wikipedia, web search, images) whose results go back, flagged, to the main model."""
