@@ -88,7 +88,7 @@ class InstantModel:
         return "gpt-4o-mini"
 
     async def stream_chat(
-        self, messages: Sequence[dict[str, Any]], *, tools: Sequence[dict[str, Any]] = ()
+        self, messages: Sequence[dict[str, Any]], *, tools: Sequence[dict[str, Any]] = (), model: str | None = None
     ) -> AsyncIterator[ModelEvent]:
         """Yield the whole answer and the finish without waiting for anything."""
         self.last_request_size = len(messages)

@@ -11,10 +11,14 @@ from bot.config import Settings
 from bot.errors import ConfigError, first_line
 from core.access import AccessPolicy
 from core.chat import ChatService
+from core.clock import Clock, system_clock
 from core.commands import CommandSet
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
+from core.messenger import Outbox
+from core.people import People
+from core.tasks import BackgroundTasks
 from core.tokens import TokenCounter
 from core.tools.builtin import BUILTIN_TOOLS
 from core.tools.registry import ToolRegistry
@@ -54,6 +58,10 @@ class Container:
     model: OpenAIModel
     chat: ChatService
     commands: CommandSet
+    people: People
+    tasks: BackgroundTasks
+    outbox: Outbox
+    clock: Clock
 
     @classmethod
     async def create(cls, settings: Settings) -> Container:
@@ -69,6 +77,12 @@ class Container:
             await db.dispose()
             raise ConfigError(f"The database at {db.display_url} cannot be used: {first_line(exc)}") from exc
         counter = TokenCounter(settings.chat_model)
+        clock: Clock = system_clock
+        tasks = BackgroundTasks()
+        accounts = AccessPolicy(settings.allowed_accounts)
+        for warning in accounts.warnings():
+            log.warning("ALLOWED_ACCOUNTS: %s", warning)
+        people = People(db, accounts=accounts, clock=clock)
         chat = ChatService(
             db=db,
             model=model,
@@ -76,11 +90,23 @@ class Container:
                 counter, token_budget=settings.context_token_budget, assistant_name=settings.assistant_name
             ),
             tools=ToolRegistry.of(BUILTIN_TOOLS),
-            access=AccessPolicy(settings.allowed_accounts),
+            people=people,
             default_timezone=settings.default_timezone,
             checkpoint_interval=settings.checkpoint_interval,
+            clock=clock,
+            tasks=tasks,
         )
-        return cls(settings=settings, db=db, model=model, chat=chat, commands=CommandSet(chat, model))
+        return cls(
+            settings=settings,
+            db=db,
+            model=model,
+            chat=chat,
+            commands=CommandSet(chat, model),
+            people=people,
+            tasks=tasks,
+            outbox=Outbox(people),
+            clock=clock,
+        )
 
     async def close(self) -> None:
         await self.chat.close()

@@ -11,7 +11,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from core.chat import REFUSAL, ChatService
+from core.chat import ChatService
+from core.chat.user_ops import NOT_THE_OWNER
 from core.llm import ModelError, OpenAIModel
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 
@@ -95,9 +96,10 @@ class CommandSet:
         command = self.commands.get(name)
         if command is None:
             return CommandReply(f"I don't know /{name}. Try /help.", private=True)
-        if not self.chat.access.allows(request.identity):
+        admission = await self.chat.people.admit(request.identity)
+        if not admission.allowed:
             log.info("refused /%s from %s: not on the allowlist", name, request.identity.key)
-            return CommandReply(REFUSAL, private=True)
+            return CommandReply(admission.refusal, private=True)
         missing = [o.name for o in command.options if o.required and not request.options.get(o.name, "").strip()]
         if missing:
             return CommandReply(f"/{name} needs {', '.join(missing)}: {command.usage or '/' + name}", private=True)
@@ -113,10 +115,14 @@ class CommandSet:
     # -- the built-in commands -----------------------------------------------------------
 
     async def _new(self, request: CommandRequest) -> CommandReply:
+        if not await self.chat.may_manage(request.place, request.identity):
+            return CommandReply(NOT_THE_OWNER, private=True)
         await self.chat.new_conversation(request.place)
         return CommandReply("Started a fresh conversation. Earlier messages stay saved but I won't use them here.")
 
     async def _forget(self, request: CommandRequest) -> CommandReply:
+        if not await self.chat.may_manage(request.place, request.identity):
+            return CommandReply(NOT_THE_OWNER, private=True)
         if await self.chat.forget_last_exchange(request.place):
             return CommandReply("Done: I'll leave the last question and answer out from now on.")
         return CommandReply("There is nothing to forget here yet.", private=True)

@@ -111,7 +111,7 @@ class ChatModel(Protocol):
     """What the core needs of a language model (the OpenAI wrapper, or a test double in benchmarks)."""
 
     def stream_chat(
-        self, messages: Sequence[dict[str, Any]], *, tools: Sequence[dict[str, Any]] = ()
+        self, messages: Sequence[dict[str, Any]], *, tools: Sequence[dict[str, Any]] = (), model: str | None = None
     ) -> AsyncIterator[ModelEvent]: ...
 
     @property
@@ -197,14 +197,15 @@ class OpenAIModel:
         return self.models.chat
 
     async def stream_chat(
-        self, messages: Sequence[dict[str, Any]], *, tools: Sequence[dict[str, Any]] = ()
+        self, messages: Sequence[dict[str, Any]], *, tools: Sequence[dict[str, Any]] = (), model: str | None = None
     ) -> AsyncIterator[ModelEvent]:
         """Stream one completion: text pieces, then tool calls or the finish, with usage.
 
+        ``model`` overrides the chat model (agents and summaries have their own role).
         Raises :class:`ModelError` for every failure, including a stream that breaks midway.
         """
         request: dict[str, Any] = {
-            "model": self.models.chat,
+            "model": model or self.models.chat,
             "messages": list(messages),
             "stream": True,
             "stream_options": {"include_usage": True},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from core.chat import ChatService
 from core.types import (
@@ -73,7 +73,7 @@ async def say(
         conversation=place,
         author=author,
         text=text,
-        received_at=at or datetime.now(UTC),
+        received_at=at or chat.clock(),
         platform_message_id=platform_message_id,
         attachments=attachments,
     )

@@ -14,6 +14,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from core.access import AccessPolicy
 from core.chat import ChatService
+from core.clock import Clock, ManualClock
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.llm import ModelNames, OpenAIModel
@@ -34,7 +36,19 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CAPTAINSLOG_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("CAPTAINSLOG_REQUIRE_POSTGRES") == "1"
-TABLES = ("messages", "conversations", "identities", "users", "oauth_states", "google_tokens")
+# The time of every test that does not set its own: a fixed day, never today's date.
+TEST_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+TABLES = (
+    "messages",
+    "conversations",
+    "identities",
+    "users",
+    "revisions",
+    "oauth_states",
+    "google_tokens",
+    "message_embeddings",
+    "memories",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -167,8 +181,12 @@ def make_chat_service(
     tools: ToolRegistry | None = None,
     default_timezone: str = "Europe/Paris",
     checkpoint_interval: float = 1.0,
+    clock: Clock | None = None,
 ) -> ChatService:
-    """A ChatService on real components; tests vary only what they need."""
+    """A ChatService on real components; tests vary only what they need.
+
+    Time stands still at :data:`TEST_NOW` unless the test passes its own clock.
+    """
     return ChatService(
         db=database,
         model=model,
@@ -177,6 +195,7 @@ def make_chat_service(
         access=AccessPolicy(allowed),
         default_timezone=default_timezone,
         checkpoint_interval=checkpoint_interval,
+        clock=clock or ManualClock(TEST_NOW),
     )
 
 

@@ -1,5 +1,8 @@
 """The chat core: one turn as a pipeline, the user's own operations, and restart recovery."""
 
-from core.chat.service import DELETED_BEFORE_ANSWER, INTERRUPTED_REASON, REFUSAL, ChatService, InterruptedAnswer
+from core.chat.recovery import InterruptedAnswer
+from core.chat.service import ChatService
+from core.chat.turn import DELETED_BEFORE_ANSWER, INTERRUPTED_REASON
+from core.people import REFUSAL
 
 __all__ = ["DELETED_BEFORE_ANSWER", "INTERRUPTED_REASON", "REFUSAL", "ChatService", "InterruptedAnswer"]

@@ -140,4 +140,19 @@ class Message(Base):
     deleted_at: Mapped[datetime | None] = mapped_column()
     forgotten_at: Mapped[datetime | None] = mapped_column()
 
+
+class Revision(Base):
+    """A counter every process can read: bumped when something cached per process changes.
+
+    ``people`` is bumped by every change to who someone is or may do (a link, an
+    unlink, a time zone or name change), so every process drops its cached
+    access decisions at the next message.
+    """
+
+    __tablename__ = "revisions"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
 from core.db import models_identity as _models_identity  # noqa: E402,F401
+from core.db import models_memory as _models_memory  # noqa: E402,F401

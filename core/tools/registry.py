@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.db.repositories import UserRecord
-from core.llm import ToolCall
+from core.llm import ToolCall, Usage
 from core.types import ConversationRef, OutgoingFile
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class ToolResult:
     content: str
     files: tuple[OutgoingFile, ...] = ()
     is_error: bool = False
+    usage: Usage | None = None  # model calls the tool made (an agent's), added to the turn's usage
 
 
 ToolHandler = Callable[[dict[str, Any], ToolContext], Awaitable[str | ToolResult]]

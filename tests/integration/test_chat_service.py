@@ -246,7 +246,7 @@ async def test_a_cancelled_turn_keeps_the_partial_answer(
     chat: ChatService, openai_fake: FakeOpenAI, database: Database
 ) -> None:
     openai_fake.queue(Reply("one two three four five six seven", delay=0.05))
-    incoming = IncomingMessage(PLACE, ALICE, "count for me", datetime.now(UTC))
+    incoming = IncomingMessage(PLACE, ALICE, "count for me", chat.clock())
 
     seen = ""
     async with aclosing(chat.turn(incoming)) as events:
@@ -267,7 +267,7 @@ async def test_answer_is_checkpointed_while_it_streams(
 ) -> None:
     chat = make_chat_service(database, model, checkpoint_interval=0.01)
     openai_fake.queue(Reply("a b c d e f g h i j", delay=0.03))
-    incoming = IncomingMessage(PLACE, ALICE, "letters please", datetime.now(UTC))
+    incoming = IncomingMessage(PLACE, ALICE, "letters please", chat.clock())
 
     snapshots: list[str] = []
     async with aclosing(chat.turn(incoming)) as events:
@@ -285,7 +285,7 @@ async def test_restart_recovery_marks_cut_answers_partial(
     chat: ChatService, openai_fake: FakeOpenAI, database: Database
 ) -> None:
     openai_fake.queue(Reply("this answer never finishes", delay=0.05))
-    incoming = IncomingMessage(PLACE, ALICE, "go", datetime.now(UTC))
+    incoming = IncomingMessage(PLACE, ALICE, "go", chat.clock())
     events = chat.turn(incoming)
     started = await anext(events)
     assert isinstance(started, TurnStarted)
@@ -354,7 +354,7 @@ async def test_recovery_leaves_an_answer_that_another_process_is_still_writing(
     other_db = Database(database.url)
     writer, restarted = make_chat_service(database, model), make_chat_service(other_db, model)
     openai_fake.queue(Reply("a slow answer being written", first_delay=0.5))
-    events = writer.turn(IncomingMessage(PLACE, ALICE, "go", datetime.now(UTC)))
+    events = writer.turn(IncomingMessage(PLACE, ALICE, "go", writer.clock()))
     started = await anext(events)
     assert isinstance(started, TurnStarted)
 
@@ -407,12 +407,12 @@ async def test_the_reported_token_count_is_exact(chat: ChatService, openai_fake:
         author_user_id=1,
         text="probe",
         token_count=chat.context.counter.count("probe"),
-        created_at=datetime.now(UTC),
+        created_at=chat.clock(),
         attachments=[],
         platform_message_id="",
         model="m",
     )
-    window = await chat._window(1, started, "Europe/Paris", 10_000)
+    window = await chat.runner.windows.load(1, started, "Europe/Paris", 10_000)
     built = chat.context.build(system_text="system", window=list(window.entries))
 
     counter = chat.context.counter

@@ -1,0 +1,112 @@
+"""The model/tool loop: stream a completion, run the tools it asks for, repeat.
+
+Used by the chat turn and by agents alike.  The loop only produces events
+(text, status lines, files) and collects what happened in a
+:class:`LoopOutcome`; storing the answer is the caller's business.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.llm import ChatModel, ModelFinished, ModelText, ModelToolCalls, Usage
+from core.tools.registry import ToolContext, ToolRegistry
+from core.types import StatusUpdate, TextDelta, TurnEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class LoopOutcome:
+    """What one run of the loop produced: the answer's pieces, the summed usage and the tool results."""
+
+    parts: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    tool_results: list[tuple[str, str]] = field(default_factory=list)  # (tool name, content given to the model)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def add_usage(self, more: Usage | None) -> None:
+        """Add one model call's usage (agents' calls included) to the run's total."""
+        if more is None:
+            return
+        if self.usage is None:
+            self.usage = more
+        else:
+            self.usage = Usage(
+                self.usage.prompt_tokens + more.prompt_tokens,
+                self.usage.completion_tokens + more.completion_tokens,
+            )
+
+
+class ToolLoop:
+    """Runs up to ``max_rounds`` rounds of tool calls, then asks for a final answer without tools."""
+
+    def __init__(self, model: ChatModel, *, max_rounds: int = 6, model_name: str | None = None) -> None:
+        self.model = model
+        self.max_rounds = max_rounds
+        self.model_name = model_name
+
+    async def run(
+        self,
+        messages: list[dict[str, Any]],
+        tools: ToolRegistry,
+        context: ToolContext,
+        outcome: LoopOutcome,
+    ) -> AsyncIterator[TurnEvent]:
+        """Stream the answer to ``messages`` (extended in place with tool calls and results).
+
+        Raises :class:`core.llm.ModelError` when the model fails; ``outcome`` keeps
+        whatever was produced before.
+        """
+        status_shown = False
+        for round_number in range(self.max_rounds + 1):
+            offer_tools = tools.schemas() if round_number < self.max_rounds else []
+            requested = None
+            if round_number and outcome.parts and not outcome.text[-1].isspace():
+                # Text from before and after a tool call are two paragraphs of one answer.
+                outcome.parts.append("\n\n")
+                yield TextDelta("\n\n")
+            async with aclosing(self.model.stream_chat(messages, tools=offer_tools, model=self.model_name)) as stream:
+                async for event in stream:
+                    if isinstance(event, ModelText):
+                        if status_shown:
+                            status_shown = False
+                            yield StatusUpdate("")
+                        outcome.parts.append(event.text)
+                        yield TextDelta(event.text)
+                    elif isinstance(event, ModelToolCalls):
+                        requested = event
+                    elif isinstance(event, ModelFinished):
+                        outcome.add_usage(event.usage)
+            if requested is None:
+                break
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": requested.text or None,
+                    "tool_calls": [
+                        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                        for c in requested.calls
+                    ],
+                }
+            )
+            for call in requested.calls:
+                status_shown = True
+                yield StatusUpdate(tools.status_for(call.name))
+                result = await tools.run(call, context)
+                if result.is_error:
+                    log.info("tool %s returned an error to the model: %s", call.name, result.content[:200])
+                outcome.add_usage(result.usage)
+                outcome.tool_results.append((call.name, result.content))
+                for file in result.files:
+                    yield file
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": result.content})
+        if status_shown:
+            yield StatusUpdate("")

@@ -1,0 +1,87 @@
+"""The answer being written: checkpoints while it grows, and its final state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.agent.loop import LoopOutcome
+from core.context import ContextBuilder
+from core.db.repositories import ContextRow, MessageRepository
+from core.timefmt import zone
+from core.types import MessageStatus
+from core.window import WindowCache
+
+
+@dataclass(slots=True)
+class AnswerDraft:
+    """An answer row being filled; ``connection`` (PostgreSQL) holds the conversation's lock."""
+
+    id: int
+    conversation_id: int
+    created_at: datetime
+    connection: AsyncConnection | None
+    outcome: LoopOutcome = field(default_factory=LoopOutcome)
+    last_checkpoint: float = field(default_factory=time.monotonic)
+
+    @property
+    def text(self) -> str:
+        return self.outcome.text
+
+
+class AnswerRecorder:
+    """Stores answers: periodic checkpoints, the final state, and the cached window's copy."""
+
+    def __init__(
+        self,
+        messages: MessageRepository,
+        context: ContextBuilder,
+        windows: WindowCache,
+        *,
+        checkpoint_interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.messages = messages
+        self.context = context
+        self.windows = windows
+        self.checkpoint_interval = checkpoint_interval
+        self.monotonic = monotonic
+
+    async def maybe_checkpoint(self, answer: AnswerDraft) -> None:
+        """Save the text so far when the interval has passed, so a crash loses at most that much."""
+        now = self.monotonic()
+        if now - answer.last_checkpoint >= self.checkpoint_interval:
+            answer.last_checkpoint = now
+            await self.messages.checkpoint(answer.id, answer.text, connection=answer.connection)
+
+    async def finish(self, answer: AnswerDraft, status: MessageStatus, *, reason: str = "") -> None:
+        """Store the answer's final text, status and usage."""
+        text = answer.text
+        usage = answer.outcome.usage
+        token_count = self.context.counter.count(text)
+        await self.messages.finish(
+            answer.id,
+            content=text,
+            status=status,
+            reason=reason,
+            token_count=token_count,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            connection=answer.connection,
+        )
+        self._remember(answer, status, reason, token_count)
+
+    def _remember(self, answer: AnswerDraft, status: MessageStatus, reason: str, token_count: int) -> None:
+        """Add the finished answer to the cached window, as the next turn would read it from the database."""
+        window = self.windows.peek(answer.conversation_id)
+        if window is None:
+            return
+        if status == MessageStatus.FAILED:
+            window.last_id = answer.id  # failed answers stay out of the context
+            return
+        row = ContextRow(answer.id, "assistant", answer.text, answer.created_at, token_count, status.value, reason, [])
+        window.append(self.context.entry(row, zone(window.zone)))

@@ -1,0 +1,180 @@
+"""One turn, once it holds its conversation's place in line.
+
+store the user message → before-model steps → the model/tool loop → store the
+answer → after-answer steps in the background.  The answer row exists from the
+start with status ``streaming`` and is checkpointed while it grows, so a model
+failure, a platform failure or a crash leaves the user's message and every
+stored character of the answer in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.agent.loop import ToolLoop
+from core.chat.answer import AnswerDraft, AnswerRecorder
+from core.chat.pipeline import TurnPipeline
+from core.chat.steps import ContextAddition, FinishedTurn, TurnFacts
+from core.chat.user_ops import UserOperations
+from core.chat.waiting import Waiting, WaitingMessages
+from core.chat.window_loader import WindowLoader
+from core.clock import Clock
+from core.context import ContextBuilder, images_of
+from core.db.repositories import MessageRepository, UserRecord
+from core.llm import ModelError
+from core.timefmt import zone
+from core.tools.registry import ToolContext, ToolRegistry
+from core.types import IncomingMessage, MessageStatus, TextDelta, TurnDone, TurnError, TurnEvent, TurnStarted
+
+log = logging.getLogger(__name__)
+
+DELETED_BEFORE_ANSWER = "You deleted that message before I got to it, so I left it unanswered."
+INTERRUPTED_REASON = "interrupted: the assistant stopped while answering"
+
+
+class TurnRunner:
+    """Runs the body of a turn; built once by the chat service."""
+
+    def __init__(
+        self,
+        *,
+        messages: MessageRepository,
+        context: ContextBuilder,
+        windows: WindowLoader,
+        answers: AnswerRecorder,
+        loop: ToolLoop,
+        tools: ToolRegistry,
+        pipeline: TurnPipeline,
+        waiting: WaitingMessages,
+        user_ops: UserOperations,
+        clock: Clock,
+        default_timezone: str,
+        model_name: str,
+    ) -> None:
+        self.messages = messages
+        self.context = context
+        self.windows = windows
+        self.answers = answers
+        self.loop = loop
+        self.tools = tools
+        self.pipeline = pipeline
+        self.waiting = waiting
+        self.user_ops = user_ops
+        self.clock = clock
+        self.default_timezone = default_timezone
+        self.model_name = model_name
+
+    async def run(
+        self,
+        incoming: IncomingMessage,
+        user: UserRecord,
+        owner_user_id: int,
+        conversation_id: int,
+        connection: AsyncConnection | None,
+        waiting: Waiting,
+    ) -> AsyncIterator[TurnEvent]:
+        """The turn proper. ``connection`` (PostgreSQL) holds the conversation's advisory lock and
+        carries the turn's own writes, saving a transaction round trip each."""
+        started = await self.messages.start_turn(
+            conversation_id=conversation_id,
+            author_user_id=user.id,
+            text=incoming.text,
+            token_count=self.context.counter.count(incoming.text),
+            created_at=incoming.received_at,
+            attachments=[
+                {"kind": a.kind.value, "filename": a.filename, "content_type": a.content_type, "url": a.url}
+                for a in incoming.attachments
+            ],
+            platform_message_id=incoming.platform_message_id,
+            model=self.model_name,
+            connection=connection,
+        )
+        self.waiting.leave(incoming.conversation, incoming.platform_message_id, waiting)
+        answer = AnswerDraft(started.answer_id, conversation_id, started.answer_created_at, connection)
+        # Changed while it was being stored: apply it now that it is in the database.
+        if waiting.deleted:
+            await self.user_ops.delete_user_message(incoming.conversation, incoming.platform_message_id)
+            await self.answers.finish(answer, MessageStatus.FAILED, reason=DELETED_BEFORE_ANSWER)
+            yield TurnError(DELETED_BEFORE_ANSWER, answer.id)
+            return
+        if waiting.text != incoming.text:
+            await self.user_ops.edit_user_message(incoming.conversation, incoming.platform_message_id, waiting.text)
+            started = dataclasses.replace(started, revision=started.revision + 1)
+            incoming = dataclasses.replace(incoming, text=waiting.text)
+        yield TurnStarted(conversation_id, started.user_row.id, answer.id)
+        tz = zone(user.timezone, self.default_timezone)
+        facts = TurnFacts(
+            incoming=incoming,
+            user=user,
+            owner_user_id=owner_user_id,
+            conversation_id=conversation_id,
+            user_message_id=started.user_row.id,
+            answer_message_id=answer.id,
+            now=self.clock(),
+            timezone=tz,
+        )
+        status = MessageStatus.PARTIAL
+        finished = False
+        try:
+            messages = await self._request(facts, started)
+            tool_context = ToolContext(
+                user=user,
+                conversation_id=conversation_id,
+                now=facts.now,
+                timezone=tz,
+                owner_user_id=owner_user_id,
+                place=incoming.conversation,
+                user_message_id=facts.user_message_id,
+            )
+            tools = self.tools.for_user(user)
+            async with aclosing(self.loop.run(messages, tools, tool_context, answer.outcome)) as events:
+                async for event in events:
+                    yield event
+                    if isinstance(event, TextDelta):
+                        await self.answers.maybe_checkpoint(answer)
+            await self.answers.finish(answer, MessageStatus.COMPLETE)
+            status, finished = MessageStatus.COMPLETE, True
+            yield TurnDone(answer.id, answer.text)
+        except ModelError as exc:
+            status = MessageStatus.PARTIAL if answer.text else MessageStatus.FAILED
+            log.warning("model call failed in conversation %s: %s", conversation_id, exc)
+            await self.answers.finish(answer, status, reason=exc.user_message)
+            finished = True
+            yield TurnError(exc.user_message, answer.id)
+        finally:
+            if not finished:
+                # Cancelled, or the consumer went away: keep what was said so far. The held
+                # connection may have been interrupted mid-statement, so use a fresh one.
+                answer.connection = None
+                status = MessageStatus.PARTIAL
+                await asyncio.shield(self.answers.finish(answer, status, reason=INTERRUPTED_REASON))
+            self.pipeline.run_after_answer(
+                FinishedTurn(facts, answer.text, status, tuple(content for _, content in answer.outcome.tool_results))
+            )
+
+    async def _request(self, facts: TurnFacts, started) -> list[dict]:  # noqa: ANN001 - StartedTurn
+        """The model's messages for this turn: system prompt, steps' context, then the recent window."""
+        additions = await self.pipeline.run_before_model(facts)
+        notes = [note for addition in additions for note in addition.notes]
+        floor = _covered_up_to(additions)
+        system_text = self.context.system_message(now=facts.now, tz=facts.timezone, user_name=facts.user.display_name)
+        budget = self.context.window_budget(system_text, notes)
+        window = await self.windows.load(facts.conversation_id, started, facts.timezone.key, budget)
+        entries = [e for e in window.entries if e.id > floor] if floor else window.entries
+        built = self.context.build(
+            system_text=system_text,
+            window=self.context.fit(entries, budget),
+            current_images=images_of(facts.incoming.attachments),
+            earlier=notes,
+        )
+        return built.messages
+
+
+def _covered_up_to(additions: list[ContextAddition]) -> int:
+    return max((a.covers_up_to for a in additions if a.covers_up_to is not None), default=0)

@@ -1,0 +1,120 @@
+"""What users can do besides talking: edit or delete what they said, /new, /forget, history, time zone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.chat.places import ConversationLookup
+from core.chat.waiting import WaitingMessages
+from core.clock import Clock
+from core.db.models import Message
+from core.db.repositories import MessageRepository
+from core.locks import PlaceLocks
+from core.people import People
+from core.timefmt import is_valid_zone
+from core.tokens import TokenCounter
+from core.types import ConversationRef, PlatformIdentity
+from core.window import WindowCache
+
+NOT_THE_OWNER = "Only the person who started this conversation can do that here."
+
+
+class UserOperations:
+    """Changes users make to their own history and settings; each keeps the cached windows honest."""
+
+    def __init__(
+        self,
+        *,
+        messages: MessageRepository,
+        places: ConversationLookup,
+        windows: WindowCache,
+        waiting: WaitingMessages,
+        locks: PlaceLocks,
+        people: People,
+        counter: TokenCounter,
+        clock: Clock,
+        default_timezone: str,
+    ) -> None:
+        self.messages = messages
+        self.places = places
+        self.windows = windows
+        self.waiting = waiting
+        self.locks = locks
+        self.people = people
+        self.counter = counter
+        self.clock = clock
+        self.default_timezone = default_timezone
+
+    async def new_conversation(self, ref: ConversationRef) -> None:
+        """Start afresh at this place: the next message opens a new conversation."""
+        async with self.locks.hold(ref) as connection:  # never between a turn's lookup and its use
+            conversation_id = await self.places.close(ref, connection)
+            if conversation_id is not None:
+                self.windows.forget(conversation_id)
+
+    async def forget_last_exchange(self, ref: ConversationRef) -> bool:
+        """Keep the last question and its answer out of the model's context from now on."""
+        async with self.locks.hold(ref) as connection:
+            conversation_id = await self.places.find_open(ref, connection=connection)
+            if conversation_id is None:
+                return False
+            self.windows.forget(conversation_id)
+            return await self.messages.forget_last_exchange(conversation_id) > 0
+
+    async def edit_user_message(
+        self, ref: ConversationRef, platform_message_id: str, new_text: str, *, edited_at: datetime | None = None
+    ) -> bool:
+        """The user changed a message on the platform; the stored history and the next context follow."""
+        if self.waiting.edit(ref, platform_message_id, new_text):
+            return True  # not stored yet: it will be answered as edited
+        message = await self.messages.find_by_platform_id(ref, platform_message_id)
+        if message is None or message.role != "user" or message.deleted_at is not None:
+            return False
+        if message.content == new_text:
+            return True  # platforms report unchanged edits (link previews); nothing to do
+        self.windows.forget(message.conversation_id)
+        await self.messages.edit(
+            message.id,
+            content=new_text,
+            token_count=self.counter.count(new_text),
+            edited_at=edited_at or self.clock(),
+        )
+        return True
+
+    async def delete_user_message(
+        self, ref: ConversationRef, platform_message_id: str, *, deleted_at: datetime | None = None
+    ) -> bool:
+        """The user deleted a message on the platform: its text is dropped and the model no longer sees it."""
+        if self.waiting.delete(ref, platform_message_id):
+            return True  # not stored yet: it will not be answered
+        message = await self.messages.find_by_platform_id(ref, platform_message_id)
+        if message is None or message.role != "user":
+            return False
+        self.windows.forget(message.conversation_id)
+        await self.messages.mark_deleted(message.id, deleted_at=deleted_at or self.clock())
+        return True
+
+    async def history(self, ref: ConversationRef, *, limit: int = 20) -> list[Message]:
+        """The newest messages of the open conversation at this place, oldest first."""
+        conversation_id = await self.places.find_open(ref)
+        if conversation_id is None:
+            return []
+        return await self.messages.history(conversation_id, limit=limit)
+
+    async def set_timezone(self, identity: PlatformIdentity, name: str) -> str:
+        """Set the user's time zone; returns a sentence for the user."""
+        canonical = name if is_valid_zone(name) else None
+        if canonical is None:
+            shown = name if len(name) <= 60 else name[:60] + "…"
+            return f"“{shown}” is not a time zone I know. Use an IANA name such as Europe/Paris or America/New_York."
+        admission = await self.people.admit(identity)
+        if admission.user is None:
+            return admission.refusal
+        await self.people.set_timezone(admission.user.id, canonical)
+        return f"Time zone set to {canonical}."
+
+    async def user_timezone(self, identity: PlatformIdentity) -> str:
+        """The user's time zone name (the default until they set one)."""
+        admission = await self.people.admit(identity)
+        user = admission.user
+        return (user.timezone if user else None) or self.default_timezone

@@ -1,0 +1,44 @@
+"""The conversation's recent window for a turn: from memory when it is current, else from the database."""
+
+from __future__ import annotations
+
+from core.context import ContextBuilder
+from core.db.repositories import MessageRepository, StartedTurn
+from core.timefmt import zone
+from core.window import CachedWindow, WindowCache
+
+# The cached window holds this much more than the budget, so that small changes
+# of the budget (a longer system prompt) do not force a reload.
+WINDOW_SLACK = 1.25
+
+
+class WindowLoader:
+    """Keeps each conversation's window between turns and checks it against the database's revision."""
+
+    def __init__(self, messages: MessageRepository, context: ContextBuilder, windows: WindowCache) -> None:
+        self.messages = messages
+        self.context = context
+        self.windows = windows
+
+    async def load(self, conversation_id: int, started: StartedTurn, zone_name: str, budget: int) -> CachedWindow:
+        """The recent window including the new user message, holding at least ``budget`` tokens when history allows."""
+        tz = zone(zone_name)
+        window = self.windows.get(
+            conversation_id, zone=zone_name, revision=started.revision, last_id=started.previous_last_id
+        )
+        if window is not None:
+            window.append(self.context.entry(started.user_row, tz))
+            if window.covers(budget):
+                window.trim(int(budget * WINDOW_SLACK))
+                return window
+        rows, has_older = await self.messages.recent_for_context(
+            conversation_id,
+            up_to_id=started.user_row.id,
+            token_budget=int(budget * WINDOW_SLACK),
+            per_message_overhead=self.context.per_message_overhead,
+        )
+        window = CachedWindow(zone=zone_name, revision=started.revision, last_id=0, has_older=has_older)
+        for row in rows:
+            window.append(self.context.entry(row, tz))
+        self.windows.put(conversation_id, window)
+        return window

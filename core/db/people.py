@@ -1,0 +1,68 @@
+"""Queries about people across their accounts: the shared revision and a user's accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.db.database import Database
+from core.db.models import Conversation, Identity, Message, Revision
+from core.types import PlatformIdentity
+
+PEOPLE = "people"
+
+_READ = select(Revision.value).where(Revision.name == PEOPLE)
+
+
+class PeopleRepository:
+    """The ``people`` revision (bumped by links, unlinks and profile changes) and account lookups."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def revision(self, *, connection: AsyncConnection | None = None) -> int:
+        """The current people revision (0 before the first change)."""
+        if connection is not None:
+            return int(await connection.scalar(_READ) or 0)
+        async with self.db.engine.connect() as reader:
+            return int(await reader.scalar(_READ) or 0)
+
+    async def bump(self) -> None:
+        """Tell every process that cached access decisions and profiles are stale."""
+        for _ in range(2):
+            async with self.db.engine.begin() as writer:
+                changed = await writer.execute(
+                    update(Revision).where(Revision.name == PEOPLE).values(value=Revision.value + 1)
+                )
+                if changed.rowcount:
+                    return
+                try:
+                    async with writer.begin_nested():
+                        await writer.execute(insert(Revision).values(name=PEOPLE, value=1))
+                    return
+                except IntegrityError:
+                    continue  # another process inserted it first: bump theirs
+
+    async def accounts_of(self, user_id: int) -> list[PlatformIdentity]:
+        """The user's platform accounts, the one they wrote from most recently first."""
+        last_written = (
+            select(func.max(Message.created_at))
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Message.author_user_id == user_id,
+                Conversation.platform == Identity.platform,
+                Conversation.workspace == Identity.workspace,
+            )
+            .correlate(Identity)
+            .scalar_subquery()
+        )
+        async with self.db.engine.connect() as reader:
+            rows = (
+                await reader.execute(
+                    select(Identity.platform, Identity.workspace, Identity.platform_user_id, Identity.display_name)
+                    .where(Identity.user_id == user_id)
+                    .order_by(last_written.desc().nulls_last(), Identity.id.desc())
+                )
+            ).all()
+        return [PlatformIdentity(r.platform, r.workspace, r.platform_user_id, r.display_name) for r in rows]

@@ -1,0 +1,93 @@
+"""People, not accounts: resolve the account to a user first, then decide access once.
+
+Every message and command passes through :meth:`People.admit`, the one access
+decision.  An account is let in when it matches ``ALLOWED_ACCOUNTS`` (set-ups
+without sign-in) or when its user's verified email is on the email allowlist.
+Decisions are cached per process and dropped whenever the shared ``people``
+revision moves (a link, an unlink, a profile change in any process), so every
+process sees such a change at the next message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.access import AccessPolicy
+from core.clock import Clock, system_clock
+from core.db.database import Database
+from core.db.people import PeopleRepository
+from core.db.repositories import UserRecord, UserRepository
+from core.types import PlatformIdentity
+
+log = logging.getLogger(__name__)
+
+REFUSAL = "Sorry, this assistant is private and your account is not on its list. Ask its owner to add you."
+
+EmailCheck = Callable[[str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The access decision for one account. ``user`` is None for strangers (nothing is stored for them)."""
+
+    allowed: bool
+    user: UserRecord | None = None
+    refusal: str = ""
+
+
+class People:
+    """Accounts → users, and whether they may talk to the assistant."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        accounts: AccessPolicy,
+        email_allowed: EmailCheck | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.users = UserRepository(db, clock=clock)
+        self.repository = PeopleRepository(db)
+        self.accounts = accounts
+        self.email_allowed = email_allowed
+        self._revision: int | None = None
+        self._decisions: dict[str, Admission] = {}
+
+    async def admit(self, identity: PlatformIdentity, *, connection: AsyncConnection | None = None) -> Admission:
+        """Decide whether ``identity`` may use the assistant, creating the user of an allowed new account."""
+        revision = await self.repository.revision(connection=connection)
+        if revision != self._revision:
+            self._decisions.clear()
+            self._revision = revision
+        cached = self._decisions.get(identity.key)
+        if cached is None:
+            cached = await self._decide(identity)
+            self._decisions[identity.key] = cached
+        return cached
+
+    async def _decide(self, identity: PlatformIdentity) -> Admission:
+        user = await self.users.find(identity)
+        if self.accounts.allows(identity):
+            return Admission(True, user or await self.users.resolve(identity))
+        if user is not None and user.email and self.email_allowed is not None and self.email_allowed(user.email):
+            return Admission(True, user)
+        log.info("refused %s: not on the allowlist", identity.key)
+        return Admission(False, None, REFUSAL)
+
+    async def changed(self) -> None:
+        """Something about a person changed: every process re-decides at its next message."""
+        self._decisions.clear()
+        await self.repository.bump()
+
+    async def set_timezone(self, user_id: int, name: str) -> None:
+        """Store the user's time zone (seen by every process at the next message)."""
+        await self.users.set_timezone(user_id, name)
+        await self.changed()
+
+    async def accounts_of(self, user_id: int) -> list[PlatformIdentity]:
+        """The user's platform accounts, most recently used first (the Outbox's directory)."""
+        return await self.repository.accounts_of(user_id)
