@@ -11,7 +11,7 @@ from core.db.models import Message
 from core.db.repositories import MessageRepository
 from core.locks import PlaceLocks
 from core.people import People
-from core.timefmt import is_valid_zone
+from core.timefmt import canonical_zone
 from core.tokens import TokenCounter
 from core.types import ConversationRef, PlatformIdentity
 from core.window import WindowCache
@@ -103,7 +103,7 @@ class UserOperations:
 
     async def set_timezone(self, identity: PlatformIdentity, name: str) -> str:
         """Set the user's time zone; returns a sentence for the user."""
-        canonical = name if is_valid_zone(name) else None
+        canonical = canonical_zone(name)
         if canonical is None:
             shown = name if len(name) <= 60 else name[:60] + "…"
             return f"“{shown}” is not a time zone I know. Use an IANA name such as Europe/Paris or America/New_York."
