@@ -25,6 +25,7 @@ from typing import Protocol
 from adapters.budget import Priority, RateBudget, Reservation, SlidingWindow
 from adapters.text import Piece, Splitter
 from core.chat import InterruptedAnswer
+from core.messenger import DeliveryError as NotDelivered
 from core.types import (
     OutgoingFile,
     Refused,
@@ -58,11 +59,16 @@ class RateLimited(Exception):
 
 
 class DeliveryError(Exception):
-    """The platform refused a call for another reason; ``gone`` means the message no longer exists."""
+    """The platform refused a call for another reason; ``gone`` means the message no longer exists.
 
-    def __init__(self, message: str, *, gone: bool = False) -> None:
+    ``permanent`` means trying again cannot help (the user closed their DMs, the
+    request is invalid): the call is not repeated.
+    """
+
+    def __init__(self, message: str, *, gone: bool = False, permanent: bool = False) -> None:
         super().__init__(message)
         self.gone = gone
+        self.permanent = permanent
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +152,7 @@ class AnswerRenderer:
         self._uploads: asyncio.Queue[OutgoingFile | None] = asyncio.Queue()
         self._in_flight = False  # a platform call of the writer is under way
         self._background: set[asyncio.Task[None]] = set()
+        self.last_error: Exception | None = None  # the platform's last refusal, for callers that must report it
 
     def _apply(self, event: TurnEvent) -> None:
         raise NotImplementedError
@@ -188,13 +195,27 @@ class AnswerRenderer:
 
     async def _upload_loop(self) -> None:
         while (file := await self._uploads.get()) is not None:
-            await self.budget.acquire(self.surface.windows("upload"), Priority.FIRST)
-            try:
-                await self.surface.upload(file)
-            except Exception as exc:  # noqa: BLE001 - one failed upload must not end the answer
-                log.warning("upload of %s failed: %s", file.filename, exc)
+            if not await self._upload(file):
                 self.note = self.note or f"I could not upload {file.filename}."
                 self._changed.set()
+
+    async def _upload(self, file: OutgoingFile) -> bool:
+        """One upload within the budget, tried again after a rate limit (a refused call created nothing)."""
+        windows = self.surface.windows("upload")
+        for _attempt in range(5):
+            await self.budget.acquire(windows, Priority.FIRST)
+            try:
+                await self.surface.upload(file)
+                return True
+            except RateLimited as exc:
+                self.last_error = exc
+                log.warning("upload of %s was rate limited; retrying in %.2fs", file.filename, exc.retry_after)
+                self.budget.penalize(windows, exc.retry_after)
+            except Exception as exc:  # noqa: BLE001 - one failed upload must not end the answer
+                self.last_error = exc
+                log.warning("upload of %s failed: %s", file.filename, exc)
+                return False
+        return False
 
     def _record_soon(self, parts: list[str]) -> None:
         """Record the answer's platform messages without holding up the stream."""
@@ -411,20 +432,23 @@ class StreamRenderer(AnswerRenderer):
                     self.stats.edits += 1
                 return True
             except RateLimited as exc:
+                self.last_error = exc
                 self.stats.rate_limited += 1
                 log.warning("%s was rate limited; retrying in %.2fs", action, exc.retry_after)
                 self.budget.penalize(windows, exc.retry_after)
             except DeliveryError as exc:
+                self.last_error = exc
                 if action == "edit" and exc.gone and index is not None:
                     log.warning("message %s is gone; posting the rest anew", self.parts[index])
                     del self.parts[index:]
                     del self.shown[index:]
                     return False
                 log.warning("%s failed (attempt %d): %s", action, attempt + 1, exc)
-                if attempt >= 2:
+                if attempt >= 2 or exc.permanent:
                     return False
                 await asyncio.sleep(0.5 * (attempt + 1))
             except Exception as exc:  # noqa: BLE001 - a network failure the adapter did not map
+                self.last_error = exc
                 log.warning("%s failed (attempt %d): %s: %s", action, attempt + 1, type(exc).__name__, exc)
                 if attempt >= 2:
                     return False
@@ -460,3 +484,35 @@ async def close_interrupted(surface: Surface, answer: InterruptedAnswer) -> list
     renderer.shown = ["" for _ in renderer.parts]  # unknown: rewrite every part
     await renderer._sync(final=True)
     return renderer.parts
+
+
+async def deliver(surface: Surface, text: str, files: Sequence[OutgoingFile] = ()) -> list[str]:
+    """Post a finished text and files unprompted, the way answers are posted.
+
+    The text is split at the platform's limit like an answer and each part goes
+    through the surface's rate budget and the renderer's post-with-retry path
+    (rate limits waited out, failures retried, permanent refusals not).  Returns
+    the platform ids of the text's messages.  Raises :class:`core.messenger.DeliveryError`
+    when a part or a file could not be posted; what was posted before stays.
+    """
+    renderer = StreamRenderer(surface)
+    if text.strip():
+        renderer.text = text
+        expected = len(renderer._desired(final=True))
+        await renderer._sync(final=True)
+        if len(renderer.parts) < expected:
+            done = f" ({len(renderer.parts)} of {expected} parts were posted)" if renderer.parts else ""
+            raise _not_delivered(renderer.last_error, done)
+    for file in files:
+        if not await renderer._upload(file):
+            raise _not_delivered(renderer.last_error, f" (the file {file.filename} was not posted)")
+    return renderer.parts
+
+
+def _not_delivered(error: Exception | None, detail: str) -> NotDelivered:
+    if isinstance(error, DeliveryError):
+        return NotDelivered(f"{error}{detail}", retryable=not error.permanent)
+    if isinstance(error, RateLimited):
+        return NotDelivered(f"the platform kept refusing with rate limits{detail}", retryable=True)
+    reason = f"{type(error).__name__}: {error}" if error is not None else "the platform refused the post"
+    return NotDelivered(f"{reason}{detail}", retryable=True)

@@ -193,8 +193,8 @@ async def run_discord(concurrency: int, words: int) -> Result:
 
 
 async def run_slack(concurrency: int, words: int, *, native: bool = False) -> Result:
-    from adapters.slack import SlackService
     from bot.config import Settings
+    from bot.platforms import slack_service
     from tests.fakes.slack_server import FakeSlack
 
     with FakeOpenAI() as openai_fake, FakeSlack() as fake, tempfile.TemporaryDirectory() as tmp:
@@ -206,7 +206,7 @@ async def run_slack(concurrency: int, words: int, *, native: bool = False) -> Re
             slack_api_url=fake.api_url,
             slack_native_streaming=native,
         )
-        service = SlackService(chat=chat, commands=CommandSet(chat, model), settings=settings)
+        service = slack_service(settings, chat=chat, commands=CommandSet(chat, model))
         await service.start()
         try:
             users = [f"U{n:04d}" for n in range(concurrency)]

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Settings
 from bot.container import Container
 from bot.runtime import Service
+from core.chat import ChatService
+from core.commands import CommandSet
+from core.messenger import Outbox
+
+if TYPE_CHECKING:
+    from adapters.slack import SlackService
 
 
-def build_platform_services(container: Container) -> list[Service]:
-    """One service per configured platform."""
+def build_platform_services(container: Container, *, outbox: Outbox | None = None) -> list[Service]:
+    """One service per configured platform; each registers its messenger with ``outbox`` once connected."""
     settings = container.settings
     services: list[Service] = []
     if settings.discord_configured:
@@ -22,10 +31,31 @@ def build_platform_services(container: Container) -> list[Service]:
                 api_url=settings.discord_api_url,
                 gateway_url=settings.discord_gateway_url,
                 dev_guild=settings.discord_dev_guild,
+                outbox=outbox,
             )
         )
     if settings.slack_configured:
-        from adapters.slack import SlackService
-
-        services.append(SlackService.from_container(container))
+        services.append(slack_service(settings, chat=container.chat, commands=container.commands, outbox=outbox))
     return services
+
+
+def slack_service(settings: Settings, *, chat: ChatService, commands: CommandSet, **options: Any) -> SlackService:
+    """The Slack service with its arguments read from the settings (``options`` add or override them)."""
+    from adapters.slack import SlackService
+
+    def secret(value: Any) -> str:
+        return value.get_secret_value() if value is not None else ""
+
+    arguments: dict[str, Any] = {
+        "bot_token": secret(settings.slack_bot_token),
+        "app_token": secret(settings.slack_app_token),
+        "signing_secret": secret(settings.slack_signing_secret),
+        "mode": settings.slack_mode,
+        "api_url": settings.slack_api_url,
+        "native_streaming": settings.slack_native_streaming,
+        "assistant_status": settings.slack_assistant_status,
+        "web_host": settings.web_host,
+        "web_port": settings.web_port,
+    }
+    arguments.update(options)
+    return SlackService(chat=chat, commands=commands, **arguments)

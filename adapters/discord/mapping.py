@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
 
+import aiohttp
 import discord
 
-from core.types import Attachment, AttachmentKind, ConversationRef, PlatformIdentity
+from core.attachments import AttachmentPolicy, OfferedFile, SkipReason
+from core.types import Attachment, ConversationRef, PlatformIdentity
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +19,7 @@ PLATFORM = "discord"
 DM_WORKSPACE = "dm"
 # Discord user ids are global, so identities are not tied to a server.
 IDENTITY_WORKSPACE = "global"
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 30.0
 
 
 def identity_of(user: discord.abc.User) -> PlatformIdentity:
@@ -35,32 +38,37 @@ def strip_mention(text: str, bot_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ReadAttachments:
-    images: tuple[Attachment, ...]
-    unsupported: tuple[str, ...]
+    """The files given to the core, and the line telling the user about the others (may be empty)."""
+
+    attachments: tuple[Attachment, ...]
+    note: str
 
 
-async def read_attachments(message: discord.Message) -> ReadAttachments:
-    """Download the images of a message; name the files the assistant cannot read yet."""
-    images: list[Attachment] = []
-    unsupported: list[str] = []
-    for item in message.attachments:
-        content_type = (item.content_type or "").split(";")[0]
-        if not content_type.startswith("image/"):
-            unsupported.append(item.filename)
-            continue
-        if item.size > MAX_IMAGE_BYTES:
-            unsupported.append(f"{item.filename} (over 20 MB)")
-            continue
+async def read_attachments(
+    message: discord.Message, policy: AttachmentPolicy, *, timeout: float = DOWNLOAD_TIMEOUT
+) -> ReadAttachments:
+    """Download the files of a message that the core reads, within its limits (sizes checked before)."""
+    offered = [
+        OfferedFile(item.filename, item.content_type or "", item.size, ref=item) for item in message.attachments
+    ]
+    plan = policy.plan(offered)
+    attachments: list[Attachment] = []
+    for accepted in plan.accepted:
+        item: discord.Attachment = accepted.file.ref  # type: ignore[assignment]
         try:
-            data = await item.read()
-        except discord.HTTPException as exc:
-            log.warning("could not download %s: %s", item.filename, exc)
-            unsupported.append(f"{item.filename} (download failed)")
+            data = await asyncio.wait_for(item.read(), timeout)
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("could not download %s: %s", item.filename, type(exc).__name__)
+            plan.skip(accepted)
             continue
-        images.append(Attachment(AttachmentKind.IMAGE, item.filename, content_type, data, url=item.url))
-    return ReadAttachments(tuple(images), tuple(unsupported))
+        if len(data) > accepted.max_bytes:  # the metadata understated the size
+            log.warning("%s is larger than announced; not given to the model", item.filename)
+            plan.skip(accepted, SkipReason.TOO_LARGE)
+            continue
+        attachments.append(Attachment(accepted.kind, item.filename, accepted.content_type, data, url=item.url))
+    return ReadAttachments(tuple(attachments), policy.skipped_note(plan.skipped))
 
 
-def unsupported_line(names: tuple[str, ...]) -> str:
-    listed = ", ".join(names)
-    return f"-# I can't read {listed} yet: only images are supported for now."
+def small_print(note: str) -> str:
+    """A note in Discord's small grey text, line by line."""
+    return "\n".join(f"-# {line}" for line in note.splitlines() if line.strip())

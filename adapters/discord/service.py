@@ -15,14 +15,17 @@ from adapters.discord.mapping import (
     identity_of,
     place_of,
     read_attachments,
+    small_print,
     strip_mention,
-    unsupported_line,
 )
+from adapters.discord.messenger import DiscordMessenger
 from adapters.discord.slash import register_commands
 from adapters.discord.surface import NO_MENTIONS, DiscordSurface
 from adapters.render import StreamRenderer, close_interrupted
 from core.chat import ChatService
+from core.attachments import AttachmentPolicy
 from core.commands import CommandSet
+from core.messenger import Outbox
 from core.types import ConversationRef, IncomingMessage
 
 log = logging.getLogger(__name__)
@@ -64,8 +67,14 @@ class DiscordService:
         gateway_url: str = "wss://gateway.discord.gg/",
         dev_guild: str | None = None,
         guild_ready_timeout: float = 2.0,
+        outbox: Outbox | None = None,
+        attachments: AttachmentPolicy | None = None,
     ) -> None:
+        """``outbox`` gets this platform's messenger once connected (and loses it on stop);
+        ``attachments`` decides which files of a message are downloaded (the core's default limits)."""
         self.token = token
+        self.outbox = outbox
+        self.attachments = attachments or AttachmentPolicy()
         self.chat = chat
         self.commands = commands
         self.dev_guild = dev_guild
@@ -105,6 +114,8 @@ class DiscordService:
             raise RuntimeError("the Discord connection closed before it was ready")
 
     async def stop(self) -> None:
+        if self.outbox is not None:
+            self.outbox.unregister(PLATFORM)
         for task in list(self._answers):
             task.cancel()
         if self._answers:
@@ -127,6 +138,8 @@ class DiscordService:
         )
         await self._sync_commands()
         await self._recover()
+        if self.outbox is not None:
+            self.outbox.register(DiscordMessenger(self.client, self.budget))
         self.ready.set()
 
     async def _sync_commands(self) -> None:
@@ -165,7 +178,7 @@ class DiscordService:
             place = place_of(message.channel.id, None)
         elif isinstance(message.channel, discord.Thread):
             place = place_of(message.channel.id, guild_id)
-            if not mentioned and await self.chat.conversations.find_open(place) is None:
+            if not mentioned and not await self.chat.has_conversation(place):
                 return  # a thread we are not part of
         else:
             if not mentioned:
@@ -182,19 +195,19 @@ class DiscordService:
     async def _answer(self, message: discord.Message, place: ConversationRef, target: discord.abc.Messageable) -> None:
         me = self.client.user
         assert me is not None
-        files = await read_attachments(message)
-        if files.unsupported:
+        files = await read_attachments(message, self.attachments)
+        if files.note:
             with suppress(discord.HTTPException):
-                await target.send(unsupported_line(files.unsupported), allowed_mentions=NO_MENTIONS)
+                await target.send(small_print(files.note), allowed_mentions=NO_MENTIONS)
         text = strip_mention(message.content, me.id)
-        if not text and not files.images:
+        if not text and not files.attachments:
             return
         incoming = IncomingMessage(
             conversation=place,
             author=identity_of(message.author),
             text=text,
             received_at=message.created_at,
-            attachments=files.images,
+            attachments=files.attachments,
             platform_message_id=str(message.id),
         )
         channel_id = int(place.channel)

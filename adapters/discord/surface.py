@@ -90,14 +90,28 @@ class DiscordSurface:
             )
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
 
     async def typing(self) -> None:
         await self.channel.typing()  # type: ignore[misc] - awaiting Typing triggers it once
+
+
+# Discord's error code for "Cannot send messages to this user" (DMs closed, or no server in common).
+DMS_CLOSED = 50007
 
 
 def _delivery_error(exc: discord.HTTPException) -> Exception:
     if exc.status == 429:
         retry_after = float(getattr(exc, "retry_after", 1.0) or 1.0)
         return RateLimited(retry_after)
+    # Other 4xx answers are final: the same call would be refused again.
+    permanent = 400 <= exc.status < 500
+    if exc.code == DMS_CLOSED:
+        return DeliveryError(
+            "the user does not accept direct messages from the bot "
+            f"(Discord {exc.code}: their DMs are closed, or they share no server with it)",
+            permanent=True,
+        )
     gone = isinstance(exc, discord.NotFound)
-    return DeliveryError(f"Discord refused the call: {exc.status} {exc.text[:200]}", gone=gone)
+    return DeliveryError(f"Discord refused the call: {exc.status} {exc.text[:200]}", gone=gone, permanent=permanent)

@@ -161,7 +161,7 @@ class ConversationHandler:
         identity = await self.identities.identity(message.team_id, message.user_id)
         surface = self.surfaces(message.team_id, message.channel, message.reply_thread)
         shared = SharedFiles()
-        if message.files and self.chat.access.allows(identity):
+        if message.files and await self.chat.is_allowed(identity):
             shared = await self.files.fetch(message.files)
         if not message.text.strip() and not shared.attachments:
             if shared.note:

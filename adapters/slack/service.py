@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -22,26 +22,19 @@ from adapters.render import close_interrupted
 from adapters.slack.answers import AnswerRunner
 from adapters.slack.commands import SlashCommands
 from adapters.slack.conversations import ConversationHandler, SurfaceFactory
-from adapters.slack.files import FileFetcher
+from adapters.slack.files import DOWNLOAD_TIMEOUT, SLACK_FILE_HOST, FileFetcher
 from adapters.slack.http import SlackHttpEndpoint, SlackHttpServer
 from adapters.slack.identity import PLATFORM, SlackIdentities
 from adapters.slack.listeners import register_listeners
+from adapters.slack.messenger import SlackMessenger
 from adapters.slack.threads import ActiveThreads
 from adapters.slack.workspace import SlackRateLimits, Workspaces
+from core.attachments import AttachmentPolicy
 from core.chat import ChatService
 from core.commands import CommandSet
-
-if TYPE_CHECKING:
-    from bot.config import Settings
-    from bot.container import Container
+from core.messenger import Outbox
 
 log = logging.getLogger(__name__)
-
-
-def _secret(value: Any) -> str:
-    if value is None:
-        return ""
-    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
 
 
 class SlackService:
@@ -54,35 +47,48 @@ class SlackService:
         *,
         chat: ChatService,
         commands: CommandSet,
-        settings: Settings,
-        assistant_status: bool | None = None,
-        limits: SlackRateLimits | None = None,
+        bot_token: str,
+        app_token: str = "",
+        signing_secret: str = "",
+        mode: Literal["socket", "http"] = "socket",
+        api_url: str = "https://slack.com/api/",
+        native_streaming: bool = False,
+        assistant_status: bool = False,
+        web_host: str = "127.0.0.1",
+        web_port: int = 8080,
         serve_http: bool = True,
+        limits: SlackRateLimits | None = None,
         stop_timeout: float = 10.0,
+        outbox: Outbox | None = None,
+        attachments: AttachmentPolicy | None = None,
+        file_host: str = SLACK_FILE_HOST,
+        download_timeout: float = DOWNLOAD_TIMEOUT,
     ) -> None:
-        """``settings`` gives the tokens, mode, API URL, native streaming and the web host/port.
+        """``bot_token`` (xoxb) and, for Socket Mode, ``app_token`` (xapp); ``signing_secret`` for HTTP mode.
 
         ``assistant_status`` shows "is thinking…" (assistant.threads.setStatus)
-        until the first text, for apps with the assistant feature; by default it
-        follows ``settings.slack_assistant_status`` when that setting exists.
-        ``limits`` are the rate windows kept to (Slack's published limits by
-        default).  In HTTP mode the service serves ``/slack/events`` on
-        ``web_host:web_port`` itself unless ``serve_http`` is False, when the
-        bot's web server mounts :attr:`endpoint` instead.
+        until the first text, for apps with the assistant feature.  ``limits``
+        are the rate windows kept to (Slack's published limits by default).  In
+        HTTP mode the service serves ``/slack/events`` on ``web_host:web_port``
+        itself unless ``serve_http`` is False, when the bot's web server mounts
+        :attr:`endpoint` instead.  ``outbox`` gets this platform's messenger once
+        connected (and loses it on stop).  ``attachments`` decides which shared
+        files are downloaded; the bot token goes only to ``file_host`` (Slack's
+        file host; tests name their fake) and each download ends after
+        ``download_timeout`` seconds.
         """
-        if assistant_status is None:
-            assistant_status = bool(getattr(settings, "slack_assistant_status", False))
         self.chat = chat
-        self.settings = settings
-        self.mode = settings.slack_mode
+        self.mode = mode
+        self.web_host = web_host
+        self.web_port = web_port
         self.serve_http = serve_http
         self.stop_timeout = stop_timeout
-        bot_token = _secret(settings.slack_bot_token)
-        self.app_token = _secret(settings.slack_app_token)
-        self.client = AsyncWebClient(token=bot_token, base_url=_api_base(settings.slack_api_url))
+        self.outbox = outbox
+        self.app_token = app_token
+        self.client = AsyncWebClient(token=bot_token, base_url=_api_base(api_url))
         self.app = AsyncApp(
             client=self.client,
-            signing_secret=_secret(settings.slack_signing_secret),
+            signing_secret=signing_secret,
             request_verification_enabled=self.mode == "http",
             # The listeners ack at once and do the work in tasks of their own.
             process_before_response=False,
@@ -91,18 +97,19 @@ class SlackService:
         self.workspaces = Workspaces(limits)
         self.surfaces = SurfaceFactory(self.client, self.workspaces)
         self.identities = SlackIdentities(self.client)
-        self.answers = AnswerRunner(
-            chat=chat, native_streaming=settings.slack_native_streaming, assistant_status=assistant_status
-        )
+        self.answers = AnswerRunner(chat=chat, native_streaming=native_streaming, assistant_status=assistant_status)
         self._session: aiohttp.ClientSession | None = None
         self.conversations = ConversationHandler(
             chat=chat,
             answers=self.answers,
             surfaces=self.surfaces,
             identities=self.identities,
-            files=FileFetcher(self._http_session, bot_token),
-            threads=ActiveThreads(chat.conversations),
+            files=FileFetcher(
+                self._http_session, bot_token, policy=attachments, file_host=file_host, timeout=download_timeout
+            ),
+            threads=ActiveThreads(chat.has_conversation),
         )
+        self.messenger = SlackMessenger(self.client, self.surfaces)
         self.slash_commands = SlashCommands(commands=commands, identities=self.identities, surfaces=self.surfaces)
         register_listeners(
             self.app, conversations=self.conversations, slash_commands=self.slash_commands, spawn=self.spawn
@@ -112,11 +119,6 @@ class SlackService:
         self._http: SlackHttpServer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._accepting = False
-
-    @classmethod
-    def from_container(cls, container: Container, **options: Any) -> SlackService:
-        """The service wired from the bot's container (options as for the constructor)."""
-        return cls(chat=container.chat, commands=container.commands, settings=container.settings, **options)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -132,15 +134,19 @@ class SlackService:
             if not self.serve_http:
                 log.info("Slack HTTP mode: events arrive through the bot's web server")
                 return
-            self._http = SlackHttpServer(self.endpoint, self.settings.web_host, self.settings.web_port)
+            self._http = SlackHttpServer(self.endpoint, self.web_host, self.web_port)
             await self._http.start()
         else:
             self._socket = AsyncSocketModeHandler(self.app, self.app_token, web_client=self.client)
             await self._socket.connect_async()
         log.info("Slack connected (%s mode)", self.mode)
+        if self.outbox is not None:
+            self.outbox.register(self.messenger)
 
     async def stop(self) -> None:
         """Stop receiving events, close off answers in progress, finish or cancel the rest."""
+        if self.outbox is not None:
+            self.outbox.unregister(PLATFORM)
         self._accepting = False
         if self._socket is not None:
             await self._socket.close_async()

@@ -36,6 +36,7 @@ LIMITS = SurfaceLimits(max_chars=3800)
 
 _GONE = frozenset({"message_not_found", "channel_not_found", "thread_not_found"})
 _STREAMING = frozenset({"cant_update_message", "message_is_streaming"})
+_TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 
 
 def retry_after(error: SlackApiError) -> float:
@@ -57,7 +58,9 @@ def delivery_error(error: Exception) -> Exception:
         if error.response.status_code == 429:
             return RateLimited(retry_after(error))
         code = slack_error_code(error)
-        return DeliveryError(f"Slack refused the call: {code or error}", gone=code in _GONE)
+        # Slack refuses with ok:false; only its own failures are worth repeating the call for.
+        permanent = error.response.status_code < 500 and bool(code) and code not in _TRANSIENT
+        return DeliveryError(f"Slack refused the call: {code or error}", gone=code in _GONE, permanent=permanent)
     return DeliveryError(f"Slack could not be reached: {error}")
 
 

@@ -2,21 +2,26 @@
 
 A thread becomes one when someone mentions the bot in it; later messages there
 continue the conversation without a mention.  The database is the record (an
-open conversation exists for the thread), so this holds across restarts and
-processes; a set in memory spares the query for threads already seen.
+open conversation exists for the thread, asked through the chat service), so
+this holds across restarts and processes; a set in memory spares the query for
+threads already seen.
 """
 
 from __future__ import annotations
 
-from core.db.repositories import ConversationRepository
+from collections.abc import Awaitable, Callable
+
 from core.types import ConversationRef
 
 
 class ActiveThreads:
-    """Remembers the channel threads the assistant takes part in."""
+    """Remembers the channel threads the assistant takes part in.
 
-    def __init__(self, conversations: ConversationRepository) -> None:
-        self.conversations = conversations
+    ``has_conversation`` is ``ChatService.has_conversation``.
+    """
+
+    def __init__(self, has_conversation: Callable[[ConversationRef], Awaitable[bool]]) -> None:
+        self._has_conversation = has_conversation
         self._known: set[ConversationRef] = set()
 
     def add(self, ref: ConversationRef) -> None:
@@ -27,7 +32,7 @@ class ActiveThreads:
         """Whether messages in this thread are for the assistant."""
         if ref in self._known:
             return True
-        if await self.conversations.find_open(ref) is not None:
+        if await self._has_conversation(ref):
             self._known.add(ref)
             return True
         return False

@@ -31,6 +31,7 @@ class SlackRateLimits:
     stream_starts: int = 18  # chat.startStream, Tier 2 (~20/min)
     stream_stops: int = 18  # chat.stopStream, Tier 2 (~20/min), counted apart from starts
     stream_appends: int = 95  # chat.appendStream, Tier 4 (~100/min)
+    opens: int = 45  # conversations.open, Tier 3 (~50/min), to reach a user unprompted
     min_routine_interval: float = 1.0
 
 
@@ -47,6 +48,7 @@ class Workspace:
         self.stream_start = SlidingWindow("chat.startStream", limits.stream_starts, limits.period)
         self.stream_stop = SlidingWindow("chat.stopStream", limits.stream_stops, limits.period)
         self.stream_append = SlidingWindow("chat.appendStream", limits.stream_appends, limits.period)
+        self.open = SlidingWindow("conversations.open", limits.opens, limits.period)
         self._posts: dict[str, SlidingWindow] = {}
         self.editing_answers = 0  # answers rendered by editing a placeholder right now
         self.streaming_answers = 0  # answers natively streamed right now

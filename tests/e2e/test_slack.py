@@ -27,6 +27,7 @@ from sqlalchemy import select
 from adapters.render import INTERRUPTED_NOTE, STOPPED_NOTE
 from adapters.slack import SlackRateLimits, SlackService
 from bot.config import Settings
+from bot.platforms import slack_service
 from core.chat import INTERRUPTED_REASON, REFUSAL, ChatService
 from core.commands import CommandSet
 from core.db.database import Database
@@ -87,7 +88,8 @@ async def running(
 ) -> AsyncIterator[SlackService]:
     """A started SlackService; ``settings`` overrides go in ``options['settings']``."""
     settings = options.pop("settings", None) or settings_for(fake)
-    service = SlackService(chat=chat, commands=CommandSet(chat, model), settings=settings, **options)
+    options.setdefault("file_host", fake.url)
+    service = slack_service(settings, chat=chat, commands=CommandSet(chat, model), **options)
     await service.start()
     try:
         yield service
@@ -334,12 +336,12 @@ async def test_images_go_to_the_model_and_other_files_get_a_clear_line(
         slack.user_sends_dm("U1", "summarise this", files=[("report.pdf", b"%PDF-1.4", "application/pdf")])
         texts = await final_texts(slack, channel, count=2)
         assert texts[1].startswith("You said: summarise this")
-        assert texts[1].endswith("_I can't read report.pdf yet: only images are supported._")
+        assert texts[1].endswith("_report.pdf is not supported yet: I can only read images._")
 
         requests_before = len(openai_fake.chat_requests())
         slack.user_sends_dm("U1", "", files=[("notes.docx", b"PK", "application/octet-stream")])
         texts = await final_texts(slack, channel, count=3)
-        assert texts[2] == "_I can't read notes.docx yet: only images are supported._"
+        assert texts[2] == "_notes.docx is not supported yet: I can only read images._"
         assert len(openai_fake.chat_requests()) == requests_before  # no model call for nothing to read
 
 
@@ -471,8 +473,8 @@ async def test_stopping_mid_answer_closes_it_off_and_a_new_service_answers_next(
 
 CHILD = """
 import asyncio, sys
-from adapters.slack import SlackService
 from bot.config import Settings
+from bot.platforms import slack_service
 from core.commands import CommandSet
 from core.db.database import Database
 from core.llm import ModelNames, OpenAIModel
@@ -483,7 +485,7 @@ async def main(db_url, openai_url, api_url):
     model = OpenAIModel(api_key="sk-test", base_url=openai_url, models=ModelNames(), max_retries=0)
     chat = make_chat_service(db, model, allowed=("slack:*",), checkpoint_interval=0.2)
     settings = Settings(_env_file=None, slack_bot_token="xoxb-fake", slack_app_token="xapp-fake", slack_api_url=api_url)
-    service = SlackService(chat=chat, commands=CommandSet(chat, model), settings=settings)
+    service = slack_service(settings, chat=chat, commands=CommandSet(chat, model))
     await service.start()
     print("ready", flush=True)
     await asyncio.Event().wait()

@@ -1,0 +1,86 @@
+"""Discord's way out: post to a user's DMs or into a known channel, unprompted.
+
+Posts go through the same :class:`DiscordSurface`, bot-wide budget and
+post-with-retry path as answers (:func:`adapters.render.deliver`), so a
+scheduled post never crowds out a streaming answer's edits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import aiohttp
+import discord
+
+from adapters.budget import Priority
+from adapters.discord.limits import DiscordBudget
+from adapters.discord.mapping import PLATFORM, place_of
+from adapters.discord.surface import DiscordSurface
+from adapters.render import deliver
+from core.messenger import Delivery, DeliveryError
+from core.types import ConversationRef, OutgoingFile, PlatformIdentity
+
+log = logging.getLogger(__name__)
+
+_NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+class DiscordMessenger:
+    """Implements :class:`core.messenger.Messenger` for a connected discord.py client."""
+
+    platform = PLATFORM
+
+    def __init__(self, client: discord.Client, budget: DiscordBudget) -> None:
+        self.client = client
+        self.budget = budget
+
+    async def send_to_account(
+        self, account: PlatformIdentity, text: str, files: Sequence[OutgoingFile] = ()
+    ) -> Delivery:
+        """Post in the account's DM, opening it first when the bot has none with them yet."""
+        if account.platform != PLATFORM or not account.user_id.isdigit():
+            raise DeliveryError(f"{account.key} is not a Discord account")
+        channel = await self._dm_channel(int(account.user_id))
+        return await self._post(channel, place_of(channel.id, None), text, files)
+
+    async def send_to_conversation(
+        self, place: ConversationRef, text: str, files: Sequence[OutgoingFile] = ()
+    ) -> Delivery:
+        """Post in a DM channel or thread the assistant already talks in."""
+        if place.platform != PLATFORM or not place.channel.isdigit():
+            raise DeliveryError(f"{place.platform}:{place.channel} is not a Discord channel")
+        channel = self.client.get_partial_messageable(int(place.channel))
+        return await self._post(channel, place, text, files)
+
+    async def _post(
+        self,
+        channel: discord.abc.Messageable,
+        place: ConversationRef,
+        text: str,
+        files: Sequence[OutgoingFile],
+    ) -> Delivery:
+        surface = DiscordSurface(channel, int(place.channel), self.budget)
+        message_ids = await deliver(surface, text, files)
+        return Delivery(PLATFORM, place, tuple(message_ids))
+
+    async def _dm_channel(self, user_id: int) -> discord.DMChannel:
+        """The DM channel with a user: from the cache, or fetched and opened (GET /users, POST /users/@me/channels)."""
+        user = self.client.get_user(user_id)
+        try:
+            if user is None:
+                await self.budget.budget.acquire((self.budget.global_window,), Priority.FIRST)
+                user = await self.client.fetch_user(user_id)
+            if user.dm_channel is not None:
+                return user.dm_channel
+            await self.budget.budget.acquire((self.budget.global_window,), Priority.FIRST)
+            return await user.create_dm()
+        except discord.NotFound as exc:
+            raise DeliveryError(f"Discord knows no user {user_id}") from exc
+        except discord.HTTPException as exc:
+            retryable = exc.status == 429 or exc.status >= 500
+            raise DeliveryError(
+                f"Discord refused to open a DM with user {user_id}: {exc.status}", retryable=retryable
+            ) from exc
+        except _NETWORK_ERRORS as exc:
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}", retryable=True) from exc

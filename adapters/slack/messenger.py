@@ -1,0 +1,94 @@
+"""Slack's way out: post to a member's DM or into a known conversation, unprompted.
+
+The DM is opened with ``conversations.open(users=U…)`` (scope ``im:write``)
+and remembered; text goes out with chat.postMessage through the same
+:class:`SlackSurface`, workspace budget, mrkdwn conversion and splitting as
+answers (:func:`adapters.render.deliver`), files with files_upload_v2.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.budget import Priority
+from adapters.render import deliver
+from adapters.slack.conversations import SurfaceFactory
+from adapters.slack.identity import PLATFORM
+from adapters.slack.mapping import dm_ref
+from adapters.slack.surface import retry_after, slack_error_code
+from core.messenger import Delivery, DeliveryError
+from core.types import ConversationRef, OutgoingFile, PlatformIdentity
+
+log = logging.getLogger(__name__)
+
+OPEN_ATTEMPTS = 5
+# conversations.open errors that mean the member cannot be reached this way at all.
+_UNREACHABLE = {
+    "user_not_found": "Slack knows no member {user}",
+    "user_disabled": "the Slack account {user} is deactivated",
+    "cannot_dm_bot": "{user} is a bot, which cannot be sent direct messages",
+    "user_not_visible": "the bot cannot see the Slack member {user}",
+    "missing_scope": "the Slack app lacks the im:write scope to open a DM with {user}",
+}
+
+
+class SlackMessenger:
+    """Implements :class:`core.messenger.Messenger` for one Slack app."""
+
+    platform = PLATFORM
+
+    def __init__(self, client: AsyncWebClient, surfaces: SurfaceFactory) -> None:
+        self.client = client
+        self.surfaces = surfaces
+        self._dms: dict[tuple[str, str], str] = {}
+
+    async def send_to_account(
+        self, account: PlatformIdentity, text: str, files: Sequence[OutgoingFile] = ()
+    ) -> Delivery:
+        """Post in the member's DM with the app, opening it first when needed."""
+        if account.platform != PLATFORM or not account.user_id:
+            raise DeliveryError(f"{account.key} is not a Slack account")
+        channel = await self._dm_channel(account.workspace, account.user_id)
+        return await self.send_to_conversation(dm_ref(account.workspace, channel), text, files)
+
+    async def send_to_conversation(
+        self, place: ConversationRef, text: str, files: Sequence[OutgoingFile] = ()
+    ) -> Delivery:
+        """Post in a DM or a thread (``place.thread`` is the thread's ts) of the workspace ``place.workspace``."""
+        if place.platform != PLATFORM or not place.channel:
+            raise DeliveryError(f"{place.platform}:{place.channel} is not a Slack conversation")
+        surface = self.surfaces.for_conversation(place)
+        message_ids = await deliver(surface, text, files)
+        return Delivery(PLATFORM, place, tuple(message_ids))
+
+    async def _dm_channel(self, team_id: str, user_id: str) -> str:
+        """The DM channel id with a member, from memory or conversations.open (rate limits waited out)."""
+        key = (team_id, user_id)
+        if key in self._dms:
+            return self._dms[key]
+        workspace = self.surfaces.workspaces.get(team_id)
+        windows = (workspace.open,)
+        for _attempt in range(OPEN_ATTEMPTS):
+            await workspace.budget.acquire(windows, Priority.FIRST)
+            try:
+                response = await self.client.conversations_open(users=user_id)
+            except SlackApiError as exc:
+                if exc.response.status_code == 429:
+                    workspace.budget.penalize(windows, retry_after(exc))
+                    continue
+                code = slack_error_code(exc)
+                reason = _UNREACHABLE.get(code, "Slack refused to open a DM with {user} (" + code + ")")
+                raise DeliveryError(reason.format(user=user_id), retryable=code not in _UNREACHABLE) from exc
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                raise DeliveryError(f"Slack could not be reached: {type(exc).__name__}", retryable=True) from exc
+            channel = str((response.get("channel") or {}).get("id") or "")
+            if not channel:
+                raise DeliveryError(f"Slack opened no DM channel for {user_id}", retryable=True)
+            self._dms[key] = channel
+            return channel
+        raise DeliveryError(f"Slack kept rate limiting conversations.open for {user_id}", retryable=True)
