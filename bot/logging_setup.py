@@ -9,6 +9,7 @@ QUIET_LIBRARIES = (
     "httpx",
     "httpx2",
     "httpcore",
+    "httpcore2",
     "openai",
     "aiosqlite",
     "asyncio",
@@ -16,6 +17,45 @@ QUIET_LIBRARIES = (
     "discord.http",
     "alembic.runtime.plugins",
 )
+
+# Their DEBUG and INFO lines carry short-lived credentials (Discord interaction
+# webhook tokens, the Socket Mode ticket URL, Slack response_urls, request
+# bodies), so they stay at WARNING even when LOG_LEVEL=DEBUG.
+CREDENTIAL_CARRIERS = ("discord.webhook", "slack_bolt", "slack_sdk", "httpcore2", "httpcore", "httpx", "httpx2")
+
+# Warnings every start prints about features the bot does not use (voice; a token
+# bolt ignores because the bot hands it a ready client): (logger, text) pairs.
+START_UP_NOISE = (
+    ("discord.client", "PyNaCl is not installed"),
+    ("discord.client", "davey is not installed"),
+    ("slack_bolt", "`token` will be unused"),
+)
+
+
+def _within(name: str, family: str) -> bool:
+    return name == family or name.startswith(family + ".")
+
+
+class LibraryFilter(logging.Filter):
+    """Drops records below WARNING from ``quiet`` logger families, and the known start-up noise.
+
+    It sits on the handlers, not on the loggers: bolt sets each of its loggers
+    to the root level when it creates them, which a parent's level cannot undo.
+    """
+
+    def __init__(
+        self,
+        quiet: tuple[str, ...] = CREDENTIAL_CARRIERS,
+        noise: tuple[tuple[str, str], ...] = START_UP_NOISE,
+    ) -> None:
+        super().__init__()
+        self.quiet = quiet
+        self.noise = noise
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING and any(_within(record.name, family) for family in self.quiet):
+            return False
+        return not any(_within(record.name, family) and text in record.getMessage() for family, text in self.noise)
 
 
 def configure_logging(level: str, *, log_file: Path | None = None, console_level: str | None = None) -> None:
@@ -27,12 +67,14 @@ def configure_logging(level: str, *, log_file: Path | None = None, console_level
     console = logging.StreamHandler()
     console.setLevel((console_level or level).upper())
     console.setFormatter(formatter)
+    console.addFilter(LibraryFilter())
     root.addHandler(console)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setFormatter(formatter)
+        file_handler.addFilter(LibraryFilter())
         root.addHandler(file_handler)
     # Request lines of HTTP clients carry URLs, never keys, but are noise at INFO.
-    for name in QUIET_LIBRARIES:
+    for name in (*QUIET_LIBRARIES, *CREDENTIAL_CARRIERS):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,77 @@
+"""Logging at DEBUG: our own lines stay, credential-carrying library lines and start-up noise do not."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import discord
+import pytest
+from discord.voice_client import VoiceClient
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.logging_setup import CREDENTIAL_CARRIERS, QUIET_LIBRARIES, configure_logging
+
+TICKET = "wss://wss-primary.slack.com/link/?ticket=d7ac0a7c-secret-ticket"
+INTERACTION_TOKEN = "aW50ZXJhY3Rpb246secret-interaction-token"
+
+
+@pytest.fixture
+def log_file(tmp_path: Path) -> Iterator[Path]:
+    """The bot's logging at DEBUG into a file; the test session's logging is put back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    touched = [*QUIET_LIBRARIES, *CREDENTIAL_CARRIERS, "slack_bolt.AsyncApp"]
+    levels = {name: logging.getLogger(name).level for name in touched}
+    path = tmp_path / "captainslog.log"
+    configure_logging("DEBUG", log_file=path, console_level="CRITICAL")
+    yield path
+    for handler in root.handlers:
+        handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
+
+
+def test_library_lines_that_carry_credentials_are_not_written_at_debug(
+    log_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    AsyncApp(client=AsyncWebClient(token="xoxb-test"), request_verification_enabled=False)
+    bolt = logging.getLogger("slack_bolt.AsyncApp")
+    assert bolt.isEnabledFor(logging.DEBUG), "bolt set its own logger to the root level, past any parent's level"
+
+    bolt.debug("Received request body: response_url=https://hooks.slack.com/actions/T1/1/secret-response-url")
+    logging.getLogger("slack_sdk.socket_mode.aiohttp").debug("Connecting to %s", TICKET)
+    logging.getLogger("discord.webhook.async_").debug("Webhook ID 1 with token %s", INTERACTION_TOKEN)
+    logging.getLogger("httpcore2.http11").debug("send_request_headers.started request=<Request [b'POST']>")
+    logging.getLogger("httpx").info("HTTP Request: POST https://slack.com/api/chat.postMessage")
+    logging.getLogger("core.chat.turn").debug("user message: my favourite colour is teal")
+    logging.getLogger("slack_sdk.socket_mode.aiohttp").warning("The connection was closed; reconnecting")
+
+    written = log_file.read_text(encoding="utf-8")
+    assert "secret" not in written
+    assert "send_request_headers" not in written and "HTTP Request" not in written
+    assert "DEBUG core.chat.turn: user message: my favourite colour is teal" in written
+    assert "WARNING slack_sdk.socket_mode.aiohttp: The connection was closed; reconnecting" in written
+    assert "secret-response-url" in caplog.text, "the line was emitted; the bot's handlers dropped it"
+
+
+def test_start_up_warnings_about_unused_features_are_dropped(
+    log_file: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # discord.py warns once per process; make this client the first one.
+    monkeypatch.setattr(VoiceClient, "warn_nacl", True)
+    monkeypatch.setattr(VoiceClient, "warn_dave", True)
+    discord.Client(intents=discord.Intents.none())
+    AsyncApp(client=AsyncWebClient(token="xoxb-test"), token="xoxb-test", request_verification_enabled=False)
+    logging.getLogger("discord.client").warning("Shard ID None heartbeat blocked for more than 10 seconds.")
+
+    emitted, written = caplog.text, log_file.read_text(encoding="utf-8")
+    assert "PyNaCl is not installed" in emitted and "davey is not installed" in emitted
+    assert "`token` will be unused" in emitted
+    assert "PyNaCl" not in written and "davey" not in written
+    assert "will be unused" not in written
+    assert "WARNING discord.client: Shard ID None heartbeat blocked for more than 10 seconds." in written
