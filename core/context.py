@@ -1,7 +1,9 @@
 """What the model sees: system prompt with the time, older context, and the recent window.
 
-Every message carries its timestamp in the user's time zone on a line of its
-own, so the model knows the time and the gaps between messages.  Token counts
+Every user message carries its timestamp in the user's time zone on a line of
+its own, so the model knows the time and the gaps between messages.  The
+assistant's own answers are not stamped: a model shown stamped answers starts
+writing stamps itself.  Token counts
 are exact (:mod:`core.tokens`) and cheap: a message's content is counted once
 when stored, and a stamp followed by a newline never merges with the text
 after it, so a message costs framing + stamp + content.  The ``earlier`` slot
@@ -27,9 +29,9 @@ DEFAULT_SYSTEM_PROMPT = (
     "You are {name}, a personal assistant who talks with {user} in a chat. "
     "Be helpful, direct and warm; use Markdown sparingly. "
     "The current time is {now}, time zone {zone}. "
-    "Every message starts with a line giving the local time it was sent, in square brackets; "
+    "Every user message starts with a line giving the local time it was sent, in square brackets; "
     "those stamps are added by the system to tell you when things were said. "
-    "Never write such a stamp yourself."
+    "Never write such a stamp yourself: begin your answers with their content."
 )
 
 # A stamp line costs 12-16 tokens; the database pre-selects the window with this
@@ -45,6 +47,7 @@ class WindowEntry:
     role: str
     content: str
     cost: int
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +94,17 @@ class ContextBuilder:
 
     def entry(self, row: ContextRow, tz: ZoneInfo) -> WindowEntry:
         """How one stored message appears to the model, and its exact cost."""
-        head = f"[{stamp(row.created_at, tz)}]\n"
+        head = f"[{stamp(row.created_at, tz)}]\n" if row.role == "user" else ""
         body, extras = row.content, self._extras(row)
-        if extras or body[:1] in ("\n", "\r"):
+        if extras or (head and body[:1] in ("\n", "\r")):
             # Text added after the content, or content opening with a line break, can
             # merge with its neighbours into other tokens: count the whole message.
             content = head + body + extras
-            return WindowEntry(row.id, row.role, content, TOKENS_PER_MESSAGE + self.counter.count(content))
+            cost = TOKENS_PER_MESSAGE + self.counter.count(content)
+            return WindowEntry(row.id, row.role, content, cost, row.created_at)
+        stamp_cost = self._stamp_tokens(head) if head else 0
         return WindowEntry(
-            row.id, row.role, head + body, TOKENS_PER_MESSAGE + self._stamp_tokens(head) + row.token_count
+            row.id, row.role, head + body, TOKENS_PER_MESSAGE + stamp_cost + row.token_count, row.created_at
         )
 
     def fit(self, entries: Sequence[WindowEntry], budget: int) -> list[WindowEntry]:

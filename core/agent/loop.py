@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from core.llm import ChatModel, ModelFinished, ModelText, ModelToolCalls, Usage
 from core.tools.registry import ToolContext, ToolRegistry
@@ -45,6 +45,14 @@ class LoopOutcome:
             )
 
 
+class TextFilter(Protocol):
+    """Rewrites the streamed text on its way out (e.g. drops a leading time stamp)."""
+
+    def feed(self, text: str) -> str: ...
+
+    def flush(self) -> str: ...
+
+
 class ToolLoop:
     """Runs up to ``max_rounds`` rounds of tool calls, then asks for a final answer without tools."""
 
@@ -59,6 +67,8 @@ class ToolLoop:
         tools: ToolRegistry,
         context: ToolContext,
         outcome: LoopOutcome,
+        *,
+        text_filter: TextFilter | None = None,
     ) -> AsyncIterator[TurnEvent]:
         """Stream the answer to ``messages`` (extended in place with tool calls and results).
 
@@ -76,15 +86,22 @@ class ToolLoop:
             async with aclosing(self.model.stream_chat(messages, tools=offer_tools, model=self.model_name)) as stream:
                 async for event in stream:
                     if isinstance(event, ModelText):
+                        text = text_filter.feed(event.text) if text_filter else event.text
+                        if not text:
+                            continue
                         if status_shown:
                             status_shown = False
                             yield StatusUpdate("")
-                        outcome.parts.append(event.text)
-                        yield TextDelta(event.text)
+                        outcome.parts.append(text)
+                        yield TextDelta(text)
                     elif isinstance(event, ModelToolCalls):
                         requested = event
                     elif isinstance(event, ModelFinished):
                         outcome.add_usage(event.usage)
+            held = text_filter.flush() if text_filter else ""
+            if held:
+                outcome.parts.append(held)
+                yield TextDelta(held)
             if requested is None:
                 break
             messages.append(

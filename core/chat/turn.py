@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from contextlib import aclosing
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.agent.loop import ToolLoop
 from core.chat.answer import AnswerDraft, AnswerRecorder
 from core.chat.pipeline import TurnPipeline
+from core.chat.stamps import LeadingStampFilter
 from core.chat.steps import ContextAddition, FinishedTurn, TurnFacts
 from core.chat.user_ops import UserOperations
 from core.chat.waiting import Waiting, WaitingMessages
@@ -28,11 +30,15 @@ from core.clock import Clock
 from core.context import ContextBuilder, images_of
 from core.db.repositories import MessageRepository, UserRecord
 from core.llm import ModelError
-from core.timefmt import zone
+from core.timefmt import stamp, zone
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import IncomingMessage, MessageStatus, TextDelta, TurnDone, TurnError, TurnEvent, TurnStarted
 
 log = logging.getLogger(__name__)
+
+# A gap this long is stated to the model, in a note of at most this many tokens.
+LONG_GAP = timedelta(hours=6)
+GAP_NOTE_RESERVE = 40
 
 DELETED_BEFORE_ANSWER = "You deleted that message before I got to it, so I left it unanswered."
 INTERRUPTED_REASON = "interrupted: the assistant stopped while answering"
@@ -133,7 +139,8 @@ class TurnRunner:
                 user_message_id=facts.user_message_id,
             )
             tools = self.tools.for_user(user)
-            async with aclosing(self.loop.run(messages, tools, tool_context, answer.outcome)) as events:
+            run = self.loop.run(messages, tools, tool_context, answer.outcome, text_filter=LeadingStampFilter())
+            async with aclosing(run) as events:
                 async for event in events:
                     yield event
                     if isinstance(event, TextDelta):
@@ -164,16 +171,36 @@ class TurnRunner:
         notes = [note for addition in additions for note in addition.notes]
         floor = _covered_up_to(additions)
         system_text = self.context.system_message(now=facts.now, tz=facts.timezone, user_name=facts.user.display_name)
-        budget = self.context.window_budget(system_text, notes)
+        budget = self.context.window_budget(system_text, notes) - GAP_NOTE_RESERVE
         window = await self.windows.load(facts.conversation_id, started, facts.timezone.key, budget)
-        entries = [e for e in window.entries if e.id > floor] if floor else window.entries
+        entries = [e for e in window.entries if e.id > floor] if floor else list(window.entries)
+        gap = gap_note(entries, facts)
         built = self.context.build(
             system_text=system_text,
             window=self.context.fit(entries, budget),
             current_images=images_of(facts.incoming.attachments),
-            earlier=notes,
+            earlier=[*notes, gap] if gap else notes,
         )
         return built.messages
+
+
+def gap_note(entries: list, facts: TurnFacts) -> str:  # noqa: ANN001 - WindowEntry list
+    """A line telling the model how long the conversation was quiet, when that was long enough to matter."""
+    previous = entries[-2].at if len(entries) >= 2 else None
+    if previous is None:
+        return ""
+    quiet = facts.incoming.received_at - previous
+    if quiet < LONG_GAP:
+        return ""
+    return f"The previous message in this conversation was {describe_gap(quiet)} ago, at {stamp(previous, facts.timezone)}."
+
+
+def describe_gap(quiet: timedelta) -> str:
+    """'3 days', '7 hours' - the coarsest unit that says it."""
+    days, hours = quiet.days, quiet.seconds // 3600
+    if days >= 1:
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
 def _covered_up_to(additions: list[ContextAddition]) -> int:

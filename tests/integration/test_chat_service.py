@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, text
 
 from core.chat import ChatService
+from core.clock import ManualClock
 from core.db.database import Database
 from core.db.models import Message
 from core.llm import ModelNames, OpenAIModel
@@ -61,8 +62,9 @@ async def test_model_sees_each_message_with_its_local_time(chat: ChatService, op
         "[Tue 2026-11-24 09:05 CET]\nremind me of this later",
         "[Tue 2026-11-24 14:30 CET]\nwhat did I say?",
     ]
+    # The assistant's own answers are not stamped: models shown stamped answers start writing stamps.
     assistant = [m["content"] for m in messages if m["role"] == "assistant"]
-    assert assistant[0].startswith("[Tue 2026-11-24 ") and "remind me of this later" in assistant[0]
+    assert assistant == ["You said: [Tue 2026-11-24 09:05 CET]\nremind me of this later"]
 
 
 async def test_messages_in_one_conversation_are_answered_in_order(chat: ChatService, openai_fake: FakeOpenAI) -> None:
@@ -487,3 +489,35 @@ async def test_new_in_one_process_is_seen_by_another(
 
     assert "old topic" not in str(openai_fake.last_messages())
     await other_db.dispose()
+
+
+async def test_an_answer_that_starts_with_a_stamp_is_shown_and_stored_without_it(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
+    openai_fake.queue(
+        Reply(
+            "[Tue 2026-11-24 13:00 CET]\nHello Alice.", chunks=["[Tue 2026-11-24", " 13:00 CET]\n", "Hello", " Alice."]
+        )
+    )
+
+    reply = await say(chat, "hi")
+
+    assert reply.text == "Hello Alice."
+    assert (await stored(database))[-1].content == "Hello Alice."
+
+
+async def test_a_long_silence_is_stated_to_the_model(chat: ChatService, openai_fake: FakeOpenAI) -> None:
+    clock = chat.clock
+    assert isinstance(clock, ManualClock)
+    clock.set(datetime(2026, 11, 20, 17, 0, tzinfo=UTC))
+    await say(chat, "see you")
+    clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))
+    await say(chat, "back again")
+    quiet_after = [m["content"] for m in openai_fake.last_messages() if m["role"] == "system"]
+
+    clock.advance(minutes=1)
+    await say(chat, "and a minute later")
+    no_gap = [m["content"] for m in openai_fake.last_messages() if m["role"] == "system"]
+
+    assert any("was 3 days ago" in text for text in quiet_after)
+    assert not any("ago, at" in text for text in no_gap)
