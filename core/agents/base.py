@@ -9,8 +9,9 @@ model then answers in the conversation's own voice.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.llm import Usage
 from core.tools.registry import ToolResult
@@ -43,6 +44,30 @@ class AgentResult:
     def flagged(self) -> str:
         """The text the main model sees: flagged with its source, links listed after it."""
         return flag(self.source, self.content, self.links)
+
+    def as_tool_messages(
+        self, call_id: str, tool_name: str, arguments: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """This result as an assistant tool call and its tool answer, for the main model's messages.
+
+        For work the core did before the model was called (the vision agent looking
+        at an image that came with the message): the model sees the findings as the
+        answer of a tool it called, flagged with their source, never as the user's words.
+        """
+        return [
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": tool_name, "arguments": json.dumps(arguments or {})},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": call_id, "content": self.flagged()},
+        ]
 
     def as_tool_result(self, files: tuple[OutgoingFile, ...] = ()) -> AgentToolResult:
         """This result as the tool result handed back to the main model."""

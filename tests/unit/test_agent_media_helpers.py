@@ -50,10 +50,10 @@ def test_formats_vision_models_do_not_take_are_converted() -> None:
 
 
 def test_a_heavy_image_is_recompressed_under_the_byte_limit() -> None:
-    noisy = Image.frombytes("RGB", (1500, 1500), random.Random(7).randbytes(1500 * 1500 * 3))
+    noisy = Image.frombytes("RGB", (700, 700), random.Random(7).randbytes(700 * 700 * 3))
     raw = encode(noisy, "PNG")
-    prepared = prepare_image(raw, max_bytes=300_000)
-    assert len(raw) > 300_000 >= len(prepared.data)
+    prepared = prepare_image(raw, max_bytes=150_000)
+    assert len(raw) > 150_000 >= len(prepared.data)
 
 
 @pytest.mark.parametrize(
@@ -119,3 +119,13 @@ def test_agent_results_are_flagged_with_their_source_and_carry_usage() -> None:
     )
     assert add_usage(Usage(5, 2), None, Usage(1, 1)) == Usage(6, 3)
     assert add_usage(None) is None
+
+
+def test_a_rotated_phone_photo_is_turned_upright_when_scaled() -> None:
+    photo = Image.new("RGB", (400, 200), "white")
+    exif = photo.getexif()
+    exif[0x0112] = 6  # EXIF orientation: rotate 90° clockwise to display
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", exif=exif.tobytes())
+    prepared = prepare_image(buffer.getvalue(), max_side=100)
+    assert (prepared.width, prepared.height) == (50, 100)

@@ -1,0 +1,100 @@
+"""The agents as the container builds them from settings, and the vision findings reaching the main model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.agents import build_agents
+from bot.config import Settings
+from core.agents.base import AgentRequest
+from core.agents.wikipedia import WikipediaTool
+from core.db.repositories import UserRecord
+from core.llm import ModelFinished, ModelNames, ModelText, OpenAIModel
+from core.tools.registry import ToolRegistry
+from tests.fakes.openai_server import PNG_BYTES, FakeOpenAI, Reply
+from tests.fakes.wikipedia_server import FakeWikipedia
+
+USER = UserRecord(id=3, display_name="Grace", timezone="UTC", settings={})
+
+
+@pytest.fixture
+def wiki() -> Iterator[FakeWikipedia]:
+    with FakeWikipedia() as fake:
+        fake.add_article("Grace Hopper", "Grace Brewster Hopper was an American computer scientist.")
+        yield fake
+
+
+def settings_for(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Settings:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Settings(_env_file=None)
+
+
+def main_model(fake: FakeOpenAI) -> OpenAIModel:
+    return OpenAIModel(api_key="sk-test", base_url=fake.base_url, models=ModelNames(), max_retries=0)
+
+
+async def no_images(user_id: int, reference: str) -> bytes | None:
+    return None
+
+
+async def test_search_is_offered_only_when_configured(
+    openai_fake: FakeOpenAI, wiki: FakeWikipedia, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plain = settings_for(monkeypatch, tmp_path, WIKIPEDIA_API_URL=wiki.api_url)
+    with_search = settings_for(
+        monkeypatch, tmp_path, SEARCH_BASE_URL=openai_fake.base_url, SEARCH_API_KEY="sk-test", SEARCH_MODEL="sonar"
+    )
+
+    without = build_agents(plain, main_model(openai_fake), no_images)
+    offered = build_agents(with_search, main_model(openai_fake), no_images)
+
+    assert not plain.search_configured and with_search.search_configured
+    names = [t["function"]["name"] for t in ToolRegistry.of(without.tools).for_user(USER).schemas()]
+    assert names == ["look_at_image", "wikipedia", "make_image"]
+    names = [t["function"]["name"] for t in ToolRegistry.of(offered.tools).for_user(USER).schemas()]
+    assert names == ["look_at_image", "wikipedia", "web_search", "make_image"]
+
+    # The Wikipedia tool built from the settings speaks to the configured site with the configured agent.
+    wikipedia = ToolRegistry.of(without.tools).tools["wikipedia"]
+    assert isinstance(wikipedia, WikipediaTool)
+    result = await wikipedia.client.lookup("Grace Hopper")
+    assert "American computer scientist" in result.content
+    assert {agent for _, _, agent in wiki.requests} == {plain.wikipedia_user_agent}
+    await offered.close()
+
+
+async def test_vision_findings_reach_the_main_model_as_a_flagged_tool_result(
+    openai_fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    settings = settings_for(monkeypatch, tmp_path, VISION_MODEL="vision-test", CHAT_MODEL="chat-test")
+    model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=settings.models, max_retries=0)
+    agents = build_agents(settings, model, no_images)
+    openai_fake.queue(Reply("A blue square, 8 by 8 pixels."), Reply("That is a small blue square."))
+
+    findings = await agents.vision.handle(AgentRequest(text="what is this?", image=PNG_BYTES))
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "what is this?"},
+        *findings.as_tool_messages("vision_1", "look_at_image", {"image": "attachment 1", "question": "what is this?"}),
+    ]
+    answer = [e async for e in model.stream_chat(messages)]
+
+    vision_request, chat_request = openai_fake.chat_requests()
+    assert vision_request["model"] == "vision-test"
+    assert chat_request["model"] == "chat-test"
+    assert chat_request["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "vision_1",
+        "content": "[from the vision agent] A blue square, 8 by 8 pixels.",
+    }
+    assert [m["role"] for m in chat_request["messages"]].count("user") == 1  # findings are never user text
+    assert "".join(e.text for e in answer if isinstance(e, ModelText)) == "That is a small blue square."
+    assert isinstance(answer[-1], ModelFinished)
+    assert findings.usage is not None
