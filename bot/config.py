@@ -71,6 +71,36 @@ class Settings(BaseSettings):
     # -- the bot's own web server (Slack HTTP mode, OAuth callbacks) --------------------
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    public_url: str = ""  # the address users' browsers reach (tunnel or reverse proxy); links are built from it
+
+    # -- sign-in and Google (core/identity, core/google) -----------------------------------
+    secret_key: SecretStr | None = None  # encrypts Google tokens and PKCE verifiers at rest
+    secret_key_old: Annotated[list[str], NoDecode] = []  # previous keys, still accepted for decryption
+    allowed_emails: Annotated[list[str], NoDecode] = []  # exact addresses and *@example.org patterns
+    google_client_id: str = ""
+    google_client_secret: SecretStr | None = None
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    google_api_url: str = "https://www.googleapis.com/"
+    google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
+    google_timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("secret_key_old", "allowed_emails", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+        return value
+
+    @property
+    def public_base_url(self) -> str:
+        """PUBLIC_URL without a trailing slash, or the local web server's address when unset."""
+        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+    @property
+    def google_configured(self) -> bool:
+        return bool(self.google_client_id and self.google_client_secret and self.google_client_secret.get_secret_value())
 
     # -- agents and media (core/agents, core/media) ---------------------------------------
     agent_timeout: float = Field(default=60.0, gt=0)

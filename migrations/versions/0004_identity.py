@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("platform", sa.String(32), nullable=False),
         sa.Column("workspace", sa.String(64), nullable=False),
         sa.Column("platform_user_id", sa.String(64), nullable=False),
+        sa.Column("display_name", sa.String(200), nullable=False),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
         sa.Column("code_verifier", sa.Text(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),

@@ -1,0 +1,161 @@
+"""The bot's web server: FastAPI on uvicorn, one service of the runtime, inside the bot's event loop.
+
+Routes: ``GET /healthz``, ``GET /signin/{token}`` (the short link: redirects to Google's
+consent) and ``GET /oauth/google/callback`` (Google sends the browser back here). The
+callback takes no redirect target from the request: it always answers with its own page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from core.identity.signin import CALLBACK_PATH, Outcome, SignIn, SignInResult
+from core.identity.states import StateRefused
+
+log = logging.getLogger(__name__)
+
+SignedInHook = Callable[[SignInResult], Awaitable[None]]
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}}
+h1{{font-size:1.4rem}}</style></head>
+<body><h1>{title}</h1><p>{message}</p><p>You can close this page and go back to the chat.</p></body></html>
+"""
+
+_TITLES = {
+    Outcome.SIGNED_IN: "You're signed in",
+    Outcome.CONNECTED: "Google is connected",
+    Outcome.NOT_ALLOWED: "Not allowed",
+    Outcome.DENIED: "Sign-in cancelled",
+    Outcome.INVALID_LINK: "This link no longer works",
+    Outcome.FAILED: "Sign-in failed",
+}
+_STATUS = {Outcome.SIGNED_IN: 200, Outcome.CONNECTED: 200, Outcome.NOT_ALLOWED: 403, Outcome.INVALID_LINK: 400}
+_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def page(title: str, message: str, status: int = 200) -> HTMLResponse:
+    """A small HTML page (escaped) that is never cached."""
+    body = _PAGE.format(title=html.escape(title), message=html.escape(message))
+    return HTMLResponse(body, status_code=status, headers=_NO_STORE)
+
+
+def create_app(*, signin: SignIn | None, on_signed_in: SignedInHook | None = None) -> FastAPI:
+    """The web app. ``on_signed_in`` is awaited with every callback result that names an account
+    (success and refusal), e.g. to DM the user; keep it quick (spawn the DM as background work).
+    Both may also be set later on ``app.state.signin`` / ``app.state.on_signed_in``."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    # Read at each request, so the container (or a test) may set it after the server has bound its port.
+    app.state.signin = signin
+    app.state.on_signed_in = on_signed_in
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return PlainTextResponse("ok")
+
+    @app.get("/signin/{token}")
+    async def signin_link(token: str) -> Response:
+        signin: SignIn | None = app.state.signin
+        if signin is None:
+            return page("Sign-in is not set up", "This assistant has no Google sign-in configured.", 404)
+        try:
+            url = await signin.consent_url(token)
+        except StateRefused as refused:
+            return page(_TITLES[Outcome.INVALID_LINK], signin.state_message(refused.problem), 400)
+        return RedirectResponse(url, status_code=303, headers=_NO_STORE)
+
+    @app.get(CALLBACK_PATH)
+    async def callback(state: str = "", code: str | None = None, error: str | None = None) -> Response:
+        signin: SignIn | None = app.state.signin
+        on_signed_in: SignedInHook | None = app.state.on_signed_in
+        if signin is None:
+            return page("Sign-in is not set up", "This assistant has no Google sign-in configured.", 404)
+        try:
+            result = await signin.complete(state, code, error=error)
+        except Exception:
+            log.exception("sign-in callback failed")
+            return page(_TITLES[Outcome.FAILED], "Something went wrong on our side. Please try again later.", 500)
+        if on_signed_in is not None and result.identity is not None:
+            try:
+                await on_signed_in(result)
+            except Exception:
+                log.exception("the sign-in hook failed for %s", result.identity.key)
+        return page(_TITLES[result.outcome], result.message, _STATUS.get(result.outcome, 400))
+
+    return app
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the bot's runtime."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        # uvicorn >= 0.29 wraps serve() in this context manager; older releases call install_signal_handlers.
+        return contextlib.nullcontext()
+
+    def install_signal_handlers(self) -> None:
+        return None
+
+
+class WebServer:
+    """The runtime service running the app on ``host:port`` (port 0 picks a free port; see :attr:`port`)."""
+
+    name = "web"
+
+    def __init__(self, app: FastAPI, *, host: str, port: int, stop_timeout: float = 5.0) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.stop_timeout = stop_timeout
+        self._server: _EmbeddedServer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Bind (errors such as a port in use raise here), serve as a task, return once it accepts connections."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        sock.set_inheritable(True)
+        self.port = sock.getsockname()[1]
+        # No access log: the callback's query string carries the one-time code and state.
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", server_header=False)
+        self._server = _EmbeddedServer(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="web-server")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises what stopped it
+                raise RuntimeError("the web server stopped before it started")
+            await asyncio.sleep(0.01)
+        log.info("web server listening on %s", self.url)
+
+    async def stop(self) -> None:
+        """Ask uvicorn to finish and wait for it (cancelled after ``stop_timeout``)."""
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), self.stop_timeout)
+        except TimeoutError:
+            self._server.force_exit = True
+            self._task.cancel()
+        self._server = None
+        self._task = None

@@ -1,0 +1,1 @@
+"""Identity: platform accounts → users by verified email, one-time sign-in states, the email allowlist."""

@@ -1,0 +1,184 @@
+"""Sign-in with Google and "connect Google": short link → consent → callback → link or store tokens.
+
+The link sent in a DM is ``PUBLIC_URL/signin/<state>``: the state is random, single use,
+expires after 10 minutes and is bound to the platform account that asked, so whoever
+finishes the consent links *that* account, and nothing from the callback request
+chooses the account or where the browser goes next.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from core.google.oauth import (
+    CALENDAR_EVENTS,
+    CONNECT_SCOPES,
+    DRIVE_FILE,
+    SIGNIN_SCOPES,
+    GoogleOAuth,
+    IdTokenInvalid,
+    OAuthExchangeError,
+    TokenGrant,
+    new_code_verifier,
+)
+from core.google.tokens import GoogleTokenStore
+from core.identity.allowlist import EmailAllowlist
+from core.identity.linking import AccountLinker
+from core.identity.states import OAuthStateStore, PendingState, Purpose, StateProblem, StateRefused
+from core.types import PlatformIdentity
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/oauth/google/callback"
+
+
+class Outcome(enum.StrEnum):
+    SIGNED_IN = "signed_in"
+    CONNECTED = "connected"
+    NOT_ALLOWED = "not_allowed"
+    DENIED = "denied"  # the person cancelled on Google's consent screen
+    INVALID_LINK = "invalid_link"  # unknown, used or expired state
+    FAILED = "failed"  # Google's answer could not be trusted or obtained
+
+
+@dataclass(frozen=True, slots=True)
+class SignInResult:
+    """What the callback decided; ``message`` is one sentence for the browser page and the DM."""
+
+    outcome: Outcome
+    message: str
+    identity: PlatformIdentity | None = None
+    user_id: int | None = None
+    email: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.SIGNED_IN, Outcome.CONNECTED)
+
+
+_STATE_MESSAGES = {
+    StateProblem.UNKNOWN: "This sign-in link is not valid. Ask the assistant for a new one.",
+    StateProblem.USED: "This sign-in link was already used. Ask the assistant for a new one.",
+    StateProblem.EXPIRED: "This sign-in link has expired (links last 10 minutes). Ask the assistant for a new one.",
+}
+
+
+class SignIn:
+    """Starts and completes sign-ins (``signin``) and Google connections (``connect_google``)."""
+
+    def __init__(
+        self,
+        *,
+        oauth: GoogleOAuth,
+        states: OAuthStateStore,
+        linker: AccountLinker,
+        allowlist: EmailAllowlist,
+        tokens: GoogleTokenStore,
+        public_url: str,
+        on_linked: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.oauth = oauth
+        self.states = states
+        self.linker = linker
+        self.allowlist = allowlist
+        self.tokens = tokens
+        self.public_url = public_url.rstrip("/")
+        self.on_linked = on_linked
+
+    async def start(self, identity: PlatformIdentity) -> str:
+        """A short single-use sign-in link for this platform account."""
+        state = await self.states.create(Purpose.SIGNIN, identity, new_code_verifier())
+        return f"{self.public_url}/signin/{state}"
+
+    async def start_connect(self, identity: PlatformIdentity, user_id: int) -> str:
+        """A short single-use link to connect the user's Google Drive and Calendar."""
+        state = await self.states.create(Purpose.CONNECT_GOOGLE, identity, new_code_verifier(), user_id=user_id)
+        return f"{self.public_url}/signin/{state}"
+
+    async def consent_url(self, state: str) -> str:
+        """Google's consent URL for a pending link; raises StateRefused when the link is no longer valid."""
+        pending = await self.states.peek(state)
+        scopes = SIGNIN_SCOPES if pending.purpose is Purpose.SIGNIN else CONNECT_SCOPES
+        return self.oauth.authorization_url(state=state, code_verifier=pending.code_verifier, scopes=scopes)
+
+    def state_message(self, problem: StateProblem) -> str:
+        return _STATE_MESSAGES[problem]
+
+    async def complete(self, state: str, code: str | None, *, error: str | None = None) -> SignInResult:
+        """Finish at the callback: use up the state, exchange the code, verify the ID token, then link or store."""
+        try:
+            pending = await self.states.consume(state)
+        except StateRefused as refused:
+            log.info("sign-in callback refused: state %s", refused.problem.value)
+            return SignInResult(Outcome.INVALID_LINK, _STATE_MESSAGES[refused.problem])
+        who = pending.identity
+        if error or not code:
+            log.info("sign-in for %s ended at Google: %s", who.key, (error or "no code")[:40])
+            return SignInResult(
+                Outcome.DENIED, "Sign-in was cancelled. Ask the assistant for a new link to try again.", who
+            )
+        scopes = SIGNIN_SCOPES if pending.purpose is Purpose.SIGNIN else CONNECT_SCOPES
+        try:
+            grant = await self.oauth.exchange(code=code, code_verifier=pending.code_verifier, scopes=scopes)
+            if not grant.id_token:
+                raise IdTokenInvalid("Google's answer had no ID token")
+            verified = await self.oauth.verify_id_token(grant.id_token)
+        except (OAuthExchangeError, IdTokenInvalid) as exc:
+            log.warning("sign-in for %s failed: %s", who.key, exc)
+            return SignInResult(
+                Outcome.FAILED, "Google's answer could not be verified, so nothing was changed. Please try again.", who
+            )
+        if pending.purpose is Purpose.CONNECT_GOOGLE:
+            return await self._connect(pending, grant, verified.email)
+        if not self.allowlist.allows(verified.email):
+            log.info("sign-in for %s refused: %s is not on the allowlist", who.key, verified.email)
+            return SignInResult(
+                Outcome.NOT_ALLOWED,
+                f"{verified.email} is not allowed to use this assistant. Ask its owner to add you.",
+                who,
+                email=verified.email,
+            )
+        user_id = await self.linker.link(who, verified.email)
+        if self.on_linked is not None:
+            await self.on_linked()
+        log.info("%s signed in as user %s", who.key, user_id)
+        return SignInResult(
+            Outcome.SIGNED_IN, f"You're in, signed in as {verified.email}.", who, user_id, verified.email
+        )
+
+    async def _connect(self, pending: PendingState, grant: TokenGrant, email: str) -> SignInResult:
+        who = pending.identity
+        if pending.user_id is None:
+            return SignInResult(
+                Outcome.FAILED, "This connection link belongs to no user. Ask the assistant for a new one.", who
+            )
+        missing = [
+            name for scope, name in ((DRIVE_FILE, "Drive"), (CALENDAR_EVENTS, "Calendar")) if scope not in grant.scopes
+        ]
+        if missing:
+            return SignInResult(
+                Outcome.FAILED,
+                f"Google did not grant access to {' and '.join(missing)}; connect again and allow it.",
+                who,
+                pending.user_id,
+                email,
+            )
+        if not grant.refresh_token:
+            return SignInResult(
+                Outcome.FAILED, "Google gave no lasting access. Please connect again.", who, pending.user_id, email
+            )
+        await self.tokens.save(
+            pending.user_id,
+            refresh_token=grant.refresh_token,
+            access_token=grant.access_token,
+            expiry=grant.expiry,
+            scopes=grant.scopes,
+            google_email=email,
+        )
+        log.info("user %s connected Google", pending.user_id)
+        return SignInResult(
+            Outcome.CONNECTED, f"Google Drive and Calendar are connected ({email}).", who, pending.user_id, email
+        )
