@@ -153,6 +153,7 @@ def evaluate(expression: str, limits: Limits = Limits()) -> Number:  # noqa: B00
 
 def _serve(conn: Connection, limits: Limits) -> None:
     """A worker's loop: one expression in, ``(ok, value or message)`` out, until told to stop."""
+    conn.send("ready")
     while True:
         try:
             expression = conn.recv()
@@ -189,8 +190,16 @@ class Calculator:
     Call :meth:`close` at shutdown; it kills every worker, busy or idle.
     """
 
-    def __init__(self, *, timeout: float = 2.0, workers: int = 2, limits: Limits = Limits()) -> None:  # noqa: B008
+    def __init__(
+        self,
+        *,
+        timeout: float = 2.0,
+        workers: int = 2,
+        limits: Limits = Limits(),  # noqa: B008 - frozen dataclass
+        start_timeout: float = 30.0,
+    ) -> None:
         self.timeout = timeout
+        self.start_timeout = start_timeout
         self.limits = limits
         self._workers = workers
         # A forkserver forks workers from a clean single-threaded process that
@@ -247,7 +256,17 @@ class Calculator:
         process = self._context.Process(target=_serve, args=(child, self.limits), name="calculator", daemon=True)
         process.start()
         child.close()
-        return _Worker(process, parent)
+        worker = _Worker(process, parent)
+        # The child may first re-import the program's main script (multiprocessing does so
+        # for scripts run by path); that time must not count against a calculation.
+        try:
+            if parent.poll(self.start_timeout) and parent.recv() == "ready":
+                return worker
+        except (EOFError, OSError):
+            pass
+        log.error("a calculator worker did not start (exit code %s)", process.exitcode)
+        worker.stop()
+        raise ToolInputError("the calculator is not available right now")
 
     async def _ask(self, worker: _Worker, expression: str) -> tuple[bool, Any]:
         loop = asyncio.get_running_loop()
