@@ -61,12 +61,13 @@ class WikipediaClient:
                 titles = await self._search(session, base, query)
                 if not titles:
                     return AgentResult(SOURCE, f"No Wikipedia article matches {query!r}.")
+                first: dict[str, Any] | None = None
                 for title in titles:
                     summary = await self._summary(session, base, title)
                     if summary is not None and summary.get("type") != "disambiguation":
                         return _result(summary, title, [t for t in titles if t != title])
-                summary = await self._summary(session, base, titles[0])
-                return _result(summary or {}, titles[0], titles[1:])
+                    first = first or summary
+                return _result(first or {}, titles[0], titles[1:])
         except WikipediaError as exc:
             return failure(SOURCE, str(exc))
         except TimeoutError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import io
-import warnings
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -18,6 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 DEFAULT_MAX_SIDE = 2048
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding them
+TOO_LARGE = "The image is too large to look at (over 100 megapixels)."
 _SENT_AS_IS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 
 
@@ -48,19 +48,19 @@ def prepare_image(raw: bytes, *, max_side: int = DEFAULT_MAX_SIDE, max_bytes: in
     if not raw:
         raise ImageRejected("The image is empty.")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageRejected("The image is too large to look at (over 100 megapixels).")
-            fmt = image.format or ""
-            animated = bool(getattr(image, "is_animated", False))
-            if fmt in _SENT_AS_IS and not animated and max(image.size) <= max_side and len(raw) <= max_bytes:
-                return PreparedImage(raw, _SENT_AS_IS[fmt], image.width, image.height, downscaled=False)
-            if fmt == "JPEG":
-                image.draft("RGB", (max_side, max_side))  # decode at a reduced scale: much faster
-            image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        image = Image.open(io.BytesIO(raw))
+        if image.width * image.height > MAX_PIXELS:
+            raise ImageRejected(TOO_LARGE)
+        fmt = image.format or ""
+        animated = bool(getattr(image, "is_animated", False))
+        if fmt in _SENT_AS_IS and not animated and max(image.size) <= max_side and len(raw) <= max_bytes:
+            return PreparedImage(raw, _SENT_AS_IS[fmt], image.width, image.height, downscaled=False)
+        if fmt == "JPEG":
+            image.draft("RGB", (max_side, max_side))  # decode at a reduced scale: much faster
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected(TOO_LARGE) from exc
+    except UnidentifiedImageError as exc:
         raise ImageRejected("That file is not an image I can read.") from exc
     except OSError as exc:  # truncated or corrupt data
         raise ImageRejected("The image seems damaged; I could not read it.") from exc

@@ -31,7 +31,6 @@ _BY_TYPE = {
     "audio/mp4": "m4a",
     "audio/x-m4a": "m4a",
     "audio/m4a": "m4a",
-    "audio/aac": "m4a",
     "video/mp4": "mp4",
     "audio/webm": "webm",
     "video/webm": "webm",

@@ -129,3 +129,12 @@ def test_a_rotated_phone_photo_is_turned_upright_when_scaled() -> None:
     photo.save(buffer, format="JPEG", exif=exif.tobytes())
     prepared = prepare_image(buffer.getvalue(), max_side=100)
     assert (prepared.width, prepared.height) == (50, 100)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns at open; we refuse
+def test_a_decompression_bomb_is_refused_before_it_is_decoded() -> None:
+    # A 12,000 x 12,000 PNG of one colour: tiny on disk, 144 megapixels once decoded.
+    raw = encode(Image.new("1", (12_000, 12_000), 0), "PNG")
+    assert len(raw) < 100_000
+    with pytest.raises(ImageRejected, match="over 100 megapixels"):
+        prepare_image(raw)
