@@ -140,6 +140,17 @@ async def test_another_conversation_is_answered_while_a_slow_calculation_runs(ma
     assert len(calculator_pids() - before) == 1, "the cancelled calculation's worker was killed, the idle one kept"
 
 
+async def test_a_worker_started_ahead_serves_the_first_calculation(make_calculator: MakeCalculator) -> None:
+    calculator = make_calculator()
+    before = calculator_pids()
+
+    await calculator.start()
+    started = calculator_pids() - before
+    assert await calculator.evaluate("2 ** 10") == 1024
+
+    assert len(started) == 1 and calculator_pids() - before == started
+
+
 async def test_close_leaves_no_process_behind(make_calculator: MakeCalculator) -> None:
     calculator = make_calculator(workers=2, limits=UNBOUNDED, timeout=120)
     before = calculator_pids()
