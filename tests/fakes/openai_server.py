@@ -59,6 +59,7 @@ __all__ = [
     "ToolCalls",
     "echo_responder",
     "embed_text",
+    "topic_embedding",
     "error_body",
     "split_words",
 ]
@@ -244,6 +245,34 @@ def embed_text(text: str, dim: int = 64) -> list[float]:
     return list(struct.unpack(f"<{dim}f", packed))
 
 
+_FILLER = frozenset(
+    "a an and are as at be but by did do does for from had has have he her his i if in is it its me my of on or our "
+    "she so that the their them they this to was we were what when where which who will with you your".split()
+)
+
+
+def topic_embedding(text: str, dim: int = 256) -> list[float]:
+    """A unit vector that carries meaning the way a bag of words does.
+
+    Filler words are dropped and a word's trailing ``s`` is ignored; each
+    remaining word adds +1 or -1 at two hashed positions, so texts about the
+    same things are close and unrelated texts have a cosine near zero (unlike
+    :func:`embed_text`, whose components are all positive).
+    """
+    vec = [0.0] * dim
+    for word in _WORD.findall(text.lower()):
+        if word in _FILLER:
+            continue
+        stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
+        digest = hashlib.blake2b(stem.encode("utf-8"), digest_size=8).digest()
+        for k in range(2):
+            idx = int.from_bytes(digest[4 * k : 4 * k + 3], "little") % dim
+            vec[idx] += 1.0 if digest[4 * k + 3] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+    packed = struct.pack(f"<{dim}f", *(v / norm for v in vec))
+    return list(struct.unpack(f"<{dim}f", packed))
+
+
 def _png(width: int = 8, height: int = 8, rgb: tuple[int, int, int] = (30, 144, 255)) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
@@ -377,6 +406,8 @@ class FakeOpenAI(ThreadedServer):
         self.stream_log: list[StreamRecord] = []
         self.default: Callable[[dict[str, Any]], ChatScript | str] = echo_responder
         self.transcription_text: str = DEFAULT_TRANSCRIPTION
+        # How /v1/embeddings turns a text into a vector: (text, dim) -> floats.
+        self.embedder: Callable[[str, int], list[float]] = embed_text
         self._call_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -431,6 +462,7 @@ class FakeOpenAI(ThreadedServer):
             self.stream_log.clear()
             self.default = echo_responder
             self.transcription_text = DEFAULT_TRANSCRIPTION
+            self.embedder = embed_text
             self._call_ids = itertools.count(1)
 
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -774,7 +806,7 @@ class FakeOpenAI(ThreadedServer):
         as_base64 = body.get("encoding_format") == "base64"
         data = []
         for index, text in enumerate(texts):
-            vec = embed_text(text, dim)
+            vec = self.embedder(text, dim)
             emb: Any = base64.b64encode(struct.pack(f"<{dim}f", *vec)).decode() if as_base64 else vec
             data.append({"object": "embedding", "index": index, "embedding": emb})
         tokens = sum(len(t.split()) for t in texts)

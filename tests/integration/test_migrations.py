@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from core.db.database import Database
 from core.db.models import Base
+from core.db.models_memory import include_object
 from migrations import MIGRATIONS_DIR
 
 TABLES = {"users", "identities", "conversations", "messages"}
@@ -44,7 +45,8 @@ def newest_revision() -> str:
 
 def schema_differences(connection: Connection, metadata: MetaData = Base.metadata) -> list[Any]:
     """What autogenerate would write to turn the live schema into ``metadata`` (empty: they match)."""
-    context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
+    opts = {"compare_type": True, "compare_server_default": True, "include_object": include_object}
+    context = MigrationContext.configure(connection, opts=opts)
     return compare_metadata(context, metadata)
 
 

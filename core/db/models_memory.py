@@ -1,0 +1,72 @@
+"""Tables of long-term memory: message embeddings and remembered facts.
+
+Full-text search lives outside the ORM metadata on purpose: on SQLite it is an
+FTS5 virtual table (``memory_fts``) and on PostgreSQL an expression index over
+``to_tsvector`` (``ix_messages_content_tsv``); both are made by migration 0003.
+:func:`include_object` keeps them out of schema comparisons.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db.models import Base, utcnow
+
+FTS_TABLE = "memory_fts"
+PG_MESSAGE_TSV_INDEX = "ix_messages_content_tsv"
+# The text search configuration of the PostgreSQL index; queries must use the same.
+PG_TS_CONFIG = "english"
+
+
+class MessageEmbedding(Base):
+    """The embedding of one stored message, owned by the user it belongs to.
+
+    A re-indexed message gets a new row (delete + insert), so processes that
+    append rows with a higher ``id`` to their in-memory index see the change.
+    """
+
+    __tablename__ = "message_embeddings"
+    __table_args__ = (Index("ix_message_embeddings_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32
+    dims: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(100))
+    indexed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Memory(Base):
+    """A durable fact about a user ("my sister is Ana"), with its own embedding.
+
+    A contradicted memory stays, with ``superseded_by`` pointing at its
+    replacement; ``/memory forget`` really deletes the row.
+    """
+
+    __tablename__ = "memories"
+    __table_args__ = (Index("ix_memories_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    dims: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(100))
+    source_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("memories.id", ondelete="SET NULL"))
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic filter: leave the full-text structures made by hand out of autogenerate."""
+    if type_ == "table" and name and name.startswith(FTS_TABLE):
+        return False
+    if type_ == "index" and name == PG_MESSAGE_TSV_INDEX:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""Long-term memory: every message indexed (embeddings + full text), durable facts, hybrid search, recall."""

@@ -1,0 +1,333 @@
+"""The memory store: message embeddings and remembered facts, with one vector index per user and kind.
+
+Indexes are loaded lazily in one query per user and kept up to date by
+fetching only rows with a higher id than the last seen (a re-indexed message
+gets a new row), so rows written by another process appear at the next search.
+Rows removed elsewhere are caught when results are read back from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import numpy as np
+from sqlalchemy import and_, delete, func, or_, select, update
+
+from core.clock import Clock
+from core.db.database import Database
+from core.db.models import Conversation, Message
+from core.db.models_memory import Memory, MessageEmbedding
+from core.memory import fts
+from core.memory.embedder import Embedder, from_bytes, to_bytes
+from core.memory.index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["message", "memory"]
+INDEXED_ROLES = ("user", "assistant")
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRecord:
+    id: int
+    text: str
+    created_at: datetime
+    updated_at: datetime
+    source_message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """What :meth:`MemoryStore.remember` did: ``added``, ``updated`` (a duplicate) or ``replaced``."""
+
+    memory: MemoryRecord
+    action: str
+
+
+@dataclass(slots=True)
+class _Loaded:
+    index: VectorIndex | None
+    last_row_id: int = 0
+
+
+class MemoryStore:
+    """Writes and reads a user's embeddings and memories; never another user's."""
+
+    def __init__(
+        self,
+        db: Database,
+        embedder: Embedder,
+        *,
+        clock: Clock,
+        dedup_threshold: float = 0.92,
+        quantize_above: int = 20_000,
+    ) -> None:
+        self.db = db
+        self.embedder = embedder
+        self.clock = clock
+        self.dedup_threshold = dedup_threshold
+        self.quantize_above = quantize_above
+        self._loaded: dict[tuple[int, Kind], _Loaded] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    # -- the in-memory indexes ---------------------------------------------------------
+    async def vectors(self, user_id: int, kind: Kind) -> VectorIndex | None:
+        """The user's index of ``kind``, loaded or brought up to date; None while they have no vectors."""
+        async with self._lock(user_id):
+            loaded = self._loaded.setdefault((user_id, kind), _Loaded(None))
+            table = MessageEmbedding if kind == "message" else Memory
+            query = select(table.id, table.embedding, table.dims).where(
+                table.user_id == user_id, table.id > loaded.last_row_id, table.model == self.embedder.name
+            )
+            if kind == "message":
+                query = query.add_columns(MessageEmbedding.message_id, Message.created_at).join(
+                    Message, Message.id == MessageEmbedding.message_id
+                )
+            else:
+                query = query.add_columns(Memory.id, Memory.created_at).where(Memory.superseded_by.is_(None))
+            async with self.db.engine.connect() as conn:
+                rows = (await conn.execute(query.order_by(table.id))).all()
+            if not rows:
+                return loaded.index
+            if loaded.index is None:
+                loaded.index = VectorIndex(rows[-1].dims, quantize_above=self.quantize_above)
+            usable = [row for row in rows if row.dims == loaded.index.dims]
+            if usable:
+                matrix = np.frombuffer(b"".join(row.embedding for row in usable), dtype="<f4")
+                loaded.index.add(
+                    [row[3] for row in usable],
+                    matrix.reshape(len(usable), loaded.index.dims),
+                    [row[4].timestamp() for row in usable],
+                )
+            loaded.last_row_id = rows[-1].id
+            return loaded.index
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop the cached indexes of ``user_id`` (after their data was deleted)."""
+        for kind in ("message", "memory"):
+            self._loaded.pop((user_id, kind), None)
+
+    def _lock(self, user_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(user_id, asyncio.Lock())
+
+    def _drop_from_index(self, user_id: int, kind: Kind, ids: Sequence[int]) -> None:
+        loaded = self._loaded.get((user_id, kind))
+        if loaded is not None and loaded.index is not None:
+            loaded.index.remove(ids)
+
+    # -- messages ----------------------------------------------------------------------
+    async def index_messages(self, user_id: int, message_ids: Sequence[int]) -> int:
+        """Embed and full-text index these messages for ``user_id``; returns how many were indexed.
+
+        A user message is only indexed for its author; empty, deleted or forgotten ones are skipped.
+        """
+        if not message_ids:
+            return 0
+        async with self.db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(Message.id, Message.content)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .where(
+                        Message.id.in_(message_ids),
+                        _indexable(),
+                        or_(
+                            Message.role == "assistant",
+                            func.coalesce(Message.author_user_id, Conversation.user_id) == user_id,
+                        ),
+                    )
+                )
+            ).all()
+        return await self._write_embeddings(user_id, [(row.id, row.content) for row in rows])
+
+    async def index_pending(self, user_id: int, *, limit: int = 512) -> int:
+        """Bring the user's index level with their messages: new, edited, deleted, other model.
+
+        Returns how many messages were embedded; call again while it returns ``limit``.
+        """
+        owned = or_(
+            and_(Message.role == "user", func.coalesce(Message.author_user_id, Conversation.user_id) == user_id),
+            and_(Message.role == "assistant", Conversation.user_id == user_id),
+        )
+        async with self.db.engine.connect() as conn:
+            gone = (
+                await conn.scalars(
+                    select(MessageEmbedding.message_id)
+                    .join(Message, Message.id == MessageEmbedding.message_id)
+                    .where(
+                        MessageEmbedding.user_id == user_id,
+                        or_(Message.deleted_at.is_not(None), Message.forgotten_at.is_not(None), Message.content == ""),
+                    )
+                )
+            ).all()
+            stale = (
+                await conn.execute(
+                    select(Message.id, Message.content)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .outerjoin(MessageEmbedding, MessageEmbedding.message_id == Message.id)
+                    .where(
+                        owned,
+                        _indexable(),
+                        or_(
+                            MessageEmbedding.id.is_(None),
+                            and_(MessageEmbedding.user_id == user_id, MessageEmbedding.model != self.embedder.name),
+                            and_(
+                                MessageEmbedding.user_id == user_id,
+                                Message.edited_at.is_not(None),
+                                Message.edited_at > MessageEmbedding.indexed_at,
+                            ),
+                        ),
+                    )
+                    .order_by(Message.id)
+                    .limit(limit)
+                )
+            ).all()
+        if gone:
+            await self.remove_messages(user_id, list(gone))
+        return await self._write_embeddings(user_id, [(row.id, row.content) for row in stale])
+
+    async def remove_messages(self, user_id: int, message_ids: Sequence[int]) -> None:
+        """Take these messages out of the user's indexes (the messages themselves stay)."""
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                delete(MessageEmbedding).where(
+                    MessageEmbedding.user_id == user_id, MessageEmbedding.message_id.in_(message_ids)
+                )
+            )
+            await fts.remove_rows(conn, [("message", message_id) for message_id in message_ids])
+        self._drop_from_index(user_id, "message", message_ids)
+
+    async def _write_embeddings(self, user_id: int, items: list[tuple[int, str]]) -> int:
+        if not items:
+            return 0
+        vectors = await self.embedder.embed([content for _, content in items])
+        now = self.clock()
+        ids = [message_id for message_id, _ in items]
+        async with self.db.engine.begin() as conn:
+            await conn.execute(delete(MessageEmbedding).where(MessageEmbedding.message_id.in_(ids)))
+            await conn.execute(
+                MessageEmbedding.__table__.insert(),
+                [
+                    {
+                        "message_id": message_id,
+                        "user_id": user_id,
+                        "embedding": to_bytes(vector),
+                        "dims": len(vector),
+                        "model": self.embedder.name,
+                        "indexed_at": now,
+                    }
+                    for (message_id, _), vector in zip(items, vectors, strict=True)
+                ],
+            )
+            await fts.add_rows(conn, user_id, [("message", message_id, content) for message_id, content in items])
+        return len(items)
+
+    # -- memories ----------------------------------------------------------------------
+    async def remember(
+        self, user_id: int, text: str, *, source_message_id: int | None = None, replaces: int | None = None
+    ) -> Remembered:
+        """Store a fact about the user, merging it into a near-identical one or replacing a contradicted one."""
+        text = " ".join(text.split())
+        if not text:
+            raise ValueError("a memory needs some text")
+        vector = (await self.embedder.embed([text]))[0]
+        index = await self.vectors(user_id, "memory")
+        now = self.clock()
+        values = {"text": text, "embedding": to_bytes(vector), "dims": len(vector), "model": self.embedder.name}
+        target: int | None = None
+        if replaces is None and index is not None and index.dims == len(vector):
+            nearest = index.search(vector, 1, min_score=self.dedup_threshold)
+            target = nearest[0].id if nearest else None
+        async with self.db.engine.begin() as conn:
+            if target is not None:
+                await conn.execute(
+                    update(Memory)
+                    .where(Memory.id == target, Memory.user_id == user_id)
+                    .values(**values, updated_at=now, source_message_id=source_message_id)
+                )
+                memory_id, action = target, "updated"
+            else:
+                memory_id = await conn.scalar(
+                    Memory.__table__.insert().returning(Memory.id),
+                    {
+                        **values,
+                        "user_id": user_id,
+                        "source_message_id": source_message_id,
+                        "created_at": now,
+                        "updated_at": now,
+                        "superseded_by": None,
+                    },
+                )
+                action = "added"
+                if replaces is not None:
+                    replaced = await conn.execute(
+                        update(Memory)
+                        .where(Memory.id == replaces, Memory.user_id == user_id, Memory.superseded_by.is_(None))
+                        .values(superseded_by=memory_id, updated_at=now)
+                    )
+                    if replaced.rowcount:
+                        action = "replaced"
+                        await fts.remove_rows(conn, [("memory", replaces)])
+            await fts.add_rows(conn, user_id, [("memory", int(memory_id), text)])
+            row = (await conn.execute(select(Memory).where(Memory.id == memory_id))).one()
+        if replaces is not None:
+            self._drop_from_index(user_id, "memory", [replaces])
+        if target is not None and index is not None:
+            index.add([target], vector.reshape(1, -1), [row.created_at.timestamp()])
+        return Remembered(_record(row), action)
+
+    async def list_memories(self, user_id: int) -> list[MemoryRecord]:
+        """The user's current memories, newest first."""
+        async with self.db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(Memory)
+                    .where(Memory.user_id == user_id, Memory.superseded_by.is_(None))
+                    .order_by(Memory.updated_at.desc(), Memory.id.desc())
+                )
+            ).all()
+        return [_record(row) for row in rows]
+
+    async def forget_memory(self, user_id: int, memory_id: int) -> bool:
+        """Really delete one memory of the user (and the older versions it replaced)."""
+        async with self.db.engine.begin() as conn:
+            older = (
+                await conn.scalars(
+                    select(Memory.id).where(Memory.user_id == user_id, Memory.superseded_by == memory_id)
+                )
+            ).all()
+            doomed = [memory_id, *older]
+            result = await conn.execute(delete(Memory).where(Memory.user_id == user_id, Memory.id.in_(doomed)))
+            await fts.remove_rows(conn, [("memory", item) for item in doomed])
+        self._drop_from_index(user_id, "memory", doomed)
+        return bool(result.rowcount)
+
+    async def memory_vector(self, user_id: int, memory_id: int) -> np.ndarray | None:
+        async with self.db.engine.connect() as conn:
+            data = await conn.scalar(select(Memory.embedding).where(Memory.id == memory_id, Memory.user_id == user_id))
+        return from_bytes(data) if data is not None else None
+
+
+def _indexable() -> object:
+    return and_(
+        Message.role.in_(INDEXED_ROLES),
+        Message.deleted_at.is_(None),
+        Message.forgotten_at.is_(None),
+        Message.status != "streaming",
+        Message.content != "",
+    )
+
+
+def _record(row: object) -> MemoryRecord:
+    return MemoryRecord(
+        id=row.id,  # type: ignore[attr-defined]
+        text=row.text,  # type: ignore[attr-defined]
+        created_at=row.created_at,  # type: ignore[attr-defined]
+        updated_at=row.updated_at,  # type: ignore[attr-defined]
+        source_message_id=row.source_message_id,  # type: ignore[attr-defined]
+    )

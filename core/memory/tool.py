@@ -1,0 +1,76 @@
+"""The ``search_memory`` tool: the model looks through everything the user said, and their memories."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.llm import ModelError
+from core.memory.search import MemorySearch
+from core.timefmt import stamp
+from core.tools.registry import ToolBase, ToolContext, ToolInputError, ToolResult
+
+# Each hit's text is cut to this many characters: enough to answer from, cheap in tokens.
+SNIPPET_CHARS = 600
+
+
+class SearchMemoryTool(ToolBase):
+    """Searches the asking user's messages (all conversations and platforms) and memories."""
+
+    name = "search_memory"
+    description = (
+        "Search everything this user has said to you in past conversations, on every platform, and the facts you "
+        "remember about them. Use it when the user refers to something from before. Returns the best matches with "
+        "date, time, platform and speaker, or nothing when the topic never came up."
+    )
+    parameters: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "description": "What to look for, in the user's words."},
+            "since": {"type": "string", "description": "Optional first day to search, YYYY-MM-DD (user's time zone)."},
+            "until": {"type": "string", "description": "Optional last day to search, YYYY-MM-DD, inclusive."},
+        },
+        "required": ["query"],
+    }
+    status = "Searching memory…"
+
+    def __init__(self, search: MemorySearch, *, limit: int = 8, timeout: float = 10.0) -> None:
+        self.search = search
+        self.limit = limit
+        self.timeout = timeout
+
+    async def run(self, arguments: dict[str, Any], context: ToolContext) -> str | ToolResult:
+        query = str(arguments.get("query") or "").strip()
+        if not query:
+            raise ToolInputError("give a query: the words to look for.")
+        since = _day(arguments.get("since"), "since", context.timezone)
+        until = _day(arguments.get("until"), "until", context.timezone)
+        if until is not None:
+            until += timedelta(days=1)  # the last day is included
+        if since and until and since >= until:
+            raise ToolInputError("'since' must be on or before 'until'.")
+        try:
+            hits = await self.search.search(
+                context.user_id, query, limit=self.limit, since=since, until=until, timeout=self.timeout
+            )
+        except ModelError as exc:
+            return ToolResult(f"Error: memory search is unavailable right now ({exc.user_message})", is_error=True)
+        if not hits:
+            return "Nothing found in memory about that."
+        lines = []
+        for hit in hits:
+            where = f" · {hit.platform}" if hit.platform else ""
+            body = hit.text if len(hit.text) <= SNIPPET_CHARS else hit.text[:SNIPPET_CHARS] + "…"
+            lines.append(f"[{stamp(hit.created_at, context.timezone)}{where} · {hit.speaker}] {body}")
+        return "\n".join(lines)
+
+
+def _day(value: object, field: str, tz: ZoneInfo) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        raise ToolInputError(f"'{field}' must be a date like 2026-03-01, not {value!r}.") from None
+    return datetime.combine(day, time(0), tzinfo=tz)
