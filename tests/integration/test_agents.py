@@ -315,8 +315,9 @@ async def test_the_image_tool_returns_a_picture_to_post(openai_fake: FakeOpenAI)
 
 
 async def test_the_image_tool_failures(openai_fake: FakeOpenAI) -> None:
-    openai_fake.queue_for("images", Error(500))
+    openai_fake.queue_for("images", Error(500), Hang(5))
     failed = await run_tool(MakeImageTool(make_model(openai_fake)), prompt="a cat")
+    slow = await run_tool(MakeImageTool(make_model(openai_fake, timeout=0.2)), prompt="a cat")
     empty = await run_tool(MakeImageTool(make_model(openai_fake)), prompt="  ")
 
     assert failed.is_error and failed.files == ()
@@ -324,3 +325,7 @@ async def test_the_image_tool_failures(openai_fake: FakeOpenAI) -> None:
         "[from the image tool] Error: no picture was made. The model service failed (HTTP 500); try again shortly."
     )
     assert empty.is_error and empty.content == "Error: describe the picture to make ('prompt')."
+    assert slow.is_error and slow.files == ()
+    assert slow.content == (
+        "[from the image tool] Error: no picture was made. The model service took too long to answer."
+    )
