@@ -54,6 +54,7 @@ class GoogleApi:
     async def run(self, user_id: int, api: str, call: Callable[[Resource], T]) -> T:
         """Run ``call(service)`` for the user in a thread, with the timeout; errors become GoogleApiError."""
         creds = await self.credentials.get(user_id)
+        token_before = creds.token
         try:
             result = await asyncio.wait_for(asyncio.to_thread(self._call, api, creds, call), self.timeout)
         except TimeoutError:
@@ -65,7 +66,8 @@ class GoogleApi:
             raise _api_error(exc) from None
         except (httplib2.HttpLib2Error, OSError) as exc:
             raise GoogleUnavailable(f"Google could not be reached ({type(exc).__name__})") from None
-        await self.credentials.save_refreshed(user_id, creds)
+        if creds.token != token_before:  # AuthorizedHttp refreshed after a 401: keep the new token
+            await self.credentials.save_refreshed(user_id, creds)
         return result
 
     def _call(self, api: str, creds: Credentials, call: Callable[[Resource], T]) -> T:

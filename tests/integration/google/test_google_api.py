@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlalchemy import insert, select, text
 
@@ -12,11 +13,13 @@ from core.db.database import Database
 from core.db.models import User
 from core.google.api import GoogleApiError
 from core.google.calendar import CalendarClient
+from core.google.connection import ConnectionStatus, GoogleConnections
 from core.google.credentials import GoogleNotConnected, GoogleReconnectNeeded
 from core.google.drive import DriveClient
 from core.google.oauth import CONNECT_SCOPES, new_code_verifier
+from core.google.tokens import GoogleTokenStore, TokenCipher, TokenDecryptError
 from tests.fakes.google_server import FakeGoogle
-from tests.google_helpers import GoogleKit
+from tests.google_helpers import SECRET_KEY, GoogleKit
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\r\n%%EOF\n"
 PARIS = "Europe/Paris"
@@ -32,8 +35,6 @@ async def _connected(database: Database, fake: FakeGoogle, email: str = "ada@exa
     fake.consent.email = email
     verifier = new_code_verifier()
     url = kit.oauth.authorization_url(state="s1", code_verifier=verifier, scopes=CONNECT_SCOPES)
-    import httpx
-
     async with httpx.AsyncClient() as client:
         answer = await client.get(url)
     code = httpx.URL(answer.headers["location"]).params["code"]
@@ -196,3 +197,52 @@ async def test_tokens_are_encrypted_at_rest(database: Database, google_fake: Fak
     assert google_fake.client_secret not in raw
     async with database.session() as session:
         assert (await session.execute(select(User.email))).scalar_one() == "ada@example.org"
+
+
+async def test_reconnecting_after_a_revocation_works_again(database: Database, google_fake: FakeGoogle) -> None:
+    kit, user_id = await _connected(database, google_fake)
+    google_fake.revoke_all()
+    with pytest.raises(GoogleReconnectNeeded):
+        await CalendarClient(kit.api).list_events(
+            user_id, start=datetime(2026, 1, 1), end=datetime(2026, 1, 2), timezone=PARIS
+        )
+    # Connecting again (a new consent) replaces the broken token.
+    verifier = new_code_verifier()
+    url = kit.oauth.authorization_url(state="s2", code_verifier=verifier, scopes=CONNECT_SCOPES)
+    async with httpx.AsyncClient() as client:
+        code = httpx.URL((await client.get(url)).headers["location"]).params["code"]
+    grant = await kit.oauth.exchange(code=code, code_verifier=verifier, scopes=CONNECT_SCOPES)
+    assert grant.refresh_token is not None
+    await kit.store.save(
+        user_id, refresh_token=grant.refresh_token, access_token=None, expiry=None, scopes=grant.scopes
+    )
+    events = await CalendarClient(kit.api).list_events(
+        user_id, start=datetime(2026, 1, 1), end=datetime(2026, 1, 2), timezone=PARIS
+    )
+    assert events == []
+    assert await GoogleConnections(kit.store, kit.oauth).status(user_id) == ConnectionStatus.CONNECTED
+
+
+async def test_disconnect_revokes_at_google_and_forgets(database: Database, google_fake: FakeGoogle) -> None:
+    kit, user_id = await _connected(database, google_fake)
+    stored = await kit.store.load(user_id)
+    assert stored is not None
+    connections = GoogleConnections(kit.store, kit.oauth)
+    assert await connections.disconnect(user_id) is True
+    assert google_fake.refresh_tokens[stored.refresh_token].revoked
+    assert await kit.store.load(user_id) is None
+    assert await connections.status(user_id) == ConnectionStatus.NOT_CONNECTED
+    assert await connections.disconnect(user_id) is False
+
+
+async def test_secret_key_rotation(database: Database, google_fake: FakeGoogle) -> None:
+    kit, user_id = await _connected(database, google_fake)
+    stored = await kit.store.load(user_id)
+    assert stored is not None
+    rotated = GoogleTokenStore(database, TokenCipher("a-brand-new-key", old_keys=[SECRET_KEY]))
+    assert (await rotated.load(user_id)) == stored  # old tokens readable during the rotation
+    assert await rotated.rotate_all() == 1
+    only_new = GoogleTokenStore(database, TokenCipher("a-brand-new-key"))
+    assert (await only_new.load(user_id)) == stored
+    with pytest.raises(TokenDecryptError):
+        await kit.store.load(user_id)

@@ -194,6 +194,16 @@ async def test_state_used_twice_is_refused(site: Site) -> None:
     assert len(await _linked(site.db)) == 1
 
 
+async def test_the_callback_takes_no_redirect_target(site: Site) -> None:
+    async with httpx.AsyncClient(timeout=10) as browser:
+        consent = (await browser.get(await site.signin.start(DISCORD))).headers["location"]
+        callback = (await browser.get(consent)).headers["location"]
+        evil = "https://evil.example/phish"
+        page = await browser.get(f"{callback}&next={evil}&redirect_uri={evil}&return_to={evil}")
+    assert page.status_code == 200 and "location" not in page.headers
+    assert "evil.example" not in page.text
+
+
 async def _refused(site: Site, status: int, words: str) -> None:
     page = await site.follow(await site.signin.start(DISCORD))
     assert page.status_code == status, page.text

@@ -1,0 +1,32 @@
+"""The bot's web server as a runtime service: real uvicorn on a free port, inside the test's event loop."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bot.web import WebServer, create_app
+
+
+async def test_starts_on_a_free_port_serves_and_stops() -> None:
+    server = WebServer(create_app(signin=None), host="127.0.0.1", port=0)
+    await server.start()
+    assert server.port != 0
+    async with httpx.AsyncClient(timeout=5) as client:
+        health = await client.get(server.url + "/healthz")
+        signin = await client.get(server.url + "/signin/anything")
+    assert (health.status_code, health.text) == (200, "ok")
+    assert signin.status_code == 404 and "no Google sign-in configured" in signin.text
+    await server.stop()
+    await server.stop()  # stopping twice is harmless
+
+
+async def test_a_port_in_use_fails_at_start() -> None:
+    first = WebServer(create_app(signin=None), host="127.0.0.1", port=0)
+    await first.start()
+    try:
+        second = WebServer(create_app(signin=None), host="127.0.0.1", port=first.port)
+        with pytest.raises(OSError):
+            await second.start()
+    finally:
+        await first.stop()
