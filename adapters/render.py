@@ -48,6 +48,8 @@ MOVED_NOTE = "The answer is in the message below."
 FINAL_EDIT_WAIT = 10.0
 FINAL_EDIT_WAIT_OVERLOADED = 2.0
 STATUS_MAX_CHARS = 120  # fits the room every message keeps free (SurfaceLimits.reserve)
+# A call refused with a rate limit is tried again up to this many times (it created nothing).
+RATE_LIMIT_RETRIES = 10
 
 
 class RateLimited(Exception):
@@ -202,7 +204,7 @@ class AnswerRenderer:
     async def _upload(self, file: OutgoingFile) -> bool:
         """One upload within the budget, tried again after a rate limit (a refused call created nothing)."""
         windows = self.surface.windows("upload")
-        for _attempt in range(5):
+        for _attempt in range(RATE_LIMIT_RETRIES):
             await self.budget.acquire(windows, Priority.FIRST)
             try:
                 await self.surface.upload(file)
@@ -412,9 +414,15 @@ class StreamRenderer(AnswerRenderer):
         return True
 
     async def _call(self, action: str, priority: Priority, text: str, *, index: int | None = None) -> bool:
-        """One post or edit within the budget; retried after a rate limit or a failure. Returns success."""
+        """One post or edit within the budget; retried after a rate limit or a failure. Returns success.
+
+        A call refused with a rate limit created nothing, so it is tried again
+        more often (up to :data:`RATE_LIMIT_RETRIES`) than one that failed
+        (three attempts), and never after a permanent refusal.
+        """
         windows = self.surface.windows(action)
-        for attempt in range(5):
+        failures = refusals = 0
+        while True:
             reservation = self._reservation if priority == Priority.FINAL else None
             await self.budget.acquire(windows, priority, reservation=reservation)
             self._in_flight = True
@@ -434,6 +442,10 @@ class StreamRenderer(AnswerRenderer):
             except RateLimited as exc:
                 self.last_error = exc
                 self.stats.rate_limited += 1
+                refusals += 1
+                if refusals >= RATE_LIMIT_RETRIES:
+                    log.warning("%s was rate limited %d times; giving up", action, refusals)
+                    return False
                 log.warning("%s was rate limited; retrying in %.2fs", action, exc.retry_after)
                 self.budget.penalize(windows, exc.retry_after)
             except DeliveryError as exc:
@@ -443,19 +455,20 @@ class StreamRenderer(AnswerRenderer):
                     del self.parts[index:]
                     del self.shown[index:]
                     return False
-                log.warning("%s failed (attempt %d): %s", action, attempt + 1, exc)
-                if attempt >= 2 or exc.permanent:
+                failures += 1
+                log.warning("%s failed (attempt %d): %s", action, failures, exc)
+                if failures >= 3 or exc.permanent:
                     return False
-                await asyncio.sleep(0.5 * (attempt + 1))
+                await asyncio.sleep(0.5 * failures)
             except Exception as exc:  # noqa: BLE001 - a network failure the adapter did not map
                 self.last_error = exc
-                log.warning("%s failed (attempt %d): %s: %s", action, attempt + 1, type(exc).__name__, exc)
-                if attempt >= 2:
+                failures += 1
+                log.warning("%s failed (attempt %d): %s: %s", action, failures, type(exc).__name__, exc)
+                if failures >= 3:
                     return False
-                await asyncio.sleep(0.5 * (attempt + 1))
+                await asyncio.sleep(0.5 * failures)
             finally:
                 self._in_flight = False
-        return False
 
 
 def _clip(text: str, limit: int) -> str:

@@ -7,6 +7,7 @@ scheduled post never crowds out a streaming answer's edits.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -34,6 +35,8 @@ class DiscordMessenger:
     def __init__(self, client: discord.Client, budget: DiscordBudget) -> None:
         self.client = client
         self.budget = budget
+        self._dms: dict[int, discord.DMChannel] = {}
+        self._opening = asyncio.Lock()  # jobs to one person at once open their DM once
 
     async def send_to_account(
         self, account: PlatformIdentity, text: str, files: Sequence[OutgoingFile] = ()
@@ -65,7 +68,14 @@ class DiscordMessenger:
         return Delivery(PLATFORM, place, tuple(message_ids))
 
     async def _dm_channel(self, user_id: int) -> discord.DMChannel:
-        """The DM channel with a user: from the cache, or fetched and opened (GET /users, POST /users/@me/channels)."""
+        """The DM channel with a user: remembered, or fetched and opened (GET /users, POST /users/@me/channels)."""
+        async with self._opening:
+            channel = self._dms.get(user_id)
+            if channel is None:
+                channel = self._dms[user_id] = await self._open_dm(user_id)
+            return channel
+
+    async def _open_dm(self, user_id: int) -> discord.DMChannel:
         user = self.client.get_user(user_id)
         try:
             if user is None:

@@ -22,8 +22,8 @@ from adapters.discord.messenger import DiscordMessenger
 from adapters.discord.slash import register_commands
 from adapters.discord.surface import NO_MENTIONS, DiscordSurface
 from adapters.render import StreamRenderer, close_interrupted
-from core.chat import ChatService
 from core.attachments import AttachmentPolicy
+from core.chat import ChatService
 from core.commands import CommandSet
 from core.messenger import Outbox
 from core.types import ConversationRef, IncomingMessage

@@ -367,6 +367,7 @@ class FakeDiscord(ThreadedServer):
         self._channel_order: dict[str, list[str]] = {}
         self._messages: dict[str, JSON] = {}
         self._dm_by_user: dict[str, str] = {}
+        self._dms_closed: set[str] = set()
         self._files: dict[str, tuple[bytes, str | None, str]] = {}
         self._commands: dict[str, list[JSON]] = {"global": []}
         self._interactions: dict[str, JSON] = {}
@@ -756,6 +757,11 @@ class FakeDiscord(ThreadedServer):
         with self._lock:
             ids = self._channel_order.get(str(channel_id), [])
             return [copy.deepcopy(self._messages[mid]) for mid in ids]
+
+    def close_dms(self, user_id: str) -> None:
+        """The user stops accepting DMs from the bot: sends to their DM get 403, code 50007."""
+        with self._lock:
+            self._dms_closed.add(str(user_id))
 
     def dm_channel_id(self, user_id: str) -> str | None:
         """Id of the DM channel between the bot and a user, if it exists."""
@@ -1741,6 +1747,8 @@ class FakeDiscord(ThreadedServer):
         payload = ctx.json if isinstance(ctx.json, dict) else {}
         with self._lock:
             channel = self._channel_or_404(ctx.params["channel_id"])
+            if channel["type"] == 1 and any(u["id"] in self._dms_closed for u in channel.get("recipients", [])):
+                raise _ApiError(403, "Cannot send messages to this user", 50007)
             self._validate_message(payload, len(ctx.files), ctx.files)
             reference = payload.get("message_reference")
             referenced: JSON | None = None
