@@ -95,7 +95,11 @@ class Calculator:
     async def start(self) -> None:
         """Start a worker now (and the forkserver, which takes seconds), so the first user does not wait."""
         if not self._idle and not self._closed:
-            self._idle.append(await asyncio.to_thread(self._start))
+            worker = await asyncio.to_thread(self._start)
+            if self._closed:
+                worker.stop()
+            else:
+                self._idle.append(worker)
 
     async def evaluate(self, expression: str) -> Number:
         """The value of ``expression``; :class:`ToolInputError` with a sentence when refused or too slow."""
@@ -105,6 +109,9 @@ class Calculator:
             raise ToolInputError(f"the expression is longer than {self.limits.max_length} characters")
         async with self._semaphore():
             worker = await self._take()
+            if self._closed:  # closed while the worker was starting or a slot was awaited
+                worker.stop()
+                raise ToolInputError("the calculator is shutting down")
             self._busy.add(worker)
             healthy = False
             try:
