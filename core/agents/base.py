@@ -83,15 +83,13 @@ class AgentResult:
 
 @dataclass(frozen=True, slots=True)
 class AgentToolResult(ToolResult):
-    """A :class:`ToolResult` that also carries the agent's source, links and model usage.
+    """A :class:`ToolResult` (``usage`` included) that also names the agent and its source links.
 
-    The registry passes it through unchanged, so the turn can add ``usage`` to its
-    stored usage and show ``links`` to the user.
+    The registry passes it through unchanged, so the turn can show ``links`` to the user.
     """
 
     source: str = ""
     links: tuple[str, ...] = ()
-    usage: Usage | None = None
 
 
 class Agent(Protocol):

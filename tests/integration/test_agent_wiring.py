@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.agents import build_agents
 from bot.config import Settings
+from core.agent.loop import LoopOutcome, ToolLoop
 from core.agents.base import AgentRequest
 from core.agents.wikipedia import WikipediaTool
 from core.db.repositories import UserRecord
-from core.llm import ModelFinished, ModelNames, ModelText, OpenAIModel
-from core.tools.registry import ToolRegistry
-from tests.fakes.openai_server import PNG_BYTES, FakeOpenAI, Reply
+from core.llm import ModelFinished, ModelNames, ModelText, OpenAIModel, Usage
+from core.tools.registry import ToolContext, ToolRegistry
+from core.types import StatusUpdate
+from tests.fakes.openai_server import PNG_BYTES, FakeOpenAI, Reply, ToolCalls
 from tests.fakes.wikipedia_server import FakeWikipedia
 
 USER = UserRecord(id=3, display_name="Grace", timezone="UTC", settings={})
@@ -98,3 +102,35 @@ async def test_vision_findings_reach_the_main_model_as_a_flagged_tool_result(
     assert "".join(e.text for e in answer if isinstance(e, ModelText)) == "That is a small blue square."
     assert isinstance(answer[-1], ModelFinished)
     assert findings.usage is not None
+
+
+async def test_a_web_search_in_the_tool_loop_shows_its_status_links_and_usage(
+    openai_fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        monkeypatch, tmp_path, SEARCH_BASE_URL=openai_fake.base_url, SEARCH_API_KEY="sk-test", SEARCH_MODEL="sonar"
+    )
+    model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=settings.models, max_retries=0)
+    agents = build_agents(settings, model, no_images)
+    openai_fake.queue(
+        ToolCalls([("web_search", {"query": "Who won the 2026 Tour de France?"})], text="Let me check."),
+        Reply("Tadej wins [1].", usage=(40, 4), extra={"citations": ["https://cycling.example/tdf"]}),
+        Reply("Tadej won it, says https://cycling.example/tdf.", usage=(100, 7)),
+    )
+    context = ToolContext(
+        user=USER, conversation_id=1, now=datetime(2026, 7, 28, 9, 0, tzinfo=UTC), timezone=ZoneInfo("UTC")
+    )
+    outcome = LoopOutcome()
+    messages = [{"role": "user", "content": "Who won the Tour this year?"}]
+
+    events = [e async for e in ToolLoop(model).run(messages, ToolRegistry.of(agents.tools), context, outcome)]
+
+    assert StatusUpdate("Searching the web…") in events
+    assert outcome.tool_results == [
+        ("web_search", "[from the web search] Tadej wins [1].\n\nSources:\n[1] https://cycling.example/tdf")
+    ]
+    assert outcome.text == "Let me check.\n\nTadej won it, says https://cycling.example/tdf."
+    assert [r["model"] for r in openai_fake.chat_requests()] == ["gpt-4o-mini", "sonar", "gpt-4o-mini"]
+    # The main model's calls (6 + 10 for the tool call, 100 + 7 for the answer) plus the search model's (40 + 4).
+    assert outcome.usage == Usage(6 + 40 + 100, 10 + 4 + 7)
+    await agents.close()
