@@ -112,7 +112,12 @@ class GoogleOAuth:
 
     async def exchange(self, *, code: str, code_verifier: str, scopes: Sequence[str]) -> TokenGrant:
         """Trade the callback's code (with the stored PKCE verifier) for tokens."""
-        return await asyncio.to_thread(self._exchange, code, code_verifier, scopes)
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(self._exchange, code, code_verifier, scopes), self.config.timeout
+            )
+        except TimeoutError:
+            raise OAuthExchangeError("Google's token endpoint did not answer in time") from None
 
     def _exchange(self, code: str, code_verifier: str, scopes: Sequence[str]) -> TokenGrant:
         flow = self._flow(scopes, code_verifier)
@@ -140,7 +145,10 @@ class GoogleOAuth:
 
     async def verify_id_token(self, token: str) -> VerifiedEmail:
         """Check the ID token's signature (Google's published keys), issuer, audience, expiry and verified email."""
-        return await asyncio.to_thread(self._verify, token)
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self._verify, token), self.config.timeout)
+        except TimeoutError:
+            raise IdTokenInvalid("Google's certificates could not be fetched in time") from None
 
     def _verify(self, token: str) -> VerifiedEmail:
         with requests.Session() as session:
@@ -149,7 +157,7 @@ class GoogleOAuth:
                 claims = google_id_token.verify_token(
                     token, request, audience=self.config.client_id, certs_url=self.config.certs_url
                 )
-            except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
+            except (ValueError, google.auth.exceptions.GoogleAuthError, requests.RequestException) as exc:
                 raise IdTokenInvalid(f"the ID token is not valid: {_first_line(exc)}") from None
         if claims.get("iss") not in ISSUERS:
             raise IdTokenInvalid("the ID token was not issued by Google")
@@ -162,7 +170,11 @@ class GoogleOAuth:
 
     async def revoke(self, token: str) -> bool:
         """Ask Google to revoke a refresh or access token; True when Google confirmed."""
-        return await asyncio.to_thread(self._revoke, token)
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self._revoke, token), self.config.timeout)
+        except TimeoutError:
+            log.warning("Google revoke endpoint did not answer in time")
+            return False
 
     def _revoke(self, token: str) -> bool:
         try:

@@ -7,8 +7,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from core.clock import Clock, system_clock
 from core.db.database import Database
@@ -120,11 +121,18 @@ class OAuthStateStore:
             raise StateRefused(StateProblem.UNKNOWN)
         raise StateRefused(StateProblem.USED if found.used_at is not None else StateProblem.EXPIRED)
 
-    def _pending(self, row: object) -> PendingState:
+    def _pending(self, row: Row[Any]) -> PendingState:
         return PendingState(
-            purpose=Purpose(row.purpose),  # type: ignore[attr-defined]
-            identity=PlatformIdentity(row.platform, row.workspace, row.platform_user_id, row.display_name),  # type: ignore[attr-defined]
-            user_id=row.user_id,  # type: ignore[attr-defined]
-            code_verifier=self.cipher.decrypt(row.code_verifier),  # type: ignore[attr-defined]
-            expires_at=row.expires_at,  # type: ignore[attr-defined]
+            purpose=Purpose(row.purpose),
+            identity=PlatformIdentity(row.platform, row.workspace, row.platform_user_id, row.display_name),
+            user_id=row.user_id,
+            code_verifier=self.cipher.decrypt(row.code_verifier),
+            expires_at=row.expires_at,
         )
+
+    async def purge(self, *, older_than: timedelta = timedelta(days=1)) -> int:
+        """Delete states that expired more than ``older_than`` ago; returns how many."""
+        cutoff = self.clock() - older_than
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(delete(OAuthState).where(OAuthState.expires_at < cutoff))
+        return int(result.rowcount or 0)

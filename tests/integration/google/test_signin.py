@@ -225,6 +225,17 @@ async def test_expired_state_is_refused(site: Site) -> None:
     assert await _linked(site.db) == []
 
 
+async def test_old_states_are_purged(site: Site) -> None:
+    await site.signin.start(DISCORD)
+    await site.signin.start(SLACK)
+    assert await site.signin.states.purge() == 0  # still pending
+    site.clock.advance(days=2)
+    fresh = await site.signin.start(TERMINAL)
+    assert await site.signin.states.purge() == 2
+    page = await site.follow(fresh)
+    assert page.status_code == 200
+
+
 async def test_unknown_state_is_refused(site: Site) -> None:
     async with httpx.AsyncClient(timeout=10) as browser:
         page = await browser.get(f"{site.server.url}{CALLBACK_PATH}?state=made-up&code=x")
