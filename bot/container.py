@@ -18,6 +18,7 @@ from core.db.database import Database
 from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
 from core.messenger import Outbox
 from core.people import People
+from core.summaries import add_rolling_summaries
 from core.tasks import BackgroundTasks
 from core.tokens import TokenCounter
 from core.tools.builtin import BUILTIN_TOOLS
@@ -96,6 +97,7 @@ class Container:
             clock=clock,
             tasks=tasks,
         )
+        add_rolling_summaries(chat, model, model_name=settings.summary_model or settings.chat_model)
         return cls(
             settings=settings,
             db=db,

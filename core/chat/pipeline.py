@@ -6,7 +6,15 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from core.chat.steps import AfterAnswerStep, BeforeModelStep, ContextAddition, FinishedTurn, TurnFacts
+from core.chat.steps import (
+    AfterAnswerStep,
+    BeforeModelStep,
+    ContextAddition,
+    FinishedTurn,
+    HistoryChange,
+    HistoryListener,
+    TurnFacts,
+)
 from core.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
@@ -25,6 +33,7 @@ class TurnPipeline:
         self.tasks = tasks
         self.before: list[BeforeModelStep] = list(before)
         self.after: list[AfterAnswerStep] = list(after)
+        self.listeners: list[HistoryListener] = []
 
     def add_before_model(self, step: BeforeModelStep) -> None:
         """Run ``step`` before each model call; its context comes after the earlier steps'."""
@@ -33,6 +42,18 @@ class TurnPipeline:
     def add_after_answer(self, step: AfterAnswerStep) -> None:
         """Run ``step`` in the background after each stored answer."""
         self.after.append(step)
+
+    def add_history_listener(self, listener: HistoryListener) -> None:
+        """Tell ``listener`` (in the background) whenever stored messages change in place."""
+        self.listeners.append(listener)
+
+    def history_changed(self, change: HistoryChange) -> None:
+        """Start every history listener as an owned background task."""
+        for listener in self.listeners:
+            self.tasks.spawn(
+                f"{listener.name}:conversation-{change.conversation_id}",
+                lambda listener=listener: listener.history_changed(change),
+            )
 
     async def run_before_model(self, turn: TurnFacts) -> list[ContextAddition]:
         """Every before-model step, concurrently, each within its own timeout; a slow or failing one is skipped."""

@@ -90,6 +90,7 @@ class ChatService:
             counter=context.counter,
             clock=clock,
             default_timezone=default_timezone,
+            pipeline=self.pipeline,
         )
         self.runner = TurnRunner(
             messages=self.messages,

@@ -81,3 +81,22 @@ class AfterAnswerStep(Protocol):
     name: str
 
     async def after_answer(self, turn: FinishedTurn) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryChange:
+    """Stored messages changed in place: an edit, a deletion, or /forget (``message_id`` None: several)."""
+
+    conversation_id: int
+    message_id: int | None
+    kind: str  # "edited", "deleted" or "forgotten"
+    user_name: str = ""
+    timezone: str = "UTC"
+
+
+class HistoryListener(Protocol):
+    """Reacts to changed history (rewrite summaries, re-index memory); runs in the background."""
+
+    name: str
+
+    async def history_changed(self, change: HistoryChange) -> None: ...

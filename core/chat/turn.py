@@ -13,8 +13,8 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from contextlib import aclosing
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 

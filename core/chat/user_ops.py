@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.chat.pipeline import TurnPipeline
 from core.chat.places import ConversationLookup
+from core.chat.steps import HistoryChange
 from core.chat.waiting import WaitingMessages
 from core.clock import Clock
 from core.db.models import Message
@@ -34,6 +36,7 @@ class UserOperations:
         counter: TokenCounter,
         clock: Clock,
         default_timezone: str,
+        pipeline: TurnPipeline | None = None,
     ) -> None:
         self.messages = messages
         self.places = places
@@ -44,6 +47,13 @@ class UserOperations:
         self.counter = counter
         self.clock = clock
         self.default_timezone = default_timezone
+        self.pipeline = pipeline
+
+    def _changed(self, conversation_id: int, message_id: int | None, kind: str) -> None:
+        if self.pipeline is not None:
+            self.pipeline.history_changed(
+                HistoryChange(conversation_id, message_id, kind, timezone=self.default_timezone)
+            )
 
     async def new_conversation(self, ref: ConversationRef) -> None:
         """Start afresh at this place: the next message opens a new conversation."""
@@ -59,7 +69,10 @@ class UserOperations:
             if conversation_id is None:
                 return False
             self.windows.forget(conversation_id)
-            return await self.messages.forget_last_exchange(conversation_id) > 0
+            forgotten = await self.messages.forget_last_exchange(conversation_id) > 0
+        if forgotten:
+            self._changed(conversation_id, None, "forgotten")
+        return forgotten
 
     async def edit_user_message(
         self, ref: ConversationRef, platform_message_id: str, new_text: str, *, edited_at: datetime | None = None
@@ -79,6 +92,7 @@ class UserOperations:
             token_count=self.counter.count(new_text),
             edited_at=edited_at or self.clock(),
         )
+        self._changed(message.conversation_id, message.id, "edited")
         return True
 
     async def delete_user_message(
@@ -92,6 +106,7 @@ class UserOperations:
             return False
         self.windows.forget(message.conversation_id)
         await self.messages.mark_deleted(message.id, deleted_at=deleted_at or self.clock())
+        self._changed(message.conversation_id, message.id, "deleted")
         return True
 
     async def history(self, ref: ConversationRef, *, limit: int = 20) -> list[Message]:
