@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     image_model: str = "gpt-image-1"
     speech_model: str = "gpt-4o-mini-tts"
     transcription_model: str = "gpt-4o-mini-transcribe"
+    summary_model: str = ""  # writes rolling summaries; empty: the chat model
 
     # -- storage ------------------------------------------------------------------
     data_dir: Path = Path("data")
