@@ -1,0 +1,106 @@
+"""Builds sign-in, the Google services and the web server from the settings (called by the container)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.web import SignedInHook, WebServer, create_app
+from core.clock import Clock, system_clock
+from core.db.database import Database
+from core.google.api import GoogleApi
+from core.google.calendar import CalendarClient
+from core.google.connection import GoogleConnections
+from core.google.credentials import GoogleCredentialsProvider
+from core.google.drive import DriveClient
+from core.google.oauth import GoogleClientConfig, GoogleOAuth
+from core.google.tokens import GoogleTokenStore, TokenCipher
+from core.identity.allowlist import EmailAllowlist
+from core.identity.linking import AccountLinker
+from core.identity.signin import CALLBACK_PATH, SignIn
+from core.identity.states import OAuthStateStore
+
+
+@dataclass(frozen=True)
+class GoogleServices:
+    """Everything that needs the Google client (present only when GOOGLE_CLIENT_ID/SECRET are set)."""
+
+    signin: SignIn
+    tokens: GoogleTokenStore
+    connections: GoogleConnections
+    drive: DriveClient
+    calendar: CalendarClient
+
+
+@dataclass(frozen=True)
+class IdentityServices:
+    allowlist: EmailAllowlist
+    linker: AccountLinker
+    google: GoogleServices | None
+    web: WebServer
+
+
+def google_client_config(settings: Settings) -> GoogleClientConfig:
+    """The OAuth client config from the settings; the redirect URI is PUBLIC_URL + the callback path."""
+    secret = settings.google_client_secret.get_secret_value() if settings.google_client_secret else ""
+    return GoogleClientConfig(
+        client_id=settings.google_client_id,
+        client_secret=secret,
+        redirect_uri=settings.public_base_url + CALLBACK_PATH,
+        auth_url=settings.google_auth_url,
+        token_url=settings.google_token_url,
+        certs_url=settings.google_certs_url,
+        revoke_url=settings.google_revoke_url,
+        timeout=settings.google_timeout,
+    )
+
+
+def token_cipher(settings: Settings) -> TokenCipher:
+    """The cipher of SECRET_KEY (+ SECRET_KEY_OLD); ConfigError when SECRET_KEY is unset."""
+    key = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    if not key:
+        raise ConfigError(
+            "SECRET_KEY is not set: Google sign-in stores tokens encrypted with it. "
+            'Set it to a long random string (python -c "import secrets; print(secrets.token_urlsafe(48))").'
+        )
+    return TokenCipher(key, settings.secret_key_old)
+
+
+def build_identity(
+    settings: Settings,
+    db: Database,
+    *,
+    clock: Clock = system_clock,
+    on_linked: Callable[[], Awaitable[None]] | None = None,
+    on_signed_in: SignedInHook | None = None,
+) -> IdentityServices:
+    """The allowlist, the linker, the Google services (when configured) and the web server (not started)."""
+    allowlist = EmailAllowlist(settings.allowed_emails)
+    linker = AccountLinker(db, clock=clock)
+    google: GoogleServices | None = None
+    if settings.google_configured:
+        cipher = token_cipher(settings)
+        config = google_client_config(settings)
+        oauth = GoogleOAuth(config)
+        tokens = GoogleTokenStore(db, cipher, clock=clock)
+        api = GoogleApi(
+            GoogleCredentialsProvider(tokens, config), api_url=settings.google_api_url, timeout=settings.google_timeout
+        )
+        signin = SignIn(
+            oauth=oauth,
+            states=OAuthStateStore(db, cipher, clock=clock),
+            linker=linker,
+            allowlist=allowlist,
+            tokens=tokens,
+            public_url=settings.public_base_url,
+            on_linked=on_linked,
+        )
+        google = GoogleServices(signin, tokens, GoogleConnections(tokens, oauth), DriveClient(api), CalendarClient(api))
+    elif allowlist:
+        raise ConfigError(
+            "ALLOWED_EMAILS is set but GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are not: nobody could sign in."
+        )
+    app = create_app(signin=google.signin if google else None, on_signed_in=on_signed_in)
+    return IdentityServices(allowlist, linker, google, WebServer(app, host=settings.web_host, port=settings.web_port))
