@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.db.url import normalize_database_url
 from core.llm import ModelNames
 from core.timefmt import is_valid_zone
 
@@ -126,6 +127,12 @@ class Settings(BaseSettings):
         if not is_valid_zone(value):
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_database_url(cls, value: str) -> str:
+        # postgres://, postgresql:// and sqlite:/// switch to the async drivers; anything else is refused.
+        return normalize_database_url(value) if value.strip() else ""
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -14,6 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from core.db.url import DatabaseUrlError, database_location, display_database_url, normalize_database_url
 from migrations import MIGRATIONS_DIR
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,22 @@ class Database:
     """
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
+        """Raises :class:`DatabaseUrlError` when ``url`` is no usable database URL or its folder cannot be made."""
+        url = normalize_database_url(url)
         parsed = make_url(url)
         self.url = url
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect != "sqlite"}
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(parsed.database).expanduser().parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise DatabaseUrlError(
+                        f"The folder {folder} for the SQLite database cannot be created ({exc.strerror or exc}); "
+                        "set DATA_DIR or DATABASE_URL to a folder you can write to."
+                    ) from None
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
@@ -55,7 +65,12 @@ class Database:
     @property
     def display_url(self) -> str:
         """The URL with any password masked, safe for logs."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return display_database_url(self.url)
+
+    @property
+    def location(self) -> str:
+        """Where the data lives, for people: the absolute path of a SQLite file, else the masked URL."""
+        return database_location(self.url)
 
     def session(self) -> AsyncSession:
         """A new session; use as ``async with db.session() as s:``."""
