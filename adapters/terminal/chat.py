@@ -11,8 +11,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from adapters.terminal.messenger import TerminalMessenger, save_file
 from core.chat import ChatService
 from core.db.models import utcnow
+from core.messenger import Outbox
 from core.timefmt import stamp, zone
 from core.types import (
     ConversationRef,
@@ -51,8 +53,11 @@ class TerminalChat:
         console: Console | None = None,
         files_dir: Path = Path("data/files"),
         read_line: ReadLine | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
+        """``outbox`` gets a messenger that prints posts to this user while the chat runs."""
         self.chat = chat
+        self.outbox = outbox
         self.console = console or Console(highlight=False)
         self.identity = PlatformIdentity("terminal", "local", user, display_name=user)
         self.place = ConversationRef("terminal", "local", user)
@@ -70,6 +75,15 @@ class TerminalChat:
 
     async def run(self) -> None:
         """The read–answer loop, until /quit or end of input."""
+        if self.outbox is not None:
+            self.outbox.register(TerminalMessenger(self.console, user=self.identity.user_id, files_dir=self.files_dir))
+        try:
+            await self._loop()
+        finally:
+            if self.outbox is not None:
+                self.outbox.unregister("terminal")
+
+    async def _loop(self) -> None:
         for answer in await self.chat.recover_interrupted("terminal"):
             self.console.print(
                 f"[yellow]Your last answer (#{answer.message_id}) was cut off when the assistant stopped; "
@@ -134,10 +148,7 @@ class TerminalChat:
         return at_line_start
 
     def _save(self, file: OutgoingFile) -> Path:
-        self.files_dir.mkdir(parents=True, exist_ok=True)
-        path = self.files_dir / file.filename
-        path.write_bytes(file.data)
-        return path
+        return save_file(self.files_dir, file)
 
     # -- commands (return False to leave) ----------------------------------------------
 

@@ -8,16 +8,20 @@ the tests assert what the person sees in their DMs.
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import discord
 import discord.gateway
 import discord.http
 import pytest
+from rich.console import Console
 
 from adapters.discord import DiscordService
 from adapters.slack import SlackService
+from adapters.terminal import TerminalChat
 from bot.config import Settings
 from bot.platforms import slack_service
 from core.commands import CommandSet
@@ -322,3 +326,36 @@ async def test_a_person_is_reached_on_the_platform_asked_for_and_on_the_other_wh
         assert slack.texts(slack.dm_channel("U1"))[-1] == "Discord refused, so Slack"
     finally:
         await service.stop()
+
+
+# -- terminal -----------------------------------------------------------------------------------
+
+
+async def test_a_post_to_the_terminal_user_is_printed_and_its_file_kept_in_the_files_folder(
+    database: Database, model: OpenAIModel, tmp_path: Path
+) -> None:
+    directory = Directory()
+    outbox = Outbox(directory)
+    directory.add(ALICE, PlatformIdentity("terminal", "local", "me"))
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    files = tmp_path / "files"
+    sneaky = OutgoingFile("../../escaped.pdf", "application/pdf", b"%PDF-1.4 day")
+
+    async def job_while_the_user_is_at_the_prompt() -> str | None:
+        assert outbox.platforms == ("terminal",)
+        await outbox.send_to_user(ALICE, "Your daily log is ready.", [sneaky])
+        with pytest.raises(DeliveryError):
+            await outbox.send_to_account(PlatformIdentity("terminal", "local", "someone-else"), "hello")
+        return None  # then the user leaves (end of input)
+
+    chat = make_chat_service(database, model)
+    await TerminalChat(
+        chat, user="me", console=console, files_dir=files, read_line=job_while_the_user_is_at_the_prompt, outbox=outbox
+    ).run()
+
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "assistant › Your daily log is ready." in shown
+    assert (files / "escaped.pdf").read_bytes() == sneaky.data
+    assert not (tmp_path / "escaped.pdf").exists(), "a file name cannot leave the files folder"
+    assert f"file saved: {files / 'escaped.pdf'}" in shown
+    assert outbox.platforms == ()

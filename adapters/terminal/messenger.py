@@ -1,0 +1,72 @@
+"""The terminal's way out: a post to the terminal user is printed, its files saved under the files folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from core.messenger import Delivery, DeliveryError
+from core.types import ConversationRef, OutgoingFile, PlatformIdentity
+
+PLATFORM = "terminal"
+WORKSPACE = "local"
+
+
+def safe_filename(name: str, fallback: str = "file") -> str:
+    """``name`` reduced to a plain file name (no folders, no leading dots), so a file lands where it should."""
+    base = Path(name.replace("\\", "/")).name.lstrip(".").strip()
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*')[:120]
+    return cleaned or fallback
+
+
+def save_file(folder: Path, file: OutgoingFile) -> Path:
+    """Write ``file`` into ``folder`` under a safe name that does not overwrite an earlier file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = safe_filename(file.filename)
+    path = folder / name
+    stem, suffix = path.stem, path.suffix
+    counter = 1
+    while path.exists():
+        counter += 1
+        path = folder / f"{stem}-{counter}{suffix}"
+    path.write_bytes(file.data)
+    return path
+
+
+class TerminalMessenger:
+    """Implements :class:`core.messenger.Messenger` for the one person at the terminal."""
+
+    platform = PLATFORM
+
+    def __init__(self, console: Console, *, user: str, files_dir: Path) -> None:
+        self.console = console
+        self.user = user
+        self.files_dir = files_dir
+        self.place = ConversationRef(PLATFORM, WORKSPACE, user)
+
+    async def send_to_account(
+        self, account: PlatformIdentity, text: str, files: Sequence[OutgoingFile] = ()
+    ) -> Delivery:
+        """Print the post when ``account`` is the terminal user."""
+        if account.platform != PLATFORM or account.user_id != self.user:
+            raise DeliveryError(f"{account.key} is not the terminal user")
+        return self._show(text, files)
+
+    async def send_to_conversation(
+        self, place: ConversationRef, text: str, files: Sequence[OutgoingFile] = ()
+    ) -> Delivery:
+        """Print the post when ``place`` is the terminal's conversation."""
+        if place.platform != PLATFORM or place.channel != self.user:
+            raise DeliveryError(f"{place.platform}:{place.channel} is not the terminal's conversation")
+        return self._show(text, files)
+
+    def _show(self, text: str, files: Sequence[OutgoingFile]) -> Delivery:
+        if text:
+            self.console.print(f"\n[bold cyan]assistant ›[/] {escape(text)}")
+        for file in files:
+            path = save_file(self.files_dir, file)
+            self.console.print(f"[green]file saved:[/] {escape(str(path))}")
+        return Delivery(PLATFORM, self.place, ())
