@@ -11,6 +11,8 @@ from core.export.fetcher import DayImageFetcher
 from core.export.layout import day_html
 from core.export.style import PRINT_CSS
 
+IMAGE_DPI = 150
+
 
 def render_day_pdf_sync(doc: DayDocument) -> bytes:
     """Render `doc` to PDF bytes in the calling thread (CPU-bound: seconds for a long day)."""
@@ -18,7 +20,9 @@ def render_day_pdf_sync(doc: DayDocument) -> bytes:
     stylesheet = CSS(string=PRINT_CSS, url_fetcher=fetcher)
     # No base_url: relative references resolve to nothing instead of the working directory.
     html = HTML(string=day_html(doc), base_url=None, url_fetcher=fetcher)
-    return html.write_pdf(stylesheets=[stylesheet])
+    # Phone photos are ~600 dpi at page width: resampling them to 150 dpi keeps them sharp in
+    # print and keeps the file small enough for a DM attachment (Discord: 10 MiB).
+    return html.write_pdf(stylesheets=[stylesheet], dpi=IMAGE_DPI, jpeg_quality=85)
 
 
 async def render_day_pdf(doc: DayDocument) -> bytes:

@@ -8,7 +8,7 @@ PRINT_CSS = """
   @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt; color: #666; }
 }
 html { font-family: "DejaVu Sans", sans-serif; font-size: 10pt; line-height: 1.4; color: #111; }
-body { margin: 0; overflow-wrap: anywhere; }
+body { margin: 0; overflow-wrap: break-word; }  /* 'anywhere' everywhere costs ~20% more layout time */
 header.day h1 { font-size: 18pt; margin: 0 0 2pt 0; string-set: doc-title attr(data-title); }
 header.day p.subtitle { margin: 0 0 12pt 0; color: #555; }
 section.summary { border: 1pt solid #bbb; background: #f6f6f6; padding: 6pt 10pt; margin-bottom: 14pt; }
