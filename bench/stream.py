@@ -38,7 +38,8 @@ from core.context import ContextBuilder
 from core.db.database import Database
 from core.llm import ModelNames, OpenAIModel
 from core.tokens import TokenCounter
-from core.tools.builtin import BUILTIN_TOOLS
+from core.tools.builtin import builtin_tools
+from core.tools.calculator import Calculator
 from core.tools.registry import ToolRegistry
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
@@ -103,7 +104,7 @@ async def build_chat(
         db=db,
         model=model,
         context=ContextBuilder(TokenCounter()),
-        tools=ToolRegistry.of(BUILTIN_TOOLS),
+        tools=ToolRegistry.of(builtin_tools(Calculator())),
         access=AccessPolicy(allowed),
     )
     return chat, model, db

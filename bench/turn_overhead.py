@@ -54,7 +54,8 @@ from core.db.models import Message
 from core.db.repositories import ConversationRepository, UserRepository
 from core.llm import ModelEvent, ModelFinished, ModelText, Usage
 from core.tokens import TokenCounter
-from core.tools.builtin import BUILTIN_TOOLS
+from core.tools.builtin import builtin_tools
+from core.tools.calculator import Calculator
 from core.tools.registry import ToolRegistry
 from core.types import ConversationRef, IncomingMessage, PlatformIdentity, TurnError
 
@@ -130,7 +131,7 @@ def make_chat_service(db: Database, model: InstantModel) -> ChatService:
         db=db,
         model=model,
         context=ContextBuilder(TokenCounter("gpt-4o-mini")),
-        tools=ToolRegistry.of(BUILTIN_TOOLS),
+        tools=ToolRegistry.of(builtin_tools(Calculator())),
         access=AccessPolicy(["bench:*"]),
         default_timezone="Europe/Paris",
     )

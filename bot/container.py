@@ -7,21 +7,26 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.agents import Agents, build_agents
 from bot.config import Settings
 from bot.errors import ConfigError, first_line
 from core.access import AccessPolicy
 from core.chat import ChatService
+from core.chat.media import MediaReader
 from core.clock import Clock, system_clock
 from core.commands import CommandSet
 from core.context import ContextBuilder
 from core.db.database import Database
+from core.db.repositories import MessageRepository
 from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
+from core.media.files import StoredFiles
 from core.messenger import Outbox
 from core.people import People
 from core.summaries import add_rolling_summaries
 from core.tasks import BackgroundTasks
 from core.tokens import TokenCounter
-from core.tools.builtin import BUILTIN_TOOLS
+from core.tools.builtin import builtin_tools
+from core.tools.calculator import Calculator
 from core.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -63,6 +68,8 @@ class Container:
     tasks: BackgroundTasks
     outbox: Outbox
     clock: Clock
+    calculator: Calculator
+    agents: Agents
 
     @classmethod
     async def create(cls, settings: Settings) -> Container:
@@ -84,18 +91,28 @@ class Container:
         for warning in accounts.warnings():
             log.warning("ALLOWED_ACCOUNTS: %s", warning)
         people = People(db, accounts=accounts, clock=clock)
+        calculator = Calculator()
+        files = StoredFiles(db, clock=clock)
+        agents = build_agents(settings, model, files.load_image)
         chat = ChatService(
             db=db,
             model=model,
             context=ContextBuilder(
                 counter, token_budget=settings.context_token_budget, assistant_name=settings.assistant_name
             ),
-            tools=ToolRegistry.of(BUILTIN_TOOLS),
+            tools=ToolRegistry.of([*builtin_tools(calculator), *agents.tools]),
             people=people,
             default_timezone=settings.default_timezone,
             checkpoint_interval=settings.checkpoint_interval,
             clock=clock,
             tasks=tasks,
+            media=MediaReader(
+                files=files,
+                transcriber=agents.transcriber,
+                vision=agents.vision,
+                messages=MessageRepository(db, clock=clock),
+                counter=counter,
+            ),
         )
         add_rolling_summaries(chat, model, model_name=settings.summary_model or settings.chat_model)
         return cls(
@@ -108,9 +125,14 @@ class Container:
             tasks=tasks,
             outbox=Outbox(people),
             clock=clock,
+            calculator=calculator,
+            agents=agents,
         )
 
     async def close(self) -> None:
+        """Stop background work first (it may still use the model and the database), then the clients."""
         await self.chat.close()
+        await self.agents.close()
+        self.calculator.close()
         await self.model.close()
         await self.db.dispose()

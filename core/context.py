@@ -144,7 +144,16 @@ class ContextBuilder:
     def _extras(row: ContextRow) -> str:
         extras = ""
         for attachment in row.attachments or ():
-            extras += f"\n[attached {attachment.get('kind', 'file')}: {attachment.get('filename', '')}]"
+            kind = attachment.get("kind", "file")
+            if kind == "transcript":
+                continue  # the transcript is the message's text
+            if attachment.get("spoken"):
+                extras += "\n[sent as a voice message; the text above is its transcript]"
+                continue
+            name = attachment.get("ref") or attachment.get("filename", "")
+            extras += f"\n[attached {kind}: {name}]"
+            if attachment.get("findings"):
+                extras += "\n" + attachment["findings"]
         if row.status == MessageStatus.PARTIAL:
             extras += f"\n[this answer was cut off: {row.status_reason or 'interrupted'}]"
         return extras

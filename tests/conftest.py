@@ -28,7 +28,8 @@ from core.context import ContextBuilder
 from core.db.database import Database
 from core.llm import ModelNames, OpenAIModel
 from core.tokens import TokenCounter
-from core.tools.builtin import BUILTIN_TOOLS
+from core.tools.builtin import builtin_tools
+from core.tools.calculator import Calculator
 from core.tools.registry import ToolRegistry
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -48,6 +49,7 @@ TABLES = (
     "google_tokens",
     "message_embeddings",
     "memories",
+    "daily_logs",
 )
 
 
@@ -172,6 +174,21 @@ async def model(openai_fake: FakeOpenAI) -> AsyncIterator[OpenAIModel]:
     await llm.close()
 
 
+# One calculator (its worker processes) for the whole test session, closed at its end.
+_CALCULATOR = Calculator()
+
+
+def builtin_tools_for_tests() -> tuple:
+    """The built-in tools, computing in the session's calculator."""
+    return builtin_tools(_CALCULATOR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_calculator() -> Iterator[None]:
+    yield
+    _CALCULATOR.close()
+
+
 def make_chat_service(
     database: Database,
     model: OpenAIModel,
@@ -191,7 +208,7 @@ def make_chat_service(
         db=database,
         model=model,
         context=ContextBuilder(TokenCounter("gpt-4o-mini"), token_budget=token_budget),
-        tools=tools or ToolRegistry.of(BUILTIN_TOOLS),
+        tools=tools or ToolRegistry.of(builtin_tools_for_tests()),
         access=AccessPolicy(allowed),
         default_timezone=default_timezone,
         checkpoint_interval=checkpoint_interval,

@@ -18,6 +18,7 @@ from datetime import datetime
 from core.access import AccessPolicy
 from core.agent.loop import ToolLoop
 from core.chat.answer import AnswerRecorder
+from core.chat.media import MediaReader
 from core.chat.pipeline import TurnPipeline
 from core.chat.places import ConversationLookup
 from core.chat.recovery import InterruptedAnswer, recover_interrupted
@@ -60,6 +61,7 @@ class ChatService:
         locks: PlaceLocks | None = None,
         tasks: BackgroundTasks | None = None,
         pipeline: TurnPipeline | None = None,
+        media: MediaReader | None = None,
     ) -> None:
         if people is None:
             people = People(db, accounts=access or AccessPolicy(()), clock=clock)
@@ -105,6 +107,7 @@ class ChatService:
             clock=clock,
             default_timezone=default_timezone,
             model_name=model.chat_model_name,
+            media=media,
         )
 
     # -- one turn ---------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.agent.loop import ToolLoop
 from core.chat.answer import AnswerDraft, AnswerRecorder
+from core.chat.media import MediaReader
 from core.chat.pipeline import TurnPipeline
 from core.chat.stamps import LeadingStampFilter
 from core.chat.steps import ContextAddition, FinishedTurn, TurnFacts
@@ -32,7 +33,17 @@ from core.db.repositories import MessageRepository, UserRecord
 from core.llm import ModelError
 from core.timefmt import stamp, zone
 from core.tools.registry import ToolContext, ToolRegistry
-from core.types import IncomingMessage, MessageStatus, TextDelta, TurnDone, TurnError, TurnEvent, TurnStarted
+from core.types import (
+    IncomingMessage,
+    MessageStatus,
+    OutgoingFile,
+    StatusUpdate,
+    TextDelta,
+    TurnDone,
+    TurnError,
+    TurnEvent,
+    TurnStarted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +73,7 @@ class TurnRunner:
         clock: Clock,
         default_timezone: str,
         model_name: str,
+        media: MediaReader | None = None,
     ) -> None:
         self.messages = messages
         self.context = context
@@ -75,6 +87,7 @@ class TurnRunner:
         self.clock = clock
         self.default_timezone = default_timezone
         self.model_name = model_name
+        self.media = media
 
     async def run(
         self,
@@ -128,6 +141,24 @@ class TurnRunner:
         status = MessageStatus.PARTIAL
         finished = False
         try:
+            if self.media is not None and self.media.applies(incoming.attachments):
+                yield StatusUpdate(self.media.status(incoming.attachments))
+                read = await self.media.read(
+                    started.user_row, incoming.attachments, user_id=user.id, connection=connection
+                )
+                started = dataclasses.replace(started, user_row=read.row)
+                facts = dataclasses.replace(facts, incoming=dataclasses.replace(incoming, text=read.row.content))
+                answer.outcome.add_usage(read.usage)
+                yield StatusUpdate("")
+                if read.lines:
+                    shown = "\n".join(read.lines) + "\n\n"
+                    answer.outcome.parts.append(shown)
+                    yield TextDelta(shown)
+                if read.nothing_to_answer:
+                    await self.answers.finish(answer, MessageStatus.FAILED, reason=read.nothing_to_answer)
+                    finished, status = True, MessageStatus.FAILED
+                    yield TurnError(read.nothing_to_answer, answer.id)
+                    return
             messages = await self._request(facts, started)
             tool_context = ToolContext(
                 user=user,
@@ -145,6 +176,8 @@ class TurnRunner:
                     yield event
                     if isinstance(event, TextDelta):
                         await self.answers.maybe_checkpoint(answer)
+                    elif isinstance(event, OutgoingFile) and self.media is not None:
+                        await self.media.keep_output(event, user_id=user.id, answer_id=answer.id)
             await self.answers.finish(answer, MessageStatus.COMPLETE)
             status, finished = MessageStatus.COMPLETE, True
             yield TurnDone(answer.id, answer.text)
@@ -178,7 +211,8 @@ class TurnRunner:
         built = self.context.build(
             system_text=system_text,
             window=self.context.fit(entries, budget),
-            current_images=images_of(facts.incoming.attachments),
+            # With a vision agent the images were described already; the chat model need not see them.
+            current_images=() if self.media is not None else images_of(facts.incoming.attachments),
             earlier=[*notes, gap] if gap else notes,
         )
         return built.messages

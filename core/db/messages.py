@@ -265,3 +265,21 @@ class MessageRepository:
                 )
             ).all()
         return [(message, ConversationRef(c.platform, c.workspace, c.channel, c.thread)) for message, c in rows]
+
+
+async def update_user_media(
+    repository: MessageRepository,
+    message_id: int,
+    *,
+    content: str,
+    token_count: int,
+    attachments: list[dict[str, Any]],
+    connection: AsyncConnection | None = None,
+) -> None:
+    """Store what the attachments of a just-stored user message turned out to say (transcript, vision findings)."""
+    async with _writing(repository.db, connection) as writer:
+        await writer.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(content=content, token_count=token_count, attachments=attachments)
+        )

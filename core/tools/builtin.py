@@ -9,10 +9,7 @@ from core.tools.calculator import Calculator, evaluate
 from core.tools.registry import Tool, ToolContext, ToolInputError
 
 __all__ = [
-    "BUILTIN_TOOLS",
-    "CALCULATE",
     "CURRENT_TIME",
-    "DEFAULT_CALCULATOR",
     "builtin_tools",
     "calculate_tool",
     "evaluate",
@@ -65,9 +62,3 @@ def builtin_tools(calculator: Calculator) -> tuple[Tool, ...]:
     """The built-in tools, the calculator running in ``calculator`` (which the caller closes)."""
     return (CURRENT_TIME, calculate_tool(calculator))
 
-
-# Kept until the container builds its own Calculator and uses builtin_tools(); it
-# starts no process before its first calculation. Close it at shutdown.
-DEFAULT_CALCULATOR = Calculator()
-CALCULATE = calculate_tool(DEFAULT_CALCULATOR)
-BUILTIN_TOOLS = (CURRENT_TIME, CALCULATE)

@@ -20,11 +20,10 @@ from core.db.database import Database
 from core.db.repositories import UserRecord
 from core.llm import OpenAIModel
 from core.tasks import BackgroundTasks
-from core.tools.builtin import BUILTIN_TOOLS
 from core.tools.registry import ToolBase, ToolContext, ToolRegistry
 from core.types import ConversationRef, MessageStatus, PlatformIdentity
 from tests.chat_helpers import ALICE, say
-from tests.conftest import make_chat_service
+from tests.conftest import make_chat_service, builtin_tools_for_tests
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
 
 BOB = PlatformIdentity("test", "w1", "bob", display_name="Bob")
@@ -219,7 +218,7 @@ async def test_tools_are_offered_per_user_and_know_who_asks(
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
 ) -> None:
     tool = AliceOnlyTool()
-    chat = make_chat_service(database, model, tools=ToolRegistry.of([*BUILTIN_TOOLS, tool]))
+    chat = make_chat_service(database, model, tools=ToolRegistry.of([*builtin_tools_for_tests(), tool]))
     openai_fake.queue(ToolCalls([("alice_secret", {})]), Reply("It holds a blue key."))
 
     alice = await say(chat, "what is in my drawer?")
@@ -267,7 +266,7 @@ async def test_access_by_verified_email_follows_the_allowlist_and_links(
         db=database,
         model=model,
         context=make_chat_service(database, model).context,
-        tools=ToolRegistry.of(BUILTIN_TOOLS),
+        tools=ToolRegistry.of(builtin_tools_for_tests()),
         people=people,
         tasks=BackgroundTasks(),
     )

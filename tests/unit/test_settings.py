@@ -18,7 +18,8 @@ from core.access import AccessPolicy
 from core.llm import ToolCall
 from core.timefmt import is_valid_zone, stamp, zone
 from core.tokens import TOKENS_PER_MESSAGE, TokenCounter, encoding_name_for
-from core.tools.builtin import BUILTIN_TOOLS, evaluate
+from core.tools.builtin import evaluate
+from tests.conftest import builtin_tools_for_tests
 from core.db.repositories import UserRecord
 from core.tools.registry import ToolContext, ToolInputError, ToolRegistry
 from core.types import PlatformIdentity
@@ -223,7 +224,7 @@ def run_calculate(expression: str) -> str:
         timezone=ZoneInfo("UTC"),
     )
     call = ToolCall("call_1", "calculate", json.dumps({"expression": expression}))
-    return asyncio.run(ToolRegistry.of(BUILTIN_TOOLS).run(call, context)).content
+    return asyncio.run(ToolRegistry.of(builtin_tools_for_tests()).run(call, context)).content
 
 
 def test_calculate_tool_answers_with_the_expression_or_says_what_is_wrong() -> None:
