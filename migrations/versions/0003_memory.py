@@ -1,7 +1,7 @@
 """Long-term memory: message embeddings, memories, full-text search.
 
 Revision ID: 0003_memory
-Revises: 0001
+Revises: 0002_seams
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from core.db.models import UTCDateTime
 
 revision = "0003_memory"
-down_revision = "0001"
+down_revision = "0002_seams"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Sign-in states and encrypted Google tokens.
 
 Revision ID: 0004_identity
-Revises: 0001
+Revises: 0003_memory
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from core.db.models import UTCDateTime
 
 revision = "0004_identity"
-down_revision = "0001"
+down_revision = "0003_memory"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Rolling summaries linked to the message ranges they replace.
 
 Revision ID: 0006_summaries
-Revises: 0002_seams
+Revises: 0005_daily_logs
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from core.db.models import UTCDateTime
 
 revision = "0006_summaries"
-down_revision = "0002_seams"
+down_revision = "0005_daily_logs"
 branch_labels = None
 depends_on = None
 
