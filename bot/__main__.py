@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|chat|migrate|doctor]``."""
+"""Command line: ``captainslog [run|chat|migrate|doctor]`` (also ``python -m bot ...``)."""
 
 from __future__ import annotations
 
@@ -6,30 +6,63 @@ import argparse
 import asyncio
 import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from bot.config import PLATFORM_VARIABLES, Settings
 from bot.errors import ConfigError, first_line
 from bot.logging_setup import configure_logging
+from core.db.url import DatabaseUrlError, database_location
 
 log = logging.getLogger("bot")
+
+NO_COMMAND = (
+    "Without a command: `run` when a chat platform is configured (DISCORD_TOKEN, or the SLACK_* tokens), "
+    "otherwise `chat` in the terminal."
+)
+WHERE = (
+    "Settings come from the environment and from the file .env in the current directory. The SQLite "
+    "database, the log and saved files go to DATA_DIR (default: data/ in the current directory); "
+    "DATABASE_URL puts the database elsewhere (sqlite:///path/to/file.db or postgresql://...). "
+    "`captainslog doctor` shows which database is used."
+)
 
 
 def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']).upper() or 'settings'}: {error['msg']}" for error in exc.errors()
-        )
-        raise ConfigError(f"Some settings are wrong: {problems}.") from None
+        problems = "; ".join(_problem(error["loc"], error["msg"]) for error in exc.errors())
+        raise ConfigError(f"Some settings are wrong: {problems.rstrip('.')}.") from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    name = ".".join(str(part) for part in loc).upper() or "settings"
+    message = message.removeprefix("Value error, ")
+    return message if message.startswith(name) else f"{name}: {message}"
+
+
+def _version() -> str:
+    try:
+        return version("captainslog")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _log_locations(settings: Settings) -> None:
+    """Where settings and data come from: starting in another folder otherwise silently opens another database."""
+    dotenv = Path.cwd() / ".env"
+    log.info("settings from the environment%s", f" and {dotenv}" if dotenv.is_file() else f" (no .env in {Path.cwd()})")
+    log.info("database: %s", database_location(settings.database_url))
 
 
 async def _chat(settings: Settings) -> None:
     from adapters.terminal import TerminalChat
     from bot.container import Container
 
+    _log_locations(settings)
     container = await Container.create(settings)
     try:
         await TerminalChat(container.chat, user=settings.terminal_user, files_dir=settings.data_dir / "files").run()
@@ -47,11 +80,14 @@ async def _run(settings: Settings) -> None:
         raise ConfigError(
             f"No chat platform is configured. Set {needed} (see .env.example), or use `python -m bot chat`."
         )
+    _log_locations(settings)
     container = await Container.create(settings)
     try:
-        await run_services(build_platform_services(container))
+        report = await run_services(build_platform_services(container))
     finally:
         await container.close()
+    if report.gave_up:
+        raise ConfigError("No chat platform could start; the reason is in the line(s) above.")
 
 
 async def _migrate(settings: Settings) -> None:
@@ -77,18 +113,30 @@ async def _doctor(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="CaptainsLog, a personal assistant.")
-    sub = parser.add_subparsers(dest="command")
+    parser = argparse.ArgumentParser(
+        prog="captainslog",
+        description="CaptainsLog, a personal assistant for Discord, Slack and the terminal. " + NO_COMMAND,
+        epilog=WHERE,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="{run,chat,migrate,doctor}")
     sub.add_parser("run", help="serve every configured platform (Discord, Slack)")
     sub.add_parser("chat", help="chat in the terminal")
     sub.add_parser("migrate", help="bring the database schema up to date")
-    sub.add_parser("doctor", help="check settings, database and model endpoint")
+    sub.add_parser("doctor", help="check settings, database, model endpoint and platform tokens")
     args = parser.parse_args(argv)
     try:
         settings = _settings()
         command = args.command or ("run" if settings.platforms else "chat")
         if command == "chat":
-            configure_logging(settings.log_level, log_file=settings.data_dir / "captainslog.log", console_level="ERROR")
+            log_file = settings.data_dir / "captainslog.log"
+            try:
+                configure_logging(settings.log_level, log_file=log_file, console_level="ERROR")
+            except OSError as exc:
+                raise ConfigError(
+                    f"The data folder {settings.data_dir} cannot be used ({exc.strerror or exc}); "
+                    "set DATA_DIR to a folder you can write to."
+                ) from None
             asyncio.run(_chat(settings))
         elif command == "run":
             configure_logging(settings.log_level)
@@ -99,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             configure_logging("ERROR")
             return asyncio.run(_doctor(settings))
-    except ConfigError as exc:
+    except (ConfigError, DatabaseUrlError) as exc:
         print(f"captainslog: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

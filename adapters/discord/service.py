@@ -6,6 +6,7 @@ import asyncio
 import logging
 from contextlib import suppress
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -21,6 +22,7 @@ from adapters.discord.mapping import (
 from adapters.discord.messenger import DiscordMessenger
 from adapters.discord.slash import register_commands
 from adapters.discord.surface import NO_MENTIONS, DiscordSurface
+from adapters.errors import PlatformStartError
 from adapters.render import StreamRenderer, close_interrupted
 from core.attachments import AttachmentPolicy
 from core.chat import ChatService
@@ -50,6 +52,30 @@ def point_discord_at(api_url: str, gateway_url: str) -> None:
     """
     discord.http.Route.BASE = api_url.rstrip("/")
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def start_failure_sentence(exc: Exception, api_url: str) -> str | None:
+    """One sentence for an error that kept Discord from starting, or None for an unexpected one (a bug)."""
+    if isinstance(exc, PlatformStartError):
+        return str(exc)
+    if isinstance(exc, discord.LoginFailure):
+        return (
+            "Discord refused the token in DISCORD_TOKEN (401 Unauthorized): copy it again from the "
+            "Developer Portal (Bot → Reset Token)."
+        )
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        return (
+            "Discord refused the Message Content intent: turn on Message Content Intent on the Bot page "
+            "of the Developer Portal."
+        )
+    if isinstance(exc, discord.HTTPException):
+        return f"Discord answered {exc.status} {exc.response.reason} at {api_url}; check DISCORD_API_URL."
+    if isinstance(exc, discord.ConnectionClosed):
+        return f"Discord closed the gateway connection (code {exc.code}) before the bot was ready."
+    if isinstance(exc, (OSError, TimeoutError, aiohttp.ClientError, discord.GatewayNotFound)):
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"Discord cannot be reached at {api_url} ({reason}); check the network or DISCORD_API_URL."
+    return None
 
 
 class DiscordService:
@@ -102,16 +128,27 @@ class DiscordService:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Log in, connect to the gateway in the background, and wait until ready."""
+        """Log in, connect to the gateway in the background, and wait until ready.
+
+        A refused token or an unreachable Discord raises :class:`PlatformStartError`
+        (one sentence) after every connection opened so far is closed.
+        """
         point_discord_at(self.api_url, self.gateway_url)
-        await self.client.login(self.token)
-        self._runner = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
-        ready = asyncio.create_task(self.ready.wait())
-        await asyncio.wait({ready, self._runner}, return_when=asyncio.FIRST_COMPLETED)
-        if self._runner.done():
-            ready.cancel()
-            self._runner.result()  # raises what stopped the connection
-            raise RuntimeError("the Discord connection closed before it was ready")
+        try:
+            await self.client.login(self.token)
+            self._runner = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
+            ready = asyncio.create_task(self.ready.wait())
+            await asyncio.wait({ready, self._runner}, return_when=asyncio.FIRST_COMPLETED)
+            if self._runner.done():
+                ready.cancel()
+                self._runner.result()  # raises what stopped the connection
+                raise PlatformStartError("Discord closed the connection before the bot was ready.")
+        except Exception as exc:
+            sentence = start_failure_sentence(exc, self.api_url)
+            await self.client.close()  # its HTTP session, or aiohttp warns of an unclosed connector
+            if sentence is None:
+                raise
+            raise PlatformStartError(sentence) from None
 
     async def stop(self) -> None:
         if self.outbox is not None:

@@ -18,10 +18,12 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.errors import PlatformStartError
 from adapters.render import close_interrupted
 from adapters.slack.answers import AnswerRunner
 from adapters.slack.commands import SlashCommands
 from adapters.slack.conversations import ConversationHandler, SurfaceFactory
+from adapters.slack.credentials import check_bot_token, open_socket_url
 from adapters.slack.files import DOWNLOAD_TIMEOUT, SLACK_FILE_HOST, FileFetcher
 from adapters.slack.http import SlackHttpEndpoint, SlackHttpServer
 from adapters.slack.identity import PLATFORM, SlackIdentities
@@ -123,11 +125,29 @@ class SlackService:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Close off answers a previous process left open, then start receiving events."""
+        """Check the bot token, close off answers a previous process left open, then start receiving events.
+
+        A token Slack refuses (or Slack out of reach) raises :class:`PlatformStartError`,
+        one sentence naming SLACK_BOT_TOKEN or SLACK_APP_TOKEN, after closing what
+        was opened; it is asked once, never retried.
+        """
         if self.mode != "http" and not self.app_token:
-            raise RuntimeError("Slack Socket Mode needs SLACK_APP_TOKEN (or SLACK_MODE=http with SLACK_SIGNING_SECRET)")
+            raise PlatformStartError(
+                "Slack Socket Mode needs SLACK_APP_TOKEN (or SLACK_MODE=http with SLACK_SIGNING_SECRET)."
+            )
         self._session = aiohttp.ClientSession()
         self.client.session = self._session  # one connection pool for every Web API call
+        try:
+            await self._start_receiving()
+        except PlatformStartError:
+            await self.stop()
+            raise
+        log.info("Slack connected (%s mode)", self.mode)
+        if self.outbox is not None:
+            self.outbox.register(self.messenger)
+
+    async def _start_receiving(self) -> None:
+        await check_bot_token(self.client)
         await self.recover()
         self._accepting = True
         if self.mode == "http":
@@ -138,10 +158,9 @@ class SlackService:
             await self._http.start()
         else:
             self._socket = AsyncSocketModeHandler(self.app, self.app_token, web_client=self.client)
+            # Asked here once: the library's own connect loop retries a refused app token forever.
+            self._socket.client.wss_uri = await open_socket_url(self.client, self.app_token)
             await self._socket.connect_async()
-        log.info("Slack connected (%s mode)", self.mode)
-        if self.outbox is not None:
-            self.outbox.register(self.messenger)
 
     async def stop(self) -> None:
         """Stop receiving events, close off answers in progress, finish or cancel the rest."""
