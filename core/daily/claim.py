@@ -1,0 +1,195 @@
+"""Exactly-once work per user and day, decided by the database, never by a scheduler's memory.
+
+A day is claimed with ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` on the
+unique (user, day) row: of any number of processes sharing the database, one
+gets the row and the others get nothing. The winner holds a lease
+(``claimed_by``, ``claimed_at``) that every finished step renews. When a process
+dies, its lease runs out and another takes the row over with a conditional
+UPDATE (again only one wins) and resumes after the last finished step. Each
+acquisition bumps ``attempts``, which is the fencing token: a process that lost
+its lease (it stalled, it was not dead) can no longer write its steps.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.db.database import Database
+from core.db.models_daily import DailyLog
+
+log = logging.getLogger(__name__)
+
+# The steps in order; a row only moves forward.
+STEPS = ("claimed", "summarised", "rendered", "uploaded", "posted")
+FAILED = "failed"
+FINISHED = ("posted", FAILED)
+_FIELDS = frozenset({"summary", "drive_file_id", "drive_link", "last_error"})
+_TABLE = DailyLog.__table__
+
+
+@dataclass(frozen=True)
+class DailyLogRecord:
+    """A snapshot of one ``daily_logs`` row."""
+
+    id: int
+    user_id: int
+    day: date
+    state: str
+    summary: str | None
+    drive_file_id: str | None
+    drive_link: str | None
+    attempts: int
+    last_error: str | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+    updated_at: datetime
+
+    @property
+    def finished(self) -> bool:
+        """Posted or given up: nothing is left to do."""
+        return self.state in FINISHED
+
+    def done(self, step: str) -> bool:
+        """Whether `step` (one of STEPS) is already behind this row, so a resumed run skips it."""
+        return self.state != FAILED and STEPS.index(self.state) >= STEPS.index(step)
+
+
+def _record(row: Any) -> DailyLogRecord:
+    return DailyLogRecord(**{name: row._mapping[name] for name in DailyLogRecord.__dataclass_fields__})
+
+
+class DailyLogRepository:
+    """Claims, takes over and advances daily-log rows on behalf of one worker (one process)."""
+
+    def __init__(self, database: Database, *, worker: str, lease: timedelta = timedelta(minutes=10)) -> None:
+        """`worker` names this process in `claimed_by`; `lease` is how long a silent claim stays its own."""
+        if lease <= timedelta(0):
+            raise ValueError("the lease must be positive")
+        self._db = database
+        self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
+        self.worker = worker
+        self.lease = lease
+
+    async def claim(self, user_id: int, day: date, now: datetime) -> DailyLogRecord | None:
+        """Create and hold the row for (`user_id`, `day`); None when it already exists (whoever holds it)."""
+        values = {"user_id": user_id, "day": day, "state": STEPS[0], "attempts": 1,
+                  "claimed_by": self.worker, "claimed_at": now, "updated_at": now}  # fmt: skip
+        statement = (
+            self._insert(_TABLE)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["user_id", "day"])
+            .returning(*_TABLE.c)
+        )
+        async with self._db.session() as session, session.begin():
+            row = (await session.execute(statement)).first()
+        if row is not None:
+            log.info("daily log: %s claimed user %s day %s", self.worker, user_id, day)
+        return _record(row) if row is not None else None
+
+    async def take_over(
+        self, user_id: int, day: date, now: datetime, *, max_attempts: int = 5
+    ) -> DailyLogRecord | None:
+        """Take an unfinished row whose holder went silent for longer than the lease, or released it.
+
+        Returns the row (with its last finished step, to resume from) or None when it is
+        finished, held by a live worker, or out of attempts.
+        """
+        statement = (
+            update(_TABLE)
+            .where(
+                _TABLE.c.user_id == user_id,
+                _TABLE.c.day == day,
+                _TABLE.c.state.not_in(FINISHED),
+                _TABLE.c.attempts < max_attempts,
+                or_(_TABLE.c.claimed_at.is_(None), _TABLE.c.claimed_at < now - self.lease),
+            )
+            .values(claimed_by=self.worker, claimed_at=now, attempts=_TABLE.c.attempts + 1, updated_at=now)
+            .returning(*_TABLE.c)
+        )
+        async with self._db.session() as session, session.begin():
+            row = (await session.execute(statement)).first()
+        if row is not None:
+            log.warning("daily log: %s took over user %s day %s at step %s (attempt %s)",
+                        self.worker, user_id, day, row.state, row.attempts)  # fmt: skip
+        return _record(row) if row is not None else None
+
+    async def acquire(self, user_id: int, day: date, now: datetime, *, max_attempts: int = 5) -> DailyLogRecord | None:
+        """Claim the day, or take it over when its holder is gone; None when someone else has it or it is done."""
+        return await self.claim(user_id, day, now) or await self.take_over(user_id, day, now, max_attempts=max_attempts)
+
+    async def advance(self, log_id: int, state: str, *, attempt: int, now: datetime, **fields: str | None) -> bool:
+        """Record that step `state` is done (with its results in `fields`) and renew the lease.
+
+        `attempt` is the held record's `attempts`. Returns False, writing nothing, when this
+        worker no longer holds the row (its lease was taken over) or the row is already past `state`.
+        """
+        if state not in STEPS[1:] and state != FAILED:
+            raise ValueError(f"unknown daily-log state {state!r}")
+        unknown = set(fields) - _FIELDS
+        if unknown:
+            raise TypeError(f"daily_logs has no field {sorted(unknown)[0]!r} to set")
+        earlier = STEPS[:-1] if state == FAILED else STEPS[: STEPS.index(state)]
+        statement = (
+            update(_TABLE)
+            .where(
+                _TABLE.c.id == log_id,
+                _TABLE.c.attempts == attempt,
+                _TABLE.c.claimed_at.is_not(None),
+                _TABLE.c.state.in_(earlier),
+            )
+            .values(state=state, claimed_at=now, updated_at=now, **fields)
+        )
+        async with self._db.session() as session, session.begin():
+            moved = (await session.execute(statement)).rowcount == 1
+        if not moved:
+            log.warning("daily log %s: %s may not move it to %s (lease lost or step done)", log_id, self.worker, state)
+        return moved
+
+    async def renew(self, log_id: int, *, attempt: int, now: datetime) -> bool:
+        """Keep the lease during a long step; False when it was already taken over."""
+        statement = (
+            update(_TABLE)
+            .where(_TABLE.c.id == log_id, _TABLE.c.attempts == attempt, _TABLE.c.claimed_at.is_not(None))
+            .values(claimed_at=now, updated_at=now)
+        )
+        async with self._db.session() as session, session.begin():
+            return (await session.execute(statement)).rowcount == 1
+
+    async def release(self, log_id: int, *, attempt: int, now: datetime, error: str) -> bool:
+        """Give the row up after a failed step, keeping what was done, so the next pass retries at once."""
+        statement = (
+            update(_TABLE)
+            .where(_TABLE.c.id == log_id, _TABLE.c.attempts == attempt, _TABLE.c.claimed_at.is_not(None))
+            .values(claimed_at=None, last_error=error[:2000], updated_at=now)
+        )
+        async with self._db.session() as session, session.begin():
+            return (await session.execute(statement)).rowcount == 1
+
+    async def get(self, user_id: int, day: date) -> DailyLogRecord | None:
+        """The row of (`user_id`, `day`), if any."""
+        async with self._db.session() as session:
+            row = (
+                await session.execute(select(*_TABLE.c).where(_TABLE.c.user_id == user_id, _TABLE.c.day == day))
+            ).first()
+        return _record(row) if row is not None else None
+
+    async def resumable(self, now: datetime, *, since: date, max_attempts: int = 5) -> list[DailyLogRecord]:
+        """Unfinished rows from `since` on whose lease ran out or was released: the catch-up list at start."""
+        statement = (
+            select(*_TABLE.c)
+            .where(
+                _TABLE.c.day >= since,
+                _TABLE.c.state.not_in(FINISHED),
+                _TABLE.c.attempts < max_attempts,
+                or_(_TABLE.c.claimed_at.is_(None), _TABLE.c.claimed_at < now - self.lease),
+            )
+            .order_by(_TABLE.c.day, _TABLE.c.id)
+        )
+        async with self._db.session() as session:
+            return [_record(row) for row in (await session.execute(statement)).all()]
