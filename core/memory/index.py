@@ -19,6 +19,8 @@ import simsimd
 
 # Largest int8 code; each row is scaled so its largest component maps to it.
 _I8_MAX = 127.0
+# Rows normalised and quantised at a time (about 1.5 MB of float32 at 1,536 dimensions).
+_BLOCK = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +57,10 @@ class VectorIndex:
         self._ids = np.empty(capacity, dtype=np.int64)
         self._times = np.empty(capacity, dtype=np.float64)
         self._codes: np.ndarray | None = None  # int8 copy, built once the index is large enough
-        self._half_scales: np.ndarray | None = None
+        # Per row of the int8 copy: its scale, and the norm of what rounding lost.
+        self._bounds: np.ndarray | None = None
         self._rows: dict[int, int] = {}
+        self.last_rescored = 0  # rows the last search scored exactly (for benchmarks)
 
     def __len__(self) -> int:
         return self._n
@@ -68,13 +72,15 @@ class VectorIndex:
     def nbytes(self) -> int:
         """Bytes held by the arrays (the resident size of the index, less the id map)."""
         total = self._matrix.nbytes + self._ids.nbytes + self._times.nbytes
-        if self._codes is not None and self._half_scales is not None:
-            total += self._codes.nbytes + self._half_scales.nbytes
+        if self._codes is not None and self._bounds is not None:
+            total += self._codes.nbytes + self._bounds.nbytes
         return total
 
     def add(self, ids: Sequence[int], vectors: np.ndarray, times: Sequence[float]) -> None:
         """Add rows (normalised here); an id already present has its row replaced."""
-        matrix = normalise(vectors)
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if matrix.ndim == 1:
+            matrix = matrix.reshape(1, -1)
         if matrix.shape[1] != self.dims:
             raise ValueError(f"vectors have {matrix.shape[1]} dimensions, the index {self.dims}")
         if not (len(ids) == len(matrix) == len(times)):
@@ -86,24 +92,28 @@ class VectorIndex:
             if position is not None:
                 self._matrix[position] = matrix[i]
                 self._times[position] = times[i]
-                if self._codes is not None:
-                    self._quantize(position, position + 1)
+                self._prepare(position, position + 1)
         if fresh:
             start = self._n
             stop = start + len(fresh)
             self._ensure_capacity(stop)
-            self._matrix[start:stop] = matrix[fresh]
-            self._ids[start:stop] = [ids[i] for i in fresh]
-            self._times[start:stop] = [times[i] for i in fresh]
+            if len(fresh) == len(ids):  # the usual bulk load: no fancy-index copy
+                self._matrix[start:stop] = matrix
+                self._ids[start:stop] = ids
+                self._times[start:stop] = times
+            else:
+                self._matrix[start:stop] = matrix[fresh]
+                self._ids[start:stop] = [ids[i] for i in fresh]
+                self._times[start:stop] = [times[i] for i in fresh]
             for offset, i in enumerate(fresh):
                 self._rows[int(ids[i])] = start + offset
             self._n = stop
-            if self._codes is not None:
-                self._quantize(start, stop)
-        if self._codes is None and self._n >= self.quantize_above:
-            self._codes = np.empty((len(self._matrix), self.dims), dtype=np.int8)
-            self._half_scales = np.empty(len(self._matrix), dtype=np.float32)
-            self._quantize(0, self._n)
+            if self._codes is None and self._n >= self.quantize_above:
+                self._codes = np.empty((len(self._matrix), self.dims), dtype=np.int8)
+                self._bounds = np.empty((len(self._matrix), 2), dtype=np.float32)
+                self._prepare(0, stop)
+            else:
+                self._prepare(start, stop)
 
     def remove(self, ids: Sequence[int]) -> None:
         """Drop rows by id (ids not present are ignored); the last row fills the gap."""
@@ -116,9 +126,9 @@ class VectorIndex:
                 self._matrix[position] = self._matrix[last]
                 self._ids[position] = self._ids[last]
                 self._times[position] = self._times[last]
-                if self._codes is not None and self._half_scales is not None:
+                if self._codes is not None and self._bounds is not None:
                     self._codes[position] = self._codes[last]
-                    self._half_scales[position] = self._half_scales[last]
+                    self._bounds[position] = self._bounds[last]
                 self._rows[int(self._ids[position])] = position
             self._n = last
 
@@ -152,6 +162,7 @@ class VectorIndex:
             candidates = np.arange(n) if allowed is None else np.flatnonzero(allowed)
             return self._top(candidates, scores[candidates], k, min_score)
         candidates = self._candidates(q, k, min_score, allowed)
+        self.last_rescored = len(candidates)
         exact = self._matrix[candidates] @ q
         return self._top(candidates, exact, k, min_score)
 
@@ -171,18 +182,19 @@ class VectorIndex:
 
     def _candidates(self, q: np.ndarray, k: int, min_score: float, allowed: np.ndarray | None) -> np.ndarray:
         """Rows whose int8 score, widened by its error bound, could reach the exact top ``k``."""
-        assert self._codes is not None and self._half_scales is not None
+        assert self._codes is not None and self._bounds is not None
         n = self._n
         scale = float(np.abs(q).max()) / _I8_MAX or 1.0
         q_codes = np.rint(q / scale).astype(np.int8)
         q_rounded = q_codes.astype(np.float32) * scale
-        # q·x = q̂·(s c) + q̂·(x - s c) + (q - q̂)·x, with |x - s c| <= s/2 per component and |x| = 1.
-        query_error = float(np.linalg.norm(q - q_rounded))
-        l1 = float(np.abs(q_rounded).sum())
+        # q·x = q̂·(s c) + q̂·(x - s c) + (q - q̂)·x; Cauchy-Schwarz bounds the last two
+        # by |q̂| r and |q - q̂| (|x| = 1), r being the stored norm of x - s c.
+        query_error = float(np.linalg.norm(q - q_rounded)) + 1e-5
+        query_norm = float(np.linalg.norm(q_rounded))
         raw = np.asarray(simsimd.cdist(q_codes.reshape(1, -1), self._codes[:n], metric="dot", threads=self.threads))[0]
-        half_scales = self._half_scales[:n]
-        approx = raw * (half_scales * (2.0 * scale))
-        bound = half_scales * l1 + (query_error + 1e-5)
+        bounds = self._bounds[:n]
+        approx = raw * (bounds[:, 0] * scale)
+        bound = bounds[:, 1] * query_norm + query_error
         lower = approx - bound
         upper = approx + bound
         if allowed is not None:
@@ -194,26 +206,36 @@ class VectorIndex:
             threshold = max(threshold, float(np.partition(lower, n - k)[n - k]))
         return np.flatnonzero(upper >= threshold)
 
-    def _quantize(self, start: int, stop: int) -> None:
-        assert self._codes is not None and self._half_scales is not None
-        block = self._matrix[start:stop]
-        scales = np.abs(block).max(axis=1) / _I8_MAX
-        scales[scales == 0] = 1.0
-        self._codes[start:stop] = np.rint(block / scales[:, None]).astype(np.int8)
-        self._half_scales[start:stop] = scales / 2.0
+    def _prepare(self, start: int, stop: int) -> None:
+        """Normalise rows in place and refresh their int8 copy, in blocks that stay in cache."""
+        for lo in range(start, stop, _BLOCK):
+            hi = min(stop, lo + _BLOCK)
+            block = self._matrix[lo:hi]
+            norms = np.linalg.norm(block, axis=1, keepdims=True)
+            norms[norms == 0] = 1.0
+            block /= norms
+            if self._codes is None or self._bounds is None:
+                continue
+            scales = np.abs(block).max(axis=1) / _I8_MAX
+            scales[scales == 0] = 1.0
+            codes = np.rint(block / scales[:, None])
+            self._codes[lo:hi] = codes
+            codes *= scales[:, None]
+            codes -= block
+            self._bounds[lo:hi, 0] = scales
+            self._bounds[lo:hi, 1] = np.linalg.norm(codes, axis=1)
 
     def _ensure_capacity(self, needed: int) -> None:
         capacity = len(self._matrix)
         if needed <= capacity:
             return
-        while capacity < needed:
-            capacity *= 2
+        capacity = max(needed, 2 * capacity)  # a bulk load gets exactly its size
         self._matrix = _grown(self._matrix, capacity, self._n)
         self._ids = _grown(self._ids, capacity, self._n)
         self._times = _grown(self._times, capacity, self._n)
-        if self._codes is not None and self._half_scales is not None:
+        if self._codes is not None and self._bounds is not None:
             self._codes = _grown(self._codes, capacity, self._n)
-            self._half_scales = _grown(self._half_scales, capacity, self._n)
+            self._bounds = _grown(self._bounds, capacity, self._n)
 
 
 def _grown(array: np.ndarray, capacity: int, used: int) -> np.ndarray:

@@ -41,7 +41,7 @@ class SearchHit:
 @dataclass(frozen=True, slots=True)
 class SearchOptions:
     floor: float = 0.30
-    text_floor: float = 0.15
+    text_floor: float = 0.25
     fusion: bool = True
     candidates: int = 50
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from core.chat.steps import ContextAddition, FinishedTurn, TurnFacts
 from core.llm import OpenAIModel, describe_api_error
+from core.memory.fts import content_words
 from core.memory.search import MemorySearch
 from core.memory.store import MemoryStore
 from core.timefmt import stamp
@@ -51,8 +52,8 @@ class RecallStep:
 
     async def before_model(self, turn: TurnFacts) -> ContextAddition | None:
         """A note listing the memories that fit the budget, best first; None when none is relevant."""
-        if not turn.text.strip():
-            return None
+        if not turn.text.strip() or await self.search.store.vectors(turn.user.id, "memory") is None:
+            return None  # nothing remembered yet: no embedding call at all
         hits = await self.search.search(
             turn.user.id, turn.text, limit=self.limit, kinds=("memory",), timeout=self.timeout
         )
@@ -116,17 +117,24 @@ class ExtractMemoriesStep:
     name = "extract_memories"
 
     def __init__(
-        self, store: MemoryStore, search: MemorySearch, model: OpenAIModel, *, model_name: str | None = None
+        self,
+        store: MemoryStore,
+        search: MemorySearch,
+        model: OpenAIModel,
+        *,
+        model_name: str | None = None,
+        min_words: int = 2,
     ) -> None:
         self.store = store
+        self.min_words = min_words
         self.search = search
         self.model = model
         self.model_name = model_name
 
     async def after_answer(self, turn: FinishedTurn) -> None:
         facts = turn.facts
-        if not facts.text.strip():
-            return
+        if len(content_words(facts.text)) < self.min_words:
+            return  # "ok, thanks" holds no fact worth a model call
         related = await self.search.search(facts.user.id, facts.text, limit=10, kinds=("memory",))
         known = "\n".join(f"[{hit.id}] {hit.text}" for hit in related) or "(none)"
         messages = [

@@ -298,3 +298,20 @@ async def test_forget_me_leaves_nothing_of_the_user_in_any_table(database: Datab
     assert await memory.search.search(alice.id, "passport drawer") == []
     assert [h.text for h in await memory.search.search(bob.id, "passport")][:1] == ["My passport expires soon"]
     assert [m.text for m in await memory.store.list_memories(bob.id)] == ["The user's passport expires soon."]
+
+
+async def test_small_talk_and_users_without_memories_cost_no_model_calls(
+    database: Database, memory: Memory, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    alice = await add_user(database, "Alice")
+    user_id, answer_id = await history(database, alice, "discord", ["ok thanks", "You're welcome."], START)
+
+    note = await RecallStep(memory.search, TokenCounter()).before_model(
+        turn_of(alice, user_id, answer_id, "What's my sister's name?", "").facts
+    )
+    await ExtractMemoriesStep(memory.store, memory.search, model).after_answer(
+        turn_of(alice, user_id, answer_id, "ok thanks", "You're welcome.")
+    )
+
+    assert note is None
+    assert openai_fake.requests == []
