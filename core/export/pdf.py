@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Executor
 
 from weasyprint import CSS, HTML
 
@@ -25,6 +26,14 @@ def render_day_pdf_sync(doc: DayDocument) -> bytes:
     return html.write_pdf(stylesheets=[stylesheet], dpi=IMAGE_DPI, jpeg_quality=85)
 
 
-async def render_day_pdf(doc: DayDocument) -> bytes:
-    """Render `doc` to PDF bytes in a worker thread, so the event loop keeps serving."""
-    return await asyncio.to_thread(render_day_pdf_sync, doc)
+async def render_day_pdf(doc: DayDocument, *, executor: Executor | None = None) -> bytes:
+    """Render `doc` to PDF bytes off the event loop.
+
+    By default in a worker thread. WeasyPrint's layout is pure Python and holds the GIL
+    most of the time, so a process pool (`executor`, e.g. a one-worker
+    ProcessPoolExecutor) keeps streaming answers smooth during a long render and gives
+    the render's memory back when the worker ends; `doc` and the bytes are pickled across.
+    """
+    if executor is None:
+        return await asyncio.to_thread(render_day_pdf_sync, doc)
+    return await asyncio.get_running_loop().run_in_executor(executor, render_day_pdf_sync, doc)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -243,3 +245,12 @@ async def test_times_follow_the_users_time_zone_across_a_dst_change() -> None:
     text = _text(await render_day_pdf(doc))
     assert "01:30 Alice\nbefore" in text
     assert "03:30 Alice\nafter" in text
+
+
+async def test_the_render_can_run_in_a_separate_process() -> None:
+    photo = StoredImage("att/1/photo.jpg", "image/jpeg", _image_bytes((20, 90, 200), "JPEG"))
+    doc = _doc([DayMessage(_at(12, 0), "Alice", "user", "From another process", [photo])])
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pdf = await render_day_pdf(doc, executor=pool)
+    assert "13:00 Alice\nFrom another process" in _text(pdf)
+    assert _image_xobjects(pdf) == 1
