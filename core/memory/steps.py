@@ -93,6 +93,12 @@ Write each fact as one short sentence in the third person ("The user's sister is
 updates one of the known memories listed below, give that memory's id in "replaces". Answer with JSON only; an \
 empty list when there is nothing to remember."""
 
+# Words of messages that never hold a fact (checked after stopwords are gone).
+SMALL_TALK = frozenset(
+    "ok okay thanks thank yes yeah yep no nope sure great cool nice good fine hi hello hey bye goodbye lol haha "
+    "morning evening night please sorry wow".split()
+)
+
 MEMORY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -123,17 +129,15 @@ class ExtractMemoriesStep:
         model: OpenAIModel,
         *,
         model_name: str | None = None,
-        min_words: int = 2,
     ) -> None:
         self.store = store
-        self.min_words = min_words
         self.search = search
         self.model = model
         self.model_name = model_name
 
     async def after_answer(self, turn: FinishedTurn) -> None:
         facts = turn.facts
-        if len(content_words(facts.text)) < self.min_words:
+        if not set(content_words(facts.text)) - SMALL_TALK:
             return  # "ok, thanks" holds no fact worth a model call
         related = await self.search.search(facts.user.id, facts.text, limit=10, kinds=("memory",))
         known = "\n".join(f"[{hit.id}] {hit.text}" for hit in related) or "(none)"
