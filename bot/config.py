@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     allowed_accounts: Annotated[list[str], NoDecode] = ["terminal:*"]
     log_level: str = "INFO"
 
+    # -- long-term memory -------------------------------------------------------------
+    embedding_dimensions: int = Field(default=0, ge=0)  # 0: the embedding model's own size
+    recall_token_budget: int = Field(default=300, ge=0)
+    recall_timeout: float = Field(default=0.5, gt=0)
+    memory_similarity_floor: float = Field(default=0.30, ge=-1.0, le=1.0)
+    memory_extraction: bool = True
+
     # -- terminal chat ----------------------------------------------------------------
     terminal_user: str = Field(default_factory=_local_user)
 
