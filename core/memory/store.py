@@ -191,6 +191,25 @@ class MemoryStore:
             await self.remove_messages(user_id, list(gone))
         return await self._write_embeddings(user_id, [(row.id, row.content) for row in stale])
 
+    async def backfill(self, *, batch: int = 512) -> int:
+        """Index every user's unindexed messages (history from before memory existed); returns how many."""
+        async with self.db.engine.connect() as conn:
+            owners = set((await conn.scalars(select(Conversation.user_id).distinct())).all())
+            owners |= set(
+                (
+                    await conn.scalars(
+                        select(Message.author_user_id).where(Message.author_user_id.is_not(None)).distinct()
+                    )
+                ).all()
+            )
+        total = 0
+        for user_id in sorted(owners):
+            while (done := await self.index_pending(user_id, limit=batch)) > 0:
+                total += done
+                if done < batch:
+                    break
+        return total
+
     async def remove_messages(self, user_id: int, message_ids: Sequence[int]) -> None:
         """Take these messages out of the user's indexes (the messages themselves stay)."""
         async with self.db.engine.begin() as conn:

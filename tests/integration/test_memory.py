@@ -315,3 +315,19 @@ async def test_small_talk_and_users_without_memories_cost_no_model_calls(
 
     assert note is None
     assert openai_fake.requests == []
+
+
+async def test_backfill_indexes_the_history_of_every_user_once(database: Database, memory: Memory) -> None:
+    alice = await add_user(database, "Alice")
+    bob = await add_user(database, "Bob")
+    await history(database, alice, "discord", ["I collect vinyl records", "Nice.", "Mostly jazz vinyl", "Cool."], START)
+    await history(database, bob, "slack", ["I grow tomatoes on the balcony", "Lovely."], START)
+
+    first = await memory.store.backfill(batch=3)
+    second = await memory.store.backfill(batch=3)
+
+    assert (first, second) == (6, 0)
+    assert [h.text for h in await memory.search.search(bob.id, "tomatoes balcony")] == [
+        "I grow tomatoes on the balcony"
+    ]
+    assert await memory.search.search(alice.id, "tomatoes balcony") == []
