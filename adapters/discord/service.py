@@ -12,6 +12,7 @@ import yarl
 from discord import app_commands
 
 from adapters.discord.limits import DiscordBudget
+from adapters.discord.logs import fold_reconnect_tracebacks
 from adapters.discord.mapping import (
     identity_of,
     place_of,
@@ -134,6 +135,7 @@ class DiscordService:
         (one sentence) after every connection opened so far is closed.
         """
         point_discord_at(self.api_url, self.gateway_url)
+        fold_reconnect_tracebacks()
         try:
             await self.client.login(self.token)
             self._runner = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
@@ -145,6 +147,12 @@ class DiscordService:
                 raise PlatformStartError("Discord closed the connection before the bot was ready.")
         except Exception as exc:
             sentence = start_failure_sentence(exc, self.api_url)
+            if sentence is None and self._runner is not None and self.client.ws is None:
+                # discord.py cannot retry a first gateway connection that failed (it reads the absent socket).
+                sentence = (
+                    f"Discord's gateway cannot be reached at {self.gateway_url}; "
+                    "check the network or DISCORD_GATEWAY_URL."
+                )
             await self.client.close()  # its HTTP session, or aiohttp warns of an unclosed connector
             if sentence is None:
                 raise

@@ -274,6 +274,22 @@ def test_discord_out_of_reach_is_one_sentence_with_every_session_closed(
     assert_clean(output, WRONG_DISCORD)
 
 
+def test_a_discord_gateway_out_of_reach_is_one_sentence_not_a_retry_loop(
+    discord_fake: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    gateway = f"ws://127.0.0.1:{closed_port()}/"
+    env = environment(tmp_path, openai_fake, **{**discord_settings(discord_fake), "DISCORD_GATEWAY_URL": gateway})
+
+    code, output = run("run", tmp_path, env)
+
+    assert code == 2, output
+    assert any(
+        line.endswith(f"Discord's gateway cannot be reached at {gateway}; check the network or DISCORD_GATEWAY_URL.")
+        for line in problems(output)
+    ), output
+    assert_clean(output, discord_fake.bot_token)
+
+
 # -- stopping -----------------------------------------------------------------------------
 
 
