@@ -109,7 +109,10 @@ async def run_services(
 
 def _start_failure(service: Service, task: asyncio.Task[None]) -> str | None:
     """None when ``task`` started ``service``; otherwise the sentence that says why not, logged once."""
-    exc = task.exception()
+    if task.cancelled():  # by the service itself: the runtime cancels only pending starts
+        exc: BaseException | None = RuntimeError("its start was cancelled")
+    else:
+        exc = task.exception()
     if exc is None:
         return None
     if isinstance(exc, PlatformStartError):
