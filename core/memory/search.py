@@ -18,7 +18,8 @@ from sqlalchemy import select
 from core.db.models import Conversation, Message, User
 from core.db.models_memory import Memory, MessageEmbedding
 from core.memory import fts
-from core.memory.store import Kind, MemoryStore
+from core.memory.store import MemoryStore
+from core.memory.vectors import Kind
 
 # The usual constant of reciprocal rank fusion (Cormack et al., 2009).
 RRF_K = 60

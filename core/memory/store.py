@@ -1,19 +1,15 @@
-"""The memory store: message embeddings and remembered facts, with one vector index per user and kind.
+"""The memory store: message embeddings and remembered facts of each user.
 
-Indexes are loaded lazily in one query per user and kept up to date by
-fetching only rows with a higher id than the last seen (a re-indexed message
-gets a new row), so rows written by another process appear at the next search.
-Rows removed elsewhere are caught when results are read back from the database.
+Writes go to the database first; the in-memory indexes (core/memory/vectors.py)
+pick new rows up at the next search and drop removed ones at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 import numpy as np
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -25,10 +21,10 @@ from core.db.models_memory import Memory, MessageEmbedding
 from core.memory import fts
 from core.memory.embedder import Embedder, from_bytes, to_bytes
 from core.memory.index import VectorIndex
+from core.memory.vectors import Kind, UserVectors
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["message", "memory"]
 INDEXED_ROLES = ("user", "assistant")
 
 
@@ -49,12 +45,6 @@ class Remembered:
     action: str
 
 
-@dataclass(slots=True)
-class _Loaded:
-    index: VectorIndex | None
-    last_row_id: int = 0
-
-
 class MemoryStore:
     """Writes and reads a user's embeddings and memories; never another user's."""
 
@@ -72,53 +62,18 @@ class MemoryStore:
         self.clock = clock
         self.dedup_threshold = dedup_threshold
         self.quantize_above = quantize_above
-        self._loaded: dict[tuple[int, Kind], _Loaded] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._vectors = UserVectors(db, embedder.name, quantize_above=quantize_above)
 
-    # -- the in-memory indexes ---------------------------------------------------------
     async def vectors(self, user_id: int, kind: Kind) -> VectorIndex | None:
         """The user's index of ``kind``, loaded or brought up to date; None while they have no vectors."""
-        async with self._lock(user_id):
-            loaded = self._loaded.setdefault((user_id, kind), _Loaded(None))
-            table = MessageEmbedding if kind == "message" else Memory
-            query = select(table.id, table.embedding, table.dims).where(
-                table.user_id == user_id, table.id > loaded.last_row_id, table.model == self.embedder.name
-            )
-            if kind == "message":
-                query = query.add_columns(MessageEmbedding.message_id, Message.created_at).join(
-                    Message, Message.id == MessageEmbedding.message_id
-                )
-            else:
-                query = query.add_columns(Memory.id, Memory.created_at).where(Memory.superseded_by.is_(None))
-            async with self.db.engine.connect() as conn:
-                rows = (await conn.execute(query.order_by(table.id))).all()
-            if not rows:
-                return loaded.index
-            if loaded.index is None:
-                loaded.index = VectorIndex(rows[-1].dims, quantize_above=self.quantize_above)
-            usable = [row for row in rows if row.dims == loaded.index.dims]
-            if usable:
-                matrix = np.frombuffer(b"".join(row.embedding for row in usable), dtype="<f4")
-                loaded.index.add(
-                    [row[3] for row in usable],
-                    matrix.reshape(len(usable), loaded.index.dims),
-                    [row[4].timestamp() for row in usable],
-                )
-            loaded.last_row_id = rows[-1].id
-            return loaded.index
+        return await self._vectors.get(user_id, kind)
 
     def forget_user(self, user_id: int) -> None:
         """Drop the cached indexes of ``user_id`` (after their data was deleted)."""
-        for kind in ("message", "memory"):
-            self._loaded.pop((user_id, kind), None)
-
-    def _lock(self, user_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(user_id, asyncio.Lock())
+        self._vectors.forget_user(user_id)
 
     def _drop_from_index(self, user_id: int, kind: Kind, ids: Sequence[int]) -> None:
-        loaded = self._loaded.get((user_id, kind))
-        if loaded is not None and loaded.index is not None:
-            loaded.index.remove(ids)
+        self._vectors.drop(user_id, kind, ids)
 
     # -- messages ----------------------------------------------------------------------
     async def index_messages(self, user_id: int, message_ids: Sequence[int]) -> int:

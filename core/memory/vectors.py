@@ -1,0 +1,86 @@
+"""Each user's vectors in memory: one index per user and kind, loaded lazily and kept current.
+
+An index is loaded in one query the first time it is searched, then kept up
+to date by fetching only rows with a higher id than the last seen (a
+re-indexed message gets a new row), so rows written by another process appear
+at the next search.  Rows removed by another process are caught when results
+are read back from the database, which always filters by the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from sqlalchemy import select
+
+from core.db.database import Database
+from core.db.models import Message
+from core.db.models_memory import Memory, MessageEmbedding
+from core.memory.index import VectorIndex
+
+Kind = Literal["message", "memory"]
+
+
+@dataclass(slots=True)
+class _Loaded:
+    index: VectorIndex | None
+    last_row_id: int = 0
+
+
+class UserVectors:
+    """The cache of per-user indexes; vectors of another embedding model are left out."""
+
+    def __init__(self, db: Database, model_name: str, *, quantize_above: int = 20_000) -> None:
+        self.db = db
+        self.model_name = model_name
+        self.quantize_above = quantize_above
+        self._loaded: dict[tuple[int, Kind], _Loaded] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def get(self, user_id: int, kind: Kind) -> VectorIndex | None:
+        """The user's index of ``kind``, loaded or brought up to date; None while they have no vectors."""
+        async with self._lock(user_id):
+            loaded = self._loaded.setdefault((user_id, kind), _Loaded(None))
+            table = MessageEmbedding if kind == "message" else Memory
+            query = select(table.id, table.embedding, table.dims).where(
+                table.user_id == user_id, table.id > loaded.last_row_id, table.model == self.model_name
+            )
+            if kind == "message":
+                query = query.add_columns(MessageEmbedding.message_id, Message.created_at).join(
+                    Message, Message.id == MessageEmbedding.message_id
+                )
+            else:
+                query = query.add_columns(Memory.id, Memory.created_at).where(Memory.superseded_by.is_(None))
+            async with self.db.engine.connect() as conn:
+                rows = (await conn.execute(query.order_by(table.id))).all()
+            if not rows:
+                return loaded.index
+            if loaded.index is None:
+                loaded.index = VectorIndex(rows[-1].dims, quantize_above=self.quantize_above)
+            usable = [row for row in rows if row.dims == loaded.index.dims]
+            if usable:
+                matrix = np.frombuffer(b"".join(row.embedding for row in usable), dtype="<f4")
+                loaded.index.add(
+                    [row[3] for row in usable],
+                    matrix.reshape(len(usable), loaded.index.dims),
+                    [row[4].timestamp() for row in usable],
+                )
+            loaded.last_row_id = rows[-1].id
+            return loaded.index
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop the cached indexes of ``user_id`` (after their data was deleted)."""
+        for kind in ("message", "memory"):
+            self._loaded.pop((user_id, kind), None)
+
+    def _lock(self, user_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(user_id, asyncio.Lock())
+
+    def drop(self, user_id: int, kind: Kind, ids: Sequence[int]) -> None:
+        loaded = self._loaded.get((user_id, kind))
+        if loaded is not None and loaded.index is not None:
+            loaded.index.remove(ids)
