@@ -48,9 +48,7 @@ async def read_attachments(
     message: discord.Message, policy: AttachmentPolicy, *, timeout: float = DOWNLOAD_TIMEOUT
 ) -> ReadAttachments:
     """Download the files of a message that the core reads, within its limits (sizes checked before)."""
-    offered = [
-        OfferedFile(item.filename, item.content_type or "", item.size, ref=item) for item in message.attachments
-    ]
+    offered = [OfferedFile(item.filename, item.content_type or "", item.size, ref=item) for item in message.attachments]
     plan = policy.plan(offered)
     attachments: list[Attachment] = []
     for accepted in plan.accepted:

@@ -71,9 +71,7 @@ def test_audio_is_not_supported_until_the_core_reads_it_and_then_has_its_own_lim
     assert today.skipped_note(today.plan([voice]).skipped) == (
         "voice-message.ogg is not supported yet: I can only read images."
     )
-    with_audio = AttachmentPolicy(
-        AttachmentLimits(readable=frozenset({AttachmentKind.IMAGE, AttachmentKind.AUDIO}))
-    )
+    with_audio = AttachmentPolicy(AttachmentLimits(readable=frozenset({AttachmentKind.IMAGE, AttachmentKind.AUDIO})))
     [accepted] = with_audio.plan([voice]).accepted
     assert (accepted.kind, accepted.max_bytes) == (AttachmentKind.AUDIO, 25 * MB)
     too_big = with_audio.plan([OfferedFile("talk.mp3", "audio/mpeg", 26 * MB), OfferedFile("x.png", "", 30 * MB)])
