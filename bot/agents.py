@@ -6,6 +6,7 @@ tool registry and the rest to the turn; nothing here is a global.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
@@ -34,7 +35,13 @@ class Agents:
             await self.web_search.model.close()
 
 
-def build_agents(settings: Settings, model: OpenAIModel, image_loader: ImageLoader) -> Agents:
+def build_agents(
+    settings: Settings,
+    model: OpenAIModel,
+    image_loader: ImageLoader,
+    *,
+    image_quota: Callable[[int], str | None] | None = None,
+) -> Agents:
     """The agents on ``model`` (the main endpoint) and the search endpoint, as the settings say.
 
     ``image_loader(user_id, reference)`` returns a stored image's bytes for ``look_at_image``.
@@ -64,7 +71,7 @@ def build_agents(settings: Settings, model: OpenAIModel, image_loader: ImageLoad
         LookAtImageTool(vision, image_loader),
         WikipediaTool(wikipedia),
         WebSearchTool(web_search),
-        MakeImageTool(model),
+        MakeImageTool(model, quota=image_quota),
     )
     return Agents(
         vision=vision,

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     context_token_budget: int = Field(default=16_000, ge=1_000)
     checkpoint_interval: float = Field(default=1.0, gt=0)
+    # Limits per person (0 turns one off): messages a minute and a day, generated images a day,
+    # and how many messages may wait in line in one conversation.
+    messages_per_minute: int = Field(default=12, ge=0)
+    messages_per_day: int = Field(default=300, ge=0)
+    images_per_day: int = Field(default=20, ge=0)
+    waiting_per_conversation: int = Field(default=5, ge=0)
     allowed_accounts: Annotated[list[str], NoDecode] = ["terminal:*"]
     log_level: str = "INFO"
 

@@ -21,17 +21,28 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.db.repositories import ContextRow
+from core.text_safety import clean_name, defuse_framing
 from core.timefmt import stamp
 from core.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, TokenCounter
 from core.types import Attachment, AttachmentKind, MessageStatus
 
 DEFAULT_SYSTEM_PROMPT = (
-    "You are {name}, a personal assistant who talks with {user} in a chat. "
+    "You are {name}, a personal assistant who talks with the user named “{user}” in a chat. "
     "Be helpful, direct and warm; use Markdown sparingly. "
     "The current time is {now}, time zone {zone}. "
     "Every user message starts with a line giving the local time it was sent, in square brackets; "
     "those stamps are added by the system to tell you when things were said. "
     "Never write such a stamp yourself: begin your answers with their content."
+)
+
+TRUNCATION_NOTE = (
+    "\n[the system cut this message here: it is {total} characters long and only the first {shown} fit; "
+    "the whole text is stored]"
+)
+
+SHARED_THREAD = (
+    " This is a shared thread: several people may write in it. Each user message's stamp line names who wrote it; "
+    "answer the person who wrote the newest message and keep what each person said apart."
 )
 
 # A stamp line costs 12-16 tokens; the database pre-selects the window with this
@@ -69,9 +80,12 @@ class ContextBuilder:
         token_budget: int = 16_000,
         assistant_name: str = "CaptainsLog",
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        max_message_tokens: int | None = None,
     ) -> None:
         self.counter = counter
         self.token_budget = token_budget
+        # One message may fill at most this much of the budget; the rest of it is left out (and stays stored).
+        self.max_message_tokens = max_message_tokens or max(200, token_budget // 2)
         self.assistant_name = assistant_name
         self.system_prompt = system_prompt
         self._stamp_tokens = lru_cache(maxsize=4096)(counter.count)
@@ -81,10 +95,15 @@ class ContextBuilder:
         """Estimated tokens a stored message costs beyond its content."""
         return TOKENS_PER_MESSAGE + STAMP_ESTIMATE
 
-    def system_message(self, *, now: datetime, tz: ZoneInfo, user_name: str, extra: Sequence[str] = ()) -> str:
+    def system_message(
+        self, *, now: datetime, tz: ZoneInfo, user_name: str, shared: bool = False, extra: Sequence[str] = ()
+    ) -> str:
+        """The system prompt of a turn; ``shared`` for a thread where several people may write."""
         text = self.system_prompt.format(
-            name=self.assistant_name, user=user_name or "the user", now=stamp(now, tz), zone=tz.key
+            name=self.assistant_name, user=clean_name(user_name, fallback="the user"), now=stamp(now, tz), zone=tz.key
         )
+        if shared:
+            text += SHARED_THREAD
         return "\n\n".join([text, *extra])
 
     def window_budget(self, system_text: str, earlier: Sequence[str] = ()) -> int:
@@ -92,10 +111,28 @@ class ContextBuilder:
         fixed = self.counter.message(system_text) + TOKENS_PER_REPLY + sum(self.counter.message(t) for t in earlier)
         return max(0, self.token_budget - fixed)
 
-    def entry(self, row: ContextRow, tz: ZoneInfo) -> WindowEntry:
-        """How one stored message appears to the model, and its exact cost."""
-        head = f"[{stamp(row.created_at, tz)}]\n" if row.role == "user" else ""
+    def entry(self, row: ContextRow, tz: ZoneInfo, *, speaker: str = "") -> WindowEntry:
+        """How one stored message appears to the model, and its exact cost.
+
+        ``speaker`` (in shared threads) names who wrote a user message, in its stamp line.
+        """
+        head = ""
+        if row.role == "user":
+            who = f", {clean_name(speaker)}" if speaker else ""
+            head = f"[{stamp(row.created_at, tz)}{who}]\n"
         body, extras = row.content, self._extras(row)
+        if row.role == "user" and row.token_count > self.max_message_tokens:
+            body = self._shortened(body, row.token_count)
+            content = head + defuse_framing(body) + extras
+            cost = TOKENS_PER_MESSAGE + self.counter.count(content)
+            return WindowEntry(row.id, row.role, content, cost, row.created_at)
+        if row.role == "user":
+            defused = defuse_framing(body)
+            if defused != body:
+                content = head + defused + extras
+                return WindowEntry(
+                    row.id, row.role, content, TOKENS_PER_MESSAGE + self.counter.count(content), row.created_at
+                )
         if extras or (head and body[:1] in ("\n", "\r")):
             # Text added after the content, or content opening with a line break, can
             # merge with its neighbours into other tokens: count the whole message.
@@ -139,6 +176,13 @@ class ContextBuilder:
             parts.extend(_image_part(image) for image in current_images)
             messages[-1] = {"role": "user", "content": parts}
         return BuiltContext(messages, total, tuple(e.id for e in window))
+
+    def _shortened(self, text: str, tokens: int) -> str:
+        """The start of an over-long message, with a note saying how much was left out."""
+        keep = max(1, int(len(text) * self.max_message_tokens / tokens * 0.9))
+        while keep > 1 and self.counter.count(text[:keep]) > self.max_message_tokens:
+            keep = int(keep * 0.9)
+        return text[:keep] + TRUNCATION_NOTE.format(shown=keep, total=len(text))
 
     @staticmethod
     def _extras(row: ContextRow) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from datetime import datetime
@@ -31,15 +32,28 @@ from core.context import ContextBuilder
 from core.db.database import Database
 from core.db.models import Message
 from core.db.repositories import ConversationRepository, MessageRepository
+from core.limits import LimitSettings, UsageLimits
 from core.llm import ChatModel
 from core.locks import AdvisoryLocks, PlaceLocks
 from core.people import People
 from core.tasks import BackgroundTasks
+from core.text_safety import storable
 from core.tools.registry import ToolRegistry
 from core.types import ConversationRef, IncomingMessage, PlatformIdentity, Refused, TurnError, TurnEvent
 from core.window import WindowCache
 
 log = logging.getLogger(__name__)
+
+TOO_MANY_WAITING = "I'm still answering your earlier messages here; send this one again when I've caught up."
+
+
+def storable_message(incoming: IncomingMessage) -> IncomingMessage:
+    """The message with text and names every database can store (NUL, lone surrogates replaced)."""
+    text, name = storable(incoming.text), storable(incoming.author.display_name)
+    if text == incoming.text and name == incoming.author.display_name:
+        return incoming
+    author = dataclasses.replace(incoming.author, display_name=name)
+    return dataclasses.replace(incoming, text=text, author=author)
 
 
 class ChatService:
@@ -62,6 +76,7 @@ class ChatService:
         tasks: BackgroundTasks | None = None,
         pipeline: TurnPipeline | None = None,
         media: MediaReader | None = None,
+        limits: UsageLimits | None = None,
     ) -> None:
         if people is None:
             people = People(db, accounts=access or AccessPolicy(()), clock=clock)
@@ -82,6 +97,8 @@ class ChatService:
         self.windows = WindowCache()
         self.waiting = WaitingMessages()
         self.counter = context.counter
+        self.limits = limits or UsageLimits(LimitSettings(0, 0, 0, 0), clock=clock)
+        self._active: Counter[ConversationRef] = Counter()  # turns running or waiting, per place
         self.ops = UserOperations(
             messages=self.messages,
             places=self.places,
@@ -97,7 +114,7 @@ class ChatService:
         self.runner = TurnRunner(
             messages=self.messages,
             context=context,
-            windows=WindowLoader(self.messages, context, self.windows),
+            windows=WindowLoader(self.messages, context, self.windows, names=people.repository.names),
             answers=AnswerRecorder(self.messages, context, self.windows, checkpoint_interval=checkpoint_interval),
             loop=ToolLoop(model, max_rounds=max_tool_rounds),
             tools=tools,
@@ -118,8 +135,15 @@ class ChatService:
         Turns in one conversation run one after another in arrival order; turns
         in different conversations run concurrently.
         """
+        incoming = storable_message(incoming)
         place, message_id = incoming.conversation, incoming.platform_message_id
+        cap = self.limits.settings.waiting_per_conversation
+        if cap and self._active[place] > cap:  # one turn runs, ``cap`` wait behind it
+            log.info("%s: %d turns already in line; message not taken", place, self._active[place])
+            yield TurnError(TOO_MANY_WAITING)
+            return
         waiting = self.waiting.enter(place, message_id, incoming.text)
+        self._active[place] += 1
         try:
             # Taken before the first await of the turn, so messages keep their arrival order.
             async with self.locks.hold(place) as connection:
@@ -128,6 +152,11 @@ class ChatService:
                     yield Refused(admission.refusal)
                     return
                 user = admission.user
+                over = self.limits.take_message(user.id)
+                if over is not None:
+                    log.info("user %s over a limit; message not taken", user.id)
+                    yield TurnError(over)
+                    return
                 conversation_id = await self.places.open_for(place, user.id, connection)
                 if waiting.deleted:
                     log.info("message %s was deleted while it waited; not answered", message_id)
@@ -142,6 +171,9 @@ class ChatService:
                         yield event
         finally:
             self.waiting.leave(place, message_id, waiting)
+            self._active[place] -= 1
+            if self._active[place] <= 0:
+                del self._active[place]
 
     # -- questions adapters may ask ----------------------------------------------------
 
@@ -175,7 +207,7 @@ class ChatService:
         self, ref: ConversationRef, platform_message_id: str, new_text: str, *, edited_at: datetime | None = None
     ) -> bool:
         """The user changed a message on the platform; the stored history and the next context follow."""
-        return await self.ops.edit_user_message(ref, platform_message_id, new_text, edited_at=edited_at)
+        return await self.ops.edit_user_message(ref, platform_message_id, storable(new_text), edited_at=edited_at)
 
     async def delete_user_message(
         self, ref: ConversationRef, platform_message_id: str, *, deleted_at: datetime | None = None

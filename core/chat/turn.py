@@ -47,6 +47,8 @@ from core.types import (
 
 log = logging.getLogger(__name__)
 
+TOO_LONG = "_Your message is very long ({chars:,} characters): I read its beginning; all of it is saved._\n\n"
+
 # A gap this long is stated to the model, in a note of at most this many tokens.
 LONG_GAP = timedelta(hours=6)
 GAP_NOTE_RESERVE = 40
@@ -159,6 +161,10 @@ class TurnRunner:
                     finished, status = True, MessageStatus.FAILED
                     yield TurnError(read.nothing_to_answer, answer.id)
                     return
+            if started.user_row.token_count > self.context.max_message_tokens:
+                note = TOO_LONG.format(chars=len(started.user_row.content))
+                answer.outcome.parts.append(note)
+                yield TextDelta(note)
             messages = await self._request(facts, started)
             tool_context = ToolContext(
                 user=user,
@@ -203,9 +209,13 @@ class TurnRunner:
         additions = await self.pipeline.run_before_model(facts)
         notes = [note for addition in additions for note in addition.notes]
         floor = _covered_up_to(additions)
-        system_text = self.context.system_message(now=facts.now, tz=facts.timezone, user_name=facts.user.display_name)
+        shared = bool(facts.incoming.conversation.thread)
+        system_text = self.context.system_message(
+            now=facts.now, tz=facts.timezone, user_name=facts.user.display_name, shared=shared
+        )
         budget = self.context.window_budget(system_text, notes) - GAP_NOTE_RESERVE
-        window = await self.windows.load(facts.conversation_id, started, facts.timezone.key, budget)
+        speaker = facts.user.display_name if shared else None
+        window = await self.windows.load(facts.conversation_id, started, facts.timezone.key, budget, speaker=speaker)
         entries = [e for e in window.entries if e.id > floor] if floor else list(window.entries)
         gap = gap_note(entries, facts)
         built = self.context.build(

@@ -103,7 +103,7 @@ class MessageRepository:
                 await writer.execute(_CONVERSATION_STATE, {"conversation_id": conversation_id, "before_id": user_id})
             ).one()
         user_row = ContextRow(
-            user_id, "user", text, created_at, token_count, MessageStatus.COMPLETE.value, "", attachments
+            user_id, "user", text, created_at, token_count, MessageStatus.COMPLETE.value, "", attachments, author_user_id
         )
         return StartedTurn(user_row, answer_id, answer_created_at, previous_last_id, revision)
 
@@ -170,6 +170,7 @@ class MessageRepository:
                         Message.status,
                         Message.status_reason,
                         Message.attachments,
+                        Message.author_user_id,
                     )
                     .where(
                         Message.conversation_id == conversation_id,

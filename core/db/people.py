@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db.database import Database
-from core.db.models import Conversation, Identity, Message, Revision
+from core.db.models import Conversation, Identity, Message, Revision, User
 from core.types import PlatformIdentity
 
 PEOPLE = "people"
@@ -43,6 +43,14 @@ class PeopleRepository:
                     return
                 except IntegrityError:
                     continue  # another process inserted it first: bump theirs
+
+    async def names(self, user_ids: list[int]) -> dict[int, str]:
+        """Display names of these users (for labelling speakers in shared threads)."""
+        if not user_ids:
+            return {}
+        async with self.db.engine.connect() as reader:
+            rows = await reader.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
+            return {row.id: row.display_name for row in rows}
 
     async def accounts_of(self, user_id: int) -> list[PlatformIdentity]:
         """The user's platform accounts, the one they wrote from most recently first."""

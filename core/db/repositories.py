@@ -39,6 +39,7 @@ class ContextRow:
     status: str
     status_reason: str
     attachments: list[Any]
+    author_user_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
