@@ -159,6 +159,16 @@ def describe_api_error(exc: BaseException) -> ModelError:
     )
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    """Whether a failure while reading the stream was a read timeout (whatever HTTP library raised it)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError | openai.APITimeoutError) or "Timeout" in type(seen).__name__:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _error_message(exc: openai.APIStatusError) -> str:
     body = exc.body
     if isinstance(body, dict):
@@ -241,7 +251,17 @@ class OpenAIModel:
                                 call.arguments.append(piece.function.arguments)
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
-        except Exception as exc:  # noqa: BLE001 - once text flows, any failure is a broken stream
+        except Exception as exc:  # noqa: BLE001 - once the stream is open, any failure ends it
+            if _is_timeout(exc):
+                if not text_parts and not calls:
+                    raise ModelError(
+                        "timeout", "The model took too long to start answering.", detail=type(exc).__name__
+                    ) from exc
+                raise ModelError(
+                    "timeout",
+                    "The model stopped answering in the middle (it took too long).",
+                    detail=type(exc).__name__,
+                ) from exc
             raise ModelError(
                 "broken_stream",
                 "The connection to the model broke off in the middle of the answer.",
@@ -300,7 +320,8 @@ class OpenAIModel:
         """
         try:
             response = await self._client_for(timeout).chat.completions.create(
-                model=model or self.models.chat, messages=list(messages)  # type: ignore[arg-type]
+                model=model or self.models.chat,
+                messages=list(messages),  # type: ignore[arg-type]
             )
         except Exception as exc:  # noqa: BLE001
             raise describe_api_error(exc) from exc

@@ -80,3 +80,17 @@ async def test_embeddings_come_back_as_float32_vectors_in_order(model: OpenAIMod
 
 async def test_image_generation_returns_png_bytes(model: OpenAIModel) -> None:
     assert (await model.generate_image("a red square")).startswith(b"\x89PNG")
+
+
+async def test_a_model_that_is_slow_to_say_its_first_word_is_reported_as_slow(openai_fake: FakeOpenAI) -> None:
+    model = OpenAIModel(
+        api_key="sk-test", base_url=openai_fake.base_url, models=ModelNames(), timeout=0.3, max_retries=0
+    )
+    openai_fake.queue(Reply("late words", first_delay=3.0))
+    try:
+        with pytest.raises(ModelError) as caught:
+            await collect(model)
+    finally:
+        await model.close()
+    assert caught.value.kind == "timeout"
+    assert caught.value.user_message == "The model took too long to start answering."
