@@ -290,6 +290,21 @@ def test_a_discord_gateway_out_of_reach_is_one_sentence_not_a_retry_loop(
     assert_clean(output, discord_fake.bot_token)
 
 
+def test_slack_out_of_reach_is_one_sentence_with_every_session_closed(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
+    api_url = f"http://127.0.0.1:{closed_port()}/api/"
+    env = environment(
+        tmp_path, openai_fake, SLACK_BOT_TOKEN=WRONG_SLACK, SLACK_APP_TOKEN=WRONG_APP, SLACK_API_URL=api_url
+    )
+
+    code, output = run("run", tmp_path, env)
+
+    assert code == 2, output
+    lines = problems(output)
+    assert len(lines) == 2, output
+    assert f"Slack cannot be reached at {api_url}" in lines[0] and "SLACK_API_URL" in lines[0]
+    assert_clean(output, WRONG_SLACK, WRONG_APP)
+
+
 # -- stopping -----------------------------------------------------------------------------
 
 
