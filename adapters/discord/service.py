@@ -14,6 +14,7 @@ from discord import app_commands
 from adapters.discord.limits import DiscordBudget
 from adapters.discord.logs import fold_reconnect_tracebacks
 from adapters.discord.mapping import (
+    ReadAttachments,
     identity_of,
     place_of,
     read_attachments,
@@ -240,7 +241,11 @@ class DiscordService:
     async def _answer(self, message: discord.Message, place: ConversationRef, target: discord.abc.Messageable) -> None:
         me = self.client.user
         assert me is not None
-        files = await read_attachments(message, self.attachments)
+        author = identity_of(message.author)
+        files = ReadAttachments((), "")
+        # A stranger's files are never downloaded: the turn refuses them without reading anything.
+        if message.attachments and await self.chat.is_allowed(author):
+            files = await read_attachments(message, self.attachments)
         if files.note:
             with suppress(discord.HTTPException):
                 await target.send(small_print(files.note), allowed_mentions=NO_MENTIONS)
@@ -249,7 +254,7 @@ class DiscordService:
             return
         incoming = IncomingMessage(
             conversation=place,
-            author=identity_of(message.author),
+            author=author,
             text=text,
             received_at=message.created_at,
             attachments=files.attachments,

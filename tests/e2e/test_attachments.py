@@ -183,15 +183,20 @@ async def test_slack_reads_at_most_ten_files_of_a_message(
 
 
 @pytest.fixture
+def discord_allowed() -> str:
+    return "discord:*"
+
+
+@pytest.fixture
 async def discord_bot(
-    monkeypatch: pytest.MonkeyPatch, database: Database, model: OpenAIModel
+    monkeypatch: pytest.MonkeyPatch, database: Database, model: OpenAIModel, discord_allowed: str
 ) -> AsyncIterator[FakeDiscord]:
     with FakeDiscord() as fake:
         monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
         monkeypatch.setattr(
             discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
         )
-        chat = make_chat_service(database, model, allowed=("discord:*",))
+        chat = make_chat_service(database, model, allowed=(discord_allowed,))
         service = DiscordService(
             token=fake.bot_token,
             chat=chat,
@@ -234,3 +239,20 @@ async def test_discord_downloads_only_what_the_core_reads_within_its_limits(
         "-# I read at most 10 files of one message, so a10.png was left out."
     )
     assert len(images_given(openai_fake)) == 10
+    assert len(fake.downloads) == 10, "only what is read is downloaded"
+
+
+@pytest.mark.parametrize("discord_allowed", ["discord:*:1"])
+async def test_discord_never_downloads_a_strangers_files(discord_bot: FakeDiscord, openai_fake: FakeOpenAI) -> None:
+    fake = discord_bot
+    stranger = fake.add_user(name="mallory")["id"]
+    fake.user_sends_dm(stranger, "look", attachments=[("a.png", PNG_BYTES, "image/png")])
+    channel = fake.dm_channel_id(stranger)
+    assert channel is not None
+
+    def refusal(f: FakeDiscord) -> str | None:
+        texts = [m["content"] for m in f.channel_messages(channel) if m["author"]["id"] == f.bot_user_id]
+        return texts[-1] if texts and MARKER not in texts[-1] else None
+
+    assert "not on its list" in await fake.await_for(refusal, 10)
+    assert fake.downloads == [] and openai_fake.chat_requests() == []

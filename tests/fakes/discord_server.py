@@ -368,6 +368,7 @@ class FakeDiscord(ThreadedServer):
         self._messages: dict[str, JSON] = {}
         self._dm_by_user: dict[str, str] = {}
         self._dms_closed: set[str] = set()
+        self._downloads: list[str] = []
         self._files: dict[str, tuple[bytes, str | None, str]] = {}
         self._commands: dict[str, list[JSON]] = {"global": []}
         self._interactions: dict[str, JSON] = {}
@@ -757,6 +758,12 @@ class FakeDiscord(ThreadedServer):
         with self._lock:
             ids = self._channel_order.get(str(channel_id), [])
             return [copy.deepcopy(self._messages[mid]) for mid in ids]
+
+    @property
+    def downloads(self) -> list[str]:
+        """Ids of the attachments fetched from the fake's CDN, in order."""
+        with self._lock:
+            return list(self._downloads)
 
     def close_dms(self, user_id: str) -> None:
         """The user stops accepting DMs from the bot: sends to their DM get 403, code 50007."""
@@ -1511,6 +1518,7 @@ class FakeDiscord(ThreadedServer):
 
     async def _serve_attachment(self, request: web.Request) -> web.StreamResponse:
         with self._lock:
+            self._downloads.append(request.match_info["attachment_id"])
             entry = self._files.get(request.match_info["attachment_id"])
         if entry is None:
             return web.Response(status=404, text="Not Found")
