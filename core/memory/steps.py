@@ -6,6 +6,8 @@
   the turn's two messages, then catches up on the user's backlog (edits, deletions).
 * :class:`ExtractMemoriesStep` (after the answer): asks the model, with a JSON
   schema, for durable facts in the user's message and stores them.
+* :class:`ReindexOnChange` (history listener): re-indexes an edited message and
+  takes a deleted or forgotten one out of the index.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ import json
 import logging
 from typing import Any
 
-from core.chat.steps import ContextAddition, FinishedTurn, TurnFacts
+from sqlalchemy import select
+
+from core.chat.steps import ContextAddition, FinishedTurn, HistoryChange, TurnFacts
+from core.db.models import Conversation, Message
+from core.db.models_memory import MessageEmbedding
 from core.llm import OpenAIModel, describe_api_error
 from core.memory.fts import content_words
 from core.memory.search import MemorySearch
@@ -84,6 +90,43 @@ class IndexMessagesStep:
         facts = turn.facts
         await self.store.index_messages(facts.user.id, [facts.user_message_id, facts.answer_message_id])
         await self.store.index_pending(facts.user.id, limit=self.backlog_batch)
+
+
+class ReindexOnChange:
+    """History listener: an edited, deleted or forgotten message is re-indexed or leaves the index."""
+
+    name = "memory_reindex"
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    async def history_changed(self, change: HistoryChange) -> None:
+        async with self.store.db.engine.connect() as conn:
+            users = set(
+                (
+                    await conn.scalars(select(Conversation.user_id).where(Conversation.id == change.conversation_id))
+                ).all()
+            )
+            if change.message_id is not None:
+                users |= set(
+                    (
+                        await conn.scalars(
+                            select(MessageEmbedding.user_id).where(MessageEmbedding.message_id == change.message_id)
+                        )
+                    ).all()
+                )
+                users |= set(
+                    (
+                        await conn.scalars(
+                            select(Message.author_user_id).where(
+                                Message.id == change.message_id, Message.author_user_id.is_not(None)
+                            )
+                        )
+                    ).all()
+                )
+        for user_id in sorted(users):
+            while await self.store.index_pending(user_id, limit=256) == 256:
+                pass
 
 
 EXTRACTION_PROMPT = """You keep a user's long-term memory. From the user's latest message, pick out durable facts \

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text, update
 
-from core.chat.steps import FinishedTurn, TurnFacts
+from core.chat.steps import FinishedTurn, HistoryChange, TurnFacts
 from core.clock import ManualClock
 from core.db.database import Database
 from core.db.models import Base, Message
@@ -17,7 +17,7 @@ from core.db.models_memory import FTS_TABLE
 from core.db.repositories import UserRecord
 from core.llm import ModelError, OpenAIModel, ToolCall
 from core.memory.commands import MemoryCommands
-from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep
+from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
 from core.memory.tool import SearchMemoryTool
 from core.tokens import TokenCounter
 from core.tools.registry import ToolContext, ToolRegistry
@@ -331,3 +331,31 @@ async def test_backfill_indexes_the_history_of_every_user_once(database: Databas
         "I grow tomatoes on the balcony"
     ]
     assert await memory.search.search(alice.id, "tomatoes balcony") == []
+
+
+async def test_the_history_listener_reindexes_an_edit_and_drops_a_forgotten_message(
+    database: Database, memory: Memory
+) -> None:
+    alice = await add_user(database, "Alice")
+    said, answer = await history(database, alice, "slack", ["My locker code is 4471", "Got it."], START)
+    await memory.store.index_pending(alice.id)
+    async with database.engine.connect() as conn:
+        conversation = await conn.scalar(select(Message.conversation_id).where(Message.id == said))
+    listener = ReindexOnChange(memory.store)
+
+    async with database.engine.begin() as conn:
+        await conn.execute(
+            update(Message)
+            .where(Message.id == said)
+            .values(content="My bike lock combination is 9902", edited_at=START + timedelta(minutes=5))
+        )
+    await listener.history_changed(HistoryChange(conversation, said, "edited"))
+    old_words = await memory.search.search(alice.id, "locker code")
+    after_edit = [h.text for h in await memory.search.search(alice.id, "bike lock combination")]
+    async with database.engine.begin() as conn:
+        await conn.execute(update(Message).where(Message.id.in_([said, answer])).values(forgotten_at=START))
+    await listener.history_changed(HistoryChange(conversation, None, "forgotten"))
+
+    assert old_words == []
+    assert after_edit == ["My bike lock combination is 9902"]
+    assert await memory.search.search(alice.id, "bike lock combination") == []
