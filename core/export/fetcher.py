@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from core.export.document import StoredImage
+from core.export.images import fit_for_print
 from core.export.markup import IMAGE_SCHEME
 
 log = logging.getLogger(__name__)
@@ -44,4 +45,10 @@ class DayImageFetcher(URLFetcher):
             self.refused.append(url)
             log.warning("PDF export refused to load %s", url[:200])
             raise ValueError("only the day's stored images can be loaded")
-        return URLFetcherResponse(url, image.data, {"Content-Type": image.content_type})
+        try:
+            data, content_type = fit_for_print(image.data, image.content_type)
+        except ValueError as exc:
+            self.refused.append(url)
+            log.warning("PDF export could not read image %s: %s", image.key[:200], exc)
+            raise
+        return URLFetcherResponse(url, data, {"Content-Type": content_type})

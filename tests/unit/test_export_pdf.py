@@ -254,3 +254,39 @@ async def test_the_render_can_run_in_a_separate_process() -> None:
         pdf = await render_day_pdf(doc, executor=pool)
     assert "13:00 Alice\nFrom another process" in _text(pdf)
     assert _image_xobjects(pdf) == 1
+
+
+def _image_sizes(pdf: bytes) -> set[tuple[int, int]]:
+    """Width and height of the images embedded (WeasyPrint shares one resource dictionary between pages)."""
+    sizes = set()
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        xobjects = (page.get("/Resources") or {}).get("/XObject") or {}
+        for ref in xobjects.values():
+            obj = ref.get_object()
+            if obj.get("/Subtype") == "/Image":
+                sizes.add((int(obj["/Width"]), int(obj["/Height"])))
+    return sizes
+
+
+async def test_a_phone_photo_is_upright_and_no_larger_than_print_needs() -> None:
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; show it rotated 90° clockwise
+    Image.new("RGB", (3000, 2000), (200, 120, 40)).save(buffer, "JPEG", exif=exif)
+    photo = StoredImage("att/1/IMG_0001.jpg", "image/jpeg", buffer.getvalue())
+    pdf = await render_day_pdf(_doc([DayMessage(_at(12, 0), "Alice", "user", "Look", [photo])]))
+
+    assert _image_xobjects(pdf) == 1
+    [(width, height)] = _image_sizes(pdf)
+    assert height > width  # portrait, as the phone showed it
+    assert height <= 1200
+
+
+async def test_an_unreadable_image_is_named_instead_of_breaking_the_pdf() -> None:
+    broken = StoredImage("att/1/broken.png", "image/png", b"\x89PNG\r\n\x1a\nnot really")
+    pdf = await render_day_pdf(_doc([DayMessage(_at(12, 0), "Alice", "user", "Broken one", [broken])]))
+
+    assert _image_xobjects(pdf) == 0
+    text = _text(pdf)
+    assert "Broken one" in text
+    assert "att/1/broken.png" in text
