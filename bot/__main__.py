@@ -65,7 +65,22 @@ async def _chat(settings: Settings) -> None:
     _log_locations(settings)
     container = await Container.create(settings)
     try:
-        await TerminalChat(container.chat, user=settings.terminal_user, files_dir=settings.data_dir / "files").run()
+        web = container.web_services()  # sign-in from the terminal needs the callback served
+        for service in web:
+            try:
+                await service.start()
+            except OSError as exc:  # e.g. `run` already serves the port: chat on, without sign-in links
+                log.warning("the web server could not start (%s); sign-in links will not work from here", exc)
+        try:
+            await TerminalChat(
+                container.chat,
+                user=settings.terminal_user,
+                files_dir=settings.data_dir / "files",
+                outbox=container.outbox,
+            ).run()
+        finally:
+            for service in web:
+                await service.stop()
     finally:
         await container.close()
 
@@ -83,7 +98,9 @@ async def _run(settings: Settings) -> None:
     _log_locations(settings)
     container = await Container.create(settings)
     try:
-        report = await run_services(build_platform_services(container))
+        platforms = build_platform_services(container)
+        # The web server (sign-in callbacks) runs beside them; only the platforms decide whether to give up.
+        report = await run_services([*platforms, *container.web_services()], needed=[p.name for p in platforms])
     finally:
         await container.close()
     if report.gave_up:

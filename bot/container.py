@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from alembic.util import CommandError as AlembicError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.agents import Agents, build_agents
 from bot.config import Settings
 from bot.errors import ConfigError, first_line
+from bot.identity_wiring import IdentityServices, build_identity
+from bot.web import WebServer
 from core.access import AccessPolicy
 from core.chat import ChatService
 from core.chat.media import MediaReader
@@ -18,6 +21,13 @@ from core.commands import CommandSet
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.db.repositories import MessageRepository
+from core.google.availability import GoogleAvailability
+from core.google.tools import calendar_tools
+from core.identity.commands import GoogleParts, IdentityCommands, identity_commands
+from core.identity.notices import IdentityNotices
+from core.identity.profile import Profiles
+from core.identity.signin import SignInResult
+from core.limits import LimitSettings, UsageLimits
 from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
 from core.media.files import StoredFiles
 from core.messenger import Outbox
@@ -70,6 +80,12 @@ class Container:
     clock: Clock
     calculator: Calculator
     agents: Agents
+    identity: IdentityServices
+    notices: IdentityNotices
+
+    def web_services(self) -> list[WebServer]:
+        """The web server, to run beside the platforms when Google sign-in is configured (it hosts the callbacks)."""
+        return [self.identity.web] if self.identity.google is not None else []
 
     @classmethod
     async def create(cls, settings: Settings) -> Container:
@@ -81,7 +97,7 @@ class Container:
                 await db.migrate()
             elif await db.pending_migrations():
                 raise ConfigError("The database schema is out of date: run `python -m bot migrate`.")
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, OSError, AlembicError) as exc:
             await db.dispose()
             raise ConfigError(f"The database at {db.display_url} cannot be used: {first_line(exc)}") from exc
         counter = TokenCounter(settings.chat_model)
@@ -90,22 +106,65 @@ class Container:
         accounts = AccessPolicy(settings.allowed_accounts)
         for warning in accounts.warnings():
             log.warning("ALLOWED_ACCOUNTS: %s", warning)
-        people = People(db, accounts=accounts, clock=clock)
+
+        async def on_linked() -> None:
+            await people.changed()
+
+        async def on_signed_in(result: SignInResult) -> None:
+            await notices.signed_in(result)
+
+        try:
+            ids = build_identity(settings, db, clock=clock, on_linked=on_linked, on_signed_in=on_signed_in)
+        except ConfigError:
+            await db.dispose()
+            raise
+        google = ids.google
+        people = People(
+            db,
+            accounts=accounts,
+            clock=clock,
+            email_allowed=ids.allowlist,
+            sign_in_link=google.signin.start if google is not None else None,
+        )
+        outbox = Outbox(people)
+        availability = GoogleAvailability(google.connections) if google is not None else None
+        notices = IdentityNotices(
+            outbox=outbox,
+            tasks=tasks,
+            accounts_of=people.accounts_of,
+            signin=google.signin if google is not None else None,
+            connection_changed=availability.forget if availability is not None else None,
+        )
+        google_tools = (
+            calendar_tools(google.calendar, availability, notices.reconnect_needed)
+            if google is not None and availability is not None
+            else []
+        )
         calculator = Calculator()
         files = StoredFiles(db, clock=clock)
-        agents = build_agents(settings, model, files.load_image)
+        limits = UsageLimits(
+            LimitSettings(
+                messages_per_minute=settings.messages_per_minute,
+                messages_per_day=settings.messages_per_day,
+                images_per_day=settings.images_per_day,
+                waiting_per_conversation=settings.waiting_per_conversation,
+            ),
+            clock=clock,
+        )
+        agents = build_agents(settings, model, files.load_image, image_quota=limits.take_image)
         chat = ChatService(
             db=db,
             model=model,
             context=ContextBuilder(
                 counter, token_budget=settings.context_token_budget, assistant_name=settings.assistant_name
             ),
-            tools=ToolRegistry.of([*builtin_tools(calculator), *agents.tools]),
+            tools=ToolRegistry.of([*builtin_tools(calculator), *agents.tools, *google_tools]),
             people=people,
             default_timezone=settings.default_timezone,
             checkpoint_interval=settings.checkpoint_interval,
             clock=clock,
             tasks=tasks,
+            limits=limits,
             media=MediaReader(
                 files=files,
                 transcriber=agents.transcriber,
@@ -115,18 +174,38 @@ class Container:
             ),
         )
         add_rolling_summaries(chat, model, model_name=settings.summary_model or settings.chat_model)
+        if availability is not None:
+            chat.pipeline.add_before_model(availability)
+        commands = CommandSet(chat, model)
+        parts = (
+            GoogleParts(google.signin, google.connections, google.drive, google.calendar, availability)
+            if google is not None and availability is not None
+            else None
+        )
+        handlers = IdentityCommands(
+            chat=chat,
+            linker=ids.linker,
+            profiles=Profiles(db),
+            google=parts,
+            settings_command=commands.commands.get("settings"),
+            default_folder=settings.assistant_name,
+        )
+        for command in identity_commands(handlers):
+            commands.add(command)
         return cls(
             settings=settings,
             db=db,
             model=model,
             chat=chat,
-            commands=CommandSet(chat, model),
+            commands=commands,
             people=people,
             tasks=tasks,
-            outbox=Outbox(people),
+            outbox=outbox,
             clock=clock,
             calculator=calculator,
             agents=agents,
+            identity=ids,
+            notices=notices,
         )
 
     async def close(self) -> None:

@@ -22,6 +22,8 @@ QUIET_LIBRARIES = (
 # webhook tokens, the Socket Mode ticket URL, Slack response_urls, request
 # bodies), so they stay at WARNING even when LOG_LEVEL=DEBUG.
 CREDENTIAL_CARRIERS = ("discord.webhook", "slack_bolt", "slack_sdk", "httpcore2", "httpcore", "httpx", "httpx2")
+# Google's OAuth and API clients log token requests and responses at DEBUG.
+CREDENTIAL_CARRIERS += ("requests_oauthlib", "oauthlib", "urllib3", "googleapiclient", "google_auth_httplib2")
 
 # Warnings every start prints about features the bot does not use (voice; a token
 # bolt ignores because the bot hands it a ready client): (logger, text) pairs.

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 from bot.container import Container
 from bot.runtime import Service
+from bot.web import mount_slack
 from core.chat import ChatService
 from core.commands import CommandSet
 from core.messenger import Outbox
@@ -16,8 +17,10 @@ if TYPE_CHECKING:
 
 
 def build_platform_services(container: Container, *, outbox: Outbox | None = None) -> list[Service]:
-    """One service per configured platform; each registers its messenger with ``outbox`` once connected."""
+    """One service per configured platform; each registers its messenger with ``outbox`` (by default the
+    container's) once connected."""
     settings = container.settings
+    outbox = outbox if outbox is not None else container.outbox
     services: list[Service] = []
     if settings.discord_configured:
         from adapters.discord import DiscordService
@@ -35,7 +38,16 @@ def build_platform_services(container: Container, *, outbox: Outbox | None = Non
             )
         )
     if settings.slack_configured:
-        services.append(slack_service(settings, chat=container.chat, commands=container.commands, outbox=outbox))
+        web = container.web_services()
+        if web and settings.slack_mode == "http":
+            # One web server: Slack's events go to /slack/events on the bot's server, not a second one.
+            service = slack_service(
+                settings, chat=container.chat, commands=container.commands, outbox=outbox, serve_http=False
+            )
+            mount_slack(web[0].app, service.app)
+            services.append(service)
+        else:
+            services.append(slack_service(settings, chat=container.chat, commands=container.commands, outbox=outbox))
     return services
 
 

@@ -13,6 +13,7 @@ import html
 import logging
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -94,6 +95,19 @@ def create_app(*, signin: SignIn | None, on_signed_in: SignedInHook | None = Non
         return page(_TITLES[result.outcome], result.message, _STATUS.get(result.outcome, 400))
 
     return app
+
+
+def mount_slack(app: FastAPI, bolt_app: Any, path: str = "/slack/events") -> None:
+    """Serve Slack's HTTP mode (events, commands) at ``path`` through bolt's FastAPI adapter."""
+    from fastapi import Request
+    from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+
+    handler = AsyncSlackRequestHandler(bolt_app)
+
+    async def slack_events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    app.add_api_route(path, slack_events, methods=["POST"], include_in_schema=False)
 
 
 class _EmbeddedServer(uvicorn.Server):

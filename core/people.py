@@ -11,7 +11,7 @@ process sees such a change at the next message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,7 +27,16 @@ log = logging.getLogger(__name__)
 
 REFUSAL = "Sorry, this assistant is private and your account is not on its list. Ask its owner to add you."
 
+# The link is followed by a space, never by punctuation or line end: platforms that wrap a refusal
+# in formatting (Slack's _italics_) must not glue a character onto the URL.
+SIGN_IN = (
+    "Hi! This assistant is private. Sign in with Google to use it: {link} "
+    "(the link works once, for 10 minutes, and only for this account)."
+)
+NO_LONGER_ALLOWED = "Sorry, {email} is not allowed to use this assistant. Ask its owner to add you."
+
 EmailCheck = Callable[[str], bool]
+SignInLink = Callable[[PlatformIdentity], Awaitable[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +46,7 @@ class Admission:
     allowed: bool
     user: UserRecord | None = None
     refusal: str = ""
+    signs_in: bool = False  # the refusal carries a fresh sign-in link
 
 
 class People:
@@ -49,11 +59,14 @@ class People:
         accounts: AccessPolicy,
         email_allowed: EmailCheck | None = None,
         clock: Clock = system_clock,
+        sign_in_link: SignInLink | None = None,
     ) -> None:
+        """``sign_in_link`` (Google sign-in configured) makes the refusal of an unlinked account a sign-in link."""
         self.users = UserRepository(db, clock=clock)
         self.repository = PeopleRepository(db)
         self.accounts = accounts
         self.email_allowed = email_allowed
+        self.sign_in_link = sign_in_link
         self._revision: int | None = None
         self._decisions: dict[str, Admission] = {}
 
@@ -66,7 +79,8 @@ class People:
         cached = self._decisions.get(identity.key)
         if cached is None:
             cached = await self._decide(identity)
-            self._decisions[identity.key] = cached
+            if cached.allowed or not cached.signs_in:
+                self._decisions[identity.key] = cached  # a sign-in link is single use: never cached
         return cached
 
     async def _decide(self, identity: PlatformIdentity) -> Admission:
@@ -75,6 +89,12 @@ class People:
             return Admission(True, user or await self.users.resolve(identity))
         if user is not None and user.email and self.email_allowed is not None and self.email_allowed(user.email):
             return Admission(True, user)
+        if user is not None and user.email and self.sign_in_link is not None:
+            log.info("refused %s: %s is not on the email allowlist", identity.key, user.email)
+            return Admission(False, None, NO_LONGER_ALLOWED.format(email=user.email))
+        if self.sign_in_link is not None:
+            log.info("refused %s: not signed in; sent a sign-in link", identity.key)
+            return Admission(False, None, SIGN_IN.format(link=await self.sign_in_link(identity)), signs_in=True)
         log.info("refused %s: not on the allowlist", identity.key)
         return Admission(False, None, REFUSAL)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ class CalendarEvent:
     description: str = ""
     location: str = ""
     attendees: tuple[str, ...] = ()
+    private: dict[str, str] = field(default_factory=dict)  # extendedProperties.private (the app's own marks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ def _event(raw: dict[str, Any], zone: ZoneInfo) -> CalendarEvent:
         description=raw.get("description", ""),
         location=raw.get("location", ""),
         attendees=tuple(a.get("email", "") for a in raw.get("attendees", []) if a.get("email")),
+        private=dict((raw.get("extendedProperties") or {}).get("private") or {}),
     )
 
 
@@ -123,8 +125,11 @@ class CalendarClient:
         timezone: str,
         description: str = "",
         attendees: Sequence[str] = (),
+        private: Mapping[str, str] | None = None,
     ) -> CalendarEvent:
-        """Create an event; naive times are read in ``timezone``. Raises ValueError when it ends before it starts."""
+        """Create an event; naive times are read in ``timezone``. Raises ValueError when it ends before it starts.
+
+        ``private`` goes to the event's ``extendedProperties.private`` (seen only by this app)."""
         zone = ZoneInfo(timezone)
         if _aware(end, zone) <= _aware(start, zone):
             raise ValueError("an event must end after it starts")
@@ -133,10 +138,19 @@ class CalendarClient:
             body["description"] = description
         if attendees:
             body["attendees"] = [{"email": a} for a in attendees]
+        if private:
+            body["extendedProperties"] = {"private": dict(private)}
         raw = await self.api.run(
             user_id, "calendar.v3", lambda s: s.events().insert(calendarId=self.calendar_id, body=body).execute()
         )
         return _event(raw, zone)
+
+    async def get_event(self, user_id: int, event_id: str, *, timezone: str) -> CalendarEvent:
+        """One event by id (GoogleApiError with status 404 when there is none)."""
+        raw = await self.api.run(
+            user_id, "calendar.v3", lambda s: s.events().get(calendarId=self.calendar_id, eventId=event_id).execute()
+        )
+        return _event(raw, ZoneInfo(timezone))
 
     async def update_event(
         self,

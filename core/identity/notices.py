@@ -1,0 +1,93 @@
+"""DMs about sign-in and the Google connection, sent in the background through the Outbox.
+
+- After the sign-in callback: "you're in" (or why not) in the DM of the account that signed in.
+- When Google refuses a user's stored connection: a DM with a fresh link to connect again
+  (at most once per ``reconnect_every`` seconds per user, per process).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from core.identity.signin import Outcome, SignIn, SignInResult
+from core.messenger import Outbox
+from core.tasks import BackgroundTasks
+from core.types import PlatformIdentity
+
+log = logging.getLogger(__name__)
+
+AFTER_SIGN_IN = " Write to me here any time. /connect google links your Google Drive and Calendar."
+AFTER_CONNECT = " Ask me about your calendar, or try /calendar."
+RECONNECT = (
+    "Google no longer accepts my connection to your Drive and Calendar (it was revoked or has expired). "
+    "Connect again here: {link}\n(The link works once, for 10 minutes.)"
+)
+
+AccountsOf = Callable[[int], Awaitable[list[PlatformIdentity]]]
+
+
+class IdentityNotices:
+    """Tells people, in their DMs, what happened to their sign-in or Google connection."""
+
+    def __init__(
+        self,
+        *,
+        outbox: Outbox,
+        tasks: BackgroundTasks,
+        accounts_of: AccountsOf,
+        signin: SignIn | None = None,
+        connection_changed: Callable[[int], None] | None = None,
+        reconnect_every: float = 600.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.outbox = outbox
+        self.tasks = tasks
+        self.accounts_of = accounts_of
+        self.signin = signin
+        self.connection_changed = connection_changed
+        self.reconnect_every = reconnect_every
+        self.monotonic = monotonic
+        self._reconnect_sent: dict[int, float] = {}
+
+    async def signed_in(self, result: SignInResult) -> None:
+        """The web server's hook: DM the account the callback was for (spawned, so the page is not held up)."""
+        if result.identity is None:
+            return
+        text = result.message
+        if result.outcome is Outcome.SIGNED_IN:
+            text += AFTER_SIGN_IN
+        elif result.outcome is Outcome.CONNECTED:
+            text += AFTER_CONNECT
+            if result.user_id is not None:
+                self._reconnect_sent.pop(result.user_id, None)
+        if result.user_id is not None and self.connection_changed is not None:
+            self.connection_changed(result.user_id)
+        identity = result.identity
+        self.tasks.spawn(f"signin-dm:{identity.key}", lambda: self.outbox.send_to_account(identity, text))
+
+    def reconnect_needed(self, user_id: int) -> None:
+        """Google refused the user's connection: DM them a link to connect again (in the background)."""
+        if self.connection_changed is not None:
+            self.connection_changed(user_id)
+        if self.signin is None:
+            return
+        now = self.monotonic()
+        sent = self._reconnect_sent.get(user_id)
+        if sent is not None and now - sent < self.reconnect_every:
+            return
+        self._reconnect_sent[user_id] = now
+        self.tasks.spawn(f"reconnect-dm:{user_id}", lambda: self._send_reconnect(user_id))
+
+    async def _send_reconnect(self, user_id: int) -> None:
+        assert self.signin is not None
+        accounts = await self.accounts_of(user_id)
+        if not accounts:
+            log.warning("user %s needs to reconnect Google but has no account to tell", user_id)
+            return
+        # The link is bound to the account it is sent to, like a sign-in link.
+        account = next((a for a in accounts if a.platform in self.outbox.platforms), accounts[0])
+        link = await self.signin.start_connect(account, user_id)
+        await self.outbox.send_to_account(account, RECONNECT.format(link=link))
+        log.info("asked user %s to connect Google again", user_id)

@@ -1,0 +1,37 @@
+"""A user's profile fields changed by commands: display name and the small settings JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.db.database import Database
+from core.db.models import User
+
+MAX_NAME = 80
+
+
+class Profiles:
+    """Writes to ``users``; callers then call ``People.changed()`` so every process sees the change."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def set_display_name(self, user_id: int, name: str) -> None:
+        """The name the assistant uses for the user (instead of their email)."""
+        async with self.db.session() as session, session.begin():
+            user = await session.get(User, user_id)
+            if user is not None:
+                user.display_name = name
+
+    async def settings(self, user_id: int) -> dict[str, Any]:
+        """The user's settings JSON (empty when unset)."""
+        async with self.db.session() as session:
+            user = await session.get(User, user_id)
+            return dict(user.settings or {}) if user is not None else {}
+
+    async def set_setting(self, user_id: int, key: str, value: Any) -> None:
+        """Set one key of the settings JSON (a new dict, so the JSON column sees the change)."""
+        async with self.db.session() as session, session.begin():
+            user = await session.get(User, user_id)
+            if user is not None:
+                user.settings = {**(user.settings or {}), key: value}
