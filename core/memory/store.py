@@ -10,8 +10,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-import numpy as np
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from core.clock import Clock
@@ -19,7 +19,7 @@ from core.db.database import Database
 from core.db.models import Conversation, Message
 from core.db.models_memory import Memory, MessageEmbedding
 from core.memory import fts
-from core.memory.embedder import Embedder, from_bytes, to_bytes
+from core.memory.embedder import Embedder, to_bytes
 from core.memory.index import VectorIndex
 from core.memory.vectors import Kind, UserVectors
 
@@ -281,11 +281,6 @@ class MemoryStore:
         self._drop_from_index(user_id, "memory", doomed)
         return bool(result.rowcount)
 
-    async def memory_vector(self, user_id: int, memory_id: int) -> np.ndarray | None:
-        async with self.db.engine.connect() as conn:
-            data = await conn.scalar(select(Memory.embedding).where(Memory.id == memory_id, Memory.user_id == user_id))
-        return from_bytes(data) if data is not None else None
-
 
 def _indexable() -> object:
     return and_(
@@ -297,11 +292,5 @@ def _indexable() -> object:
     )
 
 
-def _record(row: object) -> MemoryRecord:
-    return MemoryRecord(
-        id=row.id,  # type: ignore[attr-defined]
-        text=row.text,  # type: ignore[attr-defined]
-        created_at=row.created_at,  # type: ignore[attr-defined]
-        updated_at=row.updated_at,  # type: ignore[attr-defined]
-        source_message_id=row.source_message_id,  # type: ignore[attr-defined]
-    )
+def _record(row: Any) -> MemoryRecord:
+    return MemoryRecord(row.id, row.text, row.created_at, row.updated_at, row.source_message_id)

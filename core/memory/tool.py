@@ -74,3 +74,39 @@ def _day(value: object, field: str, tz: ZoneInfo) -> datetime | None:
     except ValueError:
         raise ToolInputError(f"'{field}' must be a date like 2026-03-01, not {value!r}.") from None
     return datetime.combine(day, time(0), tzinfo=tz)
+
+
+class ForgetMemoryTool(ToolBase):
+    """Deletes the one memory that best matches what the user asked to forget ("forget that …")."""
+
+    name = "forget_memory"
+    description = (
+        "Delete a fact you remember about this user, when they ask you to forget it. Give the fact in a few words; "
+        "the closest remembered fact is deleted and returned, or nothing when no memory is close enough."
+    )
+    parameters: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "fact": {"type": "string", "description": "The fact to forget, e.g. 'my sister lives in Lisbon'."}
+        },
+        "required": ["fact"],
+    }
+    status = "Forgetting…"
+
+    def __init__(self, search: MemorySearch, *, min_similarity: float = 0.5, timeout: float = 10.0) -> None:
+        self.search = search
+        self.min_similarity = min_similarity
+        self.timeout = timeout
+
+    async def run(self, arguments: dict[str, Any], context: ToolContext) -> str | ToolResult:
+        fact = str(arguments.get("fact") or "").strip()
+        if not fact:
+            raise ToolInputError("say which fact to forget.")
+        try:
+            hits = await self.search.search(context.user_id, fact, limit=1, kinds=("memory",), timeout=self.timeout)
+        except ModelError as exc:
+            return ToolResult(f"Error: memory is unavailable right now ({exc.user_message})", is_error=True)
+        if not hits or hits[0].similarity < self.min_similarity:
+            return "No remembered fact matches that closely; nothing was deleted. The user can see all with /memory."
+        await self.search.store.forget_memory(context.user_id, hits[0].id)
+        return f"Deleted the memory: {hits[0].text}"

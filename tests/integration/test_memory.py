@@ -18,7 +18,7 @@ from core.db.repositories import UserRecord
 from core.llm import ModelError, OpenAIModel, ToolCall
 from core.memory.commands import MemoryCommands
 from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
-from core.memory.tool import SearchMemoryTool
+from core.memory.tool import ForgetMemoryTool, SearchMemoryTool
 from core.tokens import TokenCounter
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import ConversationRef, IncomingMessage, MessageStatus, PlatformIdentity
@@ -359,3 +359,19 @@ async def test_the_history_listener_reindexes_an_edit_and_drops_a_forgotten_mess
     assert old_words == []
     assert after_edit == ["My bike lock combination is 9902"]
     assert await memory.search.search(alice.id, "bike lock combination") == []
+
+
+async def test_forget_that_in_chat_deletes_the_closest_memory_only(database: Database, memory: Memory) -> None:
+    alice = await add_user(database, "Alice")
+    await memory.store.remember(alice.id, "The user's sister Ana lives in Lisbon.")
+    await memory.store.remember(alice.id, "The user plays the cello.")
+    registry = ToolRegistry.of([ForgetMemoryTool(memory.search)])
+
+    done = await registry.run(
+        ToolCall("c1", "forget_memory", '{"fact": "my sister lives in Lisbon"}'), context_for(alice)
+    )
+    nothing = await registry.run(ToolCall("c2", "forget_memory", '{"fact": "my tax number"}'), context_for(alice))
+
+    assert done.content == "Deleted the memory: The user's sister Ana lives in Lisbon."
+    assert nothing.content.startswith("No remembered fact matches that closely; nothing was deleted.")
+    assert [m.text for m in await memory.store.list_memories(alice.id)] == ["The user plays the cello."]
