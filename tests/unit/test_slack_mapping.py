@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from adapters.slack.mapping import is_direct, mentions, parse_options, ts_to_dat
 from adapters.slack.surface import LIMITS, SLACK_UPDATE_LIMIT, TEXT_MAX, _italic
 from adapters.slack.workspace import SlackRateLimits, Workspace
 from core.commands import Command, CommandOption, CommandReply, CommandRequest, CommandSet
+from core.identity.commands import GoogleParts, IdentityCommands, identity_commands
 
 
 async def _noop(_request: CommandRequest) -> CommandReply:
@@ -84,7 +86,14 @@ def test_every_rendered_part_fits_chat_update() -> None:
 def test_the_manifest_declares_every_command_the_bot_registers() -> None:
     manifest = (Path(__file__).resolve().parents[2] / "adapters/slack/manifest.yaml").read_text()
     declared = re.findall(r"^\s*- command: /(\w+)", manifest, re.MULTILINE)
-    assert sorted(declared) == sorted(CommandSet(None, None).commands)  # type: ignore[arg-type]
+    # With Google configured the container adds the sign-in and Google commands (core/identity/commands.py).
+    google = GoogleParts(None, None, None, None, None)  # type: ignore[arg-type]
+    nothing: Any = None
+    handlers = IdentityCommands(
+        chat=nothing, linker=nothing, profiles=nothing, google=google, settings_command=None, default_folder=""
+    )
+    registered = {*CommandSet(None, None).commands, *(c.name for c in identity_commands(handlers))}  # type: ignore[arg-type]
+    assert sorted(declared) == sorted(registered)
     events = set(re.findall(r"^\s*- (app_mention|message\.\w+)\s*$", manifest, re.MULTILINE))
     assert events == {"app_mention", "message.im", "message.channels", "message.groups"}
     assert "socket_mode_enabled: true" in manifest
