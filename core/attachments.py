@@ -63,8 +63,8 @@ class AttachmentLimits:
     max_image_bytes: int = 20 * MB
     max_audio_bytes: int = 25 * MB  # the transcription API's limit
     max_file_bytes: int = 20 * MB
-    # Kinds the assistant can read today; audio joins when transcription does.
-    readable: frozenset[AttachmentKind] = frozenset({AttachmentKind.IMAGE})
+    # Kinds the core reads: images go to the vision agent, audio to transcription.
+    readable: frozenset[AttachmentKind] = frozenset({AttachmentKind.IMAGE, AttachmentKind.AUDIO})
 
     def max_bytes(self, kind: AttachmentKind) -> int:
         """The largest file of this kind that is downloaded."""

@@ -218,11 +218,16 @@ async def test_discord_downloads_only_what_the_core_reads_within_its_limits(
 ) -> None:
     fake = discord_bot
     alice = fake.add_user(name="alice")["id"]
-    images = [(f"a{n}.png", PNG_BYTES, "image/png") for n in range(11)]
+    images = [(f"a{n}.png", PNG_BYTES, "image/png") for n in range(10)]
     fake.user_sends_dm(
         alice,
         "look at all of these",
-        attachments=[("huge.png", bytes(21 * MB), "image/png"), *images, ("voice.ogg", b"OggS", "audio/ogg")],
+        attachments=[
+            ("huge.png", bytes(21 * MB), "image/png"),
+            ("voice.ogg", b"OggS", "audio/ogg"),
+            ("report.pdf", b"%PDF-1.4", "application/pdf"),
+            *images,
+        ],
     )
     channel = fake.dm_channel_id(alice)
     assert channel is not None
@@ -234,12 +239,12 @@ async def test_discord_downloads_only_what_the_core_reads_within_its_limits(
     texts = await fake.await_for(bot_texts, 15)
 
     assert texts[0] == (
-        "-# voice.ogg is not supported yet: I can only read images.\n"
+        "-# report.pdf is not supported yet: I can only read images and audio.\n"
         "-# huge.png is too large: I read images up to 20 MB.\n"
-        "-# I read at most 10 files of one message, so a10.png was left out."
+        "-# I read at most 10 files of one message, so a9.png was left out."
     )
-    assert len(images_given(openai_fake)) == 10
-    assert len(fake.downloads) == 10, "only what is read is downloaded"
+    assert len(fake.downloads) == 10, "only what is read is downloaded: the recording and nine images"
+    assert len(images_given(openai_fake)) == 9
 
 
 @pytest.mark.parametrize("discord_allowed", ["discord:*:1"])

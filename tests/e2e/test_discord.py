@@ -252,7 +252,7 @@ async def test_images_reach_the_model_and_other_files_get_a_clear_line(bot: Bot,
     )
     texts = await bot.answer_in(channel, count=2)
 
-    assert texts[0] == "-# report.pdf is not supported yet: I can only read images."
+    assert texts[0] == "-# report.pdf is not supported yet: I can only read images and audio."
     content = openai_fake.last_messages()[-1]["content"]
     assert content[1]["type"] == "image_url" and content[1]["image_url"]["url"].startswith("data:image/png;base64,")
 

@@ -336,12 +336,12 @@ async def test_images_go_to_the_model_and_other_files_get_a_clear_line(
         slack.user_sends_dm("U1", "summarise this", files=[("report.pdf", b"%PDF-1.4", "application/pdf")])
         texts = await final_texts(slack, channel, count=2)
         assert texts[1].startswith("You said: summarise this")
-        assert texts[1].endswith("_report.pdf is not supported yet: I can only read images._")
+        assert texts[1].endswith("_report.pdf is not supported yet: I can only read images and audio._")
 
         requests_before = len(openai_fake.chat_requests())
         slack.user_sends_dm("U1", "", files=[("notes.docx", b"PK", "application/octet-stream")])
         texts = await final_texts(slack, channel, count=3)
-        assert texts[2] == "_notes.docx is not supported yet: I can only read images._"
+        assert texts[2] == "_notes.docx is not supported yet: I can only read images and audio._"
         assert len(openai_fake.chat_requests()) == requests_before  # no model call for nothing to read
 
 

@@ -57,7 +57,7 @@ def test_the_plan_keeps_the_message_order_and_says_why_each_file_is_skipped() ->
     ]
     plan.skip(plan.accepted[1])
     assert policy.skipped_note(plan.skipped).splitlines() == [
-        "report.pdf is not supported yet: I can only read images.",
+        "report.pdf is not supported yet: I can only read images and audio.",
         "huge.png is too large: I read images up to 20 MB.",
         "I read at most 2 files of one message, so c.png was left out.",
         "linked.png is stored outside the chat, so I can't open it.",
@@ -65,13 +65,13 @@ def test_the_plan_keeps_the_message_order_and_says_why_each_file_is_skipped() ->
     ]
 
 
-def test_audio_is_not_supported_until_the_core_reads_it_and_then_has_its_own_limit() -> None:
+def test_audio_has_its_own_limit_and_a_policy_can_leave_it_out() -> None:
     voice = OfferedFile("voice-message.ogg", "audio/ogg", 22 * MB)
-    today = AttachmentPolicy()
-    assert today.skipped_note(today.plan([voice]).skipped) == (
+    images_only = AttachmentPolicy(AttachmentLimits(readable=frozenset({AttachmentKind.IMAGE})))
+    assert images_only.skipped_note(images_only.plan([voice]).skipped) == (
         "voice-message.ogg is not supported yet: I can only read images."
     )
-    with_audio = AttachmentPolicy(AttachmentLimits(readable=frozenset({AttachmentKind.IMAGE, AttachmentKind.AUDIO})))
+    with_audio = AttachmentPolicy()
     [accepted] = with_audio.plan([voice]).accepted
     assert (accepted.kind, accepted.max_bytes) == (AttachmentKind.AUDIO, 25 * MB)
     too_big = with_audio.plan([OfferedFile("talk.mp3", "audio/mpeg", 26 * MB), OfferedFile("x.png", "", 30 * MB)])
@@ -84,6 +84,6 @@ def test_many_names_are_shortened() -> None:
     policy = AttachmentPolicy()
     plan = policy.plan([OfferedFile(f"doc{n}.pdf", "application/pdf") for n in range(5)])
     assert policy.skipped_note(plan.skipped) == (
-        "doc0.pdf, doc1.pdf, doc2.pdf and 2 more are not supported yet: I can only read images."
+        "doc0.pdf, doc1.pdf, doc2.pdf and 2 more are not supported yet: I can only read images and audio."
     )
     assert policy.skipped_note([]) == ""
