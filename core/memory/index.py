@@ -76,8 +76,12 @@ class VectorIndex:
             total += self._codes.nbytes + self._bounds.nbytes
         return total
 
-    def add(self, ids: Sequence[int], vectors: np.ndarray, times: Sequence[float]) -> None:
-        """Add rows (normalised here); an id already present has its row replaced."""
+    def add(self, ids: Sequence[int], vectors: np.ndarray, times: Sequence[float], *, adopt: bool = False) -> None:
+        """Add rows (normalised here); an id already present has its row replaced.
+
+        ``adopt``: the index may keep ``vectors`` (float32, C-contiguous) as its own
+        matrix when it is empty, saving a copy; the caller must not use it afterwards.
+        """
         matrix = np.asarray(vectors, dtype=np.float32)
         if matrix.ndim == 1:
             matrix = matrix.reshape(1, -1)
@@ -96,8 +100,16 @@ class VectorIndex:
         if fresh:
             start = self._n
             stop = start + len(fresh)
+            whole = len(fresh) == len(ids)
+            if adopt and whole and start == 0 and matrix.flags.c_contiguous and matrix.flags.writeable:
+                self._matrix = matrix  # a cold load: the caller's buffer becomes the index
+                self._ids = np.empty(stop, dtype=np.int64)
+                self._times = np.empty(stop, dtype=np.float64)
             self._ensure_capacity(stop)
-            if len(fresh) == len(ids):  # the usual bulk load: no fancy-index copy
+            if whole and self._matrix is matrix:
+                self._ids[start:stop] = ids
+                self._times[start:stop] = times
+            elif whole:  # the usual bulk load: no fancy-index copy
                 self._matrix[start:stop] = matrix
                 self._ids[start:stop] = ids
                 self._times[start:stop] = times

@@ -10,6 +10,7 @@ are read back from the database, which always filters by the user.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -21,6 +22,8 @@ from core.db.database import Database
 from core.db.models import Message
 from core.db.models_memory import Memory, MessageEmbedding
 from core.memory.index import VectorIndex
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["message", "memory"]
 
@@ -40,9 +43,24 @@ class UserVectors:
         self.quantize_above = quantize_above
         self._loaded: dict[tuple[int, Kind], _Loaded] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._refreshing: dict[tuple[int, Kind], asyncio.Task[VectorIndex | None]] = {}
 
     async def get(self, user_id: int, kind: Kind) -> VectorIndex | None:
-        """The user's index of ``kind``, loaded or brought up to date; None while they have no vectors."""
+        """The user's index of ``kind``, loaded or brought up to date; None while they have no vectors.
+
+        The load runs as its own task: a caller that gives up (a recall step past
+        its timeout) does not cancel it, so a large cold load still completes and
+        the next turn finds the index ready.
+        """
+        key = (user_id, kind)
+        task = self._refreshing.get(key)
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._refresh(user_id, kind))
+            task.add_done_callback(_consume)
+            self._refreshing[key] = task
+        return await asyncio.shield(task)
+
+    async def _refresh(self, user_id: int, kind: Kind) -> VectorIndex | None:
         async with self._lock(user_id):
             loaded = self._loaded.setdefault((user_id, kind), _Loaded(None))
             table = MessageEmbedding if kind == "message" else Memory
@@ -61,14 +79,13 @@ class UserVectors:
                 return loaded.index
             if loaded.index is None:
                 loaded.index = VectorIndex(rows[-1].dims, quantize_above=self.quantize_above)
-            usable = [row for row in rows if row.dims == loaded.index.dims]
+            dims = loaded.index.dims
+            usable = [row for row in rows if row.dims == dims]
             if usable:
-                matrix = np.frombuffer(b"".join(row.embedding for row in usable), dtype="<f4")
-                loaded.index.add(
-                    [row[3] for row in usable],
-                    matrix.reshape(len(usable), loaded.index.dims),
-                    [row[4].timestamp() for row in usable],
-                )
+                matrix = np.empty((len(usable), dims), dtype=np.float32)
+                for i, row in enumerate(usable):
+                    matrix[i] = np.frombuffer(row.embedding, dtype="<f4")
+                loaded.index.add([row[3] for row in usable], matrix, [row[4].timestamp() for row in usable], adopt=True)
             loaded.last_row_id = rows[-1].id
             return loaded.index
 
@@ -84,3 +101,9 @@ class UserVectors:
         loaded = self._loaded.get((user_id, kind))
         if loaded is not None and loaded.index is not None:
             loaded.index.remove(ids)
+
+
+def _consume(task: asyncio.Task[VectorIndex | None]) -> None:
+    """Retrieve a load's failure when every caller gave up on it, so it is logged once, not lost."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("loading a memory index failed: %s", task.exception())
