@@ -14,6 +14,7 @@ from adapters.slack.credentials import check_bot_token, open_socket_url
 from bot.config import Settings
 from bot.container import build_model
 from bot.errors import ConfigError, first_line
+from bot.google_checks import google_checks
 from core.db.database import Database
 from core.db.url import DatabaseUrlError
 from core.llm import ModelError
@@ -33,6 +34,7 @@ async def run_checks(settings: Settings) -> list[Check]:
 
     checks.append(await _database_check(settings))
     checks.extend(await _model_checks(settings))
+    checks.extend(await _google_checks(settings))
     checks.extend(await _platform_checks(settings))
     return checks
 
@@ -83,6 +85,19 @@ async def _model_checks(settings: Settings) -> list[Check]:
         finally:
             await model.close()
     return checks
+
+
+async def _google_checks(settings: Settings) -> list[Check]:
+    """Sign-in and Google (bot/google_checks.py): the OAuth client, SECRET_KEY against stored tokens, PUBLIC_URL."""
+    try:
+        db: Database | None = Database(settings.database_url)
+    except DatabaseUrlError:
+        db = None  # the database check has said why
+    try:
+        return [Check(ok, line) for ok, line in await google_checks(settings, db)]
+    finally:
+        if db is not None:
+            await db.dispose()
 
 
 async def _platform_checks(settings: Settings) -> list[Check]:
