@@ -6,12 +6,11 @@ pick new rows up at the next search and drop removed ones at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
+import numpy as np
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from core.clock import Clock
@@ -21,28 +20,12 @@ from core.db.models_memory import Memory, MessageEmbedding
 from core.memory import fts
 from core.memory.embedder import Embedder, to_bytes
 from core.memory.index import VectorIndex
+from core.memory.records import MemoryRecord, Remembered, record_of
 from core.memory.vectors import Kind, UserVectors
 
 log = logging.getLogger(__name__)
 
 INDEXED_ROLES = ("user", "assistant")
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryRecord:
-    id: int
-    text: str
-    created_at: datetime
-    updated_at: datetime
-    source_message_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Remembered:
-    """What :meth:`MemoryStore.remember` did: ``added``, ``updated`` (a duplicate) or ``replaced``."""
-
-    memory: MemoryRecord
-    action: str
 
 
 class MemoryStore:
@@ -63,6 +46,7 @@ class MemoryStore:
         self.dedup_threshold = dedup_threshold
         self.quantize_above = quantize_above
         self._vectors = UserVectors(db, embedder.name, quantize_above=quantize_above)
+        self._writers: dict[int, asyncio.Lock] = {}
 
     async def vectors(self, user_id: int, kind: Kind) -> VectorIndex | None:
         """The user's index of ``kind``, loaded or brought up to date; None while they have no vectors."""
@@ -210,6 +194,13 @@ class MemoryStore:
         if not text:
             raise ValueError("a memory needs some text")
         vector = (await self.embedder.embed([text]))[0]
+        # One writer per user, so two turns telling the same fact at once make one memory.
+        async with self._writers.setdefault(user_id, asyncio.Lock()):
+            return await self._remember(user_id, text, vector, source_message_id, replaces)
+
+    async def _remember(
+        self, user_id: int, text: str, vector: np.ndarray, source_message_id: int | None, replaces: int | None
+    ) -> Remembered:
         index = await self.vectors(user_id, "memory")
         now = self.clock()
         values = {"text": text, "embedding": to_bytes(vector), "dims": len(vector), "model": self.embedder.name}
@@ -253,7 +244,7 @@ class MemoryStore:
             self._drop_from_index(user_id, "memory", [replaces])
         if target is not None and index is not None:
             index.add([target], vector.reshape(1, -1), [row.created_at.timestamp()])
-        return Remembered(_record(row), action)
+        return Remembered(record_of(row), action)
 
     async def list_memories(self, user_id: int) -> list[MemoryRecord]:
         """The user's current memories, newest first."""
@@ -265,7 +256,7 @@ class MemoryStore:
                     .order_by(Memory.updated_at.desc(), Memory.id.desc())
                 )
             ).all()
-        return [_record(row) for row in rows]
+        return [record_of(row) for row in rows]
 
     async def forget_memory(self, user_id: int, memory_id: int) -> bool:
         """Really delete one memory of the user (and the older versions it replaced)."""
@@ -290,7 +281,3 @@ def _indexable() -> object:
         Message.status != "streaming",
         Message.content != "",
     )
-
-
-def _record(row: Any) -> MemoryRecord:
-    return MemoryRecord(row.id, row.text, row.created_at, row.updated_at, row.source_message_id)

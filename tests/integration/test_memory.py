@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -87,8 +88,12 @@ async def test_a_users_search_never_returns_another_users_messages_or_memories(
     await memory.store.remember(alice.id, "The user's cat is called Whiskers.")
     await history(database, bob, "discord", ["I repaired my bicycle", "Well done."], START)
     await memory.store.index_pending(bob.id)
+    alices = (await memory.store.list_memories(alice.id))[0]
+    # A model naming another user's memory as the one to replace changes nothing of hers.
+    await memory.store.remember(bob.id, "The user has no pets.", replaces=alices.id)
 
     assert await memory.search.search(bob.id, "cat Whiskers vet") == []
+    assert [m.text for m in await memory.store.list_memories(alice.id)] == ["The user's cat is called Whiskers."]
     tool = await SearchMemoryTool(memory.search).run({"query": "Whiskers the cat"}, context_for(bob))
     assert tool == "Nothing found in memory about that."
     assert {h.text for h in await memory.search.search(alice.id, "Whiskers")} == {
@@ -375,3 +380,15 @@ async def test_forget_that_in_chat_deletes_the_closest_memory_only(database: Dat
     assert done.content == "Deleted the memory: The user's sister Ana lives in Lisbon."
     assert nothing.content.startswith("No remembered fact matches that closely; nothing was deleted.")
     assert [m.text for m in await memory.store.list_memories(alice.id)] == ["The user plays the cello."]
+
+
+async def test_the_same_fact_told_twice_at_once_makes_one_memory(database: Database, memory: Memory) -> None:
+    alice = await add_user(database, "Alice")
+
+    first, second = await asyncio.gather(
+        memory.store.remember(alice.id, "The user's sister is Ana."),
+        memory.store.remember(alice.id, "The user's sister is Ana."),
+    )
+
+    assert sorted([first.action, second.action]) == ["added", "updated"]
+    assert [m.text for m in await memory.store.list_memories(alice.id)] == ["The user's sister is Ana."]
