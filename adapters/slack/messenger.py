@@ -8,6 +8,7 @@ answers (:func:`adapters.render.deliver`), files with files_upload_v2.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -16,7 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.budget import Priority
-from adapters.render import deliver
+from adapters.render import RATE_LIMIT_RETRIES, deliver
 from adapters.slack.conversations import SurfaceFactory
 from adapters.slack.identity import PLATFORM
 from adapters.slack.mapping import dm_ref
@@ -26,7 +27,6 @@ from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 
 log = logging.getLogger(__name__)
 
-OPEN_ATTEMPTS = 5
 # conversations.open errors that mean the member cannot be reached this way at all.
 _UNREACHABLE = {
     "user_not_found": "Slack knows no member {user}",
@@ -46,6 +46,7 @@ class SlackMessenger:
         self.client = client
         self.surfaces = surfaces
         self._dms: dict[tuple[str, str], str] = {}
+        self._opening = asyncio.Lock()  # jobs to one person at once open their DM once
 
     async def send_to_account(
         self, account: PlatformIdentity, text: str, files: Sequence[OutgoingFile] = ()
@@ -68,12 +69,16 @@ class SlackMessenger:
 
     async def _dm_channel(self, team_id: str, user_id: str) -> str:
         """The DM channel id with a member, from memory or conversations.open (rate limits waited out)."""
-        key = (team_id, user_id)
-        if key in self._dms:
+        async with self._opening:
+            key = (team_id, user_id)
+            if key not in self._dms:
+                self._dms[key] = await self._open_dm(team_id, user_id)
             return self._dms[key]
+
+    async def _open_dm(self, team_id: str, user_id: str) -> str:
         workspace = self.surfaces.workspaces.get(team_id)
         windows = (workspace.open,)
-        for _attempt in range(OPEN_ATTEMPTS):
+        for _attempt in range(RATE_LIMIT_RETRIES):
             await workspace.budget.acquire(windows, Priority.FIRST)
             try:
                 response = await self.client.conversations_open(users=user_id)
@@ -89,6 +94,5 @@ class SlackMessenger:
             channel = str((response.get("channel") or {}).get("id") or "")
             if not channel:
                 raise DeliveryError(f"Slack opened no DM channel for {user_id}", retryable=True)
-            self._dms[key] = channel
             return channel
         raise DeliveryError(f"Slack kept rate limiting conversations.open for {user_id}", retryable=True)

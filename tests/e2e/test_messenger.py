@@ -272,26 +272,46 @@ async def test_an_unknown_slack_member_is_a_delivery_error(
     assert "not a Slack account" in refused.value.reason
 
 
-@pytest.mark.parametrize("slack_limits", [SlackLimits(post_per_second_per_channel=0.7)])
+# Tighter than Slack's documented limits (and than the windows the bot keeps to): one post
+# per 1.4 s in a channel, one DM opened and one file uploaded per 1.5 s in the workspace.
+STRICT_SLACK = SlackLimits(post_per_second_per_channel=0.7, open_per_minute=1, upload_per_minute=1, minute=1.5)
+
+
+@pytest.mark.parametrize("slack_limits", [STRICT_SLACK])
 async def test_slack_posts_under_stricter_than_documented_limits_lose_and_repeat_nothing(
     slack: FakeSlack, slack_outbox: tuple[Outbox, Directory, SlackService]
 ) -> None:
     outbox, directory, _ = slack_outbox
     directory.add(ALICE, PlatformIdentity("slack", TEAM, "U1"))
+    directory.add(BOB, PlatformIdentity("slack", TEAM, "U2"))
     texts = [f"note {n}" for n in range(3)]
     long_text = paragraphs(12)
 
     deliveries = await asyncio.gather(
-        outbox.send_to_user(ALICE, long_text), *(outbox.send_to_user(ALICE, t) for t in texts)
+        outbox.send_to_user(ALICE, long_text),
+        *(outbox.send_to_user(ALICE, t) for t in texts),
+        outbox.send_to_user(BOB, "your log", [pdf("bob.pdf")]),
+        outbox.send_to_user(ALICE, "your log", [pdf("alice.pdf")]),
+        outbox.send_to_user(ALICE, "", [pdf("one.pdf")]),  # files alone, both at once
+        outbox.send_to_user(ALICE, "", [pdf("two.pdf")]),
     )
 
     channel = slack.dm_channel("U1")
-    posted = {m.ts: m.text for m in slack.channel_messages(channel) if m.is_bot}
+    posted = {m.ts: m.text for m in slack.channel_messages(channel) if m.is_bot and not m.files}
     assert "".join(posted[ts] for ts in deliveries[0].message_ids) == long_text
-    for delivery, text in zip(deliveries[1:], texts, strict=True):
+    for delivery, text in zip(deliveries[1:4], texts, strict=True):
         assert [posted[ts] for ts in delivery.message_ids] == [text]
-    assert len(posted) == sum(len(d.message_ids) for d in deliveries), "nothing posted twice"
-    assert slack.rate_limited, "the fake's stricter limit did refuse posts"
+    assert [posted[ts] for ts in deliveries[5].message_ids] == ["your log"]
+    assert len(posted) == sum(len(d.message_ids) for d in deliveries if d.conversation.channel == channel)
+    assert slack.texts(slack.dm_channel("U2")) == ["your log", ""], "Bob's text, then his file"
+    assert sorted((u.filename, u.channel) for u in slack.uploads) == [
+        ("alice.pdf", channel),
+        ("bob.pdf", slack.dm_channel("U2")),
+        ("one.pdf", channel),
+        ("two.pdf", channel),
+    ], "each file once"
+    refused = {e.method for e in slack.rate_limited}
+    assert {"chat.postMessage", "conversations.open", "files.getUploadURLExternal"} <= refused, refused
 
 
 # -- both ---------------------------------------------------------------------------------------

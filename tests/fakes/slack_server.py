@@ -90,6 +90,11 @@ class SlackLimits:
     start_stop_stream_per_minute: int | None = 20
     append_stream_per_minute: int | None = 100
     delete_per_minute: int | None = 50
+    #: files.getUploadURLExternal and conversations.open; off unless a test sets them.
+    upload_per_minute: int | None = None
+    open_per_minute: int | None = None
+    #: the length of the "per minute" windows; tests shorten it to stay fast.
+    minute: float = 60.0
     update_max_chars: int | None = 4000
     post_max_chars: int | None = 40000
     stream_text_max_chars: int | None = 12000
@@ -468,11 +473,13 @@ class FakeSlack(ThreadedServer):
             "chat.stopStream": lim.start_stop_stream_per_minute,
             "chat.appendStream": lim.append_stream_per_minute,
             "chat.delete": lim.delete_per_minute,
+            "files.getUploadURLExternal": lim.upload_per_minute,
+            "conversations.open": lim.open_per_minute,
         }.get(method)
         if per_minute is None:
             return None
         if method not in self._windows:
-            self._windows[method] = _SlidingWindow(per_minute, 60.0)
+            self._windows[method] = _SlidingWindow(per_minute, lim.minute)
         return self._windows[method].acquire(now)
 
     def reset_limits(self) -> None:
