@@ -18,12 +18,13 @@ from core.db.models_memory import FTS_TABLE
 from core.db.repositories import UserRecord
 from core.llm import ModelError, OpenAIModel, ToolCall
 from core.memory.commands import MemoryCommands
+from core.memory.embedder import Embedder
 from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
 from core.memory.tool import ForgetMemoryTool, SearchMemoryTool
 from core.tokens import TokenCounter
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import ConversationRef, IncomingMessage, MessageStatus, PlatformIdentity
-from tests.fakes.openai_server import FakeOpenAI, Hang, Reply, topic_embedding
+from tests.fakes.openai_server import Error, FakeOpenAI, Hang, Reply, topic_embedding
 from tests.memory_helpers import Memory, add_conversation, add_message, add_user, build_memory
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -392,3 +393,16 @@ async def test_the_same_fact_told_twice_at_once_makes_one_memory(database: Datab
 
     assert sorted([first.action, second.action]) == ["added", "updated"]
     assert [m.text for m in await memory.store.list_memories(alice.id)] == ["The user's sister is Ana."]
+
+
+async def test_an_endpoint_refusing_dimensions_gets_the_models_own_size(
+    model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    embedder = Embedder(model, dimensions=256)
+    openai_fake.queue_for("embeddings", Error(400, "This model does not support specifying dimensions."))
+
+    vectors = await embedder.embed(["hello there", "general kenobi"])
+
+    sent = [r.json for r in openai_fake.requests_to("/v1/embeddings")]
+    assert [("dimensions" in body) for body in sent] == [True, False]
+    assert vectors.shape == (2, openai_fake.embedding_dim) and embedder.dimensions is None
