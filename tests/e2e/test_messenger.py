@@ -168,6 +168,10 @@ async def test_a_closed_discord_dm_is_a_delivery_error_and_is_not_retried(
     sends = [e for e in fake_discord.log if e.route == "messages.create"]
     assert [e.status for e in sends] == [403], "a closed DM is asked once"
 
+    ghost = PlatformIdentity("discord", "global", "4242")
+    with pytest.raises(DeliveryError, match="Discord knows no user 4242"):
+        await outbox.send_to_account(ghost, "hello")
+
 
 @pytest.mark.parametrize("discord_limits", [DiscordLimits(channel_send=(2, 1.5), global_per_second=3)])
 async def test_discord_posts_stricter_than_documented_limits_lose_and_repeat_nothing(
