@@ -104,7 +104,8 @@ class MemorySearch:
             key for key in fused if similarity.get(key, -1.0) >= (opts.text_floor if key in from_text else opts.floor)
         ]
         kept.sort(key=lambda key: (-fused[key], -similarity[key]))
-        hits = await self._read(user_id, kept[: limit * 2], since, until)
+        # All kept (at most two candidate lists): full-text hits are not yet filtered by date.
+        hits = await self._read(user_id, kept, since, until)
         out = [
             SearchHit(kind, item, *hits[(kind, item)], similarity=similarity[(kind, item)], score=fused[(kind, item)])
             for kind, item in kept

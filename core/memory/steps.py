@@ -132,7 +132,8 @@ class ReindexOnChange:
 EXTRACTION_PROMPT = """You keep a user's long-term memory. From the user's latest message, pick out durable facts \
 about the user worth remembering for months: people in their life, where they live, preferences, diet, plans with \
 dates, explicit "remember that ..." requests. Ignore small talk, questions, and anything only about this moment. \
-Write each fact as one short sentence in the third person ("The user's sister is Ana."). If a fact contradicts or \
+Write each fact as one short sentence in the third person ("The user's sister is Ana."), with relative dates \
+("next Friday") turned into calendar dates from the message's time stamp. If a fact contradicts or \
 updates one of the known memories listed below, give that memory's id in "replaces". Answer with JSON only; an \
 empty list when there is nothing to remember."""
 
