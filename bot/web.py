@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from core.identity.signin import CALLBACK_PATH, Outcome, SignIn, SignInResult
@@ -99,7 +99,6 @@ def create_app(*, signin: SignIn | None, on_signed_in: SignedInHook | None = Non
 
 def mount_slack(app: FastAPI, bolt_app: Any, path: str = "/slack/events") -> None:
     """Serve Slack's HTTP mode (events, commands) at ``path`` through bolt's FastAPI adapter."""
-    from fastapi import Request
     from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 
     handler = AsyncSlackRequestHandler(bolt_app)

@@ -29,7 +29,8 @@ from core.timefmt import zone
 
 log = logging.getLogger(__name__)
 
-DRIVE_FOLDER = "drive_folder_id"  # key in users.settings
+DRIVE_FOLDER = "drive_folder_id"  # key in users.settings: the folder is kept by id (renames and moves are fine)
+DRIVE_FOLDER_NAME = "drive_folder_name"  # its name when chosen, only to show it
 NOT_SET_UP = "Google is not set up on this assistant (its owner has not configured a Google client)."
 _SETTING = re.compile(
     r"^\s*(name|drive[-_ ]?folder|timezone|time[-_ ]?zone)(?:\s*[:=]\s*|\s+)(.*)$", re.IGNORECASE | re.DOTALL
@@ -132,8 +133,16 @@ class IdentityCommands:
                 )
                 lines.append((await self.timezone_command.handler(timezone_request)).text)
                 if not name and not folder and not options.get("timezone", "").strip():
-                    lines.append("Also: /settings name <what to call you>, /settings drive-folder <Drive folder name>.")
+                    lines += await self._overview(user_id)
         return CommandReply("\n".join(lines), private=True)
+
+    async def _overview(self, user_id: int) -> list[str]:
+        shown_name = await self.profiles.display_name(user_id)
+        lines = [f"I call you {shown_name}. Change it with /settings name <name>."]
+        if self.google is not None:
+            chosen = (await self.profiles.settings(user_id)).get(DRIVE_FOLDER_NAME) or self.default_folder
+            lines.append(f"Your files go to the Drive folder “{chosen}”. Change it with /settings drive-folder <name>.")
+        return lines
 
     async def _drive_folder(self, user_id: int, name: str) -> str:
         if self.google is None:
@@ -150,7 +159,7 @@ class IdentityCommands:
         except (GoogleUnavailable, GoogleApiError) as exc:
             log.warning("drive folder for user %s failed: %s", user_id, exc)
             return f"Google Drive could not be reached ({exc}); nothing changed."
-        await self.profiles.set_setting(user_id, DRIVE_FOLDER, folder.id)
+        await self.profiles.update_settings(user_id, {DRIVE_FOLDER: folder.id, DRIVE_FOLDER_NAME: folder.name})
         await self.chat.people.changed()
         return f"Files will go to the Drive folder “{folder.name}” {folder.web_view_link}".rstrip()
 

@@ -23,15 +23,21 @@ class Profiles:
             if user is not None:
                 user.display_name = name
 
+    async def display_name(self, user_id: int) -> str:
+        """The name the assistant uses for the user ("" for an unknown user)."""
+        async with self.db.session() as session:
+            user = await session.get(User, user_id)
+            return user.display_name if user is not None else ""
+
     async def settings(self, user_id: int) -> dict[str, Any]:
         """The user's settings JSON (empty when unset)."""
         async with self.db.session() as session:
             user = await session.get(User, user_id)
             return dict(user.settings or {}) if user is not None else {}
 
-    async def set_setting(self, user_id: int, key: str, value: Any) -> None:
-        """Set one key of the settings JSON (a new dict, so the JSON column sees the change)."""
+    async def update_settings(self, user_id: int, values: dict[str, Any]) -> None:
+        """Set these keys of the settings JSON (a new dict, so the JSON column sees the change)."""
         async with self.db.session() as session, session.begin():
             user = await session.get(User, user_id)
             if user is not None:
-                user.settings = {**(user.settings or {}), key: value}
+                user.settings = {**(user.settings or {}), **values}

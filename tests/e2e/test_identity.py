@@ -12,6 +12,7 @@ and in the browser.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -278,7 +279,9 @@ async def test_a_stranger_signs_in_and_is_the_same_person_on_slack(world: World)
 
     [answer] = await world.discord_reply(ada_discord, "good morning")
     assert answer == "You said: good morning"
-    assert "Your time zone is UTC" in await world.discord_command(ada_discord, "settings")
+    overview = await world.discord_command(ada_discord, "settings")
+    assert "Your time zone is UTC" in overview and "I call you Ada." in overview
+    assert "Drive folder “CaptainsLog”" in overview
     assert "Asia/Tokyo" in await world.discord_command(ada_discord, "settings", {"timezone": "Asia/Tokyo"})
     assert "Ada L." in await world.discord_command(ada_discord, "settings", {"name": "Ada L."})
 
@@ -390,5 +393,37 @@ async def test_connect_google_create_an_event_then_a_revoked_token_asks_to_recon
     assert again.startswith("Google Drive and Calendar are connected")
     assert "Lunch with Grace" in await world.discord_command(ada, "calendar", {"day": "2026-11-25"})
 
+    # The Drive folder: created by the app, kept by id in the user's settings.
+    chosen = await world.discord_command(ada, "settings", {"drive_folder": "Captain's Logs"})
+    assert "Files will go to the Drive folder “Captain's Logs”" in chosen
+    [folder] = [f for f in world.google.files.values() if f["mimeType"] == "application/vnd.google-apps.folder"]
+    assert folder["name"] == "Captain's Logs"
+    [(settings,)] = await world.rows("SELECT settings FROM users")
+    settings = settings if isinstance(settings, dict) else json.loads(settings)
+    assert settings["drive_folder_id"] == folder["id"]
+    assert "Drive folder “Captain's Logs”" in await world.discord_command(ada, "settings")
+
     assert "disconnected" in await world.discord_command(ada, "disconnect", {"service": "google"})
     assert await world.rows("SELECT count(*) FROM google_tokens") == [(0,)]
+
+
+async def test_slack_http_mode_is_served_by_the_same_web_server(world: World) -> None:
+    signing_secret = "test-signing-secret"
+    await world.start(slack_mode="http", slack_signing_secret=signing_secret, slack_app_token=None)
+    assert world.container is not None
+    [web] = world.container.web_services()
+    assert web.port == world.values["web_port"]
+
+    body = world.slack.slash_command_body("U0NEW", "/help")
+    async with httpx.AsyncClient(timeout=15) as client:
+        forged = await client.post(
+            f"{web.url}/slack/events", content=body, headers=world.slack.signed_request("wrong-secret", body)
+        )
+        assert forged.status_code == 401
+        signed = await client.post(
+            f"{web.url}/slack/events", content=body, headers=world.slack.signed_request(signing_secret, body)
+        )
+        assert signed.status_code == 200
+    # A stranger's command is answered (privately) with a sign-in link, like a message.
+    post = await world.slack.await_for(lambda: world.slack.response_url_posts, timeout=15)
+    assert post[0].body["response_type"] == "ephemeral" and LINK.search(post[0].body["text"])
