@@ -4,46 +4,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from adapters.terminal.messenger import TerminalMessenger, save_file
+from adapters.terminal.answer_view import AnswerView, unexpected
+from adapters.terminal.history_view import CountError, history_count, history_line
+from adapters.terminal.lines import CallableLines, LineSource, PipedLines, PromptLines, is_interactive
+from adapters.terminal.messenger import TerminalMessenger
+from adapters.terminal.safe_text import printable
 from core.chat import ChatService
 from core.db.models import utcnow
 from core.messenger import Outbox
-from core.timefmt import stamp, zone
-from core.types import (
-    ConversationRef,
-    IncomingMessage,
-    OutgoingFile,
-    PlatformIdentity,
-    Refused,
-    StatusUpdate,
-    TextDelta,
-    TurnDone,
-    TurnError,
-    TurnEvent,
-)
+from core.timefmt import zone
+from core.types import ConversationRef, IncomingMessage, PlatformIdentity
 
 log = logging.getLogger(__name__)
 
 HELP = """Commands:
   /new        start a fresh conversation (the old one stays in the database)
-  /history    show the last messages of this conversation (/history 50 for more)
+  /history    show the last messages of this conversation (/history 50 for more, up to 200)
   /forget     keep the last question and answer out of what the model sees
-  /tz ZONE    set your time zone, e.g. /tz Europe/Paris
+  /tz ZONE    set your time zone, e.g. /tz Europe/Paris (/tz alone shows it)
   /help       this list
   /quit       leave (Ctrl-D works too)"""
+
+KEYS = """Keys: Enter sends; Esc+Enter or Alt+Enter starts a new line (a pasted text is one message).
+  Up/Down recall earlier messages; Ctrl-C stops an answer, and at the prompt leaves."""
 
 ReadLine = Callable[[], Awaitable[str | None]]
 
 
 class TerminalChat:
-    """Reads lines, sends them through ``ChatService.turn`` and prints the event stream."""
+    """Reads messages, sends them through ``ChatService.turn`` and prints the event stream."""
 
     def __init__(
         self,
@@ -54,15 +52,23 @@ class TerminalChat:
         files_dir: Path = Path("data/files"),
         read_line: ReadLine | None = None,
         outbox: Outbox | None = None,
+        lines: LineSource | None = None,
     ) -> None:
-        """``outbox`` gets a messenger that prints posts to this user while the chat runs."""
+        """``lines`` defaults to the line editor on a terminal and to plain lines from a pipe or file;
+        ``read_line`` (a coroutine function) is the older way to feed lines.
+        ``outbox`` gets a messenger that prints posts to this user while the chat runs."""
         self.chat = chat
         self.outbox = outbox
         self.console = console or Console(highlight=False)
         self.identity = PlatformIdentity("terminal", "local", user, display_name=user)
         self.place = ConversationRef("terminal", "local", user)
         self.files_dir = files_dir
-        self._read_line = read_line or self._stdin_line
+        if lines is None and read_line is not None:
+            lines = CallableLines(read_line)
+        if lines is None:
+            lines = PromptLines.create() if is_interactive() else PipedLines(self.console)
+        self.lines: LineSource = lines
+        self._waiting: asyncio.Task[Any] | None = None  # the prompt or the answer, whichever Ctrl-C stops
         self._commands: dict[str, Callable[[str], Awaitable[bool]]] = {
             "/new": self._new,
             "/history": self._history,
@@ -74,81 +80,110 @@ class TerminalChat:
         }
 
     async def run(self) -> None:
-        """The read–answer loop, until /quit or end of input."""
+        """The read–answer loop, until /quit, Ctrl-D, Ctrl-C at the prompt or the end of the input."""
         if self.outbox is not None:
             self.outbox.register(TerminalMessenger(self.console, user=self.identity.user_id, files_dir=self.files_dir))
+        restore = self._catch_sigint()
         try:
             await self._loop()
         finally:
+            restore()
             if self.outbox is not None:
                 self.outbox.unregister("terminal")
 
+    def interrupt(self) -> None:
+        """Ctrl-C: stop the answer being written (kept as partial), or leave when waiting at the prompt."""
+        if self._waiting is not None and not self._waiting.done():
+            self._waiting.cancel()
+
     async def _loop(self) -> None:
-        for answer in await self.chat.recover_interrupted("terminal"):
-            self.console.print(
-                f"[yellow]Your last answer (#{answer.message_id}) was cut off when the assistant stopped; "
-                "what it had written is kept in /history.[/]"
-            )
+        await self._guarded(self._recover())
         self.console.print("[bold]CaptainsLog[/] — type a message, or /help. Ctrl-D to leave.")
         while True:
-            line = await self._read_line()
+            line = await self._stoppable(self.lines.read())
             if line is None:
-                self.console.print()
                 return
             text = line.strip()
             if not text:
                 continue
-            if text.startswith("/"):
+            if text.startswith("/") and "\n" not in text:
                 name, _, rest = text.partition(" ")
                 command = self._commands.get(name.lower())
                 if command is None:
-                    self.console.print(f"Unknown command {escape(name)}; /help lists them.")
+                    self.console.print(f"Unknown command {escape(printable(name, newlines=False))}; /help lists them.")
                     continue
-                if not await command(rest.strip()):
+                if not await self._guarded(command(rest.strip()), default=True):
                     return
                 continue
             await self.say(text)
 
     async def say(self, text: str) -> None:
-        """Send one message and print the answer as it streams."""
+        """Send one message and print the answer as it streams; Ctrl-C stops it, an error is one line."""
         incoming = IncomingMessage(conversation=self.place, author=self.identity, text=text, received_at=utcnow())
-        self.console.print("[bold cyan]assistant ›[/] ", end="")
-        at_line_start = False
+        view = AnswerView(self.console, files_dir=self.files_dir, live=self.lines.interactive)
+        view.begin()
+        try:
+            with self.lines.answering(self.interrupt):
+                if await self._stoppable(self._stream(incoming, view), stopped=False):
+                    return
+            view.stopped()
+        except Exception as exc:  # noqa: BLE001 - one line on screen instead of a traceback; the chat goes on
+            view.close()
+            log.warning("terminal turn failed", exc_info=True)  # WARNING: the log file, not the screen
+            view.failed(exc)
+        finally:
+            view.close()
+
+    async def _stream(self, incoming: IncomingMessage, view: AnswerView) -> bool:
+        # Closing the stream (also when this task is cancelled) makes the core store what was said as partial.
         async with aclosing(self.chat.turn(incoming)) as events:
             async for event in events:
-                at_line_start = self._show(event, at_line_start)
+                view.show(event)
+        return True
 
-    def _show(self, event: TurnEvent, at_line_start: bool) -> bool:
-        console = self.console
-        if isinstance(event, TextDelta):
-            # After a status line the cursor is already at a line start: don't add blank lines.
-            text = event.text.lstrip("\n") if at_line_start else event.text
-            if not text:
-                return at_line_start
-            console.print(text, end="", markup=False, soft_wrap=True)
-            return text.endswith("\n")
-        if isinstance(event, StatusUpdate):
-            if event.text:
-                console.print(("" if at_line_start else "\n") + f"[dim]… {escape(event.text)}[/]")
-                return True
-            return at_line_start
-        if isinstance(event, OutgoingFile):
-            path = self._save(event)
-            console.print(("" if at_line_start else "\n") + f"[green]file saved:[/] {escape(str(path))}")
-            return True
-        if isinstance(event, TurnDone):
-            console.print()
-            return True
-        if isinstance(event, TurnError):
-            console.print(("" if at_line_start else "\n") + f"[red]⚠ {escape(event.message)}[/]")
-            return True
-        if isinstance(event, Refused):
-            console.print(f"[red]{escape(event.message)}[/]")
-            return True
-        return at_line_start
+    async def _stoppable(self, work: Awaitable[Any], *, stopped: Any = None) -> Any:
+        """Run ``work`` so that :meth:`interrupt` can cancel it; a cancelled ``work`` gives ``stopped``."""
+        task = asyncio.ensure_future(work)
+        self._waiting = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if not task.cancelled() or asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                raise  # it is this chat that is being cancelled, not just the answer or the prompt
+            return stopped
+        finally:
+            self._waiting = None
 
-    def _save(self, file: OutgoingFile) -> Path:
-        return save_file(self.files_dir, file)
+    async def _guarded(self, work: Awaitable[Any], default: Any = None) -> Any:
+        """Await ``work``; an unexpected error is one line on screen and the details in the log."""
+        try:
+            return await work
+        except Exception as exc:  # noqa: BLE001 - the chat must survive a failing command
+            log.warning("terminal command failed", exc_info=True)  # WARNING: the log file, not the screen
+            self.console.print(f"[red]{escape(unexpected(exc))}[/]")
+            return default
+
+    def _catch_sigint(self) -> Callable[[], None]:
+        """Route SIGINT (Ctrl-C outside the line editor's raw mode) to :meth:`interrupt`; returns the undo."""
+        loop = asyncio.get_running_loop()
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            loop.add_signal_handler(signal.SIGINT, self.interrupt)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            return lambda: None
+
+        def restore() -> None:
+            loop.remove_signal_handler(signal.SIGINT)
+            signal.signal(signal.SIGINT, previous)
+
+        return restore
+
+    async def _recover(self) -> None:
+        for answer in await self.chat.recover_interrupted("terminal"):
+            self.console.print(
+                f"[yellow]Your last answer (#{answer.message_id}) was cut off when the assistant stopped; "
+                "what it had written is kept in /history.[/]"
+            )
 
     # -- commands (return False to leave) ----------------------------------------------
 
@@ -158,27 +193,18 @@ class TerminalChat:
         return True
 
     async def _history(self, rest: str) -> bool:
-        limit = int(rest) if rest.isdigit() else 20
+        try:
+            limit = history_count(rest)
+        except CountError as exc:
+            self.console.print(escape(str(exc)))
+            return True
         messages = await self.chat.history(self.place, limit=limit)
         if not messages:
             self.console.print("No messages yet in this conversation.")
             return True
         tz = zone(await self.chat.user_timezone(self.identity))
         for message in messages:
-            who = "you" if message.role == "user" else "assistant"
-            marks = []
-            if message.deleted_at:
-                marks.append("deleted")
-            if message.edited_at:
-                marks.append("edited")
-            if message.forgotten_at:
-                marks.append("forgotten")
-            if message.status not in ("complete",):
-                marks.append(message.status)
-            suffix = f" [dim]({', '.join(marks)})[/]" if marks else ""
-            self.console.print(
-                f"[dim]{stamp(message.created_at, tz)}[/] [bold]{who}[/]{suffix}: {escape(message.content)}"
-            )
+            self.console.print(history_line(message, tz))
         return True
 
     async def _forget(self, _rest: str) -> bool:
@@ -188,21 +214,17 @@ class TerminalChat:
 
     async def _timezone(self, rest: str) -> bool:
         if not rest:
-            self.console.print(f"Your time zone is {await self.chat.user_timezone(self.identity)}.")
+            self.console.print(f"Your time zone is {escape(await self.chat.user_timezone(self.identity))}.")
         else:
-            self.console.print(await self.chat.set_timezone(self.identity, rest))
+            answer = await self.chat.set_timezone(self.identity, rest)
+            self.console.print(escape(printable(answer)))
         return True
 
     async def _help(self, _rest: str) -> bool:
         self.console.print(HELP, markup=False)
+        if self.lines.interactive:
+            self.console.print(KEYS, markup=False)
         return True
 
     async def _quit(self, _rest: str) -> bool:
         return False
-
-    async def _stdin_line(self) -> str | None:
-        self.console.print("[bold green]you ›[/] ", end="")
-        try:
-            return await asyncio.to_thread(input)
-        except EOFError:
-            return None

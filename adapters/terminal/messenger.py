@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from adapters.terminal.safe_text import printable
 from core.messenger import Delivery, DeliveryError
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 
@@ -29,11 +30,18 @@ def save_file(folder: Path, file: OutgoingFile) -> Path:
     path = folder / name
     stem, suffix = path.stem, path.suffix
     counter = 1
-    while path.exists():
-        counter += 1
-        path = folder / f"{stem}-{counter}{suffix}"
-    path.write_bytes(file.data)
-    return path
+    while True:
+        if path.parent != folder or path.name != name:  # checked, not trusted: a plain name right in ``folder``
+            raise ValueError(f"unsafe file name {file.filename!r}")
+        try:
+            # "x": never overwrite, not even a name taken since the check, and never follow a planted symlink.
+            with path.open("xb") as out:
+                out.write(file.data)
+            return path
+        except FileExistsError:
+            counter += 1
+            name = f"{stem}-{counter}{suffix}"
+            path = folder / name
 
 
 class TerminalMessenger:
@@ -65,8 +73,8 @@ class TerminalMessenger:
 
     def _show(self, text: str, files: Sequence[OutgoingFile]) -> Delivery:
         if text:
-            self.console.print(f"\n[bold cyan]assistant ›[/] {escape(text)}")
+            self.console.print(f"\n[bold cyan]assistant ›[/] {escape(printable(text))}")
         for file in files:
             path = save_file(self.files_dir, file)
-            self.console.print(f"[green]file saved:[/] {escape(str(path))}")
+            self.console.print(f"[green]file saved:[/] {escape(printable(str(path), newlines=False))}")
         return Delivery(PLATFORM, self.place, ())

@@ -285,7 +285,7 @@ def test_a_model_failure_is_one_line_and_the_chat_goes_on(openai_fake: FakeOpenA
     assert recovered == ASSISTANT + "I am back.\n"
     assert len(openai_fake.chat_requests()) == 4
     assert "you: are you there?" in history, "the question is kept even though the model failed"
-    assert "assistant (failed): " in history
+    assert "assistant (failed: The model service failed (HTTP 500); try again shortly.): \n" in history, "with its reason"
     assert "upstream exploded" not in session.stdout
     assert "model call failed" in session.log, "the owner finds the failure in the log"
     assert session.returncode == 0 and session.stderr == ""
