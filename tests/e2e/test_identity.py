@@ -12,6 +12,7 @@ and in the browser.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import socket
@@ -25,8 +26,10 @@ import discord.gateway
 import discord.http
 import httpx
 import pytest
+from rich.console import Console
 from sqlalchemy import text
 
+from adapters.terminal import TerminalChat
 from bot.config import Settings
 from bot.container import Container
 from bot.platforms import build_platform_services
@@ -427,3 +430,34 @@ async def test_slack_http_mode_is_served_by_the_same_web_server(world: World) ->
     # A stranger's command is answered (privately) with a sign-in link, like a message.
     post = await world.slack.await_for(lambda: world.slack.response_url_posts, timeout=15)
     assert post[0].body["response_type"] == "ephemeral" and LINK.search(post[0].body["text"])
+
+
+async def test_the_terminal_user_signs_in_through_the_same_web_server(world: World, tmp_path: Path) -> None:
+    container = await world.start()  # ALLOWED_ACCOUNTS is empty: the terminal needs a sign-in too
+    screen = io.StringIO()
+    console = Console(file=screen, width=500, color_system=None, highlight=False)
+    typed: asyncio.Queue[str | None] = asyncio.Queue()
+    terminal = TerminalChat(
+        container.chat, user="ada", console=console, files_dir=tmp_path, read_line=typed.get, outbox=container.outbox
+    )
+    running = asyncio.create_task(terminal.run())
+
+    async def shown(pattern: str) -> re.Match[str]:
+        for _ in range(300):
+            found = re.search(pattern, screen.getvalue())
+            if found:
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{pattern!r} never appeared on screen:\n{screen.getvalue()}")
+
+    try:
+        await typed.put("hello")
+        link = (await shown(LINK.pattern)).group(0)
+        assert (await world.browse(link)).status_code == 200
+        await shown(f"You're in, signed in as {ADA}")
+        await typed.put("good morning")
+        await shown("You said: good morning")
+    finally:
+        await typed.put(None)
+        await asyncio.wait_for(running, 15)
+    assert await world.rows("SELECT platform, platform_user_id FROM identities") == [("terminal", "ada")]
