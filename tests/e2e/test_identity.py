@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import re
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -295,11 +296,15 @@ async def test_a_stranger_signs_in_and_is_the_same_person_on_slack(world: World)
     assert (await world.browse(slack_link)).status_code == 200
     [slack_welcome] = await world.slack_new(channel, before)
     assert slack_welcome.startswith(f"You're in, signed in as {ADA}.")
-    assert "Asia/Tokyo" in await world.slack_command("U0ADA", "/settings")
+    overview = await world.slack_command("U0ADA", "/settings")
+    assert "Asia/Tokyo" in overview and "I call you Ada L." in overview
+    # Slack hands over one line: the leading word says which setting.
+    assert await world.slack_command("U0ADA", "/settings", "name Ada Lovelace") == "I'll call you Ada Lovelace."
     [slack_answer] = await world.slack_reply("U0ADA", "still me?")
     assert slack_answer == "You said: still me?"
-    assert await world.rows("SELECT email, display_name, timezone FROM users") == [(ADA, "Ada L.", "Asia/Tokyo")]
-    assert "Ada L." in str(world.openai.last_messages()[0]), "the display name reaches the model, not the email"
+    assert await world.rows("SELECT email, display_name, timezone FROM users") == [(ADA, "Ada Lovelace", "Asia/Tokyo")]
+    system = str(world.openai.last_messages()[0])
+    assert "Ada Lovelace" in system and ADA not in system, "the display name reaches the model, not the email"
 
     # /signout unlinks this Slack account: its next message gets a sign-in link again.
     assert "Signed out" in await world.slack_command("U0ADA", "/signout")
@@ -330,7 +335,10 @@ async def test_emails_not_on_the_list_are_refused(world: World) -> None:
     assert len(world.openai.chat_requests()) == 1
 
 
-async def test_connect_google_create_an_event_then_a_revoked_token_asks_to_reconnect(world: World) -> None:
+async def test_connect_google_create_an_event_then_a_revoked_token_asks_to_reconnect(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     await world.start()
     ada = world.discord.add_user(name="ada")["id"]
     await sign_in_on_discord(world, ada)
@@ -406,8 +414,17 @@ async def test_connect_google_create_an_event_then_a_revoked_token_asks_to_recon
     assert settings["drive_folder_id"] == folder["id"]
     assert "Drive folder “Captain's Logs”" in await world.discord_command(ada, "settings")
 
+    secrets = [*world.google.refresh_tokens, *world.google.access_tokens, world.google.client_secret, SECRET_KEY]
+    [(stored,)] = await world.rows("SELECT refresh_token FROM google_tokens")
+    assert all(secret not in str(stored) for secret in secrets)
+
     assert "disconnected" in await world.discord_command(ada, "disconnect", {"service": "google"})
     assert await world.rows("SELECT count(*) FROM google_tokens") == [(0,)]
+    # The test's own browser (httpx) logs the URLs it follows; the bot's log lines carry no secret.
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))
+    assert "signed in" in logged or "connected Google" in logged
+    assert all(secret not in logged for secret in secrets)
+    assert "/signin/" not in logged, "links are credentials while they last"
 
 
 async def test_slack_http_mode_is_served_by_the_same_web_server(world: World) -> None:
