@@ -1,0 +1,58 @@
+"""Plug long-term memory into a ChatService: its steps, its tools, and the user operations.
+
+The container calls :func:`add_long_term_memory` once, after building the chat
+service, the way ``core.summaries.add_rolling_summaries`` is added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.chat import ChatService
+from core.llm import OpenAIModel
+from core.memory.commands import MemoryCommands
+from core.memory.embedder import Embedder
+from core.memory.search import MemorySearch, SearchOptions
+from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
+from core.memory.store import MemoryStore
+from core.memory.tool import ForgetMemoryTool, SearchMemoryTool
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySettings:
+    """The memory settings (bot/config.py: EMBEDDING_DIMENSIONS, RECALL_*, MEMORY_*)."""
+
+    embedding_dimensions: int = 0
+    recall_token_budget: int = 300
+    recall_timeout: float = 0.5
+    similarity_floor: float = 0.30
+    extraction: bool = True
+    extraction_model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LongTermMemory:
+    """What the rest of the process needs of memory: the store, search and the user operations."""
+
+    store: MemoryStore
+    search: MemorySearch
+    commands: MemoryCommands
+
+
+def add_long_term_memory(chat: ChatService, model: OpenAIModel, settings: MemorySettings) -> LongTermMemory:
+    """Register memory's steps and tools with ``chat`` and start indexing the existing history."""
+    embedder = Embedder(model, dimensions=settings.embedding_dimensions or None)
+    store = MemoryStore(chat.db, embedder, clock=chat.clock)
+    floor = settings.similarity_floor
+    search = MemorySearch(store, options=SearchOptions(floor=floor, text_floor=min(floor, SearchOptions().text_floor)))
+    chat.pipeline.add_before_model(
+        RecallStep(search, chat.counter, token_budget=settings.recall_token_budget, timeout=settings.recall_timeout)
+    )
+    chat.pipeline.add_after_answer(IndexMessagesStep(store))
+    if settings.extraction:
+        chat.pipeline.add_after_answer(ExtractMemoriesStep(store, search, model, model_name=settings.extraction_model))
+    chat.pipeline.add_history_listener(ReindexOnChange(store))
+    chat.tools.register(SearchMemoryTool(search))
+    chat.tools.register(ForgetMemoryTool(search))
+    chat.tasks.spawn("memory-backfill", store.backfill)
+    return LongTermMemory(store, search, MemoryCommands(chat.db, store, search))
