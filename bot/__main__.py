@@ -100,7 +100,10 @@ async def _run(settings: Settings) -> None:
     try:
         platforms = build_platform_services(container)
         # The web server (sign-in callbacks) runs beside them; only the platforms decide whether to give up.
-        report = await run_services([*platforms, *container.web_services()], needed=[p.name for p in platforms])
+        report = await run_services(
+            [*platforms, *container.web_services(), *container.scheduled_services()],
+            needed=[p.name for p in platforms],
+        )
     finally:
         await container.close()
     if report.gave_up:

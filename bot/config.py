@@ -127,6 +127,18 @@ class Settings(BaseSettings):
     search_model: str = "sonar"
     speech_voice: str = "alloy"
 
+    # -- the daily log (core/daily) --------------------------------------------------------
+    daily_summary_time: str = "22:30"  # local end of day for users who set none; "off" turns it off
+    daily_catch_up_days: int = Field(default=3, ge=0, le=30)
+
+    @field_validator("daily_summary_time")
+    @classmethod
+    def _daily_time(cls, value: str) -> str:
+        from core.daily.prefs import parse_daily_time
+
+        at = parse_daily_time(value)  # ValueError names the bad value
+        return at.strftime("%H:%M") if at is not None else "off"
+
     @field_validator("allowed_accounts", mode="before")
     @classmethod
     def _split_accounts(cls, value: object) -> object:

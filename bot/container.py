@@ -10,8 +10,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.agents import Agents, build_agents
 from bot.config import Settings
+from bot.daily_wiring import DailyServices, build_daily
 from bot.errors import ConfigError, first_line
 from bot.identity_wiring import IdentityServices, build_identity
+from bot.scheduler import DailyScheduler
 from bot.web import WebServer
 from core.access import AccessPolicy
 from core.chat import ChatService
@@ -82,10 +84,15 @@ class Container:
     agents: Agents
     identity: IdentityServices
     notices: IdentityNotices
+    daily: DailyServices | None = None
 
     def web_services(self) -> list[WebServer]:
         """The web server, to run beside the platforms when Google sign-in is configured (it hosts the callbacks)."""
         return [self.identity.web] if self.identity.google is not None else []
+
+    def scheduled_services(self) -> list[DailyScheduler]:
+        """The daily-log trigger, to run beside the platforms (``python -m bot run``)."""
+        return [self.daily.scheduler] if self.daily is not None else []
 
     @classmethod
     async def create(cls, settings: Settings) -> Container:
@@ -192,6 +199,24 @@ class Container:
         )
         for command in identity_commands(handlers):
             commands.add(command)
+        daily = build_daily(
+            settings,
+            db=db,
+            chat=chat,
+            model=model,
+            outbox=outbox,
+            files=files,
+            clock=clock,
+            drive=google.drive if google is not None else None,
+            calendar=google.calendar if google is not None else None,
+            tokens=google.tokens if google is not None else None,
+            reconnect_needed=notices.reconnect_needed,
+            settings_command=commands.commands.get("settings"),
+            people_changed=people.changed,
+        )
+        chat.pipeline.add_before_model(daily.context)
+        for command in daily.commands:
+            commands.add(command)
         return cls(
             settings=settings,
             db=db,
@@ -206,11 +231,16 @@ class Container:
             agents=agents,
             identity=ids,
             notices=notices,
+            daily=daily,
         )
 
     async def close(self) -> None:
         """Stop background work first (it may still use the model and the database), then the clients."""
+        if self.daily is not None:
+            await self.daily.scheduler.stop()
         await self.chat.close()
+        if self.daily is not None:
+            self.daily.close()
         await self.agents.close()
         self.calculator.close()
         await self.model.close()

@@ -1,0 +1,134 @@
+"""Builds the daily log (job, runner, scheduler, context step, commands) from the settings (called by the container)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+
+from bot.config import Settings
+from bot.scheduler import DailyScheduler
+from core.chat import ChatService
+from core.clock import Clock
+from core.commands import Command
+from core.daily.claim import DailyLogRepository
+from core.daily.commands import DailyCommands, daily_commands
+from core.daily.context_step import DailyContext
+from core.daily.day import DayReader
+from core.daily.document import PdfCache
+from core.daily.drive_upload import DayUploader
+from core.daily.job import DailyJob
+from core.daily.runner import DailyRunner
+from core.daily.summary import DaySummaryWriter
+from core.db.database import Database
+from core.export import render_day_pdf
+from core.google.calendar import CalendarClient
+from core.google.drive import DriveClient
+from core.google.tokens import GoogleTokenStore
+from core.identity.profile import Profiles
+from core.llm import OpenAIModel
+from core.media.files import StoredFiles
+from core.messenger import Outbox
+
+
+@dataclass
+class DailyServices:
+    job: DailyJob
+    runner: DailyRunner
+    scheduler: DailyScheduler
+    context: DailyContext
+    commands: list[Command]
+    executor: Executor | None
+
+    def close(self) -> None:
+        """Stop the PDF worker process (a render in progress is abandoned; its day resumes later)."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def render_pool() -> ProcessPoolExecutor:
+    """One worker process for PDF renders, spawned (not forked: the bot's loop and sockets stay behind)."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+def worker_name() -> str:
+    """This process in ``daily_logs.claimed_by``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_daily(
+    settings: Settings,
+    *,
+    db: Database,
+    chat: ChatService,
+    model: OpenAIModel,
+    outbox: Outbox,
+    files: StoredFiles,
+    clock: Clock,
+    drive: DriveClient | None = None,
+    calendar: CalendarClient | None = None,
+    tokens: GoogleTokenStore | None = None,
+    reconnect_needed: Callable[[int], None] | None = None,
+    settings_command: Command | None = None,
+    executor: Executor | None = None,
+    people_changed: Callable[[], Awaitable[None]] | None = None,
+) -> DailyServices:
+    """The daily log's pieces; ``executor`` renders PDFs (default: a fresh one-process pool)."""
+    pool = executor if executor is not None else render_pool()
+    reader = DayReader(db, default_timezone=settings.default_timezone)
+    repo = DailyLogRepository(db, worker=worker_name())
+    profiles = Profiles(db)
+    uploader = (
+        DayUploader(
+            drive=drive,
+            tokens=tokens,
+            profiles=profiles,
+            folder_name=settings.assistant_name,
+            reconnect_needed=reconnect_needed,
+            settings_changed=people_changed,
+        )
+        if drive is not None and tokens is not None
+        else None
+    )
+    job = DailyJob(
+        repo=repo,
+        reader=reader,
+        files=files,
+        writer=DaySummaryWriter(model, model_name=settings.summary_model or settings.chat_model),
+        render=partial(render_day_pdf, executor=pool),
+        pdfs=PdfCache(settings.data_dir / "daily"),
+        outbox=outbox,
+        uploader=uploader,
+        clock=clock,
+        assistant_name=settings.assistant_name,
+    )
+    runner = DailyRunner(
+        job=job,
+        reader=reader,
+        repo=repo,
+        clock=clock,
+        default_time=settings.daily_summary_time,
+        catch_up_days=settings.daily_catch_up_days,
+    )
+    handlers = DailyCommands(
+        chat=chat,
+        job=job,
+        reader=reader,
+        repo=repo,
+        outbox=outbox,
+        profiles=profiles,
+        settings_command=settings_command,
+        default_time=settings.daily_summary_time,
+    )
+    return DailyServices(
+        job=job,
+        runner=runner,
+        scheduler=DailyScheduler(runner.run_due),
+        context=DailyContext(db, reader, calendar=calendar),
+        commands=daily_commands(handlers),
+        executor=pool if executor is None else None,
+    )

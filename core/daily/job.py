@@ -1,0 +1,216 @@
+"""Closing one user's day, exactly once: summarise → render → upload to Drive → post in the DM.
+
+The day is acquired in the database first (core/daily/claim.py); the job then
+resumes after the last finished step, so a crash or a failure in one step never
+repeats the steps before it. A failed step releases the row with its error and
+the scheduler retries it later. Google refusing the token sends the reconnect
+link and leaves the day waiting (without using up attempts) until the user has
+connected again; without Google at all the PDF goes with the DM instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from core.clock import Clock
+from core.daily.claim import DailyLogRecord, DailyLogRepository
+from core.daily.day import DayEntry, DayPerson, DayReader
+from core.daily.document import PdfCache, day_document
+from core.daily.drive_upload import DayUploader, UploadWaiting
+from core.daily.prefs import preferred_platform
+from core.daily.summary import DaySummaryWriter
+from core.export import DayDocument
+from core.export.layout import long_date
+from core.media.files import StoredFiles
+from core.messenger import DeliveryError, Outbox
+from core.types import OutgoingFile
+
+log = logging.getLogger(__name__)
+
+Render = Callable[[DayDocument], Awaitable[bytes]]
+Progress = Callable[[str], Awaitable[None]]
+WAITING_FOR_GOOGLE = "waiting for the user to connect Google again"
+HEADING = "**Your day, {date}**"
+
+
+class Outcome(StrEnum):
+    NOTHING = "nothing"  # no messages that day: nothing is made
+    DONE = "done"  # posted now
+    FINISHED = "finished"  # already posted (or given up) before
+    BUSY = "busy"  # another worker holds the day
+    WAITING = "waiting"  # for the user to reconnect Google
+    FAILED = "failed"  # a step failed; released, retried later
+
+
+class _LeaseLost(Exception):
+    pass
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a released day rests before the next try: 1, 2, 4 … minutes, at most an hour."""
+    return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def may_try_now(record: DailyLogRecord, now: datetime) -> bool:
+    """Whether a released row has rested long enough (a held row is the lease's business)."""
+    if record.claimed_at is not None or record.last_error is None:
+        return True
+    return now >= record.updated_at + retry_delay(record.attempts)
+
+
+def post_text(day: date, summary: str, link: str | None) -> str:
+    """The DM: a short heading, the summary, the Drive link (or a word about the attached PDF)."""
+    tail = f"The whole day as a PDF: {link}" if link else "The whole day is in the attached PDF."
+    return f"{HEADING.format(date=long_date(day))}\n\n{summary.strip()}\n\n{tail}"
+
+
+class DailyJob:
+    """Runs the steps of one (user, day); one instance per process."""
+
+    def __init__(
+        self,
+        *,
+        repo: DailyLogRepository,
+        reader: DayReader,
+        files: StoredFiles,
+        writer: DaySummaryWriter,
+        render: Render,
+        pdfs: PdfCache,
+        outbox: Outbox,
+        uploader: DayUploader | None,
+        clock: Clock,
+        assistant_name: str,
+        max_attempts: int = 50,
+    ) -> None:
+        self.repo = repo
+        self.reader = reader
+        self.files = files
+        self.writer = writer
+        self.render = render
+        self.pdfs = pdfs
+        self.outbox = outbox
+        self.uploader = uploader
+        self.clock = clock
+        self.assistant_name = assistant_name
+        self.max_attempts = max_attempts
+
+    # -- pieces shared with the on-demand commands -------------------------------------------
+
+    async def summarise(self, person: DayPerson, day: date, entries: list[DayEntry]) -> str:
+        """A fresh summary of the day (one model call)."""
+        return await self.writer.write(
+            entries, day=day, tz=person.timezone, user_name=person.display_name, assistant_name=self.assistant_name
+        )
+
+    async def render_pdf(self, person: DayPerson, day: date, entries: list[DayEntry], summary: str) -> bytes:
+        """The day's PDF (summary first, then every message and image)."""
+        doc = await day_document(
+            entries, self.files, day=day, tz=person.timezone, summary=summary,
+            user_name=person.display_name, assistant_name=self.assistant_name,
+        )  # fmt: skip
+        return await self.render(doc)
+
+    def file_name(self, day: date) -> str:
+        """`YYYY-MM-DD <assistant name>.pdf`."""
+        return f"{day.isoformat()} {self.assistant_name}.pdf"
+
+    # -- the scheduled run ---------------------------------------------------------------------
+
+    async def run(self, user_id: int, day: date) -> Outcome:
+        """Close (`user_id`, `day`) if nobody else is and it is not done; never raises for a failed step."""
+        person = await self.reader.person(user_id)
+        if person is None:
+            return Outcome.NOTHING
+        existing = await self.repo.get(user_id, day)
+        if existing is not None and existing.finished:
+            return Outcome.FINISHED
+        if existing is None and not await self.reader.has_messages(user_id, day, person.timezone):
+            return Outcome.NOTHING
+        if existing is not None and existing.last_error == WAITING_FOR_GOOGLE and existing.claimed_at is None:
+            if self.uploader is not None and await self.uploader.still_refused(user_id):
+                return Outcome.WAITING
+        record = await self.repo.acquire(user_id, day, self.clock(), max_attempts=self.max_attempts)
+        if record is None:
+            return Outcome.BUSY
+        try:
+            return await self._steps(person, day, record)
+        except _LeaseLost:
+            log.warning("daily log of user %s day %s: lease lost, leaving it to its new holder", user_id, day)
+            return Outcome.BUSY
+
+    async def _steps(self, person: DayPerson, day: date, record: DailyLogRecord) -> Outcome:
+        entries = await self.reader.entries(person.id, day, person.timezone)
+        step = "summarised"
+        try:
+            if not record.done("summarised"):
+                if not entries:  # everything was deleted or forgotten since the claim
+                    record = await self._advance(record, "failed", last_error="no messages left that day")
+                    return Outcome.NOTHING
+                record = await self._advance(record, "summarised", summary=await self.summarise(person, day, entries))
+            summary = record.summary or ""
+            pdf: bytes | None = None
+            if not record.done("rendered"):
+                step = "rendered"
+                pdf = await self.render_pdf(person, day, entries, summary)
+                self.pdfs.save(person.id, day, pdf)
+                record = await self._advance(record, "rendered")
+            if not record.done("uploaded"):
+                step = "uploaded"
+                pdf = pdf or await self._pdf(person, day, entries, summary)
+                uploaded = await self.uploader.upload(person, self.file_name(day), pdf) if self.uploader else None
+                fields = {"drive_file_id": uploaded.id, "drive_link": uploaded.web_view_link} if uploaded else {}
+                record = await self._advance(record, "uploaded", **fields)
+            step = "posted"
+            files: tuple[OutgoingFile, ...] = ()
+            if not record.drive_link:
+                pdf = pdf or await self._pdf(person, day, entries, summary)
+                files = (OutgoingFile(self.file_name(day), "application/pdf", pdf, description="The day as a PDF"),)
+            if not await self.repo.renew(record.id, attempt=record.attempts, now=self.clock()):
+                raise _LeaseLost
+            platform = preferred_platform(person.settings) or _last_platform(entries)
+            await self.outbox.send_to_user(
+                person.id, post_text(day, summary, record.drive_link), files, prefer_platform=platform
+            )
+            await self._advance(record, "posted", last_error=None)
+            self.pdfs.drop(person.id, day)
+            log.info("daily log of user %s for %s posted", person.id, day)
+            return Outcome.DONE
+        except _LeaseLost:
+            raise
+        except UploadWaiting:
+            await self._release(record, WAITING_FOR_GOOGLE)
+            return Outcome.WAITING
+        except DeliveryError as exc:
+            await self._release(record, f"post: {exc.reason}")
+            return Outcome.FAILED
+        except Exception as exc:  # noqa: BLE001 - any failed step is released and retried, never lost
+            log.warning("daily log of user %s day %s failed at %s: %s", person.id, day, step, exc, exc_info=True)
+            await self._release(record, f"{step}: {type(exc).__name__}: {exc}")
+            return Outcome.FAILED
+
+    async def _pdf(self, person: DayPerson, day: date, entries: list[DayEntry], summary: str) -> bytes:
+        cached = self.pdfs.load(person.id, day)
+        if cached is not None:
+            return cached
+        pdf = await self.render_pdf(person, day, entries, summary)
+        self.pdfs.save(person.id, day, pdf)
+        return pdf
+
+    async def _advance(self, record: DailyLogRecord, state: str, **fields: str | None) -> DailyLogRecord:
+        now = self.clock()
+        if not await self.repo.advance(record.id, state, attempt=record.attempts, now=now, **fields):
+            raise _LeaseLost
+        return dataclasses.replace(record, state=state, claimed_at=now, updated_at=now, **fields)
+
+    async def _release(self, record: DailyLogRecord, error: str) -> None:
+        if not await self.repo.release(record.id, attempt=record.attempts, now=self.clock(), error=error):
+            log.warning("daily log %s: could not release (lease already taken over)", record.id)
+
+
+def _last_platform(entries: list[DayEntry]) -> str | None:
+    """The platform of the user's last message of the day."""
+    return next((e.platform for e in reversed(entries) if e.role == "user"), None)
