@@ -35,6 +35,7 @@ MAX_TERMS = 16
 class TextHit:
     kind: str  # "message" or "memory"
     id: int
+    all_terms: bool = False
 
 
 def content_words(query: str) -> list[str]:
@@ -73,50 +74,60 @@ async def remove_user(conn: AsyncConnection, user_id: int) -> None:
 
 
 async def search(conn: AsyncConnection, user_id: int, query: str, limit: int) -> list[TextHit]:
-    """The user's messages and memories matching any content word of ``query``, best first."""
+    """The user's messages and memories matching any content word of ``query``, best first.
+
+    ``all_terms`` marks the hits that contain every content word of the query.
+    """
     words = content_words(query)
     if not words:
         return []
     if conn.dialect.name == "sqlite":
-        match = " OR ".join(f'"{word}"' for word in words)
-        rows = await conn.execute(
-            text(
-                f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match AND user_id = :user_id "
-                f"ORDER BY bm25({FTS_TABLE}) LIMIT :limit"
-            ),
-            {"match": match, "user_id": user_id, "limit": limit},
+        statement = text(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match AND user_id = :user_id "
+            f"ORDER BY bm25({FTS_TABLE}) LIMIT :limit"
         )
-        return [_from_rowid(int(row[0])) for row in rows]
-    terms = " or ".join(words)
+        quoted = [f'"{word}"' for word in words]
+        anyof = await conn.execute(statement, {"match": " OR ".join(quoted), "user_id": user_id, "limit": limit})
+        hits = [int(row[0]) for row in anyof]
+        complete = set(hits) if len(words) == 1 else set()
+        if len(words) > 1 and hits:
+            allof = await conn.execute(statement, {"match": " AND ".join(quoted), "user_id": user_id, "limit": limit})
+            complete = {int(row[0]) for row in allof}
+        return [_from_rowid(rowid, rowid in complete) for rowid in hits]
     rows = await conn.execute(
         text(
             f"""
-            SELECT kind, id FROM (
+            SELECT kind, id, complete FROM (
                 SELECT 'message' AS kind, m.id AS id,
-                       ts_rank_cd(to_tsvector('{PG_TS_CONFIG}', m.content), q.query) AS rank
+                       ts_rank_cd(to_tsvector('{PG_TS_CONFIG}', m.content), q.query) AS rank,
+                       to_tsvector('{PG_TS_CONFIG}', m.content) @@ q2.every AS complete
                 FROM messages m
                 JOIN message_embeddings e ON e.message_id = m.id,
-                     websearch_to_tsquery('{PG_TS_CONFIG}', :terms) AS q(query)
+                     websearch_to_tsquery('{PG_TS_CONFIG}', :anyof) AS q(query),
+                     plainto_tsquery('{PG_TS_CONFIG}', :allof) AS q2(every)
                 WHERE e.user_id = :user_id AND to_tsvector('{PG_TS_CONFIG}', m.content) @@ q.query
                 UNION ALL
-                SELECT 'memory', r.id, ts_rank_cd(to_tsvector('{PG_TS_CONFIG}', r.text), q.query)
-                FROM memories r, websearch_to_tsquery('{PG_TS_CONFIG}', :terms) AS q(query)
+                SELECT 'memory', r.id, ts_rank_cd(to_tsvector('{PG_TS_CONFIG}', r.text), q.query),
+                       to_tsvector('{PG_TS_CONFIG}', r.text) @@ q2.every
+                FROM memories r,
+                     websearch_to_tsquery('{PG_TS_CONFIG}', :anyof) AS q(query),
+                     plainto_tsquery('{PG_TS_CONFIG}', :allof) AS q2(every)
                 WHERE r.user_id = :user_id AND r.superseded_by IS NULL
                   AND to_tsvector('{PG_TS_CONFIG}', r.text) @@ q.query
             ) AS hits ORDER BY rank DESC, id DESC LIMIT :limit
             """
         ),
-        {"terms": terms, "user_id": user_id, "limit": limit},
+        {"anyof": " or ".join(words), "allof": " ".join(words), "user_id": user_id, "limit": limit},
     )
-    return [TextHit(str(row[0]), int(row[1])) for row in rows]
+    return [TextHit(str(row[0]), int(row[1]), bool(row[2])) for row in rows]
 
 
 def _rowid(kind: str, item_id: int) -> int:
     return 2 * item_id + (1 if kind == "memory" else 0)
 
 
-def _from_rowid(rowid: int) -> TextHit:
-    return TextHit("memory", rowid // 2) if rowid % 2 else TextHit("message", rowid // 2)
+def _from_rowid(rowid: int, complete: bool) -> TextHit:
+    return TextHit("memory" if rowid % 2 else "message", rowid // 2, complete)
 
 
 def kinds(hits: Sequence[TextHit], kind: str) -> list[int]:

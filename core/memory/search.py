@@ -4,7 +4,9 @@ Cosine similarity over the user's in-memory vectors is fused with the
 full-text rank by reciprocal rank fusion.  A similarity floor keeps noise out:
 a result needs a cosine of at least ``floor``, or, when full-text search also
 found it, at least ``text_floor`` (a literal word match is evidence the vector
-alone may miss).  A question about something never discussed returns nothing.
+alone may miss), or to contain every topic word of the query (``/memory
+Lisbon`` finds the long memory that mentions Lisbon).  A question about
+something never discussed returns nothing.
 """
 
 from __future__ import annotations
@@ -84,10 +86,12 @@ class MemorySearch:
         vector_ranked = [(kind, item) for _, kind, item in sorted(pooled, key=lambda p: -p[0])]
 
         text_ranked: list[tuple[Kind, int]] = []
+        complete: set[tuple[Kind, int]] = set()
         if opts.fusion:
             async with self.store.db.engine.connect() as conn:
                 found = await fts.search(conn, user_id, query, opts.candidates)
             text_ranked = [(hit.kind, hit.id) for hit in found if hit.kind in kinds]  # type: ignore[misc]
+            complete = {(hit.kind, hit.id) for hit in found if hit.all_terms}
             for key in text_ranked:
                 if key not in similarity:
                     index = indexes.get(key[0])
@@ -101,7 +105,9 @@ class MemorySearch:
             for rank, key in enumerate(ranking):
                 fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
         kept = [
-            key for key in fused if similarity.get(key, -1.0) >= (opts.text_floor if key in from_text else opts.floor)
+            key
+            for key in fused
+            if (key in complete and key in similarity) or _over_floor(key, similarity, from_text, opts)
         ]
         kept.sort(key=lambda key: (-fused[key], -similarity[key]))
         # All kept (at most two candidate lists): full-text hits are not yet filtered by date.
@@ -168,3 +174,12 @@ def _in_range(query, column, since: datetime | None, until: datetime | None):  #
 
 def _score_of(index, item_id: int, vector: np.ndarray) -> float | None:  # type: ignore[no-untyped-def]
     return index.score(item_id, vector) if item_id in index else None
+
+
+def _over_floor(
+    key: tuple[Kind, int],
+    similarity: dict[tuple[Kind, int], float],
+    from_text: set[tuple[Kind, int]],
+    opts: SearchOptions,
+) -> bool:
+    return similarity.get(key, -1.0) >= (opts.text_floor if key in from_text else opts.floor)

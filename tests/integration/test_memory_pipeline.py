@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
+from core.commands import CommandRequest, CommandSet
 from core.db.database import Database
 from core.db.repositories import UserRepository
 from core.llm import OpenAIModel
+from core.memory.slash import MemorySlashCommands, memory_commands
 from core.memory.steps import RECALL_HEADING
 from core.memory.wiring import MemorySettings, add_long_term_memory
 from core.types import ConversationRef, PlatformIdentity
-from tests.chat_helpers import ALICE, say
+from tests.chat_helpers import ALICE, PLACE, say
 from tests.conftest import make_chat_service
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls, topic_embedding
 
@@ -60,3 +62,39 @@ async def test_a_fact_told_in_one_turn_is_recalled_and_searchable_in_later_turns
     assert "Searching memory…" in searched.statuses
     assert "[Tue 2026-11-24 13:00 CET · test · Alice] Remember that my sister Ana lives in Lisbon" in tool_result
     assert bobs_notes == []
+
+
+async def test_memory_and_forget_me_commands_end_to_end(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    openai_fake.embedder = topic_embedding
+    chat = make_chat_service(database, model)
+    memory = add_long_term_memory(chat, model, MemorySettings(embedding_dimensions=256))
+    commands = CommandSet(chat, model)
+    for command in memory_commands(MemorySlashCommands(chat, memory.commands, default_timezone="Europe/Paris")):
+        commands.add(command)
+    openai_fake.queue(Reply("Noted!"), Reply(json.dumps({"memories": [{"text": FACT, "replaces": None}]})))
+    await say(chat, "Remember that my sister Ana lives in Lisbon")
+    await chat.tasks.wait_idle()
+    here = CommandRequest(ALICE, PLACE)
+
+    listing = await commands.run("memory", here)
+    found = await commands.run("memory", CommandRequest(ALICE, PLACE, {"words": "Lisbon"}))
+    asked = await commands.run("forget-me", here)
+    still = await commands.run("memory", here)
+    deleted = await commands.run("forget-me", CommandRequest(ALICE, PLACE, {"confirm": "DELETE"}))
+    openai_fake.queue(Reply("Hello! Nice to meet you."), Reply(json.dumps({"memories": []})))
+    again = await say(chat, "Hello again, where does my sister live?")
+    await chat.tasks.wait_idle()
+    after = await commands.run("memory", here)
+
+    assert listing.private and listing.text.splitlines()[1] == f"1. {FACT} (2026-11-24)"
+    assert found.text.splitlines()[1:] == [f"1. {FACT} (2026-11-24)"]
+    assert asked.text.startswith("This deletes everything stored about you") and "confirm:DELETE" in asked.text
+    assert still.text.splitlines()[1] == f"1. {FACT} (2026-11-24)"
+    assert deleted.text.startswith("Done: everything I stored about you is deleted.")
+    assert again.error is None and again.text == "Hello! Nice to meet you."
+    last_request = json.dumps(streamed(openai_fake)[-1]["messages"])
+    assert "Lisbon" not in last_request.replace("where does my sister live", "")
+    assert RECALL_HEADING not in last_request
+    assert after.text == "I don't remember anything about you yet."

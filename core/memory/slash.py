@@ -1,0 +1,97 @@
+"""/memory and /forget-me as commands of the shared command set (Discord, Slack, terminal).
+
+``/memory`` lists, ``/memory <words>`` searches, ``/memory forget <n>`` deletes
+one memory.  ``/forget-me`` first explains what it deletes; only
+``/forget-me confirm:DELETE`` deletes, then drops what this process still
+caches about the user (access decision, open conversations, context windows).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.chat import ChatService
+from core.commands import Command, CommandOption, CommandReply, CommandRequest
+from core.db.models import Conversation
+from core.db.repositories import UserRecord
+from core.memory.commands import FORGET_ME_WARNING, MemoryCommands
+from core.timefmt import zone
+from core.types import ConversationRef
+
+CONFIRM_WORD = "DELETE"
+
+
+class MemorySlashCommands:
+    """Handlers of /memory and /forget-me for the person who runs them."""
+
+    def __init__(self, chat: ChatService, memory: MemoryCommands, *, default_timezone: str = "UTC") -> None:
+        self.chat = chat
+        self.memory = memory
+        self.default_timezone = default_timezone
+
+    async def memory_command(self, request: CommandRequest) -> CommandReply:
+        user = await self._user(request)
+        tz = zone(user.timezone, self.default_timezone)
+        words = request.options.get("words", "").strip()
+        if not words:
+            return CommandReply(await self.memory.list_text(user.id, tz), private=True)
+        first, _, rest = words.partition(" ")
+        if first.lower() == "forget":
+            return CommandReply(await self.memory.forget_text(user.id, rest), private=True)
+        return CommandReply(await self.memory.search_text(user.id, words, tz), private=True)
+
+    async def forget_me_command(self, request: CommandRequest) -> CommandReply:
+        if request.options.get("confirm", "").strip() != CONFIRM_WORD:
+            return CommandReply(
+                f"{FORGET_ME_WARNING}\nTo go ahead, run /forget-me confirm:{CONFIRM_WORD}", private=True
+            )
+        user = await self._user(request)
+        async with self.chat.db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        Conversation.id,
+                        Conversation.platform,
+                        Conversation.workspace,
+                        Conversation.channel,
+                        Conversation.thread,
+                        Conversation.closed_at,
+                    ).where(Conversation.user_id == user.id)
+                )
+            ).all()
+        text = await self.memory.forget_me(user.id)
+        # Drop what this process cached about the deleted user and conversations.
+        for row in rows:
+            self.chat.windows.forget(row.id)
+            if row.closed_at is None:  # the place's open conversation was theirs: forget the cached id
+                await self.chat.places.close(
+                    ConversationRef(row.platform, row.workspace, row.channel, row.thread), None
+                )
+        await self.chat.people.changed()
+        return CommandReply(text, private=True)
+
+    async def _user(self, request: CommandRequest) -> UserRecord:
+        admission = await self.chat.people.admit(request.identity)
+        assert admission.user is not None  # CommandSet.run admitted the caller
+        return admission.user
+
+
+def memory_commands(handlers: MemorySlashCommands) -> list[Command]:
+    """The commands to add to the command set."""
+    return [
+        Command(
+            "memory",
+            "What I remember about you: list, search, or forget one",
+            handlers.memory_command,
+            options=(CommandOption("words", "Words to search for, or 'forget <n>' to delete memory n"),),
+            usage="/memory, /memory sister, /memory forget 2",
+        ),
+        Command(
+            "forget-me",
+            "Delete everything I store about you (asks for confirmation)",
+            handlers.forget_me_command,
+            options=(CommandOption("confirm", f"Type {CONFIRM_WORD} to confirm"),),
+            slow=True,
+            usage=f"/forget-me confirm:{CONFIRM_WORD}",
+        ),
+    ]
