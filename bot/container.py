@@ -95,8 +95,10 @@ class Container:
         return [self.daily.scheduler] if self.daily is not None else []
 
     @classmethod
-    async def create(cls, settings: Settings) -> Container:
-        """Build the services; migrates the database first when ``AUTO_MIGRATE`` is on."""
+    async def create(cls, settings: Settings, *, clock: Clock = system_clock) -> Container:
+        """Build the services; migrates the database first when ``AUTO_MIGRATE`` is on.
+
+        ``clock`` is "now" for every service (tests pass a ManualClock to move time)."""
         model = build_model(settings)
         db = Database(settings.database_url)
         try:
@@ -108,7 +110,6 @@ class Container:
             await db.dispose()
             raise ConfigError(f"The database at {db.display_url} cannot be used: {first_line(exc)}") from exc
         counter = TokenCounter(settings.chat_model)
-        clock: Clock = system_clock
         tasks = BackgroundTasks()
         accounts = AccessPolicy(settings.allowed_accounts)
         for warning in accounts.warnings():
