@@ -163,8 +163,12 @@ class DayReader:
 
     async def last_message_before(self, user_id: int, message_id: int) -> datetime | None:
         """When the user last wrote before message `message_id` (any platform or conversation)."""
-        statement = select(func.max(Message.created_at)).where(
-            Message.author_user_id == user_id, Message.role == "user", Message.id < message_id
+        # Newest first along the (author, created_at) index: the row before this turn's is the answer.
+        statement = (
+            select(Message.created_at)
+            .where(Message.author_user_id == user_id, Message.id < message_id)
+            .order_by(Message.created_at.desc())
+            .limit(1)
         )
         async with self.db.engine.connect() as reader:
             return await reader.scalar(statement)
