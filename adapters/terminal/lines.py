@@ -9,11 +9,12 @@ Both answer :meth:`answering`, the guard held while an answer streams.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.history import History, InMemoryHistory
@@ -113,37 +114,43 @@ class PromptLines:
 
 
 class PipedLines:
-    """One message per line of a byte stream (stdin by default), decoded leniently.
+    """One message per line of a file descriptor (stdin by default), decoded leniently.
 
-    A daemon thread reads, so that leaving never waits for a line that is not
-    coming (``asyncio.to_thread`` would hold the exit until Enter).
+    A daemon thread reads the descriptor with ``os.read``: leaving never waits for
+    a line that is not coming (``asyncio.to_thread(input)`` held the exit until
+    Enter), and no lock of ``sys.stdin`` is held at exit (which aborts Python).
     """
 
     interactive = False
 
-    def __init__(self, console: Console, stream: BinaryIO | None = None) -> None:
+    def __init__(self, console: Console, fd: int | None = None) -> None:
         self.console = console
-        self.stream = stream
+        self.fd = fd
         self._queue: asyncio.Queue[str | None] | None = None
 
     def _start(self) -> asyncio.Queue[str | None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
-        stream = self.stream or sys.stdin.buffer
+        fd = sys.stdin.fileno() if self.fd is None else self.fd
+
+        def put(line: str | None) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            except RuntimeError:
+                pass  # the loop is gone: nobody is waiting
 
         def pump() -> None:
+            pending = b""
             try:
-                for raw in iter(stream.readline, b""):
-                    # Invalid UTF-8 becomes U+FFFD here rather than a crash (or a lone surrogate) later.
-                    line = raw.decode("utf-8", errors="replace").removesuffix("\n").removesuffix("\r")
-                    loop.call_soon_threadsafe(queue.put_nowait, line)
-            except (OSError, ValueError):
+                while chunk := os.read(fd, 65536):
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for raw in lines:
+                        put(_decoded(raw))
+            except OSError:
                 pass  # stdin closed under us: the same as its end
-            finally:
-                try:
-                    loop.call_soon_threadsafe(queue.put_nowait, None)
-                except RuntimeError:
-                    pass  # the loop is gone: nobody is waiting
+            if pending:
+                put(_decoded(pending))
+            put(None)
 
         threading.Thread(target=pump, name="terminal-stdin", daemon=True).start()
         return queue
@@ -165,6 +172,11 @@ class PipedLines:
     def answering(self, interrupt: Interrupt) -> AbstractContextManager[None]:
         """Nothing to guard: Ctrl-C arrives as SIGINT, and typing goes to the pipe, not the answer."""
         return nullcontext()
+
+
+def _decoded(raw: bytes) -> str:
+    # Invalid UTF-8 becomes U+FFFD here rather than a crash (or a lone surrogate) later.
+    return raw.removesuffix(b"\r").decode("utf-8", errors="replace")
 
 
 class CallableLines:

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,7 +288,9 @@ def test_a_model_failure_is_one_line_and_the_chat_goes_on(openai_fake: FakeOpenA
     assert recovered == ASSISTANT + "I am back.\n"
     assert len(openai_fake.chat_requests()) == 4
     assert "you: are you there?" in history, "the question is kept even though the model failed"
-    assert "assistant (failed: The model service failed (HTTP 500); try again shortly.): \n" in history, "with its reason"
+    assert "assistant (failed: The model service failed (HTTP 500); try again shortly.): \n" in history, (
+        "with its reason"
+    )
     assert "upstream exploded" not in session.stdout
     assert "model call failed" in session.log, "the owner finds the failure in the log"
     assert session.returncode == 0 and session.stderr == ""
@@ -363,3 +368,162 @@ def test_migrate_creates_the_schema_on_a_fresh_database(other_commands: dict[str
     assert version == [(newest_revision(),)]
     assert session.problems == []
     session.assert_no_secret_or_traceback()
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+NOT_A_COUNT = (
+    "“{}” is not a number of messages: give one from 1 to 200, e.g. /history 50 (just /history shows the last 20).\n"
+)
+
+
+def test_history_takes_a_count_from_1_to_200_and_tz_any_case(openai_fake: FakeOpenAI, workdir: Path) -> None:
+    openai_fake.queue(Reply("Noted."))
+    odd_counts = ["²", "99999999999999999999999", "abc", "-3", "0", "201"]
+
+    session = chat(
+        openai_fake,
+        workdir,
+        "remember the milk",
+        *(f"/history {count}" for count in odd_counts),
+        "/history 1",
+        "/tz america/new_york",
+        "/tz",
+    )
+
+    _answer, *refused, one, tz_set, tz_shown, _at_exit = session.replies
+    assert refused == [NOT_A_COUNT.format(count) for count in odd_counts]
+    assert [STAMP.sub("", line) for line in one.splitlines()] == ["assistant: Noted."]
+    assert tz_set == "Time zone set to America/New_York.\n"
+    assert tz_shown == "Your time zone is America/New_York.\n"
+    assert session.returncode == 0 and session.stderr == ""
+    session.assert_no_secret_or_traceback()
+
+
+def test_escape_sequences_are_shown_not_obeyed(openai_fake: FakeOpenAI, workdir: Path) -> None:
+    openai_fake.queue(Reply("\x1b[2J\x1b]0;owned\x07 Cleared?"))
+
+    session = chat(openai_fake, workdir, "say \x1b[31mred\x1b[0m please", "/history")
+
+    answer, history, _at_exit = session.replies
+    assert "\x1b" not in session.stdout and "\x07" not in session.stdout
+    assert answer == ASSISTANT + "␛[2J␛]0;owned␇ Cleared?\n"
+    assert [STAMP.sub("", line) for line in history.splitlines()] == [
+        "you: say ␛[31mred␛[0m please",
+        "assistant: ␛[2J␛]0;owned␇ Cleared?",
+    ]
+    assert user_texts(openai_fake.last_messages()) == ["say \x1b[31mred\x1b[0m please"], "stored as typed"
+    session.assert_no_secret_or_traceback()
+
+
+def test_invalid_utf8_on_stdin_is_replaced_not_a_crash(openai_fake: FakeOpenAI, workdir: Path) -> None:
+    openai_fake.queue(Reply("Café it is."))
+    data_dir = workdir / "data"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat"],
+        input=b"caf\xe9 au lait\n/what\xff\xfe\n",
+        capture_output=True,
+        cwd=workdir,
+        env=environment(data_dir, OPENAI_BASE_URL=openai_fake.base_url),
+        timeout=60,
+    )
+    session = Session(result.returncode, result.stdout.decode("utf-8"), result.stderr.decode("utf-8"), data_dir)
+
+    answer, unknown, _at_exit = session.replies
+    assert answer == ASSISTANT + "Café it is.\n"
+    assert user_texts(openai_fake.last_messages()) == ["caf\ufffd au lait"]
+    assert unknown == "Unknown command /what\ufffd\ufffd; /help lists them.\n"
+    assert session.returncode == 0 and session.stderr == ""
+    session.assert_no_secret_or_traceback()
+
+
+def test_an_unexpected_error_is_one_line_and_the_chat_goes_on(openai_fake: FakeOpenAI, workdir: Path) -> None:
+    openai_fake.queue(Reply("Hello."))
+    first = chat(openai_fake, workdir, "hello")
+    with sqlite3.connect(first.data_dir / "captainslog.db") as connection:
+        connection.execute("DROP TABLE identities")  # the database breaks under the running program
+
+    session = chat(openai_fake, workdir, "hello again", "/help")
+
+    failed, help_text, _at_exit = session.replies
+    assert failed == ASSISTANT + "\n⚠ Something went wrong with that (OperationalError); the details are in the log.\n"
+    assert help_text.startswith("Commands:\n"), "the chat goes on"
+    assert "Traceback" in session.log and "no such table: identities" in session.log, "the details are in the log"
+    assert session.returncode == 0 and session.stderr == ""
+    session.assert_no_secret_or_traceback()
+
+
+# -- Ctrl-C --------------------------------------------------------------------------------
+
+
+class Running:
+    """The chat running in the background; its screen fills in as it prints."""
+
+    def __init__(self, fake: FakeOpenAI, workdir: Path) -> None:
+        self.data_dir = workdir / "data"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "chat"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=workdir,
+            env=environment(self.data_dir, OPENAI_BASE_URL=fake.base_url),
+        )
+        self.screen = b""
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for chunk in iter(lambda: self.process.stdout.read1(4096), b""):  # type: ignore[union-attr]
+            self.screen += chunk
+
+    @property
+    def text(self) -> str:
+        return self.screen.decode("utf-8", errors="replace")
+
+    def type(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
+
+    def until(self, condition: Callable[[str], bool], what: str) -> None:
+        """Wait until the screen shows something (the limit only turns a hang into a failure)."""
+        for _ in range(3000):
+            if condition(self.text):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.01)
+        raise AssertionError(f"never happened: {what}; the screen shows {self.text!r}")
+
+
+def test_ctrl_c_stops_an_answer_then_leaves_at_the_prompt(openai_fake: FakeOpenAI, workdir: Path) -> None:
+    story = " ".join(f"word{n}" for n in range(400))
+    openai_fake.queue(Reply(story, delay=0.05), Reply("Still here."))
+    chat = Running(openai_fake, workdir)
+
+    chat.type("tell me a long story")
+    chat.until(lambda screen: "word3" in screen, "the story starts")
+    chat.process.send_signal(signal.SIGINT)
+    chat.until(lambda screen: "Stopped." in screen, "the answer stops")
+    chat.type("are you there?")
+    chat.until(lambda screen: screen.endswith("Still here.\n" + PROMPT), "the next answer, then the prompt")
+    chat.process.send_signal(signal.SIGINT)
+    returncode = chat.process.wait(timeout=60)
+    chat.reader.join(timeout=10)
+    stderr = chat.process.stderr.read().decode()  # type: ignore[union-attr]
+
+    assert returncode == 0 and stderr == "", stderr
+    assert chat.text.endswith("Still here.\n" + PROMPT + "\n"), "the shell's prompt gets a line of its own"
+    stopped, still_here, _at_exit = chat.text.split(PROMPT)[1:]
+    assert stopped.startswith(ASSISTANT + "word0 word1 word2 word3")
+    assert stopped.endswith("\n⏹ Stopped. What was written so far is kept (partial) in /history.\n")
+    assert still_here == ASSISTANT + "Still here.\n"
+    with sqlite3.connect(chat.data_dir / "captainslog.db") as connection:
+        answers = connection.execute(
+            "SELECT status, content FROM messages WHERE role = 'assistant' ORDER BY id"
+        ).fetchall()
+    assert [status for status, _ in answers] == ["partial", "complete"]
+    assert answers[0][1].startswith("word0 word1 word2 word3") and "word399" not in answers[0][1]

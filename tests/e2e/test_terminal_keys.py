@@ -222,3 +222,21 @@ async def test_generated_files_are_saved_under_a_checked_name_in_the_files_folde
     assert (files / saved).read_bytes() == b"an earlier file", "an earlier file is never overwritten"
     assert sorted(p.name for p in (tmp_path / "data").rglob("*") if p.is_file()) == sorted([saved, expected.name])
     assert f"file saved: {expected}\n" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+async def test_invalid_utf8_typed_at_the_prompt_is_replaced_not_a_crash(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, pipe: PipeInput, tmp_path: Path
+) -> None:
+    openai_fake.queue(Reply("Café it is."))
+    chat = make_chat_service(database, model)
+
+    async with terminal(chat, pipe, tmp_path / "files") as keyboard:
+        pipe.send_bytes(b"/what\xff\r")  # the line editor decodes it as a lone surrogate
+        await until(lambda: "Unknown command" in keyboard.screen, "the unknown command")
+        pipe.send_bytes(b"caf\xe9 au lait\r")
+        await until(lambda: "Café it is." in keyboard.screen, "the answer")
+        await keyboard.leave()
+
+    assert keyboard.task.exception() is None
+    assert "Unknown command /what\ufffd; /help lists them." in keyboard.screen
+    assert [m.content for m in await chat.history(PLACE) if m.role == "user"] == ["caf\ufffd au lait"]
