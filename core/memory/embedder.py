@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,10 +29,15 @@ MAX_CHARS = 24_000
 class Embedder:
     """Turns texts into float32 vectors with the embedding model role."""
 
-    def __init__(self, model: OpenAIModel, *, dimensions: int | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self, model: OpenAIModel, *, dimensions: int | None = None, batch_size: int = 64, cache_size: int = 256
+    ) -> None:
         self.model = model
         self.dimensions = dimensions
         self.batch_size = max(1, min(batch_size, MAX_BATCH))
+        # Recent texts' vectors: a new message embedded for recall is not embedded again to be indexed.
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.cache_size = cache_size
 
     @property
     def name(self) -> str:
@@ -39,13 +45,23 @@ class Embedder:
 
     async def embed(self, texts: Sequence[str], *, timeout: float | None = None) -> np.ndarray:
         """One row per text, in order. Raises :class:`core.llm.ModelError` when the endpoint fails."""
-        rows: list[np.ndarray] = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = [(text or " ")[:MAX_CHARS] for text in texts[start : start + self.batch_size]]
-            rows.extend(await self._embed_batch(batch, timeout))
-        if not rows:
+        inputs = [(text or " ")[:MAX_CHARS] for text in texts]
+        found = {text: self._recent[text] for text in inputs if text in self._recent}
+        missing = [text for text in dict.fromkeys(inputs) if text not in found]
+        for start in range(0, len(missing), self.batch_size):
+            batch = missing[start : start + self.batch_size]
+            for text, vector in zip(batch, await self._embed_batch(batch, timeout), strict=True):
+                found[text] = vector
+                self._remember(text, vector)
+        if not inputs:
             return np.empty((0, self.dimensions or 0), dtype=np.float32)
-        return np.vstack(rows).astype(np.float32, copy=False)
+        return np.vstack([found[text] for text in inputs]).astype(np.float32, copy=False)
+
+    def _remember(self, text: str, vector: np.ndarray) -> None:
+        self._recent[text] = vector
+        self._recent.move_to_end(text)
+        while len(self._recent) > self.cache_size:
+            self._recent.popitem(last=False)
 
     async def _embed_batch(self, texts: list[str], timeout: float | None) -> list[np.ndarray]:
         client = self.model.client if timeout is None else self.model.client.with_options(timeout=timeout)
@@ -58,6 +74,7 @@ class Embedder:
             if self.dimensions and "dimension" in str(exc).lower():
                 log.warning("the embedding endpoint refuses 'dimensions'; using the model's own size")
                 self.dimensions = None
+                self._recent.clear()
                 return await self._embed_batch(texts, timeout)
             raise describe_api_error(exc) from exc
         except Exception as exc:  # noqa: BLE001 - every failure becomes a ModelError

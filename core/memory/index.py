@@ -178,6 +178,11 @@ class VectorIndex:
         exact = self._matrix[candidates] @ q
         return self._top(candidates, exact, k, min_score)
 
+    def vector(self, item_id: int) -> np.ndarray | None:
+        """A copy of one row's (normalised) vector, or None when the id is absent."""
+        position = self._rows.get(int(item_id))
+        return None if position is None else self._matrix[position].copy()
+
     def score(self, item_id: int, query: np.ndarray) -> float:
         """The cosine similarity of one row to ``query`` (KeyError when the id is absent)."""
         return float(self._matrix[self._rows[int(item_id)]] @ normalise(query)[0])

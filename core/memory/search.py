@@ -69,8 +69,25 @@ class MemorySearch:
         options: SearchOptions | None = None,
     ) -> list[SearchHit]:
         """The best ``limit`` matches, best first; ``until`` is exclusive. Raises ModelError if embedding fails."""
-        opts = options or self.options
         vector = (await self.store.embedder.embed([query], timeout=timeout))[0]
+        return await self.search_vector(
+            user_id, vector, query, limit=limit, since=since, until=until, kinds=kinds, options=options
+        )
+
+    async def search_vector(
+        self,
+        user_id: int,
+        vector: np.ndarray,
+        query: str,
+        *,
+        limit: int = 8,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kinds: tuple[Kind, ...] = ("message", "memory"),
+        options: SearchOptions | None = None,
+    ) -> list[SearchHit]:
+        """As :meth:`search`, with the query's vector given (no embedding call): ``query`` feeds full text."""
+        opts = options or self.options
         start = since.timestamp() if since else None
         stop = until.timestamp() if until else None
         similarity: dict[tuple[Kind, int], float] = {}

@@ -25,6 +25,9 @@ class MemorySettings:
     embedding_dimensions: int = 0
     recall_token_budget: int = 300
     recall_timeout: float = 0.5
+    # How long recall waits for the new message's embedding before recalling from the previous
+    # message instead; None: the whole timeout, 0: never (no network call before the first token).
+    recall_wait: float | None = None
     similarity_floor: float = 0.30
     extraction: bool = True
     extraction_model: str | None = None
@@ -46,7 +49,13 @@ def add_long_term_memory(chat: ChatService, model: OpenAIModel, settings: Memory
     floor = settings.similarity_floor
     search = MemorySearch(store, options=SearchOptions(floor=floor, text_floor=min(floor, SearchOptions().text_floor)))
     chat.pipeline.add_before_model(
-        RecallStep(search, chat.counter, token_budget=settings.recall_token_budget, timeout=settings.recall_timeout)
+        RecallStep(
+            search,
+            chat.counter,
+            token_budget=settings.recall_token_budget,
+            timeout=settings.recall_timeout,
+            wait=settings.recall_wait,
+        )
     )
     chat.pipeline.add_after_answer(IndexMessagesStep(store))
     if settings.extraction:

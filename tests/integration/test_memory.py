@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from core.db.database import Database
 from core.db.models import Base, Message
 from core.db.models_memory import FTS_TABLE
 from core.db.repositories import UserRecord
-from core.llm import ModelError, OpenAIModel, ToolCall
+from core.llm import OpenAIModel, ToolCall
 from core.memory.commands import MemoryCommands
 from core.memory.embedder import Embedder
 from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
@@ -202,18 +203,26 @@ async def test_a_malformed_extraction_answer_stores_nothing(
     assert await memory.store.list_memories(alice.id) == []
 
 
-async def test_recall_gives_up_when_the_embedding_endpoint_is_slow(
+async def test_with_the_embedding_endpoint_slow_recall_uses_the_previous_message_of_the_conversation(
     database: Database, memory: Memory, openai_fake: FakeOpenAI
 ) -> None:
     alice = await add_user(database, "Alice")
-    await memory.store.remember(alice.id, "The user's sister is Ana.")
-    openai_fake.queue_for("embeddings", Hang(5.0))
-    recall = RecallStep(memory.search, TokenCounter(), timeout=0.2)
+    said, _ = await history(database, alice, "discord", ["My sister Ana moved to Lisbon", "Exciting!"], START)
+    await memory.store.index_pending(alice.id)
+    await memory.store.remember(alice.id, "The user's sister Ana lives in Lisbon.")
+    async with database.engine.connect() as conn:
+        conversation = await conn.scalar(select(Message.conversation_id).where(Message.id == said))
+    new = await add_message(database, conversation, "user", "What should I bring her?", START, author=alice.id)
+    openai_fake.queue_for("embeddings", Hang(0.3), Hang(0.3))
+    recall = RecallStep(memory.search, TokenCounter(), timeout=0.5, wait=0)
 
-    with pytest.raises(ModelError) as caught:
-        await recall.before_model(turn_of(alice, 1, 2, "Tell me about Ana", "").facts)
+    facts = turn_of(alice, new, new + 1, "What should I bring her?", "").facts
+    note = await recall.before_model(replace(facts, conversation_id=conversation))
+    first_turn = await recall.before_model(turn_of(alice, said, said + 1, "What should I bring her?", "").facts)
+    await recall.drain()
 
-    assert caught.value.kind == "timeout"
+    assert note is not None and "- The user's sister Ana lives in Lisbon. (noted 2026-03-02)" in note.notes[0]
+    assert first_turn is None  # no earlier message to recall from, and no waiting for the endpoint
 
 
 async def test_the_search_memory_tool_reports_date_platform_and_speaker_and_honours_dates(
