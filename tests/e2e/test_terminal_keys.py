@@ -240,3 +240,23 @@ async def test_invalid_utf8_typed_at_the_prompt_is_replaced_not_a_crash(
     assert keyboard.task.exception() is None
     assert "Unknown command /what\ufffd; /help lists them." in keyboard.screen
     assert [m.content for m in await chat.history(PLACE) if m.role == "user"] == ["caf\ufffd au lait"]
+
+
+async def test_a_planted_link_in_the_files_folder_is_not_followed(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    files = tmp_path / "data" / "files"
+    files.mkdir(parents=True)
+    (files / "picture.png").symlink_to(tmp_path / "outside.png")  # dangling: "does not exist" to a naive check
+    openai_fake.queue(ToolCalls([("draw", {"name": "picture.png"})]), Reply("Here it is."))
+    chat = make_chat_service(database, model, tools=ToolRegistry.of([*builtin_tools_for_tests(), Drawing()]))
+    said = iter(["draw it", None])
+
+    async def read_line() -> str | None:
+        return next(said)
+
+    console = Console(file=io.StringIO(), width=300, color_system=None)
+    await TerminalChat(chat, user="me", console=console, files_dir=files, read_line=read_line).run()
+
+    assert not (tmp_path / "outside.png").exists(), "the file went through the link"
+    assert (files / "picture-2.png").read_bytes() == b"\x89PNG picture"
