@@ -59,7 +59,8 @@ class DailyRunner:
                 day = today - timedelta(days=back)
                 if closes_at(day, at, person.timezone) <= now:
                     found[(person.id, day)] = None
-        for record in await self.repo.resumable(now, since=now.date() - timedelta(days=self.resume_days)):
+        since_day = now.date() - timedelta(days=self.resume_days)
+        for record in await self.repo.resumable(now, since=since_day, max_attempts=self.job.max_attempts):
             found[(record.user_id, record.day)] = None
         return sorted(found, key=lambda pair: (pair[1], pair[0]))
 
