@@ -17,18 +17,34 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 DM_WORKSPACE = "dm"
-# Discord user ids are global, so identities are not tied to a server.
+# The workspace of an account met outside any server (DMs).  It was the workspace of
+# every Discord identity before servers had their own, so accounts stored then keep
+# working in DMs.
 IDENTITY_WORKSPACE = "global"
 DOWNLOAD_TIMEOUT = 30.0
 
 
-def identity_of(user: discord.abc.User) -> PlatformIdentity:
-    return PlatformIdentity(PLATFORM, IDENTITY_WORKSPACE, str(user.id), display_name=user.display_name)
+def identity_of(user: discord.abc.User, guild_id: int | None = None) -> PlatformIdentity:
+    """The account as the allowlist sees it: ``discord:<guild id>:<user id>`` in a server, ``discord:global:<user id>``
+    in DMs, so an entry can name one server (``discord:123:*``) while ``discord:*:<user id>`` still means one
+    person everywhere."""
+    workspace = str(guild_id) if guild_id else IDENTITY_WORKSPACE
+    return PlatformIdentity(PLATFORM, workspace, str(user.id), display_name=user.display_name)
 
 
 def place_of(channel_id: int, guild_id: int | None) -> ConversationRef:
     """The conversation place of a DM channel or a thread."""
     return ConversationRef(PLATFORM, str(guild_id) if guild_id else DM_WORKSPACE, str(channel_id))
+
+
+def places_of_message(channel_id: int, guild_id: int | None, message_id: int) -> list[ConversationRef]:
+    """Where a stored message may live: its channel, or (in a server) the thread opened on it."""
+    # A mention in a channel starts a thread whose id is the message's id,
+    # and that first message lives in the thread's conversation.
+    places = [place_of(channel_id, guild_id)]
+    if guild_id:
+        places.append(place_of(message_id, guild_id))
+    return places
 
 
 def strip_mention(text: str, bot_id: int) -> str:

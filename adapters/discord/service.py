@@ -17,20 +17,23 @@ from adapters.discord.mapping import (
     ReadAttachments,
     identity_of,
     place_of,
+    places_of_message,
     read_attachments,
     small_print,
     strip_mention,
 )
 from adapters.discord.messenger import DiscordMessenger
+from adapters.discord.refusal import refuse_privately
 from adapters.discord.slash import register_commands
 from adapters.discord.surface import NO_MENTIONS, DiscordSurface
 from adapters.errors import PlatformStartError
 from adapters.render import StreamRenderer, close_interrupted
+from adapters.strangers import StrangerGate
 from core.attachments import AttachmentPolicy
 from core.chat import ChatService
 from core.commands import CommandSet
 from core.messenger import Outbox
-from core.types import ConversationRef, IncomingMessage
+from core.types import ConversationRef, IncomingMessage, PlatformIdentity
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +100,12 @@ class DiscordService:
         guild_ready_timeout: float = 2.0,
         outbox: Outbox | None = None,
         attachments: AttachmentPolicy | None = None,
+        gate: StrangerGate | None = None,
     ) -> None:
         """``outbox`` gets this platform's messenger once connected (and loses it on stop);
-        ``attachments`` decides which files of a message are downloaded (the core's default limits)."""
+        ``attachments`` decides which files of a message are downloaded (the core's default limits);
+        ``gate`` decides access before any work (by default on the chat's people, refusing once per 10 minutes)."""
+        self.gate = gate or StrangerGate(chat.people, clock=chat.clock)
         self.token = token
         self.outbox = outbox
         self.attachments = attachments or AttachmentPolicy()
@@ -114,7 +120,10 @@ class DiscordService:
         intents.dm_messages = True
         intents.guild_messages = True
         self.client = discord.Client(
-            intents=intents, guild_ready_timeout=guild_ready_timeout, allowed_mentions=NO_MENTIONS
+            intents=intents,
+            guild_ready_timeout=guild_ready_timeout,
+            allowed_mentions=NO_MENTIONS,
+            http_trace=self.budget.trace_config(),  # Discord's 429s teach the budget
         )
         self.tree = app_commands.CommandTree(self.client)
         register_commands(self.tree, commands)
@@ -213,22 +222,33 @@ class DiscordService:
     # -- events ---------------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
+        """A DM, a mention in a server channel (opens a thread) or a message in one of our threads.
+
+        Is it for us, then access, then any work: a stranger's mention opens no thread and downloads nothing.
+        """
         if message.author.bot or message.type not in (discord.MessageType.default, discord.MessageType.reply):
             return
         me = self.client.user
         assert me is not None
-        target: discord.abc.Messageable = message.channel
         guild_id = message.guild.id if message.guild else None
         mentioned = me in message.mentions
+        place: ConversationRef | None = None
         if isinstance(message.channel, discord.DMChannel):
             place = place_of(message.channel.id, None)
         elif isinstance(message.channel, discord.Thread):
             place = place_of(message.channel.id, guild_id)
             if not mentioned and not await self.chat.has_conversation(place):
                 return  # a thread we are not part of
-        else:
-            if not mentioned:
-                return
+        elif not mentioned:
+            return
+        author = identity_of(message.author, guild_id)
+        verdict = await self.gate.check(author)
+        if not verdict.allowed:
+            if verdict.refusal:
+                await refuse_privately(message, verdict.refusal)
+            return
+        target: discord.abc.Messageable = message.channel
+        if place is None:
             title = strip_mention(message.content, me.id)[:90] or "Conversation"
             try:
                 target = await message.create_thread(name=title)
@@ -236,15 +256,19 @@ class DiscordService:
                 log.warning("could not open a thread in %s: %s", message.channel.id, exc)
                 return
             place = place_of(target.id, guild_id)  # type: ignore[attr-defined]
-        await self._answer(message, place, target)
+        await self._answer(message, author, place, target)
 
-    async def _answer(self, message: discord.Message, place: ConversationRef, target: discord.abc.Messageable) -> None:
+    async def _answer(
+        self,
+        message: discord.Message,
+        author: PlatformIdentity,
+        place: ConversationRef,
+        target: discord.abc.Messageable,
+    ) -> None:
         me = self.client.user
         assert me is not None
-        author = identity_of(message.author)
         files = ReadAttachments((), "")
-        # A stranger's files are never downloaded: the turn refuses them without reading anything.
-        if message.attachments and await self.chat.is_allowed(author):
+        if message.attachments:  # the author was let in (StrangerGate) before anything is downloaded
             files = await read_attachments(message, self.attachments)
         if files.note:
             with suppress(discord.HTTPException):
@@ -279,22 +303,13 @@ class DiscordService:
             return
         me = self.client.user
         text = strip_mention(content, me.id) if me else content
-        for place in self._places_of(payload.channel_id, payload.guild_id, payload.message_id):
+        for place in places_of_message(payload.channel_id, payload.guild_id, payload.message_id):
             if await self.chat.edit_user_message(place, str(payload.message_id), text):
                 log.info("message %s edited by its author; history updated", payload.message_id)
                 return
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        for place in self._places_of(payload.channel_id, payload.guild_id, payload.message_id):
+        for place in places_of_message(payload.channel_id, payload.guild_id, payload.message_id):
             if await self.chat.delete_user_message(place, str(payload.message_id)):
                 log.info("message %s deleted by its author; history updated", payload.message_id)
                 return
-
-    @staticmethod
-    def _places_of(channel_id: int, guild_id: int | None, message_id: int) -> list[ConversationRef]:
-        # A mention in a channel starts a thread whose id is the message's id,
-        # and that first message lives in the thread's conversation.
-        places = [place_of(channel_id, guild_id)]
-        if guild_id:
-            places.append(place_of(message_id, guild_id))
-        return places

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import io
 import logging
+from contextlib import suppress
 from typing import Any
 
 import discord
@@ -53,12 +54,19 @@ async def _run(
     channel = interaction.channel
     channel_id = interaction.channel_id or 0
     guild_id = interaction.guild_id
-    request = CommandRequest(identity_of(interaction.user), place_of(channel_id, guild_id), options)
+    request = CommandRequest(identity_of(interaction.user, guild_id), place_of(channel_id, guild_id), options)
     if command.slow:
-        # Discord wants an answer within 3 seconds: say we're on it, follow up when done.
-        await interaction.response.defer(thinking=True)
+        # Discord wants an answer within 3 seconds: say we're on it, follow up when done.  The
+        # "thinking…" line is only the caller's, so a refusal (a stranger, a spent quota) stays private.
+        await interaction.response.defer(thinking=True, ephemeral=True)
         reply = await commands.run(command.name, request)
-        await interaction.followup.send(**_message(reply), ephemeral=reply.private)
+        if reply.private:
+            await interaction.followup.send(**_message(reply), ephemeral=True)  # replaces the "thinking…" line
+            return
+        # The first follow-up would take the deferred message's privacy; the result is for the channel.
+        with suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+        await interaction.followup.send(**_message(reply))
         return
     reply = await commands.run(command.name, request)
     await interaction.response.send_message(**_message(reply), ephemeral=reply.private)

@@ -15,7 +15,7 @@ from typing import Any
 from adapters.budget import Priority
 from adapters.slack.conversations import SurfaceFactory
 from adapters.slack.identity import SlackIdentities
-from adapters.slack.mapping import dm_ref, parse_options
+from adapters.slack.mapping import command_team, dm_ref, parse_options
 from adapters.slack.mrkdwn import to_mrkdwn
 from core.commands import CommandReply, CommandRequest, CommandSet
 
@@ -45,7 +45,8 @@ class SlashCommands:
         """Run one command from Slack's payload and deliver its reply."""
         team_id = str(payload.get("team_id", ""))
         channel = str(payload.get("channel_id", ""))
-        identity = await self.identities.identity(team_id, str(payload.get("user_id", "")))
+        # The caller's own team decides access, as for messages (see mapping.command_team).
+        identity = await self.identities.identity(command_team(payload), str(payload.get("user_id", "")))
         command = self.commands.commands.get(name)
         options = parse_options(command, str(payload.get("text") or "")) if command is not None else {}
         # Slash commands cannot be run inside a thread, so the place is the channel (a DM's conversation).

@@ -7,6 +7,7 @@ this module maps the payload to the core's types and hands the turn to the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -20,11 +21,12 @@ from adapters.render import DeliveryError, RateLimited
 from adapters.slack.answers import AnswerRunner
 from adapters.slack.files import FileFetcher, SharedFiles
 from adapters.slack.identity import SlackIdentities
-from adapters.slack.mapping import dm_ref, is_direct, mentions, thread_ref, ts_to_datetime
+from adapters.slack.mapping import author_team, dm_ref, is_direct, mentions, thread_ref, ts_to_datetime
 from adapters.slack.mrkdwn import from_slack_text
 from adapters.slack.surface import SlackSurface
 from adapters.slack.threads import ActiveThreads
 from adapters.slack.workspace import Workspaces
+from adapters.strangers import StrangerGate
 from core.chat import ChatService
 from core.types import ConversationRef, IncomingMessage
 
@@ -42,7 +44,7 @@ REMEMBERED_MESSAGES = 2000
 class UserMessage:
     """A user's message, as far as the assistant cares."""
 
-    team_id: str
+    team_id: str  # the workspace the event was delivered for (the app's installation)
     channel: str
     user_id: str
     ts: str
@@ -50,6 +52,8 @@ class UserMessage:
     reply_thread: str  # where to answer: "" for the channel itself, else the thread's ts
     conversation: ConversationRef
     files: tuple[dict[str, Any], ...] = ()
+    user_team: str = ""  # the author's own team (``user_team``); "" when Slack did not say
+    opens_thread: bool = False  # a mention: the thread becomes a conversation once the author is let in
 
 
 class SurfaceFactory:
@@ -80,8 +84,11 @@ class ConversationHandler:
         identities: SlackIdentities,
         files: FileFetcher,
         threads: ActiveThreads,
+        gate: StrangerGate | None = None,
     ) -> None:
+        """``gate`` decides access before any work (by default on the chat's people, refusing once per 10 minutes)."""
         self.chat = chat
+        self.gate = gate or StrangerGate(chat.people, clock=chat.clock)
         self.answers = answers
         self.surfaces = surfaces
         self.identities = identities
@@ -124,8 +131,8 @@ class ConversationHandler:
             return  # a DM arrives as a message event too
         thread = str(event.get("thread_ts") or event.get("ts") or "")
         ref = thread_ref(team_id, channel, thread)
-        self.threads.add(ref)
-        await self.answer(self._user_message(event, team_id, ref, thread, bot_user_id))
+        message = self._user_message(event, team_id, ref, thread, bot_user_id)
+        await self.answer(dataclasses.replace(message, opens_thread=True))
 
     async def on_changed(self, event: dict[str, Any], team_id: str, bot_user_id: str) -> None:
         """message_changed: the stored user message (and so the model's context) follows the edit."""
@@ -154,14 +161,27 @@ class ConversationHandler:
     # -- answering ------------------------------------------------------------------------
 
     async def answer(self, message: UserMessage) -> None:
-        """Answer one user message where it was written (once, even if Slack delivers it again)."""
+        """Answer one user message where it was written (once, even if Slack delivers it again).
+
+        Access is decided first: a stranger's message registers no thread, is not
+        remembered as seen and downloads nothing; the refusal is sent once per window.
+        """
+        # The author's own team, never the installation's: a Slack Connect guest (or, on
+        # Enterprise Grid, a member of another workspace) is not ``slack:<our team>:*``.
+        identity = await self.identities.identity(message.user_team, message.user_id)
+        verdict = await self.gate.check(identity)
+        if not verdict.allowed:
+            if verdict.refusal:
+                await self._refuse(message, verdict.refusal)
+            return
         if not self._first_delivery(message.channel, message.ts):
             log.info("message %s in %s was delivered again; already answered", message.ts, message.channel)
             return
-        identity = await self.identities.identity(message.team_id, message.user_id)
+        if message.opens_thread:
+            self.threads.add(message.conversation)
         surface = self.surfaces(message.team_id, message.channel, message.reply_thread)
         shared = SharedFiles()
-        if message.files and await self.chat.is_allowed(identity):
+        if message.files:
             shared = await self.files.fetch(message.files)
         if not message.text.strip() and not shared.attachments:
             if shared.note:
@@ -199,6 +219,7 @@ class ConversationHandler:
             reply_thread=reply_thread,
             conversation=ref,
             files=tuple(f for f in files if isinstance(f, dict)),
+            user_team=author_team(event),
         )
 
     @staticmethod
@@ -206,6 +227,26 @@ class ConversationHandler:
         if is_direct(channel_type, channel):
             return dm_ref(team_id, channel)
         return thread_ref(team_id, channel, str(message.get("thread_ts") or message.get("ts") or ""))
+
+    async def _refuse(self, message: UserMessage, refusal: str) -> None:
+        """Tell a stranger, and only them: in their DM, or as a message only they see in a channel.
+
+        A refusal may carry a sign-in link bound to the stranger's account, which
+        must never be shown to the rest of a channel.
+        """
+        surface = self.surfaces(message.team_id, message.channel, message.reply_thread)
+        if message.conversation.thread == "":
+            await self._say(surface, surface.format_note(refusal))
+            return
+        try:
+            await surface.client.chat_postEphemeral(
+                channel=message.channel,
+                user=message.user_id,
+                text=surface.format_note(refusal),
+                thread_ts=message.reply_thread or None,
+            )
+        except Exception as exc:  # noqa: BLE001 - a refusal that cannot be delivered is only logged
+            log.warning("could not tell %s in %s that they are not let in: %s", message.user_id, message.channel, exc)
 
     async def _say(self, surface: SlackSurface, text: str) -> None:
         """Post one line outside any answer, within the channel's post budget."""

@@ -25,7 +25,8 @@ class SlackIdentities:
         self._pending: dict[tuple[str, str], asyncio.Future[str]] = {}
 
     async def identity(self, team_id: str, user_id: str) -> PlatformIdentity:
-        """The identity of ``user_id`` in workspace ``team_id``."""
+        """The identity of ``user_id`` whose own team is ``team_id`` (the author's team, not the installation's;
+        "" when Slack did not say, which only a user-id allowlist entry such as ``slack:*:U123`` lets in)."""
         return PlatformIdentity(PLATFORM, team_id, user_id, await self.display_name(team_id, user_id))
 
     async def display_name(self, team_id: str, user_id: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from core.commands import Command, CommandOption
 from core.types import ConversationRef
@@ -20,6 +21,26 @@ def dm_ref(team_id: str, channel: str) -> ConversationRef:
 def thread_ref(team_id: str, channel: str, thread_ts: str) -> ConversationRef:
     """A channel thread started by mentioning the bot."""
     return ConversationRef(PLATFORM, team_id, channel, thread_ts)
+
+
+def author_team(event: dict[str, Any]) -> str:
+    """The team of the message's author (``user_team``), "" when Slack does not say.
+
+    Never the installation's team: in a Slack Connect channel (or, on Enterprise
+    Grid, from another workspace) the author belongs to a team of their own, and
+    an allowlist entry ``slack:<our team>:*`` must not let them in.
+    """
+    team = event.get("user_team")
+    return team if isinstance(team, str) else ""
+
+
+def command_team(payload: dict[str, Any]) -> str:
+    """The team of the user who ran a slash command (``user.team_id`` or ``team_id``), "" when absent."""
+    user = payload.get("user")
+    if isinstance(user, dict) and isinstance(user.get("team_id"), str):
+        return str(user["team_id"])
+    team = payload.get("team_id")
+    return team if isinstance(team, str) else ""
 
 
 def is_direct(channel_type: str | None, channel: str) -> bool:

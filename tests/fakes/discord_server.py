@@ -98,6 +98,8 @@ MESSAGE_FLAG_EPHEMERAL = 1 << 6
 MESSAGE_FLAG_LOADING = 1 << 7
 _SETTABLE_MESSAGE_FLAGS = (1 << 2) | (1 << 12) | MESSAGE_FLAG_EPHEMERAL | (1 << 15)
 
+# How long Discord remembers a message nonce sent with enforce_nonce ("a few minutes").
+NONCE_MEMORY = 180.0
 _COMMAND_NAME_RE = re.compile(r"^[-_\w]{1,32}$")
 _MENTION_RE = re.compile(r"<@!?(\d+)>")
 
@@ -147,6 +149,7 @@ class LogEntry:
     route: str = ""
     scope: str | None = None
     query: str = ""
+    allowed_mentions: Any = None  # the request's ``allowed_mentions`` (None when it sent none)
 
 
 @dataclass(frozen=True)
@@ -368,6 +371,9 @@ class FakeDiscord(ThreadedServer):
         self._messages: dict[str, JSON] = {}
         self._dm_by_user: dict[str, str] = {}
         self._dms_closed: set[str] = set()
+        # enforce_nonce: (channel, nonce) -> (message id, monotonic time) of messages created with it.
+        self._nonces: dict[tuple[str, str], tuple[str, float]] = {}
+        self._drops: dict[str, int] = {}
         self._downloads: list[str] = []
         self._files: dict[str, tuple[bytes, str | None, str]] = {}
         self._commands: dict[str, list[JSON]] = {"global": []}
@@ -816,6 +822,11 @@ class FakeDiscord(ThreadedServer):
         """Every REST request, in arrival order."""
         with self._lock:
             return list(self._log)
+
+    def drop_connection_after(self, route: str, times: int = 1) -> None:
+        """The next ``times`` requests of ``route`` (e.g. ``messages.create``) take effect, then the connection drops."""
+        with self._lock:
+            self._drops[route] = self._drops.get(route, 0) + times
 
     @property
     def rate_limited(self) -> list[LogEntry]:
@@ -1466,6 +1477,13 @@ class FakeDiscord(ThreadedServer):
             if scope is None:
                 response = await route.handler(ctx)
                 response.headers.update(headers)
+                with self._lock:
+                    drop = response.status < 300 and route.name in self._drops and self._drops[route.name] > 0
+                    if drop:
+                        self._drops[route.name] -= 1
+                if drop and request.transport is not None:
+                    # The request took effect, but the answer never arrives: the client sees the connection drop.
+                    request.transport.close()
         except _ApiError as exc:
             response = _json_response(exc.body, exc.status, headers)
         except Exception:  # noqa: BLE001 - reported through fake.errors and a 500
@@ -1484,6 +1502,7 @@ class FakeDiscord(ThreadedServer):
             route=route.name if route else "",
             scope=scope,
             query=request.query_string,
+            allowed_mentions=ctx.json.get("allowed_mentions") if isinstance(ctx.json, dict) else None,
         )
         with self._lock:
             self._log.append(entry)
@@ -1758,6 +1777,13 @@ class FakeDiscord(ThreadedServer):
             if channel["type"] == 1 and any(u["id"] in self._dms_closed for u in channel.get("recipients", [])):
                 raise _ApiError(403, "Cannot send messages to this user", 50007)
             self._validate_message(payload, len(ctx.files), ctx.files)
+            nonce_key = (channel["id"], str(payload.get("nonce")))
+            if payload.get("enforce_nonce") and payload.get("nonce") is not None:
+                seen = self._nonces.get(nonce_key)
+                if seen is not None and time.monotonic() - seen[1] < NONCE_MEMORY and seen[0] in self._messages:
+                    # Discord: the same nonce within a few minutes returns the first message, creates nothing.
+                    ctx.message_id = seen[0]
+                    return _json_response(copy.deepcopy(self._messages[seen[0]]))
             reference = payload.get("message_reference")
             referenced: JSON | None = None
             if reference:
@@ -1774,6 +1800,8 @@ class FakeDiscord(ThreadedServer):
             msg["flags"] = int(payload.get("flags") or 0) & _SETTABLE_MESSAGE_FLAGS & ~MESSAGE_FLAG_EPHEMERAL
             if payload.get("nonce") is not None:
                 msg["nonce"] = payload["nonce"]
+                if payload.get("enforce_nonce"):
+                    self._nonces[nonce_key] = (msg["id"], time.monotonic())
             if referenced is not None:
                 msg["message_reference"] = {
                     "type": 0,

@@ -82,9 +82,19 @@ class SlackLimits:
     posts may go back to back, then one every ``1 / post_per_second_per_channel``
     seconds; with the defaults that is one post per channel in any 1-second window.
     Refused (429) calls do not use up a slot.
+
+    Slack does not publish its burst sizes; a workspace may allow fewer calls at
+    once than its tier suggests.  ``update_burst`` makes chat.update a token
+    bucket instead of a sliding window: that many calls back to back, then
+    ``update_per_minute`` a minute; ``stream_burst`` does the same for
+    chat.startStream and chat.stopStream (each its own bucket) and
+    ``append_burst`` for chat.appendStream.  :meth:`strict` gives such a Slack.
     """
 
     update_per_minute: int | None = 50
+    update_burst: int | None = None
+    stream_burst: int | None = None
+    append_burst: int | None = None
     post_per_second_per_channel: float | None = 1
     post_burst: int = 1
     start_stop_stream_per_minute: int | None = 20
@@ -98,6 +108,11 @@ class SlackLimits:
     update_max_chars: int | None = 4000
     post_max_chars: int | None = 40000
     stream_text_max_chars: int | None = 12000
+
+    @classmethod
+    def strict(cls, minute: float = 60.0) -> SlackLimits:
+        """A Slack stricter than documented: 5 chat.update at once then 50 a minute, start/stop 3 at once."""
+        return cls(update_burst=5, stream_burst=3, append_burst=10, minute=minute)
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,7 @@ class SlackMessage:
     edited: bool = False
     recipient_user_id: str | None = None
     recipient_team_id: str | None = None
+    metadata: dict[str, Any] | None = None
 
     @property
     def is_bot(self) -> bool:
@@ -157,6 +173,8 @@ class SlackMessage:
             out["files"] = self.files
         if self.edited:
             out["edited"] = {"user": self.user, "ts": self.ts}
+        if self.metadata is not None:
+            out["metadata"] = self.metadata
         return out
 
 
@@ -340,12 +358,19 @@ class FakeSlack(ThreadedServer):
         self.reactions: list[tuple[str, str, str]] = []
         self.response_url_posts: list[ResponseUrlPost] = []
         self.client_messages: list[Any] = []
+        self.ephemerals: list[dict[str, Any]] = []  # chat.postEphemeral calls: channel, user, text, thread_ts
+        self.downloads: list[str] = []  # ids of the files fetched from the file host
         self.connections_total = 0
+        self._drops: dict[str, int] = {}
+        # Users of another team (Slack Connect guests, other Grid workspaces): user id -> their team,
+        # or None for events that carry no ``user_team`` at all.
+        self.user_teams: dict[str, str | None] = {}
 
         self._methods: dict[str, Callable[[_Call], dict[str, Any]]] = {
             "auth.test": self._auth_test,
             "apps.connections.open": self._connections_open,
             "chat.postMessage": self._post_message,
+            "chat.postEphemeral": self._post_ephemeral,
             "chat.update": self._update,
             "chat.delete": self._delete,
             "chat.startStream": self._start_stream,
@@ -438,8 +463,19 @@ class FakeSlack(ThreadedServer):
             self.log.append(entry)
             if status == 429:
                 self.rate_limited.append(entry)
+            drop = status == 200 and self._drops.get(method, 0) > 0
+            if drop:
+                self._drops[method] -= 1
+        if drop and request.transport is not None:
+            # The call took effect, but the answer never arrives: the client sees the connection drop.
+            request.transport.close()
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return web.json_response(body, status=status, headers=headers)
+
+    def drop_connection_after(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` take effect, then the connection drops before the answer."""
+        with self._lock:
+            self._drops[method] = self._drops.get(method, 0) + times
 
     @staticmethod
     def _param_channel(params: dict[str, Any]) -> str | None:
@@ -478,8 +514,18 @@ class FakeSlack(ThreadedServer):
         }.get(method)
         if per_minute is None:
             return None
+        burst = {
+            "chat.update": lim.update_burst,
+            "chat.startStream": lim.stream_burst,
+            "chat.stopStream": lim.stream_burst,
+            "chat.appendStream": lim.append_burst,
+        }.get(method)
         if method not in self._windows:
-            self._windows[method] = _SlidingWindow(per_minute, lim.minute)
+            self._windows[method] = (
+                _TokenBucket(per_minute / lim.minute, burst)
+                if burst is not None
+                else _SlidingWindow(per_minute, lim.minute)
+            )
         return self._windows[method].acquire(now)
 
     def reset_limits(self) -> None:
@@ -607,9 +653,28 @@ class FakeSlack(ThreadedServer):
         if self.limits.post_max_chars is not None and len(text) > self.limits.post_max_chars:
             raise _ApiError("msg_too_long")
         thread_ts = p.get("thread_ts") or None
-        msg = self._bot_message(channel, text, thread_ts, blocks=blocks)
+        metadata = p.get("metadata") if isinstance(p.get("metadata"), dict) else None
+        msg = self._bot_message(channel, text, thread_ts, blocks=blocks, metadata=metadata)
         call.ts = msg.ts
         return {"channel": channel, "ts": msg.ts, "message": msg.to_api()}
+
+    def _post_ephemeral(self, call: _Call) -> dict[str, Any]:
+        """A message only ``user`` sees; recorded in :attr:`ephemerals`, not in the channel."""
+        p = call.params
+        channel = self._resolve_channel(str(p.get("channel", "")))
+        call.channel = channel
+        if not channel:
+            raise _ApiError("channel_not_found")
+        if not p.get("user"):
+            raise _ApiError("user_not_in_channel")
+        text = str(p.get("text") or "")
+        if not text:
+            raise _ApiError("no_text")
+        call.text = text
+        self.ephemerals.append(
+            {"channel": channel, "user": str(p["user"]), "text": text, "thread_ts": p.get("thread_ts") or None}
+        )
+        return {"message_ts": self._next_ts()}
 
     def _update(self, call: _Call) -> dict[str, Any]:
         p = call.params
@@ -842,6 +907,7 @@ class FakeSlack(ThreadedServer):
         file_id = key.split("-", 1)[1] if "-" in key else key
         with self._lock:
             f = self._files.get(file_id)
+            self.downloads.append(file_id)
         if f is None or f.content is None:
             return web.Response(status=404, text="not found")
         return web.Response(body=f.content, content_type=f.mimetype)
@@ -1095,6 +1161,9 @@ class FakeSlack(ThreadedServer):
             "event_ts": msg.ts,
             "channel_type": channel_type,
         }
+        user_team = self.user_teams.get(user_id, self.team_id)
+        if user_team is not None:
+            event["user_team"] = user_team  # the author's own team, as Slack sends it
         if thread_ts is not None:
             event["thread_ts"] = thread_ts
             root = self._find(channel, thread_ts)
@@ -1202,7 +1271,8 @@ class FakeSlack(ThreadedServer):
         app_mention = {
             k: v
             for k, v in message_event.items()
-            if k in ("user", "text", "ts", "team", "client_msg_id", "channel", "event_ts", "thread_ts", "files")
+            if k
+            in ("user", "text", "ts", "team", "user_team", "client_msg_id", "channel", "event_ts", "thread_ts", "files")
         }
         app_mention["type"] = "app_mention"
         self._deliver_event(app_mention)
@@ -1280,7 +1350,7 @@ class FakeSlack(ThreadedServer):
             user_name = self._user(user_id)["name"]
         return {
             "token": VERIFICATION_TOKEN,
-            "team_id": self.team_id,
+            "team_id": self.user_teams.get(user_id, self.team_id) or "",
             "team_domain": TEAM_DOMAIN,
             "channel_id": channel,
             "channel_name": "directmessage" if channel.startswith("D") else "general",

@@ -1,0 +1,118 @@
+"""Access first: whether a message is answered, and strangers refused once per window, then ignored.
+
+Every platform asks :meth:`StrangerGate.check` before any work on a message
+(opening a thread, downloading files, noting it as seen).  A stranger (an
+account the one access decision, ``People.admit``, refuses) gets the refusal
+once per window (10 minutes by default, per account, in memory); their
+further messages in that window are dropped with a debug line, so a stranger
+writing fast costs neither the bot's shared rate budget nor sign-in links.
+When anything about people changes (a sign-in completes, an account is
+linked), the shared ``people`` revision moves and the next message is decided
+afresh, so someone who just signed in is answered at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.clock import Clock, system_clock
+from core.people import People
+from core.types import PlatformIdentity
+
+log = logging.getLogger(__name__)
+
+REFUSE_ONCE_PER = timedelta(minutes=10)
+REMEMBERED_STRANGERS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """``allowed``: answer the message. Otherwise ``refusal`` is the sentence to deliver now (empty: say nothing)."""
+
+    allowed: bool
+    refusal: str = ""
+
+
+@dataclass(slots=True)
+class _Refused:
+    at: datetime
+    revision: int | None
+
+
+class StrangerGate:
+    """The access decision of the adapters, with strangers refused once per ``window``."""
+
+    def __init__(
+        self,
+        people: People,
+        *,
+        clock: Clock = system_clock,
+        window: timedelta = REFUSE_ONCE_PER,
+        remembered: int = REMEMBERED_STRANGERS,
+    ) -> None:
+        self.people = people
+        self.clock = clock
+        self.window = window
+        self.remembered = remembered
+        self._refused: OrderedDict[str, _Refused] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[Verdict]] = {}
+
+    async def check(self, identity: PlatformIdentity) -> Verdict:
+        """Decide for one incoming message of ``identity`` (call before any other work on it).
+
+        Messages of one account that arrive together share one decision, so a burst
+        from a stranger is refused once, not once per message.
+        """
+        key = identity.key
+        pending = self._pending.get(key)
+        if pending is not None:
+            verdict = await asyncio.shield(pending)
+            return verdict if verdict.allowed else Verdict(False)
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            verdict = await self._decide(identity)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # those waiting get it; nobody else needs to
+            raise
+        finally:
+            self._pending.pop(key, None)
+        future.set_result(verdict)
+        return verdict
+
+    async def _decide(self, identity: PlatformIdentity) -> Verdict:
+        key = identity.key
+        now = self.clock()
+        seen = self._refused.get(key)
+        recent = seen is not None and now - seen.at < self.window
+        revision = await self.people.repository.revision()
+        if seen is not None and recent and revision == seen.revision:
+            log.debug("ignored a message from %s: refused %s ago", key, now - seen.at)
+            return Verdict(False)
+        admission = await self.people.admit(identity)
+        if admission.allowed:
+            self._refused.pop(key, None)
+            return Verdict(True)
+        if seen is not None and recent:
+            seen.revision = revision  # still refused after a change elsewhere: stay quiet until the window ends
+            log.debug("ignored a message from %s: still refused", key)
+            return Verdict(False)
+        self._remember(key, _Refused(now, revision))
+        return Verdict(False, admission.refusal)
+
+    def _remember(self, key: str, refused: _Refused) -> None:
+        self._refused.pop(key, None)
+        self._refused[key] = refused
+        while len(self._refused) > self.remembered:
+            self._refused.popitem(last=False)
+        # Entries past their window are dropped as they reach the front, so the map stays small.
+        while self._refused:
+            oldest_key, oldest = next(iter(self._refused.items()))
+            if self.clock() - oldest.at < self.window:
+                break
+            del self._refused[oldest_key]
