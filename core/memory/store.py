@@ -183,6 +183,7 @@ class MemoryStore:
                 ],
             )
             await fts.add_rows(conn, user_id, [("message", message_id, content) for message_id, content in items])
+        self._vectors.mark_dirty(user_id, "message")
         return len(items)
 
     # -- memories ----------------------------------------------------------------------
@@ -240,6 +241,7 @@ class MemoryStore:
                         await fts.remove_rows(conn, [("memory", replaces)])
             await fts.add_rows(conn, user_id, [("memory", int(memory_id), text)])
             row = (await conn.execute(select(Memory).where(Memory.id == memory_id))).one()
+        self._vectors.mark_dirty(user_id, "memory")
         if replaces is not None:
             self._drop_from_index(user_id, "memory", [replaces])
         if target is not None and index is not None:

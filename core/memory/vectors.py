@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -32,15 +33,20 @@ Kind = Literal["message", "memory"]
 class _Loaded:
     index: VectorIndex | None
     last_row_id: int = 0
+    checked: float = float("-inf")  # time.monotonic() of the last look at the database
+    dirty: bool = True  # this process wrote rows the index has not fetched yet
 
 
 class UserVectors:
     """The cache of per-user indexes; vectors of another embedding model are left out."""
 
-    def __init__(self, db: Database, model_name: str, *, quantize_above: int = 20_000) -> None:
+    def __init__(self, db: Database, model_name: str, *, quantize_above: int = 20_000, max_age: float = 1.0) -> None:
         self.db = db
         self.model_name = model_name
         self.quantize_above = quantize_above
+        # Rows other processes write are fetched when the index is older than this (seconds);
+        # this process's own writes mark the index dirty and are fetched at the next search.
+        self.max_age = max_age
         self._loaded: dict[tuple[int, Kind], _Loaded] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._refreshing: dict[tuple[int, Kind], asyncio.Task[VectorIndex | None]] = {}
@@ -53,7 +59,11 @@ class UserVectors:
         the next turn finds the index ready.
         """
         key = (user_id, kind)
+        loaded = self._loaded.get(key)
         task = self._refreshing.get(key)
+        fresh = loaded is not None and not loaded.dirty and time.monotonic() - loaded.checked < self.max_age
+        if fresh and (task is None or task.done()):
+            return loaded.index  # type: ignore[union-attr]
         if task is None or task.done():
             task = asyncio.get_running_loop().create_task(self._refresh(user_id, kind))
             task.add_done_callback(_consume)
@@ -63,6 +73,7 @@ class UserVectors:
     async def _refresh(self, user_id: int, kind: Kind) -> VectorIndex | None:
         async with self._lock(user_id):
             loaded = self._loaded.setdefault((user_id, kind), _Loaded(None))
+            loaded.dirty = False  # a write from now on marks it again
             table = MessageEmbedding if kind == "message" else Memory
             query = select(table.id, table.embedding, table.dims).where(
                 table.user_id == user_id, table.id > loaded.last_row_id, table.model == self.model_name
@@ -75,6 +86,7 @@ class UserVectors:
                 query = query.add_columns(Memory.id, Memory.created_at).where(Memory.superseded_by.is_(None))
             async with self.db.engine.connect() as conn:
                 rows = (await conn.execute(query.order_by(table.id))).all()
+            loaded.checked = time.monotonic()
             if not rows:
                 return loaded.index
             if loaded.index is None:
@@ -88,6 +100,12 @@ class UserVectors:
                 loaded.index.add([row[3] for row in usable], matrix, [row[4].timestamp() for row in usable], adopt=True)
             loaded.last_row_id = rows[-1].id
             return loaded.index
+
+    def mark_dirty(self, user_id: int, kind: Kind) -> None:
+        """This process wrote rows of ``kind`` for ``user_id``: fetch them at the next search."""
+        loaded = self._loaded.get((user_id, kind))
+        if loaded is not None:
+            loaded.dirty = True
 
     def forget_user(self, user_id: int) -> None:
         """Drop the cached indexes of ``user_id`` (after their data was deleted)."""
