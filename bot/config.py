@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     embedding_dimensions: int = Field(default=0, ge=0)  # 0: the embedding model's own size
     recall_token_budget: int = Field(default=300, ge=0)
     recall_timeout: float = Field(default=0.5, gt=0)
+    # How long recall may wait for the new message's embedding before the first word (0: never; it then
+    # recalls from the words of the message and the previous message's meaning).
+    recall_wait: float = Field(default=0.0, ge=0)
     memory_similarity_floor: float = Field(default=0.30, ge=-1.0, le=1.0)
     memory_extraction: bool = True
 
@@ -158,6 +161,19 @@ class Settings(BaseSettings):
     def _async_database_url(cls, value: str) -> str:
         # postgres://, postgresql:// and sqlite:/// switch to the async drivers; anything else is refused.
         return normalize_database_url(value) if value.strip() else ""
+
+    @model_validator(mode="after")
+    def _slack_signing_secret(self) -> Settings:
+        # An empty secret would let anyone sign a request; in Socket Mode it is unused, as if unset.
+        secret = self.slack_signing_secret
+        if secret is not None and not secret.get_secret_value().strip():
+            if self.slack_mode == "http":
+                raise ValueError(
+                    "SLACK_SIGNING_SECRET is empty: Slack HTTP mode needs the app's Signing Secret "
+                    "(api.slack.com/apps → your app → Basic Information → App Credentials)"
+                )
+            self.slack_signing_secret = None
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

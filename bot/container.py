@@ -32,6 +32,8 @@ from core.identity.signin import SignInResult
 from core.limits import LimitSettings, UsageLimits
 from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
 from core.media.files import StoredFiles
+from core.memory.slash import MemorySlashCommands, memory_commands
+from core.memory.wiring import LongTermMemory, MemorySettings, add_long_term_memory
 from core.messenger import Outbox
 from core.people import People
 from core.summaries import add_rolling_summaries
@@ -85,6 +87,7 @@ class Container:
     identity: IdentityServices
     notices: IdentityNotices
     daily: DailyServices | None = None
+    memory: LongTermMemory | None = None
 
     def web_services(self) -> list[WebServer]:
         """The web server, to run beside the platforms when Google sign-in is configured (it hosts the callbacks)."""
@@ -218,6 +221,22 @@ class Container:
         chat.pipeline.add_before_model(daily.context)
         for command in daily.commands:
             commands.add(command)
+        memory = add_long_term_memory(
+            chat,
+            model,
+            MemorySettings(
+                embedding_dimensions=settings.embedding_dimensions,
+                recall_token_budget=settings.recall_token_budget,
+                recall_timeout=settings.recall_timeout,
+                recall_wait=settings.recall_wait,
+                similarity_floor=settings.memory_similarity_floor,
+                extraction=settings.memory_extraction,
+            ),
+        )
+        for command in memory_commands(
+            MemorySlashCommands(chat, memory.commands, default_timezone=settings.default_timezone)
+        ):
+            commands.add(command)
         return cls(
             settings=settings,
             db=db,
@@ -233,6 +252,7 @@ class Container:
             identity=ids,
             notices=notices,
             daily=daily,
+            memory=memory,
         )
 
     async def close(self) -> None:

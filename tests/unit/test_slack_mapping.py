@@ -14,6 +14,7 @@ from adapters.slack.surface import LIMITS, SLACK_UPDATE_LIMIT, TEXT_MAX, _italic
 from adapters.slack.workspace import SlackRateLimits, Workspace
 from core.commands import Command, CommandOption, CommandReply, CommandRequest, CommandSet
 from core.identity.commands import GoogleParts, IdentityCommands, identity_commands
+from core.memory.slash import MemorySlashCommands, memory_commands
 
 
 async def _noop(_request: CommandRequest) -> CommandReply:
@@ -92,7 +93,8 @@ def test_the_manifest_declares_every_command_the_bot_registers() -> None:
     handlers = IdentityCommands(
         chat=nothing, linker=nothing, profiles=nothing, google=google, settings_command=None, default_folder=""
     )
-    registered = {*CommandSet(None, None).commands, *(c.name for c in identity_commands(handlers))}  # type: ignore[arg-type]
+    memory = [c.name for c in memory_commands(MemorySlashCommands(nothing, nothing, default_timezone="UTC"))]
+    registered = {*CommandSet(None, None).commands, *(c.name for c in identity_commands(handlers)), *memory}  # type: ignore[arg-type]
     assert sorted(declared) == sorted(registered)
     events = set(re.findall(r"^\s*- (app_mention|message\.\w+)\s*$", manifest, re.MULTILINE))
     assert events == {"app_mention", "message.im", "message.channels", "message.groups"}
