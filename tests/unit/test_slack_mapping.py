@@ -86,7 +86,7 @@ def test_every_rendered_part_fits_chat_update() -> None:
 
 def test_the_manifest_declares_every_command_the_bot_registers() -> None:
     manifest = (Path(__file__).resolve().parents[2] / "adapters/slack/manifest.yaml").read_text()
-    declared = re.findall(r"^\s*- command: /(\w+)", manifest, re.MULTILINE)
+    declared = re.findall(r"^\s*- command: /([\w-]+)", manifest, re.MULTILINE)
     # With Google configured the container adds the sign-in and Google commands (core/identity/commands.py).
     google = GoogleParts(None, None, None, None, None)  # type: ignore[arg-type]
     nothing: Any = None
