@@ -128,7 +128,6 @@ class TerminalChat:
                     return
             view.stopped()
         except Exception as exc:  # noqa: BLE001 - one line on screen instead of a traceback; the chat goes on
-            view.close()
             log.warning("terminal turn failed", exc_info=True)  # WARNING: the log file, not the screen
             view.failed(exc)
         finally:
