@@ -98,13 +98,19 @@ def create_app(*, signin: SignIn | None, on_signed_in: SignedInHook | None = Non
 
 
 def mount_slack(app: FastAPI, bolt_app: Any, path: str = "/slack/events") -> None:
-    """Serve Slack's HTTP mode (events, commands) at ``path`` through bolt's FastAPI adapter."""
-    from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+    """Serve Slack's HTTP mode (events, commands) at ``path`` through bolt's FastAPI adapter.
 
-    handler = AsyncSlackRequestHandler(bolt_app)
+    ``bolt_app`` is the Slack service's Bolt app, or its ``SlackHttpEndpoint`` (adapters/slack/http.py),
+    which bounds body size and read time, refuses malformed timestamps and runs each request once.
+    An empty signing secret raises ``PlatformStartError`` here, at start.
+    """
+    from adapters.slack.http import SlackHttpEndpoint
+
+    endpoint = bolt_app if isinstance(bolt_app, SlackHttpEndpoint) else SlackHttpEndpoint(bolt_app)
+    endpoint.check()
 
     async def slack_events(request: Request) -> Response:
-        return await handler.handle(request)
+        return await endpoint.handle(request)
 
     app.add_api_route(path, slack_events, methods=["POST"], include_in_schema=False)
 
