@@ -10,6 +10,7 @@ connected again; without Google at all the PDF goes with the DM instead.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 Render = Callable[[DayDocument], Awaitable[bytes]]
 Progress = Callable[[str], Awaitable[None]]
 WAITING_FOR_GOOGLE = "waiting for the user to connect Google again"
+STOPPED = "the bot stopped while working on it"
 HEADING = "**Your day, {date}**"
 
 
@@ -57,7 +59,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 def may_try_now(record: DailyLogRecord, now: datetime) -> bool:
     """Whether a released row has rested long enough (a held row is the lease's business)."""
-    if record.claimed_at is not None or record.last_error is None:
+    if record.claimed_at is not None or record.last_error in (None, STOPPED):
         return True
     return now >= record.updated_at + retry_delay(record.attempts)
 
@@ -138,6 +140,11 @@ class DailyJob:
             return Outcome.BUSY
         try:
             return await self._steps(person, day, record)
+        except asyncio.CancelledError:
+            # The bot is stopping (a crash runs no code: then the lease runs out instead).
+            # Give the day back so the next start resumes it at once; what was done stays done.
+            await asyncio.shield(self._give_back(record))
+            raise
         except _LeaseLost:
             log.warning("daily log of user %s day %s: lease lost, leaving it to its new holder", user_id, day)
             return Outcome.BUSY
@@ -205,6 +212,14 @@ class DailyJob:
         if not await self.repo.advance(record.id, state, attempt=record.attempts, now=now, **fields):
             raise _LeaseLost
         return dataclasses.replace(record, state=state, claimed_at=now, updated_at=now, **fields)
+
+    async def _give_back(self, record: DailyLogRecord) -> None:
+        try:
+            current = await self.repo.get(record.user_id, record.day)
+            if current is not None and not current.finished:
+                await self.repo.release(current.id, attempt=record.attempts, now=self.clock(), error=STOPPED)
+        except Exception:  # noqa: BLE001 - stopping anyway; the lease runs out instead
+            log.warning("daily log %s: could not give the day back while stopping", record.id, exc_info=True)
 
     async def _release(self, record: DailyLogRecord, error: str) -> None:
         if not await self.repo.release(record.id, attempt=record.attempts, now=self.clock(), error=error):

@@ -6,7 +6,9 @@ scheduler triggers every minute.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +18,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from core.clock import ManualClock
+from core.daily.claim import DailyLogRepository
 from core.daily.job import Outcome
 from core.db.database import Database
 from core.db.models import User
@@ -27,6 +30,7 @@ from tests.fakes.openai_server import Error, FakeOpenAI, Reply
 from tests.google_helpers import GoogleKit
 
 PARIS = ZoneInfo("Europe/Paris")
+ROOT = Path(__file__).resolve().parents[3]  # the checkout, where a child process finds `tests`
 DAY = datetime(2026, 11, 24).date()
 SUMMARY = "**Discussed**\n- The harbour trip and the blue boat\n\n**To do**\n- Buy rope before Friday"
 PDF_NAME = f"{DAY.isoformat()} {ASSISTANT}.pdf"
@@ -173,8 +177,6 @@ async def test_each_time_zone_closes_at_its_own_local_time(
 async def test_two_processes_racing_make_one_file_and_one_post(
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, google_fake: FakeGoogle, tmp_path: Path
 ) -> None:
-    import asyncio
-
     people = People(database)
     alice, bob = await _alice_day(people)
     kit = GoogleKit(database, google_fake)
@@ -286,40 +288,68 @@ async def test_a_revoked_token_asks_to_reconnect_and_the_day_finishes_after_reco
     assert pdf_files(google_fake)[0]["webViewLink"] in slack.posts[0].text
 
 
-async def test_a_run_killed_mid_render_is_taken_over_after_its_lease_and_done_once(
+async def test_a_process_killed_mid_render_is_taken_over_after_its_lease_and_done_once(
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, google_fake: FakeGoogle, tmp_path: Path
 ) -> None:
-    import asyncio
-
     people = People(database)
     alice = await people.user("Alice", timezone="Europe/Paris")
     await people.exchange(alice, paris(10, 0), "Plan the week", "Here is the plan.", platform="slack")
     kit = GoogleKit(database, google_fake)
     await connect_google(database, google_fake, kit, alice, "alice@example.org")
+    openai_fake.queue(Reply(SUMMARY))
+    clock = ManualClock(paris(22, 31))
+    # Another bot process gets the day, summarises it, and is killed (SIGKILL) while rendering.
+    doomed = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.integration.daily.crash_child", database.url, openai_fake.base_url,
+        google_fake.url, clock().isoformat(), str(tmp_path / "doomed"),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert doomed.stdout is not None
+    try:
+        assert (await asyncio.wait_for(doomed.stdout.readline(), 60)).strip() == b"RENDERING"
+    finally:
+        doomed.kill()
+        await doomed.wait()
+    held = await DailyLogRepository(database, worker="probe").get(alice, DAY)
+    assert held is not None and (held.state, held.claimed_by) == ("summarised", "doomed")
+
+    slack = RecordingMessenger("slack")
+    survivor = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "b", kit=kit)
+    clock.advance(minutes=5)
+    assert (await survivor.runner.run_due()).get((alice, DAY)) in (None, Outcome.BUSY)
+    clock.advance(minutes=6)  # past the 10-minute lease
+    assert (await survivor.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert len(openai_fake.chat_requests()) == 1 and len(pdf_files(google_fake)) == 1 and len(slack.posts) == 1
+    assert SUMMARY in slack.posts[0].text
+
+
+async def test_a_stopped_run_gives_its_day_back_so_the_next_start_resumes_at_once(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    people = People(database)
+    alice = await people.user("Alice", timezone="Europe/Paris")
+    await people.exchange(alice, paris(10, 0), "Plan the week", "Here is the plan.", platform="slack")
     slack = RecordingMessenger("slack")
     clock = ManualClock(paris(22, 31))
-    first = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "a", kit=kit, worker="a")
+    first = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "a", worker="a")
     rendering = asyncio.Event()
 
-    async def never_finishes(_doc: object) -> bytes:
+    async def slow_render(_doc: object) -> bytes:
         rendering.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
-    first.job.render = never_finishes
+    first.job.render = slow_render
     openai_fake.queue(Reply(SUMMARY))
-    killed = asyncio.create_task(first.runner.run_due())
+    running = asyncio.create_task(first.runner.run_due())
     await rendering.wait()
-    killed.cancel()  # the process dies mid-render: its lease stays held
+    running.cancel()  # the bot is stopping (SIGTERM): the scheduler cancels its tick
     with pytest.raises(asyncio.CancelledError):
-        await killed
+        await running
 
-    second = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "b", kit=kit, worker="b")
-    clock.advance(minutes=5)
-    assert (await second.runner.run_due()).get((alice, DAY)) in (None, Outcome.BUSY)
-    clock.advance(minutes=6)  # past the 10-minute lease
+    second = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "b", worker="b")
     assert (await second.runner.run_due())[(alice, DAY)] is Outcome.DONE
-    assert len(openai_fake.chat_requests()) == 1 and len(pdf_files(google_fake)) == 1 and len(slack.posts) == 1
+    assert len(openai_fake.chat_requests()) == 1 and len(slack.posts) == 1
 
 
 async def test_the_drive_folder_id_is_remembered_and_an_earlier_upload_is_not_repeated(
