@@ -8,7 +8,8 @@ further messages in that window are dropped with a debug line, so a stranger
 writing fast costs neither the bot's shared rate budget nor sign-in links.
 When anything about people changes (a sign-in completes, an account is
 linked), the shared ``people`` revision moves and the next message is decided
-afresh, so someone who just signed in is answered at once.
+afresh, so someone who just signed in is answered at once; :meth:`StrangerGate.forget`
+does the same for one account (a sign-in that was refused used up its link).
 """
 
 from __future__ import annotations
@@ -104,6 +105,10 @@ class StrangerGate:
             return Verdict(False)
         self._remember(key, _Refused(now, revision))
         return Verdict(False, admission.refusal)
+
+    def forget(self, identity: PlatformIdentity) -> None:
+        """Decide this account's next message afresh (e.g. after a sign-in attempt used its link)."""
+        self._refused.pop(identity.key, None)
 
     def _remember(self, key: str, refused: _Refused) -> None:
         self._refused.pop(key, None)

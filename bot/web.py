@@ -60,6 +60,8 @@ def create_app(*, signin: SignIn | None, on_signed_in: SignedInHook | None = Non
     # Read at each request, so the container (or a test) may set it after the server has bound its port.
     app.state.signin = signin
     app.state.on_signed_in = on_signed_in
+    # Told the account of every finished sign-in attempt (e.g. StrangerGate.forget: its link is used up).
+    app.state.sign_in_listeners = []
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -92,6 +94,9 @@ def create_app(*, signin: SignIn | None, on_signed_in: SignedInHook | None = Non
                 await on_signed_in(result)
             except Exception:
                 log.exception("the sign-in hook failed for %s", result.identity.key)
+        if result.identity is not None:
+            for listener in app.state.sign_in_listeners:
+                listener(result.identity)
         return page(_TITLES[result.outcome], result.message, _STATUS.get(result.outcome, 400))
 
     return app

@@ -31,6 +31,7 @@ from adapters.slack.listeners import register_listeners
 from adapters.slack.messenger import SlackMessenger
 from adapters.slack.threads import ActiveThreads
 from adapters.slack.workspace import SlackRateLimits, Workspaces
+from adapters.strangers import StrangerGate
 from core.attachments import AttachmentPolicy
 from core.chat import ChatService
 from core.commands import CommandSet
@@ -65,6 +66,7 @@ class SlackService:
         attachments: AttachmentPolicy | None = None,
         file_host: str = SLACK_FILE_HOST,
         download_timeout: float = DOWNLOAD_TIMEOUT,
+        gate: StrangerGate | None = None,
     ) -> None:
         """``bot_token`` (xoxb) and, for Socket Mode, ``app_token`` (xapp); ``signing_secret`` for HTTP mode.
 
@@ -77,7 +79,8 @@ class SlackService:
         connected (and loses it on stop).  ``attachments`` decides which shared
         files are downloaded; the bot token goes only to ``file_host`` (Slack's
         file host; tests name their fake) and each download ends after
-        ``download_timeout`` seconds.
+        ``download_timeout`` seconds.  ``gate`` decides access before any work on a message
+        (share one with the other platforms and tell it about sign-ins; by default its own).
         """
         self.chat = chat
         self.mode = mode
@@ -110,6 +113,7 @@ class SlackService:
                 self._http_session, bot_token, policy=attachments, file_host=file_host, timeout=download_timeout
             ),
             threads=ActiveThreads(chat.has_conversation),
+            gate=gate,
         )
         self.messenger = SlackMessenger(self.client, self.surfaces)
         self.slash_commands = SlashCommands(commands=commands, identities=self.identities, surfaces=self.surfaces)

@@ -18,6 +18,7 @@ import pytest
 from core.clock import ManualClock
 from core.db.database import Database
 from core.llm import OpenAIModel
+from core.types import PlatformIdentity
 from tests.e2e.test_discord import MARKER, Bot, dm, start_bot
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -191,3 +192,20 @@ async def bot(fake_discord: FakeDiscord, database: Database, model: OpenAIModel)
     running = await start_bot(fake_discord, database, model)
     yield running
     await running.service.stop()
+
+
+async def test_a_forgotten_stranger_is_decided_afresh_at_once(
+    fake_discord: FakeDiscord, database: Database, model: OpenAIModel
+) -> None:
+    bot = await start_bot(fake_discord, database, model, allowed=("discord:*:42",))
+    try:
+        mallory = fake_discord.add_user(name="mallory")["id"]
+        channel = dm(fake_discord, mallory, "let me in")
+        [refusal] = await bot.answer_in(channel)
+
+        # What the web server does when a sign-in attempt of this account ends (its link is used up).
+        bot.service.gate.forget(PlatformIdentity("discord", "global", mallory))
+        fake_discord.user_sends_dm(mallory, "I tried to sign in")
+        assert await bot.answer_in(channel, count=2) == [refusal, refusal]
+    finally:
+        await bot.service.stop()
