@@ -120,7 +120,7 @@ class SlackHttpEndpoint:
         self.handler = AsyncSlackRequestHandler(app)
         self._seen = _Seen(replay_window, REMEMBERED_REQUESTS, clock)
         for name in _NOISY:
-            logging.getLogger(name).setLevel(logging.WARNING)
+            _quiet(logging.getLogger(name))
         seen = self._seen
 
         async def once(req: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:  # noqa: A002 - Bolt passes arguments by name
@@ -181,6 +181,17 @@ class SlackHttpEndpoint:
                 raise _TooLarge
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _below_warning(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
+
+
+def _quiet(logger: logging.Logger) -> None:
+    # A filter, not only a level: Bolt resets the level of its loggers whenever it builds an app.
+    logger.setLevel(logging.WARNING)
+    if _below_warning not in logger.filters:
+        logger.addFilter(_below_warning)
 
 
 def _refusal(status: int, text: str) -> Response:
