@@ -9,6 +9,16 @@ so a final edit is never stuck behind routine updates and routine updates are
 shared fairly between conversations.  Each streaming answer may *reserve* one
 slot for its final edit: routine updates leave reserved slots alone, which is
 what lets the final text appear at once.
+
+Platforms do not publish everything: Slack keeps its burst sizes to itself, and
+a workspace may allow fewer calls at once than its tier says.  So a window also
+*learns* from the platform's refusals.  Besides counting calls in its period it
+keeps a token bucket (a burst and a sustained rate, both starting at the
+documented limit).  A 429 is taken as the truth: the bucket is emptied, the
+burst halved (down to what had actually been allowed), and when the burst is
+already down to one or two the sustained rate is cut by a quarter.  Each
+calm period (no refusal) gives back one call of burst and a tenth of the
+documented rate, so the window creeps back up to the platform's real limit.
 """
 
 from __future__ import annotations
@@ -41,10 +51,19 @@ class SlidingWindow:
     window that :attr:`Priority.BACKGROUND` calls may fill.  ``reservable``
     windows hold final-edit slots; a window shared by every call of the bot
     (Discord's 50 a second) is not, since its slots come back within a second.
+    ``burst`` spreads calls out: at most that many back to back, then
+    ``limit / period`` a second.
     """
 
     def __init__(
-        self, name: str, limit: int, period: float, *, background_share: float = 0.2, reservable: bool = True
+        self,
+        name: str,
+        limit: int,
+        period: float,
+        *,
+        background_share: float = 0.2,
+        reservable: bool = True,
+        burst: int | None = None,
     ) -> None:
         if limit < 1 or period <= 0:
             raise ValueError("a window needs a positive limit and period")
@@ -56,6 +75,50 @@ class SlidingWindow:
         self.reserved = 0
         self.blocked_until = 0.0
         self._stamps: deque[float] = deque()
+        # The learned token bucket (see the module's docstring).
+        self.documented_rate = limit / period
+        self.rate = self.documented_rate
+        self.max_burst = float(min(limit, burst) if burst else limit)  # what recovery climbs back to
+        self.burst = self.max_burst
+        self._tokens = self.max_burst
+        self._filled_at: float | None = None
+        self._calm_since: float | None = None  # the last refusal or recovery step; None: never refused
+        self.refusals = 0
+
+    # -- the learned bucket ----------------------------------------------------------
+
+    def _refill(self, now: float) -> None:
+        if self._calm_since is not None:
+            steps = int((now - self._calm_since) // self.period)
+            if steps > 0:
+                self.burst = min(self.max_burst, self.burst + steps)
+                self.rate = min(self.documented_rate, self.rate + steps * self.documented_rate / 10)
+                self._calm_since += steps * self.period
+                if self.burst >= self.max_burst and self.rate >= self.documented_rate:
+                    self._calm_since = None  # fully recovered: back to the documented limits
+        if self._filled_at is not None:
+            self._tokens = min(self.burst, self._tokens + (now - self._filled_at) * self.rate)
+        self._filled_at = now
+
+    def tokens(self, now: float) -> float:
+        """Calls the learned bucket would allow right now (fractions mean "soon")."""
+        self._refill(now)
+        return self._tokens
+
+    def refused(self, now: float) -> None:
+        """The platform refused a call although this window admitted it: learn a stricter limit."""
+        self._refill(now)
+        allowed = max(1.0, float(self.used(now)))
+        if self.burst <= 2:
+            self.rate = max(self.documented_rate / 20, self.rate * 0.75)
+        self.burst = max(1.0, min(self.burst, allowed) // 2)
+        self._tokens = 0.0
+        self._calm_since = now
+        self.refusals += 1
+
+    def sustained(self) -> float:
+        """Calls a period this window currently believes the platform allows."""
+        return min(float(self.limit), self.rate * self.period)
 
     def used(self, now: float) -> int:
         stamps = self._stamps
@@ -69,7 +132,7 @@ class SlidingWindow:
         Reserved slots are only for the final edits that hold them: everything
         else leaves them free.
         """
-        if now < self.blocked_until:
+        if now < self.blocked_until or self.tokens(now) < 1 - 1e-9:
             return False
         used = self.used(now)
         if priority == Priority.FINAL and holds_reservation:
@@ -85,10 +148,15 @@ class SlidingWindow:
         """
         if now < self.blocked_until:
             return self.blocked_until
+        tokens = self.tokens(now)
+        if tokens < 1 - 1e-9:
+            return now + (1 - tokens) / self.rate
         self.used(now)
         return self._stamps[0] + self.period if self._stamps else math.inf
 
     def take(self, now: float) -> None:
+        self._refill(now)
+        self._tokens -= 1
         self._stamps.append(now)
 
     def try_reserve(self) -> bool:
@@ -104,6 +172,10 @@ class SlidingWindow:
     def block_for(self, seconds: float, now: float) -> None:
         """The server said to wait (a 429 with retry_after): nothing goes through until then."""
         self.blocked_until = max(self.blocked_until, now + seconds)
+
+    def busy(self, now: float) -> bool:
+        """Whether a call of first-text priority would have to wait here now."""
+        return not self.admits(now, Priority.FIRST)
 
 
 @dataclass(eq=False)
@@ -195,12 +267,24 @@ class RateBudget:
         self._deferred.add(task)
         task.add_done_callback(self._deferred.discard)
 
-    def penalize(self, windows: Sequence[SlidingWindow], retry_after: float) -> None:
-        """A call was refused with retry_after anyway: hold back those windows."""
+    def penalize(self, windows: Sequence[SlidingWindow], retry_after: float, *, learn: bool = True) -> None:
+        """A call was refused with retry_after anyway: hold back those windows and learn from it.
+
+        ``learn=False`` only waits (for a refusal that says nothing about these
+        windows' limits, such as a 429 another process caused).
+        """
         now = self.clock()
         for window in windows:
             window.block_for(retry_after, now)
+            if learn:
+                window.refused(now)
         self._pump()
+
+    def busy(self, windows: Sequence[SlidingWindow]) -> bool:
+        """Whether a first-text call in ``windows`` would have to wait (a window is full, or others wait)."""
+        now = self.clock()
+        waiting = {id(w) for waiter in self._waiters for w in waiter.windows}
+        return any(id(w) in waiting or w.busy(now) for w in windows)
 
     # -- internals -----------------------------------------------------------------
 

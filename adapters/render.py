@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from adapters.budget import Priority, RateBudget, Reservation, SlidingWindow
-from adapters.text import Piece, Splitter
+from adapters.text import Piece, Splitter, open_fence
 from core.chat import InterruptedAnswer
 from core.messenger import DeliveryError as NotDelivered
 from core.types import (
@@ -41,12 +41,18 @@ log = logging.getLogger(__name__)
 
 INTERRUPTED_NOTE = "This answer was cut off when the assistant restarted."
 STOPPED_NOTE = "This answer was cut off because the assistant was shutting down."
-MOVED_NOTE = "The answer is in the message below."
-# How long the final edit may wait for the platform's budget before the answer is
-# posted anew instead: long when the answer holds a reserved slot (it only waits
-# for a rate-limit penalty to pass), short when it could not get one.
-FINAL_EDIT_WAIT = 10.0
+# How long the final edit may wait for the platform's budget before the rest of the
+# answer is posted as new messages instead (continuing from where the visible text
+# stops): longer when the answer holds a reserved slot, short when it could not get one.
+FINAL_EDIT_WAIT = 4.0
 FINAL_EDIT_WAIT_OVERLOADED = 2.0
+# When the platform's budget is crowded, a placeholder would cost a post now and an
+# edit for the first text later: the renderer waits this long for the first text and
+# posts it as the message itself (a placeholder still comes when the model is slower).
+FIRST_TEXT_WAIT = 1.5
+# A message left showing a streaming marker is tidied (marker taken off, or deleted
+# when it shows no answer text) as the budget allows, tried again after rate limits.
+TIDY_ATTEMPTS = 30
 STATUS_MAX_CHARS = 120  # fits the room every message keeps free (SurfaceLimits.reserve)
 # A call refused with a rate limit is tried again up to this many times (it created nothing).
 RATE_LIMIT_RETRIES = 10
@@ -111,6 +117,10 @@ class Surface(Protocol):
 
     async def edit(self, message_id: str, text: str) -> None: ...
 
+    async def delete(self, message_id: str) -> None:
+        """Delete one of our messages (only ever one that shows no answer text)."""
+        ...
+
     async def upload(self, file: OutgoingFile) -> None: ...
 
     async def typing(self) -> None: ...
@@ -153,7 +163,8 @@ class AnswerRenderer:
         self._finished = asyncio.Event()
         self._uploads: asyncio.Queue[OutgoingFile | None] = asyncio.Queue()
         self._in_flight = False  # a platform call of the writer is under way
-        self._background: set[asyncio.Task[None]] = set()
+        self._to_record: list[str] | None = None
+        self._recorder: asyncio.Task[None] | None = None
         self.last_error: Exception | None = None  # the platform's last refusal, for callers that must report it
 
     def _apply(self, event: TurnEvent) -> None:
@@ -194,6 +205,7 @@ class AnswerRenderer:
                 log.exception("the live updates of an answer failed")
             await self._finish()
             await uploader
+            await self._records_written()
 
     async def _upload_loop(self) -> None:
         while (file := await self._uploads.get()) is not None:
@@ -220,10 +232,24 @@ class AnswerRenderer:
         return False
 
     def _record_soon(self, parts: list[str]) -> None:
-        """Record the answer's platform messages without holding up the stream."""
-        task = asyncio.get_running_loop().create_task(self._record(parts))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        """Record the answer's platform messages without holding up the stream.
+
+        One writer per answer, always writing the newest list: a busy database
+        delays the bookkeeping, never the text the user is waiting for.
+        """
+        self._to_record = list(parts)
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.get_running_loop().create_task(self._record_pending())
+
+    async def _record_pending(self) -> None:
+        while self._to_record is not None:
+            parts, self._to_record = self._to_record, None
+            await self._record(parts)
+
+    async def _records_written(self) -> None:
+        """Wait until the newest list of platform messages is stored."""
+        if self._recorder is not None:
+            await asyncio.shield(self._recorder)
 
     async def _record(self, parts: list[str]) -> None:
         if self.record_parts is None or self.answer_id is None:
@@ -247,6 +273,8 @@ class StreamRenderer(AnswerRenderer):
         self.status = ""
         self.parts: list[str] = []  # platform message ids
         self.shown: list[str] = []  # what each of them shows now
+        self.bare: list[str] = []  # ... without the streaming marker and status line
+        self.upto: list[int] = []  # ... up to which character of ``text``
         self._placeholder: asyncio.Task[None] | None = None
         self._reservation: Reservation | None = None
         self._last_routine = 0.0
@@ -301,7 +329,23 @@ class StreamRenderer(AnswerRenderer):
     # -- the loops ---------------------------------------------------------------------------
 
     async def _post_placeholder(self) -> None:
-        await self._call("post", Priority.FIRST, self.limits.placeholder)
+        if self.budget.busy(self.surface.windows("edit")):
+            # Crowded: wait a moment for the first text and post it as the message itself,
+            # which costs one call where a placeholder and its first edit cost two.
+            deadline = time.monotonic() + FIRST_TEXT_WAIT
+            while not (self.text or self.status or self._finished.is_set()) and time.monotonic() < deadline:
+                self._changed.clear()
+                await _wait_any((self._changed, self._finished, self._urgent), deadline - time.monotonic())
+            if (self.text or self.status) and not self._finished.is_set():
+                [(text, bare, upto), *_] = self._layout(final=False)
+                await self._call("post", Priority.FIRST, text, bare=bare, upto=upto)
+                if self.text:
+                    self.stats.first_text_at = time.perf_counter()
+                self.stats.placeholder_at = time.perf_counter()
+                return
+            if self._finished.is_set():
+                return  # the final text is posted as the message itself
+        await self._call("post", Priority.FIRST, self.limits.placeholder, bare="", upto=0)
         self.stats.placeholder_at = time.perf_counter()
 
     async def _typing(self) -> None:
@@ -336,46 +380,125 @@ class StreamRenderer(AnswerRenderer):
             self._last_routine = time.monotonic()
 
     async def _finish_visibly(self) -> None:
-        """The final text, by editing; or, when the edit budget cannot serve it in time, as new messages."""
+        """The final text, by editing; or, when the edit budget cannot serve it in time, as new messages.
+
+        New messages continue the answer from where the visible text stops (at a
+        word or line), and the message that stopped there is tidied later to show
+        just its share without the streaming marker: every message is a true part
+        of the answer, never a stale fragment beside a repeat.
+        """
         wait = FINAL_EDIT_WAIT if self._reservation is not None else FINAL_EDIT_WAIT_OVERLOADED
         try:
             await asyncio.wait_for(self._sync(final=True), wait)
             return
         except TimeoutError:
-            log.warning("no edit slot for the final text within %.0fs; posting it as new messages", wait)
-        desired = self._desired(final=True)
+            log.warning("no edit slot for the final text within %.0fs; continuing in new messages", wait)
+        layout = self._layout(final=True)
         first_stale = next(
-            (i for i, text in enumerate(desired) if i >= len(self.parts) or self.shown[i] != text), len(desired)
+            (i for i, (text, _, _) in enumerate(layout) if i >= len(self.parts) or self.shown[i] != text),
+            len(layout),
         )
-        stale = list(zip(self.parts[first_stale:], self.shown[first_stale:], strict=True))
-        del self.parts[first_stale:]
-        del self.shown[first_stale:]
-        for text in desired[first_stale:]:
-            await self._call("post", Priority.FIRST, text)
+        if first_stale >= len(self.parts):
+            await self._sync(final=True)  # only new parts are missing: posts, no edits needed
+            return
+        start = layout[first_stale - 1][2] if first_stale else 0
+        keep_upto = _word_cut(self.text, start, self.upto[first_stale])
+        keep = self.text[start:keep_upto]
+        stale = list(self.parts[first_stale:])
+        del self.parts[first_stale:], self.shown[first_stale:], self.bare[first_stale:], self.upto[first_stale:]
+        if keep.strip():
+            # The stale message keeps its share (tidied below); new messages carry the rest.
+            rest = open_fence(self.text[:keep_upto]) + self.text[keep_upto:]
+            kept_text = self.surface.format_text(open_fence(self.text[:start]) + keep) + _closing_fence(
+                self.text[:keep_upto]
+            )
+            tidy = [(stale[0], kept_text), *((m, None) for m in stale[1:])]
+            self.parts.append(stale[0])
+            self.shown.append(kept_text)
+            self.bare.append(kept_text)
+            self.upto.append(keep_upto)
+        else:
+            rest = open_fence(self.text[:start]) + self.text[start:]
+            tidy = [(m, None) for m in stale]
+        for text in self._continuation(rest):
+            if not await self._call("post", Priority.FIRST, text):
+                break
         self.stats.final_at = time.perf_counter()
-        # The older messages still show a streaming marker: point them at the answer once the budget allows.
-        for message_id, _ in stale:
-            self.budget.defer(self._tidy(message_id))
+        self._record_soon(list(self.parts))
+        for message_id, text in tidy:
+            self.budget.defer(self._tidy(message_id, text))
 
-    async def _tidy(self, message_id: str) -> None:
-        await self.budget.acquire(self.surface.windows("edit"), Priority.BACKGROUND)
-        try:
-            await self.surface.edit(message_id, self.surface.format_note(MOVED_NOTE))
-        except Exception as exc:  # noqa: BLE001 - cosmetic; the answer itself is delivered
-            log.info("could not tidy message %s: %s", message_id, exc)
+    def _continuation(self, rest: str) -> list[str]:
+        """The rest of the answer (and the note) as new messages."""
+        if not rest.strip():
+            rest = ""
+        splitter = Splitter(
+            self.limits.max_chars, reserve=self.limits.reserve, measure=lambda md: len(self.surface.format_text(md))
+        )
+        texts = (
+            [self.surface.format_text(p.opening + p.body) + p.closing for p in splitter.pieces(rest)] if rest else []
+        )
+        note = self.surface.format_note(_clip(self.note, self.limits.max_chars // 2)) if self.note else ""
+        if note and texts and len(texts[-1]) + 2 + len(note) <= self.limits.max_chars:
+            texts[-1] = f"{texts[-1]}\n\n{note}"
+        elif note:
+            texts.append(note)
+        return texts
+
+    async def _tidy(self, message_id: str, text: str | None) -> None:
+        """Show ``text`` in a message left with a streaming marker, or delete it (``None``): whatever it takes."""
+        action = "edit" if text is not None else "delete"
+        windows = self.surface.windows("edit")
+        for _attempt in range(TIDY_ATTEMPTS):
+            await self.budget.acquire(windows, Priority.ROUTINE)
+            try:
+                if text is not None:
+                    await self.surface.edit(message_id, text)
+                else:
+                    await self.surface.delete(message_id)
+                return
+            except RateLimited as exc:
+                log.info("tidying message %s was rate limited; again in %.1fs", message_id, exc.retry_after)
+                self.budget.penalize(windows, exc.retry_after)
+            except DeliveryError as exc:
+                if exc.gone or exc.permanent:
+                    log.info("could not %s message %s: %s", action, message_id, exc)
+                    return
+                await asyncio.sleep(1.0)
+            except Exception as exc:  # noqa: BLE001 - cosmetic; the answer itself is delivered
+                log.info("could not %s message %s: %s: %s", action, message_id, type(exc).__name__, exc)
+                await asyncio.sleep(1.0)
+        log.warning("gave up tidying message %s", message_id)
 
     # -- making the platform match ---------------------------------------------------------------
 
     def _desired(self, final: bool) -> list[str]:
+        return [text for text, _, _ in self._layout(final)]
+
+    def _layout(self, final: bool) -> list[tuple[str, str, int]]:
+        """Each message's text, its text without marker and status, and where in ``text`` it ends."""
         pieces: list[Piece] = self.splitter.pieces(self.text)
-        rendered = [self.surface.format_text(p.opening + p.body) + p.closing for p in pieces]
-        last = rendered[-1] if rendered else ""
+        bare = [self.surface.format_text(p.opening + p.body) + p.closing for p in pieces]
+        ends: list[int] = []
+        end = 0
+        for piece in pieces:
+            end += len(piece.body)
+            ends.append(end)
         if not final:
+            rendered = list(bare)
+            last = rendered[-1] if rendered else ""
             last = (last + self.limits.marker) if last else self.limits.placeholder
             if self.status:
                 last += "\n" + self.surface.format_status(_clip(self.status, STATUS_MAX_CHARS))
             rendered[-1:] = [last]
-            return rendered
+            return list(zip(rendered, bare or [""], ends or [0], strict=True))
+        return [
+            (text, text, ends[i] if i < len(ends) else len(self.text)) for i, text in enumerate(self._final_texts(bare))
+        ]
+
+    def _final_texts(self, bare: list[str]) -> list[str]:
+        rendered = list(bare)
+        last = rendered[-1] if rendered else ""
         note = self.surface.format_note(_clip(self.note, self.limits.max_chars // 2)) if self.note else ""
         if not note and not last.strip():
             note = self.surface.format_note("(no answer)")
@@ -391,20 +514,20 @@ class StreamRenderer(AnswerRenderer):
 
     async def _sync(self, *, final: bool, priority: Priority = Priority.FINAL) -> bool:
         """Make the platform show the current state; returns False when the writer should stop."""
-        desired = self._desired(final)
+        desired = self._layout(final)
         index = 0
         while index < len(desired):
             if self._finished.is_set() and not final:
                 return False  # the final sync takes over
-            text = desired[index]
+            text, bare, upto = desired[index]
             if index < len(self.parts):
                 if self.shown[index] != text:
                     sealed = index < len(desired) - 1
                     call_priority = Priority.FIRST if sealed and not final else priority
-                    await self._call("edit", call_priority, text, index=index)
+                    await self._call("edit", call_priority, text, index=index, bare=bare, upto=upto)
                     if index >= len(self.parts):
                         continue  # the message was deleted under us: post this part anew
-            elif not await self._call("post", Priority.FIRST, text):
+            elif not await self._call("post", Priority.FIRST, text, bare=bare, upto=upto):
                 break  # the platform refuses to take it; logged, and the core keeps the text
             index += 1
         if self.text and self.stats.first_text_at is None:
@@ -413,7 +536,16 @@ class StreamRenderer(AnswerRenderer):
             self.stats.final_at = time.perf_counter()
         return True
 
-    async def _call(self, action: str, priority: Priority, text: str, *, index: int | None = None) -> bool:
+    async def _call(
+        self,
+        action: str,
+        priority: Priority,
+        text: str,
+        *,
+        index: int | None = None,
+        bare: str | None = None,
+        upto: int | None = None,
+    ) -> bool:
         """One post or edit within the budget; retried after a rate limit or a failure. Returns success.
 
         A call refused with a rate limit created nothing, so it is tried again
@@ -431,12 +563,16 @@ class StreamRenderer(AnswerRenderer):
                     message_id = await self.surface.post(text)
                     self.parts.append(message_id)
                     self.shown.append(text)
+                    self.bare.append(text if bare is None else bare)
+                    self.upto.append(len(self.text) if upto is None else upto)
                     self.stats.posts += 1
-                    await self._record(list(self.parts))
+                    self._record_soon(list(self.parts))
                 else:
                     assert index is not None
                     await self.surface.edit(self.parts[index], text)
                     self.shown[index] = text
+                    self.bare[index] = text if bare is None else bare
+                    self.upto[index] = len(self.text) if upto is None else upto
                     self.stats.edits += 1
                 return True
             except RateLimited as exc:
@@ -452,8 +588,7 @@ class StreamRenderer(AnswerRenderer):
                 self.last_error = exc
                 if action == "edit" and exc.gone and index is not None:
                     log.warning("message %s is gone; posting the rest anew", self.parts[index])
-                    del self.parts[index:]
-                    del self.shown[index:]
+                    del self.parts[index:], self.shown[index:], self.bare[index:], self.upto[index:]
                     return False
                 failures += 1
                 log.warning("%s failed (attempt %d): %s", action, failures, exc)
@@ -469,6 +604,27 @@ class StreamRenderer(AnswerRenderer):
                 await asyncio.sleep(0.5 * failures)
             finally:
                 self._in_flight = False
+
+
+def _word_cut(text: str, start: int, end: int) -> int:
+    """Where a message showing ``text[start:end]`` had best stop: after a line, sentence or word."""
+    if end >= len(text) or end <= start:
+        return max(start, min(end, len(text)))
+    shown = text[start:end]
+    for separator in ("\n", ". ", " "):
+        at = shown.rfind(separator)
+        if at > 0 and at + len(separator) >= len(shown) * 0.5:
+            return start + at + len(separator)
+    return end
+
+
+def _closing_fence(text: str) -> str:
+    """The line that closes the code block ``text`` ends inside, or ``""``."""
+    opening = open_fence(text)
+    if not opening:
+        return ""
+    marker = opening[: len(opening) - len(opening.lstrip(opening[0]))]
+    return ("" if text.endswith("\n") else "\n") + marker
 
 
 def _clip(text: str, limit: int) -> str:
@@ -495,6 +651,8 @@ async def close_interrupted(surface: Surface, answer: InterruptedAnswer) -> list
     renderer.note = INTERRUPTED_NOTE
     renderer.parts = list(answer.platform_parts)
     renderer.shown = ["" for _ in renderer.parts]  # unknown: rewrite every part
+    renderer.bare = ["" for _ in renderer.parts]
+    renderer.upto = [0 for _ in renderer.parts]
     await renderer._sync(final=True)
     return renderer.parts
 

@@ -129,3 +129,12 @@ def _closing(body: str, state: _FenceState) -> str:
 def split_text(text: str, limit: int) -> list[str]:
     """Split a finished text into rendered messages of at most ``limit`` characters."""
     return [piece.render() for piece in Splitter(limit).pieces(text)]
+
+
+def open_fence(text: str) -> str:
+    """The fence line that reopens the code block ``text`` ends inside, or ``""`` outside code.
+
+    A message that continues an answer from the middle of a code block starts with it.
+    """
+    state = _fence_after(text, _FenceState())
+    return f"{state.marker}{state.info}\n" if state.marker else ""

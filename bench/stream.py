@@ -6,14 +6,21 @@ database.  The model streams at a fixed rate (300 ms to the first token, then
 40 words a second).  For 1 and 20 conversations at once it measures, per
 conversation, from the platform fake's own arrival times:
 
-- first text: model's first token → the platform receives the first edit showing answer text;
+- first text: model's first token → the platform receives the first call showing answer text;
 - updates/s: visible updates of the answer (edits, and posts of further parts) from the first
   text to the final text, divided by that time;
 - 429s: rate-limited calls the platform refused;
-- final text: model's last token → the platform shows the complete answer without marker;
-- exact: the platform shows exactly the model's text.
+- final text: model's last token → the DM shows the complete answer: its bot messages, joined,
+  are exactly the model's text, with no streaming marker left anywhere;
+- exact: the DM ends up showing exactly the model's text (nothing stale, nothing twice).
 
-Run: ``python -m bench.stream [--platforms discord,slack] [--concurrency 1,20] [--words 150]``
+What a DM shows is replayed from the fake's log (posts, edits, deletions, stream calls).
+``--strict`` runs the fakes stricter than documented (Slack: 5 chat.update at once then
+50 a minute, 3 stream starts/stops at once; Discord: 3 edits per 5 s per channel and a
+global 30 a second), which the bot does not know and must learn from the 429s.
+
+Run: ``python -m bench.stream [--platforms discord,slack,slack-native] [--concurrency 1,20,100]
+[--words 150] [--strict]``
 """
 
 from __future__ import annotations
@@ -21,15 +28,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import make_url
+from sqlalchemy import text as sql
 
 from core.access import AccessPolicy
 from core.chat import ChatService
@@ -44,6 +56,19 @@ from core.tools.registry import ToolRegistry
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
 MARKER = "▌"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CAPTAINSLOG_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a run is set up (the command line's options)."""
+
+    words: int = 150
+    strict: bool = False  # fakes stricter than the documented limits
+    database: str = "sqlite"  # or "postgresql": a temporary database on CAPTAINSLOG_BENCH_POSTGRES_URL
+    checkpoint: float = 1.0  # ChatService's checkpoint interval (seconds between saves of a growing answer)
 
 
 @dataclass
@@ -69,6 +94,35 @@ class Result:
     updates_per_s: list[float]
     rate_limited: int
     exact: int
+    stale: int = 0  # DMs that end with a marker or a repeated fragment
+
+
+def visible_over_time(calls: list[tuple[float, str, str, str]]) -> list[Update]:
+    """Replay ``(t, action, message id, text)`` calls into what the DM shows after each.
+
+    Actions: ``post``, ``edit``, ``delete``, ``start`` (a native stream with its first
+    text), ``append`` (more text streamed into a message).  The DM's bot messages are
+    joined in order of their ids.
+    """
+    shown: dict[str, str] = {}
+    order: list[str] = []
+    updates = []
+    for t, action, message_id, text in calls:
+        if action in ("post", "start"):
+            if message_id not in shown:
+                order.append(message_id)
+            shown[message_id] = text
+        elif action == "edit" and message_id in shown:
+            shown[message_id] = text
+        elif action == "append" and message_id in shown:
+            shown[message_id] += text
+        elif action == "delete" and message_id in shown:
+            del shown[message_id]
+            order.remove(message_id)
+        else:
+            continue
+        updates.append(Update(t, "".join(shown[m] for m in order)))
+    return updates
 
 
 async def poll(done: Callable[[], bool], timeout: float) -> None:
@@ -94,11 +148,37 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+@asynccontextmanager
+async def bench_database(options: Options, data_dir: Path) -> AsyncIterator[Database]:
+    """A fresh migrated database: a SQLite file, or a temporary PostgreSQL database dropped afterwards."""
+    if options.database == "sqlite":
+        db = Database(f"sqlite+aiosqlite:///{data_dir / 'bench.db'}")
+        await db.migrate()
+        try:
+            yield db
+        finally:
+            await db.dispose()
+        return
+    admin = Database(POSTGRES_ADMIN_URL)
+    name = f"captainslog_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            await conn.execute(sql(f'CREATE DATABASE "{name}"'))
+        db = Database(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+        try:
+            await db.migrate()
+            yield db
+        finally:
+            await db.dispose()
+            async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+                await conn.execute(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
 async def build_chat(
-    openai_fake: FakeOpenAI, data_dir: Path, allowed: tuple[str, ...]
-) -> tuple[ChatService, OpenAIModel, Database]:
-    db = Database(f"sqlite+aiosqlite:///{data_dir / 'bench.db'}")
-    await db.migrate()
+    openai_fake: FakeOpenAI, db: Database, allowed: tuple[str, ...], options: Options
+) -> tuple[ChatService, OpenAIModel]:
     model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=ModelNames(), max_retries=0)
     chat = ChatService(
         db=db,
@@ -106,13 +186,14 @@ async def build_chat(
         context=ContextBuilder(TokenCounter()),
         tools=ToolRegistry.of(builtin_tools(Calculator())),
         access=AccessPolicy(allowed),
+        checkpoint_interval=options.checkpoint,
     )
-    return chat, model, db
+    return chat, model
 
 
 def summarise(platform: str, concurrency: int, conversations: list[Conversation], rate_limited: int) -> Result:
     first, final, rates = [], [], []
-    exact = 0
+    exact = stale = 0
     for conv in conversations:
         texts = [u for u in conv.updates if u.text.replace(MARKER, "").strip()]
         if not texts:
@@ -120,163 +201,182 @@ def summarise(platform: str, concurrency: int, conversations: list[Conversation]
         first_t = texts[0].t
         final_update = next((u for u in conv.updates if u.text == conv.answer), None)
         first.append((first_t - conv.first_token) * 1000)
-        if final_update is not None:
+        if conv.updates[-1].text == conv.answer:
             exact += 1
+        else:
+            stale += 1
+        if final_update is not None:
             final.append((final_update.t - conv.last_token) * 1000)
             shown = [u for u in texts if first_t <= u.t <= final_update.t]
             span = final_update.t - first_t
             rates.append(len(shown) / span if span > 0 else float("nan"))
-    return Result(platform, concurrency, first, final, rates, rate_limited, exact)
+    return Result(platform, concurrency, first, final, rates, rate_limited, exact, stale)
 
 
 # -- Discord ----------------------------------------------------------------------------------
 
 
-async def run_discord(concurrency: int, words: int) -> Result:
+DISCORD_ACTIONS = {"messages.create": "post", "messages.edit": "edit", "messages.delete": "delete"}
+
+
+async def run_discord(concurrency: int, options: Options) -> Result:
     import discord.gateway
     import discord.http
 
     from adapters.discord import DiscordService
-    from tests.fakes.discord_server import FakeDiscord
+    from tests.fakes.discord_server import DiscordLimits, FakeDiscord
 
+    limits = DiscordLimits(channel_edit=(3, 5.0), global_per_second=30) if options.strict else None
+    words = options.words
     saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
-    with FakeOpenAI() as openai_fake, FakeDiscord() as fake, tempfile.TemporaryDirectory() as tmp:
-        chat, model, db = await build_chat(openai_fake, Path(tmp), ("discord:*",))
-        service = DiscordService(
-            token=fake.bot_token,
-            chat=chat,
-            commands=CommandSet(chat, model),
-            api_url=fake.api_url,
-            gateway_url=fake.gateway_url,
-            guild_ready_timeout=0.1,
-        )
-        await service.start()
-        try:
-            users = [fake.add_user(name=f"user{n}")["id"] for n in range(concurrency)]
-            answers = {f"question {n}": answer_text(n, words) for n in range(concurrency)}
-            openai_fake.default = lambda request: Reply.at_rate(
-                answers[str(request["messages"][-1]["content"]).split("]\n")[-1]], 0.3, 40.0
+    with FakeOpenAI() as openai_fake, FakeDiscord(limits=limits) as fake, tempfile.TemporaryDirectory() as tmp:
+        async with bench_database(options, Path(tmp)) as db:
+            chat, model = await build_chat(openai_fake, db, ("discord:*",), options)
+            service = DiscordService(
+                token=fake.bot_token,
+                chat=chat,
+                commands=CommandSet(chat, model),
+                api_url=fake.api_url,
+                gateway_url=fake.gateway_url,
+                guild_ready_timeout=0.1,
             )
-            fake.clear_records()
-            await asyncio.gather(
-                *(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users))
-            )
-            channels = [fake.dm_channel_id(u) for u in users]
+            await service.start()
+            try:
+                users = [fake.add_user(name=f"user{n}")["id"] for n in range(concurrency)]
+                answers = {f"question {n}": answer_text(n, words) for n in range(concurrency)}
+                openai_fake.default = lambda request: Reply.at_rate(
+                    answers[str(request["messages"][-1]["content"]).split("]\n")[-1]], 0.3, 40.0
+                )
+                fake.clear_records()
+                await asyncio.gather(
+                    *(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users))
+                )
+                channels = [fake.dm_channel_id(u) for u in users]
 
-            finals = set(answers.values())
+                def dm_updates(channel: str) -> list[Update]:
+                    return visible_over_time(
+                        [
+                            (e.t, DISCORD_ACTIONS[e.route], e.message_id or "", e.content or "")
+                            for e in list(fake.log)
+                            if e.channel_id == channel and e.route in DISCORD_ACTIONS and e.status < 300
+                        ]
+                    )
 
-            def all_final() -> bool:
-                # Read the fake's request log (cheap) rather than its message store (deep copies).
-                shown = {e.content for e in list(fake.log) if e.route == "messages.edit"}
-                return finals <= shown
+                def all_final() -> bool:
+                    for channel, answer in zip(channels, answers.values(), strict=True):
+                        updates = dm_updates(channel)
+                        if not updates or updates[-1].text != answer:
+                            return False
+                    return True
 
-            await poll(all_final, 60)
-            conversations = []
-            for channel, answer in zip(channels, answers.values(), strict=True):
-                conv = Conversation(answer)
-                conv.updates = [
-                    Update(e.t, e.content or "")
-                    for e in fake.log
-                    if e.channel_id == channel and e.route in ("messages.create", "messages.edit") and e.status < 300
-                ]
-                record = next(r for r in openai_fake.stream_log if r.text == answer)
-                conv.first_token, conv.last_token = record.first_content_t, record.last_content_t
-                conversations.append(conv)
-            return summarise("discord", concurrency, conversations, len(fake.rate_limited))
-        finally:
-            await service.stop()
-            await model.close()
-            await db.dispose()
-            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+                await poll(all_final, 90)
+                conversations = []
+                for channel, answer in zip(channels, answers.values(), strict=True):
+                    conv = Conversation(answer)
+                    conv.updates = dm_updates(channel)
+                    record = next(r for r in openai_fake.stream_log if r.text == answer)
+                    conv.first_token, conv.last_token = record.first_content_t, record.last_content_t
+                    conversations.append(conv)
+                return summarise("discord", concurrency, conversations, len(fake.rate_limited))
+            finally:
+                await service.stop()
+                await model.close()
+                discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
 
 
 # -- Slack ---------------------------------------------------------------------------------
 
 
-async def run_slack(concurrency: int, words: int, *, native: bool = False) -> Result:
+SLACK_ACTIONS = {
+    "chat.postMessage": "post",
+    "chat.update": "edit",
+    "chat.delete": "delete",
+    "chat.startStream": "start",
+    "chat.appendStream": "append",
+    "chat.stopStream": "append",
+}
+
+
+async def run_slack(concurrency: int, options: Options, *, native: bool = False) -> Result:
     from bot.config import Settings
     from bot.platforms import slack_service
-    from tests.fakes.slack_server import FakeSlack
+    from tests.fakes.slack_server import FakeSlack, SlackLimits
 
-    with FakeOpenAI() as openai_fake, FakeSlack() as fake, tempfile.TemporaryDirectory() as tmp:
-        chat, model, db = await build_chat(openai_fake, Path(tmp), ("slack:*",))
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            slack_bot_token=fake.bot_token,
-            slack_app_token=fake.app_token,
-            slack_api_url=fake.api_url,
-            slack_native_streaming=native,
-        )
-        service = slack_service(settings, chat=chat, commands=CommandSet(chat, model))
-        await service.start()
-        try:
-            users = [f"U{n:04d}" for n in range(concurrency)]
-            answers = {f"question {n}": answer_text(n, words) for n in range(concurrency)}
-            openai_fake.default = lambda request: Reply.at_rate(
-                answers[str(request["messages"][-1]["content"]).split("]\n")[-1]], 0.3, 40.0
+    limits = SlackLimits.strict() if options.strict else None
+    words = options.words
+    with FakeOpenAI() as openai_fake, FakeSlack(limits=limits) as fake, tempfile.TemporaryDirectory() as tmp:
+        async with bench_database(options, Path(tmp)) as db:
+            chat, model = await build_chat(openai_fake, db, ("slack:*",), options)
+            settings = Settings(  # type: ignore[call-arg]
+                _env_file=None,
+                slack_bot_token=fake.bot_token,
+                slack_app_token=fake.app_token,
+                slack_api_url=fake.api_url,
+                slack_native_streaming=native,
             )
-            await asyncio.gather(
-                *(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users))
-            )
-            finals = set(answers.values())
-            shown_methods = (
-                "chat.update",
-                "chat.postMessage",
-                "chat.stopStream",
-                "chat.appendStream",
-                "chat.startStream",
-            )
+            service = slack_service(settings, chat=chat, commands=CommandSet(chat, model))
+            await service.start()
+            try:
+                users = [f"U{n:04d}" for n in range(concurrency)]
+                answers = {f"question {n}": answer_text(n, words) for n in range(concurrency)}
+                openai_fake.default = lambda request: Reply.at_rate(
+                    answers[str(request["messages"][-1]["content"]).split("]\n")[-1]], 0.3, 40.0
+                )
+                await asyncio.gather(
+                    *(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users))
+                )
+                channels = [fake.dm_channel(u) for u in users]
 
-            def all_final() -> bool:
-                return finals <= {
-                    m.text
-                    for u in users
-                    for m in fake.channel_messages(fake.dm_channel(u))
-                    if m.is_bot and not m.streaming
-                }
+                def dm_updates(channel: str) -> list[Update]:
+                    # A native stream shows what was appended so far; a posted or edited message its text.
+                    return visible_over_time(
+                        [
+                            (e.t, SLACK_ACTIONS[e.method], e.ts or "", e.text or "")
+                            for e in list(fake.log)
+                            if e.channel == channel and e.method in SLACK_ACTIONS and e.ok
+                        ]
+                    )
 
-            await poll(all_final, 120)
-            conversations = []
-            for user, answer in zip(users, answers.values(), strict=True):
-                channel = fake.dm_channel(user)
-                conv = Conversation(answer)
-                # A native stream shows what was appended so far; a posted or edited message its text.
-                # (Native answers fall back to a placeholder when the stream tier is used up.)
-                shown = ""
-                for e in fake.log:
-                    if e.channel != channel or e.method not in shown_methods or not e.ok:
-                        continue
-                    if e.method.endswith("Stream"):
-                        if e.method == "chat.startStream":
-                            shown = ""
-                        shown += e.text or ""
-                    else:
-                        shown = e.text or ""
-                    conv.updates.append(Update(e.t, shown))
-                record = next(r for r in openai_fake.stream_log if r.text == answer)
-                conv.first_token, conv.last_token = record.first_content_t, record.last_content_t
-                conversations.append(conv)
-            name = "slack (native)" if native else "slack"
-            return summarise(name, concurrency, conversations, len(fake.rate_limited))
-        finally:
-            await service.stop()
-            await model.close()
-            await db.dispose()
+                def all_final() -> bool:
+                    for channel, answer in zip(channels, answers.values(), strict=True):
+                        updates = dm_updates(channel)
+                        streaming = any(m.streaming for m in fake.channel_messages(channel))
+                        if streaming or not updates or updates[-1].text != answer:
+                            return False
+                    return True
+
+                await poll(all_final, 120)
+                conversations = []
+                for channel, answer in zip(channels, answers.values(), strict=True):
+                    conv = Conversation(answer)
+                    conv.updates = dm_updates(channel)
+                    record = next(r for r in openai_fake.stream_log if r.text == answer)
+                    conv.first_token, conv.last_token = record.first_content_t, record.last_content_t
+                    conversations.append(conv)
+                name = "slack (native)" if native else "slack"
+                return summarise(name, concurrency, conversations, len(fake.rate_limited))
+            finally:
+                await service.stop()
+                await model.close()
 
 
-async def run_slack_native(concurrency: int, words: int) -> Result:
-    return await run_slack(concurrency, words, native=True)
+async def run_slack_native(concurrency: int, options: Options) -> Result:
+    return await run_slack(concurrency, options, native=True)
 
 
-RUNNERS: dict[str, Callable[[int, int], Awaitable[Result]]] = {
+RUNNERS: dict[str, Callable[..., Awaitable[Result]]] = {
     "discord": run_discord,
     "slack": run_slack,
     "slack-native": run_slack_native,
 }
 
 
-def print_table(results: list[Result], words: int) -> None:
-    table = Table(title=f"Streaming: model 300 ms to first token, 40 words/s, {words}-word answers")
+def print_table(results: list[Result], options: Options) -> None:
+    limits = "platforms stricter than documented" if options.strict else "documented limits"
+    table = Table(
+        title=f"Streaming: model 300 ms to first token, 40 words/s, {options.words}-word answers, {limits}, "
+        f"{options.database}, checkpoint every {options.checkpoint:g} s"
+    )
     for column in (
         "platform",
         "conversations",
@@ -285,6 +385,7 @@ def print_table(results: list[Result], words: int) -> None:
         "final text p50 / p95 (ms)",
         "429s",
         "complete & exact",
+        "stale",
     ):
         table.add_column(column, justify="right")
     for r in results:
@@ -298,15 +399,16 @@ def print_table(results: list[Result], words: int) -> None:
             else "-",
             str(r.rate_limited),
             f"{r.exact}/{r.concurrency}",
+            str(r.stale),
         )
     Console(width=160).print(table)
 
 
-async def main_async(platforms: list[str], concurrencies: list[int], words: int) -> list[Result]:
+async def main_async(platforms: list[str], concurrencies: list[int], options: Options) -> list[Result]:
     results = []
     for platform in platforms:
         for concurrency in concurrencies:
-            results.append(await RUNNERS[platform](concurrency, words))
+            results.append(await RUNNERS[platform](concurrency, options))
     return results
 
 
@@ -315,13 +417,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--platforms", default=",".join(RUNNERS))
     parser.add_argument("--concurrency", default="1,20")
     parser.add_argument("--words", type=int, default=150)
+    parser.add_argument("--strict", action="store_true", help="fakes stricter than the documented limits")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--checkpoint", type=float, default=1.0, help="seconds between saves of a growing answer")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR)
+    logging.basicConfig(level=logging.CRITICAL)
+    options = Options(words=args.words, strict=args.strict, database=args.database, checkpoint=args.checkpoint)
     started = time.perf_counter()
-    results = asyncio.run(
-        main_async(args.platforms.split(","), [int(c) for c in args.concurrency.split(",")], args.words)
-    )
-    print_table(results, args.words)
+    results = asyncio.run(main_async(args.platforms.split(","), [int(c) for c in args.concurrency.split(",")], options))
+    print_table(results, options)
     print(f"({time.perf_counter() - started:.1f} s)")
 
 

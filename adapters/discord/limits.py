@@ -1,19 +1,32 @@
-"""Discord's published rate limits, as windows for the shared budget."""
+"""Discord's published rate limits, as windows for the shared budget, learned down from its 429s."""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Sequence
+from types import SimpleNamespace
+
+import aiohttp
 
 from adapters.budget import RateBudget, SlidingWindow
 
+log = logging.getLogger(__name__)
+
 # About 5 edits and 5 sends per 5 s per channel, and 50 requests a second per
 # bot. The windows are a little stricter than the server's, so clock jitter
-# between us and Discord never tips a request over.
+# between us and Discord never tips a request over: requests granted over one
+# second of ours can arrive bunched inside one second of Discord's (the event
+# loop, the connection pool), so the global window keeps a fifth in hand and
+# lets at most BOT_BURST requests go back to back.
 CHANNEL_EDITS = (5, 5.1)
 CHANNEL_SENDS = (5, 5.1)
-BOT_REQUESTS_PER_SECOND = 45
+BOT_REQUESTS_PER_SECOND = 40
+BOT_BURST = 10
 MAX_MESSAGE_CHARS = 2000
+
+_MESSAGE_PATH = re.compile(r"/channels/(\d+)/messages(?:/(\d+))?$")
 
 
 class DiscordBudget:
@@ -22,21 +35,63 @@ class DiscordBudget:
     def __init__(self) -> None:
         self.budget = RateBudget()
         self.global_window = SlidingWindow(
-            "discord:global", BOT_REQUESTS_PER_SECOND, 1.0, background_share=0.2, reservable=False
+            "discord:global", BOT_REQUESTS_PER_SECOND, 1.0, background_share=0.2, reservable=False, burst=BOT_BURST
         )
         self._channels: dict[int, tuple[SlidingWindow, SlidingWindow]] = {}
 
     def windows(self, channel_id: int, action: str) -> Sequence[SlidingWindow]:
-        """The windows a call in this channel counts against."""
+        """The windows a call in this channel counts against (a deletion counts as an edit)."""
         if action == "typing":
             return (self.global_window,)
         edits, sends = self._for_channel(channel_id)
-        return (edits if action == "edit" else sends, self.global_window)
+        return (sends if action in ("post", "upload") else edits, self.global_window)
 
     def routine_interval(self) -> float:
         """One routine edit per slot, keeping one slot of the window for the final edit."""
         limit, period = CHANNEL_EDITS
         return period / (limit - 1)
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        """An aiohttp trace for ``discord.Client(http_trace=...)``: Discord's 429s teach the budget.
+
+        discord.py waits out a 429 and repeats the request itself, so the
+        renderer never sees it; this hook lets the windows that were too
+        generous learn the stricter limit (global, or the channel's send or
+        edit bucket).
+        """
+        trace = aiohttp.TraceConfig()
+
+        async def on_request_end(
+            session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+        ) -> None:
+            if params.response.status == 429:
+                self.rate_limited(params.method, params.url.path, params.response.headers)
+
+        trace.on_request_end.append(on_request_end)
+        return trace
+
+    def rate_limited(self, method: str, path: str, headers: aiohttp.typedefs.LooseHeaders) -> None:
+        """A 429 from Discord for ``method path``: hold back and shrink the window it came from."""
+        get = getattr(headers, "get", None)
+        scope = (get("X-RateLimit-Scope") if get else None) or ""
+        try:
+            # Reset-After is to the millisecond; Retry-After is rounded up to whole seconds.
+            retry_after = float((get("X-RateLimit-Reset-After") or get("Retry-After") if get else None) or 1.0)
+        except ValueError:
+            retry_after = 1.0
+        if scope == "global" or (get and get("X-RateLimit-Global")):
+            # discord.py waits out a global limit itself; the budget only needs to learn a gentler pace.
+            retry_after = min(retry_after, 0.25)
+        if scope == "global" or (get and get("X-RateLimit-Global")):
+            windows: tuple[SlidingWindow, ...] = (self.global_window,)
+        else:
+            match = _MESSAGE_PATH.search(path)
+            if match is None or scope == "shared":
+                return  # not one of our windows, or a limit other bots share: nothing to learn
+            edits, sends = self._for_channel(int(match.group(1)))
+            windows = (sends,) if method == "POST" else (edits,)
+        log.warning("Discord refused a request (%s %s); holding back %.1fs", method, scope or "bucket", retry_after)
+        self.budget.penalize(windows, retry_after)
 
     def _for_channel(self, channel_id: int) -> tuple[SlidingWindow, SlidingWindow]:
         windows = self._channels.get(channel_id)

@@ -1,9 +1,16 @@
-"""A Discord channel or thread as a render Surface."""
+"""A Discord channel or thread as a render Surface.
+
+A post that failed on the network may still have been created.  Every post
+carries a ``nonce`` with ``enforce_nonce`` (discord.py sets it), and when a
+post of the same text is tried again after a network failure it reuses that
+nonce, so Discord returns the message it already made instead of a second one.
+"""
 
 from __future__ import annotations
 
 import io
 import logging
+import secrets
 from collections.abc import Sequence
 
 import aiohttp
@@ -39,6 +46,8 @@ class DiscordSurface:
         self._budget = budget
         self.budget: RateBudget = budget.budget
         self.reply_to = reply_to
+        # (text, nonce, reference) of a post whose answer the network lost
+        self._unsure: tuple[str, int, discord.Message | discord.PartialMessage | None] | None = None
 
     def windows(self, action: str) -> Sequence[SlidingWindow]:
         return self._budget.windows(self.channel_id, action)
@@ -56,17 +65,24 @@ class DiscordSurface:
         return f"-# ⚠️ {note}"
 
     async def post(self, text: str) -> str:
-        reference = self.reply_to
+        if self._unsure is not None and self._unsure[0] == text:
+            _, nonce, reference = self._unsure  # the same post again: Discord dedupes it by the nonce
+        else:
+            nonce, reference = secrets.randbits(63), self.reply_to
         self.reply_to = None  # only the first part answers the user's message
+        self._unsure = None
         try:
             message = (
-                await self.channel.send(text, reference=reference, mention_author=False, allowed_mentions=NO_MENTIONS)
+                await self.channel.send(
+                    text, reference=reference, mention_author=False, allowed_mentions=NO_MENTIONS, nonce=nonce
+                )
                 if reference is not None
-                else await self.channel.send(text, allowed_mentions=NO_MENTIONS)
+                else await self.channel.send(text, allowed_mentions=NO_MENTIONS, nonce=nonce)
             )
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         except NETWORK_ERRORS as exc:
+            self._unsure = (text, nonce, reference)
             raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
         return str(message.id)
 
@@ -74,6 +90,15 @@ class DiscordSurface:
         partial = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
         try:
             await partial.edit(content=text, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:
+            raise _delivery_error(exc) from exc
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
+
+    async def delete(self, message_id: str) -> None:
+        partial = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
+        try:
+            await partial.delete()
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         except NETWORK_ERRORS as exc:

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from adapters.budget import RateBudget, SlidingWindow
+from adapters.budget import Priority, RateBudget, SlidingWindow
 from adapters.render import DeliveryError, RateLimited, StreamRenderer, SurfaceLimits, close_interrupted
 from core.chat import InterruptedAnswer
 from core.types import (
@@ -53,7 +53,7 @@ class Channel:
 
     async def post(self, text: str) -> str:
         assert len(text) <= self.limits.max_chars
-        message_id = str(len(self.messages) + 1)
+        message_id = str(len(self.history) + 1)
         self.messages[message_id] = text
         self.history.append(("post", message_id, text))
         return message_id
@@ -65,6 +65,12 @@ class Channel:
         self.messages[message_id] = text
         self.history.append(("edit", message_id, text))
         self.edit_times.append(time.monotonic())
+
+    async def delete(self, message_id: str) -> None:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        del self.messages[message_id]
+        self.history.append(("delete", message_id, ""))
 
     async def upload(self, file: OutgoingFile) -> None:
         self.uploads.append(file.filename)
@@ -204,20 +210,62 @@ async def test_edits_never_exceed_the_platform_window() -> None:
         assert sum(1 for t in times if start <= t < start + 0.5) <= 5
 
 
-async def test_when_the_edit_budget_is_exhausted_the_answer_is_posted_anew_and_nothing_is_lost() -> None:
-    channel = Channel(edits_per_window=2, window=30.0)
-    first_text = " ".join(f"a{n}" for n in range(30))
-    second_text = " ".join(f"b{n}" for n in range(30))
+async def settled(channel: Channel, renderers: Sequence[StreamRenderer], timeout: float = 5.0) -> list[str]:
+    """What the channel shows once the renderers' deferred tidying is done."""
+    deadline = time.monotonic() + timeout
+    while any(r.budget._deferred for r in renderers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return channel.visible
+
+
+async def test_when_the_edit_budget_is_exhausted_the_rest_continues_below_and_nothing_is_stale() -> None:
+    channel = Channel(edits_per_window=2, window=1.0)
+    first_text = " ".join(f"a{n}" for n in range(30)) + " "
+    second_text = " ".join(f"b{n}" for n in range(30)) + " "
 
     first, second = StreamRenderer(channel), StreamRenderer(channel)
     await asyncio.gather(
-        first.render(stream(0.05, *words(first_text), TurnDone(1, "x"))),
-        second.render(stream(0.05, *words(second_text), TurnDone(2, "y"))),
+        first.render(stream(0.05, *words(first_text.strip()), TurnDone(1, "x"))),
+        second.render(stream(0.05, *words(second_text.strip()), TurnDone(2, "y"))),
     )
+    shown = await settled(channel, [first, second])
 
-    shown = channel.visible
-    assert first_text + " " in shown and second_text + " " in shown
-    assert len(shown) == 3, "the over-subscribed answer came as a new message beside its placeholder"
+    assert all("▌" not in message for message in shown), shown
+    mine = {"a": "".join(m for m in shown if m.startswith("a")), "b": "".join(m for m in shown if m.startswith("b"))}
+    assert mine == {"a": first_text, "b": second_text}, "every message is a true part, nothing shown twice"
+
+
+async def test_a_rate_limited_tidy_edit_is_tried_again_until_the_marker_is_gone() -> None:
+    channel = Channel(edits_per_window=2, window=1.0)
+    renderer = StreamRenderer(channel)
+
+    async def events() -> AsyncIterator[TurnEvent]:
+        yield TextDelta("Story ")
+        await asyncio.sleep(0.1)  # "Story ▌" is shown by now
+        # The platform refuses every edit for a while: the final edit cannot come in time.
+        channel.fail_next = [RateLimited(0.3) for _ in range(14)]
+        yield TextDelta("about a fox who ran far away.")
+        yield TurnDone(1, "x")
+
+    await asyncio.wait_for(renderer.render(events()), 10)
+    assert channel.visible == ["Story  ▌", "about a fox who ran far away."], "the rest continues below at once"
+
+    shown = await settled(channel, [renderer], timeout=30)
+
+    assert shown == ["Story ", "about a fox who ran far away."], "the tidy edit landed after its refusals"
+    assert channel.fail_next == []
+
+
+async def test_a_crowded_budget_posts_the_first_text_as_the_message_itself() -> None:
+    channel = Channel(edits_per_window=2, window=0.5)
+    await channel.budget.acquire([channel.edit_window], Priority.ROUTINE)
+    await channel.budget.acquire([channel.edit_window], Priority.ROUTINE)  # edits are spent for now
+
+    await StreamRenderer(channel).render(stream(0.05, *words("Quick answer."), TurnDone(1, "x")))
+
+    posts = [h[2] for h in channel.history if h[0] == "post"]
+    assert posts[0].startswith("Quick"), "no placeholder: the first text is the first call"
+    assert channel.visible == ["Quick answer. "]
 
 
 async def test_a_new_status_line_shows_without_waiting_for_the_routine_interval() -> None:
@@ -263,7 +311,7 @@ async def test_a_message_deleted_just_before_the_final_edit_is_posted_again() ->
     await renderer.render(events())
 
     assert channel.visible[-1] == "the whole answer"
-    assert renderer.parts[-1] == str(len(channel.messages))
+    assert channel.messages[renderer.parts[-1]] == "the whole answer"
 
 
 async def test_a_long_error_note_never_pushes_a_message_over_the_limit() -> None:
