@@ -62,7 +62,7 @@ async def test_a_strangers_mention_opens_no_thread_downloads_nothing_and_is_refu
             mention_bot=True,
             attachments=[("a.png", png, "image/png")],
         )
-        dm_channel = await fake_discord.await_for(lambda f: f.dm_channel_id(mallory))
+        dm_channel = await fake_discord.await_for(lambda f: f.dm_channel_id(mallory), 15)
         [refusal] = await bot.answer_in(dm_channel)
         for n in range(4):
             fake_discord.user_sends_in_channel(general, mallory, f"again {n}", mention_bot=True)
@@ -106,7 +106,7 @@ async def test_a_pattern_can_name_one_server_and_a_user_pattern_works_everywhere
 
         away_general = away["channels"][0]["id"]
         fake_discord.user_sends_in_channel(away_general, alice, "hi there", mention_bot=True)
-        dm_alice = await fake_discord.await_for(lambda f: f.dm_channel_id(alice))
+        dm_alice = await fake_discord.await_for(lambda f: f.dm_channel_id(alice), 15)
         [refusal] = await bot.answer_in(dm_alice)
         assert "private" in refusal
         fake_discord.user_sends_dm(alice, "and in a DM?")  # DMs are discord:global:<id>, not the Home server
@@ -129,7 +129,7 @@ async def test_a_strangers_image_command_is_refused_privately(
 
         interaction = fake_discord.invoke_command(mallory, "image", {"prompt": "anything"}, channel_id=general)
         followup = await fake_discord.await_for(
-            lambda f: next((r for r in f.interaction_responses if r.kind == "followup"), None)
+            lambda f: next((r for r in f.interaction_responses if r.kind == "followup"), None), 15
         )
         [callback] = [r for r in fake_discord.interaction_responses if r.kind == "callback"]
         assert callback.payload["type"] == 5 and callback.payload["data"]["flags"] & EPHEMERAL
@@ -179,7 +179,7 @@ async def test_a_stranger_cannot_use_commands(
         mallory = fake_discord.add_user(name="mallory")["id"]
         fake_discord.invoke_command(mallory, "settings", {"timezone": "Asia/Tokyo"})
         record = await fake_discord.await_for(
-            lambda f: next((r for r in f.interaction_responses if r.kind == "callback"), None)
+            lambda f: next((r for r in f.interaction_responses if r.kind == "callback"), None), 15
         )
         assert "private" in str(record.payload) and "Asia/Tokyo" not in str(record.payload)
         assert record.payload["data"]["flags"] & EPHEMERAL
