@@ -17,7 +17,7 @@ keeps a token bucket (a burst and a sustained rate, both starting at the
 documented limit).  A 429 is taken as the truth: the bucket is emptied, the
 burst halved (down to what had actually been allowed), and when the burst is
 already down to one or two the sustained rate is cut by a quarter.  Each
-calm period (no refusal) gives back one call of burst and a tenth of the
+calm period (no refusal) gives back one call of burst and a fiftieth of the
 documented rate, so the window creeps back up to the platform's real limit.
 """
 
@@ -92,7 +92,7 @@ class SlidingWindow:
             steps = int((now - self._calm_since) // self.period)
             if steps > 0:
                 self.burst = min(self.max_burst, self.burst + steps)
-                self.rate = min(self.documented_rate, self.rate + steps * self.documented_rate / 10)
+                self.rate = min(self.documented_rate, self.rate + steps * self.documented_rate / 50)
                 self._calm_since += steps * self.period
                 if self.burst >= self.max_burst and self.rate >= self.documented_rate:
                     self._calm_since = None  # fully recovered: back to the documented limits

@@ -152,3 +152,68 @@ async def test_waiting_on_a_reservation_sets_no_busy_timer() -> None:
 
     budget.release(reservation)
     await asyncio.wait_for(waiting, 1.0)
+
+
+class StricterPlatform:
+    """A platform that allows fewer calls at once than documented: a token bucket of ``burst`` and ``rate``/s."""
+
+    def __init__(self, burst: int, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self.tokens = float(burst)
+        self.last = time.monotonic()
+        self.refused: list[int] = []  # the call numbers it refused
+        self.calls = 0
+
+    def call(self) -> float | None:
+        """Count a call; None when accepted, else the retry_after it answers with."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        self.calls += 1
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return None
+        self.refused.append(self.calls)
+        return (1 - self.tokens) / self.rate
+
+
+async def test_the_budget_learns_a_stricter_limit_from_429s_and_stops_getting_them() -> None:
+    budget = RateBudget()
+    window = SlidingWindow("documented", 60, 1.0)  # documented: 60 a second, all at once if need be
+    platform = StricterPlatform(burst=3, rate=30.0)  # the truth: 3 at once, then 30 a second
+    done = 0
+
+    async def caller() -> None:
+        nonlocal done
+        for _ in range(8):
+            while True:
+                await budget.acquire([window], Priority.ROUTINE)
+                retry_after = platform.call()
+                if retry_after is None:
+                    break
+                budget.penalize([window], retry_after)
+            done += 1
+
+    await asyncio.wait_for(asyncio.gather(*(caller() for _ in range(10))), 10)
+
+    assert done == 80
+    assert len(platform.refused) <= 8, "a few refusals teach it; it does not keep hammering"
+    assert all(n <= platform.calls // 2 for n in platform.refused), "the second half goes through without a 429"
+    assert window.burst < 60 and window.refusals == len(platform.refused)
+
+
+async def test_a_learned_limit_recovers_slowly_when_the_platform_stops_refusing() -> None:
+    now = [0.0]
+    budget = RateBudget(clock=lambda: now[0])
+    window = SlidingWindow("w", 10, 1.0)
+    for _ in range(4):
+        assert budget.try_acquire([window], Priority.FIRST)
+    budget.penalize([window], 0.1)
+    learned = window.burst
+    assert learned <= 2
+
+    now[0] += 1.5  # one calm period: one more call of burst
+    assert window.tokens(now[0]) <= learned + 1
+    now[0] += 20  # many calm periods: back to the documented limit
+    assert window.tokens(now[0]) == 10
+    assert [budget.try_acquire([window], Priority.FIRST) for _ in range(11)].count(True) == 10

@@ -212,9 +212,9 @@ async def test_edits_never_exceed_the_platform_window() -> None:
 
 async def settled(channel: Channel, renderers: Sequence[StreamRenderer], timeout: float = 5.0) -> list[str]:
     """What the channel shows once the renderers' deferred tidying is done."""
-    deadline = time.monotonic() + timeout
-    while any(r.budget._deferred for r in renderers) and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+    deferred = {task for r in renderers for task in r.budget._deferred}
+    if deferred:
+        await asyncio.wait(deferred, timeout=timeout)
     return channel.visible
 
 
