@@ -96,6 +96,9 @@ def environment(data_dir: Path, **overrides: str | None) -> dict[str, str]:
         DEFAULT_TIMEZONE="Europe/Paris",
         TERMINAL_USER="tester",
         OPENAI_API_KEY=API_KEY,
+        # Extraction asks the model after each answer and would take the replies scripted for the chat;
+        # long-term memory has its own tests.
+        MEMORY_EXTRACTION="false",
     )
     for name, value in overrides.items():
         if value is None:
