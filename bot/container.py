@@ -90,8 +90,11 @@ class Container:
     memory: LongTermMemory | None = None
 
     def web_services(self) -> list[WebServer]:
-        """The web server, to run beside the platforms when Google sign-in is configured (it hosts the callbacks)."""
-        return [self.identity.web] if self.identity.google is not None else []
+        """The one web server, to run beside the platforms when something needs it: Google sign-in (its
+        callbacks) or Slack's HTTP mode (``/slack/events``)."""
+        settings = self.settings
+        slack_http = settings.slack_configured and settings.slack_mode == "http"
+        return [self.identity.web] if self.identity.google is not None or slack_http else []
 
     def scheduled_services(self) -> list[DailyScheduler]:
         """The daily-log trigger, to run beside the platforms (``python -m bot run``)."""

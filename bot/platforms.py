@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 from bot.container import Container
 from bot.runtime import Service
+from adapters.strangers import StrangerGate
 from bot.web import mount_slack
 from core.chat import ChatService
 from core.commands import CommandSet
@@ -22,6 +23,12 @@ def build_platform_services(container: Container, *, outbox: Outbox | None = Non
     settings = container.settings
     outbox = outbox if outbox is not None else container.outbox
     services: list[Service] = []
+    # One access gate for every platform: a stranger is refused once per window, then ignored.
+    gate = StrangerGate(container.chat.people, clock=container.clock)
+    web = container.web_services()
+    if web:
+        # A finished sign-in (allowed or not) gives that account a fresh decision at its next message.
+        web[0].app.state.sign_in_listeners.append(gate.forget)
     if settings.discord_configured:
         from adapters.discord import DiscordService
 
@@ -35,19 +42,21 @@ def build_platform_services(container: Container, *, outbox: Outbox | None = Non
                 gateway_url=settings.discord_gateway_url,
                 dev_guild=settings.discord_dev_guild,
                 outbox=outbox,
+                gate=gate,
             )
         )
     if settings.slack_configured:
-        web = container.web_services()
         if web and settings.slack_mode == "http":
             # One web server: Slack's events go to /slack/events on the bot's server, not a second one.
             service = slack_service(
-                settings, chat=container.chat, commands=container.commands, outbox=outbox, serve_http=False
+                settings, chat=container.chat, commands=container.commands, outbox=outbox, serve_http=False, gate=gate
             )
-            mount_slack(web[0].app, service.app)
+            mount_slack(web[0].app, service.endpoint)
             services.append(service)
         else:
-            services.append(slack_service(settings, chat=container.chat, commands=container.commands, outbox=outbox))
+            services.append(
+                slack_service(settings, chat=container.chat, commands=container.commands, outbox=outbox, gate=gate)
+            )
     return services
 
 

@@ -12,7 +12,7 @@ import base64
 import io
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_SIDE = 2048
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
@@ -47,23 +47,30 @@ def prepare_image(raw: bytes, *, max_side: int = DEFAULT_MAX_SIDE, max_bytes: in
     """
     if not raw:
         raise ImageRejected("The image is empty.")
+    # WeasyPrint (imported for the daily PDF) lets Pillow accept truncated files process-wide; here a
+    # damaged image must be refused, so decode strictly.
+    strict, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
     try:
         image = Image.open(io.BytesIO(raw))
         if image.width * image.height > MAX_PIXELS:
             raise ImageRejected(TOO_LARGE)
         fmt = image.format or ""
         animated = bool(getattr(image, "is_animated", False))
-        if fmt in _SENT_AS_IS and not animated and max(image.size) <= max_side and len(raw) <= max_bytes:
-            return PreparedImage(raw, _SENT_AS_IS[fmt], image.width, image.height, downscaled=False)
-        if fmt == "JPEG":
+        width, height = image.size  # before draft() may shrink it
+        as_is = fmt in _SENT_AS_IS and not animated and max(width, height) <= max_side and len(raw) <= max_bytes
+        if fmt == "JPEG" and not as_is:
             image.draft("RGB", (max_side, max_side))  # decode at a reduced scale: much faster
-        image.load()
+        image.load()  # also for images sent as they are: a damaged file is refused, not sent on
+        if as_is:
+            return PreparedImage(raw, _SENT_AS_IS[fmt], width, height, downscaled=False)
     except Image.DecompressionBombError as exc:
         raise ImageRejected(TOO_LARGE) from exc
     except UnidentifiedImageError as exc:
         raise ImageRejected("That file is not an image I can read.") from exc
     except OSError as exc:  # truncated or corrupt data
         raise ImageRejected("The image seems damaged; I could not read it.") from exc
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = strict
     return _reencode(image, max_side=max_side, max_bytes=max_bytes)
 
 
