@@ -60,15 +60,32 @@ class LibraryFilter(logging.Filter):
         return not any(_within(record.name, family) and text in record.getMessage() for family, text in self.noise)
 
 
+class OneLineFormatter(logging.Formatter):
+    """A log line without its traceback: for a console that a person reads while the file keeps the details."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            line = super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+        return line + (" (details in the log file)" if saved[0] else "")
+
+
 def configure_logging(level: str, *, log_file: Path | None = None, console_level: str | None = None) -> None:
-    """Log to stderr (and to ``log_file`` when given, e.g. during the terminal chat)."""
+    """Log to stderr (and to ``log_file`` when given, e.g. during the terminal chat).
+
+    With a log file the console gets one line per record: tracebacks go to the file only.
+    """
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(level.upper())
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    pattern = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    formatter = logging.Formatter(pattern)
     console = logging.StreamHandler()
     console.setLevel((console_level or level).upper())
-    console.setFormatter(formatter)
+    console.setFormatter(OneLineFormatter(pattern) if log_file is not None else formatter)
     console.addFilter(LibraryFilter())
     root.addHandler(console)
     if log_file is not None:

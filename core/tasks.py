@@ -62,8 +62,10 @@ class BackgroundTasks:
             except Exception:  # noqa: BLE001 - a failing step is logged and retried, never lost silently
                 attempt += 1
                 if attempt > retries:
+                    # A warning, not an error: the turn it belonged to was answered; its work (an index,
+                    # a summary) is caught up later by the step's own sweep or next run.
                     self.failures += 1
-                    log.exception("background task %s failed after %d attempts", name, attempt)
+                    log.warning("background task %s failed after %d attempts", name, attempt, exc_info=True)
                     return
                 log.warning("background task %s failed (attempt %d); retrying", name, attempt, exc_info=True)
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
