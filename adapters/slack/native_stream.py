@@ -11,6 +11,13 @@ most every ``Workspace.append_interval()`` seconds, whatever the model's pace.
 Slack streams Markdown itself, so the model's text is sent as ``markdown_text``
 without conversion.  A streamed message needs a thread: in a DM it is the
 thread of the user's message.
+
+Slack may allow fewer starts and stops at once than its tier says.  The stream
+is only started with the first text, in one call; when Slack refuses it with a
+rate limit, the budget learns from it and this answer is rendered by editing a
+placeholder instead, at once, rather than waiting its turn.  A stop that cannot
+be had in time leaves the rest to ordinary messages and closes the stream
+later, so no message is left looking as if it were still being written.
 """
 
 from __future__ import annotations
@@ -19,12 +26,21 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from adapters.budget import Priority, Reservation, SlidingWindow
-from adapters.render import AnswerRenderer, DeliveryError, PartsRecorder, RateLimited, StreamRenderer
+from adapters.render import (
+    FINAL_EDIT_WAIT,
+    TIDY_ATTEMPTS,
+    AnswerRenderer,
+    DeliveryError,
+    PartsRecorder,
+    RateLimited,
+    StreamRenderer,
+)
 from adapters.slack.surface import SlackSurface, delivery_error
 from adapters.text import Splitter
 from core.types import OutgoingFile, Refused, StatusUpdate, TextDelta, TurnDone, TurnError, TurnEvent, TurnStarted
@@ -57,6 +73,7 @@ class NativeStreamRenderer(AnswerRenderer):
         self.recipient_user_id = recipient_user_id
         self.recipient_team_id = recipient_team_id
         self.sent = 0  # characters of ``text`` Slack has
+        self._first_sent = 0  # characters the first start call carried (applied with the first events)
         self.ts: str | None = None
         self.broken = False  # the stream failed: the rest goes out as ordinary messages
         self._stop_slot: Reservation | None = None
@@ -89,10 +106,63 @@ class NativeStreamRenderer(AnswerRenderer):
         self._stop_slot = stop_slot
         self.workspace.streaming_answers += 1
         try:
-            await self._drive(events)
+            buffered, error, ended = await self._until_first_text(events)
+            replay = _replay(buffered, error, None if ended else events)
+            first = "".join(e.text for e in buffered if isinstance(e, TextDelta))
+            if first and not await self._first_start(first):
+                self.budget.release(stop_slot)
+                self.workspace.streaming_answers -= 1
+                stop_slot = None
+                await self._render_with_placeholder(replay)
+                return
+            await self._drive(replay)
         finally:
-            self.workspace.streaming_answers -= 1
-            self.budget.release(stop_slot)
+            if stop_slot is not None:
+                self.workspace.streaming_answers -= 1
+                self.budget.release(stop_slot)
+
+    async def _until_first_text(
+        self, events: AsyncIterator[TurnEvent]
+    ) -> tuple[list[TurnEvent], BaseException | None, bool]:
+        """Read events up to the first text: (events read, an error raised meanwhile, whether they ended)."""
+        buffered: list[TurnEvent] = []
+        try:
+            async for event in _unclosed(events):
+                buffered.append(event)
+                if isinstance(event, TextDelta) and event.text:
+                    return buffered, None, False
+        except BaseException as exc:  # noqa: BLE001 - handed on to the renderer, which reports it
+            return buffered, exc, True
+        return buffered, None, True
+
+    async def _first_start(self, text: str) -> bool:
+        """Start the stream with the first text in one call; False when Slack refused it (render otherwise)."""
+        text = text[:CALL_MAX_CHARS]
+        try:
+            self._in_flight = True
+            response = await self.client.chat_startStream(
+                channel=self.surface.channel,
+                thread_ts=self.thread_ts,
+                markdown_text=text,
+                recipient_user_id=self.recipient_user_id or None,
+                recipient_team_id=self.recipient_team_id or None,
+            )
+        except SlackApiError as exc:
+            error = delivery_error(exc)
+            if isinstance(error, RateLimited):
+                log.info("chat.startStream was rate limited; this answer edits a placeholder instead")
+                self.budget.penalize((self.workspace.stream_start,), error.retry_after)
+            else:
+                log.warning("chat.startStream was refused (%s); this answer edits a placeholder instead", error)
+            return False
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("chat.startStream failed: %s; trying again", exc)
+            return True  # the writer starts it (``ts`` is still unknown)
+        finally:
+            self._in_flight = False
+        self.ts = str(response["ts"])
+        self._first_sent = len(text)
+        return True
 
     async def _render_with_placeholder(self, events: AsyncIterator[TurnEvent]) -> None:
         self._fallback = StreamRenderer(self.surface, record_parts=self.record_parts)
@@ -106,6 +176,7 @@ class NativeStreamRenderer(AnswerRenderer):
     def _apply(self, event: TurnEvent) -> None:
         if isinstance(event, TextDelta):
             self.text += event.text
+            self.sent = max(self.sent, min(self._first_sent, len(self.text)))
             self._changed.set()
         elif isinstance(event, OutgoingFile):
             self._uploads.put_nowait(event)
@@ -216,14 +287,22 @@ class NativeStreamRenderer(AnswerRenderer):
         await self._post_rest()
 
     async def _stop(self, stop_slot: Reservation | None) -> bool:
+        """chat.stopStream with the rest of the text; False (and the stream closed later) when not in time."""
         assert self.ts is not None
         rest = self.text[self.sent :]
         note = self.note
         final = rest + (f"\n\n_{note}_" if note else "")
         if not self.text and not note:
             final = "_(no answer)_"
+        deadline = time.monotonic() + FINAL_EDIT_WAIT
         for _attempt in range(_ATTEMPTS):
-            await self.budget.acquire((self.workspace.stream_stop,), Priority.FINAL, reservation=stop_slot)
+            try:
+                await asyncio.wait_for(
+                    self.budget.acquire((self.workspace.stream_stop,), Priority.FINAL, reservation=stop_slot),
+                    max(0.0, deadline - time.monotonic()),
+                )
+            except TimeoutError:
+                break
             try:
                 await self.client.chat_stopStream(channel=self.surface.channel, ts=self.ts, markdown_text=final or None)
                 self.sent = len(self.text)
@@ -231,7 +310,27 @@ class NativeStreamRenderer(AnswerRenderer):
             except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
                 if self._refused(exc, (self.workspace.stream_stop,), "chat.stopStream"):
                     return False
+        # Not in time: the rest goes out as messages now, and the stream is closed as it stands later.
+        log.warning("chat.stopStream could not be had in time; the rest follows as messages")
+        self.budget.defer(self._close_later(self.ts))
         return False
+
+    async def _close_later(self, ts: str) -> None:
+        for _attempt in range(TIDY_ATTEMPTS):
+            await self.budget.acquire((self.workspace.stream_stop,), Priority.ROUTINE)
+            try:
+                await self.client.chat_stopStream(channel=self.surface.channel, ts=ts)
+                return
+            except SlackApiError as exc:
+                error = delivery_error(exc)
+                if not isinstance(error, RateLimited):
+                    log.info("could not close stream %s: %s", ts, error)
+                    return
+                self.budget.penalize((self.workspace.stream_stop,), error.retry_after)
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                log.info("could not close stream %s: %s", ts, exc)
+                await asyncio.sleep(1.0)
+        log.warning("gave up closing stream %s", ts)
 
     async def _post_rest(self) -> None:
         """The stream failed: post what Slack does not have yet as ordinary messages."""
@@ -262,3 +361,32 @@ class NativeStreamRenderer(AnswerRenderer):
                 except DeliveryError as exc:
                     log.warning("could not post the rest of a streamed answer: %s", exc)
                     return
+
+
+async def _unclosed(events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
+    """Iterate ``events`` without closing them when the loop stops early (the rest is read later)."""
+    iterator = events.__aiter__()
+    while True:
+        try:
+            event = await iterator.__anext__()
+        except StopAsyncIteration:
+            return
+        yield event
+
+
+async def _replay(
+    buffered: list[TurnEvent], error: BaseException | None, rest: AsyncIterator[TurnEvent] | None
+) -> AsyncIterator[TurnEvent]:
+    """The events read ahead, then the error raised meanwhile or the rest of the stream."""
+    try:
+        for event in buffered:
+            yield event
+        if error is not None:
+            raise error
+        if rest is not None:
+            async with aclosing(rest) as stream:  # type: ignore[type-var]
+                async for event in stream:
+                    yield event
+    finally:
+        if rest is not None and error is None and hasattr(rest, "aclose"):
+            await rest.aclose()

@@ -4,15 +4,25 @@ Posts with chat.postMessage (into the thread when there is one), edits with
 chat.update, uploads with the external upload flow.  Slack errors become the
 renderer's: a 429 is :class:`RateLimited` with Slack's Retry-After, a message
 that no longer exists is a ``gone`` :class:`DeliveryError`.
+
+A post that failed on the network may still have been made: Slack has no
+idempotency key for chat.postMessage.  So each post carries an id in its
+message metadata and is sent once (without slack_sdk's connection-error
+retry); when the answer is lost, the surface looks for its own message in the
+conversation before anyone posts again, and adopts it when it is there.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.budget import RateBudget, SlidingWindow
@@ -37,6 +47,18 @@ LIMITS = SurfaceLimits(max_chars=3800)
 _GONE = frozenset({"message_not_found", "channel_not_found", "thread_not_found"})
 _STREAMING = frozenset({"cant_update_message", "message_is_streaming"})
 _TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
+# The metadata event type that marks the bot's own posts (with a unique id per post).
+POST_EVENT = "captainslog_post"
+# How many of the newest messages are searched for a post whose answer was lost.
+LOOKBACK = 20
+
+
+def sent_once(client: AsyncWebClient) -> AsyncWebClient:
+    """The same client without slack_sdk's retry after a dropped connection (which would post twice)."""
+    once = copy.copy(client)
+    once.retry_handlers = [h for h in client.retry_handlers if not isinstance(h, AsyncConnectionErrorRetryHandler)]
+    return once
 
 
 def retry_after(error: SlackApiError) -> float:
@@ -79,6 +101,7 @@ class SlackSurface:
         self.workspace = workspace
         self.channel = channel
         self.thread_ts = thread_ts
+        self._once = sent_once(client)
 
     @property
     def budget(self) -> RateBudget:
@@ -112,18 +135,51 @@ class SlackSurface:
     # -- calls ---------------------------------------------------------------------------
 
     async def post(self, text: str) -> str:
-        """Post a message here; returns its ts."""
+        """Post a message here; returns its ts (also when the answer was lost but the post was made)."""
+        post_id = uuid.uuid4().hex
         try:
-            response = await self.client.chat_postMessage(
+            response = await self._once.chat_postMessage(
                 channel=self.channel,
                 text=text,
                 thread_ts=self.thread_ts or None,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata={"event_type": POST_EVENT, "event_payload": {"post": post_id}},
             )
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        except SlackClientError as exc:
+            raise delivery_error(exc) from exc
+        except NETWORK_ERRORS as exc:
+            made = await self.find_post(post_id)
+            if made is not None:
+                log.info("a post to %s was made although its answer was lost; keeping it", self.channel)
+                return made
             raise delivery_error(exc) from exc
         return str(response["ts"])
+
+    async def find_post(self, post_id: str) -> str | None:
+        """The ts of our post with this id among the newest messages here, if Slack has it."""
+        try:
+            if self.thread_ts:
+                response = await self.client.conversations_replies(
+                    channel=self.channel, ts=self.thread_ts, limit=200, include_all_metadata=True
+                )
+                messages = list(response.get("messages") or [])[-LOOKBACK:]
+            else:
+                response = await self.client.conversations_history(
+                    channel=self.channel, limit=LOOKBACK, include_all_metadata=True
+                )
+                messages = list(response.get("messages") or [])
+        except (SlackClientError, *NETWORK_ERRORS) as exc:
+            log.warning("could not check %s for a post whose answer was lost: %s", self.channel, exc)
+            return None
+        for message in messages:
+            metadata: Any = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == POST_EVENT
+                and (metadata.get("event_payload") or {}).get("post") == post_id
+            ):
+                return str(message["ts"])
+        return None
 
     async def edit(self, message_id: str, text: str) -> None:
         """Replace the text of one of our messages."""
@@ -138,6 +194,13 @@ class SlackSurface:
                 except (SlackClientError, aiohttp.ClientError, TimeoutError) as again:
                     raise delivery_error(again) from again
             raise delivery_error(exc) from exc
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise delivery_error(exc) from exc
+
+    async def delete(self, message_id: str) -> None:
+        """Delete one of our messages (one left showing no answer text)."""
+        try:
+            await self.client.chat_delete(channel=self.channel, ts=message_id)
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise delivery_error(exc) from exc
 
