@@ -7,6 +7,7 @@ platform's event to an :class:`IncomingMessage`, hands it to
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -58,9 +59,18 @@ class Attachment:
     url: str = ""
 
 
+AttachmentFetcher = Callable[[], Awaitable[tuple["Attachment", ...]]]
+
+
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
-    """One user message, as the core sees it."""
+    """One user message, as the core sees it.
+
+    ``fetch_attachments`` lets an adapter hand over the message at once and
+    download its files only when the message's turn comes: the message keeps
+    its place in line from its arrival (a photo sent just before a text is
+    answered first).  The core calls it once, after deciding access.
+    """
 
     conversation: ConversationRef
     author: PlatformIdentity
@@ -68,6 +78,7 @@ class IncomingMessage:
     received_at: datetime
     attachments: tuple[Attachment, ...] = ()
     platform_message_id: str = ""
+    fetch_attachments: AttachmentFetcher | None = field(default=None, compare=False, repr=False)
 
 
 class MessageStatus(StrEnum):

@@ -60,12 +60,16 @@ class ReadAttachments:
     note: str
 
 
+def offered_files(message: discord.Message) -> list[OfferedFile]:
+    """The message's files as the attachment policy sees them (from Discord's metadata, nothing downloaded)."""
+    return [OfferedFile(item.filename, item.content_type or "", item.size, ref=item) for item in message.attachments]
+
+
 async def read_attachments(
     message: discord.Message, policy: AttachmentPolicy, *, timeout: float = DOWNLOAD_TIMEOUT
 ) -> ReadAttachments:
     """Download the files of a message that the core reads, within its limits (sizes checked before)."""
-    offered = [OfferedFile(item.filename, item.content_type or "", item.size, ref=item) for item in message.attachments]
-    plan = policy.plan(offered)
+    plan = policy.plan(offered_files(message))
     attachments: list[Attachment] = []
     for accepted in plan.accepted:
         item: discord.Attachment = accepted.file.ref  # type: ignore[assignment]

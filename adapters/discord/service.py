@@ -14,8 +14,8 @@ from discord import app_commands
 from adapters.discord.limits import DiscordBudget
 from adapters.discord.logs import fold_reconnect_tracebacks
 from adapters.discord.mapping import (
-    ReadAttachments,
     identity_of,
+    offered_files,
     place_of,
     places_of_message,
     read_attachments,
@@ -33,7 +33,7 @@ from core.attachments import AttachmentPolicy
 from core.chat import ChatService
 from core.commands import CommandSet
 from core.messenger import Outbox
-from core.types import ConversationRef, IncomingMessage, PlatformIdentity
+from core.types import Attachment, ConversationRef, IncomingMessage, PlatformIdentity
 
 log = logging.getLogger(__name__)
 
@@ -267,22 +267,32 @@ class DiscordService:
     ) -> None:
         me = self.client.user
         assert me is not None
-        files = ReadAttachments((), "")
-        if message.attachments:  # the author was let in (StrangerGate) before anything is downloaded
-            files = await read_attachments(message, self.attachments)
-        if files.note:
-            with suppress(discord.HTTPException):
-                await target.send(small_print(files.note), allowed_mentions=NO_MENTIONS)
         text = strip_mention(message.content, me.id)
-        if not text and not files.attachments:
+        plan = self.attachments.plan(offered_files(message))  # from the metadata: nothing downloaded yet
+        upfront = self.attachments.skipped_note(plan.skipped) if plan.skipped else ""
+        if upfront:  # what will not be read is said at once, before the answer
+            with suppress(discord.HTTPException):
+                await target.send(small_print(upfront), allowed_mentions=NO_MENTIONS)
+        if not text and not plan.accepted:
             return
+
+        async def fetch() -> tuple[Attachment, ...]:
+            # Called by the core once the message has its place in line: order holds from arrival.
+            files = await read_attachments(message, self.attachments)
+            said = set(upfront.splitlines())
+            failed = "\n".join(line for line in files.note.splitlines() if line not in said)
+            if failed:  # downloads that failed
+                with suppress(discord.HTTPException):
+                    await target.send(small_print(failed), allowed_mentions=NO_MENTIONS)
+            return files.attachments
+
         incoming = IncomingMessage(
             conversation=place,
             author=author,
             text=text,
             received_at=message.created_at,
-            attachments=files.attachments,
             platform_message_id=str(message.id),
+            fetch_attachments=fetch if plan.accepted else None,
         )
         channel_id = int(place.channel)
         reply_to = message if target is message.channel else None

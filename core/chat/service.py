@@ -44,6 +44,7 @@ from core.window import WindowCache
 
 log = logging.getLogger(__name__)
 
+NOTHING_READABLE = "I couldn't read anything in that message: its files could not be downloaded."
 TOO_MANY_WAITING = "I'm still answering your earlier messages here; send this one again when I've caught up."
 
 
@@ -157,6 +158,13 @@ class ChatService:
                     log.info("user %s over a limit; message not taken", user.id)
                     yield TurnError(over)
                     return
+                if incoming.fetch_attachments is not None:
+                    # Downloaded now that the message has its place in line (and its author was let in).
+                    fetched = await incoming.fetch_attachments()
+                    incoming = dataclasses.replace(incoming, attachments=fetched, fetch_attachments=None)
+                    if not incoming.text.strip() and not incoming.attachments:
+                        yield TurnError(NOTHING_READABLE)
+                        return
                 conversation_id = await self.places.open_for(place, user.id, connection)
                 if waiting.deleted:
                     log.info("message %s was deleted while it waited; not answered", message_id)

@@ -521,3 +521,46 @@ async def test_a_long_silence_is_stated_to_the_model(chat: ChatService, openai_f
 
     assert any("was 3 days ago" in text for text in quiet_after)
     assert not any("ago, at" in text for text in no_gap)
+
+
+async def test_a_message_keeps_its_place_in_line_while_its_files_download(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
+    from core.types import Attachment, AttachmentKind
+
+    async def slow_download() -> tuple[Attachment, ...]:
+        await asyncio.sleep(0.3)  # a photo on a slow link
+        return (Attachment(AttachmentKind.FILE, "notes.txt", "text/plain", b"hello"),)
+
+    photo = IncomingMessage(PLACE, ALICE, "here is the file", chat.clock(), fetch_attachments=slow_download)
+
+    async def send_photo() -> None:
+        async with aclosing(chat.turn(photo)) as events:
+            async for _ in events:
+                pass
+
+    first = asyncio.create_task(send_photo())
+    await asyncio.sleep(0.05)
+    await say(chat, "and this came right after")
+    await first
+
+    stored_messages = [m.content for m in await stored(database) if m.role == "user"]
+    assert stored_messages == ["here is the file", "and this came right after"]
+    first_request = user_texts(openai_fake.chat_requests()[0]["messages"])
+    assert first_request[-1].endswith("here is the file\n[attached file: notes.txt]")
+
+
+async def test_a_message_whose_files_all_fail_to_download_is_not_answered_blindly(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
+    async def nothing() -> tuple:
+        return ()
+
+    events = []
+    async with aclosing(chat.turn(IncomingMessage(PLACE, ALICE, "", chat.clock(), fetch_attachments=nothing))) as it:
+        async for event in it:
+            events.append(event)
+
+    assert [type(e).__name__ for e in events] == ["TurnError"]
+    assert openai_fake.chat_requests() == []
+    assert await stored(database) == []
