@@ -31,6 +31,7 @@ from core.identity.profile import Profiles
 from core.identity.signin import SignInResult
 from core.limits import LimitSettings, UsageLimits
 from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
+from core.media.commands import VoiceCommands, voice_commands
 from core.media.files import StoredFiles
 from core.memory.slash import MemorySlashCommands, memory_commands
 from core.memory.wiring import LongTermMemory, MemorySettings, add_long_term_memory
@@ -179,6 +180,7 @@ class Container:
             clock=clock,
             tasks=tasks,
             limits=limits,
+            speaker=agents.speaker,
             media=MediaReader(
                 files=files,
                 transcriber=agents.transcriber,
@@ -223,6 +225,11 @@ class Container:
         )
         chat.pipeline.add_before_model(daily.context)
         for command in daily.commands:
+            commands.add(command)
+        voice = VoiceCommands(
+            chat=chat, speaker=agents.speaker, profiles=Profiles(db), settings_command=commands.commands.get("settings")
+        )
+        for command in voice_commands(voice):
             commands.add(command)
         memory = add_long_term_memory(
             chat,

@@ -35,6 +35,7 @@ from core.db.repositories import ConversationRepository, MessageRepository
 from core.limits import LimitSettings, UsageLimits
 from core.llm import ChatModel
 from core.locks import AdvisoryLocks, PlaceLocks
+from core.media.voice import Speaker
 from core.people import People
 from core.tasks import BackgroundTasks
 from core.text_safety import storable
@@ -78,6 +79,7 @@ class ChatService:
         pipeline: TurnPipeline | None = None,
         media: MediaReader | None = None,
         limits: UsageLimits | None = None,
+        speaker: Speaker | None = None,
     ) -> None:
         if people is None:
             people = People(db, accounts=access or AccessPolicy(()), clock=clock)
@@ -126,6 +128,7 @@ class ChatService:
             default_timezone=default_timezone,
             model_name=model.chat_model_name,
             media=media,
+            speaker=speaker,
         )
 
     # -- one turn ---------------------------------------------------------------

@@ -31,6 +31,7 @@ from core.clock import Clock
 from core.context import ContextBuilder, images_of
 from core.db.repositories import MessageRepository, UserRecord
 from core.llm import ModelError
+from core.media.voice import Speaker, VoiceError
 from core.timefmt import stamp, zone
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import (
@@ -48,6 +49,8 @@ from core.types import (
 log = logging.getLogger(__name__)
 
 TOO_LONG = "_Your message is very long ({chars:,} characters): I read its beginning; all of it is saved._\n\n"
+
+VOICE_SETTING = "voice"  # users.settings key: "on" sends every answer also as speech
 
 # A gap this long is stated to the model, in a note of at most this many tokens.
 LONG_GAP = timedelta(hours=6)
@@ -76,6 +79,7 @@ class TurnRunner:
         default_timezone: str,
         model_name: str,
         media: MediaReader | None = None,
+        speaker: Speaker | None = None,
     ) -> None:
         self.messages = messages
         self.context = context
@@ -90,6 +94,7 @@ class TurnRunner:
         self.default_timezone = default_timezone
         self.model_name = model_name
         self.media = media
+        self.speaker = speaker
 
     async def run(
         self,
@@ -184,8 +189,14 @@ class TurnRunner:
                         await self.answers.maybe_checkpoint(answer)
                     elif isinstance(event, OutgoingFile) and self.media is not None:
                         await self.media.keep_output(event, user_id=user.id, answer_id=answer.id)
+            spoken, note = await self._speech(user, answer)
+            if note:
+                answer.outcome.parts.append(note)
+                yield TextDelta(note)
             await self.answers.finish(answer, MessageStatus.COMPLETE)
             status, finished = MessageStatus.COMPLETE, True
+            for file in spoken:  # the answer read aloud, uploaded after the text
+                yield file
             yield TurnDone(answer.id, answer.text)
         except ModelError as exc:
             status = MessageStatus.PARTIAL if answer.text else MessageStatus.FAILED
@@ -203,6 +214,18 @@ class TurnRunner:
             self.pipeline.run_after_answer(
                 FinishedTurn(facts, answer.text, status, tuple(content for _, content in answer.outcome.tool_results))
             )
+
+    async def _speech(self, user: UserRecord, answer: AnswerDraft) -> tuple[tuple[OutgoingFile, ...], str]:
+        """The answer as audio when the user turned voice on (``/settings voice on``), and a note to add
+        to the text when speech failed or stops early."""
+        if self.speaker is None or (user.settings or {}).get(VOICE_SETTING) != "on" or not answer.text.strip():
+            return (), ""
+        try:
+            speech = await self.speaker.speak(answer.text)
+        except VoiceError as exc:
+            log.info("speech for answer %s failed: %s", answer.id, exc.user_message)
+            return (), f"\n\n_{exc.user_message}_"
+        return speech.files, (f"\n\n_{speech.note}_" if speech.note else "")
 
     async def _request(self, facts: TurnFacts, started) -> list[dict]:  # noqa: ANN001 - StartedTurn
         """The model's messages for this turn: system prompt, steps' context, then the recent window."""
