@@ -41,7 +41,7 @@ from adapters.render import (
     RateLimited,
     StreamRenderer,
 )
-from adapters.slack.surface import SlackSurface, delivery_error
+from adapters.slack.surface import NETWORK_ERRORS, SlackSurface, delivery_error, sent_once
 from adapters.text import Splitter
 from core.types import OutgoingFile, Refused, StatusUpdate, TextDelta, TurnDone, TurnError, TurnEvent, TurnStarted
 
@@ -69,6 +69,7 @@ class NativeStreamRenderer(AnswerRenderer):
         super().__init__(surface, surface.workspace.budget, record_parts=record_parts)
         self.workspace = surface.workspace
         self.client = surface.client
+        self._once = sent_once(surface.client)  # appends are sent once: a retried one could show twice
         self.thread_ts = thread_ts
         self.recipient_user_id = recipient_user_id
         self.recipient_team_id = recipient_team_id
@@ -247,12 +248,39 @@ class NativeStreamRenderer(AnswerRenderer):
             return
         try:
             self._in_flight = True
-            await self.client.chat_appendStream(channel=self.surface.channel, ts=self.ts, markdown_text=chunk)
+            await self._once.chat_appendStream(channel=self.surface.channel, ts=self.ts, markdown_text=chunk)
             self.sent += len(chunk)
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        except SlackClientError as exc:
             self._refused(exc, (self.workspace.stream_append,), "chat.appendStream")
+        except NETWORK_ERRORS as exc:
+            # The append may have landed although its answer was lost: look before sending it again.
+            landed = await self._landed(len(chunk))
+            if landed:
+                self.sent += len(chunk)
+            elif landed is None:
+                log.warning(
+                    "chat.appendStream failed (%s) and its effect is unknown; the rest follows as messages", exc
+                )
+                self.broken = True
         finally:
             self._in_flight = False
+
+    async def _landed(self, size: int) -> bool | None:
+        """Whether the streamed message shows the next ``size`` characters: True, False, or None (unknown)."""
+        assert self.ts is not None
+        try:
+            response = await self.client.conversations_replies(
+                channel=self.surface.channel, ts=self.thread_ts, limit=200
+            )
+        except (SlackClientError, *NETWORK_ERRORS) as exc:
+            log.warning("could not read the streamed message back: %s", exc)
+            return None
+        shown = next((m.get("text") for m in response.get("messages") or [] if m.get("ts") == self.ts), None)
+        if shown == self.text[: self.sent + size]:
+            return True
+        if shown == self.text[: self.sent]:
+            return False
+        return None
 
     def _refused(self, exc: Exception, windows: tuple[SlidingWindow, ...], method: str) -> bool:
         """Handle a failed call; returns True when the stream is broken for good."""
@@ -284,6 +312,8 @@ class NativeStreamRenderer(AnswerRenderer):
                     await asyncio.sleep(0.5)
             if not self.broken and await self._stop(stop_slot):
                 return
+        if self.ts is not None and self.broken:
+            self.budget.defer(self._close_later(self.ts))  # shows what it has, no longer "being written"
         await self._post_rest()
 
     async def _stop(self, stop_slot: Reservation | None) -> bool:
