@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -169,13 +170,32 @@ def _is_timeout(exc: BaseException) -> bool:
     return False
 
 
+# Upstream error text is shown to users: anything that looks like request data or a credential goes.
+_REQUEST_DATA = re.compile(
+    r"(?:sk-|xox[abp]-|xapp-|Bearer\s+)[\w\-.]+"  # keys and tokens
+    r"|https?://\S+"  # URLs (they can carry queries and signed parameters)
+    r"|[\[{].*[\]}]",  # JSON fragments (echoed request bodies)
+    re.IGNORECASE | re.DOTALL,
+)
+MAX_UPSTREAM_MESSAGE = 200
+
+
 def _error_message(exc: openai.APIStatusError) -> str:
+    """The service's own one-line reason, cut short and cleaned of anything that looks like request data."""
     body = exc.body
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return inner["message"][:300]
+            return clean_upstream_text(inner["message"])
     return ""
+
+
+def clean_upstream_text(text: str) -> str:
+    """``text`` from another service, fit to show a user: one line, no request data, at most 200 characters."""
+    cleaned = _REQUEST_DATA.sub("…", " ".join(text.split()))
+    if len(cleaned) > MAX_UPSTREAM_MESSAGE:
+        cleaned = cleaned[: MAX_UPSTREAM_MESSAGE - 1].rstrip() + "…"
+    return cleaned
 
 
 class OpenAIModel:

@@ -94,3 +94,22 @@ async def test_a_model_that_is_slow_to_say_its_first_word_is_reported_as_slow(op
         await model.close()
     assert caught.value.kind == "timeout"
     assert caught.value.user_message == "The model took too long to start answering."
+
+
+async def test_an_upstream_refusal_is_shown_short_and_without_request_data(openai_fake: FakeOpenAI) -> None:
+    model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=ModelNames(), max_retries=0)
+    echoed = (
+        'Invalid value at messages[1]: {"role": "user", "content": "my PIN is 4242"}; '
+        "see https://example.org/docs?signature=abc and key sk-live-123456 " + "more words " * 40
+    )
+    openai_fake.queue(Error(400, echoed))
+    try:
+        with pytest.raises(ModelError) as caught:
+            await collect(model)
+    finally:
+        await model.close()
+    shown = caught.value.user_message
+    assert shown.startswith("The model service could not take this request: Invalid value at messages…")
+    for secret in ("4242", "signature", "sk-live", "example.org"):
+        assert secret not in shown
+    assert len(shown) < 300
