@@ -39,8 +39,9 @@ class Priority(IntEnum):
 
     FINAL = 0  # the last edit of an answer; may use its reserved slot
     FIRST = 1  # first visible text, new parts, uploads: what the user is waiting for
-    ROUTINE = 2  # intermediate updates while an answer streams; never uses reserved slots
-    BACKGROUND = 3  # nice-to-have (typing indicators): only when the window is nearly idle
+    FEEDBACK = 2  # a placeholder saying "on it": after first texts, before routine updates
+    ROUTINE = 3  # intermediate updates while an answer streams; never uses reserved slots
+    BACKGROUND = 4  # nice-to-have (typing indicators): only when the window is nearly idle
 
 
 class SlidingWindow:

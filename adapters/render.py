@@ -333,20 +333,43 @@ class StreamRenderer(AnswerRenderer):
             # Crowded: wait a moment for the first text and post it as the message itself,
             # which costs one call where a placeholder and its first edit cost two.
             deadline = time.monotonic() + FIRST_TEXT_WAIT
-            while not (self.text or self.status or self._finished.is_set()) and time.monotonic() < deadline:
+            while not self._has_something() and time.monotonic() < deadline:
                 self._changed.clear()
                 await _wait_any((self._changed, self._finished, self._urgent), deadline - time.monotonic())
-            if (self.text or self.status) and not self._finished.is_set():
-                [(text, bare, upto), *_] = self._layout(final=False)
-                await self._call("post", Priority.FIRST, text, bare=bare, upto=upto)
-                if self.text:
-                    self.stats.first_text_at = time.perf_counter()
-                self.stats.placeholder_at = time.perf_counter()
-                return
-            if self._finished.is_set():
-                return  # the final text is posted as the message itself
-        await self._call("post", Priority.FIRST, self.limits.placeholder, bare="", upto=0)
+        # The placeholder waits behind first texts; when text comes meanwhile, the text is posted instead.
+        if not self._has_something() and await self._feedback_slot():
+            await self._call("post", Priority.FEEDBACK, self.limits.placeholder, bare="", upto=0, granted=True)
+        elif self._finished.is_set():
+            return  # the final text is posted as the message itself
+        else:
+            [(text, bare, upto), *_] = self._layout(final=False)
+            await self._call("post", Priority.FIRST, text, bare=bare, upto=upto)
+            if self.text:
+                self.stats.first_text_at = time.perf_counter()
         self.stats.placeholder_at = time.perf_counter()
+
+    def _has_something(self) -> bool:
+        return bool(self.text or self.status or self._finished.is_set())
+
+    async def _feedback_slot(self) -> bool:
+        """Wait for a placeholder's slot; False (and no slot taken) when there is something to show first."""
+        grant = asyncio.ensure_future(self.budget.acquire(self.surface.windows("post"), Priority.FEEDBACK))
+        while not grant.done():
+            if self._has_something():
+                grant.cancel()
+                with suppress(asyncio.CancelledError):
+                    await grant
+                return not grant.cancelled()  # granted just before the cancel: the slot is ours
+            self._changed.clear()
+            changed = asyncio.ensure_future(self._changed.wait())
+            try:
+                await asyncio.wait({grant, changed}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                grant.cancel()
+                raise
+            finally:
+                changed.cancel()
+        return True
 
     async def _typing(self) -> None:
         # Best effort: skipped when the budget is busy, because the placeholder already shows we are on it.
@@ -545,6 +568,7 @@ class StreamRenderer(AnswerRenderer):
         index: int | None = None,
         bare: str | None = None,
         upto: int | None = None,
+        granted: bool = False,
     ) -> bool:
         """One post or edit within the budget; retried after a rate limit or a failure. Returns success.
 
@@ -556,7 +580,9 @@ class StreamRenderer(AnswerRenderer):
         failures = refusals = 0
         while True:
             reservation = self._reservation if priority == Priority.FINAL else None
-            await self.budget.acquire(windows, priority, reservation=reservation)
+            if not granted:
+                await self.budget.acquire(windows, priority, reservation=reservation)
+            granted = False  # the slot given by the caller serves the first attempt only
             self._in_flight = True
             try:
                 if action == "post":

@@ -18,11 +18,11 @@ log = logging.getLogger(__name__)
 # bot. The windows are a little stricter than the server's, so clock jitter
 # between us and Discord never tips a request over: requests granted over one
 # second of ours can arrive bunched inside one second of Discord's (the event
-# loop, the connection pool), so the global window keeps a fifth in hand and
+# loop, the connection pool), so the global window keeps a tenth in hand and
 # lets at most BOT_BURST requests go back to back.
 CHANNEL_EDITS = (5, 5.1)
 CHANNEL_SENDS = (5, 5.1)
-BOT_REQUESTS_PER_SECOND = 40
+BOT_REQUESTS_PER_SECOND = 45
 BOT_BURST = 10
 MAX_MESSAGE_CHARS = 2000
 
