@@ -1,7 +1,8 @@
 """The bot's web server: FastAPI on uvicorn, one service of the runtime, inside the bot's event loop.
 
 Routes: ``GET /healthz``, ``GET /signin/{token}`` (the short link: redirects to Google's
-consent) and ``GET /oauth/google/callback`` (Google sends the browser back here). The
+consent), ``GET /oauth/google/callback`` (Google sends the browser back here) and the
+settings page (``/settings/{token}``, ``/settings``: bot/settings_page.py). The
 callback takes no redirect target from the request: it always answers with its own page.
 """
 
@@ -19,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from bot.settings_page import SettingsPage, add_settings_routes
 from core.identity.signin import CALLBACK_PATH, Outcome, SignIn, SignInResult
 from core.identity.states import StateRefused
 
@@ -52,16 +54,21 @@ def page(title: str, message: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=_NO_STORE)
 
 
-def create_app(*, signin: SignIn | None, on_signed_in: SignedInHook | None = None) -> FastAPI:
+def create_app(
+    *, signin: SignIn | None, on_signed_in: SignedInHook | None = None, settings_page: SettingsPage | None = None
+) -> FastAPI:
     """The web app. ``on_signed_in`` is awaited with every callback result that names an account
     (success and refusal), e.g. to DM the user; keep it quick (spawn the DM as background work).
-    Both may also be set later on ``app.state.signin`` / ``app.state.on_signed_in``."""
+    Both may also be set later on ``app.state.signin`` / ``app.state.on_signed_in``; the settings page
+    (bot/settings_page.py, ``/settings``) on ``app.state.settings_page``."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     # Read at each request, so the container (or a test) may set it after the server has bound its port.
     app.state.signin = signin
     app.state.on_signed_in = on_signed_in
     # Told the account of every finished sign-in attempt (e.g. StrangerGate.forget: its link is used up).
     app.state.sign_in_listeners = []
+    app.state.settings_page = settings_page
+    add_settings_routes(app)
 
     @app.get("/healthz")
     async def healthz() -> Response:

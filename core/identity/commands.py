@@ -1,4 +1,5 @@
-"""Commands of sign-in and Google: /signout, /connect, /disconnect, /calendar, and /settings name | drive-folder.
+"""Commands of sign-in and Google: /signout, /connect, /disconnect, /calendar, /account (a link to the
+settings page), and /settings name | drive-folder.
 
 ``/settings`` keeps its time zone option (handled by the command it replaces)
 and gains ``name`` and ``drive_folder``.  Slack and the terminal hand over one
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -26,6 +28,7 @@ from core.identity.linking import AccountLinker
 from core.identity.profile import MAX_NAME, Profiles
 from core.identity.signin import SignIn
 from core.timefmt import zone
+from core.types import PlatformIdentity
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +63,11 @@ class IdentityCommands:
         google: GoogleParts | None,
         settings_command: Command | None,
         default_folder: str,
+        settings_link: Callable[[PlatformIdentity, int], Awaitable[str]] | None = None,
     ) -> None:
+        """``settings_link`` (SettingsAccess.link) makes /account answer with a link to the settings page."""
         self.chat = chat
+        self.settings_link = settings_link
         self.linker = linker
         self.profiles = profiles
         self.google = google
@@ -79,6 +85,22 @@ class IdentityCommands:
             return CommandReply("This account was not signed in with an email; nothing to sign out of.", private=True)
         return CommandReply(
             "Signed out: this account is no longer linked to your email. Write to me to sign in again.", private=True
+        )
+
+    async def account(self, request: CommandRequest) -> CommandReply:
+        if self.settings_link is None:
+            return CommandReply(
+                "The settings page is not set up on this assistant (its owner needs to set PUBLIC_URL and "
+                "SECRET_KEY). /settings works here in the chat.",
+                private=True,
+            )
+        user_id = await self._user_id(request)
+        if user_id is None:
+            return CommandReply("Sign in first.", private=True)
+        link = await self.settings_link(request.identity, user_id)
+        return CommandReply(
+            f"Your settings page: {link}\n(The link works once, for 10 minutes, and only for you. Don't share it.)",
+            private=True,
         )
 
     async def connect(self, request: CommandRequest) -> CommandReply:
@@ -218,6 +240,7 @@ def identity_commands(handlers: IdentityCommands) -> list[Command]:
     """The commands to add to the CommandSet (``settings`` replaces the built-in one, keeping its time zone)."""
     commands = [
         Command("signout", "Unlink this account from your email", handlers.signout),
+        Command("account", "A private link to your settings page in the browser", handlers.account, usage="/account"),
         Command(
             "settings",
             "See or change your settings (time zone, name, Drive folder)",

@@ -23,6 +23,7 @@ STATE_LIFETIME = timedelta(minutes=10)
 class Purpose(enum.StrEnum):
     SIGNIN = "signin"
     CONNECT_GOOGLE = "connect_google"
+    SETTINGS_PAGE = "settings_page"  # the link to the settings page (bot/settings_page.py)
 
 
 class StateProblem(enum.StrEnum):

@@ -1,0 +1,130 @@
+"""The settings page's HTML: server-rendered, every value escaped, readable without JavaScript."""
+
+from __future__ import annotations
+
+from html import escape
+
+from core.identity.account import AccountView
+
+STYLE = """
+:root{color-scheme:light dark;--fg:#1d232b;--bg:#fafaf7;--muted:#5b6470;--line:#d9dcd3;--ok:#1f6f43;--bad:#a0262b;
+--okbg:#e7f4ec;--badbg:#fbe9ea;--accent:#1f5fa8}
+@media (prefers-color-scheme:dark){:root{--fg:#e8eaed;--bg:#17191c;--muted:#a3abb5;--line:#3a3f45;--ok:#8fd6a9;
+--bad:#f2a5a8;--okbg:#1c3326;--badbg:#3b1f21;--accent:#8ab8f0}}
+*{box-sizing:border-box}
+body{font:1.05rem/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);background:var(--bg);
+max-width:40rem;margin:2.5rem auto;padding:0 1.25rem}
+h1{font-size:1.6rem;margin:0 0 .25rem}h2{font-size:1.15rem;margin:2rem 0 .5rem}
+p.lead{color:var(--muted);margin-top:0}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1.25rem;margin:0}
+dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
+ul.accounts{margin:0;padding-left:1.1rem}
+.note{padding:.75rem 1rem;border-radius:.4rem;margin:1.25rem 0;border:1px solid}
+.note.ok{color:var(--ok);background:var(--okbg);border-color:var(--ok)}
+.note.bad{color:var(--bad);background:var(--badbg);border-color:var(--bad)}
+.note ul{margin:.25rem 0 0;padding-left:1.1rem}
+form label{display:block;font-weight:600;margin:1rem 0 .25rem}
+.hint{color:var(--muted);font-weight:400;font-size:.9rem}form .hint{display:block}
+input[type=text],select{font:inherit;width:100%;padding:.5rem .6rem;border:1px solid var(--line);border-radius:.35rem;
+background:transparent;color:inherit}
+button{font:inherit;font-weight:600;margin-top:1.5rem;padding:.6rem 1.4rem;border:0;border-radius:.35rem;
+background:var(--accent);color:#fff;cursor:pointer}
+@media (prefers-color-scheme:dark){button{color:#0d1117}}
+footer{margin-top:2.5rem;color:var(--muted);font-size:.9rem}
+"""
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex">
+<title>{title}</title><style>{style}</style></head>
+<body>{body}</body></html>
+"""
+
+
+def document(title: str, body: str) -> str:
+    """A whole page around ``body`` (HTML the caller has escaped)."""
+    return _PAGE.format(title=escape(title), style=STYLE, body=body)
+
+
+def message_page(title: str, message: str) -> str:
+    """A page with one sentence (a refused link, an ended session)."""
+    return document(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>")
+
+
+def _notes(saved: list[str], errors: list[str]) -> str:
+    if errors:
+        items = "".join(f"<li>{escape(e)}</li>" for e in errors)
+        return f'<div class="note bad" role="alert"><strong>Nothing was saved.</strong><ul>{items}</ul></div>'
+    if saved:
+        items = "".join(f"<li>{escape(s)}</li>" for s in saved)
+        return f'<div class="note ok" role="status"><strong>Saved.</strong><ul>{items}</ul></div>'
+    return ""
+
+
+def settings_page(
+    view: AccountView,
+    *,
+    csrf: str,
+    assistant: str,
+    saved: list[str] | None = None,
+    errors: list[str] | None = None,
+    typed: dict[str, str] | None = None,
+    notice: str = "",
+) -> str:
+    """The page: the person's details, then the form (``typed`` refills it after an error)."""
+    typed = typed or {}
+    accounts = (
+        "<ul class=accounts>"
+        + "".join(f"<li>{escape(p.capitalize())} <span class=hint>({escape(w)})</span></li>" for p, w in view.accounts)
+        + "</ul>"
+        if view.accounts
+        else "none"
+    )
+    daily = view.daily_time or f"{view.daily_default} (default)"
+    if daily.startswith("off"):
+        daily = "off"
+    details = (
+        "<dl>"
+        f"<dt>Name</dt><dd>{escape(view.display_name)}</dd>"
+        f"<dt>Email</dt><dd>{escape(view.email or 'none (not signed in with Google)')}</dd>"
+        f"<dt>Accounts</dt><dd>{accounts}</dd>"
+        f"<dt>Time zone</dt><dd>{escape(view.timezone or view.default_timezone + ' (default)')}</dd>"
+        f"<dt>Google</dt><dd>{escape(view.google)}</dd>"
+        f"<dt>Drive folder</dt><dd>{escape(view.drive_folder)}</dd>"
+        f"<dt>Daily log</dt><dd>{escape(daily)}, sent to {escape(view.daily_platform)}</dd>"
+        f"<dt>Voice</dt><dd>{'on' if view.voice else 'off'}</dd>"
+        "</dl>"
+    )
+
+    def value(key: str, current: str) -> str:
+        return escape(typed.get(key, current), quote=True)
+
+    voice = typed.get("voice", "on" if view.voice else "off")
+    form = (
+        '<form method="post" action="/settings">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf, quote=True)}">'
+        '<label for="display_name">Name <span class="hint">What the assistant calls you</span></label>'
+        f'<input type="text" id="display_name" name="display_name" maxlength="80" required '
+        f'value="{value("display_name", view.display_name)}">'
+        '<label for="timezone">Time zone <span class="hint">An IANA name, e.g. Europe/Paris</span></label>'
+        f'<input type="text" id="timezone" name="timezone" maxlength="64" autocomplete="off" '
+        f'placeholder="{escape(view.default_timezone, quote=True)}" value="{value("timezone", view.timezone)}">'
+        '<label for="daily_time">Daily summary time <span class="hint">HH:MM in your time zone, or off; '
+        f"empty keeps the default ({escape(view.daily_default)})</span></label>"
+        f'<input type="text" id="daily_time" name="daily_time" maxlength="8" '
+        f'placeholder="{escape(view.daily_default, quote=True)}" value="{value("daily_time", view.daily_time)}">'
+        '<label for="voice">Voice <span class="hint">Also send every answer as speech</span></label>'
+        '<select id="voice" name="voice">'
+        f'<option value="off"{" selected" if voice != "on" else ""}>Off</option>'
+        f'<option value="on"{" selected" if voice == "on" else ""}>On</option>'
+        "</select>"
+        '<button type="submit">Save</button></form>'
+    )
+    body = (
+        f"<h1>Your settings</h1><p class=lead>{escape(assistant)}</p>"
+        + (f'<div class="note ok" role="status">{escape(notice)}</div>' if notice else "")
+        + _notes(saved or [], errors or [])
+        + f"<h2>About you</h2>{details}<h2>Change</h2>{form}"
+        + "<footer>This page works for 30 minutes. Ask for a new link with /account in the chat.</footer>"
+    )
+    return document("Your settings", body)

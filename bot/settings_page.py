@@ -1,0 +1,148 @@
+"""The settings page on the bot's web server: ``GET /settings/{token}``, ``GET /settings``, ``POST /settings``.
+
+Opening the link uses it up, sets a short session cookie (HttpOnly, SameSite=Strict,
+Secure behind https) and redirects to ``/settings``, so the token leaves the address bar.
+The form carries a CSRF token bound to the session.  Works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from bot.settings_html import message_page, settings_page
+from core.identity.account import AccountSettings
+from core.identity.settings_access import LINK_PATH, SettingsAccess
+from core.identity.states import StateProblem, StateRefused
+
+log = logging.getLogger(__name__)
+
+COOKIE = "captainslog_settings"
+MAX_FORM_BYTES = 16_384
+FIELDS = ("display_name", "timezone", "daily_time", "voice")
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+_LINK_PROBLEMS = {
+    StateProblem.UNKNOWN: "This settings link is not valid. Ask for a new one with /account in the chat.",
+    StateProblem.USED: "This settings link was already used. Ask for a new one with /account in the chat.",
+    StateProblem.EXPIRED: "This settings link has expired (links work for 10 minutes). Ask for a new one with /account.",
+}
+ENDED = "Your settings session has ended or is not valid here. Ask for a new link with /account in the chat."
+STALE = (
+    "The form could not be checked (it was old or not sent from this page), so nothing was saved. Reload and try again."
+)
+
+
+@dataclass(frozen=True)
+class SettingsPage:
+    """What the routes need: who may look (``access``), what they see and change (``account``)."""
+
+    access: SettingsAccess
+    account: AccountSettings
+    assistant_name: str = "CaptainsLog"
+
+
+def _html(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers=HEADERS)
+
+
+def add_settings_routes(app: FastAPI) -> None:
+    """Add the routes; they read ``app.state.settings_page`` (a :class:`SettingsPage`, or None: not set up)."""
+
+    def configured() -> SettingsPage | None:
+        return getattr(app.state, "settings_page", None)
+
+    not_set_up = message_page(
+        "Settings page not set up", "This assistant's owner has not set up its settings page (PUBLIC_URL, SECRET_KEY)."
+    )
+
+    @app.get(LINK_PATH + "/{token}")
+    async def open_link(token: str) -> Response:
+        page = configured()
+        if page is None:
+            return _html(not_set_up, 404)
+        try:
+            cookie = await page.access.open(token)
+        except StateRefused as refused:
+            log.info("settings link refused: %s", refused.problem.value)
+            return _html(message_page("This link no longer works", _LINK_PROBLEMS[refused.problem]), 400)
+        response = RedirectResponse(LINK_PATH, status_code=303, headers=HEADERS)
+        response.set_cookie(
+            COOKIE,
+            cookie,
+            max_age=int(page.access.session_lifetime.total_seconds()),
+            path=LINK_PATH,
+            secure=page.access.secure_cookie,
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    @app.get(LINK_PATH)
+    async def show(request: Request) -> Response:
+        page = configured()
+        if page is None:
+            return _html(not_set_up, 404)
+        session = await page.access.session(request.cookies.get(COOKIE))
+        if session is None:
+            return _html(message_page("Session ended", ENDED), 401)
+        view = await page.account.view(session.user)
+        return _html(settings_page(view, csrf=session.csrf, assistant=page.assistant_name))
+
+    @app.post(LINK_PATH)
+    async def change(request: Request) -> Response:
+        page = configured()
+        if page is None:
+            return _html(not_set_up, 404)
+        session = await page.access.session(request.cookies.get(COOKIE))
+        if session is None:
+            return _html(message_page("Session ended", ENDED), 401)
+        form = await _read_form(request)
+        if form is None:
+            return _html(message_page("Not saved", "That form could not be read; nothing was saved."), 400)
+        if not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+            log.info("settings page: a form without a valid CSRF token was refused (user %s)", session.user.id)
+            return _html(message_page("Not saved", STALE), 403)
+        outcome = await page.account.apply(session.user, form)
+        # Read the user again: the page must show what is stored now, not what the request started with.
+        session = await page.access.session(request.cookies.get(COOKIE))
+        if session is None:
+            return _html(message_page("Session ended", ENDED), 401)
+        view = await page.account.view(session.user)
+        if outcome.errors:
+            typed = {k: form.get(k, "") for k in FIELDS}
+            body = settings_page(
+                view, csrf=session.csrf, assistant=page.assistant_name, errors=outcome.errors, typed=typed
+            )
+            return _html(body, 400)
+        notice = "" if outcome.saved else "Nothing changed."
+        body = settings_page(view, csrf=session.csrf, assistant=page.assistant_name, saved=outcome.saved, notice=notice)
+        return _html(body)
+
+
+async def _read_form(request: Request) -> dict[str, str] | None:
+    """The urlencoded form (first value of each field), or None when it is not one or is too large."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return {key: values[0] for key, values in parsed.items() if values}
