@@ -1,0 +1,58 @@
+"""The settings page built from the settings, served by the one web server (real uvicorn) beside Google sign-in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from bot.identity_wiring import build_identity
+from bot.settings_wiring import build_settings_page
+from core.access import AccessPolicy
+from core.clock import ManualClock
+from core.db.database import Database
+from core.people import People
+from core.types import PlatformIdentity
+from tests.fakes.google_server import FakeGoogle
+from tests.integration.google.test_wiring import _settings
+
+ADA = PlatformIdentity("test", "w1", "ada", "Ada")
+
+
+async def test_built_from_settings_the_page_is_served_with_the_google_status(
+    database: Database, google_fake: FakeGoogle
+) -> None:
+    settings = _settings(google_fake, default_timezone="Europe/Berlin", daily_summary_time="21:00")
+    clock = ManualClock(datetime(2026, 6, 1, tzinfo=UTC))
+    services = build_identity(settings, database, clock=clock)
+    assert services.google is not None
+    people = People(database, accounts=AccessPolicy(("test:*",)), clock=clock)
+    page = build_settings_page(
+        settings, database, people, clock=clock, google_status=services.google.connections.status
+    )
+    assert page is not None
+    services.web.app.state.settings_page = page
+    await services.web.start()
+    try:
+        user = (await people.admit(ADA)).user
+        assert user is not None
+        link = await page.access.link(ADA, user.id)
+        assert link.startswith(settings.public_base_url + "/settings/")
+        async with httpx.AsyncClient(timeout=10, follow_redirects=True) as browser:
+            shown = await browser.get(link)
+    finally:
+        await services.web.stop()
+    assert shown.status_code == 200 and str(shown.url).endswith("/settings")
+    for text in (
+        "Not connected (use /connect google",
+        "Europe/Berlin (default)",
+        "21:00 (default)",
+        "CaptainsLog (default)",
+    ):
+        assert text in shown.text
+
+
+async def test_without_a_secret_key_there_is_no_settings_page(database: Database, google_fake: FakeGoogle) -> None:
+    settings = _settings(google_fake, secret_key=None, google_client_id="", allowed_emails=[])
+    people = People(database, accounts=AccessPolicy(("test:*",)))
+    assert build_settings_page(settings, database, people) is None
