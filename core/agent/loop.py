@@ -13,6 +13,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from core.agents.sources import unshown_sources
 from core.llm import ChatModel, ModelFinished, ModelText, ModelToolCalls, Usage
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import StatusUpdate, TextDelta, TurnEvent
@@ -27,6 +28,7 @@ class LoopOutcome:
     parts: list[str] = field(default_factory=list)
     usage: Usage | None = None
     tool_results: list[tuple[str, str]] = field(default_factory=list)  # (tool name, content given to the model)
+    links: list[str] = field(default_factory=list)  # sources the agents' results named, in order
 
     @property
     def text(self) -> str:
@@ -122,8 +124,14 @@ class ToolLoop:
                     log.info("tool %s returned an error to the model: %s", call.name, result.content[:200])
                 outcome.add_usage(result.usage)
                 outcome.tool_results.append((call.name, result.content))
+                outcome.links.extend(getattr(result, "links", ()))
                 for file in result.files:
                     yield file
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result.content})
         if status_shown:
             yield StatusUpdate("")
+        sources = unshown_sources(outcome.text, outcome.links) if outcome.links and outcome.text.strip() else ""
+        if sources:
+            # The user sees where the facts came from even when the model's answer left the links out.
+            outcome.parts.append(sources)
+            yield TextDelta(sources)

@@ -592,17 +592,20 @@ class FakeDiscord(ThreadedServer):
         user_id: str,
         content: str,
         attachments: Sequence[tuple[str, bytes, str]] = (),
+        flags: int = 0,
     ) -> JSON:
         """A user DMs the bot: creates the DM channel if needed, stores and dispatches MESSAGE_CREATE.
 
         ``attachments`` are ``(filename, data, content_type)``; they are served at
-        their ``url`` without auth.  Returns the message object.
+        their ``url`` without auth.  ``flags`` are the message flags (``1 << 13``:
+        a voice message).  Returns the message object.
         """
         with self._lock:
             user_id = str(user_id)
             self._require_user(user_id)
             channel = self._dm_channel_locked(user_id)
             msg = self._new_message(channel, self._users[user_id], content)
+            msg["flags"] = flags
             msg["attachments"] = [self._store_attachment(channel["id"], fn, data, ct) for fn, data, ct in attachments]
             self._store_message(msg)
             result = copy.deepcopy(msg)
