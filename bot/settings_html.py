@@ -51,6 +51,16 @@ def message_page(title: str, message: str) -> str:
     return document(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>")
 
 
+def moving_on_page(target: str) -> str:
+    """The page the link answers with: it moves on to ``target`` at once (a meta refresh, no JavaScript)."""
+    url = escape(target, quote=True)
+    return _PAGE.format(
+        title="Opening your settings…",
+        style=STYLE,
+        body=f'<h1>Opening your settings…</h1><p><a href="{url}">Continue to your settings</a></p>',
+    ).replace("<title>", f'<meta http-equiv="refresh" content="0;url={url}"><title>', 1)
+
+
 def _notes(saved: list[str], errors: list[str]) -> str:
     if errors:
         items = "".join(f"<li>{escape(e)}</li>" for e in errors)

@@ -1,7 +1,10 @@
 """The settings page on the bot's web server: ``GET /settings/{token}``, ``GET /settings``, ``POST /settings``.
 
 Opening the link uses it up, sets a short session cookie (HttpOnly, SameSite=Strict,
-Secure behind https) and redirects to ``/settings``, so the token leaves the address bar.
+Secure behind https) and moves on to ``/settings``, so the token leaves the address bar.
+That step is a page with a meta refresh, not an HTTP redirect: the link is clicked on
+another site (Slack, Discord), and browsers do not send a SameSite=Strict cookie on a
+redirect that is still part of a cross-site navigation; the refresh starts from this site.
 The form carries a CSRF token bound to the session.  Works without JavaScript.
 """
 
@@ -13,9 +16,9 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from bot.settings_html import message_page, settings_page
+from bot.settings_html import message_page, moving_on_page, settings_page
 from core.identity.account import AccountSettings
 from core.identity.settings_access import LINK_PATH, SettingsAccess
 from core.identity.states import StateProblem, StateRefused
@@ -78,7 +81,7 @@ def add_settings_routes(app: FastAPI) -> None:
         except StateRefused as refused:
             log.info("settings link refused: %s", refused.problem.value)
             return _html(message_page("This link no longer works", _LINK_PROBLEMS[refused.problem]), 400)
-        response = RedirectResponse(LINK_PATH, status_code=303, headers=HEADERS)
+        response = _html(moving_on_page(LINK_PATH))
         response.set_cookie(
             COOKIE,
             cookie,

@@ -91,7 +91,9 @@ class AccountSettings:
             drive_folder=folder,
             daily_time=own_time if isinstance(own_time, str) else "",
             daily_default=self.default_daily_time,
-            daily_platform=str(settings.get(DAILY_PLATFORM) or "the account you wrote from last"),
+            daily_platform=str(settings[DAILY_PLATFORM]).capitalize()
+            if settings.get(DAILY_PLATFORM)
+            else "the account you wrote from last",
             voice=voice,
         )
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.responses import HTMLResponse
 
 from bot.web import WebServer
 from core.clock import ManualClock
@@ -75,6 +76,7 @@ async def test_open_the_link_change_the_time_zone_and_see_the_confirmation(
     browser: object, sqlite_db: Database, model: OpenAIModel, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
     clock = ManualClock(TEST_NOW)
@@ -84,10 +86,20 @@ async def test_open_the_link_change_the_time_zone_and_see_the_confirmation(
     try:
         kit.access.public_url = server.url  # the address the browser reaches, known once the port is bound
         link = await kit.link(ADA)
+        # The link is clicked in a chat on another site (localhost is not the same site as 127.0.0.1),
+        # as from Slack or Discord: a SameSite=Strict cookie must still reach the page after the redirect.
+        chat_page = f'<!doctype html><title>chat</title><a id="open" href="{link}">your settings</a>'
+        kit.app.add_api_route("/test-chat", lambda: HTMLResponse(chat_page), methods=["GET"])
 
         def visit() -> tuple[str, str]:
             # Selenium blocks: it runs in a thread so the server in this event loop keeps answering.
-            driver.get(link)  # type: ignore[attr-defined]
+            driver.get(f"http://localhost:{server.port}/test-chat")  # type: ignore[attr-defined]
+            driver.find_element(By.ID, "open").click()  # type: ignore[attr-defined]
+            WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/settings")  # type: ignore[arg-type]
+            driver.back()  # type: ignore[attr-defined]  # the token's page is not kept in the history
+            WebDriverWait(driver, 20).until(lambda d: d.current_url.endswith("/test-chat"))  # type: ignore[arg-type]
+            driver.forward()  # type: ignore[attr-defined]
+            WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/settings")  # type: ignore[arg-type]
             return driver.current_url, driver.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]
 
         url, heading = await asyncio.to_thread(visit)

@@ -38,8 +38,10 @@ async def test_built_from_settings_the_page_is_served_with_the_google_status(
         assert user is not None
         link = await page.access.link(ADA, user.id)
         assert link.startswith(settings.public_base_url + "/settings/")
-        async with httpx.AsyncClient(timeout=10, follow_redirects=True) as browser:
-            shown = await browser.get(link)
+        async with httpx.AsyncClient(timeout=10) as browser:
+            opened = await browser.get(link)  # sets the session cookie, then moves on to /settings
+            assert opened.status_code == 200 and 'url=/settings"' in opened.text
+            shown = await browser.get(settings.public_base_url + "/settings")
     finally:
         await services.web.stop()
     assert shown.status_code == 200 and str(shown.url).endswith("/settings")
