@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.agents import Agents, build_agents
 from bot.config import Settings
+from bot.settings_wiring import build_settings_page
 from bot.daily_wiring import DailyServices, build_daily
 from bot.errors import ConfigError, first_line
 from bot.identity_wiring import IdentityServices, build_identity
@@ -92,10 +93,11 @@ class Container:
 
     def web_services(self) -> list[WebServer]:
         """The one web server, to run beside the platforms when something needs it: Google sign-in (its
-        callbacks) or Slack's HTTP mode (``/slack/events``)."""
+        callbacks), Slack's HTTP mode (``/slack/events``) or the settings page (with ``SECRET_KEY``)."""
         settings = self.settings
         slack_http = settings.slack_configured and settings.slack_mode == "http"
-        return [self.identity.web] if self.identity.google is not None or slack_http else []
+        page = self.identity.web.app.state.settings_page is not None
+        return [self.identity.web] if self.identity.google is not None or slack_http or page else []
 
     def scheduled_services(self) -> list[DailyScheduler]:
         """The daily-log trigger, to run beside the platforms (``python -m bot run``)."""
@@ -198,6 +200,10 @@ class Container:
             if google is not None and availability is not None
             else None
         )
+        settings_page = build_settings_page(
+            settings, db, people, clock=clock, google_status=google.connections.status if google is not None else None
+        )
+        ids.web.app.state.settings_page = settings_page
         handlers = IdentityCommands(
             chat=chat,
             linker=ids.linker,
@@ -205,6 +211,7 @@ class Container:
             google=parts,
             settings_command=commands.commands.get("settings"),
             default_folder=settings.assistant_name,
+            settings_link=settings_page.access.link if settings_page is not None else None,
         )
         for command in identity_commands(handlers):
             commands.add(command)

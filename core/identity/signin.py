@@ -32,6 +32,9 @@ from core.types import PlatformIdentity
 
 log = logging.getLogger(__name__)
 
+# The states a Google callback may use; other purposes (the settings page) are refused here.
+GOOGLE_PURPOSES = frozenset({Purpose.SIGNIN, Purpose.CONNECT_GOOGLE})
+
 CALLBACK_PATH = "/oauth/google/callback"
 
 
@@ -101,6 +104,8 @@ class SignIn:
     async def consent_url(self, state: str) -> str:
         """Google's consent URL for a pending link; raises StateRefused when the link is no longer valid."""
         pending = await self.states.peek(state)
+        if pending.purpose not in GOOGLE_PURPOSES:  # e.g. a settings-page link pasted here
+            raise StateRefused(StateProblem.UNKNOWN)
         scopes = SIGNIN_SCOPES if pending.purpose is Purpose.SIGNIN else CONNECT_SCOPES
         return self.oauth.authorization_url(state=state, code_verifier=pending.code_verifier, scopes=scopes)
 
@@ -110,6 +115,8 @@ class SignIn:
     async def complete(self, state: str, code: str | None, *, error: str | None = None) -> SignInResult:
         """Finish at the callback: use up the state, exchange the code, verify the ID token, then link or store."""
         try:
+            if (await self.states.peek(state)).purpose not in GOOGLE_PURPOSES:
+                raise StateRefused(StateProblem.UNKNOWN)  # never used up by a callback that is not its own
             pending = await self.states.consume(state)
         except StateRefused as refused:
             log.info("sign-in callback refused: state %s", refused.problem.value)
