@@ -337,3 +337,15 @@ def test_allowlist_patterns() -> None:
     assert not allow.allows("eve@example.org")
     assert not allow.allows("@team.example.org")
     assert not EmailAllowlist([]).allows("ada@example.org")
+
+
+async def test_a_state_made_for_another_purpose_never_starts_or_finishes_a_sign_in(site: Site) -> None:
+    from core.identity.states import Purpose
+
+    settings_state = await site.signin.states.create(Purpose.SETTINGS_PAGE, DISCORD, "")
+    async with httpx.AsyncClient(timeout=10) as browser:
+        started = await browser.get(f"{site.server.url}/signin/{settings_state}")
+        finished = await browser.get(f"{site.server.url}{CALLBACK_PATH}?state={settings_state}&code=anything")
+    assert started.status_code == 400 and finished.status_code == 400
+    assert await _linked(site.db) == []
+    assert (await site.signin.states.peek(settings_state)).purpose is Purpose.SETTINGS_PAGE, "not used up"
