@@ -58,6 +58,9 @@ class RecallStep:
         """A note listing the memories that fit the budget, best first; None when none is relevant."""
         if not turn.text.strip() or await self.search.store.vectors(turn.user.id, "memory") is None:
             return None  # nothing remembered yet: no embedding call at all
+        if self.wait <= 0:
+            # Nothing on the way to the first token: the new message is embedded when the turn is indexed.
+            return self._note(await self._from_previous_message(turn), turn)
         fresh = asyncio.get_running_loop().create_task(
             self.search.search(turn.user.id, turn.text, limit=self.limit, kinds=("memory",), timeout=self.timeout)
         )
