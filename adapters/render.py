@@ -87,6 +87,9 @@ class SurfaceLimits:
     marker: str = " ▌"
     placeholder: str = "▌"
     reserve: int = 160  # room kept in each message for the marker, a status line or an error note
+    # Seconds to wait for the first text before posting a placeholder even when the budget is free:
+    # for platforms whose edits are scarcer than posts (Slack), the first text is best posted itself.
+    first_text_wait: float = 0.0
 
 
 class Surface(Protocol):
@@ -329,10 +332,11 @@ class StreamRenderer(AnswerRenderer):
     # -- the loops ---------------------------------------------------------------------------
 
     async def _post_placeholder(self) -> None:
-        if self.budget.busy(self.surface.windows("edit")):
-            # Crowded: wait a moment for the first text and post it as the message itself,
-            # which costs one call where a placeholder and its first edit cost two.
-            deadline = time.monotonic() + FIRST_TEXT_WAIT
+        wait = FIRST_TEXT_WAIT if self.budget.busy(self.surface.windows("edit")) else self.limits.first_text_wait
+        if wait > 0:
+            # Crowded (or edits are scarce): wait a moment for the first text and post it as the
+            # message itself, which costs one call where a placeholder and its first edit cost two.
+            deadline = time.monotonic() + wait
             while not self._has_something() and time.monotonic() < deadline:
                 self._changed.clear()
                 await _wait_any((self._changed, self._finished, self._urgent), deadline - time.monotonic())

@@ -125,14 +125,18 @@ def visible_over_time(calls: list[tuple[float, str, str, str]]) -> list[Update]:
     return updates
 
 
-async def poll(done: Callable[[], bool], timeout: float) -> None:
-    """Wait for ``done()`` without stealing much time from the bot under test."""
+async def poll(done: Callable[[], bool], timeout: float) -> bool:
+    """Wait for ``done()`` without stealing much time from the bot under test; False when it never came.
+
+    Answers that never settle are counted as stale, not treated as a crash of the benchmark.
+    """
     deadline = time.perf_counter() + timeout
     while not done():
         if time.perf_counter() > deadline:
-            raise TimeoutError("the answers did not all arrive")
+            return False
         await asyncio.sleep(0.1)
     await asyncio.sleep(0.2)
+    return True
 
 
 def answer_text(n: int, words: int) -> str:

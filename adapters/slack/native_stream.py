@@ -201,6 +201,8 @@ class NativeStreamRenderer(AnswerRenderer):
             if self.ts is None:
                 await self._start()  # the first text, at once: its slot is already ours
                 continue
+            if self.sent >= len(self.text):
+                continue  # what the first start carried: nothing new to append yet
             wait = self._last_append + self.workspace.append_interval() - time.monotonic()
             if wait > 0:
                 try:

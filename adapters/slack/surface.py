@@ -42,7 +42,9 @@ _STATUS_MAX = 200
 _NOTE_MAX = 300
 _SUFFIX_ROOM = 16 + 3 + max(_STATUS_MAX, _NOTE_MAX)
 TEXT_MAX = SLACK_UPDATE_LIMIT - _SUFFIX_ROOM
-LIMITS = SurfaceLimits(max_chars=3800)
+# chat.update is counted for the whole workspace, chat.postMessage per channel: the first
+# text is posted as the message itself when the model starts within a second.
+LIMITS = SurfaceLimits(max_chars=3800, first_text_wait=1.0)
 
 _GONE = frozenset({"message_not_found", "channel_not_found", "thread_not_found"})
 _STREAMING = frozenset({"cant_update_message", "message_is_streaming"})
