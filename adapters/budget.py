@@ -117,6 +117,16 @@ class SlidingWindow:
         self._calm_since = now
         self.refusals += 1
 
+    def adopt(self, other: SlidingWindow, now: float) -> None:
+        """Take on what ``other``, a window for the same limit elsewhere (another channel), learned."""
+        if other._calm_since is None:
+            return
+        self._refill(now)
+        self.burst = min(self.burst, other.burst)
+        self.rate = min(self.rate, other.rate)
+        self._tokens = min(self._tokens, self.burst)
+        self._calm_since = other._calm_since if self._calm_since is None else max(self._calm_since, other._calm_since)
+
     def sustained(self) -> float:
         """Calls a period this window currently believes the platform allows."""
         return min(float(self.limit), self.rate * self.period)

@@ -416,7 +416,9 @@ class StreamRenderer(AnswerRenderer):
         """
         wait = FINAL_EDIT_WAIT if self._reservation is not None else FINAL_EDIT_WAIT_OVERLOADED
         try:
-            await asyncio.wait_for(self._sync(final=True), wait)
+            # Only the wait for the budget is bounded: a call under way is never cut off, since
+            # the platform may carry it out anyway (and the answer would then show twice).
+            await self._sync(final=True, deadline=time.monotonic() + wait)
             return
         except TimeoutError:
             log.warning("no edit slot for the final text within %.0fs; continuing in new messages", wait)
@@ -539,8 +541,12 @@ class StreamRenderer(AnswerRenderer):
             rendered[-1:] = [last, note]  # no room left: the note gets a message of its own
         return rendered
 
-    async def _sync(self, *, final: bool, priority: Priority = Priority.FINAL) -> bool:
-        """Make the platform show the current state; returns False when the writer should stop."""
+    async def _sync(self, *, final: bool, priority: Priority = Priority.FINAL, deadline: float | None = None) -> bool:
+        """Make the platform show the current state; returns False when the writer should stop.
+
+        With a ``deadline``, raises :class:`TimeoutError` when a call could not get its
+        budget slot by then (nothing was sent for that call).
+        """
         desired = self._layout(final)
         index = 0
         while index < len(desired):
@@ -551,10 +557,10 @@ class StreamRenderer(AnswerRenderer):
                 if self.shown[index] != text:
                     sealed = index < len(desired) - 1
                     call_priority = Priority.FIRST if sealed and not final else priority
-                    await self._call("edit", call_priority, text, index=index, bare=bare, upto=upto)
+                    await self._call("edit", call_priority, text, index=index, bare=bare, upto=upto, deadline=deadline)
                     if index >= len(self.parts):
                         continue  # the message was deleted under us: post this part anew
-            elif not await self._call("post", Priority.FIRST, text, bare=bare, upto=upto):
+            elif not await self._call("post", Priority.FIRST, text, bare=bare, upto=upto, deadline=deadline):
                 break  # the platform refuses to take it; logged, and the core keeps the text
             index += 1
         if self.text and self.stats.first_text_at is None:
@@ -573,6 +579,7 @@ class StreamRenderer(AnswerRenderer):
         bare: str | None = None,
         upto: int | None = None,
         granted: bool = False,
+        deadline: float | None = None,
     ) -> bool:
         """One post or edit within the budget; retried after a rate limit or a failure. Returns success.
 
@@ -585,7 +592,11 @@ class StreamRenderer(AnswerRenderer):
         while True:
             reservation = self._reservation if priority == Priority.FINAL else None
             if not granted:
-                await self.budget.acquire(windows, priority, reservation=reservation)
+                acquire = self.budget.acquire(windows, priority, reservation=reservation)
+                if deadline is None:
+                    await acquire
+                else:  # raises TimeoutError before anything is sent
+                    await asyncio.wait_for(acquire, max(0.0, deadline - time.monotonic()))
             granted = False  # the slot given by the caller serves the first attempt only
             self._in_flight = True
             try:

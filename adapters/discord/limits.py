@@ -38,6 +38,9 @@ class DiscordBudget:
             "discord:global", BOT_REQUESTS_PER_SECOND, 1.0, background_share=0.2, reservable=False, burst=BOT_BURST
         )
         self._channels: dict[int, tuple[SlidingWindow, SlidingWindow]] = {}
+        # Discord's per-channel limits are the same in every channel: what one channel's
+        # 429 taught is taught to all (0: edits, 1: sends), and new channels start from it.
+        self._lessons: dict[int, SlidingWindow] = {}
 
     def windows(self, channel_id: int, action: str) -> Sequence[SlidingWindow]:
         """The windows a call in this channel counts against (a deletion counts as an edit)."""
@@ -88,10 +91,16 @@ class DiscordBudget:
             match = _MESSAGE_PATH.search(path)
             if match is None or scope == "shared":
                 return  # not one of our windows, or a limit other bots share: nothing to learn
-            edits, sends = self._for_channel(int(match.group(1)))
-            windows = (sends,) if method == "POST" else (edits,)
+            kind = 1 if method == "POST" else 0
+            windows = (self._for_channel(int(match.group(1)))[kind],)
         log.warning("Discord refused a request (%s %s); holding back %.1fs", method, scope or "bucket", retry_after)
         self.budget.penalize(windows, retry_after)
+        if windows[0] is not self.global_window:
+            self._lessons[kind] = lesson = windows[0]
+            now = self.budget.clock()
+            for channel_windows in self._channels.values():
+                if channel_windows[kind] is not lesson:
+                    channel_windows[kind].adopt(lesson, now)
 
     def _for_channel(self, channel_id: int) -> tuple[SlidingWindow, SlidingWindow]:
         windows = self._channels.get(channel_id)
@@ -102,6 +111,9 @@ class DiscordBudget:
                 SlidingWindow(f"discord:{channel_id}:edit", *CHANNEL_EDITS),
                 SlidingWindow(f"discord:{channel_id}:send", *CHANNEL_SENDS),
             )
+            now = self.budget.clock()
+            for kind, lesson in self._lessons.items():
+                windows[kind].adopt(lesson, now)
             self._channels[channel_id] = windows
         return windows
 
