@@ -165,6 +165,8 @@ class AnswerRenderer:
         self._changed = asyncio.Event()
         self._finished = asyncio.Event()
         self._uploads: asyncio.Queue[OutgoingFile | None] = asyncio.Queue()
+        # Set once the answer has a message on the platform: files are uploaded after it, never above it.
+        self._visible = asyncio.Event()
         self._in_flight = False  # a platform call of the writer is under way
         self._to_record: list[str] | None = None
         self._recorder: asyncio.Task[None] | None = None
@@ -207,11 +209,13 @@ class AnswerRenderer:
             except Exception:  # noqa: BLE001 - the final text must still go out
                 log.exception("the live updates of an answer failed")
             await self._finish()
+            self._visible.set()  # the answer is shown (or never will be): files may follow
             await uploader
             await self._records_written()
 
     async def _upload_loop(self) -> None:
         while (file := await self._uploads.get()) is not None:
+            await self._visible.wait()
             if not await self._upload(file):
                 self.note = self.note or f"I could not upload {file.filename}."
                 self._changed.set()
@@ -602,6 +606,7 @@ class StreamRenderer(AnswerRenderer):
             try:
                 if action == "post":
                     message_id = await self.surface.post(text)
+                    self._visible.set()
                     self.parts.append(message_id)
                     self.shown.append(text)
                     self.bare.append(text if bare is None else bare)

@@ -74,6 +74,7 @@ class Channel:
 
     async def upload(self, file: OutgoingFile) -> None:
         self.uploads.append(file.filename)
+        self.history.append(("upload", "", file.filename))
 
     async def typing(self) -> None:
         self.history.append(("typing", "", ""))
@@ -254,6 +255,21 @@ async def test_a_rate_limited_tidy_edit_is_tried_again_until_the_marker_is_gone(
 
     assert shown == ["Story ", "about a fox who ran far away."], "the tidy edit landed after its refusals"
     assert channel.fail_next == []
+
+
+async def test_a_file_is_never_uploaded_above_the_answer_it_belongs_to() -> None:
+    # The edit budget is busy, so no placeholder goes out at once; the answer (with its file) ends first.
+    channel = Channel(edits_per_window=2, window=0.5)
+    await channel.budget.acquire([channel.edit_window], Priority.ROUTINE)
+    await channel.budget.acquire([channel.edit_window], Priority.ROUTINE)
+
+    await StreamRenderer(channel).render(
+        stream(TextDelta("Tomorrow brings rain."), OutgoingFile("answer.mp3", "audio/mpeg", b"mp3"), TurnDone(1, "x"))
+    )
+
+    calls = [h[0] for h in channel.history if h[0] in ("post", "upload")]
+    assert calls.index("post") < calls.index("upload")
+    assert channel.visible == ["Tomorrow brings rain."]
 
 
 async def test_a_crowded_budget_posts_the_first_text_as_the_message_itself() -> None:
