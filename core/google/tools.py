@@ -29,6 +29,15 @@ _DAY = "A date 'YYYY-MM-DD' or a local date and time (ISO 8601) in the user's ti
 ReconnectNotice = Callable[[int], None]
 
 
+def parse_range(arguments: dict[str, Any], context: ToolContext) -> tuple[datetime, datetime]:
+    """The ``start``..``end`` period a tool looks at; a bare end date means the end of that day."""
+    start = parse_time(arguments.get("start"), context, "start")
+    end = parse_time(arguments.get("end"), context, "end", end_of_day=True)
+    if end <= start:
+        raise ToolInputError("end must be after start.")
+    return start, end
+
+
 def parse_time(value: Any, context: ToolContext, name: str, *, end_of_day: bool = False) -> datetime:
     """An ISO date or date-time from the model, read in the user's zone when it has no offset."""
     text = str(value or "").strip()
@@ -121,10 +130,7 @@ class ListEvents(CalendarTool):
     }
 
     async def act(self, arguments: dict[str, Any], context: ToolContext) -> str:
-        start = parse_time(arguments.get("start"), context, "start")
-        end = parse_time(arguments.get("end"), context, "end", end_of_day=True)
-        if end <= start:
-            raise ToolInputError("end must be after start.")
+        start, end = parse_range(arguments, context)
         events = await self.calendar.list_events(context.user_id, start=start, end=end, timezone=context.timezone.key)
         head = f"Events from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ({context.timezone.key}):"
         return "\n".join([head, *(describe(e) for e in events)]) if events else head + " none."
@@ -145,10 +151,7 @@ class FindFreeTime(CalendarTool):
     }
 
     async def act(self, arguments: dict[str, Any], context: ToolContext) -> str:
-        start = parse_time(arguments.get("start"), context, "start")
-        end = parse_time(arguments.get("end"), context, "end", end_of_day=True)
-        if end <= start:
-            raise ToolInputError("end must be after start.")
+        start, end = parse_range(arguments, context)
         try:
             shortest = timedelta(minutes=int(arguments.get("minutes") or 30))
         except (TypeError, ValueError):
