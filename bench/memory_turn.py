@@ -9,9 +9,10 @@ whatever its steps wait for.  Memory is plugged in as the container does
 endpoint sleeps ``--embedding-delay`` seconds per request.  The user has 40
 memories and an indexed history; background work (indexing) is awaited between
 turns and not timed.  Printed: time to the first text of the answer, p50/p95,
-without memory, with recall waiting for the new message's embedding (the
-default, bounded by RECALL_TIMEOUT), and with ``wait=0`` (recall from the
-previous message's stored vector, no network call before the first token).
+without memory, with recall as the bot runs it by default (``RECALL_WAIT=0``:
+recall from the previous message's vector and full-text search on the new
+words, no network call before the first token), and with recall waiting up to
+0.5 s for the new message's embedding.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from core.context import ContextBuilder
 from core.db.database import Database
 from core.llm import ModelNames, OpenAIModel
 from core.memory.wiring import MemorySettings, add_long_term_memory
+from core.summaries import add_rolling_summaries
 from core.tokens import TokenCounter
 from core.tools.registry import ToolRegistry
 from core.types import ConversationRef, IncomingMessage, PlatformIdentity, TextDelta
@@ -69,7 +71,9 @@ async def first_text_after(chat: ChatService, text: str, place: ConversationRef)
     return first
 
 
-async def run(label: str, fake: FakeOpenAI, turns: int, settings: MemorySettings | None) -> None:
+async def run(
+    label: str, fake: FakeOpenAI, turns: int, settings: MemorySettings | None, *, summaries: bool = False
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         db = Database(f"sqlite+aiosqlite:///{Path(folder) / 'turn.db'}")
         await db.migrate()
@@ -83,6 +87,8 @@ async def run(label: str, fake: FakeOpenAI, turns: int, settings: MemorySettings
             clock=system_clock,
         )
         place = ConversationRef("bench", "w", "dm-sam")
+        if summaries:
+            add_rolling_summaries(chat, chat.model)  # type: ignore[arg-type]
         if settings is not None:
             memory = add_long_term_memory(chat, embeddings, settings)
             await first_text_after(chat, "hello", place)  # creates Sam
@@ -96,7 +102,7 @@ async def run(label: str, fake: FakeOpenAI, turns: int, settings: MemorySettings
         samples.sort()
         p50 = statistics.median(samples) * 1000
         p95 = samples[int(0.95 * (len(samples) - 1))] * 1000
-        print(f"{label:>34} | {p50:>7.1f} | {p95:>7.1f}")
+        print(f"{label:>40} | {p50:>7.1f} | {p95:>7.1f}")
         await chat.close()
         await embeddings.close()
         await db.dispose()
@@ -105,10 +111,12 @@ async def run(label: str, fake: FakeOpenAI, turns: int, settings: MemorySettings
 async def main_async(turns: int, delay: float) -> None:
     with SlowEmbeddings(delay) as fake:
         print(f"embedding endpoint: {delay * 1000:.0f} ms a request; {turns} turns each")
-        print(f"{'':>34} | {'p50 ms':>7} | {'p95 ms':>7}   (time to the first text)")
+        print(f"{'':>40} | {'p50 ms':>7} | {'p95 ms':>7}   (time to the first text)")
         await run("no memory", fake, turns, None)
-        await run("recall, waits for the embedding", fake, turns, MemorySettings(extraction=False))
-        await run("recall, wait=0", fake, turns, MemorySettings(extraction=False, recall_wait=0))
+        await run("recall, RECALL_WAIT=0 (default)", fake, turns, MemorySettings(extraction=False, recall_wait=0))
+        default = MemorySettings(extraction=False, recall_wait=0)
+        await run("summaries + recall (the bot's default)", fake, turns, default, summaries=True)
+        await run("recall, RECALL_WAIT=0.5", fake, turns, MemorySettings(extraction=False, recall_wait=0.5))
 
 
 def main() -> None:

@@ -10,11 +10,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.agents import Agents, build_agents
 from bot.config import Settings
-from bot.settings_wiring import build_settings_page
 from bot.daily_wiring import DailyServices, build_daily
 from bot.errors import ConfigError, first_line
 from bot.identity_wiring import IdentityServices, build_identity
 from bot.scheduler import DailyScheduler
+from bot.settings_wiring import build_settings_page
 from bot.web import WebServer
 from core.access import AccessPolicy
 from core.chat import ChatService

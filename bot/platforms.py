@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from adapters.strangers import StrangerGate
 from bot.config import Settings
 from bot.container import Container
 from bot.runtime import Service
-from adapters.strangers import StrangerGate
 from bot.web import mount_slack
 from core.chat import ChatService
 from core.commands import CommandSet

@@ -57,6 +57,10 @@ class Embedder:
             return np.empty((0, self.dimensions or 0), dtype=np.float32)
         return np.vstack([found[text] for text in inputs]).astype(np.float32, copy=False)
 
+    def cached(self, text: str) -> np.ndarray | None:
+        """The vector of ``text`` if it was embedded recently (no network call), else None."""
+        return self._recent.get((text or " ")[:MAX_CHARS])
+
     def _remember(self, text: str, vector: np.ndarray) -> None:
         self._recent[text] = vector
         self._recent.move_to_end(text)

@@ -73,31 +73,53 @@ async def remove_user(conn: AsyncConnection, user_id: int) -> None:
         await conn.execute(text(f"DELETE FROM {FTS_TABLE} WHERE user_id = :user_id"), {"user_id": user_id})
 
 
-async def search(conn: AsyncConnection, user_id: int, query: str, limit: int) -> list[TextHit]:
-    """The user's messages and memories matching any content word of ``query``, best first.
+async def search(
+    conn: AsyncConnection,
+    user_id: int,
+    query: str,
+    limit: int,
+    *,
+    kinds: Sequence[str] = ("message", "memory"),
+) -> list[TextHit]:
+    """The user's messages and/or memories (``kinds``) matching any content word of ``query``, best first.
 
     ``all_terms`` marks the hits that contain every content word of the query.
+    The ``limit`` applies to the kinds asked for: memories are not crowded out by messages.
     """
     words = content_words(query)
-    if not words:
+    if not words or not kinds:
         return []
     if conn.dialect.name == "sqlite":
+        # The kind is the rowid's parity (see _rowid).
+        only = "" if len(set(kinds)) > 1 else f" AND rowid % 2 = {1 if kinds[0] == 'memory' else 0}"
+        # One statement (one trip to the database thread): the hits of any word, each flagged
+        # when it also holds every word.
         statement = text(
-            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match AND user_id = :user_id "
+            f"SELECT rowid, rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :every "
+            f"AND user_id = :user_id) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :anyof AND user_id = :user_id{only} "
             f"ORDER BY bm25({FTS_TABLE}) LIMIT :limit"
         )
         quoted = [f'"{word}"' for word in words]
-        anyof = await conn.execute(statement, {"match": " OR ".join(quoted), "user_id": user_id, "limit": limit})
-        hits = [int(row[0]) for row in anyof]
-        complete = set(hits) if len(words) == 1 else set()
-        if len(words) > 1 and hits:
-            allof = await conn.execute(statement, {"match": " AND ".join(quoted), "user_id": user_id, "limit": limit})
-            complete = {int(row[0]) for row in allof}
-        return [_from_rowid(rowid, rowid in complete) for rowid in hits]
+        found = await conn.execute(
+            statement,
+            {"anyof": " OR ".join(quoted), "every": " AND ".join(quoted), "user_id": user_id, "limit": limit},
+        )
+        return [_from_rowid(int(rowid), bool(complete)) for rowid, complete in found]
+    parts = []
+    if "message" in kinds:
+        parts.append(_PG_MESSAGES)
+    if "memory" in kinds:
+        parts.append(_PG_MEMORIES)
     rows = await conn.execute(
         text(
-            f"""
-            SELECT kind, id, complete FROM (
+            f"SELECT kind, id, complete FROM ({' UNION ALL '.join(parts)}) AS hits ORDER BY rank DESC, id DESC LIMIT :limit"
+        ),
+        {"anyof": " or ".join(words), "allof": " ".join(words), "user_id": user_id, "limit": limit},
+    )
+    return [TextHit(str(row[0]), int(row[1]), bool(row[2])) for row in rows]
+
+
+_PG_MESSAGES = f"""
                 SELECT 'message' AS kind, m.id AS id,
                        ts_rank_cd(to_tsvector('{PG_TS_CONFIG}', m.content), q.query) AS rank,
                        to_tsvector('{PG_TS_CONFIG}', m.content) @@ q2.every AS complete
@@ -106,20 +128,16 @@ async def search(conn: AsyncConnection, user_id: int, query: str, limit: int) ->
                      websearch_to_tsquery('{PG_TS_CONFIG}', :anyof) AS q(query),
                      plainto_tsquery('{PG_TS_CONFIG}', :allof) AS q2(every)
                 WHERE e.user_id = :user_id AND to_tsvector('{PG_TS_CONFIG}', m.content) @@ q.query
-                UNION ALL
-                SELECT 'memory', r.id, ts_rank_cd(to_tsvector('{PG_TS_CONFIG}', r.text), q.query),
-                       to_tsvector('{PG_TS_CONFIG}', r.text) @@ q2.every
+"""
+_PG_MEMORIES = f"""
+                SELECT 'memory' AS kind, r.id AS id, ts_rank_cd(to_tsvector('{PG_TS_CONFIG}', r.text), q.query) AS rank,
+                       to_tsvector('{PG_TS_CONFIG}', r.text) @@ q2.every AS complete
                 FROM memories r,
                      websearch_to_tsquery('{PG_TS_CONFIG}', :anyof) AS q(query),
                      plainto_tsquery('{PG_TS_CONFIG}', :allof) AS q2(every)
                 WHERE r.user_id = :user_id AND r.superseded_by IS NULL
                   AND to_tsvector('{PG_TS_CONFIG}', r.text) @@ q.query
-            ) AS hits ORDER BY rank DESC, id DESC LIMIT :limit
-            """
-        ),
-        {"anyof": " or ".join(words), "allof": " ".join(words), "user_id": user_id, "limit": limit},
-    )
-    return [TextHit(str(row[0]), int(row[1]), bool(row[2])) for row in rows]
+"""
 
 
 def _rowid(kind: str, item_id: int) -> int:

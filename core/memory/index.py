@@ -7,10 +7,16 @@ matrix (a quarter of the bytes, which is what bounds the time of a scan) with
 SIMD integer dot products, then rescores exactly, in float32, every row whose
 int8 score could still reach the top ``k``: each int8 score carries a proven
 error bound, so the result is the same as the plain float32 brute force.
+
+Every product goes through SimSIMD on ``threads`` threads (all cores by
+default): the scan is compute bound, so two cores halve it, and the index never
+wakes the BLAS thread pool, whose spinning workers would otherwise hold the
+cores the next scan needs.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,10 +54,12 @@ class VectorIndex:
     date range without losing results to a filter applied after the top ``k``.
     """
 
-    def __init__(self, dims: int, *, capacity: int = 256, quantize_above: int = 20_000, threads: int = 1) -> None:
+    def __init__(
+        self, dims: int, *, capacity: int = 256, quantize_above: int = 20_000, threads: int | None = None
+    ) -> None:
         self.dims = dims
         self.quantize_above = quantize_above
-        self.threads = threads
+        self.threads = threads or os.cpu_count() or 1
         self._n = 0
         self._matrix = np.empty((capacity, dims), dtype=np.float32)
         self._ids = np.empty(capacity, dtype=np.int64)
@@ -170,12 +178,12 @@ class VectorIndex:
             if until is not None:
                 allowed &= times < until
         if self._codes is None:
-            scores = self._matrix[:n] @ q
+            scores = self._dot(self._matrix[:n], q)
             candidates = np.arange(n) if allowed is None else np.flatnonzero(allowed)
             return self._top(candidates, scores[candidates], k, min_score)
         candidates = self._candidates(q, k, min_score, allowed)
         self.last_rescored = len(candidates)
-        exact = self._matrix[candidates] @ q
+        exact = self._dot(self._matrix[candidates], q)
         return self._top(candidates, exact, k, min_score)
 
     def vector(self, item_id: int) -> np.ndarray | None:
@@ -188,6 +196,13 @@ class VectorIndex:
         return float(self._matrix[self._rows[int(item_id)]] @ normalise(query)[0])
 
     # -- internals -----------------------------------------------------------------
+    def _dot(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """``rows @ q`` in float32 (one thread for a handful of rows: starting more costs more)."""
+        if len(rows) == 0:
+            return np.empty(0, dtype=np.float32)
+        threads = self.threads if len(rows) >= 4096 else 1
+        return np.asarray(simsimd.cdist(q.reshape(1, -1), rows, metric="dot", threads=threads), dtype=np.float32)[0]
+
     def _top(self, rows: np.ndarray, scores: np.ndarray, k: int, min_score: float) -> list[Hit]:
         keep = scores >= min_score
         rows, scores = rows[keep], scores[keep]

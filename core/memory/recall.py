@@ -7,6 +7,9 @@ endpoint fails, it recalls with the vector of the user's previous message in
 this conversation instead (already indexed: no network call) plus full-text
 search on the new words, and the new message's embedding finishes in the
 background, where indexing the turn picks it up from the embedder's cache.
+The previous message's vector is taken from that cache when it is still there
+(the step remembers each speaker's last message per conversation), from the
+message index otherwise.
 ``wait=0`` keeps every network call off the path to the first token.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 
 from sqlalchemy import func, select
 
@@ -22,6 +26,9 @@ from core.db.models import Message
 from core.llm import ModelError
 from core.memory.search import MemorySearch, SearchHit
 from core.tokens import TokenCounter
+
+# Conversations whose last user message the step remembers (per speaker), to recall without a query.
+_REMEMBERED_PLACES = 4096
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +60,19 @@ class RecallStep:
         self.wait = timeout if wait is None else wait
         self.limit = limit
         self._pending: set[asyncio.Task[list[SearchHit]]] = set()
+        # (conversation, speaker) -> their last message's id and text: its vector is usually
+        # still in the embedder's cache from indexing, so recall needs no query to find it.
+        self._last_said: OrderedDict[tuple[int, int], tuple[int, str]] = OrderedDict()
 
     async def before_model(self, turn: TurnFacts) -> ContextAddition | None:
         """A note listing the memories that fit the budget, best first; None when none is relevant."""
+        previous = self._last_said.pop((turn.conversation_id, turn.user.id), None)
+        self._remember_said(turn)
         if not turn.text.strip() or await self.search.store.vectors(turn.user.id, "memory") is None:
             return None  # nothing remembered yet: no embedding call at all
         if self.wait <= 0:
             # Nothing on the way to the first token: the new message is embedded when the turn is indexed.
-            return self._note(await self._from_previous_message(turn), turn)
+            return self._note(await self._from_previous_message(turn, previous), turn)
         fresh = asyncio.get_running_loop().create_task(
             self.search.search(turn.user.id, turn.text, limit=self.limit, kinds=("memory",), timeout=self.timeout)
         )
@@ -69,14 +81,25 @@ class RecallStep:
         try:
             hits = await asyncio.wait_for(asyncio.shield(fresh), self.wait)
         except (TimeoutError, ModelError):
-            hits = await self._from_previous_message(turn)
+            hits = await self._from_previous_message(turn, previous)
         return self._note(hits, turn)
 
     async def drain(self) -> None:
         """Wait for embeddings still running in the background (tests, shutdown)."""
         await asyncio.gather(*self._pending, return_exceptions=True)
 
-    async def _from_previous_message(self, turn: TurnFacts) -> list[SearchHit]:
+    def _remember_said(self, turn: TurnFacts) -> None:
+        self._last_said[(turn.conversation_id, turn.user.id)] = (turn.user_message_id, turn.text)
+        while len(self._last_said) > _REMEMBERED_PLACES:
+            self._last_said.popitem(last=False)
+
+    async def _from_previous_message(self, turn: TurnFacts, previous: tuple[int, str] | None) -> list[SearchHit]:
+        if previous is not None and previous[0] < turn.user_message_id:
+            vector = self.search.store.embedder.cached(previous[1])
+            if vector is not None:
+                return await self.search.search_vector(
+                    turn.user.id, vector, turn.text, limit=self.limit, kinds=("memory",)
+                )
         index = await self.search.store.vectors(turn.user.id, "message")
         if index is None:
             return []

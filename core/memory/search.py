@@ -16,10 +16,12 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db.models import Conversation, Message, User
 from core.db.models_memory import Memory, MessageEmbedding
 from core.memory import fts
+from core.memory.index import VectorIndex
 from core.memory.store import MemoryStore
 from core.memory.vectors import Kind
 
@@ -102,11 +104,45 @@ class MemorySearch:
                 pooled.append((hit.score, kind, hit.id))
         vector_ranked = [(kind, item) for _, kind, item in sorted(pooled, key=lambda p: -p[0])]
 
+        # One connection for the full-text query and reading the hits back: a checkout per
+        # query is a measurable part of recall's cost before the first token.
+        async with self.store.db.engine.connect() as conn:
+            return await self._fuse(
+                conn,
+                user_id,
+                vector,
+                query,
+                indexes,
+                similarity,
+                vector_ranked,
+                limit=limit,
+                since=since,
+                until=until,
+                kinds=kinds,
+                opts=opts,
+            )
+
+    async def _fuse(
+        self,
+        conn: AsyncConnection,
+        user_id: int,
+        vector: np.ndarray,
+        query: str,
+        indexes: dict[Kind, VectorIndex | None],
+        similarity: dict[tuple[Kind, int], float],
+        vector_ranked: list[tuple[Kind, int]],
+        *,
+        limit: int,
+        since: datetime | None,
+        until: datetime | None,
+        kinds: tuple[Kind, ...],
+        opts: SearchOptions,
+    ) -> list[SearchHit]:
+        """Fuse the vector ranking with the full-text one, apply the floor, read the hits back."""
         text_ranked: list[tuple[Kind, int]] = []
         complete: set[tuple[Kind, int]] = set()
         if opts.fusion:
-            async with self.store.db.engine.connect() as conn:
-                found = await fts.search(conn, user_id, query, opts.candidates)
+            found = await fts.search(conn, user_id, query, opts.candidates, kinds=kinds)
             text_ranked = [(hit.kind, hit.id) for hit in found if hit.kind in kinds]  # type: ignore[misc]
             complete = {(hit.kind, hit.id) for hit in found if hit.all_terms}
             for key in text_ranked:
@@ -128,7 +164,7 @@ class MemorySearch:
         ]
         kept.sort(key=lambda key: (-fused[key], -similarity[key]))
         # All kept (at most two candidate lists): full-text hits are not yet filtered by date.
-        hits = await self._read(user_id, kept, since, until)
+        hits = await self._read(conn, user_id, kept, since, until)
         out = [
             SearchHit(kind, item, *hits[(kind, item)], similarity=similarity[(kind, item)], score=fused[(kind, item)])
             for kind, item in kept
@@ -137,47 +173,51 @@ class MemorySearch:
         return out[:limit]
 
     async def _read(
-        self, user_id: int, keys: list[tuple[Kind, int]], since: datetime | None, until: datetime | None
+        self,
+        conn: AsyncConnection,
+        user_id: int,
+        keys: list[tuple[Kind, int]],
+        since: datetime | None,
+        until: datetime | None,
     ) -> dict[tuple[Kind, int], tuple[str, datetime, str, str]]:
         """Text, time, platform and speaker of each hit, read back under the user's id (and date range)."""
         message_ids = [item for kind, item in keys if kind == "message"]
         memory_ids = [item for kind, item in keys if kind == "memory"]
         found: dict[tuple[Kind, int], tuple[str, datetime, str, str]] = {}
-        async with self.store.db.engine.connect() as conn:
-            if message_ids:
-                query = (
-                    select(
-                        Message.id,
-                        Message.content,
-                        Message.created_at,
-                        Message.role,
-                        Conversation.platform,
-                        User.display_name,
-                    )
-                    .join(MessageEmbedding, MessageEmbedding.message_id == Message.id)
-                    .join(Conversation, Conversation.id == Message.conversation_id)
-                    .outerjoin(User, User.id == Message.author_user_id)
-                    .where(
-                        Message.id.in_(message_ids),
-                        MessageEmbedding.user_id == user_id,
-                        Message.deleted_at.is_(None),
-                        Message.forgotten_at.is_(None),
-                    )
+        if message_ids:
+            query = (
+                select(
+                    Message.id,
+                    Message.content,
+                    Message.created_at,
+                    Message.role,
+                    Conversation.platform,
+                    User.display_name,
                 )
-                query = _in_range(query, Message.created_at, since, until)
-                for row in await conn.execute(query):
-                    speaker = "assistant" if row.role == "assistant" else (row.display_name or "user")
-                    found[("message", row.id)] = (row.content, row.created_at, row.platform, speaker)
-            if memory_ids:
-                query = (
-                    select(Memory.id, Memory.text, Memory.created_at, Conversation.platform)
-                    .outerjoin(Message, Message.id == Memory.source_message_id)
-                    .outerjoin(Conversation, Conversation.id == Message.conversation_id)
-                    .where(Memory.id.in_(memory_ids), Memory.user_id == user_id, Memory.superseded_by.is_(None))
+                .join(MessageEmbedding, MessageEmbedding.message_id == Message.id)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .outerjoin(User, User.id == Message.author_user_id)
+                .where(
+                    Message.id.in_(message_ids),
+                    MessageEmbedding.user_id == user_id,
+                    Message.deleted_at.is_(None),
+                    Message.forgotten_at.is_(None),
                 )
-                query = _in_range(query, Memory.created_at, since, until)
-                for row in await conn.execute(query):
-                    found[("memory", row.id)] = (row.text, row.created_at, row.platform or "", "memory")
+            )
+            query = _in_range(query, Message.created_at, since, until)
+            for row in await conn.execute(query):
+                speaker = "assistant" if row.role == "assistant" else (row.display_name or "user")
+                found[("message", row.id)] = (row.content, row.created_at, row.platform, speaker)
+        if memory_ids:
+            query = (
+                select(Memory.id, Memory.text, Memory.created_at, Conversation.platform)
+                .outerjoin(Message, Message.id == Memory.source_message_id)
+                .outerjoin(Conversation, Conversation.id == Message.conversation_id)
+                .where(Memory.id.in_(memory_ids), Memory.user_id == user_id, Memory.superseded_by.is_(None))
+            )
+            query = _in_range(query, Memory.created_at, since, until)
+            for row in await conn.execute(query):
+                found[("memory", row.id)] = (row.text, row.created_at, row.platform or "", "memory")
         return found
 
 

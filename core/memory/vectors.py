@@ -2,8 +2,10 @@
 
 An index is loaded in one query the first time it is searched, then kept up
 to date by fetching only rows with a higher id than the last seen (a
-re-indexed message gets a new row), so rows written by another process appear
-at the next search.  Rows removed by another process are caught when results
+re-indexed message gets a new row).  This process's own writes are fetched
+before the next search; rows written by another process are fetched in the
+background once the index is older than ``max_age`` and appear a search later,
+so a loaded index costs no query on the way to a first token.  Rows removed by another process are caught when results
 are read back from the database, which always filters by the user.
 """
 
@@ -50,6 +52,7 @@ class UserVectors:
         self._loaded: dict[tuple[int, Kind], _Loaded] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._refreshing: dict[tuple[int, Kind], asyncio.Task[VectorIndex | None]] = {}
+        self._catching_up: set[tuple[int, Kind]] = set()  # keys whose running refresh nobody waits for
 
     async def get(self, user_id: int, kind: Kind) -> VectorIndex | None:
         """The user's index of ``kind``, loaded or brought up to date; None while they have no vectors.
@@ -61,14 +64,30 @@ class UserVectors:
         key = (user_id, kind)
         loaded = self._loaded.get(key)
         task = self._refreshing.get(key)
-        fresh = loaded is not None and not loaded.dirty and time.monotonic() - loaded.checked < self.max_age
-        if fresh and (task is None or task.done()):
+        idle = task is None or task.done()
+        loaded_once = loaded is not None and loaded.checked > float("-inf")
+        if loaded_once and not loaded.dirty and (idle or key in self._catching_up):  # type: ignore[union-attr]
+            if idle and time.monotonic() - loaded.checked >= self.max_age:  # type: ignore[union-attr]
+                # Only other processes' rows can be missing: serve what is here and fetch them
+                # for the next search, instead of a query on the way to every first token.
+                self._start_refresh(user_id, kind, catching_up=True)
             return loaded.index  # type: ignore[union-attr]
-        if task is None or task.done():
-            task = asyncio.get_running_loop().create_task(self._refresh(user_id, kind))
-            task.add_done_callback(_consume)
-            self._refreshing[key] = task
+        if idle:
+            task = self._start_refresh(user_id, kind)
+        assert task is not None
         return await asyncio.shield(task)
+
+    def _start_refresh(
+        self, user_id: int, kind: Kind, *, catching_up: bool = False
+    ) -> asyncio.Task[VectorIndex | None]:
+        key = (user_id, kind)
+        task = asyncio.get_running_loop().create_task(self._refresh(user_id, kind))
+        task.add_done_callback(_consume)
+        self._refreshing[key] = task
+        if catching_up:
+            self._catching_up.add(key)
+            task.add_done_callback(lambda _: self._catching_up.discard(key))
+        return task
 
     async def _refresh(self, user_id: int, kind: Kind) -> VectorIndex | None:
         async with self._lock(user_id):

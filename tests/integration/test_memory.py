@@ -18,6 +18,7 @@ from core.db.models import Base, Message
 from core.db.models_memory import FTS_TABLE
 from core.db.repositories import UserRecord
 from core.llm import OpenAIModel, ToolCall
+from core.memory import fts
 from core.memory.commands import MemoryCommands
 from core.memory.embedder import Embedder
 from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
@@ -415,3 +416,57 @@ async def test_an_endpoint_refusing_dimensions_gets_the_models_own_size(
     sent = [r.json for r in openai_fake.requests_to("/v1/embeddings")]
     assert [("dimensions" in body) for body in sent] == [True, False]
     assert vectors.shape == (2, openai_fake.embedding_dim) and embedder.dimensions is None
+
+
+async def test_full_text_search_of_memories_is_not_crowded_out_by_messages(database: Database, memory: Memory) -> None:
+    alice = await add_user(database, "Alice")
+    await history(database, alice, "discord", [f"Kyoto note {n}: temples, Kyoto, Kyoto" for n in range(12)], START)
+    await memory.store.index_pending(alice.id)
+    await memory.store.remember(alice.id, "The user plans a trip to Kyoto in April.")
+
+    async with database.engine.connect() as conn:
+        memories = await fts.search(conn, alice.id, "Kyoto", 5, kinds=("memory",))
+        everything = await fts.search(conn, alice.id, "Kyoto", 5)
+
+    assert [hit.kind for hit in memories] == ["memory"]
+    assert len(everything) == 5
+
+
+async def test_recall_without_waiting_uses_the_previous_messages_vector_before_it_is_indexed(
+    database: Database, memory: Memory, openai_fake: FakeOpenAI
+) -> None:
+    alice = await add_user(database, "Alice")
+    await memory.store.remember(alice.id, "The user's sister Ana lives in Lisbon.")
+    conversation = await add_conversation(database, alice.id, "discord", "dm-alice", START)
+    first = await add_message(database, conversation, "user", "My sister Ana moved to Lisbon", START, author=alice.id)
+    recall = RecallStep(memory.search, TokenCounter(), timeout=0.5, wait=0)
+    first_turn = turn_of(alice, first, first + 1, "My sister Ana moved to Lisbon", "").facts
+    await recall.before_model(replace(first_turn, conversation_id=conversation))
+    # Indexing the turn embeds the message (its row is written later, in the background).
+    await memory.store.embedder.embed(["My sister Ana moved to Lisbon"])
+    second = await add_message(database, conversation, "user", "What should I bring her?", START, author=alice.id)
+    openai_fake.queue_for("embeddings", Hang(0.3))
+
+    facts = turn_of(alice, second, second + 1, "What should I bring her?", "").facts
+    note = await recall.before_model(replace(facts, conversation_id=conversation))
+    await recall.drain()
+
+    assert note is not None and "- The user's sister Ana lives in Lisbon. (noted 2026-03-02)" in note.notes[0]
+
+
+async def test_vectors_written_by_another_process_appear_without_a_query_on_the_way(
+    database: Database, model: OpenAIModel, memory: Memory
+) -> None:
+    alice = await add_user(database, "Alice")
+    await memory.store.remember(alice.id, "The user is vegetarian.")
+    assert [h.text for h in await memory.search.search(alice.id, "vegetarian food", kinds=("memory",))]
+    other_process = build_memory(database, model, memory.clock)
+    await other_process.store.remember(alice.id, "The user's sister Ana lives in Lisbon.")
+    memory.store._vectors.max_age = 0  # the index is old enough to look for other processes' rows
+
+    for _ in range(2):  # the first search starts the catch-up, a later one sees its rows
+        await memory.search.search(alice.id, "sister Ana Lisbon", kinds=("memory",))
+        await asyncio.sleep(0.05)
+    hits = await memory.search.search(alice.id, "sister Ana Lisbon", kinds=("memory",))
+
+    assert hits and hits[0].text == "The user's sister Ana lives in Lisbon."

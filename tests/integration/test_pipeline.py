@@ -23,7 +23,7 @@ from core.tasks import BackgroundTasks
 from core.tools.registry import ToolBase, ToolContext, ToolRegistry
 from core.types import ConversationRef, MessageStatus, PlatformIdentity
 from tests.chat_helpers import ALICE, say
-from tests.conftest import make_chat_service, builtin_tools_for_tests
+from tests.conftest import builtin_tools_for_tests, make_chat_service
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
 
 BOB = PlatformIdentity("test", "w1", "bob", display_name="Bob")

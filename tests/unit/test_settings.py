@@ -15,14 +15,14 @@ from bot.__main__ import _settings
 from bot.config import Settings
 from bot.errors import ConfigError
 from core.access import AccessPolicy
+from core.db.repositories import UserRecord
 from core.llm import ToolCall
 from core.timefmt import is_valid_zone, stamp, zone
 from core.tokens import TOKENS_PER_MESSAGE, TokenCounter, encoding_name_for
 from core.tools.builtin import evaluate
-from tests.conftest import builtin_tools_for_tests
-from core.db.repositories import UserRecord
 from core.tools.registry import ToolContext, ToolInputError, ToolRegistry
 from core.types import PlatformIdentity
+from tests.conftest import builtin_tools_for_tests
 
 
 @pytest.fixture(autouse=True)
