@@ -27,6 +27,7 @@ from adapters.text import Piece, Splitter, open_fence
 from core.chat import InterruptedAnswer
 from core.messenger import DeliveryError as NotDelivered
 from core.types import (
+    AnswerComplete,
     OutgoingFile,
     Refused,
     StatusUpdate,
@@ -182,36 +183,54 @@ class AnswerRenderer:
         raise NotImplementedError
 
     async def _drive(self, events: AsyncIterator[TurnEvent]) -> None:
-        """Consume ``events`` to the end with the writer and the uploader beside, then finish."""
+        """Consume ``events`` to the end with the writer and the uploader beside, then finish.
+
+        At :class:`AnswerComplete` the final text goes out at once, while the core
+        still stores the answer; files and the end of the stream follow.
+        """
         writer = asyncio.create_task(self._write_loop())
         uploader = asyncio.create_task(self._upload_loop())
+        closing: asyncio.Task[None] | None = None
         try:
             async with aclosing(events) as stream:
                 async for event in stream:
+                    if closing is not None and isinstance(event, TurnError | TextDelta):
+                        # The final text is out; storing it failed after all (the core logged why).
+                        log.warning("answer %s changed after its final text was shown: %s", self.answer_id, event)
+                        continue
                     self._apply(event)
+                    if isinstance(event, AnswerComplete) and closing is None:
+                        closing = asyncio.create_task(self._close_text(writer))
         except asyncio.CancelledError:
             # Shutting down: close the message off honestly before going.
-            self.note = STOPPED_NOTE
+            self.note = self.note if closing is not None else STOPPED_NOTE
             raise
         except Exception as exc:  # noqa: BLE001 - the core failed unexpectedly; say so, keep the text
             log.exception("answer stream failed")
-            self.note = f"Something went wrong while answering ({type(exc).__name__})."
+            if closing is None:
+                self.note = f"Something went wrong while answering ({type(exc).__name__})."
         finally:
-            self._finished.set()
-            self._changed.set()
+            await (closing if closing is not None else self._close_text(writer))
             await self._uploads.put(None)
-            if not self._in_flight:
-                writer.cancel()  # it is only waiting (for text, its interval or its budget)
-            try:
-                await writer
-            except asyncio.CancelledError:
-                pass
-            except Exception:  # noqa: BLE001 - the final text must still go out
-                log.exception("the live updates of an answer failed")
-            await self._finish()
-            self._visible.set()  # the answer is shown (or never will be): files may follow
             await uploader
             await self._records_written()
+
+    async def _close_text(self, writer: asyncio.Task[None]) -> None:
+        """Stop the live updates and show the final text (and any note)."""
+        self._finished.set()
+        self._changed.set()
+        if not self._in_flight:
+            writer.cancel()  # it is only waiting (for text, its interval or its budget)
+        try:
+            await writer
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # noqa: BLE001 - the final text must still go out
+            log.exception("the live updates of an answer failed")
+        try:
+            await self._finish()
+        finally:
+            self._visible.set()  # the answer is shown (or never will be): files may follow
 
     async def _upload_loop(self) -> None:
         while (file := await self._uploads.get()) is not None:

@@ -131,6 +131,17 @@ class OutgoingFile:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerComplete:
+    """The answer's text is final and is being stored; :class:`TurnDone` follows once it is.
+
+    Renderers show the final text at this point: the database write (queued behind
+    other turns' writes when many answer at once) need not hold it back.
+    """
+
+    answer_message_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class TurnDone:
     """The answer is complete and stored."""
 
@@ -156,4 +167,4 @@ class Refused:
     message: str
 
 
-TurnEvent = TurnStarted | TextDelta | StatusUpdate | OutgoingFile | TurnDone | TurnError | Refused
+TurnEvent = TurnStarted | TextDelta | StatusUpdate | OutgoingFile | AnswerComplete | TurnDone | TurnError | Refused

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +18,8 @@ from core.timefmt import zone
 from core.types import MessageStatus
 from core.window import WindowCache
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(slots=True)
 class AnswerDraft:
@@ -27,6 +31,7 @@ class AnswerDraft:
     connection: AsyncConnection | None
     outcome: LoopOutcome = field(default_factory=LoopOutcome)
     last_checkpoint: float = field(default_factory=time.monotonic)
+    saving: asyncio.Task[None] | None = None  # the checkpoint being written, if any
 
     @property
     def text(self) -> str:
@@ -52,14 +57,33 @@ class AnswerRecorder:
         self.monotonic = monotonic
 
     async def maybe_checkpoint(self, answer: AnswerDraft) -> None:
-        """Save the text so far when the interval has passed, so a crash loses at most that much."""
+        """Save the text so far when the interval has passed, so a crash loses at most that much.
+
+        The write runs beside the stream, never in its way: with many answers at once
+        the database queues writes, and a turn waiting on its checkpoint would hold
+        back the text the user is waiting for.  One write per answer at a time; while
+        it is under way the next one waits for a later delta.
+        """
         now = self.monotonic()
-        if now - answer.last_checkpoint >= self.checkpoint_interval:
-            answer.last_checkpoint = now
-            await self.messages.checkpoint(answer.id, answer.text, connection=answer.connection)
+        if now - answer.last_checkpoint < self.checkpoint_interval:
+            return
+        if answer.saving is not None and not answer.saving.done():
+            return
+        answer.last_checkpoint = now
+        # Through the pool, not the turn's own connection: a connection runs one statement at a time.
+        answer.saving = asyncio.get_running_loop().create_task(self._checkpoint(answer.id, answer.text))
+
+    async def _checkpoint(self, answer_id: int, text: str) -> None:
+        try:
+            await self.messages.checkpoint(answer_id, text)
+        except Exception as exc:  # noqa: BLE001 - the final write stores everything; this was insurance
+            log.warning("checkpoint of answer %s failed: %s", answer_id, exc)
 
     async def finish(self, answer: AnswerDraft, status: MessageStatus, *, reason: str = "") -> None:
-        """Store the answer's final text, status and usage."""
+        """Store the answer's final text, status and usage (after any checkpoint still being written)."""
+        if answer.saving is not None:
+            # Shielded: a cancelled turn still lets its last checkpoint land before the final write.
+            await asyncio.shield(answer.saving)
         text = answer.text
         usage = answer.outcome.usage
         token_count = self.context.counter.count(text)

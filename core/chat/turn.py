@@ -35,6 +35,7 @@ from core.media.voice import Speaker, VoiceError
 from core.timefmt import stamp, zone
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import (
+    AnswerComplete,
     IncomingMessage,
     MessageStatus,
     OutgoingFile,
@@ -193,6 +194,7 @@ class TurnRunner:
             if note:
                 answer.outcome.parts.append(note)
                 yield TextDelta(note)
+            yield AnswerComplete(answer.id)
             await self.answers.finish(answer, MessageStatus.COMPLETE)
             status, finished = MessageStatus.COMPLETE, True
             for file in spoken:  # the answer read aloud, uploaded after the text

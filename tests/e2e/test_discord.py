@@ -6,6 +6,7 @@ Each test reads like what a Discord user sees in their DM or thread.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -13,11 +14,13 @@ import discord
 import discord.gateway
 import discord.http
 import pytest
+from sqlalchemy import make_url, select
 
 from adapters.discord import DiscordService
 from core.chat import ChatService
 from core.commands import CommandSet
 from core.db.database import Database
+from core.db.models import Message
 from core.llm import OpenAIModel
 from tests.conftest import make_chat_service
 from tests.fakes.discord_server import FakeDiscord
@@ -352,3 +355,38 @@ async def test_rate_limits_stricter_than_expected_are_waited_out_and_nothing_is_
     assert answers == [[f"Reply to q{n} " + "word " * 40] for n in range(6)]
     assert strict_discord.rate_limited, "this Discord does refuse some calls"
     await bot.service.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_busy_database_does_not_hold_back_the_answer_and_it_is_stored_after(
+    bot: Bot, openai_fake: FakeOpenAI, database: Database
+) -> None:
+    alice = bot.fake.add_user(name="alice")["id"]
+    answer = "Still with you: " + " ".join(f"word{n}" for n in range(50))
+    openai_fake.queue(Reply.at_rate(answer, first_token_after=0.05, words_per_second=40))
+    channel = dm(bot.fake, alice, "are you there?")
+    await bot.fake.await_for(lambda fake: any(len(t) > 20 for t in bot.bot_texts(channel)), 5)
+
+    # Another writer takes the database for a while (a backup, a migration, 100 other turns).
+    path = make_url(database.url).database
+    assert path is not None
+    blocker = sqlite3.connect(path, timeout=10, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        assert await bot.answer_in(channel, timeout=8) == [answer]
+        stored = blocker.execute("SELECT status FROM messages WHERE role = 'assistant'").fetchall()
+        assert stored != [("complete",)], "the answer was shown while the database could not take it yet"
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    async def stored_answer() -> tuple[str, str]:
+        async with database.engine.connect() as conn:
+            row = (await conn.execute(select(Message.content, Message.status).where(Message.role == "assistant"))).one()
+        return row.content, row.status
+
+    for _ in range(100):
+        if await stored_answer() == (answer, "complete"):
+            break
+        await asyncio.sleep(0.05)
+    assert await stored_answer() == (answer, "complete")

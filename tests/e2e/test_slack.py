@@ -606,11 +606,12 @@ async def test_native_streaming_and_fallback_to_the_placeholder_when_its_budget_
         assert slack.calls("chat.appendStream")  # the text arrived in several calls, as it was written
         assert [s.status for s in slack.statuses] == ["is thinking…", ""]
 
-        # The start budget (one a minute here) is spent: the next answer edits a placeholder.
+        # The start budget (one a minute here) is spent: the next answer takes the placeholder path
+        # (a short answer done before its placeholder was due is posted whole, in one call).
         slack.user_sends_dm("U2", "and me")
         assert await final_texts(slack, slack.dm_channel("U2")) == ["You said: and me"]
     assert len(slack.calls("chat.startStream")) == 1
-    assert slack.calls("chat.update")
+    assert [c.channel for c in slack.calls("chat.postMessage")] == [slack.dm_channel("U2")]
     assert slack.rate_limited == []
     [first, _second] = await stored_answers(database)
     assert first.content == answer and first.platform_parts == [streamed.ts]
