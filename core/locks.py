@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.types import ConversationRef
+
+log = logging.getLogger(__name__)
 
 # First key of pg_advisory_lock(int, int): a namespace, so other applications'
 # advisory locks on the same database never collide with ours ("CL").
@@ -63,76 +67,104 @@ UNLOCK = text("SELECT pg_advisory_unlock(:ns, :id)")
 
 
 class AdvisoryLocks:
-    """PostgreSQL session-level advisory locks, one per conversation.
+    """PostgreSQL session-level advisory locks, one per running turn, all in one session.
 
-    The connections that hold locks come from a pool of their own, in autocommit
-    mode, one per running turn; they also carry the turn's own writes.  Taking
-    the lock is the first statement on a checked-out connection, so it doubles
-    as the liveness check (a dropped connection is replaced once) instead of a
-    separate ping.
+    This process keeps one connection (autocommit) for its locks: a running turn
+    holds no connection of its own, so 100 turns at once cost one connection, not
+    100 (PostgreSQL's default ``max_connections`` is 100, and the turns' own short
+    writes share the main pool).  A lock is taken with ``pg_try_advisory_lock``,
+    polled while another process holds it: a blocking ``pg_advisory_lock`` would
+    stall every other lock statement on the shared connection.  Such waits are
+    rare, since the local lock already orders the turns of this process.  If the
+    session is lost, its locks go with it: they are taken again on a new one.
     """
 
-    def __init__(self, url: str, *, kept: int = 8, max_held: int = 64) -> None:
-        # One connection per running turn. Past ``max_held`` turns wait their turn
-        # (pool_timeout is long on purpose: a turn that waits is delayed, not lost).
+    def __init__(self, url: str, *, poll: float = 0.05) -> None:
         self.engine: AsyncEngine = create_async_engine(
-            url,
-            isolation_level="AUTOCOMMIT",
-            pool_size=kept,
-            max_overflow=max(0, max_held - kept),
-            pool_timeout=3600,
-            pool_pre_ping=False,
+            url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0, pool_pre_ping=False, pool_timeout=3600
         )
+        self.poll = poll
+        self._statement = asyncio.Lock()  # one statement at a time on the shared connection
+        self._held: Counter[int] = Counter()
 
     @asynccontextmanager
-    async def hold(self, conversation_id: int) -> AsyncIterator[AsyncConnection]:
-        """Hold the lock; yields the (autocommit) connection holding it, for the turn's own statements."""
+    async def hold(self, conversation_id: int) -> AsyncIterator[None]:
+        """Hold the lock, waiting while another process holds it."""
         params = {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
-        async with self._connection_running(LOCK, params) as (connection, _):
-            try:
-                yield connection
-            finally:
-                await _unlock(connection, params)
+        while not await self._take(params):  # noqa: ASYNC110 - held by another process: nothing here to wait on
+            await asyncio.sleep(self.poll)
+        self._held[conversation_id] += 1
+        try:
+            yield None
+        finally:
+            await self._give_back(conversation_id, params)
 
     @asynccontextmanager
     async def try_hold(self, conversation_id: int) -> AsyncIterator[bool]:
         """Take the lock only if nobody holds it; yields whether it was taken."""
         params = {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
-        async with self._connection_running(TRY_LOCK, params) as (connection, taken):
-            try:
-                yield bool(taken)
-            finally:
-                if taken:
-                    await _unlock(connection, params)
+        taken = await self._take(params)
+        if taken:
+            self._held[conversation_id] += 1
+        try:
+            yield taken
+        finally:
+            if taken:
+                await self._give_back(conversation_id, params)
 
-    @asynccontextmanager
-    async def _connection_running(
-        self, statement: object, params: dict[str, int]
-    ) -> AsyncIterator[tuple[AsyncConnection, object]]:
-        for attempt in (1, 2):
-            async with self.engine.connect() as connection:
-                try:
-                    result = await connection.scalar(statement, params)  # type: ignore[arg-type]
-                except DBAPIError as exc:
-                    if exc.connection_invalidated and attempt == 1:
-                        continue  # the server dropped this pooled connection (a restart): take a fresh one
-                    raise
-                yield connection, result
-                return
+    async def _take(self, params: dict[str, int]) -> bool:
+        attempt = asyncio.ensure_future(self._run(TRY_LOCK, params))
+        try:
+            return bool(await asyncio.shield(attempt))
+        except asyncio.CancelledError:
+            # The statement still completes: a lock it took for nobody is given back.
+            attempt.add_done_callback(lambda done: self._unlock_unclaimed(done, params))
+            raise
+
+    def _unlock_unclaimed(self, done: asyncio.Future[object], params: dict[str, int]) -> None:
+        if not done.cancelled() and done.exception() is None and done.result():
+            task = asyncio.ensure_future(self._run(UNLOCK, params))
+            task.add_done_callback(_log_failure)
+
+    async def _give_back(self, conversation_id: int, params: dict[str, int]) -> None:
+        self._held[conversation_id] -= 1
+        if self._held[conversation_id] <= 0:
+            del self._held[conversation_id]
+        # Shielded: a cancelled turn still releases its place.
+        await asyncio.shield(self._run(UNLOCK, params))
+
+    async def _run(self, statement: object, params: dict[str, int]) -> object:
+        # The pool holds exactly one connection, so every statement runs in the same session
+        # (where the locks live); it is checked in between statements, never left checked out.
+        async with self._statement:
+            for attempt in (1, 2):
+                async with self.engine.connect() as connection:
+                    try:
+                        return await connection.scalar(statement, params)  # type: ignore[arg-type]
+                    except DBAPIError as exc:
+                        if not (exc.connection_invalidated and attempt == 1):
+                            raise
+                await self._session_lost()
+            raise AssertionError("unreachable")
+
+    async def _session_lost(self) -> None:
+        """The server ended the session (a restart, a terminated backend): take our locks again."""
+        if not self._held:
+            return
+        log.warning("the database session holding %d conversation locks was lost; taking them again", len(self._held))
+        async with self.engine.connect() as connection:
+            for conversation_id in list(self._held):
+                params = {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
+                if not await connection.scalar(TRY_LOCK, params):
+                    log.warning("conversation lock %s is now held by another process", conversation_id)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-async def _unlock(connection: AsyncConnection, params: dict[str, int]) -> None:
-    """Release the lock; a connection broken mid-statement (a cancel) releases it by closing."""
-    if connection.invalidated:
-        return
-    try:
-        await connection.execute(UNLOCK, params)
-    except SQLAlchemyError:
-        # The server session ends with the connection, and its locks with it.
-        await connection.invalidate()
+def _log_failure(task: asyncio.Future[object]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("giving back a conversation lock failed: %s", task.exception())
 
 
 def place_key(place: ConversationRef) -> int:
@@ -155,7 +187,7 @@ class PlaceLocks:
 
     @asynccontextmanager
     async def hold(self, place: ConversationRef) -> AsyncIterator[AsyncConnection | None]:
-        """Hold the place. Across processes, yields the connection holding the advisory lock.
+        """Hold the place (yields None: the turn's writes use the pool, the lock needs no connection of its own).
 
         The local lock is taken without yielding when free, so callers that ask
         in order are served in order.
@@ -164,8 +196,8 @@ class PlaceLocks:
             if self.advisory is None:
                 yield None
             else:
-                async with self.advisory.hold(place_key(place)) as connection:
-                    yield connection
+                async with self.advisory.hold(place_key(place)):
+                    yield None
 
     @asynccontextmanager
     async def hold_if_free(self, place: ConversationRef) -> AsyncIterator[bool]:

@@ -11,14 +11,16 @@ from core.types import ConversationRef
 class ConversationLookup:
     """place → open conversation id."""
 
-    def __init__(self, conversations: ConversationRepository) -> None:
+    def __init__(self, conversations: ConversationRepository, *, shared: bool = False) -> None:
+        """``shared``: other processes use the database too (PostgreSQL), so nothing is cached."""
         self.conversations = conversations
+        self.shared = shared
         self._cache: dict[ConversationRef, int] = {}
 
     async def open_for(self, ref: ConversationRef, owner_user_id: int, connection: AsyncConnection | None) -> int:
         """The open conversation at ``ref``, started for ``owner_user_id`` when there is none."""
-        if connection is not None:
-            # Other processes may start a new conversation here (/new): ask the database, on the lock's connection.
+        if self.shared:
+            # Other processes may start a new conversation here (/new): ask the database.
             return await self.conversations.open_for(ref, owner_user_id, connection=connection)
         cached = self._cache.get(ref)
         if cached is None:

@@ -96,7 +96,7 @@ class ChatService:
         self.tasks = tasks or BackgroundTasks()
         self.pipeline = pipeline or TurnPipeline(self.tasks)
         self.messages = MessageRepository(db, clock=clock)
-        self.places = ConversationLookup(ConversationRepository(db, clock=clock))
+        self.places = ConversationLookup(ConversationRepository(db, clock=clock), shared=db.dialect == "postgresql")
         self.windows = WindowCache()
         self.waiting = WaitingMessages()
         self.counter = context.counter

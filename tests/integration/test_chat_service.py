@@ -564,3 +564,27 @@ async def test_a_message_whose_files_all_fail_to_download_is_not_answered_blindl
     assert [type(e).__name__ for e in events] == ["TurnError"]
     assert openai_fake.chat_requests() == []
     assert await stored(database) == []
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_hundred_conversations_at_once_fit_in_the_servers_connections(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    # A running turn holds its conversation's lock, not a connection: PostgreSQL's default
+    # max_connections is 100, and one connection per running turn ran out of them.
+    chat = make_chat_service(database, model, allowed=("test:*",))
+    openai_fake.default = lambda request: Reply("answered", first_delay=0.5)
+    people = [PlatformIdentity("test", "w1", f"user{n}", display_name=f"User {n}") for n in range(100)]
+
+    replies = await asyncio.gather(
+        *(
+            say(chat, "hello", author=person, place=ConversationRef("test", "w1", f"dm-{n}"))
+            for n, person in enumerate(people)
+        )
+    )
+
+    assert [reply.text for reply in replies] == ["answered"] * 100
+    async with database.engine.connect() as conn:
+        statuses = (await conn.execute(select(Message.status).where(Message.role == "assistant"))).scalars().all()
+    assert statuses == ["complete"] * 100
+    await chat.close()
