@@ -47,6 +47,9 @@ from core.types import OutgoingFile, Refused, StatusUpdate, TextDelta, TurnDone,
 
 log = logging.getLogger(__name__)
 
+# Seconds a Slack ts may lag our clock by when matching a stream whose start was lost.
+_CLOCK_SKEW = 5.0
+
 # Slack refuses more than 12,000 characters of markdown_text in one streaming call.
 CALL_MAX_CHARS = 10_000
 _ATTEMPTS = 5
@@ -139,9 +142,10 @@ class NativeStreamRenderer(AnswerRenderer):
     async def _first_start(self, text: str) -> bool:
         """Start the stream with the first text in one call; False when Slack refused it (render otherwise)."""
         text = text[:CALL_MAX_CHARS]
+        since = time.time()
         try:
             self._in_flight = True
-            response = await self.client.chat_startStream(
+            response = await self._once.chat_startStream(
                 channel=self.surface.channel,
                 thread_ts=self.thread_ts,
                 markdown_text=text,
@@ -157,13 +161,42 @@ class NativeStreamRenderer(AnswerRenderer):
                 log.warning("chat.startStream was refused (%s); this answer edits a placeholder instead", error)
             return False
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("chat.startStream failed: %s; trying again", exc)
-            return True  # the writer starts it (``ts`` is still unknown)
+            started = await self._find_started(text, since)
+            if started is None:
+                log.warning("chat.startStream failed: %s; trying again", exc)
+                return True  # the writer starts it (``ts`` is still unknown)
+            response = {"ts": started}
         finally:
             self._in_flight = False
         self.ts = str(response["ts"])
         self._first_sent = len(text)
         return True
+
+    async def _find_started(self, text: str, since: float) -> str | None:
+        """The ts of the stream a chat.startStream whose answer was lost began, if Slack has it.
+
+        Slack has no idempotency key for it: a start sent again would stream the answer
+        twice. Ours is the bot's message in this thread, begun after ``since`` (Unix
+        seconds, a little before the call), showing the text the call carried.
+        """
+        try:
+            response = await self.client.conversations_replies(
+                channel=self.surface.channel, ts=self.thread_ts, limit=200
+            )
+        except (SlackClientError, *NETWORK_ERRORS) as exc:
+            log.warning("could not check for a stream whose start was lost: %s", exc)
+            return None
+        for message in reversed(list(response.get("messages") or [])):
+            ts = str(message.get("ts") or "")
+            if (
+                message.get("bot_id")
+                and ts != self.thread_ts
+                and float(ts or 0) >= since - _CLOCK_SKEW
+                and (message.get("text") or "") == text
+            ):
+                log.info("a stream was started although its answer was lost; continuing it")
+                return ts
+        return None
 
     async def _render_with_placeholder(self, events: AsyncIterator[TurnEvent]) -> None:
         self._fallback = StreamRenderer(self.surface, record_parts=self.record_parts)
@@ -224,9 +257,10 @@ class NativeStreamRenderer(AnswerRenderer):
         for attempt in range(_ATTEMPTS):
             if attempt:
                 await self.budget.acquire((self.workspace.stream_start,), Priority.FIRST)
+            since = time.time()
             try:
                 self._in_flight = True
-                response = await self.client.chat_startStream(
+                response = await self._once.chat_startStream(
                     channel=self.surface.channel,
                     thread_ts=self.thread_ts,
                     markdown_text=text or None,
@@ -234,9 +268,12 @@ class NativeStreamRenderer(AnswerRenderer):
                     recipient_team_id=self.recipient_team_id or None,
                 )
             except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-                if self._refused(exc, (self.workspace.stream_start,), "chat.startStream"):
-                    return
-                continue
+                started = None if isinstance(exc, SlackApiError) else await self._find_started(text, since)
+                if started is None:
+                    if self._refused(exc, (self.workspace.stream_start,), "chat.startStream"):
+                        return
+                    continue
+                response = {"ts": started}
             finally:
                 self._in_flight = False
             self.ts = str(response["ts"])

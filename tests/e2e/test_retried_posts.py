@@ -80,3 +80,23 @@ async def test_slack_native_an_append_whose_answer_was_lost_is_not_appended_twic
         appends = slack.calls("chat.appendStream")
         assert appends and not appends[0].error, "the first append took effect though its answer was lost"
         assert slack.calls("conversations.replies"), "the bot read the message back before appending again"
+
+
+@sqlite_only
+async def test_slack_native_a_start_whose_answer_was_lost_is_continued_not_started_again(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    answer = "Started once: " + words(80)
+    openai_fake.queue(Reply.at_rate(answer, first_token_after=0.1, words_per_second=60))
+    chat = slack_chat(database, model)
+    with FakeSlack() as slack:
+        slack.drop_connection_after("chat.startStream")
+        settings = settings_for(slack, slack_native_streaming=True)
+        async with running(chat, model, slack, settings=settings):
+            slack.user_sends_dm("U1", "stream it")
+            channel = slack.dm_channel("U1")
+            await slack.await_for(lambda: slack.calls("chat.stopStream"), timeout=15)
+            messages = [m for m in slack.channel_messages(channel) if m.is_bot]
+        assert [m.text for m in messages] == [answer]
+        assert len(slack.calls("chat.startStream")) == 1, "found in the thread, not started a second time"
+        assert slack.calls("conversations.replies")
