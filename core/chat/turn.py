@@ -147,7 +147,7 @@ class TurnRunner:
             timezone=tz,
         )
         status = MessageStatus.PARTIAL
-        finished = False
+        finished = complete = False
         try:
             if self.media is not None and self.media.applies(incoming.attachments):
                 yield StatusUpdate(self.media.status(incoming.attachments))
@@ -194,6 +194,7 @@ class TurnRunner:
             if note:
                 answer.outcome.parts.append(note)
                 yield TextDelta(note)
+            complete = True  # shown as final from here on: stored as complete whatever happens next
             yield AnswerComplete(answer.id)
             await self.answers.finish(answer, MessageStatus.COMPLETE)
             status, finished = MessageStatus.COMPLETE, True
@@ -207,7 +208,13 @@ class TurnRunner:
             finished = True
             yield TurnError(exc.user_message, answer.id)
         finally:
-            if not finished:
+            if not finished and complete:
+                # Stopped while the final text was being stored (it may already show as final):
+                # store it as complete. A fresh connection, the held one may be mid-statement.
+                answer.connection = None
+                status = MessageStatus.COMPLETE
+                await asyncio.shield(self.answers.finish(answer, status))
+            elif not finished:
                 # Cancelled, or the consumer went away: keep what was said so far. The held
                 # connection may have been interrupted mid-statement, so use a fresh one.
                 answer.connection = None
