@@ -10,19 +10,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
+from functools import partial
 
 import aiohttp
 from slack_sdk.errors import SlackClientError
 
 from adapters.budget import Priority
 from adapters.render import StreamRenderer
+from adapters.slack.files import SharedFiles
 from adapters.slack.native_stream import NativeStreamRenderer
 from adapters.slack.surface import SlackSurface
-from core.chat import ChatService
-from core.types import IncomingMessage, Refused, TextDelta, TurnDone, TurnError, TurnEvent
+from core.chat import NOTHING_READABLE, ChatService
+from core.types import Attachment, IncomingMessage, Refused, TextDelta, TurnDone, TurnError, TurnEvent
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ class _Running:
     renderer: Renderer | None = None
     ended: bool = False  # the core finished the turn; only the last edits are left
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    files_note: str = ""  # files of the message that were not read, said under the answer
 
 
 class AnswerRunner:
@@ -90,9 +93,21 @@ class AnswerRunner:
         self.assistant_status = assistant_status
         self._running: set[_Running] = set()
 
-    async def answer(self, incoming: IncomingMessage, surface: SlackSurface, *, note: str = "") -> None:
-        """Run the turn for ``incoming`` and render it on ``surface``; ``note`` is shown under the answer."""
-        state = _Running(asyncio.current_task())
+    async def answer(
+        self,
+        incoming: IncomingMessage,
+        surface: SlackSurface,
+        *,
+        note: str = "",
+        fetch_files: Callable[[], Awaitable[SharedFiles]] | None = None,
+    ) -> None:
+        """Run the turn for ``incoming`` and render it on ``surface``; ``note`` is shown under the answer.
+
+        ``fetch_files`` downloads the message's files when its turn comes (the message
+        keeps its place in line from its arrival); what it could not read is said
+        under the answer like ``note``.
+        """
+        state = _Running(asyncio.current_task(), files_note=note)
         thread_ts = surface.thread_ts or incoming.platform_message_id
         status = AssistantStatus(surface, thread_ts) if self.assistant_status else None
         renderer: Renderer
@@ -108,13 +123,15 @@ class AnswerRunner:
             renderer = StreamRenderer(surface, record_parts=self.chat.record_platform_parts)
         renderer.note = note
         state.renderer = renderer
+        if fetch_files is not None:
+            incoming = dataclasses.replace(incoming, fetch_attachments=partial(_fetch, fetch_files, state))
         self._running.add(state)
         editing = 1 if isinstance(renderer, StreamRenderer) else 0  # native streams count their own
         surface.workspace.editing_answers += editing
         try:
             if status is not None:
                 status.start()
-            await renderer.render(self._watch(self.chat.turn(incoming), state, note, status))
+            await renderer.render(self._watch(self.chat.turn(incoming), state, status))
         finally:
             surface.workspace.editing_answers -= editing
             self._running.discard(state)
@@ -125,7 +142,6 @@ class AnswerRunner:
         self,
         events: AsyncIterator[TurnEvent],
         state: _Running,
-        note: str,
         status: AssistantStatus | None,
     ) -> AsyncIterator[TurnEvent]:
         """Pass the core's events on, noting the end of the turn and clearing the status at the first text."""
@@ -136,8 +152,10 @@ class AnswerRunner:
                     state.background.add(task)
                 if isinstance(event, TurnDone | TurnError | Refused):
                     state.ended = True
-                if note and isinstance(event, TurnError):
-                    event = dataclasses.replace(event, message=f"{event.message}\n{note}")
+                if state.files_note and isinstance(event, TurnError):
+                    # Nothing readable because of what the note says: the note alone tells it.
+                    said = "" if event.message == NOTHING_READABLE else f"{event.message}\n"
+                    event = dataclasses.replace(event, message=said + state.files_note)
                 yield event
 
     @property
@@ -167,3 +185,13 @@ class AnswerRunner:
         for task in done:
             with suppress(asyncio.CancelledError, Exception):
                 task.result()
+
+
+async def _fetch(fetch_files: Callable[[], Awaitable[SharedFiles]], state: _Running) -> tuple[Attachment, ...]:
+    """Download the message's files now that its turn has come; keep the note on what was not read."""
+    shared = await fetch_files()
+    if shared.note:
+        state.files_note = shared.note
+        if state.renderer is not None and not state.renderer.note:
+            state.renderer.note = shared.note
+    return shared.attachments

@@ -12,6 +12,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.budget import Priority
 from adapters.render import DeliveryError, RateLimited
 from adapters.slack.answers import AnswerRunner
-from adapters.slack.files import FileFetcher, SharedFiles
+from adapters.slack.files import FileFetcher
 from adapters.slack.identity import SlackIdentities
 from adapters.slack.mapping import author_team, dm_ref, is_direct, mentions, thread_ref, ts_to_datetime
 from adapters.slack.mrkdwn import from_slack_text
@@ -180,22 +181,19 @@ class ConversationHandler:
         if message.opens_thread:
             self.threads.add(message.conversation)
         surface = self.surfaces(message.team_id, message.channel, message.reply_thread)
-        shared = SharedFiles()
-        if message.files:
-            shared = await self.files.fetch(message.files)
-        if not message.text.strip() and not shared.attachments:
-            if shared.note:
-                await self._say(surface, surface.format_note(shared.note))
+        if not message.text.strip() and not message.files:
             return
         incoming = IncomingMessage(
             conversation=message.conversation,
             author=identity,
             text=message.text,
             received_at=ts_to_datetime(message.ts),
-            attachments=shared.attachments,
             platform_message_id=message.ts,
         )
-        await self.answers.answer(incoming, surface, note=shared.note)
+        # The files are downloaded when the message's turn comes, so it keeps its place in line
+        # from its arrival (a photo sent just before a text is answered first).
+        fetch = partial(self.files.fetch, message.files) if message.files else None
+        await self.answers.answer(incoming, surface, fetch_files=fetch)
 
     def _first_delivery(self, channel: str, ts: str) -> bool:
         key = (channel, ts)

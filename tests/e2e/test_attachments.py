@@ -61,6 +61,8 @@ class FileHost:
         self.requests.append((request.path, request.headers.get("Authorization", "")))
         if "slow" in request.path:
             await asyncio.wait_for(self._release.wait(), 30)  # hangs until the test ends
+        if "lagging" in request.path:
+            await asyncio.sleep(0.3)  # a photo on a slow link
         return web.Response(body=PNG_BYTES, content_type="image/png")
 
 
@@ -164,6 +166,24 @@ async def test_slack_sends_the_token_only_to_its_file_host_and_skips_what_it_can
         ("/files-pri/T1-F1/ok.png", f"Bearer {slack.bot_token}"),
         ("/files-pri/T1-F5/slow.png", f"Bearer {slack.bot_token}"),
     ], "external and oversized files are not downloaded"
+    assert len(images_given(openai_fake)) == 1
+
+
+async def test_slack_a_photo_keeps_its_place_in_line_while_it_downloads(
+    slack: FakeSlack, slack_bot: SlackService, file_host: FileHost, openai_fake: FakeOpenAI
+) -> None:
+    channel = share_in_dm(
+        slack, "U1", "here is the photo", [slack_file("lagging.png", f"{file_host.url}/files-pri/T1-F1/lagging.png")]
+    )
+    await asyncio.sleep(0.05)
+    slack.user_sends_dm("U1", "and this came right after")
+
+    await slack.await_for(
+        lambda: len([t for t in slack.texts(channel) if t.startswith("You said") and MARKER not in t]) == 2 or None,
+        timeout=15,
+    )
+    asked = [str(request["messages"][-1]["content"]) for request in openai_fake.chat_requests()]
+    assert "here is the photo" in asked[0] and "and this came right after" in asked[1]
     assert len(images_given(openai_fake)) == 1
 
 
