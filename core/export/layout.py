@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from html import escape
 
@@ -36,16 +37,24 @@ def _message_html(message: DayMessage, doc: DayDocument, md: MarkdownToHtml) -> 
     )
 
 
-def day_html(doc: DayDocument) -> str:
-    """The whole document as HTML; every piece of user or model text is escaped or sanitised."""
+def day_html(doc: DayDocument, messages: Sequence[DayMessage] | None = None, *, first: bool = True) -> str:
+    """The document as HTML; every piece of user or model text is escaped or sanitised.
+
+    By default the whole day. A long day is rendered in parts: `messages` is then one
+    contiguous slice of the day (in time order) and only the first part (`first`) carries
+    the date heading and the summary.
+    """
     md = MarkdownToHtml()
+    ordered = sorted(doc.messages if messages is None else messages, key=lambda m: m.at)
+    body = "".join(_message_html(m, doc, md) for m in ordered)
+    head = f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(doc.title)}</title></head><body>'
+    if not first:
+        return f"{head}{body}</body></html>"
     tz_name = getattr(doc.timezone, "key", None) or str(doc.timezone)
     summary = md.convert(doc.summary_markdown) if doc.summary_markdown.strip() else '<p class="empty">No summary.</p>'
-    messages = sorted(doc.messages, key=lambda m: m.at)
-    body = "".join(_message_html(m, doc, md) for m in messages) or '<p class="empty">No messages.</p>'
+    body = body or '<p class="empty">No messages.</p>'
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(doc.title)}</title></head><body>"
+        f"{head}"
         f'<header class="day"><h1 data-title="{escape(doc.title)}">{long_date(doc.day)}</h1>'
         f'<p class="subtitle">{escape(doc.assistant_name)} · day log · {escape(tz_name)}</p></header>'
         f'<section class="summary"><h2>Summary</h2>{summary}</section>'

@@ -3,27 +3,64 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from concurrent.futures import Executor
 
 from weasyprint import CSS, HTML
 
-from core.export.document import DayDocument
+from core.export.document import DayDocument, DayMessage
 from core.export.fetcher import DayImageFetcher
 from core.export.layout import day_html
+from core.export.merge import merge_parts
+from core.export.parts import PDF_OPTIONS, RenderedPart, footer_pdf, render_part, split_day
 from core.export.style import PRINT_CSS
+from core.export.workers import PartWorker
 
-IMAGE_DPI = 150
+
+def _render_in_parts(doc: DayDocument, slices: Sequence[Sequence[DayMessage]]) -> bytes:
+    """The first slice here, the others in part workers at the same time; then the footers and the merge.
+
+    A worker that fails has its part laid out here instead: slower, never a PDF short of messages.
+    """
+    workers = [PartWorker(doc, messages) for messages in slices[1:]]
+    try:
+        parts = [render_part(doc, slices[0], first=True)]
+        redone: dict[int, RenderedPart] = {}
+        pages = parts[0].pages
+        for n, worker in enumerate(workers):
+            count = worker.pages()
+            if count is None:
+                redone[n] = render_part(doc, worker.messages, first=False)
+                count = redone[n].pages
+            pages += count
+        # Laid out while the workers draw their parts.
+        footers = footer_pdf(doc.title, pages)
+        for n, worker in enumerate(workers):
+            parts.append(redone.get(n) or worker.result() or render_part(doc, worker.messages, first=False))
+    finally:
+        for worker in workers:
+            worker.close()
+    if sum(part.pages for part in parts) != pages:  # a part redone here after its worker had counted
+        footers = footer_pdf(doc.title, sum(part.pages for part in parts))
+    return merge_parts(doc, parts, footers)
 
 
 def render_day_pdf_sync(doc: DayDocument) -> bytes:
-    """Render `doc` to PDF bytes in the calling thread (CPU-bound: seconds for a long day)."""
+    """Render `doc` to PDF bytes (CPU-bound: seconds for a long day).
+
+    A short day is laid out in the calling thread in one piece. A long one is cut into
+    two parts laid out at the same time, the second in a short-lived process of its own
+    (`core.export.parts`, `core.export.workers`), then merged with its page numbers
+    ("Page X of Y") counted over the whole day (`core.export.merge`).
+    """
+    slices = split_day(doc)
+    if len(slices) > 1:
+        return _render_in_parts(doc, slices)
     fetcher = DayImageFetcher(image for message in doc.messages for image in message.images)
     stylesheet = CSS(string=PRINT_CSS, url_fetcher=fetcher)
     # No base_url: relative references resolve to nothing instead of the working directory.
     html = HTML(string=day_html(doc), base_url=None, url_fetcher=fetcher)
-    # Phone photos are ~600 dpi at page width: resampling them to 150 dpi keeps them sharp in
-    # print and keeps the file small enough for a DM attachment (Discord: 10 MiB).
-    return html.write_pdf(stylesheets=[stylesheet], dpi=IMAGE_DPI, jpeg_quality=85)
+    return html.write_pdf(stylesheets=[stylesheet], **PDF_OPTIONS)
 
 
 async def render_day_pdf(doc: DayDocument, *, executor: Executor | None = None) -> bytes:
@@ -33,6 +70,8 @@ async def render_day_pdf(doc: DayDocument, *, executor: Executor | None = None) 
     most of the time, so a process pool (`executor`, e.g. a one-worker
     ProcessPoolExecutor) keeps streaming answers smooth during a long render and gives
     the render's memory back when the worker ends; `doc` and the bytes are pickled across.
+    Either way a long day's second part is laid out by a process started for that render
+    and gone at its end.
     """
     if executor is None:
         return await asyncio.to_thread(render_day_pdf_sync, doc)

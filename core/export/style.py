@@ -35,3 +35,13 @@ figure.image { margin: 4pt 0; break-inside: avoid; }
 p.image-note { font-style: italic; color: #555; margin: 2pt 0; }
 p.empty { color: #555; font-style: italic; }
 """
+
+# A long day is laid out in parts, each without the page footer (PART_CSS); the footers
+# are then laid out alone, one empty page each, with PRINT_CSS + FOOTER_CSS (the same
+# @page boxes, font and colour as a single render) and stamped on the merged pages.
+PART_CSS = "@page { @bottom-left { content: none; } @bottom-right { content: none; } }"
+FOOTER_CSS = """
+body { margin: 0; }
+div.footer[data-title] { string-set: doc-title attr(data-title); }
+div.footer + div.footer { break-before: page; }
+"""
