@@ -63,16 +63,27 @@ class SummaryRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Where this process is the database's only writer (SQLite), conversations known to have
+        # no summary yet: most have none, and asking costs a query before every first token.
+        # Only this repository adds summaries, so the set stays true until ``add``.
+        self._none_yet: set[int] | None = set() if db.dialect == "sqlite" else None
+        self._added: dict[int, int] = {}  # summaries added per conversation, to spot an add during a read
 
     async def chain(self, conversation_id: int) -> list[SummaryRecord]:
         """The top-level summaries of a conversation (not folded into another), oldest range first."""
+        if self._none_yet is not None and conversation_id in self._none_yet:
+            return []
+        added = self._added.get(conversation_id, 0)
         async with self.db.engine.connect() as reader:
             rows = await reader.execute(
                 select(*_COLUMNS)
                 .where(Summary.conversation_id == conversation_id, Summary.parent_id.is_(None))
                 .order_by(Summary.first_message_id)
             )
-            return [SummaryRecord(*row) for row in rows]
+            chain = [SummaryRecord(*row) for row in rows]
+        if not chain and self._none_yet is not None and self._added.get(conversation_id, 0) == added:
+            self._none_yet.add(conversation_id)
+        return chain
 
     async def children(self, summary_id: int) -> list[SummaryRecord]:
         async with self.db.engine.connect() as reader:
@@ -156,6 +167,10 @@ class SummaryRepository:
                 return row.id
         except IntegrityError:
             return None
+        finally:
+            self._added[conversation_id] = self._added.get(conversation_id, 0) + 1
+            if self._none_yet is not None:
+                self._none_yet.discard(conversation_id)
 
     async def rewrite(self, summary_id: int, *, text: str, token_count: int, model: str, now: datetime) -> None:
         async with self.db.session() as session, session.begin():
