@@ -188,6 +188,11 @@ class ChatService:
 
     # -- questions adapters may ask ----------------------------------------------------
 
+    @property
+    def turns_in_progress(self) -> int:
+        """Turns running or waiting in line now (a turn runs on a little after its final text shows)."""
+        return sum(self._active.values())
+
     async def is_allowed(self, identity: PlatformIdentity) -> bool:
         """Whether this account may use the assistant (the one access decision, also used before downloads)."""
         return (await self.people.admit(identity)).allowed

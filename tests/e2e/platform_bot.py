@@ -178,9 +178,15 @@ class PlatformBot:
             self.container = None
 
     async def idle(self) -> None:
-        """Wait for the after-answer work (indexing, memory extraction)."""
+        """Wait for the turns to end (an answer shows before it is stored) and their after-answer work."""
         assert self.container is not None
-        await self.container.chat.tasks.wait_idle()
+        chat = self.container.chat
+        for _ in range(1000):
+            await chat.tasks.wait_idle()
+            if not chat.turns_in_progress:
+                break
+            await asyncio.sleep(0.01)
+        await chat.tasks.wait_idle()
 
     # -- people ---------------------------------------------------------------------------
 
