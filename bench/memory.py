@@ -1,6 +1,6 @@
 """Search latency and resident size of the memory vector index.
 
-    .venv/bin/python -m bench.memory [--queries 200] [--threads 1]
+    .venv/bin/python -m bench.memory [--queries 200] [--threads N]
 
 For 10k and 100k stored vectors at 1,536 and 512 dimensions: p50/p95 of one
 search (top 10) with plain numpy float32 brute force (contiguous matrix @ vector,
@@ -8,7 +8,8 @@ argpartition) and with :class:`core.memory.index.VectorIndex` (int8 scan with
 proven error bounds, exact float32 rescoring), whether both returned the same
 ids for every query, how many rows were rescored, the index's bytes and the
 process's resident growth.  The vectors are clustered like real embeddings
-(topics plus noise); the queries are noisy copies of stored vectors.
+(topics plus noise); the queries are noisy copies of stored vectors.  Each
+side runs its queries as one phase; the index scans on every core by default.
 """
 
 from __future__ import annotations
