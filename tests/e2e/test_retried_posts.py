@@ -61,25 +61,33 @@ async def test_slack_a_post_whose_answer_was_lost_is_found_not_posted_again(
         assert slack.calls("conversations.history")
 
 
-@sqlite_only
-async def test_slack_native_an_append_whose_answer_was_lost_is_not_appended_twice(
-    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
-) -> None:
-    answer = "Streamed once: " + words(80)
+async def stream_with_a_lost_answer(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, method: str, answer: str
+) -> tuple[FakeSlack, list[str]]:
+    """A natively streamed answer whose first ``method`` call took effect but lost its answer; the DM's bot texts."""
     openai_fake.queue(Reply.at_rate(answer, first_token_after=0.1, words_per_second=60))
     chat = slack_chat(database, model)
     with FakeSlack() as slack:
-        slack.drop_connection_after("chat.appendStream")
+        slack.drop_connection_after(method)
         settings = settings_for(slack, slack_native_streaming=True)
         async with running(chat, model, slack, settings=settings):
             slack.user_sends_dm("U1", "stream it")
             channel = slack.dm_channel("U1")
             await slack.await_for(lambda: slack.calls("chat.stopStream"), timeout=15)
-            messages = [m for m in slack.channel_messages(channel) if m.is_bot]
-        assert [m.text for m in messages] == [answer]
-        appends = slack.calls("chat.appendStream")
-        assert appends and not appends[0].error, "the first append took effect though its answer was lost"
-        assert slack.calls("conversations.replies"), "the bot read the message back before appending again"
+            return slack, [m.text for m in slack.channel_messages(channel) if m.is_bot]
+
+
+@sqlite_only
+async def test_slack_native_an_append_whose_answer_was_lost_is_not_appended_twice(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    answer = "Streamed once: " + words(80)
+    slack, shown = await stream_with_a_lost_answer(database, model, openai_fake, "chat.appendStream", answer)
+
+    assert shown == [answer]
+    appends = slack.calls("chat.appendStream")
+    assert appends and not appends[0].error, "the first append took effect though its answer was lost"
+    assert slack.calls("conversations.replies"), "the bot read the message back before appending again"
 
 
 @sqlite_only
@@ -87,16 +95,8 @@ async def test_slack_native_a_start_whose_answer_was_lost_is_continued_not_start
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
 ) -> None:
     answer = "Started once: " + words(80)
-    openai_fake.queue(Reply.at_rate(answer, first_token_after=0.1, words_per_second=60))
-    chat = slack_chat(database, model)
-    with FakeSlack() as slack:
-        slack.drop_connection_after("chat.startStream")
-        settings = settings_for(slack, slack_native_streaming=True)
-        async with running(chat, model, slack, settings=settings):
-            slack.user_sends_dm("U1", "stream it")
-            channel = slack.dm_channel("U1")
-            await slack.await_for(lambda: slack.calls("chat.stopStream"), timeout=15)
-            messages = [m for m in slack.channel_messages(channel) if m.is_bot]
-        assert [m.text for m in messages] == [answer]
-        assert len(slack.calls("chat.startStream")) == 1, "found in the thread, not started a second time"
-        assert slack.calls("conversations.replies")
+    slack, shown = await stream_with_a_lost_answer(database, model, openai_fake, "chat.startStream", answer)
+
+    assert shown == [answer]
+    assert len(slack.calls("chat.startStream")) == 1, "found in the thread, not started a second time"
+    assert slack.calls("conversations.replies")
