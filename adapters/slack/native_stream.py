@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -142,16 +143,8 @@ class NativeStreamRenderer(AnswerRenderer):
     async def _first_start(self, text: str) -> bool:
         """Start the stream with the first text in one call; False when Slack refused it (render otherwise)."""
         text = text[:CALL_MAX_CHARS]
-        since = time.time()
         try:
-            self._in_flight = True
-            response = await self._once.chat_startStream(
-                channel=self.surface.channel,
-                thread_ts=self.thread_ts,
-                markdown_text=text,
-                recipient_user_id=self.recipient_user_id or None,
-                recipient_team_id=self.recipient_team_id or None,
-            )
+            self.ts = await self._send_start(text)
         except SlackApiError as exc:
             error = delivery_error(exc)
             if isinstance(error, RateLimited):
@@ -161,16 +154,37 @@ class NativeStreamRenderer(AnswerRenderer):
                 log.warning("chat.startStream was refused (%s); this answer edits a placeholder instead", error)
             return False
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            started = await self._find_started(text, since)
-            if started is None:
-                log.warning("chat.startStream failed: %s; trying again", exc)
-                return True  # the writer starts it (``ts`` is still unknown)
-            response = {"ts": started}
-        finally:
-            self._in_flight = False
-        self.ts = str(response["ts"])
+            log.warning("chat.startStream failed: %s; trying again", exc)
+            return True  # the writer starts it (``ts`` is still unknown)
         self._first_sent = len(text)
         return True
+
+    async def _send_start(self, text: str) -> str:
+        """chat.startStream, sent once; returns the stream's ts.
+
+        When the call failed on the network it may still have started the stream:
+        that stream is looked for and adopted before the failure is raised.
+        """
+        since = time.time()
+        try:
+            self._in_flight = True
+            response = await self._once.chat_startStream(
+                channel=self.surface.channel,
+                thread_ts=self.thread_ts,
+                markdown_text=text or None,
+                recipient_user_id=self.recipient_user_id or None,
+                recipient_team_id=self.recipient_team_id or None,
+            )
+        except SlackApiError:
+            raise  # Slack answered: it refused, nothing was started
+        except (SlackClientError, aiohttp.ClientError, TimeoutError):
+            started = await self._find_started(text, since)
+            if started is None:
+                raise
+            return started
+        finally:
+            self._in_flight = False
+        return str(response["ts"])
 
     async def _find_started(self, text: str, since: float) -> str | None:
         """The ts of the stream a chat.startStream whose answer was lost began, if Slack has it.
@@ -179,14 +193,8 @@ class NativeStreamRenderer(AnswerRenderer):
         twice. Ours is the bot's message in this thread, begun after ``since`` (Unix
         seconds, a little before the call), showing the text the call carried.
         """
-        try:
-            response = await self.client.conversations_replies(
-                channel=self.surface.channel, ts=self.thread_ts, limit=200
-            )
-        except (SlackClientError, *NETWORK_ERRORS) as exc:
-            log.warning("could not check for a stream whose start was lost: %s", exc)
-            return None
-        for message in reversed(list(response.get("messages") or [])):
+        messages = await self._thread_messages("check for a stream whose start was lost")
+        for message in reversed(messages or []):
             ts = str(message.get("ts") or "")
             if (
                 message.get("bot_id")
@@ -257,26 +265,12 @@ class NativeStreamRenderer(AnswerRenderer):
         for attempt in range(_ATTEMPTS):
             if attempt:
                 await self.budget.acquire((self.workspace.stream_start,), Priority.FIRST)
-            since = time.time()
             try:
-                self._in_flight = True
-                response = await self._once.chat_startStream(
-                    channel=self.surface.channel,
-                    thread_ts=self.thread_ts,
-                    markdown_text=text or None,
-                    recipient_user_id=self.recipient_user_id or None,
-                    recipient_team_id=self.recipient_team_id or None,
-                )
+                self.ts = await self._send_start(text)
             except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-                started = None if isinstance(exc, SlackApiError) else await self._find_started(text, since)
-                if started is None:
-                    if self._refused(exc, (self.workspace.stream_start,), "chat.startStream"):
-                        return
-                    continue
-                response = {"ts": started}
-            finally:
-                self._in_flight = False
-            self.ts = str(response["ts"])
+                if self._refused(exc, (self.workspace.stream_start,), "chat.startStream"):
+                    return
+                continue
             self.sent = len(text)
             self._record_soon([self.ts])
             return
@@ -307,19 +301,26 @@ class NativeStreamRenderer(AnswerRenderer):
     async def _landed(self, size: int) -> bool | None:
         """Whether the streamed message shows the next ``size`` characters: True, False, or None (unknown)."""
         assert self.ts is not None
-        try:
-            response = await self.client.conversations_replies(
-                channel=self.surface.channel, ts=self.thread_ts, limit=200
-            )
-        except (SlackClientError, *NETWORK_ERRORS) as exc:
-            log.warning("could not read the streamed message back: %s", exc)
+        messages = await self._thread_messages("read the streamed message back")
+        if messages is None:
             return None
-        shown = next((m.get("text") for m in response.get("messages") or [] if m.get("ts") == self.ts), None)
+        shown = next((m.get("text") for m in messages if m.get("ts") == self.ts), None)
         if shown == self.text[: self.sent + size]:
             return True
         if shown == self.text[: self.sent]:
             return False
         return None
+
+    async def _thread_messages(self, purpose: str) -> list[dict[str, Any]] | None:
+        """The messages of this answer's thread, oldest first; None (and a log line) when Slack cannot say."""
+        try:
+            response = await self.client.conversations_replies(
+                channel=self.surface.channel, ts=self.thread_ts, limit=200
+            )
+        except (SlackClientError, *NETWORK_ERRORS) as exc:
+            log.warning("could not %s: %s", purpose, exc)
+            return None
+        return list(response.get("messages") or [])
 
     def _refused(self, exc: Exception, windows: tuple[SlidingWindow, ...], method: str) -> bool:
         """Handle a failed call; returns True when the stream is broken for good."""
