@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from bot.settings_html import message_page, moving_on_page, settings_page
 from core.identity.account import AccountSettings
-from core.identity.settings_access import LINK_PATH, SettingsAccess
+from core.identity.settings_access import LINK_PATH, SettingsAccess, SettingsSession
 from core.identity.states import StateProblem, StateRefused
 
 log = logging.getLogger(__name__)
@@ -93,25 +93,31 @@ def add_settings_routes(app: FastAPI) -> None:
         )
         return response
 
-    @app.get(LINK_PATH)
-    async def show(request: Request) -> Response:
+    async def signed_in(request: Request) -> tuple[SettingsPage, SettingsSession] | Response:
+        """The page and the request's session, or the page saying why there is none."""
         page = configured()
         if page is None:
             return _html(not_set_up, 404)
         session = await page.access.session(request.cookies.get(COOKIE))
         if session is None:
             return _html(message_page("Session ended", ENDED), 401)
+        return page, session
+
+    @app.get(LINK_PATH)
+    async def show(request: Request) -> Response:
+        found = await signed_in(request)
+        if isinstance(found, Response):
+            return found
+        page, session = found
         view = await page.account.view(session.user)
         return _html(settings_page(view, csrf=session.csrf, assistant=page.assistant_name))
 
     @app.post(LINK_PATH)
     async def change(request: Request) -> Response:
-        page = configured()
-        if page is None:
-            return _html(not_set_up, 404)
-        session = await page.access.session(request.cookies.get(COOKIE))
-        if session is None:
-            return _html(message_page("Session ended", ENDED), 401)
+        found = await signed_in(request)
+        if isinstance(found, Response):
+            return found
+        page, session = found
         form = await _read_form(request)
         if form is None:
             return _html(message_page("Not saved", "That form could not be read; nothing was saved."), 400)
