@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.db.models import Conversation, Message, User
 from core.db.models_memory import Memory, MessageEmbedding
 from core.memory import fts
-from core.memory.index import VectorIndex
 from core.memory.store import MemoryStore
 from core.memory.vectors import Kind
 
@@ -107,70 +106,40 @@ class MemorySearch:
         # One connection for the full-text query and reading the hits back: a checkout per
         # query is a measurable part of recall's cost before the first token.
         async with self.store.db.engine.connect() as conn:
-            return await self._fuse(
-                conn,
-                user_id,
-                vector,
-                query,
-                indexes,
-                similarity,
-                vector_ranked,
-                limit=limit,
-                since=since,
-                until=until,
-                kinds=kinds,
-                opts=opts,
-            )
+            text_ranked: list[tuple[Kind, int]] = []
+            complete: set[tuple[Kind, int]] = set()
+            if opts.fusion:
+                found = await fts.search(conn, user_id, query, opts.candidates, kinds=kinds)
+                text_ranked = [(hit.kind, hit.id) for hit in found if hit.kind in kinds]  # type: ignore[misc]
+                complete = {(hit.kind, hit.id) for hit in found if hit.all_terms}
+                for key in text_ranked:
+                    if key not in similarity:
+                        index = indexes.get(key[0])
+                        score = _score_of(index, key[1], vector) if index is not None else None
+                        if score is not None:
+                            similarity[key] = score
 
-    async def _fuse(
-        self,
-        conn: AsyncConnection,
-        user_id: int,
-        vector: np.ndarray,
-        query: str,
-        indexes: dict[Kind, VectorIndex | None],
-        similarity: dict[tuple[Kind, int], float],
-        vector_ranked: list[tuple[Kind, int]],
-        *,
-        limit: int,
-        since: datetime | None,
-        until: datetime | None,
-        kinds: tuple[Kind, ...],
-        opts: SearchOptions,
-    ) -> list[SearchHit]:
-        """Fuse the vector ranking with the full-text one, apply the floor, read the hits back."""
-        text_ranked: list[tuple[Kind, int]] = []
-        complete: set[tuple[Kind, int]] = set()
-        if opts.fusion:
-            found = await fts.search(conn, user_id, query, opts.candidates, kinds=kinds)
-            text_ranked = [(hit.kind, hit.id) for hit in found if hit.kind in kinds]  # type: ignore[misc]
-            complete = {(hit.kind, hit.id) for hit in found if hit.all_terms}
-            for key in text_ranked:
-                if key not in similarity:
-                    index = indexes.get(key[0])
-                    score = _score_of(index, key[1], vector) if index is not None else None
-                    if score is not None:
-                        similarity[key] = score
-
-        from_text = set(text_ranked)
-        fused: dict[tuple[Kind, int], float] = {}
-        for ranking in (vector_ranked, text_ranked):
-            for rank, key in enumerate(ranking):
-                fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
-        kept = [
-            key
-            for key in fused
-            if (key in complete and key in similarity) or _over_floor(key, similarity, from_text, opts)
-        ]
-        kept.sort(key=lambda key: (-fused[key], -similarity[key]))
-        # All kept (at most two candidate lists): full-text hits are not yet filtered by date.
-        hits = await self._read(conn, user_id, kept, since, until)
-        out = [
-            SearchHit(kind, item, *hits[(kind, item)], similarity=similarity[(kind, item)], score=fused[(kind, item)])
-            for kind, item in kept
-            if (kind, item) in hits
-        ]
-        return out[:limit]
+            from_text = set(text_ranked)
+            fused: dict[tuple[Kind, int], float] = {}
+            for ranking in (vector_ranked, text_ranked):
+                for rank, key in enumerate(ranking):
+                    fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+            kept = [
+                key
+                for key in fused
+                if (key in complete and key in similarity) or _over_floor(key, similarity, from_text, opts)
+            ]
+            kept.sort(key=lambda key: (-fused[key], -similarity[key]))
+            # All kept (at most two candidate lists): full-text hits are not yet filtered by date.
+            hits = await self._read(conn, user_id, kept, since, until)
+            out = [
+                SearchHit(
+                    kind, item, *hits[(kind, item)], similarity=similarity[(kind, item)], score=fused[(kind, item)]
+                )
+                for kind, item in kept
+                if (kind, item) in hits
+            ]
+            return out[:limit]
 
     async def _read(
         self,
