@@ -98,16 +98,15 @@ class AnswerRunner:
         incoming: IncomingMessage,
         surface: SlackSurface,
         *,
-        note: str = "",
         fetch_files: Callable[[], Awaitable[SharedFiles]] | None = None,
     ) -> None:
-        """Run the turn for ``incoming`` and render it on ``surface``; ``note`` is shown under the answer.
+        """Run the turn for ``incoming`` and render it on ``surface``.
 
         ``fetch_files`` downloads the message's files when its turn comes (the message
         keeps its place in line from its arrival); what it could not read is said
-        under the answer like ``note``.
+        under the answer.
         """
-        state = _Running(asyncio.current_task(), files_note=note)
+        state = _Running(asyncio.current_task())
         thread_ts = surface.thread_ts or incoming.platform_message_id
         status = AssistantStatus(surface, thread_ts) if self.assistant_status else None
         renderer: Renderer
@@ -121,7 +120,6 @@ class AnswerRunner:
             )
         else:
             renderer = StreamRenderer(surface, record_parts=self.chat.record_platform_parts)
-        renderer.note = note
         state.renderer = renderer
         if fetch_files is not None:
             incoming = dataclasses.replace(incoming, fetch_attachments=partial(_fetch, fetch_files, state))
