@@ -22,9 +22,11 @@ from core.export.fetcher import DayImageFetcher
 from core.export.layout import day_html
 from core.export.style import FOOTER_CSS, PART_CSS, PRINT_CSS
 
-# Phone photos are ~600 dpi at page width: resampling them to 150 dpi keeps them sharp in
-# print and keeps the file small enough for a DM attachment (Discord: 10 MiB).
-PDF_OPTIONS = {"dpi": 150, "jpeg_quality": 85}
+# Images above 150 dpi as printed are resampled to it: sharp in print, and the file stays
+# small enough for a DM attachment (Discord: 10 MiB). `core.export.images` already shrinks
+# them that far; no jpeg_quality, so WeasyPrint embeds those JPEG bytes as they are instead
+# of decoding and encoding each one again.
+PDF_OPTIONS = {"dpi": 150}
 
 # Layout cost in about characters of Markdown: a message's box and time line weigh
 # like 200 characters of text, an image like 2,000. A 500-message day is about 600,000.

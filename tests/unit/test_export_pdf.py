@@ -279,7 +279,23 @@ async def test_a_phone_photo_is_upright_and_no_larger_than_print_needs() -> None
     assert _image_xobjects(pdf) == 1
     [(width, height)] = _image_sizes(pdf)
     assert height > width  # portrait, as the phone showed it
-    assert height <= 1200
+    # Shrunk to 1,000 pixels (127 dpi at the 200 mm max-height) and embedded as made: not resampled again.
+    assert (width, height) == (667, 1000)
+
+
+async def test_a_small_jpeg_is_embedded_as_sent_not_encoded_again() -> None:
+    sent = _image_bytes((20, 90, 200), "JPEG", size=(640, 480))
+    photo = StoredImage("att/1/small.jpg", "image/jpeg", sent)
+    pdf = await render_day_pdf(_doc([DayMessage(_at(12, 0), "Alice", "user", "Small one", [photo])]))
+
+    embedded = [
+        ref.get_object()
+        for page in PdfReader(io.BytesIO(pdf)).pages
+        for ref in ((page.get("/Resources") or {}).get("/XObject") or {}).values()
+        if ref.get_object().get("/Subtype") == "/Image"
+    ]
+    assert [image["/Filter"] for image in embedded] == ["/DCTDecode"]
+    assert embedded[0]._data == sent  # the JPEG's own bytes: no quality lost, no time spent
 
 
 async def test_an_unreadable_image_is_named_instead_of_breaking_the_pdf() -> None:
