@@ -6,10 +6,12 @@ edits it as soon as the first text exists and then as often as the platform's
 budget allows, moves on to a new message when the text outgrows one, and
 finishes with the exact answer (or the partial answer and a short note).
 
-A platform plugs in through :class:`Surface`: its limits, its rate windows and
-four calls (post, edit, upload, typing).  Which windows each call counts
-against, and how often one answer may routinely be edited, are the platform's
-to say; granting calls fairly across conversations is :mod:`adapters.budget`'s.
+A platform plugs in through :class:`adapters.surface.Surface`: its limits, its
+rate windows and four calls (post, edit, upload, typing).  Which windows each
+call counts against, and how often one answer may routinely be edited, are the
+platform's to say; granting calls fairly across conversations is
+:mod:`adapters.budget`'s.  Posting a finished text unprompted, and closing an
+answer a restart cut off, are :mod:`adapters.delivery`'s.
 """
 
 from __future__ import annotations
@@ -20,12 +22,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
-from typing import Protocol
 
-from adapters.budget import Priority, RateBudget, Reservation, SlidingWindow
-from adapters.text import Piece, Splitter, open_fence
-from core.chat import InterruptedAnswer
-from core.messenger import DeliveryError as NotDelivered
+from adapters.budget import Priority, RateBudget, Reservation
+from adapters.surface import DeliveryError, RateLimited, Surface
+from adapters.text import Piece, Splitter, clip, closing_fence, last_break, open_fence
 from core.types import (
     AnswerComplete,
     OutgoingFile,
@@ -40,7 +40,6 @@ from core.types import (
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED_NOTE = "This answer was cut off when the assistant restarted."
 STOPPED_NOTE = "This answer was cut off because the assistant was shutting down."
 # How long the final edit may wait for the platform's budget before the rest of the
 # answer is posted as new messages instead (continuing from where the visible text
@@ -57,77 +56,6 @@ TIDY_ATTEMPTS = 30
 STATUS_MAX_CHARS = 120  # fits the room every message keeps free (SurfaceLimits.reserve)
 # A call refused with a rate limit is tried again up to this many times (it created nothing).
 RATE_LIMIT_RETRIES = 10
-
-
-class RateLimited(Exception):
-    """The platform refused a call with a rate limit; try again after ``retry_after`` seconds."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"rate limited for {retry_after:.2f}s")
-        self.retry_after = retry_after
-
-
-class DeliveryError(Exception):
-    """The platform refused a call for another reason; ``gone`` means the message no longer exists.
-
-    ``permanent`` means trying again cannot help (the user closed their DMs, the
-    request is invalid): the call is not repeated.
-    """
-
-    def __init__(self, message: str, *, gone: bool = False, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.gone = gone
-        self.permanent = permanent
-
-
-@dataclass(frozen=True, slots=True)
-class SurfaceLimits:
-    """What a platform allows and how it shows a streaming answer."""
-
-    max_chars: int
-    marker: str = " ▌"
-    placeholder: str = "▌"
-    reserve: int = 160  # room kept in each message for the marker, a status line or an error note
-    # Seconds to wait for the first text before posting a placeholder even when the budget is free:
-    # for platforms whose edits are scarcer than posts (Slack), the first text is best posted itself.
-    first_text_wait: float = 0.0
-
-
-class Surface(Protocol):
-    """One place an answer is rendered into (a DM channel, a thread), as a platform sees it."""
-
-    limits: SurfaceLimits
-    budget: RateBudget
-
-    def windows(self, action: str) -> Sequence[SlidingWindow]:
-        """The rate windows a call counts against: ``post``, ``edit``, ``upload`` or ``typing``."""
-        ...
-
-    def routine_interval(self) -> float:
-        """Seconds to leave between two routine edits of one answer."""
-        ...
-
-    def format_text(self, markdown: str) -> str:
-        """The model's Markdown in the platform's own markup."""
-        ...
-
-    def format_status(self, status: str) -> str: ...
-
-    def format_note(self, note: str) -> str: ...
-
-    async def post(self, text: str) -> str:
-        """Post a new message; returns its platform id."""
-        ...
-
-    async def edit(self, message_id: str, text: str) -> None: ...
-
-    async def delete(self, message_id: str) -> None:
-        """Delete one of our messages (only ever one that shows no answer text)."""
-        ...
-
-    async def upload(self, file: OutgoingFile) -> None: ...
-
-    async def typing(self) -> None: ...
 
 
 @dataclass
@@ -454,14 +382,14 @@ class StreamRenderer(AnswerRenderer):
             await self._sync(final=True)  # only new parts are missing: posts, no edits needed
             return
         start = layout[first_stale - 1][2] if first_stale else 0
-        keep_upto = _word_cut(self.text, start, self.upto[first_stale])
+        keep_upto = last_break(self.text, start, self.upto[first_stale])
         keep = self.text[start:keep_upto]
         stale = list(self.parts[first_stale:])
         del self.parts[first_stale:], self.shown[first_stale:], self.bare[first_stale:], self.upto[first_stale:]
         if keep.strip():
             # The stale message keeps its share (tidied below); new messages carry the rest.
             rest = open_fence(self.text[:keep_upto]) + self.text[keep_upto:]
-            kept_text = self.surface.format_text(open_fence(self.text[:start]) + keep) + _closing_fence(
+            kept_text = self.surface.format_text(open_fence(self.text[:start]) + keep) + closing_fence(
                 self.text[:keep_upto]
             )
             tidy = [(stale[0], kept_text), *((m, None) for m in stale[1:])]
@@ -490,7 +418,7 @@ class StreamRenderer(AnswerRenderer):
         texts = (
             [self.surface.format_text(p.opening + p.body) + p.closing for p in splitter.pieces(rest)] if rest else []
         )
-        note = self.surface.format_note(_clip(self.note, self.limits.max_chars // 2)) if self.note else ""
+        note = self.surface.format_note(clip(self.note, self.limits.max_chars // 2)) if self.note else ""
         if note and texts and len(texts[-1]) + 2 + len(note) <= self.limits.max_chars:
             texts[-1] = f"{texts[-1]}\n\n{note}"
         elif note:
@@ -541,7 +469,7 @@ class StreamRenderer(AnswerRenderer):
             last = rendered[-1] if rendered else ""
             last = (last + self.limits.marker) if last else self.limits.placeholder
             if self.status:
-                last += "\n" + self.surface.format_status(_clip(self.status, STATUS_MAX_CHARS))
+                last += "\n" + self.surface.format_status(clip(self.status, STATUS_MAX_CHARS))
             rendered[-1:] = [last]
             return list(zip(rendered, bare or [""], ends or [0], strict=True))
         return [
@@ -551,7 +479,7 @@ class StreamRenderer(AnswerRenderer):
     def _final_texts(self, bare: list[str]) -> list[str]:
         rendered = list(bare)
         last = rendered[-1] if rendered else ""
-        note = self.surface.format_note(_clip(self.note, self.limits.max_chars // 2)) if self.note else ""
+        note = self.surface.format_note(clip(self.note, self.limits.max_chars // 2)) if self.note else ""
         if not note and not last.strip():
             note = self.surface.format_note("(no answer)")
         if not note:
@@ -671,31 +599,6 @@ class StreamRenderer(AnswerRenderer):
                 self._in_flight = False
 
 
-def _word_cut(text: str, start: int, end: int) -> int:
-    """Where a message showing ``text[start:end]`` had best stop: after a line, sentence or word."""
-    if end >= len(text) or end <= start:
-        return max(start, min(end, len(text)))
-    shown = text[start:end]
-    for separator in ("\n", ". ", " "):
-        at = shown.rfind(separator)
-        if at > 0 and at + len(separator) >= len(shown) * 0.5:
-            return start + at + len(separator)
-    return end
-
-
-def _closing_fence(text: str) -> str:
-    """The line that closes the code block ``text`` ends inside, or ``""``."""
-    opening = open_fence(text)
-    if not opening:
-        return ""
-    marker = opening[: len(opening) - len(opening.lstrip(opening[0]))]
-    return ("" if text.endswith("\n") else "\n") + marker
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 async def _wait_any(events: Sequence[asyncio.Event], seconds: float) -> None:
     """Sleep ``seconds`` unless one of ``events`` is set first."""
     waiters = [asyncio.ensure_future(event.wait()) for event in events]
@@ -704,51 +607,3 @@ async def _wait_any(events: Sequence[asyncio.Event], seconds: float) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
-
-
-async def close_interrupted(surface: Surface, answer: InterruptedAnswer) -> list[str]:
-    """After a restart: show a cut-off answer as it was stored, without a streaming marker, with a note.
-
-    Returns the platform ids now showing it.
-    """
-    renderer = StreamRenderer(surface)
-    renderer.text = answer.text
-    renderer.note = INTERRUPTED_NOTE
-    renderer.parts = list(answer.platform_parts)
-    renderer.shown = ["" for _ in renderer.parts]  # unknown: rewrite every part
-    renderer.bare = ["" for _ in renderer.parts]
-    renderer.upto = [0 for _ in renderer.parts]
-    await renderer._sync(final=True)
-    return renderer.parts
-
-
-async def deliver(surface: Surface, text: str, files: Sequence[OutgoingFile] = ()) -> list[str]:
-    """Post a finished text and files unprompted, the way answers are posted.
-
-    The text is split at the platform's limit like an answer and each part goes
-    through the surface's rate budget and the renderer's post-with-retry path
-    (rate limits waited out, failures retried, permanent refusals not).  Returns
-    the platform ids of the text's messages.  Raises :class:`core.messenger.DeliveryError`
-    when a part or a file could not be posted; what was posted before stays.
-    """
-    renderer = StreamRenderer(surface)
-    if text.strip():
-        renderer.text = text
-        expected = len(renderer._desired(final=True))
-        await renderer._sync(final=True)
-        if len(renderer.parts) < expected:
-            done = f" ({len(renderer.parts)} of {expected} parts were posted)" if renderer.parts else ""
-            raise _not_delivered(renderer.last_error, done)
-    for file in files:
-        if not await renderer._upload(file):
-            raise _not_delivered(renderer.last_error, f" (the file {file.filename} was not posted)")
-    return renderer.parts
-
-
-def _not_delivered(error: Exception | None, detail: str) -> NotDelivered:
-    if isinstance(error, DeliveryError):
-        return NotDelivered(f"{error}{detail}", retryable=not error.permanent)
-    if isinstance(error, RateLimited):
-        return NotDelivered(f"the platform kept refusing with rate limits{detail}", retryable=True)
-    reason = f"{type(error).__name__}: {error}" if error is not None else "the platform refused the post"
-    return NotDelivered(f"{reason}{detail}", retryable=True)

@@ -1,10 +1,15 @@
-"""Splitting a growing answer into message-sized pieces.
+"""Cutting an answer's text for messages: message-sized pieces, and where to stop a shortened one.
 
 Each piece's ``body`` is an exact slice of the answer, so joining the bodies
 gives the answer back character for character; a code fence cut in two is
 closed at the end of one piece and reopened (same language) at the start of the
 next, in ``closing``/``opening``.  Pieces are sealed only once the text beyond
 them exists, and a sealed piece never changes as the answer grows.
+
+The renderer's smaller cuts live here too: a good place to end a message cut
+short (:func:`last_break`), the fence lines that close or reopen a code block
+cut there (:func:`closing_fence`, :func:`open_fence`), and a clipped line
+(:func:`clip`).
 """
 
 from __future__ import annotations
@@ -138,3 +143,29 @@ def open_fence(text: str) -> str:
     """
     state = _fence_after(text, _FenceState())
     return f"{state.marker}{state.info}\n" if state.marker else ""
+
+
+def last_break(text: str, start: int, end: int) -> int:
+    """Where a message showing ``text[start:end]`` had best stop: after a line, sentence or word."""
+    if end >= len(text) or end <= start:
+        return max(start, min(end, len(text)))
+    shown = text[start:end]
+    for separator in ("\n", ". ", " "):
+        at = shown.rfind(separator)
+        if at > 0 and at + len(separator) >= len(shown) * 0.5:
+            return start + at + len(separator)
+    return end
+
+
+def closing_fence(text: str) -> str:
+    """The line that closes the code block ``text`` ends inside, or ``""``."""
+    opening = open_fence(text)
+    if not opening:
+        return ""
+    marker = opening[: len(opening) - len(opening.lstrip(opening[0]))]
+    return ("" if text.endswith("\n") else "\n") + marker
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

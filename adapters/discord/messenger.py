@@ -1,7 +1,7 @@
 """Discord's way out: post to a user's DMs or into a known channel, unprompted.
 
 Posts go through the same :class:`DiscordSurface`, bot-wide budget and
-post-with-retry path as answers (:func:`adapters.render.deliver`), so a
+post-with-retry path as answers (:func:`adapters.delivery.deliver`), so a
 scheduled post never crowds out a streaming answer's edits.
 """
 
@@ -15,10 +15,10 @@ import aiohttp
 import discord
 
 from adapters.budget import Priority
+from adapters.delivery import deliver
 from adapters.discord.limits import DiscordBudget
 from adapters.discord.mapping import PLATFORM, place_of
 from adapters.discord.surface import DiscordSurface
-from adapters.render import deliver
 from core.messenger import Delivery, DeliveryError
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 

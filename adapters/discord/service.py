@@ -11,6 +11,7 @@ import discord
 import yarl
 from discord import app_commands
 
+from adapters.delivery import close_interrupted
 from adapters.discord.limits import DiscordBudget
 from adapters.discord.logs import fold_reconnect_tracebacks
 from adapters.discord.mapping import (
@@ -27,7 +28,7 @@ from adapters.discord.refusal import refuse_privately
 from adapters.discord.slash import register_commands
 from adapters.discord.surface import NO_MENTIONS, DiscordSurface
 from adapters.errors import PlatformStartError
-from adapters.render import StreamRenderer, close_interrupted
+from adapters.render import StreamRenderer
 from adapters.strangers import StrangerGate
 from core.attachments import AttachmentPolicy
 from core.chat import ChatService

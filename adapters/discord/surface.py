@@ -18,7 +18,7 @@ import discord
 
 from adapters.budget import RateBudget, SlidingWindow
 from adapters.discord.limits import MAX_MESSAGE_CHARS, DiscordBudget
-from adapters.render import DeliveryError, RateLimited, SurfaceLimits
+from adapters.surface import DeliveryError, RateLimited, SurfaceLimits
 from core.types import OutgoingFile
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.budget import Priority
-from adapters.render import DeliveryError, RateLimited
 from adapters.slack.answers import AnswerRunner
 from adapters.slack.files import FileFetcher
 from adapters.slack.identity import SlackIdentities
@@ -28,6 +27,7 @@ from adapters.slack.surface import SlackSurface
 from adapters.slack.threads import ActiveThreads
 from adapters.slack.workspace import Workspaces
 from adapters.strangers import StrangerGate
+from adapters.surface import DeliveryError, RateLimited
 from core.chat import ChatService
 from core.types import ConversationRef, IncomingMessage
 

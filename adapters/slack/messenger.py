@@ -3,7 +3,7 @@
 The DM is opened with ``conversations.open(users=U…)`` (scope ``im:write``)
 and remembered; text goes out with chat.postMessage through the same
 :class:`SlackSurface`, workspace budget, mrkdwn conversion and splitting as
-answers (:func:`adapters.render.deliver`), files with files_upload_v2.
+answers (:func:`adapters.delivery.deliver`), files with files_upload_v2.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.budget import Priority
-from adapters.render import RATE_LIMIT_RETRIES, deliver
+from adapters.delivery import deliver
+from adapters.render import RATE_LIMIT_RETRIES
 from adapters.slack.conversations import SurfaceFactory
 from adapters.slack.identity import PLATFORM
 from adapters.slack.mapping import dm_ref

@@ -33,16 +33,9 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from adapters.budget import Priority, Reservation, SlidingWindow
-from adapters.render import (
-    FINAL_EDIT_WAIT,
-    TIDY_ATTEMPTS,
-    AnswerRenderer,
-    DeliveryError,
-    PartsRecorder,
-    RateLimited,
-    StreamRenderer,
-)
+from adapters.render import FINAL_EDIT_WAIT, TIDY_ATTEMPTS, AnswerRenderer, PartsRecorder, StreamRenderer
 from adapters.slack.surface import NETWORK_ERRORS, SlackSurface, delivery_error, sent_once
+from adapters.surface import DeliveryError, RateLimited
 from adapters.text import Splitter
 from core.types import OutgoingFile, Refused, StatusUpdate, TextDelta, TurnDone, TurnError, TurnEvent, TurnStarted
 

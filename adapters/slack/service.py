@@ -18,8 +18,8 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.delivery import close_interrupted
 from adapters.errors import PlatformStartError
-from adapters.render import close_interrupted
 from adapters.slack.answers import AnswerRunner
 from adapters.slack.commands import SlashCommands
 from adapters.slack.conversations import ConversationHandler, SurfaceFactory

@@ -26,9 +26,9 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.budget import RateBudget, SlidingWindow
-from adapters.render import DeliveryError, RateLimited, SurfaceLimits
 from adapters.slack.mrkdwn import escape, to_mrkdwn
 from adapters.slack.workspace import Workspace
+from adapters.surface import DeliveryError, RateLimited, SurfaceLimits
 from core.types import OutgoingFile
 
 log = logging.getLogger(__name__)

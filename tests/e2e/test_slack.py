@@ -24,7 +24,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from adapters.render import INTERRUPTED_NOTE, STOPPED_NOTE
+from adapters.delivery import INTERRUPTED_NOTE
+from adapters.render import STOPPED_NOTE
 from adapters.slack import SlackRateLimits, SlackService
 from bot.config import Settings
 from bot.platforms import slack_service

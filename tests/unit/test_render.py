@@ -7,7 +7,9 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 from adapters.budget import Priority, RateBudget, SlidingWindow
-from adapters.render import DeliveryError, RateLimited, StreamRenderer, SurfaceLimits, close_interrupted
+from adapters.delivery import close_interrupted
+from adapters.render import StreamRenderer
+from adapters.surface import DeliveryError, RateLimited, SurfaceLimits
 from core.chat import InterruptedAnswer
 from core.types import (
     ConversationRef,

@@ -1,0 +1,66 @@
+"""Posting through a surface outside a live answer: a finished text and files, or an interrupted answer.
+
+Both go the way answers go, through :class:`adapters.render.StreamRenderer`'s
+split, rate budget and post-with-retry path, so an unprompted message or the
+repair of a cut-off answer looks and behaves like any other answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from adapters.render import StreamRenderer
+from adapters.surface import DeliveryError, RateLimited, Surface
+from core.chat import InterruptedAnswer
+from core.messenger import DeliveryError as NotDelivered
+from core.types import OutgoingFile
+
+INTERRUPTED_NOTE = "This answer was cut off when the assistant restarted."
+
+
+async def close_interrupted(surface: Surface, answer: InterruptedAnswer) -> list[str]:
+    """After a restart: show a cut-off answer as it was stored, without a streaming marker, with a note.
+
+    Returns the platform ids now showing it.
+    """
+    renderer = StreamRenderer(surface)
+    renderer.text = answer.text
+    renderer.note = INTERRUPTED_NOTE
+    renderer.parts = list(answer.platform_parts)
+    renderer.shown = ["" for _ in renderer.parts]  # unknown: rewrite every part
+    renderer.bare = ["" for _ in renderer.parts]
+    renderer.upto = [0 for _ in renderer.parts]
+    await renderer._sync(final=True)
+    return renderer.parts
+
+
+async def deliver(surface: Surface, text: str, files: Sequence[OutgoingFile] = ()) -> list[str]:
+    """Post a finished text and files unprompted, the way answers are posted.
+
+    The text is split at the platform's limit like an answer and each part goes
+    through the surface's rate budget and the renderer's post-with-retry path
+    (rate limits waited out, failures retried, permanent refusals not).  Returns
+    the platform ids of the text's messages.  Raises :class:`core.messenger.DeliveryError`
+    when a part or a file could not be posted; what was posted before stays.
+    """
+    renderer = StreamRenderer(surface)
+    if text.strip():
+        renderer.text = text
+        expected = len(renderer._desired(final=True))
+        await renderer._sync(final=True)
+        if len(renderer.parts) < expected:
+            done = f" ({len(renderer.parts)} of {expected} parts were posted)" if renderer.parts else ""
+            raise _not_delivered(renderer.last_error, done)
+    for file in files:
+        if not await renderer._upload(file):
+            raise _not_delivered(renderer.last_error, f" (the file {file.filename} was not posted)")
+    return renderer.parts
+
+
+def _not_delivered(error: Exception | None, detail: str) -> NotDelivered:
+    if isinstance(error, DeliveryError):
+        return NotDelivered(f"{error}{detail}", retryable=not error.permanent)
+    if isinstance(error, RateLimited):
+        return NotDelivered(f"the platform kept refusing with rate limits{detail}", retryable=True)
+    reason = f"{type(error).__name__}: {error}" if error is not None else "the platform refused the post"
+    return NotDelivered(f"{reason}{detail}", retryable=True)
