@@ -17,11 +17,11 @@ import asyncio
 import json
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 import discord.gateway
@@ -32,7 +32,7 @@ from bot.config import Settings
 from bot.container import Container
 from bot.platforms import build_platform_services, slack_service
 from bot.runtime import Service
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import DiscordLimits, FakeDiscord
 from tests.fakes.openai_server import ChatScript, FakeOpenAI, Reply
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.wikipedia_server import FakeWikipedia
@@ -41,6 +41,7 @@ MARKER = "▌"
 VISION_MODEL = "vision-test"
 SEARCH_MODEL = "sonar-test"
 IS_VOICE_MESSAGE = 1 << 13
+PLATFORMS = ("discord", "slack")
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -95,7 +96,50 @@ class CommandAnswer:
     uploads: list[str]  # names of the files the answer carried
 
 
-class PlatformBot:
+class BotRun:
+    """The bot built from the settings ``values``, as ``python -m bot run`` builds it; restartable with other settings."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.container: Container | None = None
+        self.services: list[Service] = []
+
+    def build_services(self, settings: Settings, container: Container) -> list[Service]:
+        """The services :meth:`start` runs: the platforms', as ``build_platform_services`` builds them."""
+        return build_platform_services(container)
+
+    async def start(self, **overrides: Any) -> Container:
+        """Build the container from the settings (``overrides`` over :attr:`values`) and start its services."""
+        settings = Settings(_env_file=None, **{**self.values, **overrides})  # type: ignore[call-arg]
+        self.container = await Container.create(settings)
+        self.services = self.build_services(settings, self.container)
+        for service in self.services:
+            await asyncio.wait_for(service.start(), 15)
+        return self.container
+
+    async def stop(self) -> None:
+        """Stop the services, last started first, and close the container; :meth:`start` may follow."""
+        for service in reversed(self.services):
+            await service.stop()
+        self.services = []
+        if self.container is not None:
+            await self.container.close()
+            self.container = None
+
+
+Run = TypeVar("Run", bound=BotRun)
+
+
+@asynccontextmanager
+async def stopped_afterwards(run: Run) -> AsyncIterator[Run]:
+    """``run``, stopped when the block ends, however it ends."""
+    try:
+        yield run
+    finally:
+        await run.stop()
+
+
+class PlatformBot(BotRun):
     """A running bot on ``platform`` ("discord" or "slack") and that platform's fake."""
 
     def __init__(
@@ -116,7 +160,7 @@ class PlatformBot:
         self.brain = Brain()
         openai_fake.default = self.brain
         self._slack_users = 0
-        self.values: dict[str, Any] = {
+        values: dict[str, Any] = {
             "data_dir": tmp_path / "data",
             "database_url": database_url,
             "openai_api_key": "sk-test",
@@ -133,49 +177,34 @@ class PlatformBot:
         }
         if platform == "discord":
             assert discord_fake is not None
-            self.values |= {
+            values |= {
                 "discord_token": discord_fake.bot_token,
                 "discord_api_url": discord_fake.api_url,
                 "discord_gateway_url": discord_fake.gateway_url,
             }
         else:
             assert slack_fake is not None
-            self.values |= {
+            values |= {
                 "slack_bot_token": slack_fake.bot_token,
                 "slack_app_token": slack_fake.app_token,
                 "slack_api_url": slack_fake.api_url,
             }
-        self.container: Container | None = None
-        self.services: list[Service] = []
+        super().__init__(values)
 
-    async def start(self, **overrides: Any) -> Container:
-        settings = Settings(_env_file=None, **{**self.values, **overrides})  # type: ignore[call-arg]
-        self.container = await Container.create(settings)
+    def build_services(self, settings: Settings, container: Container) -> list[Service]:
         if self.platform == "discord":
-            self.services = build_platform_services(self.container)
-        else:
-            # As build_platform_services builds it, with the fake's file host in place of files.slack.com.
-            assert self.slack is not None
-            self.services = [
-                slack_service(
-                    settings,
-                    chat=self.container.chat,
-                    commands=self.container.commands,
-                    outbox=self.container.outbox,
-                    file_host=self.slack.url,
-                )
-            ]
-        for service in self.services:
-            await asyncio.wait_for(service.start(), 15)
-        return self.container
-
-    async def stop(self) -> None:
-        for service in reversed(self.services):
-            await service.stop()
-        self.services = []
-        if self.container is not None:
-            await self.container.close()
-            self.container = None
+            return super().build_services(settings, container)
+        # As build_platform_services builds it, with the fake's file host in place of files.slack.com.
+        assert self.slack is not None
+        return [
+            slack_service(
+                settings,
+                chat=container.chat,
+                commands=container.commands,
+                outbox=container.outbox,
+                file_host=self.slack.url,
+            )
+        ]
 
     async def idle(self) -> None:
         """Wait for the turns to end (an answer shows before it is stored) and their after-answer work."""
@@ -327,32 +356,52 @@ def wikipedia() -> Iterator[FakeWikipedia]:
         yield fake  # type: ignore[misc]
 
 
-@asynccontextmanager
-async def platform_bot(
-    platform: str,
-    tmp_path: Path,
-    database_url: str,
-    openai_fake: FakeOpenAI,
-    wikipedia: FakeWikipedia,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[PlatformBot]:
-    """A :class:`PlatformBot` on ``platform`` with its fake, stopped (and the fake checked) afterwards."""
-    if platform == "discord":
-        with FakeDiscord() as fake:
-            monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-            monkeypatch.setattr(
-                discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-            )
-            bot = PlatformBot(platform, tmp_path, database_url, openai_fake, wikipedia, discord_fake=fake)
-            try:
-                yield bot
-            finally:
-                await bot.stop()
-            assert fake.errors == []
-    else:
-        with FakeSlack() as slack:
-            bot = PlatformBot(platform, tmp_path, database_url, openai_fake, wikipedia, slack_fake=slack)
-            try:
-                yield bot
-            finally:
-                await bot.stop()
+def restore_discord_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Put discord.py's endpoints back after the test: it keeps them on classes, and a bot points them at the fake."""
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    )
+
+
+@contextmanager
+def open_fake_discord(monkeypatch: pytest.MonkeyPatch, limits: DiscordLimits | None = None) -> Iterator[FakeDiscord]:
+    """The Discord fake (with ``limits``) for a bot to point discord.py at, checked for errors once it is closed."""
+    with FakeDiscord(limits=limits) as fake:
+        restore_discord_endpoints(monkeypatch)
+        yield fake
+    assert fake.errors == []
+
+
+def platform_bot_fixture(embedder: Callable[[str, int], list[float]] | None = None, **settings: Any) -> Any:
+    """A ``bot`` fixture for a test module: a :class:`PlatformBot` started on each of :data:`PLATFORMS`.
+
+    ``settings`` are the module's own, over :attr:`PlatformBot.values`; ``embedder``, when given, makes the
+    OpenAI fake's embeddings.  The module must import the :func:`wikipedia` fixture too.
+    """
+
+    @pytest.fixture(params=PLATFORMS)
+    async def bot(
+        request: pytest.FixtureRequest,
+        tmp_path: Path,
+        database_url: str,
+        openai_fake: FakeOpenAI,
+        wikipedia: FakeWikipedia,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> AsyncIterator[PlatformBot]:
+        """The bot on the platform with its fake, stopped (and the fake checked) afterwards."""
+        if embedder is not None:
+            openai_fake.embedder = embedder
+        platform = request.param
+        with ExitStack() as fakes:
+            if platform == "discord":
+                fake = fakes.enter_context(open_fake_discord(monkeypatch))
+                running = PlatformBot(platform, tmp_path, database_url, openai_fake, wikipedia, discord_fake=fake)
+            else:
+                slack = fakes.enter_context(FakeSlack())
+                running = PlatformBot(platform, tmp_path, database_url, openai_fake, wikipedia, slack_fake=slack)
+            async with stopped_afterwards(running):
+                await running.start(**settings)
+                yield running
+
+    return bot

@@ -7,9 +7,6 @@ reads in their DM, what each model was sent, and the files the bot uploaded.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from core.attachments import MB
@@ -17,7 +14,7 @@ from tests.e2e.platform_bot import (
     VISION_MODEL,
     PlatformBot,
     answer_requests,
-    platform_bot,
+    platform_bot_fixture,
     requests_for,
     tool_messages,
     wikipedia,  # noqa: F401 - fixture
@@ -32,18 +29,7 @@ ADA_LINK = "https://en.wikipedia.org/wiki/Ada_Lovelace"
 SEARCH_LINK = "https://cycling.example/tdf-2026"
 
 
-@pytest.fixture(params=["discord", "slack"])
-async def bot(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    database_url: str,
-    openai_fake: FakeOpenAI,
-    wikipedia: FakeWikipedia,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[PlatformBot]:
-    async with platform_bot(request.param, tmp_path, database_url, openai_fake, wikipedia, monkeypatch) as running:
-        await running.start()
-        yield running
+bot = platform_bot_fixture()
 
 
 async def test_an_image_is_looked_at_once_and_later_questions_use_the_findings(

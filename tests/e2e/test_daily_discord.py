@@ -19,9 +19,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import discord
-import discord.gateway
-import discord.http
 import pytest
 from pypdf import PdfReader
 
@@ -30,6 +27,7 @@ from bot.container import Container
 from bot.platforms import build_platform_services
 from core.clock import ManualClock
 from core.daily.prefs import closes_at
+from tests.e2e.platform_bot import open_fake_discord
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
@@ -41,13 +39,8 @@ SUMMARY = "**Discussed**\n- The regatta on Saturday\n\n**To do**\n- Book the cra
 
 @pytest.fixture
 def fake_discord(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
-    with FakeDiscord() as fake:
-        monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-        monkeypatch.setattr(
-            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-        )
+    with open_fake_discord(monkeypatch) as fake:
         yield fake
-    assert fake.errors == []
 
 
 def zone_near_noon(now: datetime) -> str:

@@ -10,9 +10,6 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-import discord
-import discord.gateway
-import discord.http
 import pytest
 from sqlalchemy import make_url, select
 
@@ -23,6 +20,7 @@ from core.db.database import Database
 from core.db.models import Message
 from core.llm import OpenAIModel
 from tests.conftest import make_chat_service
+from tests.e2e.platform_bot import open_fake_discord, restore_discord_endpoints
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
@@ -31,14 +29,8 @@ MARKER = "▌"
 
 @pytest.fixture
 def fake_discord(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
-    with FakeDiscord() as fake:
-        # discord.py keeps its endpoints on classes; monkeypatch puts them back after the test.
-        monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-        monkeypatch.setattr(
-            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-        )
+    with open_fake_discord(monkeypatch) as fake:
         yield fake
-    assert fake.errors == []
 
 
 @dataclass
@@ -333,10 +325,7 @@ def strict_discord(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
 
     # A Discord far stricter than the limits the bot plans for: 2 edits a second per channel, 8 requests a second.
     with FakeDiscord(limits=DiscordLimits(channel_edit=(2, 1.0), global_per_second=8)) as fake:
-        monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-        monkeypatch.setattr(
-            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-        )
+        restore_discord_endpoints(monkeypatch)
         yield fake
 
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
-import discord
-import discord.gateway
-import discord.http
 import pytest
 
 from core.clock import ManualClock
 from core.db.database import Database
 from core.llm import OpenAIModel
 from core.types import PlatformIdentity
+from tests.e2e.platform_bot import open_fake_discord
 from tests.e2e.test_discord import MARKER, Bot, dm, start_bot
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -28,13 +26,8 @@ EPHEMERAL = 64
 
 @pytest.fixture
 def fake_discord(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
-    with FakeDiscord() as fake:
-        monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-        monkeypatch.setattr(
-            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-        )
+    with open_fake_discord(monkeypatch) as fake:
         yield fake
-    assert fake.errors == []
 
 
 async def settle() -> None:

@@ -15,13 +15,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import discord
-import discord.gateway
-import discord.http
 import pytest
 
 from core.db.database import Database
 from core.llm import OpenAIModel
+from tests.e2e.platform_bot import open_fake_discord
 from tests.e2e.test_discord import MARKER, dm, start_bot
 from tests.fakes.discord_server import DiscordLimits, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -35,13 +33,8 @@ STRICT = DiscordLimits(channel_edit=(2, 5.0), channel_send=(3, 5.0), global_per_
 
 @pytest.fixture
 def strict_discord(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
-    with FakeDiscord(limits=STRICT) as fake:
-        monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-        monkeypatch.setattr(
-            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-        )
+    with open_fake_discord(monkeypatch, STRICT) as fake:
         yield fake
-    assert fake.errors == []
 
 
 def bot_texts(fake: FakeDiscord, channel: str) -> list[str]:

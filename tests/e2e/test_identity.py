@@ -18,13 +18,9 @@ import logging
 import re
 import socket
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import discord
-import discord.gateway
-import discord.http
 import httpx
 import pytest
 from rich.console import Console
@@ -33,9 +29,9 @@ from sqlalchemy import text
 from adapters.terminal import TerminalChat
 from bot.config import Settings
 from bot.container import Container
-from bot.platforms import build_platform_services
 from bot.runtime import Service
 from core.db.database import Database
+from tests.e2e.platform_bot import BotRun, open_fake_discord, stopped_afterwards
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
@@ -66,13 +62,8 @@ def _plain_echo(request: dict[str, Any]) -> Reply:
 
 @pytest.fixture
 def fake_discord(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
-    with FakeDiscord() as fake:
-        monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-        monkeypatch.setattr(
-            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-        )
+    with open_fake_discord(monkeypatch) as fake:
         yield fake
-    assert fake.errors == []
 
 
 @pytest.fixture
@@ -81,7 +72,7 @@ def fake_slack() -> Iterator[FakeSlack]:
         yield fake  # type: ignore[misc]
 
 
-class World:
+class World(BotRun):
     """The fakes, the settings, and a running bot (restartable with other settings)."""
 
     def __init__(
@@ -98,7 +89,7 @@ class World:
         self.openai = openai_fake
         self.google = google
         port = _free_port()
-        self.values: dict[str, Any] = {
+        values: dict[str, Any] = {
             "data_dir": tmp_path / "data",
             "database_url": database_url,
             "openai_api_key": "sk-test",
@@ -126,24 +117,10 @@ class World:
             "google_revoke_url": google.revoke_url,
             "google_timeout": 10,
         }
-        self.container: Container | None = None
-        self.services: list[Service] = []
+        super().__init__(values)
 
-    async def start(self, **overrides: Any) -> Container:
-        settings = Settings(_env_file=None, **{**self.values, **overrides})  # type: ignore[call-arg]
-        self.container = await Container.create(settings)
-        self.services = [*build_platform_services(self.container), *self.container.web_services()]
-        for service in self.services:
-            await asyncio.wait_for(service.start(), 15)
-        return self.container
-
-    async def stop(self) -> None:
-        for service in reversed(self.services):
-            await service.stop()
-        self.services = []
-        if self.container is not None:
-            await self.container.close()
-            self.container = None
+    def build_services(self, settings: Settings, container: Container) -> list[Service]:
+        return [*super().build_services(settings, container), *container.web_services()]
 
     # -- what people see --------------------------------------------------------------------
 
@@ -221,15 +198,6 @@ class World:
             await db.dispose()
 
 
-@asynccontextmanager
-async def _world(*parts: Any) -> AsyncIterator[World]:
-    world = World(*parts)
-    try:
-        yield world
-    finally:
-        await world.stop()
-
-
 @pytest.fixture
 async def world(
     tmp_path: Path,
@@ -240,7 +208,9 @@ async def world(
     google_fake: FakeGoogle,  # noqa: F811
 ) -> AsyncIterator[World]:
     openai_fake.default = _plain_echo
-    async with _world(tmp_path, database_url, fake_discord, fake_slack, openai_fake, google_fake) as running:
+    async with stopped_afterwards(
+        World(tmp_path, database_url, fake_discord, fake_slack, openai_fake, google_fake)
+    ) as running:
         yield running
 
 

@@ -8,20 +8,16 @@ the search_memory tool handed the model.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.platform_bot import (
     PlatformBot,
     answer_requests,
-    platform_bot,
+    platform_bot_fixture,
     tool_messages,
     wikipedia,  # noqa: F401 - fixture
 )
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls, topic_embedding
-from tests.fakes.wikipedia_server import FakeWikipedia
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -30,19 +26,7 @@ OTHER_FACT = "The user's cat is called Miso."
 NOTHING = "I don't remember anything about you yet."
 
 
-@pytest.fixture(params=["discord", "slack"])
-async def bot(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    database_url: str,
-    openai_fake: FakeOpenAI,
-    wikipedia: FakeWikipedia,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[PlatformBot]:
-    openai_fake.embedder = topic_embedding
-    async with platform_bot(request.param, tmp_path, database_url, openai_fake, wikipedia, monkeypatch) as running:
-        await running.start(memory_extraction=True, embedding_dimensions=256)
-        yield running
+bot = platform_bot_fixture(topic_embedding, memory_extraction=True, embedding_dimensions=256)
 
 
 async def tell(bot: PlatformBot, user: str, text: str, fact: str) -> None:

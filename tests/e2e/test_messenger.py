@@ -13,9 +13,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import discord
-import discord.gateway
-import discord.http
 import pytest
 from rich.console import Console
 
@@ -30,6 +27,7 @@ from core.llm import OpenAIModel
 from core.messenger import DeliveryError, Outbox
 from core.types import OutgoingFile, PlatformIdentity
 from tests.conftest import make_chat_service
+from tests.e2e.platform_bot import open_fake_discord
 from tests.fakes.discord_server import DiscordLimits, FakeDiscord
 from tests.fakes.slack_server import FakeSlack, SlackLimits
 
@@ -72,13 +70,8 @@ def discord_limits() -> DiscordLimits | None:
 
 @pytest.fixture
 def fake_discord(monkeypatch: pytest.MonkeyPatch, discord_limits: DiscordLimits | None) -> Iterator[FakeDiscord]:
-    with FakeDiscord(limits=discord_limits) as fake:
-        monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-        monkeypatch.setattr(
-            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-        )
+    with open_fake_discord(monkeypatch, discord_limits) as fake:
         yield fake
-    assert fake.errors == []
 
 
 @pytest.fixture
