@@ -1,24 +1,13 @@
 """Rate budgets: grant platform calls so that no published limit is ever crossed.
 
-A platform describes its limits as :class:`SlidingWindow` objects (Discord: 5
-edits per 5 s per channel and 50 requests a second per bot; Slack: 50
-chat.update a minute per workspace, one post a second per channel).  Every
-call first asks the shared :class:`RateBudget` for a slot in each window it
-counts against.  Waiting calls are granted by priority, then in arrival order,
-so a final edit is never stuck behind routine updates and routine updates are
-shared fairly between conversations.  Each streaming answer may *reserve* one
-slot for its final edit: routine updates leave reserved slots alone, which is
-what lets the final text appear at once.
-
-Platforms do not publish everything: Slack keeps its burst sizes to itself, and
-a workspace may allow fewer calls at once than its tier says.  So a window also
-*learns* from the platform's refusals.  Besides counting calls in its period it
-keeps a token bucket (a burst and a sustained rate, both starting at the
-documented limit).  A 429 is taken as the truth: the bucket is emptied, the
-burst halved (down to what had actually been allowed), and when the burst is
-already down to one or two the sustained rate is cut by a quarter.  Each
-calm period (no refusal) gives back one call of burst and a fiftieth of the
-documented rate, so the window creeps back up to the platform's real limit.
+Every call first asks the shared :class:`RateBudget` for a slot in each
+:class:`adapters.rate_window.SlidingWindow` it counts against.  Waiting calls
+are granted by priority, then in arrival order, so a final edit is never stuck
+behind routine updates and routine updates are shared fairly between
+conversations.  Each streaming answer may *reserve* one slot for its final
+edit: routine updates leave reserved slots alone, which is what lets the final
+text appear at once.  A refusal the platform sends anyway holds the windows
+back and teaches them a stricter limit (see :mod:`adapters.rate_window`).
 """
 
 from __future__ import annotations
@@ -27,166 +16,11 @@ import asyncio
 import itertools
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
-
-class Priority(IntEnum):
-    """Lower is more urgent."""
-
-    FINAL = 0  # the last edit of an answer; may use its reserved slot
-    FIRST = 1  # first visible text, new parts, uploads: what the user is waiting for
-    FEEDBACK = 2  # a placeholder saying "on it": after first texts, before routine updates
-    ROUTINE = 3  # intermediate updates while an answer streams; never uses reserved slots
-    BACKGROUND = 4  # nice-to-have (typing indicators): only when the window is nearly idle
-
-
-class SlidingWindow:
-    """At most ``limit`` calls in any ``period`` seconds.
-
-    A sliding window is stricter than the fixed windows servers count in, so
-    keeping to it keeps to theirs.  ``background_share`` is the fraction of the
-    window that :attr:`Priority.BACKGROUND` calls may fill.  ``reservable``
-    windows hold final-edit slots; a window shared by every call of the bot
-    (Discord's 50 a second) is not, since its slots come back within a second.
-    ``burst`` spreads calls out: at most that many back to back, then
-    ``limit / period`` a second.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        limit: int,
-        period: float,
-        *,
-        background_share: float = 0.2,
-        reservable: bool = True,
-        burst: int | None = None,
-    ) -> None:
-        if limit < 1 or period <= 0:
-            raise ValueError("a window needs a positive limit and period")
-        self.name = name
-        self.limit = limit
-        self.period = period
-        self.background_share = background_share
-        self.reservable = reservable
-        self.reserved = 0
-        self.blocked_until = 0.0
-        self._stamps: deque[float] = deque()
-        # The learned token bucket (see the module's docstring).
-        self.documented_rate = limit / period
-        self.rate = self.documented_rate
-        self.max_burst = float(min(limit, burst) if burst else limit)  # what recovery climbs back to
-        self.burst = self.max_burst
-        self._tokens = self.max_burst
-        self._filled_at: float | None = None
-        self._calm_since: float | None = None  # the last refusal or recovery step; None: never refused
-        self.refusals = 0
-
-    # -- the learned bucket ----------------------------------------------------------
-
-    def _refill(self, now: float) -> None:
-        if self._calm_since is not None:
-            steps = int((now - self._calm_since) // self.period)
-            if steps > 0:
-                self.burst = min(self.max_burst, self.burst + steps)
-                self.rate = min(self.documented_rate, self.rate + steps * self.documented_rate / 50)
-                self._calm_since += steps * self.period
-                if self.burst >= self.max_burst and self.rate >= self.documented_rate:
-                    self._calm_since = None  # fully recovered: back to the documented limits
-        if self._filled_at is not None:
-            self._tokens = min(self.burst, self._tokens + (now - self._filled_at) * self.rate)
-        self._filled_at = now
-
-    def tokens(self, now: float) -> float:
-        """Calls the learned bucket would allow right now (fractions mean "soon")."""
-        self._refill(now)
-        return self._tokens
-
-    def refused(self, now: float) -> None:
-        """The platform refused a call although this window admitted it: learn a stricter limit."""
-        self._refill(now)
-        allowed = max(1.0, float(self.used(now)))
-        if self.burst <= 2:
-            self.rate = max(self.documented_rate / 20, self.rate * 0.75)
-        self.burst = max(1.0, min(self.burst, allowed) // 2)
-        self._tokens = 0.0
-        self._calm_since = now
-        self.refusals += 1
-
-    def adopt(self, other: SlidingWindow, now: float) -> None:
-        """Take on what ``other``, a window for the same limit elsewhere (another channel), learned."""
-        if other._calm_since is None:
-            return
-        self._refill(now)
-        self.burst = min(self.burst, other.burst)
-        self.rate = min(self.rate, other.rate)
-        self._tokens = min(self._tokens, self.burst)
-        self._calm_since = other._calm_since if self._calm_since is None else max(self._calm_since, other._calm_since)
-
-    def sustained(self) -> float:
-        """Calls a period this window currently believes the platform allows."""
-        return min(float(self.limit), self.rate * self.period)
-
-    def used(self, now: float) -> int:
-        stamps = self._stamps
-        while stamps and stamps[0] <= now - self.period:
-            stamps.popleft()
-        return len(stamps)
-
-    def admits(self, now: float, priority: Priority, *, holds_reservation: bool = False) -> bool:
-        """Whether a call of this priority may go now.
-
-        Reserved slots are only for the final edits that hold them: everything
-        else leaves them free.
-        """
-        if now < self.blocked_until or self.tokens(now) < 1 - 1e-9:
-            return False
-        used = self.used(now)
-        if priority == Priority.FINAL and holds_reservation:
-            return used + self.reserved - 1 < self.limit
-        if priority == Priority.BACKGROUND:
-            return used + self.reserved < max(1, int(self.limit * self.background_share))
-        return used + self.reserved < self.limit
-
-    def next_change(self, now: float) -> float:
-        """When time alone may free a slot: the end of a penalty or of the oldest call's period.
-
-        ``inf`` when only a released reservation can make room; releasing wakes the waiters.
-        """
-        if now < self.blocked_until:
-            return self.blocked_until
-        tokens = self.tokens(now)
-        if tokens < 1 - 1e-9:
-            return now + (1 - tokens) / self.rate
-        self.used(now)
-        return self._stamps[0] + self.period if self._stamps else math.inf
-
-    def take(self, now: float) -> None:
-        self._refill(now)
-        self._tokens -= 1
-        self._stamps.append(now)
-
-    def try_reserve(self) -> bool:
-        """Hold back one slot for a final edit; fails when reservations would fill the window."""
-        if self.reserved + 1 >= self.limit:
-            return False
-        self.reserved += 1
-        return True
-
-    def release(self) -> None:
-        self.reserved = max(0, self.reserved - 1)
-
-    def block_for(self, seconds: float, now: float) -> None:
-        """The server said to wait (a 429 with retry_after): nothing goes through until then."""
-        self.blocked_until = max(self.blocked_until, now + seconds)
-
-    def busy(self, now: float) -> bool:
-        """Whether a call of first-text priority would have to wait here now."""
-        return not self.admits(now, Priority.FIRST)
+from adapters.rate_window import Priority, SlidingWindow
 
 
 @dataclass(eq=False)

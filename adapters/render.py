@@ -23,7 +23,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 
-from adapters.budget import Priority, RateBudget, Reservation
+from adapters.budget import RateBudget, Reservation
+from adapters.rate_window import Priority
 from adapters.surface import DeliveryError, RateLimited, Surface
 from adapters.text import Piece, Splitter, clip, closing_fence, last_break, open_fence
 from core.types import (

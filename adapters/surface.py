@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from adapters.budget import RateBudget, SlidingWindow
+from adapters.budget import RateBudget
+from adapters.rate_window import SlidingWindow
 from core.types import OutgoingFile
 
 

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 
 import aiohttp
 
-from adapters.budget import RateBudget, SlidingWindow
+from adapters.budget import RateBudget
+from adapters.rate_window import SlidingWindow
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 import aiohttp
 import discord
 
-from adapters.budget import Priority
 from adapters.delivery import deliver
 from adapters.discord.limits import DiscordBudget
 from adapters.discord.mapping import PLATFORM, place_of
 from adapters.discord.surface import DiscordSurface
+from adapters.rate_window import Priority
 from core.messenger import Delivery, DeliveryError
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 

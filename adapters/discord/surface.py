@@ -16,8 +16,9 @@ from collections.abc import Sequence
 import aiohttp
 import discord
 
-from adapters.budget import RateBudget, SlidingWindow
+from adapters.budget import RateBudget
 from adapters.discord.limits import MAX_MESSAGE_CHARS, DiscordBudget
+from adapters.rate_window import SlidingWindow
 from adapters.surface import DeliveryError, RateLimited, SurfaceLimits
 from core.types import OutgoingFile
 

@@ -18,7 +18,7 @@ from functools import partial
 import aiohttp
 from slack_sdk.errors import SlackClientError
 
-from adapters.budget import Priority
+from adapters.rate_window import Priority
 from adapters.render import StreamRenderer
 from adapters.slack.files import SharedFiles
 from adapters.slack.native_stream import NativeStreamRenderer

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from adapters.budget import Priority
+from adapters.rate_window import Priority
 from adapters.slack.conversations import SurfaceFactory
 from adapters.slack.identity import SlackIdentities
 from adapters.slack.mapping import command_team, dm_ref, parse_options

@@ -17,7 +17,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.budget import Priority
+from adapters.rate_window import Priority
 from adapters.slack.answers import AnswerRunner
 from adapters.slack.files import FileFetcher
 from adapters.slack.identity import SlackIdentities

@@ -16,8 +16,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.budget import Priority
 from adapters.delivery import deliver
+from adapters.rate_window import Priority
 from adapters.render import RATE_LIMIT_RETRIES
 from adapters.slack.conversations import SurfaceFactory
 from adapters.slack.identity import PLATFORM

@@ -32,7 +32,8 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from adapters.budget import Priority, Reservation, SlidingWindow
+from adapters.budget import Reservation
+from adapters.rate_window import Priority, SlidingWindow
 from adapters.render import FINAL_EDIT_WAIT, TIDY_ATTEMPTS, AnswerRenderer, PartsRecorder, StreamRenderer
 from adapters.slack.surface import NETWORK_ERRORS, SlackSurface, delivery_error, sent_once
 from adapters.surface import DeliveryError, RateLimited

@@ -25,7 +25,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.budget import RateBudget, SlidingWindow
+from adapters.budget import RateBudget
+from adapters.rate_window import SlidingWindow
 from adapters.slack.mrkdwn import escape, to_mrkdwn
 from adapters.slack.workspace import Workspace
 from adapters.surface import DeliveryError, RateLimited, SurfaceLimits

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.budget import RateBudget, SlidingWindow
+from adapters.budget import RateBudget
+from adapters.rate_window import SlidingWindow
 
 
 @dataclass(frozen=True, slots=True)

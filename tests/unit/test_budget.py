@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from adapters.budget import Priority, RateBudget, SlidingWindow
+from adapters.budget import RateBudget
+from adapters.rate_window import Priority, SlidingWindow
 
 
 def max_in_any_window(stamps: list[float], period: float) -> int:

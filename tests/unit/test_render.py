@@ -6,8 +6,9 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from adapters.budget import Priority, RateBudget, SlidingWindow
+from adapters.budget import RateBudget
 from adapters.delivery import close_interrupted
+from adapters.rate_window import Priority, SlidingWindow
 from adapters.render import StreamRenderer
 from adapters.surface import DeliveryError, RateLimited, SurfaceLimits
 from core.chat import InterruptedAnswer
