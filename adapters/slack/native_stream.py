@@ -17,7 +17,9 @@ is only started with the first text, in one call; when Slack refuses it with a
 rate limit, the budget learns from it and this answer is rendered by editing a
 placeholder instead, at once, rather than waiting its turn.  A stop that cannot
 be had in time leaves the rest to ordinary messages and closes the stream
-later, so no message is left looking as if it were still being written.
+later, so no message is left looking as if it were still being written.  A
+start or an append whose answer the network lost is not sent again before the
+thread is read back (:mod:`adapters.slack.readback`).
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import aclosing
-from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -35,15 +35,14 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from adapters.budget import Reservation
 from adapters.rate_window import Priority, SlidingWindow
 from adapters.render import FINAL_EDIT_WAIT, TIDY_ATTEMPTS, AnswerRenderer, PartsRecorder, StreamRenderer
+from adapters.slack.read_ahead import read_to_first_text
+from adapters.slack.readback import ThreadReadback
 from adapters.slack.surface import NETWORK_ERRORS, SlackSurface, delivery_error, sent_once
 from adapters.surface import DeliveryError, RateLimited
 from adapters.text import Splitter
 from core.types import OutgoingFile, Refused, StatusUpdate, TextDelta, TurnDone, TurnError, TurnEvent, TurnStarted
 
 log = logging.getLogger(__name__)
-
-# Seconds a Slack ts may lag our clock by when matching a stream whose start was lost.
-_CLOCK_SKEW = 5.0
 
 # Slack refuses more than 12,000 characters of markdown_text in one streaming call.
 CALL_MAX_CHARS = 10_000
@@ -69,6 +68,7 @@ class NativeStreamRenderer(AnswerRenderer):
         self.client = surface.client
         self._once = sent_once(surface.client)  # appends are sent once: a retried one could show twice
         self.thread_ts = thread_ts
+        self._readback = ThreadReadback(surface.client, surface.channel, thread_ts)  # what a lost call did
         self.recipient_user_id = recipient_user_id
         self.recipient_team_id = recipient_team_id
         self.sent = 0  # characters of ``text`` Slack has
@@ -105,9 +105,7 @@ class NativeStreamRenderer(AnswerRenderer):
         self._stop_slot = stop_slot
         self.workspace.streaming_answers += 1
         try:
-            buffered, error, ended = await self._until_first_text(events)
-            replay = _replay(buffered, error, None if ended else events)
-            first = "".join(e.text for e in buffered if isinstance(e, TextDelta))
+            first, replay = await read_to_first_text(events)
             if first and not await self._first_start(first):
                 self.budget.release(stop_slot)
                 self.workspace.streaming_answers -= 1
@@ -119,20 +117,6 @@ class NativeStreamRenderer(AnswerRenderer):
             if stop_slot is not None:
                 self.workspace.streaming_answers -= 1
                 self.budget.release(stop_slot)
-
-    async def _until_first_text(
-        self, events: AsyncIterator[TurnEvent]
-    ) -> tuple[list[TurnEvent], BaseException | None, bool]:
-        """Read events up to the first text: (events read, an error raised meanwhile, whether they ended)."""
-        buffered: list[TurnEvent] = []
-        try:
-            async for event in _unclosed(events):
-                buffered.append(event)
-                if isinstance(event, TextDelta) and event.text:
-                    return buffered, None, False
-        except BaseException as exc:  # noqa: BLE001 - handed on to the renderer, which reports it
-            return buffered, exc, True
-        return buffered, None, True
 
     async def _first_start(self, text: str) -> bool:
         """Start the stream with the first text in one call; False when Slack refused it (render otherwise)."""
@@ -172,33 +156,13 @@ class NativeStreamRenderer(AnswerRenderer):
         except SlackApiError:
             raise  # Slack answered: it refused, nothing was started
         except (SlackClientError, aiohttp.ClientError, TimeoutError):
-            started = await self._find_started(text, since)
+            started = await self._readback.started_stream(text, since)
             if started is None:
                 raise
             return started
         finally:
             self._in_flight = False
         return str(response["ts"])
-
-    async def _find_started(self, text: str, since: float) -> str | None:
-        """The ts of the stream a chat.startStream whose answer was lost began, if Slack has it.
-
-        Slack has no idempotency key for it: a start sent again would stream the answer
-        twice. Ours is the bot's message in this thread, begun after ``since`` (Unix
-        seconds, a little before the call), showing the text the call carried.
-        """
-        messages = await self._thread_messages("check for a stream whose start was lost")
-        for message in reversed(messages or []):
-            ts = str(message.get("ts") or "")
-            if (
-                message.get("bot_id")
-                and ts != self.thread_ts
-                and float(ts or 0) >= since - _CLOCK_SKEW
-                and (message.get("text") or "") == text
-            ):
-                log.info("a stream was started although its answer was lost; continuing it")
-                return ts
-        return None
 
     async def _render_with_placeholder(self, events: AsyncIterator[TurnEvent]) -> None:
         self._fallback = StreamRenderer(self.surface, record_parts=self.record_parts)
@@ -295,26 +259,12 @@ class NativeStreamRenderer(AnswerRenderer):
     async def _landed(self, size: int) -> bool | None:
         """Whether the streamed message shows the next ``size`` characters: True, False, or None (unknown)."""
         assert self.ts is not None
-        messages = await self._thread_messages("read the streamed message back")
-        if messages is None:
-            return None
-        shown = next((m.get("text") for m in messages if m.get("ts") == self.ts), None)
+        shown = await self._readback.shown_text(self.ts)
         if shown == self.text[: self.sent + size]:
             return True
         if shown == self.text[: self.sent]:
             return False
         return None
-
-    async def _thread_messages(self, purpose: str) -> list[dict[str, Any]] | None:
-        """The messages of this answer's thread, oldest first; None (and a log line) when Slack cannot say."""
-        try:
-            response = await self.client.conversations_replies(
-                channel=self.surface.channel, ts=self.thread_ts, limit=200
-            )
-        except (SlackClientError, *NETWORK_ERRORS) as exc:
-            log.warning("could not %s: %s", purpose, exc)
-            return None
-        return list(response.get("messages") or [])
 
     def _refused(self, exc: Exception, windows: tuple[SlidingWindow, ...], method: str) -> bool:
         """Handle a failed call; returns True when the stream is broken for good."""
@@ -425,32 +375,3 @@ class NativeStreamRenderer(AnswerRenderer):
                 except DeliveryError as exc:
                     log.warning("could not post the rest of a streamed answer: %s", exc)
                     return
-
-
-async def _unclosed(events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
-    """Iterate ``events`` without closing them when the loop stops early (the rest is read later)."""
-    iterator = events.__aiter__()
-    while True:
-        try:
-            event = await iterator.__anext__()
-        except StopAsyncIteration:
-            return
-        yield event
-
-
-async def _replay(
-    buffered: list[TurnEvent], error: BaseException | None, rest: AsyncIterator[TurnEvent] | None
-) -> AsyncIterator[TurnEvent]:
-    """The events read ahead, then the error raised meanwhile or the rest of the stream."""
-    try:
-        for event in buffered:
-            yield event
-        if error is not None:
-            raise error
-        if rest is not None:
-            async with aclosing(rest) as stream:  # type: ignore[type-var]
-                async for event in stream:
-                    yield event
-    finally:
-        if rest is not None and error is None and hasattr(rest, "aclose"):
-            await rest.aclose()
