@@ -24,13 +24,7 @@ async def close_interrupted(surface: Surface, answer: InterruptedAnswer) -> list
     Returns the platform ids now showing it.
     """
     renderer = StreamRenderer(surface)
-    renderer.text = answer.text
-    renderer.note = INTERRUPTED_NOTE
-    renderer.parts = list(answer.platform_parts)
-    renderer.shown = ["" for _ in renderer.parts]  # unknown: rewrite every part
-    renderer.bare = ["" for _ in renderer.parts]
-    renderer.upto = [0 for _ in renderer.parts]
-    await renderer._sync(final=True)
+    await renderer.show_complete(answer.text, note=INTERRUPTED_NOTE, over=answer.platform_parts)
     return renderer.parts
 
 
@@ -45,14 +39,12 @@ async def deliver(surface: Surface, text: str, files: Sequence[OutgoingFile] = (
     """
     renderer = StreamRenderer(surface)
     if text.strip():
-        renderer.text = text
-        expected = len(renderer._desired(final=True))
-        await renderer._sync(final=True)
+        expected = await renderer.show_complete(text)
         if len(renderer.parts) < expected:
             done = f" ({len(renderer.parts)} of {expected} parts were posted)" if renderer.parts else ""
             raise _not_delivered(renderer.last_error, done)
     for file in files:
-        if not await renderer._upload(file):
+        if not await renderer.upload(file):
             raise _not_delivered(renderer.last_error, f" (the file {file.filename} was not posted)")
     return renderer.parts
 

@@ -164,12 +164,15 @@ class AnswerRenderer:
     async def _upload_loop(self) -> None:
         while (file := await self._uploads.get()) is not None:
             await self._visible.wait()
-            if not await self._upload(file):
+            if not await self.upload(file):
                 self.note = self.note or f"I could not upload {file.filename}."
                 self._changed.set()
 
-    async def _upload(self, file: OutgoingFile) -> bool:
-        """One upload within the budget, tried again after a rate limit (a refused call created nothing)."""
+    async def upload(self, file: OutgoingFile) -> bool:
+        """One upload within the budget, tried again after a rate limit (a refused call created nothing).
+
+        False when it was not posted; `last_error` then says why.
+        """
         windows = self.surface.windows("upload")
         for _attempt in range(RATE_LIMIT_RETRIES):
             await self.budget.acquire(windows, Priority.FIRST)
@@ -250,6 +253,24 @@ class StreamRenderer(AnswerRenderer):
             typing.cancel()
             self.budget.release(self._reservation)
         return self.stats
+
+    async def show_complete(self, text: str, *, note: str = "", over: Sequence[str] = ()) -> int:
+        """Show `text` (and `note`) as a finished answer in one go, outside a live answer.
+
+        `over` are platform messages that show some earlier state of it (an answer cut off by
+        a restart): each is rewritten, the rest posted. Returns how many messages the text
+        needs; `parts` holds the ids of those now showing it (fewer when the platform refused
+        one: `last_error` says why).
+        """
+        self.text = text
+        self.note = note
+        self.parts = list(over)
+        self.shown = ["" for _ in self.parts]  # unknown: rewrite every part
+        self.bare = ["" for _ in self.parts]
+        self.upto = [0 for _ in self.parts]
+        needed = len(self._desired(final=True))
+        await self._sync(final=True)
+        return needed
 
     async def _finish(self) -> None:
         assert self._placeholder is not None
