@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from core.chat.turn import INTERRUPTED_REASON
+from core.chat.turn import RESTART_REASON
 from core.db.repositories import MessageRepository
 from core.locks import PlaceLocks
 from core.tokens import TokenCounter
@@ -41,7 +41,7 @@ async def recover_interrupted(
                 message.id,
                 content=message.content,
                 status=MessageStatus.PARTIAL,
-                reason=INTERRUPTED_REASON,
+                reason=RESTART_REASON,
                 token_count=counter.count(message.content),
             )
         log.warning("answer %s in %s was interrupted by a restart; marked partial", message.id, ref)

@@ -58,7 +58,9 @@ LONG_GAP = timedelta(hours=6)
 GAP_NOTE_RESERVE = 40
 
 DELETED_BEFORE_ANSWER = "You deleted that message before I got to it, so I left it unanswered."
-INTERRUPTED_REASON = "interrupted: the assistant stopped while answering"
+# Stored with a partial answer; the model reads "[this answer was cut off: <reason>]", /history "partial: <reason>".
+INTERRUPTED_REASON = "stopped before it was finished"
+RESTART_REASON = "the assistant restarted while answering"
 
 
 class TurnRunner:
