@@ -114,7 +114,7 @@ class Container:
             if settings.auto_migrate:
                 await db.migrate()
             elif await db.pending_migrations():
-                raise ConfigError("The database schema is out of date: run `python -m bot migrate`.")
+                raise ConfigError("The database schema is out of date: run `captainslog migrate`.")
         except (SQLAlchemyError, OSError, AlembicError) as exc:
             await db.dispose()
             raise ConfigError(f"The database at {db.display_url} cannot be used: {first_line(exc)}") from exc
