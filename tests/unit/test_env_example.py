@@ -1,0 +1,25 @@
+"""The settings template a new user copies names every setting, and only real ones."""
+
+import re
+from pathlib import Path
+
+from bot.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _setting_names() -> set[str]:
+    return {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
+
+
+def _template_names() -> set[str]:
+    text = (ROOT / ".env.example").read_text()
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, re.MULTILINE))
+
+
+def test_env_example_names_every_setting() -> None:
+    assert _setting_names() - _template_names() == set()
+
+
+def test_env_example_names_no_setting_that_does_not_exist() -> None:
+    assert _template_names() - _setting_names() == set()
