@@ -1,12 +1,17 @@
-"""`captainslog doctor`: check settings, database, model endpoint and platform tokens, one line each."""
+"""`captainslog doctor`: check settings, database, model endpoint, PDF rendering and platform tokens, one line each.
+
+A check only looks: doctor run in the wrong folder must not leave a database there.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
 import discord
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import make_url
 
 from adapters.discord.service import point_discord_at, start_failure_sentence
 from adapters.errors import PlatformStartError, PlatformUnreachable
@@ -16,10 +21,22 @@ from bot.container import build_model
 from bot.errors import ConfigError, first_line
 from bot.google_checks import google_checks
 from core.db.database import Database
-from core.db.url import DatabaseUrlError
+from core.db.url import DatabaseUrlError, normalize_database_url
+from core.export.engine import pdf_problem, weasyprint
 from core.llm import ModelError
 
 PLATFORM_TIMEOUT = 15.0
+
+# Each configured model, checked against the endpoint's list: (variable, setting, name, what needs it).
+MODEL_SETTINGS = (
+    ("CHAT_MODEL", "chat_model", "chat", ""),
+    ("EMBEDDING_MODEL", "embedding_model", "embedding", "every message is embedded"),
+    ("SUMMARY_MODEL", "summary_model", "summary", "summaries and the daily log"),
+    ("VISION_MODEL", "vision_model", "vision", "images sent to the assistant"),
+    ("TRANSCRIPTION_MODEL", "transcription_model", "transcription", "voice messages"),
+    ("IMAGE_MODEL", "image_model", "image", "pictures the assistant makes"),
+    ("SPEECH_MODEL", "speech_model", "speech", "spoken replies"),
+)
 
 
 @dataclass(frozen=True)
@@ -30,16 +47,41 @@ class Check:
 
 async def run_checks(settings: Settings) -> list[Check]:
     """Every check, in order; a failed one says what is wrong and what to do."""
-    checks: list[Check] = [Check(True, f"settings loaded (time zone {settings.default_timezone})")]
-
-    checks.append(await _database_check(settings))
+    checks: list[Check] = [Check(True, f"settings loaded (time zone {settings.default_timezone})"), _dotenv_check()]
+    missing = _missing_sqlite_file(settings.database_url)
+    checks.append(await _database_check(settings, missing))
     checks.extend(await _model_checks(settings))
-    checks.extend(await _google_checks(settings))
+    checks.append(_pdf_check())
+    checks.extend(await _google_checks(settings, has_database=missing is None))
     checks.extend(await _platform_checks(settings))
     return checks
 
 
-async def _database_check(settings: Settings) -> Check:
+def _dotenv_check() -> Check:
+    """Where the settings came from: started in another folder, the bot reads another .env (or none)."""
+    dotenv = Path.cwd() / ".env"
+    if dotenv.is_file():
+        return Check(True, f"settings from {dotenv} and the environment")
+    return Check(True, f"no .env in {Path.cwd()}: using the environment only")
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The SQLite file the settings name when it does not exist yet (opening it would create it), else None."""
+    try:
+        parsed = make_url(normalize_database_url(url))
+    except DatabaseUrlError:
+        return None  # the database check says why
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database).expanduser().resolve()
+    return None if path.exists() else path
+
+
+async def _database_check(settings: Settings, missing: Path | None) -> Check:
+    if missing is not None:
+        if settings.auto_migrate:
+            return Check(True, f"no database yet at {missing}: it is created at first start")
+        return Check(False, f"no database yet at {missing}: run `captainslog migrate` to create it")
     try:
         db = Database(settings.database_url)
     except DatabaseUrlError as exc:
@@ -78,21 +120,49 @@ async def _model_checks(settings: Settings) -> list[Check]:
                     f"model endpoint {model.base_url} answers ({len(names)} model{'s' if len(names) != 1 else ''} served)",
                 )
             )
-            if names and settings.chat_model not in names:
-                checks.append(
-                    Check(False, f"chat model {settings.chat_model!r} is not served by the endpoint; set CHAT_MODEL")
-                )
+            checks.extend(_unserved_models(settings, names))
         finally:
             await model.close()
     return checks
 
 
-async def _google_checks(settings: Settings) -> list[Check]:
-    """Sign-in and Google (bot/google_checks.py): the OAuth client, SECRET_KEY against stored tokens, PUBLIC_URL."""
-    try:
-        db: Database | None = Database(settings.database_url)
-    except DatabaseUrlError:
-        db = None  # the database check has said why
+def _unserved_models(settings: Settings, served: list[str]) -> list[Check]:
+    """A failing line for each configured model the endpoint does not list (nothing when it lists none)."""
+    if not served:
+        return []
+    checks: list[Check] = []
+    for variable, field, label, needed_for in MODEL_SETTINGS:
+        name = getattr(settings, field)
+        if name and not is_served(name, served):
+            why = f" ({needed_for})" if needed_for else ""
+            checks.append(Check(False, f"{label} model {name!r} is not served by the endpoint{why}; set {variable}"))
+    return checks
+
+
+def is_served(name: str, served: list[str]) -> bool:
+    """Whether the endpoint lists `name`; Ollama lists ``llama3`` as ``llama3:latest`` and answers to both."""
+    return name in served or (":" not in name and f"{name}:latest" in served)
+
+
+def _pdf_check() -> Check:
+    """Whether WeasyPrint loads: it needs the Pango libraries, which pip does not install."""
+    problem = pdf_problem()
+    if problem is not None:
+        return Check(False, f"PDF rendering: {problem}")
+    return Check(True, f"PDF rendering works (WeasyPrint {getattr(weasyprint(), '__version__', '?')})")
+
+
+async def _google_checks(settings: Settings, *, has_database: bool = True) -> list[Check]:
+    """Sign-in and Google (bot/google_checks.py): the OAuth client, SECRET_KEY against stored tokens, PUBLIC_URL.
+
+    Without a database yet there are no stored tokens to try SECRET_KEY on (and opening one would create it).
+    """
+    db: Database | None = None
+    if has_database:
+        try:
+            db = Database(settings.database_url)
+        except DatabaseUrlError:
+            pass  # the database check has said why
     try:
         return [Check(ok, line) for ok, line in await google_checks(settings, db)]
     finally:

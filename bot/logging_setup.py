@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TextIO
 
 QUIET_LIBRARIES = (
     "httpx",
@@ -16,7 +17,15 @@ QUIET_LIBRARIES = (
     "discord.gateway",
     "discord.http",
     "alembic.runtime.plugins",
+    # "Step 2 - Fetching and parsing CSS - CSS string" at each render; its warnings
+    # (bad CSS, an image it could not load) still come through.
+    "weasyprint",
 )
+
+# At a terminal, `migrate` (and the first start) would print a line per migration step
+# and two about the SQLite dialect; the person is told "up to date". A log file, or a
+# console that is not a terminal (a service's journal), keeps them.
+TERMINAL_QUIET = ("alembic",)
 
 # Their DEBUG and INFO lines carry short-lived credentials (Discord interaction
 # webhook tokens, the Socket Mode ticket URL, Slack response_urls, request
@@ -73,10 +82,18 @@ class OneLineFormatter(logging.Formatter):
         return line + (" (details in the log file)" if saved[0] else "")
 
 
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
 def configure_logging(level: str, *, log_file: Path | None = None, console_level: str | None = None) -> None:
     """Log to stderr (and to ``log_file`` when given, e.g. during the terminal chat).
 
     With a log file the console gets one line per record: tracebacks go to the file only.
+    A console that is a terminal leaves Alembic's INFO lines out (`TERMINAL_QUIET`).
     """
     root = logging.getLogger()
     root.handlers.clear()
@@ -86,7 +103,8 @@ def configure_logging(level: str, *, log_file: Path | None = None, console_level
     console = logging.StreamHandler()
     console.setLevel((console_level or level).upper())
     console.setFormatter(OneLineFormatter(pattern) if log_file is not None else formatter)
-    console.addFilter(LibraryFilter())
+    quiet = CREDENTIAL_CARRIERS + (TERMINAL_QUIET if _is_terminal(console.stream) else ())
+    console.addFilter(LibraryFilter(quiet))
     root.addHandler(console)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +112,6 @@ def configure_logging(level: str, *, log_file: Path | None = None, console_level
         file_handler.setFormatter(formatter)
         file_handler.addFilter(LibraryFilter())
         root.addHandler(file_handler)
-    # Request lines of HTTP clients carry URLs, never keys, but are noise at INFO.
+    # Request lines of HTTP clients carry URLs, never keys, but are noise at INFO (and so are WeasyPrint's steps).
     for name in (*QUIET_LIBRARIES, *CREDENTIAL_CARRIERS):
         logging.getLogger(name).setLevel(logging.WARNING)

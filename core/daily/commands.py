@@ -21,6 +21,7 @@ from core.daily.claim import DailyLogRepository
 from core.daily.day import DayReader, local_day
 from core.daily.job import DailyJob
 from core.daily.prefs import DAILY_PLATFORM, DAILY_TIME, OFF, PLATFORMS, parse_daily_time
+from core.export import PdfUnavailable
 from core.export.layout import long_date
 from core.identity.profile import Profiles
 from core.messenger import DeliveryError, Outbox
@@ -128,7 +129,10 @@ class DailyCommands:
         assert person is not None
         await self._progress(request.identity, "rendering the PDF…")
         entries = await self.reader.entries(user_id, day, person.timezone)
-        pdf = await self.job.render_pdf(person, day, entries, summary)
+        try:
+            pdf = await self.job.render_pdf(person, day, entries, summary)
+        except PdfUnavailable as exc:  # logged where it was rendered; the user gets the sentence
+            return CommandReply(str(exc), private=True)
         name = self.job.file_name(day)
         attachment = OutgoingFile(name, "application/pdf", pdf, description=f"The day of {long_date(day)}")
         row = await self.repo.get(user_id, day)

@@ -24,7 +24,7 @@ from core.daily.document import PdfCache, day_document
 from core.daily.drive_upload import DayUploader, UploadWaiting
 from core.daily.prefs import preferred_platform
 from core.daily.summary import DaySummaryWriter
-from core.export import DayDocument
+from core.export import DayDocument, PdfUnavailable
 from core.export.layout import long_date
 from core.media.files import StoredFiles
 from core.messenger import DeliveryError, Outbox
@@ -193,6 +193,11 @@ class DailyJob:
             return Outcome.WAITING
         except DeliveryError as exc:
             await self._release(record, f"post: {exc.reason}")
+            return Outcome.FAILED
+        except PdfUnavailable as exc:
+            # A missing system library, not a bug: one line, no traceback; the day is kept and retried.
+            log.warning("daily log of user %s day %s not rendered: %s", person.id, day, exc)
+            await self._release(record, f"{step}: {exc}")
             return Outcome.FAILED
         except Exception as exc:  # noqa: BLE001 - any failed step is released and retried, never lost
             log.warning("daily log of user %s day %s failed at %s: %s", person.id, day, step, exc, exc_info=True)

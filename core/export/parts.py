@@ -14,13 +14,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-
-from weasyprint import CSS, HTML, Document
+from typing import TYPE_CHECKING
 
 from core.export.document import DayDocument, DayMessage
-from core.export.fetcher import DayImageFetcher
+from core.export.engine import weasyprint
+from core.export.fetcher import day_image_fetcher
 from core.export.layout import day_html
 from core.export.style import FOOTER_CSS, PART_CSS, PRINT_CSS
+
+if TYPE_CHECKING:
+    from weasyprint import Document
 
 # Images above 150 dpi as printed are resampled to it: sharp in print, and the file stays
 # small enough for a DM attachment (Discord: 10 MiB). `core.export.images` already shrinks
@@ -97,9 +100,10 @@ def split_day(doc: DayDocument, parts: int = PARTS) -> list[list[DayMessage]]:
 
 def lay_out_part(doc: DayDocument, messages: Sequence[DayMessage], *, first: bool) -> Document:
     """Lay out one slice of the day (with the heading and summary if `first`) without page footers."""
-    fetcher = DayImageFetcher(image for message in messages for image in message.images)
-    stylesheets = [CSS(string=PRINT_CSS, url_fetcher=fetcher), CSS(string=PART_CSS)]
-    html = HTML(string=day_html(doc, messages, first=first), base_url=None, url_fetcher=fetcher)
+    wp = weasyprint()
+    fetcher = day_image_fetcher(image for message in messages for image in message.images)
+    stylesheets = [wp.CSS(string=PRINT_CSS, url_fetcher=fetcher), wp.CSS(string=PART_CSS)]
+    html = wp.HTML(string=day_html(doc, messages, first=first), base_url=None, url_fetcher=fetcher)
     return html.render(stylesheets=stylesheets, **PDF_OPTIONS)
 
 
@@ -123,5 +127,6 @@ def footer_pdf(title: str, pages: int) -> bytes:
     """`pages` empty pages carrying only the page footer: the title, and "Page 1 of <pages>" onwards."""
     first = f'<div class="footer" data-title="{escape(title)}"></div>'
     html = f'<!DOCTYPE html><html lang="en"><body>{first}{"<div class=footer></div>" * (pages - 1)}</body></html>'
-    stylesheets = [CSS(string=PRINT_CSS), CSS(string=FOOTER_CSS)]
-    return HTML(string=html, base_url=None, url_fetcher=DayImageFetcher([])).write_pdf(stylesheets=stylesheets)
+    wp = weasyprint()
+    stylesheets = [wp.CSS(string=PRINT_CSS), wp.CSS(string=FOOTER_CSS)]
+    return wp.HTML(string=html, base_url=None, url_fetcher=day_image_fetcher([])).write_pdf(stylesheets=stylesheets)

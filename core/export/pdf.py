@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
 
-from weasyprint import CSS, HTML
-
 from core.export.document import DayDocument, DayMessage
-from core.export.fetcher import DayImageFetcher
+from core.export.engine import PdfUnavailable, weasyprint
+from core.export.fetcher import day_image_fetcher
 from core.export.layout import day_html
 from core.export.merge import merge_parts
 from core.export.parts import PDF_OPTIONS, RenderedPart, footer_pdf, render_part, split_day
 from core.export.style import PRINT_CSS
 from core.export.workers import PartWorker
+
+log = logging.getLogger(__name__)
 
 
 def _render_in_parts(doc: DayDocument, slices: Sequence[Sequence[DayMessage]]) -> bytes:
@@ -52,14 +54,17 @@ def render_day_pdf_sync(doc: DayDocument) -> bytes:
     two parts laid out at the same time, the second in a short-lived process of its own
     (`core.export.parts`, `core.export.workers`), then merged with its page numbers
     ("Page X of Y") counted over the whole day (`core.export.merge`).
+
+    Raises `PdfUnavailable` (one sentence saying what to install) when WeasyPrint cannot load.
     """
+    wp = weasyprint()  # first: without WeasyPrint no part worker is started for nothing
     slices = split_day(doc)
     if len(slices) > 1:
         return _render_in_parts(doc, slices)
-    fetcher = DayImageFetcher(image for message in doc.messages for image in message.images)
-    stylesheet = CSS(string=PRINT_CSS, url_fetcher=fetcher)
+    fetcher = day_image_fetcher(image for message in doc.messages for image in message.images)
+    stylesheet = wp.CSS(string=PRINT_CSS, url_fetcher=fetcher)
     # No base_url: relative references resolve to nothing instead of the working directory.
-    html = HTML(string=day_html(doc), base_url=None, url_fetcher=fetcher)
+    html = wp.HTML(string=day_html(doc), base_url=None, url_fetcher=fetcher)
     return html.write_pdf(stylesheets=[stylesheet], **PDF_OPTIONS)
 
 
@@ -72,7 +77,14 @@ async def render_day_pdf(doc: DayDocument, *, executor: Executor | None = None) 
     the render's memory back when the worker ends; `doc` and the bytes are pickled across.
     Either way a long day's second part is laid out by a process started for that render
     and gone at its end.
+
+    Raises `PdfUnavailable` when WeasyPrint cannot load (its system libraries are missing);
+    the reason is logged here, in the calling process.
     """
-    if executor is None:
-        return await asyncio.to_thread(render_day_pdf_sync, doc)
-    return await asyncio.get_running_loop().run_in_executor(executor, render_day_pdf_sync, doc)
+    try:
+        if executor is None:
+            return await asyncio.to_thread(render_day_pdf_sync, doc)
+        return await asyncio.get_running_loop().run_in_executor(executor, render_day_pdf_sync, doc)
+    except PdfUnavailable as exc:
+        log.warning("PDF export unavailable: %s (%s)", exc, exc.detail)
+        raise

@@ -11,6 +11,7 @@ import os
 import pickle
 import sys
 
+from core.export.engine import weasyprint
 from core.export.parts import draw_part, lay_out_part
 
 
@@ -19,6 +20,7 @@ def main() -> None:
     # Keep stdout for the answer: whatever a library prints goes to stderr instead.
     answer = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    weasyprint()  # loaded before the input is read, while the caller's sender thread writes it
     doc = pickle.load(sys.stdin.buffer)
     document = lay_out_part(doc, doc.messages, first=False)
     answer.write(f"{len(document.pages)}\n".encode())

@@ -332,8 +332,10 @@ def test_doctor_checks_settings_database_and_endpoint(
     assert session.returncode == 0, session.stdout + session.stderr
     assert lines and all(line.startswith("✓ ") for line in lines)
     assert "✓ settings loaded (time zone Europe/Paris)" in lines
-    assert any(line.startswith("✓ database sqlite+aiosqlite:///") and "reachable" in line for line in lines)
-    assert f"✓ model endpoint {openai_fake.base_url} answers (1 model served)" in lines
+    database = (session.data_dir / "captainslog.db").resolve()
+    assert f"✓ no database yet at {database}: it is created at first start" in lines
+    assert not session.data_dir.exists(), "doctor only looks: it creates no database"
+    assert f"✓ model endpoint {openai_fake.base_url} answers (5 models served)" in lines
     assert "no chat platform configured" in lines[-1]
     session.assert_no_secret_or_traceback()
 

@@ -66,6 +66,8 @@ __all__ = [
 
 DEFAULT_TRANSCRIPTION = "hello from the fake transcription"
 ENDPOINTS = ("chat", "embeddings", "images", "speech", "transcriptions")
+# What /v1/models lists: the assistant's default model for each setting, as api.openai.com lists them.
+SERVED_MODELS = ("gpt-4o-mini", "text-embedding-3-small", "gpt-image-1", "gpt-4o-mini-tts", "gpt-4o-mini-transcribe")
 
 _WORD_PIECE = re.compile(r"\s*\S+\s*|\s+")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -860,7 +862,7 @@ class FakeOpenAI(ThreadedServer):
         return web.json_response({"text": text})
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"object": "list", "data": [_model("gpt-4o-mini")]})
+        return web.json_response({"object": "list", "data": [_model(name) for name in SERVED_MODELS]})
 
     async def _model(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(_model(request.match_info["model"]))

@@ -15,6 +15,7 @@ import pytest
 
 from tests.fakes.openai_server import (
     DEFAULT_TRANSCRIPTION,
+    SERVED_MODELS,
     Broken,
     Error,
     FakeOpenAI,
@@ -236,7 +237,8 @@ async def test_hang_triggers_client_timeout(fake: FakeOpenAI) -> None:
 async def test_unknown_path_and_models(fake: FakeOpenAI) -> None:
     async with client(fake) as c:
         models = await c.models.list()
-        assert [m.id for m in models.data] == ["gpt-4o-mini"]
+        assert [m.id for m in models.data] == list(SERVED_MODELS)
+        assert "gpt-4o-mini" in SERVED_MODELS
         with pytest.raises(openai.NotFoundError):
             await c.files.list()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,3 +77,47 @@ def test_start_up_warnings_about_unused_features_are_dropped(
     assert "PyNaCl" not in written and "davey" not in written
     assert "will be unused" not in written
     assert "WARNING discord.client: Shard ID None heartbeat blocked for more than 10 seconds." in written
+
+
+def test_weasyprint_progress_lines_are_held_back_and_its_warnings_kept(log_file: Path) -> None:
+    logging.getLogger("weasyprint.progress").info("Step 2 - Fetching and parsing CSS - CSS string")
+    logging.getLogger("weasyprint").warning("Ignored `colour: teal` at 3:1, unknown property.")
+
+    written = log_file.read_text(encoding="utf-8")
+    assert "Step 2" not in written
+    assert "WARNING weasyprint: Ignored `colour: teal` at 3:1, unknown property." in written
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("at_a_terminal", [True, False])
+def test_alembic_steps_stay_off_a_terminal_and_in_the_log_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at_a_terminal: bool
+) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in (*QUIET_LIBRARIES, *CREDENTIAL_CARRIERS)}
+    console = _Terminal() if at_a_terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", console)
+    path = tmp_path / "captainslog.log"
+    try:
+        configure_logging("INFO", log_file=path)
+        logging.getLogger("alembic.runtime.migration").info("Running upgrade  -> 0001, Users, identities")
+        logging.getLogger("alembic.runtime.migration").warning("The database is ahead of the code")
+        logging.getLogger("bot").info("database: SQLite file /tmp/x.db")
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, old in levels.items():
+            logging.getLogger(name).setLevel(old)
+
+    shown, written = console.getvalue(), path.read_text(encoding="utf-8")
+    assert ("Running upgrade" in shown) is not at_a_terminal
+    assert "WARNING alembic.runtime.migration: The database is ahead of the code" in shown
+    assert "INFO bot: database: SQLite file /tmp/x.db" in shown
+    assert "INFO alembic.runtime.migration: Running upgrade  -> 0001, Users, identities" in written
