@@ -5,7 +5,9 @@ resumes after the last finished step, so a crash or a failure in one step never
 repeats the steps before it. A failed step releases the row with its error and
 the scheduler retries it later. Google refusing the token sends the reconnect
 link and leaves the day waiting (without using up attempts) until the user has
-connected again; without Google at all the PDF goes with the DM instead.
+connected again; without Google at all the PDF goes with the DM instead. Without
+WeasyPrint's system libraries the day likewise waits, summary kept, until they are
+installed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from core.daily.drive_upload import DayUploader, UploadWaiting
 from core.daily.prefs import preferred_platform
 from core.daily.summary import DaySummaryWriter
 from core.export import DayDocument, PdfUnavailable
+from core.export.engine import pdf_problem
 from core.export.layout import long_date
 from core.media.files import StoredFiles
 from core.messenger import DeliveryError, Outbox
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 Render = Callable[[DayDocument], Awaitable[bytes]]
 Progress = Callable[[str], Awaitable[None]]
 WAITING_FOR_GOOGLE = "waiting for the user to connect Google again"
+WAITING_FOR_PDF = "waiting for the PDF libraries (Pango) to be installed"
 STOPPED = "the bot stopped while working on it"
 HEADING = "**Your day, {date}**"
 
@@ -135,6 +139,10 @@ class DailyJob:
         if existing is not None and existing.last_error == WAITING_FOR_GOOGLE and existing.claimed_at is None:
             if self.uploader is not None and await self.uploader.still_refused(user_id):
                 return Outcome.WAITING
+        if existing is not None and existing.last_error == WAITING_FOR_PDF and existing.claimed_at is None:
+            # Not an attempt until the libraries are there: a day must not run out of tries meanwhile.
+            if pdf_problem() is not None:
+                return Outcome.WAITING
         record = await self.repo.acquire(user_id, day, self.clock(), max_attempts=self.max_attempts)
         if record is None:
             return Outcome.BUSY
@@ -197,8 +205,8 @@ class DailyJob:
         except PdfUnavailable as exc:
             # A missing system library, not a bug: one line, no traceback; the day is kept and retried.
             log.warning("daily log of user %s day %s not rendered: %s", person.id, day, exc)
-            await self._release(record, f"{step}: {exc}")
-            return Outcome.FAILED
+            await self._release(record, WAITING_FOR_PDF)
+            return Outcome.WAITING
         except Exception as exc:  # noqa: BLE001 - any failed step is released and retried, never lost
             log.warning("daily log of user %s day %s failed at %s: %s", person.id, day, step, exc, exc_info=True)
             await self._release(record, f"{step}: {type(exc).__name__}: {exc}")

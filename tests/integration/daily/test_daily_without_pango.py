@@ -12,7 +12,7 @@ import pytest
 from core.clock import ManualClock
 from core.commands import CommandRequest, CommandSet
 from core.daily.commands import DailyCommands, daily_commands
-from core.daily.job import Outcome
+from core.daily.job import WAITING_FOR_PDF, Outcome
 from core.db.database import Database
 from core.export.engine import install_hint
 from core.identity.profile import Profiles
@@ -44,16 +44,24 @@ async def test_the_day_waits_with_its_summary_and_is_posted_once_the_libraries_a
     day = paris(0).date()
 
     with without_pango(), caplog.at_level(logging.WARNING):
-        assert (await proc.runner.run_due())[(alice, day)] is Outcome.FAILED
+        assert (await proc.runner.run_due())[(alice, day)] is Outcome.WAITING
 
     record = await proc.repo.get(alice, day)
     assert record is not None and not record.finished
     assert record.state == "summarised" and record.summary == SUMMARY, "the summary is kept, not asked for again"
-    assert record.last_error == f"rendered: {install_hint()}"
+    assert record.last_error == WAITING_FOR_PDF
     assert slack.posts == []
     lines = [r for r in caplog.records if "not rendered" in r.getMessage()]
     assert len(lines) == 1 and lines[0].exc_info is None, "one line in the log, no traceback"
     assert install_hint() in lines[0].getMessage()
+
+    # Days without the libraries use up none of the day's attempts: it cannot run out of tries meanwhile.
+    for _ in range(3):
+        clock.advance(hours=2)
+        with without_pango():
+            assert (await proc.runner.run_due())[(alice, day)] is Outcome.WAITING
+    waiting = await proc.repo.get(alice, day)
+    assert waiting is not None and waiting.attempts == record.attempts and waiting.claimed_at is None
 
     clock.advance(minutes=2)
     assert (await proc.runner.run_due())[(alice, day)] is Outcome.DONE
