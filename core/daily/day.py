@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from core.db.database import Database
 from core.db.models import Conversation, Message, User
 from core.timefmt import zone
+from core.types import MessageStatus
 
 ROLES = ("user", "assistant")
 
@@ -32,6 +33,7 @@ class DayEntry:
     content: str
     created_at: datetime  # aware UTC
     platform: str
+    cut_off: bool = False  # an answer stopped before it was finished (stored as partial)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,7 @@ class DayReader:
             .scalar_subquery()
         )
         statement = (
-            select(Message.id, Message.role, Message.content, Message.created_at, Conversation.platform)
+            select(Message.id, Message.role, Message.content, Message.created_at, Message.status, Conversation.platform)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .where(
                 Message.created_at >= start,
@@ -124,7 +126,10 @@ class DayReader:
         )
         async with self.db.engine.connect() as reader:
             rows = (await reader.execute(statement)).all()
-        return [DayEntry(r.id, r.role, r.content or "", r.created_at, r.platform) for r in rows]
+        return [
+            DayEntry(r.id, r.role, r.content or "", r.created_at, r.platform, cut_off=r.status == MessageStatus.PARTIAL)
+            for r in rows
+        ]
 
     async def has_messages(self, user_id: int, day: date, tz: ZoneInfo) -> bool:
         """Whether the user wrote anything that day (a day with no messages produces nothing)."""

@@ -42,6 +42,7 @@ async def day_document(
             role="user" if entry.role == "user" else "assistant",
             text=entry.content,
             images=images.get(entry.id, []),
+            cut_off=entry.cut_off,
         )
         for entry in entries
         if entry.content.strip() or images.get(entry.id)

@@ -31,6 +31,7 @@ class DayMessage:
     role: Role
     text: str
     images: list[StoredImage] = field(default_factory=list)
+    cut_off: bool = False  # an answer that stopped before it was finished: the PDF says so
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:

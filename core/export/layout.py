@@ -29,6 +29,8 @@ def _message_html(message: DayMessage, doc: DayDocument, md: MarkdownToHtml) -> 
     local = message.at.astimezone(doc.timezone)
     body = md.convert(message.text) if message.text.strip() else ""
     images = "".join(_image_html(image) for image in message.images)
+    if message.cut_off:
+        images += '<p class="cut-off">(the answer stopped here, before it was finished)</p>'
     return (
         f'<article class="message {message.role}">'
         f'<p class="meta"><span class="time">{local:%H:%M}</span> '

@@ -33,7 +33,7 @@ a { color: #1a4f9c; }
 img { max-width: 100%; max-height: 200mm; height: auto; }
 figure.image { margin: 4pt 0; break-inside: avoid; }
 p.image-note { font-style: italic; color: #555; margin: 2pt 0; }
-p.empty { color: #555; font-style: italic; }
+p.empty, p.cut-off { color: #555; font-style: italic; }
 """
 
 # A long day is laid out in parts, each without the page footer (PART_CSS); the footers

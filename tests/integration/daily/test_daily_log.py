@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.clock import ManualClock
 from core.daily.claim import DailyLogRepository
 from core.daily.job import Outcome
 from core.db.database import Database
-from core.db.models import User
+from core.db.models import Message, User
 from core.google.drive import DriveClient
 from core.llm import OpenAIModel
 from tests.daily_helpers import ASSISTANT, People, RecordingMessenger, connect_google, daily_process, png
@@ -131,6 +131,29 @@ async def test_end_of_day_makes_one_summary_one_drive_file_and_one_dm_post(
     clock.advance(minutes=30)
     await proc.runner.run_due()
     assert len(slack.posts) == 1 and len(pdf_files(google_fake)) == 1 and len(openai_fake.chat_requests()) == 2
+
+
+async def test_an_answer_that_was_cut_off_says_so_in_the_pdf(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    people = People(database)
+    alice = await people.user("Alice", timezone="Europe/Paris")
+    await people.exchange(alice, paris(9, 0), "Tell me the long story", "Once upon a time the harbour")
+    await people.exchange(alice, paris(10, 0), "And the short one?", "The end.")
+    async with database.engine.begin() as conn:  # the first answer was stopped halfway, as a Ctrl-C leaves it
+        await conn.execute(
+            update(Message).where(Message.content == "Once upon a time the harbour").values(status="partial")
+        )
+    slack = RecordingMessenger("slack")
+    proc = daily_process(database, model, ManualClock(paris(22, 31)), messengers=[slack], pdf_dir=tmp_path)
+    openai_fake.queue(Reply(SUMMARY))
+
+    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.DONE
+
+    [post] = slack.posts
+    text = " ".join(pdf_text(post.files[0].data).split())
+    assert "Once upon a time the harbour (the answer stopped here, before it was finished)" in text
+    assert text.count("the answer stopped here") == 1  # the finished answer is not marked
 
 
 async def test_a_day_without_messages_produces_nothing(
