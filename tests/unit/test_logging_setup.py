@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import sys
@@ -20,22 +21,31 @@ TICKET = "wss://wss-primary.slack.com/link/?ticket=d7ac0a7c-secret-ticket"
 INTERACTION_TOKEN = "aW50ZXJhY3Rpb246secret-interaction-token"
 
 
-@pytest.fixture
-def log_file(tmp_path: Path) -> Iterator[Path]:
-    """The bot's logging at DEBUG into a file; the test session's logging is put back afterwards."""
+@contextlib.contextmanager
+def _session_logging_restored() -> Iterator[None]:
+    """Put the test session's logging back after a test configured the bot's."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     touched = [*QUIET_LIBRARIES, *CREDENTIAL_CARRIERS, "slack_bolt.AsyncApp"]
     levels = {name: logging.getLogger(name).level for name in touched}
+    try:
+        yield
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, old in levels.items():
+            logging.getLogger(name).setLevel(old)
+
+
+@pytest.fixture
+def log_file(tmp_path: Path) -> Iterator[Path]:
+    """The bot's logging at DEBUG into a file; the test session's logging is put back afterwards."""
     path = tmp_path / "captainslog.log"
-    configure_logging("DEBUG", log_file=path, console_level="CRITICAL")
-    yield path
-    for handler in root.handlers:
-        handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, old in levels.items():
-        logging.getLogger(name).setLevel(old)
+    with _session_logging_restored():
+        configure_logging("DEBUG", log_file=path, console_level="CRITICAL")
+        yield path
 
 
 def test_library_lines_that_carry_credentials_are_not_written_at_debug(
@@ -97,24 +107,14 @@ class _Terminal(io.StringIO):
 def test_alembic_steps_stay_off_a_terminal_and_in_the_log_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at_a_terminal: bool
 ) -> None:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    levels = {name: logging.getLogger(name).level for name in (*QUIET_LIBRARIES, *CREDENTIAL_CARRIERS)}
     console = _Terminal() if at_a_terminal else io.StringIO()
     monkeypatch.setattr(sys, "stderr", console)
     path = tmp_path / "captainslog.log"
-    try:
+    with _session_logging_restored():
         configure_logging("INFO", log_file=path)
         logging.getLogger("alembic.runtime.migration").info("Running upgrade  -> 0001, Users, identities")
         logging.getLogger("alembic.runtime.migration").warning("The database is ahead of the code")
         logging.getLogger("bot").info("database: SQLite file /tmp/x.db")
-    finally:
-        for handler in root.handlers:
-            handler.close()
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, old in levels.items():
-            logging.getLogger(name).setLevel(old)
 
     shown, written = console.getvalue(), path.read_text(encoding="utf-8")
     assert ("Running upgrade" in shown) is not at_a_terminal
