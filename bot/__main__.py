@@ -72,11 +72,16 @@ async def _chat(settings: Settings) -> None:
             except OSError as exc:  # e.g. `run` already serves the port: chat on, without sign-in links
                 log.warning("the web server could not start (%s); sign-in links will not work from here", exc)
         try:
+            # The core's commands as on Discord and Slack; the daily log closes the day while the chat is
+            # open (a day missed is caught up at the next start); leaving waits for after-answer work.
             await TerminalChat(
                 container.chat,
                 user=settings.terminal_user,
                 files_dir=settings.data_dir / "files",
                 outbox=container.outbox,
+                commands=container.commands,
+                services=container.scheduled_services(),
+                tasks=container.tasks,
             ).run()
         finally:
             for service in web:

@@ -8,7 +8,8 @@ application commands, Slack slash commands, terminal lines) and calls
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.chat import ChatService
@@ -26,13 +27,24 @@ class CommandOption:
     required: bool = False
 
 
+Progress = Callable[[str], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class CommandRequest:
-    """Who ran a command, where, with which option values."""
+    """Who ran a command, where, with which option values.
+
+    ``answers_here`` is set by a caller that shows the whole reply, files included, to the caller
+    alone where they typed it (the terminal): a command then replies with its files instead of
+    posting them to the caller's DM, and says so. ``progress`` shows a short line ("writing the
+    summary…") while a slow command works; without it a command posts such lines to the DM.
+    """
 
     identity: PlatformIdentity
     place: ConversationRef
     options: dict[str, str] = field(default_factory=dict)
+    answers_here: bool = False
+    progress: Progress | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,37 @@ class Command:
     options: tuple[CommandOption, ...] = ()
     slow: bool = False
     usage: str = ""
+
+
+def options_from_line(command: Command, text: str) -> dict[str, str]:
+    """One typed line (the terminal; Slack hands over the same) spread over the command's options.
+
+    A single option takes the whole text (``/image a cat on a mat``), written
+    bare or named: ``timezone:Europe/Paris``, ``timezone=Europe/Paris`` or
+    ``timezone Europe/Paris`` (the last only when one word follows, so a prompt
+    that happens to start with the option's name stays whole).  With several
+    options, ``name:value`` pairs are read and any leftover text goes to the first.
+    """
+    text = text.strip()
+    options: Sequence[CommandOption] = command.options
+    if not options or not text:
+        return {}
+    if len(options) == 1:
+        name = options[0].name
+        named = re.match(rf"^{re.escape(name)}\s*[:=]\s*(.*)$", text, re.IGNORECASE | re.DOTALL)
+        if named:
+            return {name: named.group(1).strip()}
+        spaced = re.match(rf"^{re.escape(name)}\s+(\S+)$", text, re.IGNORECASE)
+        return {name: spaced.group(1) if spaced else text}
+    names = "|".join(re.escape(o.name) for o in options)
+    found: dict[str, str] = {}
+    pair = re.compile(rf"(?:^|\s)({names})\s*[:=]\s*(\S+)", re.IGNORECASE)
+    for match in pair.finditer(text):
+        found[match.group(1).lower()] = match.group(2)
+    rest = pair.sub(" ", text).strip()
+    if rest and options[0].name not in found:
+        found[options[0].name] = rest
+    return found
 
 
 class CommandSet:

@@ -70,19 +70,41 @@ class BackgroundTasks:
                 log.warning("background task %s failed (attempt %d); retrying", name, attempt, exc_info=True)
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
 
-    async def wait_idle(self) -> None:
-        """Wait until every task (including ones spawned meanwhile) has finished."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every task (including ones spawned meanwhile) has finished; True when they all did.
+
+        With ``timeout``, gives up after that many seconds and returns False. Never cancels a task,
+        not even when this wait is cancelled (``asyncio.gather`` would take its tasks down with it).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while pending := {task for task in self._tasks if not task.done()}:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return False
+            await asyncio.wait(pending, timeout=left)
+        return True
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Refuse new work, wait up to ``timeout`` for running work, then cancel what is left."""
+        """Refuse new work, wait up to ``timeout`` for running work, then cancel what is left.
+
+        Cancelling the drain itself (someone who will not wait) cancels what is left at once.
+        """
         self._closing = True
         try:
-            await asyncio.wait_for(self.wait_idle(), timeout)
-        except TimeoutError:
-            left = list(self._tasks)
-            log.warning("cancelling %d background tasks still running at stop", len(left))
-            for task in left:
-                task.cancel()
-            await asyncio.gather(*left, return_exceptions=True)
+            if await self.wait_idle(timeout):
+                return
+        except asyncio.CancelledError:
+            await self._cancel_left()
+            raise
+        await self._cancel_left()
+
+    async def _cancel_left(self) -> None:
+        # Counted before cancelling: a cancelled task leaves the set as soon as it ends.
+        left = [task for task in self._tasks if not task.done()]
+        if not left:
+            return
+        log.warning("cancelling %d background tasks still running at stop", len(left))
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)

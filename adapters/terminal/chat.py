@@ -1,26 +1,29 @@
-"""A terminal chat on the shared core: streamed answers, status lines, a few slash commands."""
+"""A terminal chat on the shared core: streamed answers, status lines, its own slash commands and the core's."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
 
 from adapters.terminal.answer_view import AnswerView, unexpected
+from adapters.terminal.core_commands import CoreCommands
 from adapters.terminal.history_view import CountError, history_count, history_line
 from adapters.terminal.lines import CallableLines, LineSource, PipedLines, PromptLines, is_interactive
 from adapters.terminal.messenger import TerminalMessenger
 from adapters.terminal.safe_text import printable
 from core.chat import ChatService
+from core.commands import CommandSet
 from core.db.models import utcnow
 from core.messenger import Outbox
+from core.tasks import BackgroundTasks
 from core.timefmt import zone
 from core.types import ConversationRef, IncomingMessage, PlatformIdentity
 
@@ -33,11 +36,24 @@ HELP = """Commands:
   /tz ZONE    set your time zone, e.g. /tz Europe/Paris (/tz alone shows it)
   /help       this list
   /quit       leave (Ctrl-D works too)"""
+CORE_HELP = "The assistant's commands, as on Discord and Slack:"
 
 KEYS = """Keys: Enter sends; Esc+Enter or Alt+Enter starts a new line (a pasted text is one message).
   Up/Down recall earlier messages; Ctrl-C stops an answer, and at the prompt leaves."""
 
 ReadLine = Callable[[], Awaitable[str | None]]
+NOTICE_AFTER = 0.5  # seconds of after-answer work at leaving before the chat says it is finishing up
+FINISHING = "[dim]finishing up… (Ctrl-C to skip)[/]"
+
+
+class Companion(Protocol):
+    """A service that runs while the chat is open (the daily-log scheduler), like those of bot.runtime."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class TerminalChat:
@@ -53,16 +69,30 @@ class TerminalChat:
         read_line: ReadLine | None = None,
         outbox: Outbox | None = None,
         lines: LineSource | None = None,
+        commands: CommandSet | None = None,
+        services: Sequence[Companion] = (),
+        tasks: BackgroundTasks | None = None,
     ) -> None:
         """``lines`` defaults to the line editor on a terminal and to plain lines from a pipe or file;
         ``read_line`` (a coroutine function) is the older way to feed lines.
-        ``outbox`` gets a messenger that prints posts to this user while the chat runs."""
+        ``outbox`` gets a messenger that prints posts to this user while the chat runs.
+        ``commands`` (the core's, as on Discord and Slack) answer the slash commands the chat has not
+        its own. ``services`` run while the chat is open, once it can print posts (the daily log).
+        ``tasks``, the process's background work, is drained on leaving, with a line when it takes a while."""
         self.chat = chat
         self.outbox = outbox
+        self.services = list(services)
+        self.tasks = tasks
+        self._started: list[Companion] = []
         self.console = console or Console(highlight=False)
         self.identity = PlatformIdentity("terminal", "local", user, display_name=user)
         self.place = ConversationRef("terminal", "local", user)
         self.files_dir = files_dir
+        self.core = (
+            CoreCommands(commands, console=self.console, files_dir=files_dir, identity=self.identity, place=self.place)
+            if commands is not None
+            else None
+        )
         if lines is None and read_line is not None:
             lines = CallableLines(read_line)
         if lines is None:
@@ -86,7 +116,10 @@ class TerminalChat:
         restore = self._catch_sigint()
         try:
             await self._loop()
+            await self._stop_services()
+            await self._finish()
         finally:
+            await self._stop_services()  # when the chat ended with an error or was cancelled
             restore()
             if self.outbox is not None:
                 self.outbox.unregister("terminal")
@@ -99,6 +132,7 @@ class TerminalChat:
     async def _loop(self) -> None:
         await self._guarded(self._recover())
         self.console.print("[bold]CaptainsLog[/] — type a message, or /help. Ctrl-D to leave.")
+        await self._start_services()
         while True:
             line = await self._stoppable(self.lines.read())
             if line is None:
@@ -109,6 +143,9 @@ class TerminalChat:
             if text.startswith("/") and "\n" not in text:
                 name, _, rest = text.partition(" ")
                 command = self._commands.get(name.lower())
+                if command is None and self.core is not None and self.core.knows(name[1:].lower()):
+                    await self._run_core(name[1:].lower(), rest)
+                    continue
                 if command is None:
                     self.console.print(f"Unknown command {escape(printable(name, newlines=False))}; /help lists them.")
                     continue
@@ -132,6 +169,23 @@ class TerminalChat:
             view.failed(exc)
         finally:
             view.close()
+
+    async def _run_core(self, name: str, rest: str) -> None:
+        """One of the core's commands (``name`` without the slash); Ctrl-C stops it like an answer."""
+        assert self.core is not None
+        try:
+            with self.lines.answering(self.interrupt):
+                done = await self._stoppable(self._core_command(name, rest), stopped=False)
+            if not done:
+                self.console.print(f"[yellow]⏹ Stopped /{escape(name)}.[/]")
+        except Exception as exc:  # noqa: BLE001 - the chat must survive a failing command
+            log.warning("terminal command /%s failed", name, exc_info=True)  # WARNING: the log file, not the screen
+            self.console.print(f"[red]{escape(unexpected(exc))}[/]")
+
+    async def _core_command(self, name: str, rest: str) -> bool:
+        assert self.core is not None
+        await self.core.run(name, rest, live=self.lines.interactive)
+        return True
 
     async def _stream(self, incoming: IncomingMessage, view: AnswerView) -> bool:
         # Closing the stream (also when this task is cancelled) makes the core store what was said as partial.
@@ -177,6 +231,49 @@ class TerminalChat:
 
         return restore
 
+    async def _start_services(self) -> None:
+        for service in self.services:
+            try:
+                await service.start()
+            except Exception:  # noqa: BLE001 - the chat goes on without it; the reason is in the log
+                log.warning("%s could not start beside the terminal chat", service.name, exc_info=True)
+                continue
+            self._started.append(service)
+
+    async def _stop_services(self) -> None:
+        while self._started:
+            service = self._started.pop()
+            try:
+                await service.stop()
+            except Exception:  # noqa: BLE001 - leaving anyway
+                log.warning("%s did not stop cleanly", service.name, exc_info=True)
+
+    async def _finish(self) -> None:
+        """Wait for the after-answer work (memory, index) before leaving; Ctrl-C skips the wait."""
+        if self.tasks is None:
+            return
+        shown = False
+
+        async def drain(tasks: BackgroundTasks) -> bool:
+            nonlocal shown
+            draining = asyncio.ensure_future(tasks.drain())
+            try:
+                done, _ = await asyncio.wait({draining}, timeout=NOTICE_AFTER)
+                if not done:
+                    self.console.print(FINISHING)
+                    shown = True
+                    await draining
+            except asyncio.CancelledError:
+                draining.cancel()  # drain cancels what is left, and logs how much
+                await asyncio.wait({draining})
+                raise
+            return True
+
+        with self.lines.answering(self.interrupt):
+            finished = await self._stoppable(drain(self.tasks), stopped=False)
+        if not finished and shown:
+            self.console.print("[dim]skipped.[/]")
+
     async def _recover(self) -> None:
         for answer in await self.chat.recover_interrupted("terminal"):
             self.console.print(
@@ -221,6 +318,9 @@ class TerminalChat:
 
     async def _help(self, _rest: str) -> bool:
         self.console.print(HELP, markup=False)
+        if self.core is not None:
+            own = {name.removeprefix("/") for name in self._commands}
+            self.console.print("\n".join([CORE_HELP, *self.core.help_lines(own)]), markup=False, highlight=False)
         if self.lines.interactive:
             self.console.print(KEYS, markup=False)
         return True

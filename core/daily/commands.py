@@ -1,8 +1,11 @@
 """/export [date], /summary [date], and /settings daily-time | daily-platform.
 
 A CommandReply is one reply, so progress ("writing the summary…", "rendering
-the PDF…") is posted as short lines in the user's DM through the Outbox while
-the work runs, when their platform is connected; the reply says what was done.
+the PDF…") is shown as short lines while the work runs: through the request's
+``progress`` when the caller shows them (the terminal), else in the user's DM
+through the Outbox when their platform is connected; the reply says what was done.
+/export posts the PDF to the DM too, unless the caller shows the reply's files
+right where the command was typed (``answers_here``, the terminal).
 ``/settings`` wraps the command it replaces (time zone, name, Drive folder) and
 adds the two daily-log settings; Slack and the terminal hand over one line, so
 ``/settings daily-time 22:30`` is read from the leading words as well.
@@ -25,7 +28,7 @@ from core.export import PdfUnavailable
 from core.export.layout import long_date
 from core.identity.profile import Profiles
 from core.messenger import DeliveryError, Outbox
-from core.types import OutgoingFile, PlatformIdentity
+from core.types import OutgoingFile
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,11 @@ class DailyCommands:
         self.wrapped_settings = settings_command
         self.default_time = default_time
 
-    async def _progress(self, identity: PlatformIdentity, line: str) -> None:
+    async def _progress(self, request: CommandRequest, line: str) -> None:
+        if request.progress is not None:
+            await request.progress(line)
+            return
+        identity = request.identity
         if self.outbox.messenger(identity.platform) is None:
             return
         try:
@@ -104,7 +111,7 @@ class DailyCommands:
         entries = await self.reader.entries(user_id, day, person.timezone)
         if not entries:
             return None
-        await self._progress(request.identity, "writing the summary…")
+        await self._progress(request, "writing the summary…")
         return await self.job.summarise(person, day, entries)
 
     async def summary(self, request: CommandRequest) -> CommandReply:
@@ -127,7 +134,7 @@ class DailyCommands:
             return CommandReply(f"No messages on {long_date(day)}: there is nothing to export.", private=True)
         person = await self.reader.person(user_id)
         assert person is not None
-        await self._progress(request.identity, "rendering the PDF…")
+        await self._progress(request, "rendering the PDF…")
         entries = await self.reader.entries(user_id, day, person.timezone)
         try:
             pdf = await self.job.render_pdf(person, day, entries, summary)
@@ -137,7 +144,7 @@ class DailyCommands:
         attachment = OutgoingFile(name, "application/pdf", pdf, description=f"The day of {long_date(day)}")
         row = await self.repo.get(user_id, day)
         link = f" It is also on Drive: {row.drive_link}" if row is not None and row.drive_link else ""
-        if self.outbox.messenger(request.identity.platform) is not None:
+        if not request.answers_here and self.outbox.messenger(request.identity.platform) is not None:
             try:
                 await self.outbox.send_to_account(request.identity, f"{name}{link}", (attachment,))
                 return CommandReply(f"Sent {name} ({_size(pdf)}) to your DM.{link}", private=True)
@@ -204,7 +211,7 @@ def daily_commands(handlers: DailyCommands) -> list[Command]:
     previous = handlers.wrapped_settings.options if handlers.wrapped_settings is not None else ()
     date_option = (CommandOption("date", "YYYY-MM-DD, today or yesterday (default: today)"),)
     return [
-        Command("export", "Send a day's PDF to your DM", handlers.export, options=date_option, slow=True,
+        Command("export", "Get a day's PDF (its summary and messages)", handlers.export, options=date_option, slow=True,
                 usage="/export 2026-11-24"),
         Command("summary", "Show a day's summary", handlers.summary, options=date_option, slow=True,
                 usage="/summary yesterday"),

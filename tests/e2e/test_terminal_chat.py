@@ -99,6 +99,9 @@ def environment(data_dir: Path, **overrides: str | None) -> dict[str, str]:
         # Extraction asks the model after each answer and would take the replies scripted for the chat;
         # long-term memory has its own tests.
         MEMORY_EXTRACTION="false",
+        # The chat runs the daily log: a second run after the end of day would summarise the first's
+        # messages with a scripted reply. Its own tests turn it on.
+        DAILY_SUMMARY_TIME="off",
     )
     for name, value in overrides.items():
         if value is None:
@@ -210,13 +213,26 @@ def test_a_first_session_help_then_a_streamed_answer(openai_fake: FakeOpenAI, wo
     help_text, unknown, answer, _at_exit = session.replies
     assert session.stdout.startswith("CaptainsLog — type a message, or /help. Ctrl-D to leave.\n")
     assert help_text.startswith("Commands:\n")
-    assert [line.split()[0] for line in help_text.splitlines()[1:]] == [
+    own, core = help_text.split("The assistant's commands, as on Discord and Slack:\n")
+    assert [line.split()[0] for line in own.splitlines()[1:]] == [
         "/new",
         "/history",
         "/forget",
         "/tz",
         "/help",
         "/quit",
+    ]
+    # The core's commands the terminal does not answer itself (its /new, /forget and /help come first).
+    assert [line.split()[0] for line in core.splitlines()] == [
+        "/image",
+        "/settings",
+        "/signout",
+        "/account",
+        "/export",
+        "/summary",
+        "/speak",
+        "/memory",
+        "/forget-me",
     ]
     assert unknown == "Unknown command /nonsense; /help lists them.\n"
     assert answer == ASSISTANT + "Good morning! The kettle is on.\n"
@@ -465,7 +481,7 @@ def test_an_unexpected_error_is_one_line_and_the_chat_goes_on(openai_fake: FakeO
 class Running:
     """The chat running in the background; its screen fills in as it prints."""
 
-    def __init__(self, fake: FakeOpenAI, workdir: Path) -> None:
+    def __init__(self, fake: FakeOpenAI, workdir: Path, **env: str | None) -> None:
         self.data_dir = workdir / "data"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "chat"],
@@ -473,7 +489,7 @@ class Running:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=workdir,
-            env=environment(self.data_dir, OPENAI_BASE_URL=fake.base_url),
+            env=environment(self.data_dir, OPENAI_BASE_URL=fake.base_url, **env),
         )
         self.screen = b""
         self.reader = threading.Thread(target=self._read, daemon=True)

@@ -23,12 +23,13 @@ from rich.console import Console
 
 from adapters.terminal import TerminalChat
 from adapters.terminal.lines import PromptLines
+from core.commands import CommandSet
 from core.db.database import Database
 from core.llm import OpenAIModel
 from core.tools.registry import ToolBase, ToolContext, ToolRegistry, ToolResult
 from core.types import ConversationRef, OutgoingFile
 from tests.conftest import builtin_tools_for_tests, make_chat_service
-from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
+from tests.fakes.openai_server import FakeOpenAI, Hang, Reply, ToolCalls
 
 PLACE = ConversationRef("terminal", "local", "me")
 PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
@@ -77,10 +78,13 @@ def pipe() -> Iterator[PipeInput]:
 
 
 @asynccontextmanager
-async def terminal(chat: Any, keys: PipeInput, files: Path) -> AsyncIterator[Keyboard]:
+async def terminal(chat: Any, keys: PipeInput, files: Path, **options: Any) -> AsyncIterator[Keyboard]:
+    """``options`` go to :class:`TerminalChat` (``commands``, ``tasks`` …)."""
     console = Console(file=io.StringIO(), width=200, color_system=None)
     lines = PromptLines.create(input=keys, output=DummyOutput())
-    task = asyncio.create_task(TerminalChat(chat, user="me", console=console, files_dir=files, lines=lines).run())
+    task = asyncio.create_task(
+        TerminalChat(chat, user="me", console=console, files_dir=files, lines=lines, **options).run()
+    )
     keyboard = Keyboard(keys, console, task)
     try:
         yield keyboard
@@ -176,6 +180,30 @@ async def test_ctrl_c_at_the_prompt_leaves_cleanly(
 
     assert keyboard.task.exception() is None
     assert "Esc+Enter or Alt+Enter starts a new line" in keyboard.screen, "/help tells how to write several lines"
+
+
+async def test_ctrl_c_stops_a_core_command_and_a_second_one_skips_the_wait_at_leaving(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, pipe: PipeInput, tmp_path: Path
+) -> None:
+    openai_fake.queue_for("images", Hang(60))
+    chat = make_chat_service(database, model)
+    commands = CommandSet(chat, model)
+
+    async with terminal(chat, pipe, tmp_path / "files", commands=commands, tasks=chat.tasks) as keyboard:
+        keyboard.type("/image a lighthouse at dawn" + ENTER)
+        await until(lambda: openai_fake.requests_to("/v1/images/generations"), "the image to be asked for")
+        keyboard.type(CTRL_C)
+        await until(lambda: "Stopped /image." in keyboard.screen, "the stop notice")
+        chat.tasks.spawn("after-answer work", lambda: asyncio.sleep(60))  # as memory extraction can take
+        keyboard.type(CTRL_D)
+        await until(lambda: "finishing up" in keyboard.screen, "the line saying it finishes up")
+        keyboard.type(CTRL_C)
+        await asyncio.wait_for(keyboard.task, 5)
+
+    assert keyboard.task.exception() is None
+    assert keyboard.screen.endswith("⏹ Stopped /image.\nfinishing up… (Ctrl-C to skip)\nskipped.\n")
+    assert chat.tasks.running == 0, "what was left is cancelled, not abandoned"
+    assert not (tmp_path / "files").exists(), "no image came"
 
 
 class Drawing(ToolBase):

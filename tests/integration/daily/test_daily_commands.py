@@ -116,6 +116,35 @@ async def test_summary_and_export_of_today_so_far_with_progress_in_the_dm(
     )
 
 
+async def test_export_answers_with_the_file_where_the_caller_shows_it(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """The terminal shows the reply and its files to the caller alone: no DM, the reply says what it holds."""
+    clock = ManualClock(paris(15))
+    commands_set, messenger, _proc, run = await _commands(database, model, clock, tmp_path)
+    assert "not happened yet" in await run("summary", date="2026-11-25")  # admits Alice, creating her user
+    alice = await _alice_id(database)
+    async with database.session() as session, session.begin():
+        (await session.get(User, alice)).timezone = "Europe/Paris"
+    people = People(database)
+    conversation = await people.conversation(alice, "test")
+    await people.exchange(alice, paris(9), "Morning, plan the regatta", "Plan ready.", conversation_id=conversation)
+    shown: list[str] = []
+
+    async def progress(line: str) -> None:
+        shown.append(line)
+
+    openai_fake.queue(Reply("So far: regatta plan."))
+    reply = await commands_set.run("export", CommandRequest(ALICE, PLACE, answers_here=True, progress=progress))
+
+    name = f"2026-11-24 {ASSISTANT}.pdf"
+    assert reply.text.startswith(f"Here is {name} (") and "DM" not in reply.text
+    assert [f.filename for f in reply.files] == [name]
+    assert PdfReader(io.BytesIO(reply.files[0].data)).pages[0].extract_text().startswith("Tuesday 24 November 2026")
+    assert shown == ["writing the summary…", "rendering the PDF…"]
+    assert messenger.posts == [], "nothing went to the DM"
+
+
 async def test_summary_of_a_closed_day_is_the_stored_one(
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
