@@ -15,9 +15,9 @@ from typing import Any
 from adapters.rate_window import Priority
 from adapters.slack.conversations import SurfaceFactory
 from adapters.slack.identity import SlackIdentities
-from adapters.slack.mapping import command_team, dm_ref, parse_options
+from adapters.slack.mapping import command_team, dm_ref
 from adapters.slack.mrkdwn import to_mrkdwn
-from core.commands import CommandReply, CommandRequest, CommandSet
+from core.commands import CommandReply, CommandRequest, CommandSet, options_from_line
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class SlashCommands:
         # The caller's own team decides access, as for messages (see mapping.command_team).
         identity = await self.identities.identity(command_team(payload), str(payload.get("user_id", "")))
         command = self.commands.commands.get(name)
-        options = parse_options(command, str(payload.get("text") or "")) if command is not None else {}
+        options = options_from_line(command, str(payload.get("text") or "")) if command is not None else {}
         # Slash commands cannot be run inside a thread, so the place is the channel (a DM's conversation).
         request = CommandRequest(identity=identity, place=dm_ref(team_id, channel), options=options)
         reply = await self.commands.run(name, request)

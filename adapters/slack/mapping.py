@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from core.commands import Command, CommandOption
 from core.types import ConversationRef
 
 PLATFORM = "slack"
@@ -59,34 +57,3 @@ def ts_to_datetime(ts: str | None) -> datetime:
 def mentions(text: str, user_id: str) -> bool:
     """Whether ``text`` mentions ``user_id`` (``<@U123>`` or ``<@U123|name>``)."""
     return bool(user_id) and re.search(rf"<@{re.escape(user_id)}(?:\|[^>]*)?>", text) is not None
-
-
-def parse_options(command: Command, text: str) -> dict[str, str]:
-    """Slack hands a slash command one string; spread it over the command's options.
-
-    A single option takes the whole text (``/image a cat on a mat``), written
-    bare or named: ``timezone:Europe/Paris``, ``timezone=Europe/Paris`` or
-    ``timezone Europe/Paris`` (the last only when one word follows, so a prompt
-    that happens to start with the option's name stays whole).  With several
-    options, ``name:value`` pairs are read and any leftover text goes to the first.
-    """
-    text = text.strip()
-    options: Sequence[CommandOption] = command.options
-    if not options or not text:
-        return {}
-    if len(options) == 1:
-        name = options[0].name
-        named = re.match(rf"^{re.escape(name)}\s*[:=]\s*(.*)$", text, re.IGNORECASE | re.DOTALL)
-        if named:
-            return {name: named.group(1).strip()}
-        spaced = re.match(rf"^{re.escape(name)}\s+(\S+)$", text, re.IGNORECASE)
-        return {name: spaced.group(1) if spaced else text}
-    names = "|".join(re.escape(o.name) for o in options)
-    found: dict[str, str] = {}
-    pair = re.compile(rf"(?:^|\s)({names})\s*[:=]\s*(\S+)", re.IGNORECASE)
-    for match in pair.finditer(text):
-        found[match.group(1).lower()] = match.group(2)
-    rest = pair.sub(" ", text).strip()
-    if rest and options[0].name not in found:
-        found[options[0].name] = rest
-    return found

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from adapters.slack.mapping import is_direct, mentions, parse_options, ts_to_datetime
+from adapters.slack.mapping import is_direct, mentions, ts_to_datetime
 from adapters.slack.surface import LIMITS, SLACK_UPDATE_LIMIT, TEXT_MAX, _italic
 from adapters.slack.workspace import SlackRateLimits, Workspace
-from core.commands import Command, CommandOption, CommandReply, CommandRequest, CommandSet
+from core.commands import Command, CommandOption, CommandReply, CommandRequest, CommandSet, options_from_line
 from core.identity.commands import GoogleParts, IdentityCommands, identity_commands
 from core.memory.slash import MemorySlashCommands, memory_commands
 
@@ -45,7 +45,7 @@ NONE = Command("help", "", _noop)
     ],
 )
 def test_parse_options(command: Command, text: str, options: dict[str, str]) -> None:
-    assert parse_options(command, text) == options
+    assert options_from_line(command, text) == options
 
 
 def test_mentions_and_places() -> None:
