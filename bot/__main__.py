@@ -133,8 +133,8 @@ async def _doctor(settings: Settings) -> int:
 
     checks = await run_checks(settings)
     for check in checks:
-        print(("✓ " if check.ok else "✗ ") + check.line)
-    return 0 if all(check.ok for check in checks) else 1
+        print(f"{check.mark} {check.line}")
+    return 1 if any(check.fails for check in checks) else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,22 +27,37 @@ from core.llm import ModelError
 
 PLATFORM_TIMEOUT = 15.0
 
-# Each configured model, checked against the endpoint's list: (variable, setting, name, what needs it).
+# Each configured model, checked against the endpoint's list: (variable, setting, name, what needs it, required).
+# Without a required one the assistant does not work; without another only that feature fails (a local
+# server often has no image, speech or transcription model), so doctor warns but does not fail for it.
 MODEL_SETTINGS = (
-    ("CHAT_MODEL", "chat_model", "chat", ""),
-    ("EMBEDDING_MODEL", "embedding_model", "embedding", "every message is embedded"),
-    ("SUMMARY_MODEL", "summary_model", "summary", "summaries and the daily log"),
-    ("VISION_MODEL", "vision_model", "vision", "images sent to the assistant"),
-    ("TRANSCRIPTION_MODEL", "transcription_model", "transcription", "voice messages"),
-    ("IMAGE_MODEL", "image_model", "image", "pictures the assistant makes"),
-    ("SPEECH_MODEL", "speech_model", "speech", "spoken replies"),
+    ("CHAT_MODEL", "chat_model", "chat", "", True),
+    ("EMBEDDING_MODEL", "embedding_model", "embedding", "every message is embedded", True),
+    ("SUMMARY_MODEL", "summary_model", "summary", "summaries and the daily log", True),
+    ("VISION_MODEL", "vision_model", "vision", "images sent to the assistant", False),
+    ("TRANSCRIPTION_MODEL", "transcription_model", "transcription", "voice messages", False),
+    ("IMAGE_MODEL", "image_model", "image", "pictures the assistant makes", False),
+    ("SPEECH_MODEL", "speech_model", "speech", "spoken replies", False),
 )
 
 
 @dataclass(frozen=True)
 class Check:
+    """One line of the report: passed, failed, or (`warning`) failed for an optional feature only."""
+
     ok: bool
     line: str
+    warning: bool = False
+
+    @property
+    def mark(self) -> str:
+        """✓ passed, ✗ failed, ! only an optional feature is affected."""
+        return "✓" if self.ok else "!" if self.warning else "✗"
+
+    @property
+    def fails(self) -> bool:
+        """Whether doctor should exit non-zero for it."""
+        return not self.ok and not self.warning
 
 
 async def run_checks(settings: Settings) -> list[Check]:
@@ -127,15 +142,20 @@ async def _model_checks(settings: Settings) -> list[Check]:
 
 
 def _unserved_models(settings: Settings, served: list[str]) -> list[Check]:
-    """A failing line for each configured model the endpoint does not list (nothing when it lists none)."""
+    """A line for each configured model the endpoint does not list (nothing when it lists none).
+
+    Failing for a model the assistant needs, a warning for one that only a feature needs.
+    """
     if not served:
         return []
     checks: list[Check] = []
-    for variable, field, label, needed_for in MODEL_SETTINGS:
+    for variable, field, label, needed_for, required in MODEL_SETTINGS:
         name = getattr(settings, field)
         if name and not is_served(name, served):
             why = f" ({needed_for})" if needed_for else ""
-            checks.append(Check(False, f"{label} model {name!r} is not served by the endpoint{why}; set {variable}"))
+            fix = f"set {variable}" if required else f"set {variable}, or leave it if you do not need that"
+            line = f"{label} model {name!r} is not served by the endpoint{why}; {fix}"
+            checks.append(Check(False, line, warning=not required))
     return checks
 
 

@@ -40,7 +40,7 @@ def run(command: str, workdir: Path, fake: FakeOpenAI, *, lines: str = "", pytho
 
 def report(result: subprocess.CompletedProcess[str]) -> list[str]:
     lines = result.stdout.splitlines()
-    assert lines and all(line[:2] in ("✓ ", "✗ ") for line in lines), result.stdout + result.stderr
+    assert lines and all(line[:2] in ("✓ ", "✗ ", "! ") for line in lines), result.stdout + result.stderr
     return lines
 
 
@@ -117,11 +117,24 @@ def test_doctor_names_each_model_the_endpoint_does_not_serve(openai_fake: FakeOp
     )  # fmt: skip
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert [line for line in report(result) if line.startswith("✗ ")] == [
+    assert [line for line in report(result) if line[:2] in ("✗ ", "! ")] == [
         "✗ embedding model 'nomic-embed-text' is not served by the endpoint (every message is embedded); "
         "set EMBEDDING_MODEL",
-        "✗ transcription model 'whisper-large-v3' is not served by the endpoint (voice messages); "
-        "set TRANSCRIPTION_MODEL",
+        "! transcription model 'whisper-large-v3' is not served by the endpoint (voice messages); "
+        "set TRANSCRIPTION_MODEL, or leave it if you do not need that",
+    ]
+
+
+def test_a_model_only_a_feature_needs_warns_without_failing(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
+    # A local server with a chat and an embedding model but no speech or image model: usable.
+    result = run("doctor", tmp_path, openai_fake, SPEECH_MODEL="kokoro", IMAGE_MODEL="flux")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [line for line in report(result) if line[:2] in ("✗ ", "! ")] == [
+        "! image model 'flux' is not served by the endpoint (pictures the assistant makes); "
+        "set IMAGE_MODEL, or leave it if you do not need that",
+        "! speech model 'kokoro' is not served by the endpoint (spoken replies); "
+        "set SPEECH_MODEL, or leave it if you do not need that",
     ]
 
 
