@@ -100,7 +100,7 @@ class Container:
         return [self.identity.web] if self.identity.google is not None or slack_http or page else []
 
     def scheduled_services(self) -> list[DailyScheduler]:
-        """The daily-log trigger, to run beside the platforms (``python -m bot run``)."""
+        """The daily-log trigger, to run beside the platforms (``captainslog run``) or the terminal chat."""
         return [self.daily.scheduler] if self.daily is not None else []
 
     @classmethod
