@@ -118,7 +118,9 @@ class Settings(BaseSettings):
 
     @property
     def google_configured(self) -> bool:
-        return bool(self.google_client_id and self.google_client_secret and self.google_client_secret.get_secret_value())
+        return bool(
+            self.google_client_id and self.google_client_secret and self.google_client_secret.get_secret_value()
+        )
 
     # -- agents and media (core/agents, core/media) ---------------------------------------
     agent_timeout: float = Field(default=60.0, gt=0)
