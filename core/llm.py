@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """A function call the model asked for; ``arguments`` is the raw JSON text it sent."""

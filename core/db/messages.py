@@ -103,7 +103,15 @@ class MessageRepository:
                 await writer.execute(_CONVERSATION_STATE, {"conversation_id": conversation_id, "before_id": user_id})
             ).one()
         user_row = ContextRow(
-            user_id, "user", text, created_at, token_count, MessageStatus.COMPLETE.value, "", attachments, author_user_id
+            user_id,
+            "user",
+            text,
+            created_at,
+            token_count,
+            MessageStatus.COMPLETE.value,
+            "",
+            attachments,
+            author_user_id,
         )
         return StartedTurn(user_row, answer_id, answer_created_at, previous_last_id, revision)
 

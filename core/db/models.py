@@ -154,6 +154,7 @@ class Revision(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
 
+
 from core.db import models_daily as _models_daily  # noqa: E402,F401
 from core.db import models_daily_indexes as _models_daily_indexes  # noqa: E402,F401
 from core.db import models_files as _models_files  # noqa: E402,F401

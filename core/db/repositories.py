@@ -198,7 +198,6 @@ async def bump_conversation_revision(session: Any, message_id: int) -> None:
     )
 
 
-
 from core.db.messages import MessageRepository  # noqa: E402  (re-exported: the repositories live side by side)
 
 __all__ = [

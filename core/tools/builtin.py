@@ -61,4 +61,3 @@ def calculate_tool(calculator: Calculator) -> Tool:
 def builtin_tools(calculator: Calculator) -> tuple[Tool, ...]:
     """The built-in tools, the calculator running in ``calculator`` (which the caller closes)."""
     return (CURRENT_TIME, calculate_tool(calculator))
-

@@ -309,4 +309,3 @@ def select_count(model: Any) -> Any:
     from sqlalchemy import func, select
 
     return select(func.count()).select_from(model)
-
