@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 _SETTING = re.compile(r"^\s*daily[-_ ]?(time|platform)(?:\s*[:=]\s*|\s+)(.*)$", re.IGNORECASE | re.DOTALL)
 DATE_HELP = "Give a date as YYYY-MM-DD, or today / yesterday."
+PDF_UNAVAILABLE = (
+    "PDF export is not available right now: the server running me lacks the PDF libraries "
+    "(its log says what to install). /summary still works."
+)
 
 
 @dataclass
@@ -138,8 +142,10 @@ class DailyCommands:
         entries = await self.reader.entries(user_id, day, person.timezone)
         try:
             pdf = await self.job.render_pdf(person, day, entries, summary)
-        except PdfUnavailable as exc:  # logged where it was rendered; the user gets the sentence
-            return CommandReply(str(exc), private=True)
+        except PdfUnavailable as exc:  # logged where it was rendered
+            # The install hint is for whoever runs the bot: that is the terminal's user, not a Discord or Slack one.
+            text = str(exc) if request.answers_here else PDF_UNAVAILABLE
+            return CommandReply(text, private=True)
         name = self.job.file_name(day)
         attachment = OutgoingFile(name, "application/pdf", pdf, description=f"The day of {long_date(day)}")
         row = await self.repo.get(user_id, day)

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # images' max-height (200 mm), so WeasyPrint never resamples it again; and a 4032-pixel
 # phone photo (1,008 at a quarter) decodes at 1/4 scale, not 1/2.
 MAX_SIDE = 1000
+# MPO is how Pillow names a phone's JPEG that carries a second image (a depth or gain map).
+JPEG_FORMATS = ("JPEG", "MPO")
 
 
 def fit_for_print(data: bytes, content_type: str, max_side: int = MAX_SIDE) -> tuple[bytes, str]:
@@ -34,7 +36,7 @@ def fit_for_print(data: bytes, content_type: str, max_side: int = MAX_SIDE) -> t
             oriented = image.getexif().get(ImageOps.ExifTags.Base.Orientation, 1) not in (1, None)
             if max(image.size) <= max_side and not oriented:
                 return data, content_type
-            if image.format == "JPEG":
+            if image.format in JPEG_FORMATS:
                 # Decode at 1/2, 1/4 or 1/8 scale: the smallest that is still no smaller than the result.
                 # Asked with the result's own proportions, since draft compares each side.
                 scale = max_side / max(image.size)
@@ -42,7 +44,7 @@ def fit_for_print(data: bytes, content_type: str, max_side: int = MAX_SIDE) -> t
             upright = ImageOps.exif_transpose(image)
             upright.thumbnail((max_side, max_side))
             buffer = io.BytesIO()
-            if image.format == "JPEG":
+            if image.format in JPEG_FORMATS:
                 upright.convert("RGB").save(buffer, "JPEG", quality=85)
                 return buffer.getvalue(), "image/jpeg"
             upright.save(buffer, "PNG")

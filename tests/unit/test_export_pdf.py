@@ -283,6 +283,24 @@ async def test_a_phone_photo_is_upright_and_no_larger_than_print_needs() -> None
     assert (width, height) == (667, 1000)
 
 
+async def test_a_phone_jpeg_with_a_second_image_mpo_is_shrunk_as_a_jpeg() -> None:
+    buffer = io.BytesIO()
+    main, depth_map = Image.new("RGB", (3000, 2000), (40, 120, 200)), Image.new("RGB", (750, 500), (9, 9, 9))
+    main.save(buffer, "MPO", save_all=True, append_images=[depth_map])
+    assert Image.open(io.BytesIO(buffer.getvalue())).format == "MPO"
+    photo = StoredImage("att/1/IMG_0002.jpg", "image/jpeg", buffer.getvalue())
+    pdf = await render_day_pdf(_doc([DayMessage(_at(12, 0), "Alice", "user", "Depth photo", [photo])]))
+
+    [image] = [
+        ref.get_object()
+        for page in PdfReader(io.BytesIO(pdf)).pages
+        for ref in ((page.get("/Resources") or {}).get("/XObject") or {}).values()
+        if ref.get_object().get("/Subtype") == "/Image"
+    ]
+    # A JPEG as the phone made it, not a PNG several times its size.
+    assert (image["/Filter"], image["/Width"], image["/Height"]) == ("/DCTDecode", 1000, 667)
+
+
 async def test_a_small_jpeg_is_embedded_as_sent_not_encoded_again() -> None:
     sent = _image_bytes((20, 90, 200), "JPEG", size=(640, 480))
     photo = StoredImage("att/1/small.jpg", "image/jpeg", sent)

@@ -11,7 +11,7 @@ import pytest
 
 from core.clock import ManualClock
 from core.commands import CommandRequest, CommandSet
-from core.daily.commands import DailyCommands, daily_commands
+from core.daily.commands import PDF_UNAVAILABLE, DailyCommands, daily_commands
 from core.daily.job import WAITING_FOR_PDF, Outcome
 from core.db.database import Database
 from core.export.engine import install_hint
@@ -70,7 +70,7 @@ async def test_the_day_waits_with_its_summary_and_is_posted_once_the_libraries_a
     assert len(openai_fake.chat_requests()) == 1
 
 
-async def test_export_answers_with_the_install_hint(
+async def test_export_tells_the_terminal_what_to_install_and_a_platform_user_it_is_unavailable(
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     clock = ManualClock(paris(15))
@@ -91,6 +91,9 @@ async def test_export_answers_with_the_install_hint(
     openai_fake.queue(Reply(SUMMARY))
 
     with without_pango():
-        reply = await commands.run("export", CommandRequest(ALICE, PLACE, {}))
+        on_a_platform = await commands.run("export", CommandRequest(ALICE, PLACE, {}))
+        in_the_terminal = await commands.run("export", CommandRequest(ALICE, PLACE, {}, answers_here=True))
 
-    assert reply.text == install_hint() and reply.files == ()
+    # Whoever runs the bot sits at the terminal; a Discord or Slack user cannot install anything.
+    assert on_a_platform.text == PDF_UNAVAILABLE and on_a_platform.files == ()
+    assert in_the_terminal.text == install_hint() and in_the_terminal.files == ()
