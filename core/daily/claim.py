@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 # The steps in order; a row only moves forward.
 STEPS = ("claimed", "summarised", "rendered", "uploaded", "posted")
+# The error of a day given back by a bot that was stopping (not a failure): such a day may
+# always be taken again, so stopping the bot, however often, never uses up its attempts.
+GIVEN_BACK = "the bot stopped while working on it"
 FAILED = "failed"
 FINISHED = ("posted", FAILED)
 _FIELDS = frozenset({"summary", "drive_file_id", "drive_link", "last_error"})
@@ -106,7 +109,7 @@ class DailyLogRepository:
                 _TABLE.c.user_id == user_id,
                 _TABLE.c.day == day,
                 _TABLE.c.state.not_in(FINISHED),
-                _TABLE.c.attempts < max_attempts,
+                or_(_TABLE.c.attempts < max_attempts, _TABLE.c.last_error == GIVEN_BACK),
                 or_(_TABLE.c.claimed_at.is_(None), _TABLE.c.claimed_at < now - self.lease),
             )
             .values(claimed_by=self.worker, claimed_at=now, attempts=_TABLE.c.attempts + 1, updated_at=now)
@@ -186,7 +189,7 @@ class DailyLogRepository:
             .where(
                 _TABLE.c.day >= since,
                 _TABLE.c.state.not_in(FINISHED),
-                _TABLE.c.attempts < max_attempts,
+                or_(_TABLE.c.attempts < max_attempts, _TABLE.c.last_error == GIVEN_BACK),
                 or_(_TABLE.c.claimed_at.is_(None), _TABLE.c.claimed_at < now - self.lease),
             )
             .order_by(_TABLE.c.day, _TABLE.c.id)

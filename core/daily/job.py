@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from core.clock import Clock
-from core.daily.claim import DailyLogRecord, DailyLogRepository
+from core.daily.claim import GIVEN_BACK, DailyLogRecord, DailyLogRepository
 from core.daily.day import DayEntry, DayPerson, DayReader
 from core.daily.document import PdfCache, day_document
 from core.daily.drive_upload import DayUploader, UploadWaiting
@@ -39,7 +39,7 @@ Render = Callable[[DayDocument], Awaitable[bytes]]
 Progress = Callable[[str], Awaitable[None]]
 WAITING_FOR_GOOGLE = "waiting for the user to connect Google again"
 WAITING_FOR_PDF = "waiting for the PDF libraries (Pango) to be installed"
-STOPPED = "the bot stopped while working on it"
+STOPPED = GIVEN_BACK
 HEADING = "**Your day, {date}**"
 
 

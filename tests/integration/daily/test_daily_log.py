@@ -375,6 +375,39 @@ async def test_a_stopped_run_gives_its_day_back_so_the_next_start_resumes_at_onc
     assert len(openai_fake.chat_requests()) == 1 and len(slack.posts) == 1
 
 
+async def test_stopping_the_bot_again_and_again_never_uses_up_a_days_attempts(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    # A chat opened and closed many times while its day is being rendered: each stop gives the day back.
+    people = People(database)
+    alice = await people.user("Alice", timezone="Europe/Paris")
+    await people.exchange(alice, paris(10, 0), "Plan the week", "Here is the plan.", platform="slack")
+    slack = RecordingMessenger("slack")
+    clock = ManualClock(paris(22, 31))
+    openai_fake.queue(Reply(SUMMARY))
+    for n in range(4):
+        stopping = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / str(n), worker=str(n))
+        stopping.job.max_attempts = 3
+        rendering = asyncio.Event()
+
+        async def slow_render(_doc: object, rendering: asyncio.Event = rendering) -> bytes:
+            rendering.set()
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+        stopping.job.render = slow_render
+        running = asyncio.create_task(stopping.runner.run_due())
+        await rendering.wait()
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    last = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "last", worker="last")
+    last.job.max_attempts = 3
+    assert (await last.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert len(openai_fake.chat_requests()) == 1 and len(slack.posts) == 1  # summarised once, posted once
+
+
 async def test_the_drive_folder_id_is_remembered_and_an_earlier_upload_is_not_repeated(
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, google_fake: FakeGoogle, tmp_path: Path
 ) -> None:
