@@ -72,15 +72,16 @@ async def _chat(settings: Settings) -> None:
             except OSError as exc:  # e.g. `run` already serves the port: chat on, without sign-in links
                 log.warning("the web server could not start (%s); sign-in links will not work from here", exc)
         try:
-            # The core's commands as on Discord and Slack; the daily log closes the day while the chat is
-            # open (a day missed is caught up at the next start); leaving waits for after-answer work.
+            # The core's commands as on Discord and Slack; leaving waits for after-answer work. Without a
+            # chat platform configured the daily log closes the terminal user's days while the chat is open
+            # (a day missed is caught up at the next start); with one, `captainslog run` does it.
             await TerminalChat(
                 container.chat,
                 user=settings.terminal_user,
                 files_dir=settings.data_dir / "files",
                 outbox=container.outbox,
                 commands=container.commands,
-                services=container.scheduled_services(),
+                services=[] if settings.platforms else container.scheduled_services(reachable_only=True),
                 tasks=container.tasks,
             ).run()
         finally:

@@ -99,9 +99,16 @@ class Container:
         page = self.identity.web.app.state.settings_page is not None
         return [self.identity.web] if self.identity.google is not None or slack_http or page else []
 
-    def scheduled_services(self) -> list[DailyScheduler]:
-        """The daily-log trigger, to run beside the platforms (``captainslog run``) or the terminal chat."""
-        return [self.daily.scheduler] if self.daily is not None else []
+    def scheduled_services(self, *, reachable_only: bool = False) -> list[DailyScheduler]:
+        """The daily-log trigger, to run beside the platforms (``captainslog run``) or the terminal chat.
+
+        `reachable_only`: close only the days of people this process can post to (the terminal chat's).
+        """
+        if self.daily is None:
+            return []
+        if reachable_only:
+            self.daily.runner.deliverable = self.outbox.can_reach
+        return [self.daily.scheduler]
 
     @classmethod
     async def create(cls, settings: Settings, *, clock: Clock = system_clock) -> Container:

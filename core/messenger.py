@@ -102,6 +102,10 @@ class Outbox:
             raise DeliveryError(f"{place.platform} is not connected right now", retryable=True)
         return await messenger.send_to_conversation(place, text, files)
 
+    async def can_reach(self, user_id: int) -> bool:
+        """Whether the person has an account on a platform connected in this process."""
+        return any(account.platform in self._messengers for account in await self.directory.accounts_of(user_id))
+
     async def send_to_user(
         self,
         user_id: int,

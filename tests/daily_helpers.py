@@ -83,14 +83,21 @@ class People:
         self.files = StoredFiles(db)
         self._conversations: dict[tuple[int, str, str], int] = {}
 
-    async def user(self, name: str, *, timezone: str, settings: dict[str, Any] | None = None) -> int:
+    async def user(
+        self,
+        name: str,
+        *,
+        timezone: str,
+        settings: dict[str, Any] | None = None,
+        platforms: tuple[str, ...] = ("discord", "slack"),
+    ) -> int:
         async with self.db.engine.begin() as conn:
             user_id = await conn.scalar(
                 insert(User).returning(User.id),
                 {"email": f"{name.lower()}@example.org", "display_name": name, "timezone": timezone,
                  "settings": settings or {}, "created_at": EPOCH},
             )  # fmt: skip
-            for platform in ("discord", "slack"):
+            for platform in platforms:
                 await conn.execute(
                     insert(Identity),
                     {"user_id": user_id, "platform": platform, "workspace": "W1" if platform == "slack" else "",

@@ -11,7 +11,7 @@ still gets their day.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, timedelta
 
 from core.clock import Clock
@@ -36,6 +36,7 @@ class DailyRunner:
         default_time: str = "22:30",
         catch_up_days: int = 3,
         resume_days: int = 30,
+        deliverable: Callable[[int], Awaitable[bool]] | None = None,
     ) -> None:
         self.job = job
         self.reader = reader
@@ -44,6 +45,10 @@ class DailyRunner:
         self.default_time = default_time
         self.catch_up_days = max(0, catch_up_days)
         self.resume_days = max(self.catch_up_days, resume_days)
+        # Set in a process that serves only some platforms (the terminal chat): it leaves the days
+        # of people it cannot post to alone, instead of claiming them and failing, or posting them
+        # to the wrong place, while `captainslog run` could deliver them.
+        self.deliverable = deliverable
 
     async def due(self) -> list[tuple[int, date]]:
         """The (user, day) pairs whose end of day has passed and which are not known to be finished."""
@@ -74,6 +79,8 @@ class DailyRunner:
         for user_id, day in await self.due():
             record = await self.repo.get(user_id, day)
             if record is not None and (record.finished or not may_try_now(record, self.clock())):
+                continue
+            if self.deliverable is not None and not await self.deliverable(user_id):
                 continue
             try:
                 outcomes[(user_id, day)] = await self.job.run(user_id, day)

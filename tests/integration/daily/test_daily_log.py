@@ -156,6 +156,31 @@ async def test_an_answer_that_was_cut_off_says_so_in_the_pdf(
     assert text.count("the answer stopped here") == 1  # the finished answer is not marked
 
 
+async def test_a_process_serving_some_platforms_leaves_the_days_it_cannot_post_alone(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    people = People(database)
+    alice = await people.user("Alice", timezone="Europe/Paris", platforms=("discord",))
+    bob = await people.user("Bob", timezone="Europe/Paris", platforms=("slack",))
+    await people.exchange(alice, paris(10, 0), "Alice on Discord", "Noted, Alice.")
+    await people.exchange(bob, paris(11, 0), "Bob on Slack", "Noted, Bob.", platform="slack")
+    clock = ManualClock(paris(22, 31))
+    # Like the terminal chat: only some platforms connected here, so only their people's days.
+    slack = RecordingMessenger("slack")
+    partial = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "a", worker="a")
+    partial.runner.deliverable = partial.outbox.can_reach
+    openai_fake.queue(Reply("Bob's day."))
+
+    assert await partial.runner.run_due() == {(bob, DAY): Outcome.DONE}
+    assert await partial.repo.get(alice, DAY) is None, "not claimed, so no attempt used and nothing sent elsewhere"
+
+    discord = RecordingMessenger("discord")
+    full = daily_process(database, model, clock, messengers=[discord], pdf_dir=tmp_path / "b", worker="b")
+    openai_fake.queue(Reply("Alice's day."))
+    assert (await full.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert [p.account.platform for p in discord.posts] == ["discord"] and len(slack.posts) == 1
+
+
 async def test_a_day_without_messages_produces_nothing(
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
