@@ -141,7 +141,7 @@ class DailyJob:
                 return Outcome.WAITING
         if existing is not None and existing.last_error == WAITING_FOR_PDF and existing.claimed_at is None:
             # Not an attempt until the libraries are there: a day must not run out of tries meanwhile.
-            if pdf_problem() is not None:
+            if await asyncio.to_thread(pdf_problem) is not None:
                 return Outcome.WAITING
         record = await self.repo.acquire(user_id, day, self.clock(), max_attempts=self.max_attempts)
         if record is None:

@@ -8,7 +8,11 @@ caches about the user (access decision, open conversations, context windows).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, select
 
 from core.chat import ChatService
 from core.commands import Command, CommandOption, CommandReply, CommandRequest
@@ -59,7 +63,13 @@ class MemorySlashCommands:
                     ).where(Conversation.user_id == user.id)
                 )
             ).all()
-        text = await self.memory.forget_me(user.id)
+        # Shielded: stopping the command (Ctrl-C in the terminal) after the deletion must not leave
+        # this process's caches pointing at rows that are gone.
+        text = await asyncio.shield(self._forget_me(user.id, rows))
+        return CommandReply(text, private=True)
+
+    async def _forget_me(self, user_id: int, rows: Sequence[Row[Any]]) -> str:
+        text = await self.memory.forget_me(user_id)
         # Drop what this process cached about the deleted user and conversations.
         for row in rows:
             self.chat.windows.forget(row.id)
@@ -68,7 +78,7 @@ class MemorySlashCommands:
                     ConversationRef(row.platform, row.workspace, row.channel, row.thread), None
                 )
         await self.chat.people.changed()
-        return CommandReply(text, private=True)
+        return text
 
     async def _user(self, request: CommandRequest) -> UserRecord:
         admission = await self.chat.people.admit(request.identity)
