@@ -10,18 +10,14 @@ the summary…") show like an answer's status lines.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from rich.console import Console
-from rich.text import Text
 
 from adapters.terminal.answer_view import AnswerView
-from adapters.terminal.safe_text import printable
+from adapters.terminal.safe_text import printable, with_bold
 from core.commands import CommandReply, CommandRequest, CommandSet, options_from_line
 from core.types import ConversationRef, PlatformIdentity, StatusUpdate
-
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 class CoreCommands:
@@ -80,18 +76,6 @@ class CoreCommands:
     def show(self, reply: CommandReply, view: AnswerView) -> None:
         """The reply's text (its ``**headings**`` in bold), then each file saved, one line each."""
         if reply.text:
-            self.console.print(_with_bold(printable(reply.text)), highlight=False, soft_wrap=True)
+            self.console.print(with_bold(printable(reply.text)), highlight=False, soft_wrap=True)
         for file in reply.files:
             view.show(file)
-
-
-def _with_bold(plain: str) -> Text:
-    """``plain`` as rich text, ``**words**`` in bold; nothing else in it is read as markup."""
-    text = Text()
-    end = 0
-    for match in _BOLD.finditer(plain):
-        text.append(plain[end : match.start()])
-        text.append(match.group(1), style="bold")
-        end = match.end()
-    text.append(plain[end:])
-    return text

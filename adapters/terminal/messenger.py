@@ -7,8 +7,9 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
-from adapters.terminal.safe_text import printable
+from adapters.terminal.safe_text import printable, with_bold
 from core.messenger import Delivery, DeliveryError
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 
@@ -73,7 +74,8 @@ class TerminalMessenger:
 
     def _show(self, text: str, files: Sequence[OutgoingFile]) -> Delivery:
         if text:
-            self.console.print(f"\n[bold cyan]assistant ›[/] {escape(printable(text))}")
+            line = Text("\nassistant › ", style="bold cyan").append_text(with_bold(printable(text)))
+            self.console.print(line, highlight=False, soft_wrap=True)
         for file in files:
             path = save_file(self.files_dir, file)
             self.console.print(f"[green]file saved:[/] {escape(printable(str(path), newlines=False))}")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from rich.text import Text
+
 # C0 controls except tab and newline, DEL, and the C1 controls (0x80-0x9f act as ESC + letter on some terminals).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
@@ -39,4 +41,19 @@ def printable(text: str, *, newlines: bool = True) -> str:
     text = _CONTROLS.sub(_picture, text)
     if not newlines:
         text = text.replace("\n", "\u2424")
+    return text
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def with_bold(plain: str) -> Text:
+    """``plain`` (already made printable) as rich text, ``**words**`` in bold; nothing else in it is read as markup."""
+    text = Text()
+    end = 0
+    for match in _BOLD.finditer(plain):
+        text.append(plain[end : match.start()])
+        text.append(match.group(1), style="bold")
+        end = match.end()
+    text.append(plain[end:])
     return text

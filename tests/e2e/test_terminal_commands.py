@@ -164,7 +164,8 @@ def test_a_day_missed_is_posted_when_the_chat_starts(openai_fake: FakeOpenAI, tm
 
     day = now.date()
     assert returncode == 0, running.process.stderr.read().decode()  # type: ignore[union-attr]
-    assert f"{ASSISTANT}**Your day, {long_date(day)}**" in running.text  # the post as the DM would have it
+    assert f"{ASSISTANT}Your day, {long_date(day)}\n" in running.text  # the post's heading, in bold on a terminal
+    assert "**" not in running.text
     assert "A day of rigging the mainsail." in running.text
     path = saved_file(running.text)
     assert path.name == f"{day.isoformat()} CaptainsLog.pdf" and pdf_text(path).startswith(long_date(day))
