@@ -104,6 +104,9 @@ async def test_the_day_is_posted_in_the_discord_dm_with_its_pdf(
             await service.start()  # its first look is the catch-up at start
 
         def posted(_fake: FakeDiscord) -> dict[str, Any] | None:
+            # The text and then its PDF (a second call): both, before the test stops the bot.
+            if not any(u.filename.endswith(".pdf") for u in fake_discord.uploads):
+                return None
             return next((m for m in bot_messages() if m["content"].startswith("**Your day")), None)
 
         post = await fake_discord.await_for(posted, 60)
