@@ -24,7 +24,7 @@ from core.db.database import Database
 from core.db.models import Message, User
 from core.google.drive import DriveClient
 from core.llm import OpenAIModel
-from tests.daily_helpers import ASSISTANT, People, RecordingMessenger, connect_google, daily_process, png
+from tests.daily_helpers import ASSISTANT, People, Process, RecordingMessenger, connect_google, daily_process, png
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.openai_server import Error, FakeOpenAI, Reply
 from tests.google_helpers import GoogleKit
@@ -371,6 +371,23 @@ async def test_a_process_killed_mid_render_is_taken_over_after_its_lease_and_don
     assert SUMMARY in slack.posts[0].text
 
 
+async def _stopped_while_rendering(process: Process) -> None:
+    """Run the due days until one is rendering, then stop as the bot does (SIGTERM: the scheduler cancels its tick)."""
+    rendering = asyncio.Event()
+
+    async def slow_render(_doc: object) -> bytes:
+        rendering.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    process.job.render = slow_render
+    running = asyncio.create_task(process.runner.run_due())
+    await rendering.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+
+
 async def test_a_stopped_run_gives_its_day_back_so_the_next_start_resumes_at_once(
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -380,20 +397,8 @@ async def test_a_stopped_run_gives_its_day_back_so_the_next_start_resumes_at_onc
     slack = RecordingMessenger("slack")
     clock = ManualClock(paris(22, 31))
     first = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "a", worker="a")
-    rendering = asyncio.Event()
-
-    async def slow_render(_doc: object) -> bytes:
-        rendering.set()
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-    first.job.render = slow_render
     openai_fake.queue(Reply(SUMMARY))
-    running = asyncio.create_task(first.runner.run_due())
-    await rendering.wait()
-    running.cancel()  # the bot is stopping (SIGTERM): the scheduler cancels its tick
-    with pytest.raises(asyncio.CancelledError):
-        await running
+    await _stopped_while_rendering(first)
 
     second = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "b", worker="b")
     assert (await second.runner.run_due())[(alice, DAY)] is Outcome.DONE
@@ -413,19 +418,7 @@ async def test_stopping_the_bot_again_and_again_never_uses_up_a_days_attempts(
     for n in range(4):
         stopping = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / str(n), worker=str(n))
         stopping.job.max_attempts = 3
-        rendering = asyncio.Event()
-
-        async def slow_render(_doc: object, rendering: asyncio.Event = rendering) -> bytes:
-            rendering.set()
-            await asyncio.Event().wait()
-            raise AssertionError("unreachable")
-
-        stopping.job.render = slow_render
-        running = asyncio.create_task(stopping.runner.run_due())
-        await rendering.wait()
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
+        await _stopped_while_rendering(stopping)
 
     last = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "last", worker="last")
     last.job.max_attempts = 3
