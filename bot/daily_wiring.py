@@ -33,6 +33,7 @@ from core.identity.profile import Profiles
 from core.llm import OpenAIModel
 from core.media.files import StoredFiles
 from core.messenger import Outbox
+from core.parent_watch import exit_with_parent
 
 
 @dataclass
@@ -51,8 +52,16 @@ class DailyServices:
 
 
 def render_pool() -> ProcessPoolExecutor:
-    """One worker process for PDF renders, spawned (not forked: the bot's loop and sockets stay behind)."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    """One worker process for PDF renders, spawned (not forked: the bot's loop and sockets stay behind).
+
+    The worker ends with the bot, even after a kill -9 (see `core.parent_watch`).
+    """
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 def worker_name() -> str:

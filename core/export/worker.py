@@ -1,7 +1,7 @@
 """Entry point of a part worker: ``python -m core.export.worker`` (see `core.export.workers`).
 
-Reads one pickled `DayDocument` (its messages are the part's slice, never the first
-part) from stdin; writes the part's page count on one line once it is laid out, then
+Takes the caller's pid as its argument and ends when the caller does. Reads one pickled
+`DayDocument` (its messages are the part's slice, never the first part) from stdin; writes the part's page count on one line once it is laid out, then
 the pickled `RenderedPart`, to stdout.
 """
 
@@ -13,10 +13,12 @@ import sys
 
 from core.export.engine import weasyprint
 from core.export.parts import draw_part, lay_out_part
+from core.parent_watch import exit_with_parent
 
 
 def main() -> None:
     """Render the part read from stdin."""
+    exit_with_parent(int(sys.argv[1]) if len(sys.argv) > 1 else None)
     # Keep stdout for the answer: whatever a library prints goes to stderr instead.
     answer = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

@@ -46,7 +46,7 @@ class PartWorker:
         try:
             payload = pickle.dumps(replace(doc, messages=self.messages), protocol=pickle.HIGHEST_PROTOCOL)
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "core.export.worker"],
+                [sys.executable, "-m", "core.export.worker", str(os.getpid())],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, env=_worker_env(),
             )  # fmt: skip
         except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:

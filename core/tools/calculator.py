@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from core.parent_watch import exit_with_parent
 from core.tools.arithmetic import Limits, Number, evaluate
 from core.tools.registry import ToolInputError
 
@@ -26,6 +28,9 @@ log = logging.getLogger(__name__)
 
 def _serve(conn: Connection, limits: Limits) -> None:
     """A worker's loop: one expression in, ``(ok, value or message)`` out, until told to stop."""
+    # Forked by the single-threaded forkserver, which ends with the bot: a calculation
+    # still running then (a long big-number operation) is killed by the kernel.
+    exit_with_parent(os.getppid(), kernel=True)
     conn.send("ready")
     while True:
         try:
