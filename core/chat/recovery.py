@@ -9,7 +9,7 @@ from core.chat.turn import RESTART_REASON
 from core.db.repositories import MessageRepository
 from core.locks import PlaceLocks
 from core.tokens import TokenCounter
-from core.types import ConversationRef, MessageStatus
+from core.types import ConversationRef
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +30,20 @@ async def recover_interrupted(
     """Mark answers that a dead process left ``streaming`` as partial; return them for the adapter.
 
     An answer whose conversation is locked (a turn runs in it here or in
-    another process sharing the database) is alive and left alone.
+    another process sharing the database) is alive and left alone.  The list is
+    read before any lock is taken, so each answer is closed only if it is still
+    ``streaming`` under the lock: its turn may have stored it and let go of the
+    conversation in between.
     """
     found: list[InterruptedAnswer] = []
     for message, ref in await messages.interrupted(platform):
         async with locks.hold_if_free(ref) as free:
             if not free:
                 continue
-            await messages.finish(
-                message.id,
-                content=message.content,
-                status=MessageStatus.PARTIAL,
-                reason=RESTART_REASON,
-                token_count=counter.count(message.content),
-            )
+            closed = await messages.close_interrupted(message.id, reason=RESTART_REASON, count=counter.count)
+        if closed is None:
+            continue
+        text, parts = closed
         log.warning("answer %s in %s was interrupted by a restart; marked partial", message.id, ref)
-        found.append(InterruptedAnswer(message.id, ref, message.content, tuple(message.platform_parts or ())))
+        found.append(InterruptedAnswer(message.id, ref, text, tuple(parts)))
     return found

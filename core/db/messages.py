@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -261,6 +261,29 @@ class MessageRepository:
                 )
             ).all()
         return list(rows)[::-1]
+
+    async def close_interrupted(
+        self, message_id: int, *, reason: str, count: Callable[[str], int]
+    ) -> tuple[str, list[str]] | None:
+        """Mark an answer partial if it is still ``streaming``; its text and platform messages, or None.
+
+        Conditional, so an answer whose turn stored it after it was listed stays as stored.
+        """
+        async with self.db.engine.begin() as connection:
+            closed = (
+                await connection.execute(
+                    update(Message)
+                    .where(Message.id == message_id, Message.status == MessageStatus.STREAMING.value)
+                    .values(status=MessageStatus.PARTIAL.value, status_reason=reason)
+                    .returning(Message.content, Message.platform_parts)
+                )
+            ).one_or_none()
+            if closed is None:
+                return None
+            await connection.execute(
+                update(Message).where(Message.id == message_id).values(token_count=count(closed.content))
+            )
+        return closed.content, list(closed.platform_parts or ())
 
     async def interrupted(self, platform: str) -> list[tuple[Message, ConversationRef]]:
         """Answers left ``streaming`` by a process that died, with where they were posted."""

@@ -11,12 +11,22 @@ import pytest
 from sqlalchemy import select, text
 
 from core.chat import INTERRUPTED_REASON, RESTART_REASON, ChatService
+from core.chat.recovery import recover_interrupted
 from core.clock import ManualClock
 from core.db.database import Database
+from core.db.messages import MessageRepository
 from core.db.models import Message
 from core.llm import ModelNames, OpenAIModel
 from core.locks import ADVISORY_NAMESPACE
-from core.types import ConversationRef, IncomingMessage, PlatformIdentity, TextDelta, TurnStarted
+from core.types import (
+    AnswerComplete,
+    ConversationRef,
+    IncomingMessage,
+    PlatformIdentity,
+    TextDelta,
+    TurnDone,
+    TurnStarted,
+)
 from tests.chat_helpers import ALICE, PLACE, say
 from tests.conftest import make_chat_service
 from tests.fakes.openai_server import Broken, Error, FakeOpenAI, Reply, ToolCalls
@@ -588,3 +598,43 @@ async def test_a_hundred_conversations_at_once_fit_in_the_servers_connections(
         statuses = (await conn.execute(select(Message.status).where(Message.role == "assistant"))).scalars().all()
     assert statuses == ["complete"] * 100
     await chat.close()
+
+
+class _PausedRecovery(MessageRepository):
+    """Recovery's own repository, pausing after it listed the ``streaming`` answers (before any lock)."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.listed = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def interrupted(self, platform: str) -> list[tuple[Message, ConversationRef]]:
+        found = await super().interrupted(platform)
+        self.listed.set()
+        await self.go_on.wait()
+        return found
+
+
+async def test_recovery_leaves_an_answer_whose_turn_stored_it_after_the_list_was_read(
+    chat: ChatService, openai_fake: FakeOpenAI, database: Database
+) -> None:
+    # The interleaving seen on a CI run: recovery lists the answer while its final text
+    # is shown but not yet stored; the turn stores it and lets go of the conversation;
+    # then recovery finds the conversation free.
+    openai_fake.queue(Reply("a finished answer"))
+    events = chat.turn(IncomingMessage(PLACE, ALICE, "go", chat.clock()))
+    async for event in events:
+        if isinstance(event, AnswerComplete):
+            break  # shown as final; the turn stores it when asked for its next event
+    paused = _PausedRecovery(database)
+    recovery = asyncio.create_task(
+        recover_interrupted("test", messages=paused, locks=chat.locks, counter=chat.counter)
+    )
+    await paused.listed.wait()
+    rest = [event async for event in events]  # the final store, then the conversation is let go
+    assert any(isinstance(e, TurnDone) for e in rest)
+    paused.go_on.set()
+
+    assert await recovery == []
+    [_, answer] = await stored(database)
+    assert (answer.status, answer.content, answer.status_reason) == ("complete", "a finished answer", "")
