@@ -6,7 +6,6 @@ tool registry and the rest to the turn; nothing here is a global.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
@@ -39,8 +38,6 @@ def build_agents(
     settings: Settings,
     model: OpenAIModel,
     image_loader: ImageLoader,
-    *,
-    image_quota: Callable[[int], str | None] | None = None,
 ) -> Agents:
     """The agents on ``model`` (the main endpoint) and the search endpoint, as the settings say.
 
@@ -71,7 +68,7 @@ def build_agents(
         LookAtImageTool(vision, image_loader),
         WikipediaTool(wikipedia),
         WebSearchTool(web_search),
-        MakeImageTool(model, quota=image_quota),
+        MakeImageTool(model),
     )
     return Agents(
         vision=vision,

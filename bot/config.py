@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     messages_per_day: int = Field(default=300, ge=0)
     images_per_day: int = Field(default=20, ge=0)
     waiting_per_conversation: int = Field(default=5, ge=0)
+    # Tool calls the model may make per step and per answer (past them a call is refused, not run), and
+    # the paid tools' daily allowances: web searches and Calendar changes (create, move, cancel).
+    tool_calls_per_round: int = Field(default=8, ge=0)
+    tool_calls_per_turn: int = Field(default=24, ge=0)
+    web_searches_per_day: int = Field(default=50, ge=0)
+    calendar_changes_per_day: int = Field(default=50, ge=0)
     allowed_accounts: Annotated[list[str], NoDecode] = ["terminal:*"]
     log_level: str = "INFO"
 

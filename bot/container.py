@@ -172,10 +172,15 @@ class Container:
                 messages_per_day=settings.messages_per_day,
                 images_per_day=settings.images_per_day,
                 waiting_per_conversation=settings.waiting_per_conversation,
+                tool_calls_per_round=settings.tool_calls_per_round,
+                tool_calls_per_turn=settings.tool_calls_per_turn,
+                web_searches_per_day=settings.web_searches_per_day,
+                calendar_changes_per_day=settings.calendar_changes_per_day,
             ),
             clock=clock,
+            db=db,
         )
-        agents = build_agents(settings, model, files.load_image, image_quota=limits.take_image)
+        agents = build_agents(settings, model, files.load_image)
         chat = ChatService(
             db=db,
             model=model,

@@ -173,7 +173,7 @@ class CommandSet:
     async def _image(self, request: CommandRequest) -> CommandReply:
         prompt = request.options["prompt"].strip()
         admission = await self.chat.people.admit(request.identity)
-        over = self.chat.limits.take_image(admission.user.id) if admission.user else None
+        over = await self.chat.limits.take_image(admission.user.id) if admission.user else None
         if over is not None:
             return CommandReply(over, private=True)
         data = await self.model.generate_image(prompt)

@@ -1,18 +1,32 @@
-"""Limits on volume and cost, per person: messages a minute, messages and images a day, turns waiting in line.
+"""Limits on volume and cost, per person: messages a minute, messages and paid tools a day, turns waiting in
+line, and tool calls per model round and per turn.
 
-Counts are kept in this process's memory (a bot serves a few people; several
-processes sharing a database each enforce the limits on what they see).  A
-limit that is hit gives the user one clear sentence; nothing is stored and no
-model is called for that message.
+Daily counts (messages, images, web searches, Calendar changes) live in the
+database (``usage_counts``), so several processes sharing it enforce one
+allowance.  The per-minute window is this process's own: it only smooths
+bursts.  A limit that is hit gives the user (or, for a tool, the model) one
+clear sentence; nothing is stored and no model is called for that message.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.clock import Clock, system_clock
+from core.db.database import Database
+from core.db.models_usage import UsageCount
+
+# Daily kinds, with the words a refusal uses.
+MESSAGES = "messages"
+IMAGES = "images"
+WEB_SEARCHES = "web_searches"
+CALENDAR_CHANGES = "calendar_changes"
+_NOUNS = {MESSAGES: "messages", IMAGES: "images", WEB_SEARCHES: "web searches", CALENDAR_CHANGES: "Calendar changes"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,18 +37,63 @@ class LimitSettings:
     messages_per_day: int = 300
     images_per_day: int = 20
     waiting_per_conversation: int = 5
+    tool_calls_per_round: int = 8
+    tool_calls_per_turn: int = 24
+    web_searches_per_day: int = 50
+    calendar_changes_per_day: int = 50
+
+    def daily(self, kind: str) -> int:
+        """The day's allowance of ``kind`` (0: unlimited)."""
+        return {
+            MESSAGES: self.messages_per_day,
+            IMAGES: self.images_per_day,
+            WEB_SEARCHES: self.web_searches_per_day,
+            CALENDAR_CHANGES: self.calendar_changes_per_day,
+        }.get(kind, 0)
+
+
+class DailyCounts:
+    """Per user, day and kind: how many were used, counted in the database in one atomic statement."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        self._purged: date | None = None
+
+    async def take(self, user_id: int, day: date, kind: str, limit: int) -> bool:
+        """Count one more ``kind`` for the user unless ``limit`` is reached; whether it was counted."""
+        table = UsageCount.__table__
+        statement = (
+            self._insert(table)
+            .values(user_id=user_id, day=day, kind=kind, used=1)
+            .on_conflict_do_update(
+                index_elements=["user_id", "day", "kind"],
+                set_={"used": table.c.used + 1},
+                where=table.c.used < limit,
+            )
+            .returning(table.c.used)
+        )
+        async with self.db.engine.begin() as conn:
+            if self._purged != day:  # earlier days' counts are of no use: drop them once a day
+                await conn.execute(delete(table).where(table.c.day < day - timedelta(days=1)))
+                self._purged = day
+            counted = (await conn.execute(statement)).first()
+        return counted is not None
 
 
 class UsageLimits:
     """Counts what each user asks for and says when a limit is reached."""
 
-    def __init__(self, settings: LimitSettings = LimitSettings(), *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, settings: LimitSettings = LimitSettings(), *, clock: Clock = system_clock, db: Database | None = None
+    ) -> None:
+        """``db`` keeps the daily counts; without one, the daily limits must be off (zero)."""
         self.settings = settings
         self.clock = clock
+        self.counts = DailyCounts(db) if db is not None else None
         self._recent: defaultdict[int, deque] = defaultdict(deque)
-        self._daily: dict[tuple[int, date, str], int] = {}
 
-    def take_message(self, user_id: int) -> str | None:
+    async def take_message(self, user_id: int) -> str | None:
         """Count one message; a sentence for the user when it is over a limit (then it is not counted)."""
         now = self.clock()
         per_minute = self.settings.messages_per_minute
@@ -44,24 +103,22 @@ class UsageLimits:
                 recent.popleft()
             if len(recent) >= per_minute:
                 return f"You're writing faster than I can keep up with ({per_minute} messages a minute): wait a moment, then send that again."
-        refusal = self._take_daily(user_id, "messages", self.settings.messages_per_day, "messages")
+        refusal = await self.take(user_id, MESSAGES)
         if refusal is None and per_minute:
             self._recent[user_id].append(now)
         return refusal
 
-    def take_image(self, user_id: int) -> str | None:
+    async def take_image(self, user_id: int) -> str | None:
         """Count one generated image (a paid call); a sentence when today's allowance is used up."""
-        return self._take_daily(user_id, "images", self.settings.images_per_day, "images")
+        return await self.take(user_id, IMAGES)
 
-    def _take_daily(self, user_id: int, kind: str, limit: int, noun: str) -> str | None:
+    async def take(self, user_id: int, kind: str) -> str | None:
+        """Count one ``kind`` (see the module's kinds) for today; a sentence when the day's allowance is used up."""
+        limit = self.settings.daily(kind)
         if not limit:
             return None
-        key = (user_id, self.clock().date(), kind)
-        used = self._daily.get(key, 0)
-        if used >= limit:
-            return f"You've reached today's limit of {limit} {noun}. It resets at midnight (UTC)."
-        self._daily[key] = used + 1
-        if len(self._daily) > 10_000:  # forget earlier days
-            today = self.clock().date()
-            self._daily = {k: v for k, v in self._daily.items() if k[1] == today}
-        return None
+        if self.counts is None:
+            raise RuntimeError(f"a daily limit of {kind} is set but no database counts it")
+        if await self.counts.take(user_id, self.clock().astimezone(UTC).date(), kind, limit):
+            return None
+        return f"You've reached today's limit of {limit} {_NOUNS.get(kind, kind)}. It resets at midnight (UTC)."

@@ -50,6 +50,7 @@ TABLES = (
     "message_embeddings",
     "memories",
     "daily_logs",
+    "usage_counts",
 )
 
 

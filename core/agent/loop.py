@@ -14,11 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.agents.sources import unshown_sources
-from core.llm import ChatModel, ModelFinished, ModelText, ModelToolCalls, Usage
-from core.tools.registry import ToolContext, ToolRegistry
+from core.limits import LimitSettings, UsageLimits
+from core.llm import ChatModel, ModelFinished, ModelText, ModelToolCalls, ToolCall, Usage
+from core.tools.registry import ToolContext, ToolRegistry, ToolResult
 from core.types import StatusUpdate, TextDelta, TurnEvent
 
 log = logging.getLogger(__name__)
+
+OVER_ROUND = (
+    "Refused: not run. At most {cap} tool calls are run per step; ask again for what is still needed, "
+    "fewer at a time, or answer with what you have."
+)
+OVER_TURN = (
+    "Refused: not run. This answer already used its {cap} tool calls; answer the user with what you have "
+    "and say what is missing."
+)
 
 
 @dataclass(slots=True)
@@ -56,12 +66,24 @@ class TextFilter(Protocol):
 
 
 class ToolLoop:
-    """Runs up to ``max_rounds`` rounds of tool calls, then asks for a final answer without tools."""
+    """Runs up to ``max_rounds`` rounds of tool calls, then asks for a final answer without tools.
 
-    def __init__(self, model: ChatModel, *, max_rounds: int = 6, model_name: str | None = None) -> None:
+    ``limits`` caps the calls run per round and per run (the rest get a "refused" result, so the model
+    can still answer) and counts paid tools against the user's daily allowances.
+    """
+
+    def __init__(
+        self,
+        model: ChatModel,
+        *,
+        max_rounds: int = 6,
+        model_name: str | None = None,
+        limits: UsageLimits | None = None,
+    ) -> None:
         self.model = model
         self.max_rounds = max_rounds
         self.model_name = model_name
+        self.limits = limits
 
     async def run(
         self,
@@ -78,8 +100,11 @@ class ToolLoop:
         whatever was produced before.
         """
         status_shown = False
+        caps = self.limits.settings if self.limits is not None else LimitSettings()
+        runs = 0  # tool calls run in this whole run
         for round_number in range(self.max_rounds + 1):
-            offer_tools = tools.schemas() if round_number < self.max_rounds else []
+            spent = bool(caps.tool_calls_per_turn) and runs >= caps.tool_calls_per_turn
+            offer_tools = tools.schemas() if round_number < self.max_rounds and not spent else []
             requested = None
             if round_number and outcome.parts and not outcome.text[-1].isspace():
                 # Text from before and after a tool call are two paragraphs of one answer.
@@ -116,10 +141,17 @@ class ToolLoop:
                     ],
                 }
             )
-            for call in requested.calls:
+            refused = 0
+            for index, call in enumerate(requested.calls):
+                refusal = _over_cap(index, runs, caps)
+                if refusal is not None:
+                    refused += 1
+                    messages.append({"role": "tool", "tool_call_id": call.id, "content": refusal})
+                    continue
+                runs += 1
                 status_shown = True
                 yield StatusUpdate(tools.status_for(call.name))
-                result = await tools.run(call, context)
+                result = await self._run_one(call, tools, context)
                 if result.is_error:
                     log.info("tool %s returned an error to the model: %s", call.name, result.content[:200])
                 outcome.add_usage(result.usage)
@@ -128,6 +160,16 @@ class ToolLoop:
                 for file in result.files:
                     yield file
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result.content})
+            if refused:
+                log.warning(
+                    "conversation %s: the model asked for %d tool calls in one step; %d refused "
+                    "(caps %d a step, %d a turn)",
+                    context.conversation_id,
+                    len(requested.calls),
+                    refused,
+                    caps.tool_calls_per_round,
+                    caps.tool_calls_per_turn,
+                )
         if status_shown:
             yield StatusUpdate("")
         sources = unshown_sources(outcome.text, outcome.links) if outcome.links and outcome.text.strip() else ""
@@ -135,3 +177,21 @@ class ToolLoop:
             # The user sees where the facts came from even when the model's answer left the links out.
             outcome.parts.append(sources)
             yield TextDelta(sources)
+
+    async def _run_one(self, call: ToolCall, tools: ToolRegistry, context: ToolContext) -> ToolResult:
+        """Run one call, first counting a paid tool against the user's daily allowance."""
+        kind = tools.quota_of(call.name)
+        if kind and self.limits is not None:
+            over = await self.limits.take(context.user_id, kind)
+            if over is not None:
+                return ToolResult(f"Refused: not run. {over} Tell the user.", is_error=True)
+        return await tools.run(call, context)
+
+
+def _over_cap(index: int, runs: int, caps: LimitSettings) -> str | None:
+    """The refusal for the ``index``-th call of a round when a cap is reached, else None (zero: no cap)."""
+    if caps.tool_calls_per_turn and runs >= caps.tool_calls_per_turn:
+        return OVER_TURN.format(cap=caps.tool_calls_per_turn)
+    if caps.tool_calls_per_round and index >= caps.tool_calls_per_round:
+        return OVER_ROUND.format(cap=caps.tool_calls_per_round)
+    return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from core.agents.base import AgentResult, failure
@@ -38,12 +37,11 @@ class MakeImageTool(ToolBase):
     }
     status = "Drawing the picture…"
 
-    def __init__(
-        self, model: OpenAIModel, *, size: str = "1024x1024", quota: Callable[[int], str | None] | None = None
-    ) -> None:
+    quota = "images"  # each call counts against the user's daily images (core.limits, checked by the tool loop)
+
+    def __init__(self, model: OpenAIModel, *, size: str = "1024x1024") -> None:
         self.model = model
         self.size = size
-        self.quota = quota  # counts one image for a user; a sentence when their allowance is used up
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
         prompt = str(arguments.get("prompt") or "").strip()
@@ -51,9 +49,6 @@ class MakeImageTool(ToolBase):
             raise ToolInputError("describe the picture to make ('prompt').")
         if len(prompt) > MAX_PROMPT:
             raise ToolInputError(f"the description is too long ({len(prompt)} characters; at most {MAX_PROMPT}).")
-        over = self.quota(context.user_id) if self.quota else None
-        if over is not None:
-            raise ToolInputError(over)
         try:
             data = await self.model.generate_image(prompt, size=self.size)
         except ModelError as exc:

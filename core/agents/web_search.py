@@ -101,6 +101,7 @@ class WebSearchTool(ToolBase):
         "required": ["query"],
     }
     status = "Searching the web…"
+    quota = "web_searches"
 
     def __init__(self, agent: WebSearchAgent) -> None:
         self.agent = agent

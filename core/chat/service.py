@@ -100,7 +100,7 @@ class ChatService:
         self.windows = WindowCache()
         self.waiting = WaitingMessages()
         self.counter = context.counter
-        self.limits = limits or UsageLimits(LimitSettings(0, 0, 0, 0), clock=clock)
+        self._limits = limits or UsageLimits(LimitSettings(0, 0, 0, 0), clock=clock, db=db)
         self._active: Counter[ConversationRef] = Counter()  # turns running or waiting, per place
         self.ops = UserOperations(
             messages=self.messages,
@@ -119,7 +119,7 @@ class ChatService:
             context=context,
             windows=WindowLoader(self.messages, context, self.windows, names=people.repository.names),
             answers=AnswerRecorder(self.messages, context, self.windows, checkpoint_interval=checkpoint_interval),
-            loop=ToolLoop(model, max_rounds=max_tool_rounds),
+            loop=ToolLoop(model, max_rounds=max_tool_rounds, limits=self._limits),
             tools=tools,
             pipeline=self.pipeline,
             waiting=self.waiting,
@@ -130,6 +130,16 @@ class ChatService:
             media=media,
             speaker=speaker,
         )
+
+    @property
+    def limits(self) -> UsageLimits:
+        """The per-person limits: messages, paid tools, tool calls per round and turn."""
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: UsageLimits) -> None:
+        self._limits = limits
+        self.runner.loop.limits = limits
 
     # -- one turn ---------------------------------------------------------------
 
@@ -156,7 +166,7 @@ class ChatService:
                     yield Refused(admission.refusal)
                     return
                 user = admission.user
-                over = self.limits.take_message(user.id)
+                over = await self.limits.take_message(user.id)
                 if over is not None:
                     log.info("user %s over a limit; message not taken", user.id)
                     yield TurnError(over)

@@ -178,6 +178,7 @@ class CreateEvent(CalendarTool):
         "Create an event in the user's Google Calendar. Only when the user asked for it; say what you created."
     )
     status = "Adding it to your calendar…"
+    quota = "calendar_changes"
     parameters = {
         "type": "object",
         "properties": {
@@ -218,6 +219,7 @@ class MoveEvent(CalendarTool):
     name = "move_calendar_event"
     description = "Move (or rename) an event the assistant created earlier, by its id. Only when the user asked."
     status = "Moving the event…"
+    quota = "calendar_changes"
     parameters = {
         "type": "object",
         "properties": {
@@ -248,6 +250,7 @@ class CancelEvent(CalendarTool):
     name = "cancel_calendar_event"
     description = "Cancel (delete) an event the assistant created earlier, by its id. Only when the user asked."
     status = "Cancelling the event…"
+    quota = "calendar_changes"
     parameters = {"type": "object", "properties": {"event_id": {"type": "string"}}, "required": ["event_id"]}
 
     async def act(self, arguments: dict[str, Any], context: ToolContext) -> str:

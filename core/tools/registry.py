@@ -71,6 +71,9 @@ class ToolBase:
     description: str
     parameters: dict[str, Any]
     status: str
+    # The daily allowance a call counts against (core.limits kinds: "web_searches", "images", "calendar_changes");
+    # empty for free tools.
+    quota: str = ""
 
     def available_for(self, user: UserRecord) -> bool:
         """Whether this tool can work for ``user``; tools that cannot are not offered."""
@@ -125,6 +128,10 @@ class ToolRegistry:
 
     def schemas(self) -> list[dict[str, Any]]:
         return [tool.schema() for tool in self.tools.values()]
+
+    def quota_of(self, name: str) -> str:
+        """The daily allowance a call of ``name`` counts against ("" for free tools and unknown names)."""
+        return getattr(self.tools.get(name), "quota", "") or ""
 
     def status_for(self, name: str) -> str:
         tool = self.tools.get(name)

@@ -61,7 +61,7 @@ async def test_messages_over_the_per_minute_limit_are_refused_with_a_sentence(
     chat = make_chat_service(database, model)
     clock = chat.clock
     assert isinstance(clock, ManualClock)
-    chat.limits = UsageLimits(LimitSettings(messages_per_minute=2, messages_per_day=0), clock=clock)
+    chat.limits = UsageLimits(LimitSettings(messages_per_minute=2, messages_per_day=0), clock=clock, db=database)
 
     replies = [await say(chat, f"message {n}") for n in range(3)]
 
@@ -75,7 +75,7 @@ async def test_messages_over_the_per_minute_limit_are_refused_with_a_sentence(
 
 async def test_a_daily_limit_says_when_it_resets(database: Database, model: OpenAIModel) -> None:
     chat = make_chat_service(database, model)
-    chat.limits = UsageLimits(LimitSettings(messages_per_minute=0, messages_per_day=1), clock=chat.clock)
+    chat.limits = UsageLimits(LimitSettings(messages_per_minute=0, messages_per_day=1), clock=chat.clock, db=database)
     await say(chat, "one")
     refused = await say(chat, "two")
     assert refused.error == "You've reached today's limit of 1 messages. It resets at midnight (UTC)."
@@ -85,7 +85,7 @@ async def test_only_a_few_turns_may_wait_in_one_conversation(
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
 ) -> None:
     chat = make_chat_service(database, model)
-    chat.limits = UsageLimits(LimitSettings(0, 0, 0, waiting_per_conversation=2), clock=chat.clock)
+    chat.limits = UsageLimits(LimitSettings(0, 0, 0, waiting_per_conversation=2), clock=chat.clock, db=database)
     openai_fake.default = lambda _request: Reply("slow answer", first_delay=0.2)
 
     replies = await asyncio.gather(*(say(chat, f"message {n}") for n in range(6)))
