@@ -8,13 +8,13 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from bot.config import PLATFORM_VARIABLES, Settings
 from bot.errors import ConfigError, first_line
 from bot.logging_setup import configure_logging
-from core.db.url import DatabaseUrlError, database_location
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger("bot")
 
@@ -31,6 +31,11 @@ WHERE = (
 
 
 def _settings() -> Settings:
+    # Imported here, not at the top: `--version` and `--help` answer without loading pydantic and SQLAlchemy.
+    from pydantic import ValidationError
+
+    from bot.config import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -55,6 +60,8 @@ def _log_locations(settings: Settings) -> None:
     """Where settings and data come from: starting in another folder otherwise silently opens another database."""
     dotenv = Path.cwd() / ".env"
     log.info("settings from the environment%s", f" and {dotenv}" if dotenv.is_file() else f" (no .env in {Path.cwd()})")
+    from core.db.url import database_location
+
     log.info("database: %s", database_location(settings.database_url))
 
 
@@ -92,6 +99,7 @@ async def _chat(settings: Settings) -> None:
 
 
 async def _run(settings: Settings) -> None:
+    from bot.config import PLATFORM_VARIABLES
     from bot.container import Container
     from bot.platforms import build_platform_services
     from bot.runtime import run_services
@@ -99,7 +107,7 @@ async def _run(settings: Settings) -> None:
     if not settings.platforms:
         needed = "; ".join(f"{name}: {variables}" for name, variables in PLATFORM_VARIABLES.items())
         raise ConfigError(
-            f"No chat platform is configured. Set {needed} (see .env.example), or use `python -m bot chat`."
+            f"No chat platform is configured. Set {needed} (see .env.example), or use `captainslog chat`."
         )
     _log_locations(settings)
     container = await Container.create(settings)
@@ -151,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("doctor", help="check settings, database, model endpoint and platform tokens")
     args = parser.parse_args(argv)
+    from core.db.url import DatabaseUrlError
+
     try:
         settings = _settings()
         command = args.command or ("run" if settings.platforms else "chat")

@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.db.url import normalize_database_url
-from core.llm import ModelNames
+from core.model_names import ModelNames
 from core.timefmt import is_valid_zone
 
 
@@ -24,7 +24,8 @@ def _local_user() -> str:
 class Settings(BaseSettings):
     """Every setting of the assistant. Field names are the environment variable names, upper-cased."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty value (as `cp .env.example .env` leaves many) means the default, not an empty setting.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     # -- the model endpoint ---------------------------------------------------------
     openai_api_key: SecretStr | None = None

@@ -19,6 +19,7 @@ from openai import AsyncOpenAI
 
 # ModelError, clean_upstream_text and describe_api_error are part of this module's interface too.
 from core.llm_errors import ModelError, _is_timeout, clean_upstream_text, describe_api_error  # noqa: F401
+from core.model_names import ModelNames  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +86,6 @@ class Transcript:
 
     text: str
     usage: Usage | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelNames:
-    """One model per role; any OpenAI-compatible endpoint's names work."""
-
-    chat: str = "gpt-4o-mini"
-    vision: str = "gpt-4o-mini"
-    embedding: str = "text-embedding-3-small"
-    image: str = "gpt-image-1"
-    speech: str = "gpt-4o-mini-tts"
-    transcription: str = "gpt-4o-mini-transcribe"
 
 
 class ChatModel(Protocol):

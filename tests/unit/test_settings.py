@@ -75,6 +75,16 @@ def test_a_dotenv_file_is_read_from_the_working_directory(monkeypatch: pytest.Mo
     assert s.chat_model == "gpt-4o", "the environment wins over .env"
 
 
+def test_an_empty_value_in_dotenv_means_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # `cp .env.example .env` leaves TERMINAL_USER= empty: the name must still default to the login name.
+    (tmp_path / ".env").write_text("TERMINAL_USER=\nDEFAULT_TIMEZONE=\nLOG_LEVEL=\n", encoding="utf-8")
+    monkeypatch.setattr("getpass.getuser", lambda: "ada")
+    read = Settings()
+    assert read.terminal_user == "ada"
+    assert read.default_timezone == Settings.model_fields["default_timezone"].default
+    assert read.log_level == Settings.model_fields["log_level"].default
+
+
 def test_allowed_accounts_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
     s = settings(monkeypatch, ALLOWED_ACCOUNTS=" terminal:* , discord:*:123456,\nslack:T01:U02 ,, ")
 
