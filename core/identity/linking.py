@@ -95,5 +95,8 @@ class AccountLinker:
             if account is None:
                 return False
             user = await session.get(User, account.user_id)
+            if user is None or user.email is None:
+                # Never signed in: deleting the account would move its next message to a new, empty user.
+                return False
             await session.delete(account)
-        return user is not None and user.email is not None
+        return True

@@ -281,6 +281,25 @@ def test_the_conversation_survives_a_restart(openai_fake: FakeOpenAI, workdir: P
         session.assert_no_secret_or_traceback()
 
 
+def test_signout_of_a_terminal_that_never_signed_in_keeps_everything(openai_fake: FakeOpenAI, workdir: Path) -> None:
+    openai_fake.queue(Reply("Noted, Ada."), Reply("You are Ada."))
+
+    first = chat(openai_fake, workdir, "/settings name Ada Lovelace", "my name is Ada", "/signout")
+    second = chat(openai_fake, workdir, "who am I?", "/history", "/settings")
+
+    assert "nothing to sign out of" in first.replies[2]
+    history = second.replies[1]
+    assert "I call you Ada Lovelace." in second.replies[2], "the name saved before /signout is still yours"
+    # Still the same person and the same conversation: the model sees the earlier turn, /history shows it.
+    assert user_texts(openai_fake.last_messages()) == ["my name is Ada", "who am I?"]
+    assert [STAMP.sub("", line) for line in history.splitlines()] == [
+        "you: my name is Ada",
+        "assistant: Noted, Ada.",
+        "you: who am I?",
+        "assistant: You are Ada.",
+    ]
+
+
 def test_new_starts_a_clean_context(openai_fake: FakeOpenAI, workdir: Path) -> None:
     openai_fake.queue(Reply("Boats float."), Reply("Trains roll."))
 
