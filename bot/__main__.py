@@ -164,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings()
         command = args.command or ("run" if settings.platforms else "chat")
+        if command in ("chat", "run"):
+            from bot.container import api_key_for
+
+            api_key_for(settings)  # a missing key fails here, before the log file and data folder are made
         if command == "chat":
             log_file = settings.data_dir / "captainslog.log"
             try:

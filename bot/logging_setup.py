@@ -17,6 +17,8 @@ QUIET_LIBRARIES = (
     "discord.gateway",
     "discord.http",
     "alembic.runtime.plugins",
+    # "Running job …" and "Job … executed successfully" every minute for the scheduler's tick.
+    "apscheduler",
     # "Step 2 - Fetching and parsing CSS - CSS string" at each render; its warnings
     # (bad CSS, an image it could not load) still come through.
     "weasyprint",

@@ -353,6 +353,7 @@ def test_a_missing_api_key_stops_with_one_clear_line(other_commands: dict[str, F
     assert session.problems[0].startswith("captainslog: OPENAI_API_KEY is not set")
     assert PROMPT not in session.stdout, "the chat never started"
     assert "Traceback" not in session.stdout + session.stderr
+    assert not session.data_dir.exists(), "a failed start leaves no data folder or log file behind"
 
 
 # -- the other commands ------------------------------------------------------------------

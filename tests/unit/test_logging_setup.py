@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import logging
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import discord
@@ -96,6 +98,25 @@ def test_weasyprint_progress_lines_are_held_back_and_its_warnings_kept(log_file:
     written = log_file.read_text(encoding="utf-8")
     assert "Step 2" not in written
     assert "WARNING weasyprint: Ignored `colour: teal` at 3:1, unknown property." in written
+
+
+async def test_the_scheduler_tick_writes_nothing_at_info(log_file: Path) -> None:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    ran = asyncio.Event()
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(ran.set, "interval", minutes=1, next_run_time=datetime.now(UTC))
+    scheduler.start()
+    try:
+        await asyncio.wait_for(ran.wait(), 10)
+        await asyncio.sleep(0)  # let the executor log "executed successfully"
+    finally:
+        scheduler.shutdown(wait=False)
+    logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed by 0:01:00")
+
+    written = log_file.read_text(encoding="utf-8")
+    assert "Running job" not in written and "executed successfully" not in written
+    assert "WARNING apscheduler.scheduler: Run time of job was missed" in written
 
 
 class _Terminal(io.StringIO):
