@@ -71,6 +71,17 @@ class Command:
     usage: str = ""
 
 
+def _what_is_missing(command: Command, missing: Sequence[CommandOption]) -> str:
+    """"/image needs what the image should show, for example: /image a lighthouse at dawn", not "needs prompt:"."""
+    wanted = " and ".join(_lower_first(o.description or o.name) for o in missing)
+    example = command.usage or f"/{command.name} " + " ".join(f"<{o.name}>" for o in command.options)
+    return f"/{command.name} needs {wanted}, for example: {example}"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def options_from_line(command: Command, text: str) -> dict[str, str]:
     """One typed line (the terminal; Slack hands over the same) spread over the command's options.
 
@@ -143,9 +154,9 @@ class CommandSet:
         if not admission.allowed:
             log.info("refused /%s from %s: not on the allowlist", name, request.identity.key)
             return CommandReply(admission.refusal, private=True)
-        missing = [o.name for o in command.options if o.required and not request.options.get(o.name, "").strip()]
+        missing = [o for o in command.options if o.required and not request.options.get(o.name, "").strip()]
         if missing:
-            return CommandReply(f"/{name} needs {', '.join(missing)}: {command.usage or '/' + name}", private=True)
+            return CommandReply(_what_is_missing(command, missing), private=True)
         try:
             return await command.handler(request)
         except ModelError as exc:

@@ -430,6 +430,9 @@ async def test_settings_new_forget_and_help_commands(
             assert await chat.user_timezone(identity) == zone
         assert "Your time zone is Asia/Tokyo" in (await command("/settings"))["text"]
         assert "/image" in (await command("/help"))["text"]
+        assert (await command("/image"))["text"] == (
+            "/image needs what the image should show, for example: /image a lighthouse at dawn, watercolour"
+        )
         assert (await command("/forget"))["text"] == "There is nothing to forget here yet."
 
         slack.user_sends_dm("U1", "remember the word pineapple")
