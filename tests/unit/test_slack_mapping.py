@@ -100,3 +100,10 @@ def test_the_manifest_declares_every_command_the_bot_registers() -> None:
     events = set(re.findall(r"^\s*- (app_mention|message\.\w+)\s*$", manifest, re.MULTILINE))
     assert events == {"app_mention", "message.im", "message.channels", "message.groups"}
     assert "socket_mode_enabled: true" in manifest
+
+
+def test_the_slack_readme_lists_every_command_of_the_manifest() -> None:
+    root = Path(__file__).resolve().parents[2] / "adapters/slack"
+    declared = re.findall(r"^\s*- command: (/[\w-]+)", (root / "manifest.yaml").read_text(), re.MULTILINE)
+    listed = re.findall(r"^\s*\| `(/[\w-]+)[^`]*` \|", (root / "README.md").read_text(), re.MULTILINE)
+    assert listed == declared, "adapters/slack/README.md's command table must match manifest.yaml, in order"
