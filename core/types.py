@@ -79,6 +79,14 @@ class IncomingMessage:
     attachments: tuple[Attachment, ...] = ()
     platform_message_id: str = ""
     fetch_attachments: AttachmentFetcher | None = field(default=None, compare=False, repr=False)
+    # Others than the author can read this place (a thread, a server channel): not a DM. A place
+    # with a ``thread`` counts as shared whatever this says.
+    shared_place: bool = False
+
+    @property
+    def shared(self) -> bool:
+        """Whether other people can read (and write) where this message was sent."""
+        return self.shared_place or bool(self.conversation.thread)
 
 
 class MessageStatus(StrEnum):

@@ -66,6 +66,7 @@ async def say(
     at: datetime | None = None,
     platform_message_id: str = "",
     attachments: tuple[Attachment, ...] = (),
+    shared_place: bool = False,
 ) -> Reply:
     """Send one message through ``chat.turn`` and collect the whole event stream."""
     reply = Reply()
@@ -76,6 +77,7 @@ async def say(
         received_at=at or chat.clock(),
         platform_message_id=platform_message_id,
         attachments=attachments,
+        shared_place=shared_place,
     )
     async with aclosing(chat.turn(incoming)) as events:
         async for event in events:

@@ -294,6 +294,7 @@ class DiscordService:
             received_at=message.created_at,
             platform_message_id=str(message.id),
             fetch_attachments=fetch if plan.accepted else None,
+            shared_place=message.guild is not None,  # a server thread: others read it
         )
         channel_id = int(place.channel)
         reply_to = message if target is message.channel else None

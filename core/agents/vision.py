@@ -86,6 +86,7 @@ class LookAtImageTool(ToolBase):
     """
 
     name = "look_at_image"
+    private = True  # loads any stored image of the speaker's by number: not in places other people read
     description = (
         "Look again at an image the user sent earlier in this conversation, with a question about it. "
         "Use the image's reference as it appears in the conversation."

@@ -57,9 +57,10 @@ class TurnPipeline:
 
     async def run_before_model(self, turn: TurnFacts) -> list[ContextAddition]:
         """Every before-model step, concurrently, each within its own timeout; a slow or failing one is skipped."""
-        if not self.before:
+        steps = [s for s in self.before if not (turn.shared and getattr(s, "private", False))]
+        if not steps:
             return []
-        results = await asyncio.gather(*(self._one_before(step, turn) for step in self.before))
+        results = await asyncio.gather(*(self._one_before(step, turn) for step in steps))
         return [r for r in results if r is not None]
 
     async def _one_before(self, step: BeforeModelStep, turn: TurnFacts) -> ContextAddition | None:

@@ -41,6 +41,11 @@ class TurnFacts:
     def text(self) -> str:
         return self.incoming.text
 
+    @property
+    def shared(self) -> bool:
+        """A place other people read too: steps that add the speaker's private data are skipped."""
+        return self.incoming.shared
+
 
 @dataclass(frozen=True, slots=True)
 class ContextAddition:
@@ -57,7 +62,11 @@ class ContextAddition:
 
 
 class BeforeModelStep(Protocol):
-    """Adds context before the model is called."""
+    """Adds context before the model is called.
+
+    A step whose notes carry the speaker's private data (recalled memories, their day, their Calendar)
+    sets a class attribute ``private = True``; it is then skipped in shared places (see ``TurnFacts.shared``).
+    """
 
     name: str
     timeout: float  # seconds; past it the step is skipped for this turn

@@ -183,7 +183,7 @@ class TurnRunner:
                 place=incoming.conversation,
                 user_message_id=facts.user_message_id,
             )
-            tools = self.tools.for_user(user)
+            tools = self.tools.for_user(user, shared=facts.shared)
             run = self.loop.run(messages, tools, tool_context, answer.outcome, text_filter=LeadingStampFilter())
             async with aclosing(run) as events:
                 async for event in events:
@@ -243,7 +243,7 @@ class TurnRunner:
         additions = await self.pipeline.run_before_model(facts)
         notes = [note for addition in additions for note in addition.notes]
         floor = _covered_up_to(additions)
-        shared = bool(facts.incoming.conversation.thread)
+        shared = facts.shared
         system_text = self.context.system_message(
             now=facts.now, tz=facts.timezone, user_name=facts.user.display_name, shared=shared
         )

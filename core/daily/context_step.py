@@ -43,6 +43,7 @@ class DailyContext:
 
     name = "daily-context"
     timeout = 3.0
+    private = True  # the speaker's last day and Calendar: never in a place other people read
 
     def __init__(
         self,

@@ -68,6 +68,8 @@ def describe(event: CalendarEvent) -> str:
 class CalendarTool(ToolBase):
     """What the Calendar tools share: the client, the availability cache and the reconnect notice."""
 
+    private = True  # the speaker's Calendar: not offered in places other people read
+
     def __init__(
         self, calendar: CalendarClient, availability: GoogleAvailability, reconnect: ReconnectNotice | None = None
     ) -> None:

@@ -42,6 +42,7 @@ class RecallStep:
     """Puts the user's most relevant memories into the context before the model answers."""
 
     name = "recall"
+    private = True  # the speaker's memories: never in a place other people read
 
     def __init__(
         self,

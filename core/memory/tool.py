@@ -34,6 +34,7 @@ class SearchMemoryTool(ToolBase):
         "required": ["query"],
     }
     status = "Searching memory…"
+    private = True
 
     def __init__(self, search: MemorySearch, *, limit: int = 8, timeout: float = 10.0) -> None:
         self.search = search
@@ -92,6 +93,7 @@ class ForgetMemoryTool(ToolBase):
         "required": ["fact"],
     }
     status = "Forgetting…"
+    private = True
 
     def __init__(self, search: MemorySearch, *, min_similarity: float = 0.5, timeout: float = 10.0) -> None:
         self.search = search

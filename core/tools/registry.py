@@ -74,6 +74,9 @@ class ToolBase:
     # The daily allowance a call counts against (core.limits kinds: "web_searches", "images", "calendar_changes");
     # empty for free tools.
     quota: str = ""
+    # Reads or changes the speaker's own data (memories, Calendar, stored images): not offered in a
+    # place other people read, where its result would be shown to them.
+    private: bool = False
 
     def available_for(self, user: UserRecord) -> bool:
         """Whether this tool can work for ``user``; tools that cannot are not offered."""
@@ -121,9 +124,16 @@ class ToolRegistry:
             raise ValueError(f"tool {tool.name!r} is registered twice")
         self.tools[tool.name] = tool
 
-    def for_user(self, user: UserRecord) -> ToolRegistry:
-        """The tools that can work for ``user``: the ones the model is offered in their turns."""
-        offered = {name: tool for name, tool in self.tools.items() if tool.available_for(user)}
+    def for_user(self, user: UserRecord, *, shared: bool = False) -> ToolRegistry:
+        """The tools that can work for ``user``: the ones the model is offered in their turns.
+
+        ``shared``: the turn is in a place other people read, so the private tools are left out.
+        """
+        offered = {
+            name: tool
+            for name, tool in self.tools.items()
+            if tool.available_for(user) and not (shared and tool.private)
+        }
         return self if len(offered) == len(self.tools) else ToolRegistry(offered)
 
     def schemas(self) -> list[dict[str, Any]]:

@@ -233,6 +233,8 @@ async def test_a_mention_in_a_server_opens_a_thread_that_continues_without_menti
 
     assert await bot.answer_in(thread_id, count=2) == ["Happy to help in this thread.", "Still here."]
     assert "can you help?" in str(openai_fake.chat_requests()[0]["messages"][-1])
+    # Everyone in the server reads the thread: the model is told so, and other people's words are untrusted.
+    assert "untrusted" in openai_fake.chat_requests()[1]["messages"][0]["content"]
 
 
 async def test_images_reach_the_model_and_other_files_get_a_clear_line(bot: Bot, openai_fake: FakeOpenAI) -> None:
