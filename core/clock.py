@@ -7,10 +7,13 @@ returning an aware UTC datetime) from the container; tests pass a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
+# Waiting "so many seconds" of that clock: asyncio.sleep for the real one, ManualClock.sleep in tests.
+Sleep = Callable[[float], Awaitable[None]]
 
 
 def system_clock() -> datetime:
@@ -25,6 +28,7 @@ class ManualClock:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs an aware datetime")
         self._now = start.astimezone(UTC)
+        self._sleepers: list[tuple[datetime, asyncio.Future[None]]] = []
 
     def __call__(self) -> datetime:
         return self._now
@@ -34,8 +38,32 @@ class ManualClock:
         if moment.tzinfo is None:
             raise ValueError("ManualClock needs an aware datetime")
         self._now = moment.astimezone(UTC)
+        self._wake()
 
     def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
         """Move forward by ``delta`` (or ``timedelta(**kwargs)``) and return the new time."""
         self._now += delta if delta is not None else timedelta(**kwargs)
+        self._wake()
         return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        """Return once the clock has been moved ``seconds`` past now (a `Sleep` that tests drive)."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self._now + timedelta(seconds=seconds), waiter))
+        try:
+            await waiter
+        finally:
+            self._sleepers = [(due, w) for due, w in self._sleepers if w is not waiter]
+
+    @property
+    def sleepers(self) -> int:
+        """How many `sleep` calls wait for the clock to move (tests await this instead of wall-clock time)."""
+        return sum(1 for _, waiter in self._sleepers if not waiter.done())
+
+    def _wake(self) -> None:
+        for due, waiter in self._sleepers:
+            if due <= self._now and not waiter.done():
+                waiter.set_result(None)

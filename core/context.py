@@ -203,7 +203,13 @@ class ContextBuilder:
                 extras += "\n" + attachment["findings"]
         if row.status == MessageStatus.PARTIAL:
             extras += f"\n[this answer was cut off: {row.status_reason or 'interrupted'}]"
+        elif row.status == MessageStatus.STREAMING and row.role == "assistant":
+            # An earlier turn's answer whose end never reached the database (it ran into an outage).
+            extras += f"\n[this answer was cut off: {NOT_SAVED_REASON}]"
         return extras
+
+
+NOT_SAVED_REASON = "its end was not saved"
 
 
 def _image_part(image: Attachment) -> dict[str, Any]:

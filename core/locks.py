@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from core.db.outage import describe, unavailable
 from core.types import ConversationRef
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,13 @@ class AdvisoryLocks:
         if self._held[conversation_id] <= 0:
             del self._held[conversation_id]
         # Shielded: a cancelled turn still releases its place.
-        await asyncio.shield(self._run(UNLOCK, params))
+        try:
+            await asyncio.shield(self._run(UNLOCK, params))
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            # The server is away: the session that held the lock is gone, and the lock with it.
+            log.warning("conversation lock %s not given back, the database is unavailable: %s", conversation_id, describe(exc))
 
     async def _run(self, statement: object, params: dict[str, int]) -> object:
         # The pool holds exactly one connection, so every statement runs in the same session

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from core.access import AccessPolicy
 from core.chat import ChatService
-from core.clock import Clock, ManualClock
+from core.clock import Clock, ManualClock, Sleep
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.llm import ModelNames, OpenAIModel
@@ -200,6 +200,7 @@ def make_chat_service(
     default_timezone: str = "Europe/Paris",
     checkpoint_interval: float = 1.0,
     clock: Clock | None = None,
+    sleep: Sleep | None = None,
 ) -> ChatService:
     """A ChatService on real components; tests vary only what they need.
 
@@ -214,6 +215,7 @@ def make_chat_service(
         default_timezone=default_timezone,
         checkpoint_interval=checkpoint_interval,
         clock=clock or ManualClock(TEST_NOW),
+        sleep=sleep or asyncio.sleep,
     )
 
 

@@ -12,7 +12,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.agent.loop import LoopOutcome
+from core.clock import Sleep
 from core.context import ContextBuilder
+from core.db.outage import describe, write_until_stored
 from core.db.repositories import ContextRow, MessageRepository
 from core.timefmt import zone
 from core.types import MessageStatus
@@ -49,12 +51,14 @@ class AnswerRecorder:
         *,
         checkpoint_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.messages = messages
         self.context = context
         self.windows = windows
         self.checkpoint_interval = checkpoint_interval
         self.monotonic = monotonic
+        self.sleep = sleep
 
     async def maybe_checkpoint(self, answer: AnswerDraft) -> None:
         """Save the text so far when the interval has passed, so a crash loses at most that much.
@@ -77,26 +81,36 @@ class AnswerRecorder:
         try:
             await self.messages.checkpoint(answer_id, text)
         except Exception as exc:  # noqa: BLE001 - the final write stores everything; this was insurance
-            log.warning("checkpoint of answer %s failed: %s", answer_id, exc)
+            log.warning("checkpoint of answer %s failed: %s", answer_id, describe(exc))
 
     async def finish(self, answer: AnswerDraft, status: MessageStatus, *, reason: str = "") -> None:
-        """Store the answer's final text, status and usage (after any checkpoint still being written)."""
+        """Store the answer's final text, status and usage (after any checkpoint still being written).
+
+        The write is repeated through a database outage (`core.db.outage`), so what is
+        stored is what the user saw; the turn, and so the conversation's next turn, waits
+        for it. Raises `DatabaseUnavailable` when the outage outlasts the backoff budget.
+        """
         if answer.saving is not None:
             # Shielded: a cancelled turn still lets its last checkpoint land before the final write.
             await asyncio.shield(answer.saving)
         text = answer.text
         usage = answer.outcome.usage
         token_count = self.context.counter.count(text)
-        await self.messages.finish(
-            answer.id,
-            content=text,
-            status=status,
-            reason=reason,
-            token_count=token_count,
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-            connection=answer.connection,
-        )
+
+        async def write() -> None:
+            connection, answer.connection = answer.connection, None  # a retry takes a fresh connection
+            await self.messages.finish(
+                answer.id,
+                content=text,
+                status=status,
+                reason=reason,
+                token_count=token_count,
+                prompt_tokens=usage.prompt_tokens if usage else None,
+                completion_tokens=usage.completion_tokens if usage else None,
+                connection=connection,
+            )
+
+        await write_until_stored(write, what=f"answer {answer.id}", sleep=self.sleep)
         self._remember(answer, status, reason, token_count)
 
     def _remember(self, answer: AnswerDraft, status: MessageStatus, reason: str, token_count: int) -> None:

@@ -9,6 +9,7 @@ renderers' bookkeeping, delegated to small modules.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections import Counter
@@ -27,7 +28,7 @@ from core.chat.turn import DELETED_BEFORE_ANSWER, TurnRunner
 from core.chat.user_ops import UserOperations
 from core.chat.waiting import WaitingMessages
 from core.chat.window_loader import WindowLoader
-from core.clock import Clock, system_clock
+from core.clock import Clock, Sleep, system_clock
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.db.models import Message
@@ -80,6 +81,7 @@ class ChatService:
         media: MediaReader | None = None,
         limits: UsageLimits | None = None,
         speaker: Speaker | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         if people is None:
             people = People(db, accounts=access or AccessPolicy(()), clock=clock)
@@ -118,7 +120,9 @@ class ChatService:
             messages=self.messages,
             context=context,
             windows=WindowLoader(self.messages, context, self.windows, names=people.repository.names),
-            answers=AnswerRecorder(self.messages, context, self.windows, checkpoint_interval=checkpoint_interval),
+            answers=AnswerRecorder(
+                self.messages, context, self.windows, checkpoint_interval=checkpoint_interval, sleep=sleep
+            ),
             loop=ToolLoop(model, max_rounds=max_tool_rounds, limits=self._limits),
             tools=tools,
             pipeline=self.pipeline,

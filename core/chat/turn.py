@@ -29,6 +29,7 @@ from core.chat.waiting import Waiting, WaitingMessages
 from core.chat.window_loader import WindowLoader
 from core.clock import Clock
 from core.context import ContextBuilder, images_of
+from core.db.outage import DatabaseUnavailable
 from core.db.repositories import MessageRepository, UserRecord
 from core.llm import ModelError
 from core.media.voice import Speaker, VoiceError
@@ -198,8 +199,13 @@ class TurnRunner:
                 yield TextDelta(note)
             complete = True  # shown as final from here on: stored as complete whatever happens next
             yield AnswerComplete(answer.id)
-            await self.answers.finish(answer, MessageStatus.COMPLETE)
-            status, finished = MessageStatus.COMPLETE, True
+            try:
+                await self.answers.finish(answer, MessageStatus.COMPLETE)
+                status, finished = MessageStatus.COMPLETE, True
+            except DatabaseUnavailable:
+                # Shown, but the database stayed away past the retries: the row keeps its last
+                # checkpoint as `streaming`; later turns read it as cut off, a restart marks it partial.
+                status, finished = MessageStatus.PARTIAL, True
             for file in spoken:  # the answer read aloud, uploaded after the text
                 yield file
             yield TurnDone(answer.id, answer.text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,14 @@ from migrations import MIGRATIONS_DIR
 log = logging.getLogger(__name__)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout: float = 10.0) -> None:
     # WAL lets readers run beside the one writer; busy_timeout turns a momentary
     # lock into a short wait instead of "database is locked".
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     cursor.close()
 
 
@@ -38,8 +39,10 @@ class Database:
     or ``postgresql+asyncpg://user@host/db`` (production).
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
-        """Raises :class:`DatabaseUrlError` when ``url`` is no usable database URL or its folder cannot be made."""
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20, busy_timeout: float = 10.0) -> None:
+        """``busy_timeout`` (SQLite): how long a write waits for another writer before it fails.
+
+        Raises :class:`DatabaseUrlError` when ``url`` is no usable database URL or its folder cannot be made."""
         url = normalize_database_url(url)
         parsed = make_url(url)
         self.url = url
@@ -59,7 +62,7 @@ class Database:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", partial(_sqlite_pragmas, busy_timeout=busy_timeout))
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
