@@ -153,7 +153,9 @@ class ToolLoop:
                 yield StatusUpdate(tools.status_for(call.name))
                 result = await self._run_one(call, tools, context)
                 if result.is_error:
-                    log.info("tool %s returned an error to the model: %s", call.name, result.content[:200])
+                    # The error quotes the user's words (a date, a search): INFO names the tool only.
+                    log.info("tool %s returned an error to the model", call.name)
+                    log.debug("tool %s error: %s", call.name, result.content[:200])
                 outcome.add_usage(result.usage)
                 outcome.tool_results.append((call.name, result.content))
                 outcome.links.extend(getattr(result, "links", ()))

@@ -18,6 +18,7 @@ from core.db.messages import MessageRepository
 from core.db.models import Message
 from core.llm import ModelNames, OpenAIModel
 from core.locks import ADVISORY_NAMESPACE
+from core.tools.registry import Tool, ToolContext, ToolInputError, ToolRegistry
 from core.types import (
     AnswerComplete,
     ConversationRef,
@@ -181,6 +182,27 @@ async def test_a_failing_tool_gives_the_model_an_error_not_a_crash(chat: ChatSer
     assert tool_results[0].startswith("Error: the arguments were not valid JSON")
     assert tool_results[1] == "Error: there is no tool named 'launch_rockets'."
     assert tool_results[2] == "Error: division by zero"
+
+
+async def test_a_tool_error_is_logged_at_info_without_the_users_words(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def find_event(arguments: dict, _context: ToolContext) -> str:
+        # As the Calendar tools do: the error quotes what it was given.
+        raise ToolInputError(f"there is no event called {arguments['title']!r}.")
+
+    finder = Tool("find_event", "Find an event", {"type": "object", "properties": {}}, find_event)
+    chat = make_chat_service(database, model, tools=ToolRegistry.of([finder]))
+    openai_fake.queue(ToolCalls([("find_event", {"title": "dinner with Ada Lovelace"})]), Reply("No such event."))
+
+    with caplog.at_level("INFO", logger="core.agent.loop"):
+        await say(chat, "when is my dinner with Ada Lovelace?")
+
+    tool_result = [m for m in openai_fake.chat_requests()[1]["messages"] if m["role"] == "tool"][0]["content"]
+    assert "Lovelace" in tool_result, "the model still sees the whole error"
+    info = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    assert "tool find_event returned an error to the model" in info
+    assert not any("Lovelace" in line for line in info), info
 
 
 async def test_strangers_are_refused_without_calling_the_model(
