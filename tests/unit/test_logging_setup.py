@@ -114,7 +114,7 @@ async def test_the_scheduler_tick_writes_nothing_at_info(log_file: Path) -> None
         scheduler.shutdown(wait=False)
     logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed by 0:01:00")
 
-    written = log_file.read_text(encoding="utf-8")
+    written = await asyncio.to_thread(log_file.read_text, encoding="utf-8")
     assert "Running job" not in written and "executed successfully" not in written
     assert "WARNING apscheduler.scheduler: Run time of job was missed" in written
 
