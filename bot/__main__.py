@@ -117,6 +117,7 @@ async def _run(settings: Settings) -> None:
         report = await run_services(
             [*platforms, *container.web_services(), *container.scheduled_services()],
             needed=[p.name for p in platforms],
+            start_timeout=settings.platform_start_timeout,
         )
     finally:
         await container.close()

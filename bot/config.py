@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # -- terminal chat ----------------------------------------------------------------
     terminal_user: str = Field(default_factory=_local_user)
 
+    # -- chat platforms ---------------------------------------------------------------
+    # A platform that accepts the connection but never answers is given up after this many seconds.
+    platform_start_timeout: float = Field(default=30.0, gt=0)
+
     # -- Discord --------------------------------------------------------------------
     discord_token: SecretStr | None = None
     discord_api_url: str = "https://discord.com/api/v10"

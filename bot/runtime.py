@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from adapters.errors import PlatformStartError
+from adapters.errors import PlatformStartError, PlatformUnreachable
 from bot.errors import first_line
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ async def run_services(
     stop_event: asyncio.Event | None = None,
     needed: Collection[str] | None = None,
     stop_timeout: float = 15.0,
+    start_timeout: float = 30.0,
 ) -> RunReport:
     """Start every service concurrently and run until SIGINT/SIGTERM (or ``stop_event``); then stop them.
 
@@ -64,14 +65,19 @@ async def run_services(
     them): when every one of those failed, the others are stopped and the
     report says ``gave_up``.  ``stop_timeout`` bounds the wait for each
     cancelled start and each ``stop()``, so a stuck service cannot keep the
-    process alive.
+    process alive.  A start that hangs (an endpoint that accepts the connection
+    and never answers) is said after a few seconds and given up after
+    ``start_timeout`` seconds, in one sentence naming what it waited for.
     """
     stop = stop_event or asyncio.Event()
     report = RunReport()
     needed_names = set(needed) if needed is not None else {service.name for service in services}
     failed_names: set[str] = set()
     with _signals_set(stop):
-        starting = {asyncio.create_task(service.start(), name=f"start-{service.name}"): service for service in services}
+        starting = {
+            asyncio.create_task(_start_within(service, start_timeout), name=f"start-{service.name}"): service
+            for service in services
+        }
         stopped = asyncio.create_task(stop.wait(), name="stop-signal")
         started: list[Service] = []
         cancelled: list[Service] = []
@@ -105,6 +111,29 @@ async def run_services(
             for service in [*reversed(started), *cancelled]:
                 await _stop(service, stop_timeout)
     return report
+
+
+def _waiting_for(service: Service) -> str:
+    # Platforms say what their start is waiting for (``waiting_for``); other services need not.
+    return getattr(service, "waiting_for", "") or f"{service.name} to start"
+
+
+async def _start_within(service: Service, limit: float) -> None:
+    """``service.start()``, said after a few seconds of waiting and given up after ``limit`` seconds."""
+    patience = min(5.0, limit / 3)
+    loop = asyncio.get_running_loop()
+    notice = loop.call_later(patience, lambda: log.warning("still waiting for %s …", _waiting_for(service)))
+    try:
+        async with asyncio.timeout(limit) as deadline:
+            await service.start()
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        raise PlatformUnreachable(
+            f"Gave up after {limit:.0f} s waiting for {_waiting_for(service)}; check the network and that address."
+        ) from None
+    finally:
+        notice.cancel()
 
 
 def _start_failure(service: Service, task: asyncio.Task[None]) -> str | None:

@@ -129,6 +129,7 @@ class DiscordService:
         self.tree = app_commands.CommandTree(self.client)
         register_commands(self.tree, commands)
         self.ready = asyncio.Event()
+        self.waiting_for = ""  # what start() waits for, said by the runtime when it takes long
         self._runner: asyncio.Task[None] | None = None
         self._answers: set[asyncio.Task[None]] = set()
         self._recovered = asyncio.Event()
@@ -148,7 +149,9 @@ class DiscordService:
         point_discord_at(self.api_url, self.gateway_url)
         fold_reconnect_tracebacks()
         try:
+            self.waiting_for = f"Discord to answer the login at {self.api_url} (DISCORD_API_URL)"
             await self.client.login(self.token)
+            self.waiting_for = f"Discord's gateway at {self.gateway_url} to say ready (DISCORD_GATEWAY_URL)"
             self._runner = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
             ready = asyncio.create_task(self.ready.wait())
             await asyncio.wait({ready, self._runner}, return_when=asyncio.FIRST_COMPLETED)

@@ -89,6 +89,7 @@ class SlackService:
         self.serve_http = serve_http
         self.stop_timeout = stop_timeout
         self.outbox = outbox
+        self.waiting_for = ""  # what start() waits for, said by the runtime when it takes long
         self.app_token = app_token
         self.client = AsyncWebClient(token=bot_token, base_url=_api_base(api_url))
         self.app = AsyncApp(
@@ -151,7 +152,9 @@ class SlackService:
             self.outbox.register(self.messenger)
 
     async def _start_receiving(self) -> None:
+        self.waiting_for = f"Slack to answer auth.test at {self.client.base_url} (SLACK_API_URL)"
         await check_bot_token(self.client)
+        self.waiting_for = "the database to close off answers a previous run left open"
         await self.recover()
         self._accepting = True
         if self.mode == "http":
@@ -161,6 +164,7 @@ class SlackService:
             self._http = SlackHttpServer(self.endpoint, self.web_host, self.web_port)
             await self._http.start()
         else:
+            self.waiting_for = "Slack's Socket Mode connection (apps.connections.open, SLACK_APP_TOKEN)"
             self._socket = AsyncSocketModeHandler(self.app, self.app_token, web_client=self.client)
             # Asked here once: the library's own connect loop retries a refused app token forever.
             self._socket.client.wss_uri = await open_socket_url(self.client, self.app_token)

@@ -8,6 +8,7 @@ assertions.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -288,6 +289,56 @@ def test_a_discord_gateway_out_of_reach_is_one_sentence_not_a_retry_loop(
         for line in problems(output)
     ), output
     assert_clean(output, discord_fake.bot_token)
+
+
+@pytest.fixture
+def silent_endpoint() -> Iterator[str]:
+    """An address that accepts connections and never answers (a firewall or a stuck proxy)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError, OSError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        server.close()
+
+
+@pytest.mark.parametrize("platform", ["discord", "slack"])
+def test_a_platform_that_never_answers_is_said_then_given_up_in_one_sentence(
+    platform: str, silent_endpoint: str, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    if platform == "discord":
+        api_url = f"{silent_endpoint}/api/v10"
+        settings = {"DISCORD_TOKEN": WRONG_DISCORD, "DISCORD_API_URL": api_url}
+    else:
+        api_url = f"{silent_endpoint}/api/"
+        settings = {"SLACK_BOT_TOKEN": WRONG_SLACK, "SLACK_APP_TOKEN": WRONG_APP, "SLACK_API_URL": api_url}
+    env = environment(tmp_path, openai_fake, PLATFORM_START_TIMEOUT="3", **settings)
+
+    code, output = run("run", tmp_path, env)
+
+    assert code == 2, output
+    waiting = [line for line in output.splitlines() if "still waiting for" in line]
+    assert len(waiting) == 1 and api_url in waiting[0], output
+    assert any(
+        line.endswith("; check the network and that address.") and "Gave up after 3 s waiting for" in line
+        for line in problems(output)
+    ), output
+    assert_clean(output, WRONG_DISCORD, WRONG_SLACK, WRONG_APP)
 
 
 def test_slack_out_of_reach_is_one_sentence_with_every_session_closed(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
