@@ -68,6 +68,7 @@ def _log_locations(settings: Settings) -> None:
 async def _chat(settings: Settings) -> None:
     from adapters.terminal import TerminalChat
     from bot.container import Container
+    from bot.forget_wiring import terminal_files_dir
 
     _log_locations(settings)
     container = await Container.create(settings)
@@ -85,7 +86,7 @@ async def _chat(settings: Settings) -> None:
             await TerminalChat(
                 container.chat,
                 user=settings.terminal_user,
-                files_dir=settings.data_dir / "files",
+                files_dir=terminal_files_dir(settings.data_dir, settings.terminal_user),
                 outbox=container.outbox,
                 commands=container.commands,
                 services=[] if settings.platforms else container.scheduled_services(reachable_only=True),

@@ -12,6 +12,7 @@ from bot.agents import Agents, build_agents
 from bot.config import Settings
 from bot.daily_wiring import DailyServices, build_daily
 from bot.errors import ConfigError, first_line
+from bot.forget_wiring import add_forget_me_cleanup
 from bot.identity_wiring import IdentityServices, build_identity
 from bot.scheduler import DailyScheduler
 from bot.settings_wiring import build_settings_page
@@ -261,6 +262,13 @@ class Container:
                 similarity_floor=settings.memory_similarity_floor,
                 extraction=settings.memory_extraction,
             ),
+        )
+        add_forget_me_cleanup(
+            memory.commands,
+            data_dir=settings.data_dir,
+            accounts_of=people.accounts_of,
+            google=google.connections if google is not None else None,
+            pdfs=daily.job.pdfs,
         )
         for command in memory_commands(
             MemorySlashCommands(chat, memory.commands, default_timezone=settings.default_timezone)

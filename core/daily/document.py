@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
@@ -80,6 +81,10 @@ class PdfCache:
             os.replace(handle.name, path)
         except OSError as exc:  # the next step renders again; losing the cache loses nothing
             log.warning("could not keep the PDF of user %s day %s: %s", user_id, day, exc)
+
+    def forget_user(self, user_id: int) -> None:
+        """Remove every cached PDF of the user (``/forget-me``)."""
+        shutil.rmtree(self.directory / str(user_id), ignore_errors=True)
 
     def drop(self, user_id: int, day: date) -> None:
         """Forget the cached PDF once the day is posted."""

@@ -8,6 +8,7 @@ Numbers in ``/memory`` are positions in the list, newest first, so
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from core.db.database import Database
@@ -19,9 +20,21 @@ from core.memory.store import MemoryStore
 log = logging.getLogger(__name__)
 
 FORGET_ME_WARNING = (
-    "This deletes everything stored about you: every message of every conversation, summaries, memories and "
-    "search indexes, on every platform. It cannot be undone."
+    "This deletes everything stored about you: every message of every conversation, summaries, memories, "
+    "search indexes, saved images and speech, cached day PDFs, on every platform, and revokes my access to your "
+    "Google account. It cannot be undone. What stays: the messages the platforms themselves show (delete them "
+    "there), and my answers in threads other people started, which stay in their conversation and may repeat "
+    "your words."
 )
+FORGOTTEN = (
+    "Done: everything I stored about you is deleted. If you write again, I start from nothing. "
+    "What stays: the messages Discord or Slack still show (delete them there), and my answers in threads "
+    "other people started, which stay in their conversation and may repeat your words."
+)
+
+# Work around the deletion, given the user's id: ``before`` runs while their rows still exist (revoke
+# Google's grant with the stored token, find their accounts' folders), ``after`` once they are gone.
+ForgetHook = Callable[[int], Awaitable[None]]
 
 
 class MemoryCommands:
@@ -32,6 +45,8 @@ class MemoryCommands:
         self.store = store
         self.search = search
         self.list_limit = list_limit
+        self.before_forget: list[ForgetHook] = []
+        self.after_forget: list[ForgetHook] = []
 
     async def list_text(self, user_id: int, tz: ZoneInfo) -> str:
         """``/memory``: numbered memories, newest first, with the date each was noted."""
@@ -76,7 +91,11 @@ class MemoryCommands:
 
     async def forget_me(self, user_id: int) -> str:
         """``/forget-me`` after the user confirmed: delete everything, say what went."""
+        for hook in self.before_forget:
+            await hook(user_id)
         counts = await forget_me(self.db, user_id)
         self.store.forget_user(user_id)
+        for hook in self.after_forget:
+            await hook(user_id)
         log.info("forget-me: deleted the data of user %s (%s rows)", user_id, sum(counts.values()))
-        return "Done: everything I stored about you is deleted. If you write again, I start from nothing."
+        return FORGOTTEN

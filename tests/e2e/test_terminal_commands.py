@@ -22,7 +22,7 @@ from pypdf import PdfReader
 
 from core.export.layout import long_date
 from tests.e2e.test_terminal_chat import ASSISTANT, PROMPT, Running, chat
-from tests.fakes.openai_server import ChatScript, FakeOpenAI, Reply, echo_responder
+from tests.fakes.openai_server import ChatScript, FakeOpenAI, Reply, ToolCalls, echo_responder
 
 PARIS = ZoneInfo("Europe/Paris")  # DEFAULT_TIMEZONE of the test environment
 FINISHING = "finishing up… (Ctrl-C to skip)\n"
@@ -74,7 +74,7 @@ def test_summary_and_export_of_today_in_the_terminal(openai_fake: FakeOpenAI, tm
     assert re.fullmatch(rf"Here is {re.escape(name)} \(\d+ KB\)\.", lines[2]), "what happened here, not a DM"
     assert "DM" not in export
     path = saved_file(export)
-    assert path == session.data_dir / "files" / name and path.is_file()
+    assert path == session.data_dir / "files" / "tester" / name and path.is_file(), "the terminal user's own folder"
     text = pdf_text(path)
     assert text.startswith(long_date(day)), text[:200]
     assert "A day of rigging the mainsail." in text and "we rigged the mainsail today" in text
@@ -120,6 +120,28 @@ def test_leaving_waits_for_memory_then_memory_lists_and_forgets(openai_fake: Fak
     assert empty == "I don't remember anything about you yet.\n"
     assert second.returncode == 0 and second.stderr == ""
     second.assert_no_secret_or_traceback()
+
+
+def test_forget_me_removes_saved_files_and_cached_day_pdfs_and_says_what_stays(
+    openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.queue(ToolCalls([("make_image", {"prompt": "a red boat"})]), Reply("Here is your boat."))
+    first = chat(openai_fake, tmp_path, "draw me a red boat")
+    picture = saved_file(first.replies[0])
+    assert picture.parent == first.data_dir / "files" / "tester" and picture.is_file()
+    cached = first.data_dir / "daily" / "1" / "2026-11-23.pdf"  # a day PDF left by a render that was cut short
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"%PDF-1.7 the whole day")
+
+    second = chat(openai_fake, tmp_path, "/forget-me confirm:DELETE")
+
+    deleted = second.replies[0]
+    assert deleted.startswith("Done: everything I stored about you is deleted.")
+    assert "What stays: the messages Discord or Slack still show" in deleted
+    assert "my answers in threads other people started" in deleted
+    assert not picture.exists() and not picture.parent.exists()
+    assert not cached.exists() and not cached.parent.exists()
+    assert second.returncode == 0 and second.stderr == ""
 
 
 def test_a_second_ctrl_c_skips_the_wait_at_leaving(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
