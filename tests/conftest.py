@@ -51,6 +51,7 @@ TABLES = (
     "memories",
     "daily_logs",
     "usage_counts",
+    "inbound_messages",
 )
 
 

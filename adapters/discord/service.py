@@ -251,6 +251,11 @@ class DiscordService:
             if verdict.refusal:
                 await refuse_privately(message, verdict.refusal)
             return
+        # A mention opens a thread whose id is the message's: its place is known before the thread exists.
+        claimed_place = place if place is not None else place_of(message.id, guild_id)
+        if not await self.chat.claim(claimed_place, str(message.id), message.created_at):
+            log.info("message %s is answered by another process", message.id)
+            return
         target: discord.abc.Messageable = message.channel
         if place is None:
             title = strip_mention(message.content, me.id)[:90] or "Conversation"

@@ -178,6 +178,9 @@ class ConversationHandler:
         if not self._first_delivery(message.channel, message.ts):
             log.info("message %s in %s was delivered again; already answered", message.ts, message.channel)
             return
+        if not await self.chat.claim(message.conversation, message.ts, ts_to_datetime(message.ts)):
+            log.info("message %s in %s is answered by another process", message.ts, message.channel)
+            return
         if message.opens_thread:
             self.threads.add(message.conversation)
         surface = self.surfaces(message.team_id, message.channel, message.reply_thread)

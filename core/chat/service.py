@@ -20,6 +20,7 @@ from datetime import datetime
 from core.access import AccessPolicy
 from core.agent.loop import ToolLoop
 from core.chat.answer import AnswerRecorder
+from core.chat.inbound import InboundClaims
 from core.chat.media import MediaReader
 from core.chat.pipeline import TurnPipeline
 from core.chat.places import ConversationLookup
@@ -31,6 +32,7 @@ from core.chat.window_loader import WindowLoader
 from core.clock import Clock, Sleep, system_clock
 from core.context import ContextBuilder
 from core.db.database import Database
+from core.db.inbound import InboundMessages
 from core.db.models import Message
 from core.db.repositories import ConversationRepository, MessageRepository
 from core.limits import LimitSettings, UsageLimits
@@ -101,6 +103,7 @@ class ChatService:
         self.places = ConversationLookup(ConversationRepository(db, clock=clock), shared=db.dialect == "postgresql")
         self.windows = WindowCache()
         self.waiting = WaitingMessages()
+        self.claims = InboundClaims(InboundMessages(db))
         self.counter = context.counter
         self._limits = limits or UsageLimits(LimitSettings(0, 0, 0, 0), clock=clock, db=db)
         self._active: Counter[ConversationRef] = Counter()  # turns running or waiting, per place
@@ -127,6 +130,7 @@ class ChatService:
             tools=tools,
             pipeline=self.pipeline,
             waiting=self.waiting,
+            claims=self.claims,
             user_ops=self.ops,
             clock=clock,
             default_timezone=default_timezone,
@@ -200,6 +204,14 @@ class ChatService:
             if self._active[place] <= 0:
                 del self._active[place]
 
+    async def claim(self, place: ConversationRef, platform_message_id: str, received_at: datetime) -> bool:
+        """Whether this process answers the message: ask before showing anything for it, then call :meth:`turn`.
+
+        Processes sharing the database may each receive it; the first to claim it
+        answers, the others drop it.  Claims at one place finish in arrival order.
+        """
+        return await self.claims.claim(place, platform_message_id, received_at)
+
     # -- questions adapters may ask ----------------------------------------------------
 
     @property
@@ -236,14 +248,25 @@ class ChatService:
     async def edit_user_message(
         self, ref: ConversationRef, platform_message_id: str, new_text: str, *, edited_at: datetime | None = None
     ) -> bool:
-        """The user changed a message on the platform; the stored history and the next context follow."""
-        return await self.ops.edit_user_message(ref, platform_message_id, storable(new_text), edited_at=edited_at)
+        """The user changed a message on the platform; the stored history and the next context follow.
+
+        Noted in the database first, for a turn (of any process) that has not stored the message yet.
+        """
+        noted = bool(platform_message_id) and await self.claims.note_edit(ref, platform_message_id, storable(new_text))
+        applied = await self.ops.edit_user_message(ref, platform_message_id, storable(new_text), edited_at=edited_at)
+        return applied or noted
 
     async def delete_user_message(
         self, ref: ConversationRef, platform_message_id: str, *, deleted_at: datetime | None = None
     ) -> bool:
-        """The user deleted a message on the platform: its text is dropped and the model no longer sees it."""
-        return await self.ops.delete_user_message(ref, platform_message_id, deleted_at=deleted_at)
+        """The user deleted a message on the platform: its text is dropped and the model no longer sees it.
+
+        Noted in the database first, for a turn (of any process) that has not stored the message yet.
+        """
+        at = deleted_at or self.clock()
+        noted = bool(platform_message_id) and await self.claims.note_delete(ref, platform_message_id, at)
+        applied = await self.ops.delete_user_message(ref, platform_message_id, deleted_at=at)
+        return applied or noted
 
     async def history(self, ref: ConversationRef, *, limit: int = 20) -> list[Message]:
         """The newest messages of the open conversation at this place, oldest first."""

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.agent.loop import ToolLoop
 from core.chat.answer import AnswerDraft, AnswerRecorder
+from core.chat.inbound import InboundClaims
 from core.chat.media import MediaReader
 from core.chat.pipeline import TurnPipeline
 from core.chat.stamps import LeadingStampFilter
@@ -78,6 +79,7 @@ class TurnRunner:
         tools: ToolRegistry,
         pipeline: TurnPipeline,
         waiting: WaitingMessages,
+        claims: InboundClaims,
         user_ops: UserOperations,
         clock: Clock,
         default_timezone: str,
@@ -93,6 +95,7 @@ class TurnRunner:
         self.tools = tools
         self.pipeline = pipeline
         self.waiting = waiting
+        self.claims = claims
         self.user_ops = user_ops
         self.clock = clock
         self.default_timezone = default_timezone
@@ -126,6 +129,8 @@ class TurnRunner:
             connection=connection,
         )
         self.waiting.leave(incoming.conversation, incoming.platform_message_id, waiting)
+        # Changes noted by any process until now; later ones find the stored message.
+        await self.claims.catch_up(incoming.conversation, incoming.platform_message_id, waiting)
         answer = AnswerDraft(started.answer_id, conversation_id, started.answer_created_at, connection)
         # Changed while it was being stored: apply it now that it is in the database.
         if waiting.deleted:

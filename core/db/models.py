@@ -159,6 +159,7 @@ from core.db import models_daily as _models_daily  # noqa: E402,F401
 from core.db import models_daily_indexes as _models_daily_indexes  # noqa: E402,F401
 from core.db import models_files as _models_files  # noqa: E402,F401
 from core.db import models_identity as _models_identity  # noqa: E402,F401
+from core.db import models_inbound as _models_inbound  # noqa: E402,F401
 from core.db import models_memory as _models_memory  # noqa: E402,F401
 from core.db import models_summaries as _models_summaries  # noqa: E402,F401
 from core.db import models_usage as _models_usage  # noqa: E402,F401

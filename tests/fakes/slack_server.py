@@ -343,6 +343,10 @@ class FakeSlack(ThreadedServer):
         self._upload_slots: dict[str, dict[str, Any]] = {}
         self._tickets: set[str] = set()
         self._sockets: dict[int, web.WebSocketResponse] = {}
+        # None: every envelope goes to every open connection (as retries and HTTP mode redeliver
+        # to several processes); n: only to the n-th open connection (oldest first), as Socket Mode
+        # hands each envelope to one connection of the app.
+        self.deliver_to: int | None = None
         self._pending: list[str] = []
         self._windows: dict[Any, _SlidingWindow | _TokenBucket] = {}
         self._last_ts_us = 0
@@ -974,7 +978,10 @@ class FakeSlack(ThreadedServer):
 
     async def _send_all(self, data: str) -> int:
         sent = 0
-        for ws in list(self._sockets.values()):
+        sockets = list(self._sockets.values())
+        if self.deliver_to is not None:
+            sockets = sockets[self.deliver_to : self.deliver_to + 1]
+        for ws in sockets:
             try:
                 await ws.send_str(data)
                 sent += 1

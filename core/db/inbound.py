@@ -1,0 +1,84 @@
+"""The queries of claimed incoming messages (core/db/models_inbound.py): claim, note a change, read changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.db.database import Database
+from core.db.models_inbound import InboundMessage
+from core.types import ConversationRef
+
+
+@dataclass(frozen=True, slots=True)
+class NotedChanges:
+    """What happened to a message while it waited: its newest text (None: unchanged) and whether it was deleted."""
+
+    text: str | None
+    deleted: bool
+
+
+def _key(ref: ConversationRef, platform_message_id: str):  # noqa: ANN202 - a SQL expression
+    table = InboundMessage.__table__
+    return and_(
+        table.c.platform == ref.platform,
+        table.c.workspace == ref.workspace,
+        table.c.channel == ref.channel,
+        table.c.platform_message_id == platform_message_id,
+    )
+
+
+class InboundMessages:
+    """Incoming messages in the database, shared by every process using it."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+
+    async def claim(self, ref: ConversationRef, platform_message_id: str, received_at: datetime) -> bool:
+        """Insert the message's row; True for the one caller that inserted it, False for every later one."""
+        table = InboundMessage.__table__
+        statement = (
+            self._insert(table)
+            .values(
+                platform=ref.platform,
+                workspace=ref.workspace,
+                channel=ref.channel,
+                platform_message_id=platform_message_id,
+                received_at=received_at,
+            )
+            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "platform_message_id"])
+            .returning(table.c.id)
+        )
+        async with self.db.engine.begin() as connection:
+            return (await connection.execute(statement)).first() is not None
+
+    async def note_edit(self, ref: ConversationRef, platform_message_id: str, text: str) -> bool:
+        """Record the message's new text; False when no process claimed such a message."""
+        return await self._note(ref, platform_message_id, edited_text=text)
+
+    async def note_delete(self, ref: ConversationRef, platform_message_id: str, deleted_at: datetime) -> bool:
+        """Record that the message was deleted; False when no process claimed such a message."""
+        return await self._note(ref, platform_message_id, deleted_at=deleted_at)
+
+    async def _note(self, ref: ConversationRef, platform_message_id: str, **values: object) -> bool:
+        table = InboundMessage.__table__
+        async with self.db.engine.begin() as connection:
+            result = await connection.execute(update(table).where(_key(ref, platform_message_id)).values(**values))
+        return bool(result.rowcount)
+
+    async def changes(self, ref: ConversationRef, platform_message_id: str) -> NotedChanges | None:
+        """The edits and deletion noted for a claimed message (None: not claimed here or anywhere)."""
+        table = InboundMessage.__table__
+        async with self.db.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(table.c.edited_text, table.c.deleted_at).where(_key(ref, platform_message_id))
+                )
+            ).first()
+        if row is None:
+            return None
+        return NotedChanges(row.edited_text, row.deleted_at is not None)
