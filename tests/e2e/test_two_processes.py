@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -19,12 +20,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from core.chat.turn import DELETED_BEFORE_ANSWER
 from core.db.database import Database
 from core.db.models import Message
+from core.db.models_inbound import InboundMessage
 from tests.e2e.platform_bot import (
     PLATFORMS,
     PlatformBot,
     answer_requests,
+    last_user_text,
     open_fake_discord,
     stopped_afterwards,
     wikipedia,  # noqa: F401 - fixture
@@ -108,6 +112,53 @@ async def test_every_message_delivered_to_both_processes_is_answered_once(
     assert dropped(caplog) == MESSAGES
     assert len(answer_requests(openai_fake)) == MESSAGES
     assert sorted(await user_rows(database)) == sorted(f"hello {n}" for n in range(MESSAGES))
+
+
+@pytest.mark.parametrize("two_bots", ["slack"], indirect=True)
+async def test_an_edit_and_a_deletion_reaching_the_other_process_apply_to_messages_waiting_in_line(
+    two_bots: TwoBots, database: Database, openai_fake: FakeOpenAI
+) -> None:
+    # Socket Mode hands each envelope to one connection: the messages go to the first
+    # process, their edit and deletion to the second, while they wait behind a held answer.
+    slack = two_bots.first.slack
+    assert slack is not None
+    user = two_bots.first.new_user("ada")
+    channel = slack.dm_channel(user)
+    release = threading.Event()
+    openai_fake.queue(Reply("first answer", hold=release))
+    slack.deliver_to = 0
+    slack.user_sends_dm(user, "one")
+    await wait_for(lambda: len(answer_requests(openai_fake)) == 1)
+    two = slack.user_sends_dm(user, "two")
+    three = slack.user_sends_dm(user, "three")
+    await wait_for_rows(database, lambda rows: len(rows) == 3)  # claimed by the first process, waiting in line
+
+    slack.deliver_to = 1
+    slack.user_edits(channel, two["ts"], "two, edited")
+    slack.user_deletes(channel, three["ts"])
+    await wait_for_rows(database, lambda rows: ("two, edited", False) in rows and (None, True) in rows)
+    release.set()
+    texts = await two_bots.first.new_texts(user, 0, count=3)
+    await two_bots.idle()
+
+    assert texts[:2] == ["first answer", "You said: two, edited"]
+    assert DELETED_BEFORE_ANSWER in texts[2] and len(texts) == 3
+    assert [last_user_text(body) for body in answer_requests(openai_fake)] == ["one", "two, edited"]
+    assert await user_rows(database) == ["one", "two, edited", ""]
+
+
+async def wait_for_rows(database: Database, condition, timeout: float = 20.0) -> None:  # noqa: ANN001
+    """Poll the claimed messages' (edited text, deleted) until ``condition`` holds for them."""
+    table = InboundMessage.__table__
+
+    async def rows() -> list[tuple[str | None, bool]]:
+        async with database.engine.connect() as connection:
+            found = await connection.execute(select(table.c.edited_text, table.c.deleted_at).order_by(table.c.id))
+            return [(row.edited_text, row.deleted_at is not None) for row in found]
+
+    async with asyncio.timeout(timeout):
+        while not condition(await rows()):
+            await asyncio.sleep(0.02)
 
 
 async def wait_for(condition, timeout: float = 20.0) -> None:  # noqa: ANN001 - a predicate

@@ -95,6 +95,8 @@ class Reply:
     prompt tokens are the words in the request's messages and completion tokens
     the number of chunks.  ``extra`` is merged into the top level of a
     non-streamed completion (a search model's ``citations`` and ``search_results``).
+    ``hold``, when given, is waited for (at most 30 s) before the first content chunk of a
+    streamed answer: a test decides when the answer goes on.
     """
 
     text: str
@@ -104,6 +106,7 @@ class Reply:
     usage: tuple[int, int] | None = None
     finish_reason: str = "stop"
     extra: dict[str, Any] | None = None
+    hold: threading.Event | None = None
 
     def __post_init__(self) -> None:
         if self.chunks is None:
@@ -740,6 +743,8 @@ class FakeOpenAI(ThreadedServer):
                 record.end_t = time.perf_counter()
                 return resp
             if isinstance(script, Reply):
+                if script.hold is not None:
+                    await asyncio.to_thread(script.hold.wait, 30)
                 for i, piece in enumerate(script.chunks or []):
                     await self._sleep(script.first_delay if i == 0 else script.delay)
                     await send_text(piece)
