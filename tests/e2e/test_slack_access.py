@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import text
 
 from adapters.slack.mapping import thread_ref
 from core.chat import REFUSAL
@@ -57,7 +58,8 @@ async def test_a_team_pattern_lets_in_only_members_of_that_team(
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, slack: FakeSlack
 ) -> None:
     slack.user_teams["U_GUEST"] = "T_OTHER_ORG"  # a Slack Connect guest in our workspace's DM
-    slack.user_teams["U_NOTEAM"] = None  # an event that does not say the author's team
+    slack.user_teams["U_NOTEAM"] = None  # an event that does not say the author's team…
+    slack.set_user("U_NOTEAM", team_id="T_OTHER_ORG")  # …whose users.info names another org
     chat = slack_chat(database, model, allowed=(f"slack:{TEAM}:*",))
     async with running(chat, model, slack):
         slack.user_sends_dm("U1", "hello")
@@ -83,6 +85,31 @@ async def test_a_user_id_pattern_still_lets_in_a_guest_of_another_team(
         slack.user_sends_dm("U_NOTEAM", "hello from nowhere")
         assert await final_texts(slack, slack.dm_channel("U_GUEST")) == ["You said: hello from elsewhere"]
         assert await final_texts(slack, slack.dm_channel("U_NOTEAM")) == ["You said: hello from nowhere"]
+
+
+async def test_a_message_event_without_its_authors_team_is_the_same_account_as_their_commands(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, slack: FakeSlack
+) -> None:
+    """Some payloads (edits) carry no ``user_team``: the author's team is learned once from users.info, so
+    one person stays one account (one history) and their own team still decides access."""
+    slack.user_teams["U_NOTEAM"] = None  # a member of our team whose events do not say so
+    chat = slack_chat(database, model, allowed=(f"slack:{TEAM}:*",))
+    async with running(chat, model, slack):
+        slack.user_sends_dm("U_NOTEAM", "hello")
+        slack.user_sends_dm("U_NOTEAM", "still me")
+        assert await final_texts(slack, slack.dm_channel("U_NOTEAM"), count=2) == [
+            "You said: hello",
+            "You said: still me",
+        ]
+        slack.slash_command("U_NOTEAM", "/help")
+        [post] = await slack.await_for(lambda: slack.response_url_posts)
+    assert post.body["text"] != REFUSAL
+    async with database.engine.connect() as conn:
+        accounts = (
+            await conn.execute(text("SELECT workspace FROM identities WHERE platform_user_id = 'U_NOTEAM'"))
+        ).all()
+    assert [a.workspace for a in accounts] == [TEAM], "one account, not slack::U_NOTEAM beside slack:T…:U_NOTEAM"
+    assert len(slack.calls("users.info")) == 1, "the team (and name) is asked once per member"
 
 
 async def test_a_stranger_is_refused_once_per_window_then_ignored(

@@ -575,7 +575,8 @@ class FakeSlack(ThreadedServer):
             name = "captainslog" if user_id == self.bot_user_id else user_id.lower()
             self._users[user_id] = {
                 "id": user_id,
-                "team_id": self.team_id,
+                # The member's own team: a guest's other team, else the workspace's (set_user changes it).
+                "team_id": self.user_teams.get(user_id) or self.team_id,
                 "name": name,
                 "real_name": f"User {user_id}",
                 "tz": "Europe/Paris",
@@ -1357,7 +1358,7 @@ class FakeSlack(ThreadedServer):
             user_name = self._user(user_id)["name"]
         return {
             "token": VERIFICATION_TOKEN,
-            "team_id": self.user_teams.get(user_id, self.team_id) or "",
+            "team_id": self.user_teams.get(user_id) or self.team_id,  # a command always says the caller's team
             "team_domain": TEAM_DOMAIN,
             "channel_id": channel,
             "channel_name": "directmessage" if channel.startswith("D") else "general",
