@@ -1,16 +1,14 @@
 """Limits on volume and cost, per person: messages a minute, messages and paid tools a day, turns waiting in
 line, and tool calls per model round and per turn.
 
-Daily counts (messages, images, web searches, Calendar changes) live in the
-database (``usage_counts``), so several processes sharing it enforce one
-allowance.  The per-minute window is this process's own: it only smooths
-bursts.  A limit that is hit gives the user (or, for a tool, the model) one
+Daily counts (messages, images, web searches, Calendar changes) and the
+messages of each minute (a clock minute, UTC) live in the database
+(``usage_counts``), so several processes sharing it enforce one allowance.  A limit that is hit gives the user (or, for a tool, the model) one
 clear sentence; nothing is stored and no model is called for that message.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
 
@@ -91,22 +89,18 @@ class UsageLimits:
         self.settings = settings
         self.clock = clock
         self.counts = DailyCounts(db) if db is not None else None
-        self._recent: defaultdict[int, deque] = defaultdict(deque)
 
     async def take_message(self, user_id: int) -> str | None:
         """Count one message; a sentence for the user when it is over a limit (then it is not counted)."""
-        now = self.clock()
         per_minute = self.settings.messages_per_minute
         if per_minute:
-            recent = self._recent[user_id]
-            while recent and now - recent[0] >= timedelta(minutes=1):
-                recent.popleft()
-            if len(recent) >= per_minute:
+            if self.counts is None:
+                raise RuntimeError("a per-minute limit of messages is set but no database counts it")
+            now = self.clock().astimezone(UTC)
+            # Counted per clock minute, in the day's counts: one atomic statement shared by every process.
+            if not await self.counts.take(user_id, now.date(), f"{MESSAGES}@{now:%H:%M}", per_minute):
                 return f"You're writing faster than I can keep up with ({per_minute} messages a minute): wait a moment, then send that again."
-        refusal = await self.take(user_id, MESSAGES)
-        if refusal is None and per_minute:
-            self._recent[user_id].append(now)
-        return refusal
+        return await self.take(user_id, MESSAGES)
 
     async def take_image(self, user_id: int) -> str | None:
         """Count one generated image (a paid call); a sentence when today's allowance is used up."""

@@ -73,6 +73,33 @@ async def test_messages_over_the_per_minute_limit_are_refused_with_a_sentence(
     assert (await say(chat, "message 3")).error is None
 
 
+async def test_two_processes_on_one_database_share_the_per_minute_and_daily_limits(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    # Two services with their own engines stand for two bot processes sharing the database;
+    # the user's messages reach one or the other (Slack hands each event to one connection).
+    other_db = Database(database.url)
+    first, second = make_chat_service(database, model), make_chat_service(other_db, model)
+    clock = first.clock
+    assert isinstance(clock, ManualClock)
+    second.clock = clock
+    per_minute = LimitSettings(messages_per_minute=2, messages_per_day=3)
+    first.limits = UsageLimits(per_minute, clock=clock, db=database)
+    second.limits = UsageLimits(per_minute, clock=clock, db=other_db)
+    try:
+        replies = [await say(chat, f"message {n}") for n, chat in enumerate((first, second, first))]
+        clock.advance(minutes=1)
+        replies += [await say(chat, f"message {n}") for n, chat in enumerate((second, first), start=3)]
+    finally:
+        await other_db.dispose()
+
+    assert [r.error is None for r in replies] == [True, True, False, True, False]
+    assert replies[2].error is not None and "2 messages a minute" in replies[2].error
+    assert replies[4].error == "You've reached today's limit of 3 messages. It resets at midnight (UTC)."
+    assert len(openai_fake.chat_requests()) == 3
+    assert await stored_texts(database) == ["message 0", "message 1", "message 3"]
+
+
 async def test_a_daily_limit_says_when_it_resets(database: Database, model: OpenAIModel) -> None:
     chat = make_chat_service(database, model)
     chat.limits = UsageLimits(LimitSettings(messages_per_minute=0, messages_per_day=1), clock=chat.clock, db=database)
