@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db.database import Database
 from core.db.models_inbound import InboundMessage
 from core.types import ConversationRef
+
+# Platforms redeliver within minutes, edits of a waiting message come within its wait:
+# claims older than this are of no further use.
+KEPT_FOR = timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,7 @@ class InboundMessages:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        self._purged: date | None = None
 
     async def claim(self, ref: ConversationRef, platform_message_id: str, received_at: datetime) -> bool:
         """Insert the message's row; True for the one caller that inserted it, False for every later one."""
@@ -54,6 +59,9 @@ class InboundMessages:
             .returning(table.c.id)
         )
         async with self.db.engine.begin() as connection:
+            if self._purged != received_at.date():  # once a day: drop the claims of days gone by
+                await connection.execute(delete(table).where(table.c.received_at < received_at - KEPT_FOR))
+                self._purged = received_at.date()
             return (await connection.execute(statement)).first() is not None
 
     async def note_edit(self, ref: ConversationRef, platform_message_id: str, text: str) -> bool:
