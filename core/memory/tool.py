@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.llm import ModelError
-from core.memory.search import MemorySearch
+from core.memory.search import InView, MemorySearch
 from core.timefmt import stamp
 from core.tools.registry import ToolBase, ToolContext, ToolInputError, ToolResult
 
@@ -51,9 +51,12 @@ class SearchMemoryTool(ToolBase):
             until += timedelta(days=1)  # the last day is included
         if since and until and since >= until:
             raise ToolInputError("'since' must be on or before 'until'.")
+        # What the model already sees (the current question, the conversation's window) is not worth a slot.
+        first = context.in_view_from or context.user_message_id
+        in_view = InView(context.conversation_id, first) if first is not None else None
         try:
             hits = await self.search.search(
-                context.user_id, query, limit=self.limit, since=since, until=until, timeout=self.timeout
+                context.user_id, query, limit=self.limit, since=since, until=until, timeout=self.timeout, in_view=in_view
             )
         except ModelError as exc:
             return ToolResult(f"Error: memory search is unavailable right now ({exc.user_message})", is_error=True)
@@ -63,7 +66,11 @@ class SearchMemoryTool(ToolBase):
         for hit in hits:
             where = f" · {hit.platform}" if hit.platform else ""
             body = hit.text if len(hit.text) <= SNIPPET_CHARS else hit.text[:SNIPPET_CHARS] + "…"
+            if hit.before is not None:
+                lines.append(f"  (before: [{stamp(hit.before.created_at, context.timezone)} · {hit.before.speaker}] {hit.before.text})")
             lines.append(f"[{stamp(hit.created_at, context.timezone)}{where} · {hit.speaker}] {body}")
+            if hit.after is not None:
+                lines.append(f"  (after: [{stamp(hit.after.created_at, context.timezone)} · {hit.after.speaker}] {hit.after.text})")
         return "\n".join(lines)
 
 

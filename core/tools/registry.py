@@ -40,6 +40,8 @@ class ToolContext:
     owner_user_id: int | None = None
     place: ConversationRef | None = None
     user_message_id: int | None = None
+    # The oldest message of this conversation in the model's context: it already sees every later one.
+    in_view_from: int | None = None
 
     @property
     def user_id(self) -> int:

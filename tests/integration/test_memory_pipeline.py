@@ -19,6 +19,8 @@ from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls, topic_embedd
 FACT = "Ana, the user's sister, lives in Lisbon."
 BOB = PlatformIdentity("test", "w1", "bob", display_name="Bob")
 BOBS_DM = ConversationRef("test", "w1", "dm-bob")
+# Alice's other conversation: what she said in the first one is not in its window.
+ALICES_THREAD = ConversationRef("test", "w1", "alice-elsewhere")
 
 
 def streamed(openai_fake: FakeOpenAI) -> list[dict]:
@@ -45,7 +47,7 @@ async def test_a_fact_told_in_one_turn_is_recalled_and_searchable_in_later_turns
         Reply("You told me she lives in Lisbon."),
         Reply(json.dumps({"memories": []})),
     )
-    searched = await say(chat, "Where did I say my sister lives?")
+    searched = await say(chat, "Where did I say my sister lives?", place=ALICES_THREAD)
     await chat.tasks.wait_idle()
     openai_fake.queue(Reply("I know nothing about that."), Reply(json.dumps({"memories": []})))
     await say(chat, "Where does my sister live?", author=BOB, place=BOBS_DM)
