@@ -1,6 +1,7 @@
 """Search latency and resident size of the memory vector index.
 
     .venv/bin/python -m bench.memory [--queries 200] [--threads N]
+    .venv/bin/python -m bench.memory --users 10 --messages 100000   (bench/memory_users.py)
 
 For 10k and 100k stored vectors at 1,536 and 512 dimensions: p50/p95 of one
 search (top 10) with plain numpy float32 brute force (contiguous matrix @ vector,
@@ -99,7 +100,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--threads", type=int, default=None, help="threads of the index's scans (default: every core)")
+    parser.add_argument("--users", type=int, default=0, help="load this many users' indexes from a database")
+    parser.add_argument("--messages", type=int, default=100_000, help="indexed messages per user (with --users)")
+    parser.add_argument("--dims", type=int, default=1536, help="vector size (with --users)")
+    parser.add_argument("--budget-mb", type=int, default=2048, help="the indexes' memory budget (with --users)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
+    if args.users:
+        from bench.memory_users import run_users
+
+        args.queries = min(args.queries, 50)
+        run_users(args)
+        return
     rng = np.random.default_rng(2026)
     rows = []
     for n, dims in SIZES:

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     recall_wait: float = Field(default=0.0, ge=0)
     memory_similarity_floor: float = Field(default=0.30, ge=-1.0, le=1.0)
     memory_extraction: bool = True
+    # Memory (MiB) all users' vector indexes may hold together; past it the least recently used are dropped.
+    memory_index_budget_mb: int = Field(default=2048, ge=16)
 
     # -- terminal chat ----------------------------------------------------------------
     terminal_user: str = Field(default_factory=_local_user)

@@ -261,6 +261,8 @@ class Container:
                 recall_wait=settings.recall_wait,
                 similarity_floor=settings.memory_similarity_floor,
                 extraction=settings.memory_extraction,
+                index_budget_mb=settings.memory_index_budget_mb,
+                index_dir=str(settings.data_dir / "index"),
             ),
         )
         add_forget_me_cleanup(

@@ -1,12 +1,15 @@
-"""One user's vectors as one normalised matrix in memory, searched exactly.
+"""One user's vectors, searched exactly; large indexes keep only an int8 copy in memory.
 
-Rows are kept contiguous in a preallocated float32 matrix that grows by
-doubling, so a search is one matrix-vector product over a single block of
-memory.  Past ``quantize_above`` rows a search first scans an int8 copy of the
-matrix (a quarter of the bytes, which is what bounds the time of a scan) with
-SIMD integer dot products, then rescores exactly, in float32, every row whose
-int8 score could still reach the top ``k``: each int8 score carries a proven
-error bound, so the result is the same as the plain float32 brute force.
+A small index keeps its normalised float32 rows contiguous in memory, so a
+search is one matrix-vector product over a single block.  Past
+``quantize_above`` rows a search first scans an int8 copy of the rows (a
+quarter of the bytes, which is what bounds the time of a scan) with SIMD
+integer dot products, then rescores exactly, in float32, every row whose int8
+score could still reach the top ``k``: each int8 score carries a proven error
+bound, so the result is the same as the plain float32 brute force.  Only the
+int8 copy stays resident then (about 155 MB for 100k rows at 1,536
+dimensions, against 614 MB of float32): the exact rows live in an unlinked
+file and the hundred or so rescored rows are read back from it per search.
 
 Every product goes through SimSIMD on ``threads`` threads (all cores by
 default): the scan is compute bound, so two cores halve it, and the index never
@@ -17,11 +20,15 @@ cores the next scan needs.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import simsimd
+
+from core.memory.rows import FileRows, MemoryRows
 
 # Largest int8 code; each row is scaled so its largest component maps to it.
 _I8_MAX = 127.0
@@ -52,16 +59,25 @@ class VectorIndex:
 
     ``times`` (Unix seconds, one per row) let a search keep only rows inside a
     date range without losing results to a filter applied after the top ``k``.
+    Past ``quantize_above`` rows only the int8 copy stays in memory and the exact
+    rows move to an unlinked file in ``spill_dir`` (core/memory/rows.py).
     """
 
     def __init__(
-        self, dims: int, *, capacity: int = 256, quantize_above: int = 20_000, threads: int | None = None
+        self,
+        dims: int,
+        *,
+        capacity: int = 256,
+        quantize_above: int = 4_096,
+        threads: int | None = None,
+        spill_dir: str | Path | None = None,
     ) -> None:
         self.dims = dims
         self.quantize_above = quantize_above
         self.threads = threads or os.cpu_count() or 1
+        self.spill_dir = spill_dir
         self._n = 0
-        self._matrix = np.empty((capacity, dims), dtype=np.float32)
+        self._exact: MemoryRows | FileRows = MemoryRows(dims, capacity)
         self._ids = np.empty(capacity, dtype=np.int64)
         self._times = np.empty(capacity, dtype=np.float64)
         self._codes: np.ndarray | None = None  # int8 copy, built once the index is large enough
@@ -78,18 +94,27 @@ class VectorIndex:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the arrays (the resident size of the index, less the id map)."""
-        total = self._matrix.nbytes + self._ids.nbytes + self._times.nbytes
+        """Bytes the index holds in this process's memory (arrays, exact rows if resident, the id map)."""
+        total = self._exact.resident_bytes + self._ids.nbytes + self._times.nbytes
         if self._codes is not None and self._bounds is not None:
             total += self._codes.nbytes + self._bounds.nbytes
-        return total
+        # The id -> row dict: its table plus two int objects per entry.
+        return total + sys.getsizeof(self._rows) + 64 * len(self._rows)
 
-    def add(self, ids: Sequence[int], vectors: np.ndarray, times: Sequence[float], *, adopt: bool = False) -> None:
-        """Add rows (normalised here); an id already present has its row replaced.
+    def trim(self) -> None:
+        """Give back the room beyond the rows held (after a bulk load whose size was not known)."""
+        n = self._n
+        if len(self._ids) > n:
+            self._ids = self._ids[:n].copy()
+            self._times = self._times[:n].copy()
+            if isinstance(self._exact, MemoryRows):
+                self._exact.array = self._exact.array[:n].copy()
+            if self._codes is not None and self._bounds is not None:
+                self._codes = self._codes[:n].copy()
+                self._bounds = self._bounds[:n].copy()
 
-        ``adopt``: the index may keep ``vectors`` (float32, C-contiguous) as its own
-        matrix when it is empty, saving a copy; the caller must not use it afterwards.
-        """
+    def add(self, ids: Sequence[int], vectors: np.ndarray, times: Sequence[float]) -> None:
+        """Add rows (normalised here); an id already present has its row replaced."""
         matrix = np.asarray(vectors, dtype=np.float32)
         if matrix.ndim == 1:
             matrix = matrix.reshape(1, -1)
@@ -102,38 +127,27 @@ class VectorIndex:
         for item_id, i in last_of.items():
             position = self._rows.get(item_id)
             if position is not None:
-                self._matrix[position] = matrix[i]
                 self._times[position] = times[i]
-                self._prepare(position, position + 1)
-        if fresh:
-            start = self._n
-            stop = start + len(fresh)
-            whole = len(fresh) == len(ids)
-            if adopt and whole and start == 0 and matrix.flags.c_contiguous and matrix.flags.writeable:
-                self._matrix = matrix  # a cold load: the caller's buffer becomes the index
-                self._ids = np.empty(stop, dtype=np.int64)
-                self._times = np.empty(stop, dtype=np.float64)
-            self._ensure_capacity(stop)
-            if whole and self._matrix is matrix:
-                self._ids[start:stop] = ids
-                self._times[start:stop] = times
-            elif whole:  # the usual bulk load: no fancy-index copy
-                self._matrix[start:stop] = matrix
-                self._ids[start:stop] = ids
-                self._times[start:stop] = times
-            else:
-                self._matrix[start:stop] = matrix[fresh]
-                self._ids[start:stop] = [ids[i] for i in fresh]
-                self._times[start:stop] = [times[i] for i in fresh]
-            for offset, i in enumerate(fresh):
-                self._rows[int(ids[i])] = start + offset
-            self._n = stop
-            if self._codes is None and self._n >= self.quantize_above:
-                self._codes = np.empty((len(self._matrix), self.dims), dtype=np.int8)
-                self._bounds = np.empty((len(self._matrix), 2), dtype=np.float32)
-                self._prepare(0, stop)
-            else:
-                self._prepare(start, stop)
+                self._store(position, matrix[i : i + 1])
+        if not fresh:
+            return
+        start = self._n
+        stop = start + len(fresh)
+        self._ensure_capacity(stop)
+        if len(fresh) == len(ids):  # the usual bulk load: no fancy-index copy
+            block = matrix
+            self._ids[start:stop] = ids
+            self._times[start:stop] = times
+        else:
+            block = matrix[fresh]
+            self._ids[start:stop] = [ids[i] for i in fresh]
+            self._times[start:stop] = [times[i] for i in fresh]
+        self._store(start, block)
+        for offset, i in enumerate(fresh):
+            self._rows[int(ids[i])] = start + offset
+        self._n = stop
+        if self._codes is None and self._n >= self.quantize_above:
+            self._spill()
 
     def remove(self, ids: Sequence[int]) -> None:
         """Drop rows by id (ids not present are ignored); the last row fills the gap."""
@@ -143,7 +157,7 @@ class VectorIndex:
                 continue
             last = self._n - 1
             if position != last:
-                self._matrix[position] = self._matrix[last]
+                self._exact.write(position, self._exact.read(np.array([last])))
                 self._ids[position] = self._ids[last]
                 self._times[position] = self._times[last]
                 if self._codes is not None and self._bounds is not None:
@@ -178,22 +192,23 @@ class VectorIndex:
             if until is not None:
                 allowed &= times < until
         if self._codes is None:
-            scores = self._dot(self._matrix[:n], q)
+            assert isinstance(self._exact, MemoryRows)
+            scores = self._dot(self._exact.array[:n], q)
             candidates = np.arange(n) if allowed is None else np.flatnonzero(allowed)
             return self._top(candidates, scores[candidates], k, min_score)
         candidates = self._candidates(q, k, min_score, allowed)
         self.last_rescored = len(candidates)
-        exact = self._dot(self._matrix[candidates], q)
+        exact = self._dot(self._exact.read(candidates), q)
         return self._top(candidates, exact, k, min_score)
 
     def vector(self, item_id: int) -> np.ndarray | None:
         """A copy of one row's (normalised) vector, or None when the id is absent."""
         position = self._rows.get(int(item_id))
-        return None if position is None else self._matrix[position].copy()
+        return None if position is None else self._exact.read(np.array([position]))[0]
 
     def score(self, item_id: int, query: np.ndarray) -> float:
         """The cosine similarity of one row to ``query`` (KeyError when the id is absent)."""
-        return float(self._matrix[self._rows[int(item_id)]] @ normalise(query)[0])
+        return float(self._exact.read(np.array([self._rows[int(item_id)]]))[0] @ normalise(query)[0])
 
     # -- internals -----------------------------------------------------------------
     def _dot(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -238,36 +253,56 @@ class VectorIndex:
             threshold = max(threshold, float(np.partition(lower, n - k)[n - k]))
         return np.flatnonzero(upper >= threshold)
 
-    def _prepare(self, start: int, stop: int) -> None:
-        """Normalise rows in place and refresh their int8 copy, in blocks that stay in cache."""
-        for lo in range(start, stop, _BLOCK):
-            hi = min(stop, lo + _BLOCK)
-            block = self._matrix[lo:hi]
-            norms = np.linalg.norm(block, axis=1, keepdims=True)
+    def _store(self, start: int, block: np.ndarray) -> None:
+        """Normalise ``block`` and store it at rows ``start`` onwards, with its int8 copy once there is one."""
+        for lo in range(0, len(block), _BLOCK):
+            rows = np.array(block[lo : lo + _BLOCK], dtype=np.float32)  # a copy: the caller's rows stay as given
+            norms = np.linalg.norm(rows, axis=1, keepdims=True)
             norms[norms == 0] = 1.0
-            block /= norms
-            if self._codes is None or self._bounds is None:
-                continue
-            scales = np.abs(block).max(axis=1) / _I8_MAX
-            scales[scales == 0] = 1.0
-            codes = np.rint(block / scales[:, None])
-            self._codes[lo:hi] = codes
-            codes *= scales[:, None]
-            codes -= block
-            self._bounds[lo:hi, 0] = scales
-            self._bounds[lo:hi, 1] = np.linalg.norm(codes, axis=1)
+            rows /= norms
+            self._exact.write(start + lo, rows)
+            if self._codes is not None:
+                self._quantise(start + lo, rows)
+
+    def _quantise(self, start: int, rows: np.ndarray) -> None:
+        """Fill the int8 copy and error bounds of ``rows`` (normalised), stored from ``start``."""
+        assert self._codes is not None and self._bounds is not None
+        stop = start + len(rows)
+        scales = np.abs(rows).max(axis=1) / _I8_MAX
+        scales[scales == 0] = 1.0
+        codes = np.rint(rows / scales[:, None])
+        self._codes[start:stop] = codes
+        codes *= scales[:, None]
+        codes -= rows
+        self._bounds[start:stop, 0] = scales
+        self._bounds[start:stop, 1] = np.linalg.norm(codes, axis=1)
+
+    def _spill(self) -> None:
+        """Build the int8 copy and move the exact rows out of memory into a file."""
+        assert isinstance(self._exact, MemoryRows)
+        capacity = len(self._ids)
+        self._codes = np.empty((capacity, self.dims), dtype=np.int8)
+        self._bounds = np.empty((capacity, 2), dtype=np.float32)
+        spilled = FileRows(self.dims, self.spill_dir)
+        for lo in range(0, self._n, _BLOCK):
+            rows = self._exact.array[lo : min(self._n, lo + _BLOCK)]
+            spilled.write(lo, rows)
+            self._quantise(lo, rows)
+        self._exact = spilled
 
     def _ensure_capacity(self, needed: int) -> None:
-        capacity = len(self._matrix)
+        capacity = len(self._ids)
         if needed <= capacity:
             return
-        capacity = max(needed, 2 * capacity)  # a bulk load gets exactly its size
-        self._matrix = _grown(self._matrix, capacity, self._n)
-        self._ids = _grown(self._ids, capacity, self._n)
-        self._times = _grown(self._times, capacity, self._n)
+        # Small indexes double; large ones grow by an eighth, so a user's index never holds
+        # much more than it uses (a bulk load is trimmed to its size afterwards).
+        needed = max(needed, capacity + max(capacity // 8, min(capacity, 4096)))
+        self._exact.reserve(needed, self._n)
+        self._ids = _grown(self._ids, needed, self._n)
+        self._times = _grown(self._times, needed, self._n)
         if self._codes is not None and self._bounds is not None:
-            self._codes = _grown(self._codes, capacity, self._n)
-            self._bounds = _grown(self._bounds, capacity, self._n)
+            self._codes = _grown(self._codes, needed, self._n)
+            self._bounds = _grown(self._bounds, needed, self._n)
 
 
 def _grown(array: np.ndarray, capacity: int, used: int) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -38,19 +39,32 @@ class MemoryStore:
         *,
         clock: Clock,
         dedup_threshold: float = 0.92,
-        quantize_above: int = 20_000,
+        quantize_above: int = 4_096,
+        index_budget_bytes: int = 2 * 1024**3,
+        index_dir: str | Path | None = None,
     ) -> None:
         self.db = db
         self.embedder = embedder
         self.clock = clock
         self.dedup_threshold = dedup_threshold
         self.quantize_above = quantize_above
-        self._vectors = UserVectors(db, embedder.name, quantize_above=quantize_above)
+        self._vectors = UserVectors(
+            db, embedder.name, quantize_above=quantize_above, budget_bytes=index_budget_bytes, spill_dir=index_dir
+        )
         self._writers: dict[int, asyncio.Lock] = {}
 
     async def vectors(self, user_id: int, kind: Kind) -> VectorIndex | None:
         """The user's index of ``kind``, loaded or brought up to date; None while they have no vectors."""
         return await self._vectors.get(user_id, kind)
+
+    @property
+    def index_bytes(self) -> int:
+        """Memory held by the loaded vector indexes (at most about the budget)."""
+        return self._vectors.resident_bytes
+
+    def loaded_users(self) -> set[int]:
+        """Users whose vector indexes are in memory now."""
+        return self._vectors.loaded_users()
 
     def forget_user(self, user_id: int) -> None:
         """Drop the cached indexes of ``user_id`` (after their data was deleted)."""

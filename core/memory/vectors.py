@@ -1,12 +1,17 @@
-"""Each user's vectors in memory: one index per user and kind, loaded lazily and kept current.
+"""Each user's vectors in memory: one index per user and kind, loaded lazily, kept current, within a budget.
 
-An index is loaded in one query the first time it is searched, then kept up
-to date by fetching only rows with a higher id than the last seen (a
-re-indexed message gets a new row).  This process's own writes are fetched
-before the next search; rows written by another process are fetched in the
-background once the index is older than ``max_age`` and appear a search later,
-so a loaded index costs no query on the way to a first token.  Rows removed by another process are caught when results
-are read back from the database, which always filters by the user.
+An index is loaded the first time it is searched, in batches of ``batch`` rows:
+each batch is fetched on the event loop (small enough to decode in a few
+milliseconds) and added to a private index in a worker thread, which is
+published once complete, so a cold load of 100k rows never stalls the other
+conversations.  It is then kept up to date by fetching only rows with a higher
+id than the last seen (a re-indexed message gets a new row).  This process's
+own writes are fetched before the next search; rows written by another process
+are fetched in the background once the index is older than ``max_age`` and
+appear a search later, so a loaded index costs no query on the way to a first
+token.  Rows removed by another process are caught when results are read back
+from the database, which always filters by the user.  The loaded indexes stay
+within ``budget_bytes``: the least recently searched are dropped whole first.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Row, Select, select
 
 from core.db.database import Database
 from core.db.models import Message
@@ -37,22 +44,51 @@ class _Loaded:
     last_row_id: int = 0
     checked: float = float("-inf")  # time.monotonic() of the last look at the database
     dirty: bool = True  # this process wrote rows the index has not fetched yet
+    # Rows removed while the first load was running, to take out of it once it is published.
+    dropped: set[int] = field(default_factory=set)
 
 
 class UserVectors:
-    """The cache of per-user indexes; vectors of another embedding model are left out."""
+    """The cache of per-user indexes; vectors of another embedding model are left out.
 
-    def __init__(self, db: Database, model_name: str, *, quantize_above: int = 20_000, max_age: float = 1.0) -> None:
+    The indexes together stay within ``budget_bytes`` of memory: past it the least
+    recently searched are dropped whole (and loaded again at their next search).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        model_name: str,
+        *,
+        quantize_above: int = 4_096,
+        max_age: float = 1.0,
+        budget_bytes: int = 2 * 1024**3,
+        spill_dir: str | Path | None = None,
+        batch: int = 2_000,
+    ) -> None:
         self.db = db
         self.model_name = model_name
         self.quantize_above = quantize_above
         # Rows other processes write are fetched when the index is older than this (seconds);
         # this process's own writes mark the index dirty and are fetched at the next search.
         self.max_age = max_age
-        self._loaded: dict[tuple[int, Kind], _Loaded] = {}
+        self.budget_bytes = budget_bytes
+        self.spill_dir = spill_dir
+        # Rows read per query: a batch is decoded on the event loop, so it must stay small.
+        self.batch = batch
+        self._loaded: OrderedDict[tuple[int, Kind], _Loaded] = OrderedDict()  # least recently used first
         self._locks: dict[int, asyncio.Lock] = {}
         self._refreshing: dict[tuple[int, Kind], asyncio.Task[VectorIndex | None]] = {}
         self._catching_up: set[tuple[int, Kind]] = set()  # keys whose running refresh nobody waits for
+
+    @property
+    def resident_bytes(self) -> int:
+        """Memory held by the loaded indexes."""
+        return sum(loaded.index.nbytes for loaded in self._loaded.values() if loaded.index is not None)
+
+    def loaded_users(self) -> set[int]:
+        """Users with at least one index in memory."""
+        return {user_id for (user_id, _), loaded in self._loaded.items() if loaded.index is not None}
 
     async def get(self, user_id: int, kind: Kind) -> VectorIndex | None:
         """The user's index of ``kind``, loaded or brought up to date; None while they have no vectors.
@@ -63,6 +99,8 @@ class UserVectors:
         """
         key = (user_id, kind)
         loaded = self._loaded.get(key)
+        if loaded is not None:
+            self._loaded.move_to_end(key)
         task = self._refreshing.get(key)
         idle = task is None or task.done()
         loaded_once = loaded is not None and loaded.checked > float("-inf")
@@ -81,6 +119,8 @@ class UserVectors:
         self, user_id: int, kind: Kind, *, catching_up: bool = False
     ) -> asyncio.Task[VectorIndex | None]:
         key = (user_id, kind)
+        if key not in self._loaded:  # from now on a removal is remembered for the index being loaded
+            self._loaded[key] = _Loaded(None)
         task = asyncio.get_running_loop().create_task(self._refresh(user_id, kind))
         task.add_done_callback(_consume)
         self._refreshing[key] = task
@@ -90,35 +130,69 @@ class UserVectors:
         return task
 
     async def _refresh(self, user_id: int, kind: Kind) -> VectorIndex | None:
+        key = (user_id, kind)
         async with self._lock(user_id):
-            loaded = self._loaded.setdefault((user_id, kind), _Loaded(None))
+            loaded = self._loaded.get(key)
+            if loaded is None:
+                loaded = self._loaded[key] = _Loaded(None)
             loaded.dirty = False  # a write from now on marks it again
-            table = MessageEmbedding if kind == "message" else Memory
-            query = select(table.id, table.embedding, table.dims).where(
-                table.user_id == user_id, table.id > loaded.last_row_id, table.model == self.model_name
-            )
-            if kind == "message":
-                query = query.add_columns(MessageEmbedding.message_id, Message.created_at).join(
-                    Message, Message.id == MessageEmbedding.message_id
-                )
-            else:
-                query = query.add_columns(Memory.id, Memory.created_at).where(Memory.superseded_by.is_(None))
-            async with self.db.engine.connect() as conn:
-                rows = (await conn.execute(query.order_by(table.id))).all()
+            cold = loaded.index is None
+            # A first load builds a private index in a worker thread (nobody can search it
+            # meanwhile); rows fetched later go into the shared index here, a batch at a time.
+            index = loaded.index
+            while True:
+                async with self.db.engine.connect() as conn:
+                    rows = (await conn.execute(self._query(user_id, kind, loaded.last_row_id))).all()
+                if not rows:
+                    break
+                if index is None:
+                    index = VectorIndex(rows[-1].dims, quantize_above=self.quantize_above, spill_dir=self.spill_dir)
+                if cold:
+                    await asyncio.to_thread(_add_rows, index, rows)
+                else:
+                    _add_rows(index, rows)
+                loaded.last_row_id = rows[-1].id
+                if len(rows) < self.batch:
+                    break
             loaded.checked = time.monotonic()
-            if not rows:
-                return loaded.index
-            if loaded.index is None:
-                loaded.index = VectorIndex(rows[-1].dims, quantize_above=self.quantize_above)
-            dims = loaded.index.dims
-            usable = [row for row in rows if row.dims == dims]
-            if usable:
-                matrix = np.empty((len(usable), dims), dtype=np.float32)
-                for i, row in enumerate(usable):
-                    matrix[i] = np.frombuffer(row.embedding, dtype="<f4")
-                loaded.index.add([row[3] for row in usable], matrix, [row[4].timestamp() for row in usable], adopt=True)
-            loaded.last_row_id = rows[-1].id
+            if cold and index is not None:
+                await asyncio.to_thread(index.trim)
+                index.remove(list(loaded.dropped))
+                loaded.dropped.clear()
+                loaded.index = index
+                self._keep_within_budget(key)
             return loaded.index
+
+    def _query(self, user_id: int, kind: Kind, after: int) -> Select[Any]:
+        table = MessageEmbedding if kind == "message" else Memory
+        query = select(table.id, table.embedding, table.dims).where(
+            table.user_id == user_id, table.id > after, table.model == self.model_name
+        )
+        if kind == "message":
+            query = query.add_columns(MessageEmbedding.message_id, Message.created_at).join(
+                Message, Message.id == MessageEmbedding.message_id
+            )
+        else:
+            query = query.add_columns(Memory.id, Memory.created_at).where(Memory.superseded_by.is_(None))
+        return query.order_by(table.id).limit(self.batch)
+
+    def _keep_within_budget(self, keep: tuple[int, Kind]) -> None:
+        """Drop the least recently used indexes until the loaded ones fit the budget (``keep`` stays)."""
+        total = self.resident_bytes
+        for key in list(self._loaded):
+            if total <= self.budget_bytes:
+                return
+            loaded = self._loaded[key]
+            task = self._refreshing.get(key)
+            if key == keep or loaded.index is None or (task is not None and not task.done()):
+                continue
+            total -= loaded.index.nbytes
+            del self._loaded[key]
+            log.info("memory index of user %s (%s) evicted to stay within the memory budget", key[0], key[1])
+        if total > self.budget_bytes:
+            log.warning(
+                "memory indexes hold %d MB, over the budget of %d MB", total // 1_000_000, self.budget_bytes // 1_000_000
+            )
 
     def mark_dirty(self, user_id: int, kind: Kind) -> None:
         """This process wrote rows of ``kind`` for ``user_id``: fetch them at the next search."""
@@ -135,9 +209,25 @@ class UserVectors:
         return self._locks.setdefault(user_id, asyncio.Lock())
 
     def drop(self, user_id: int, kind: Kind, ids: Sequence[int]) -> None:
+        """Take rows out of the user's loaded index (or out of the one being loaded, once it is)."""
         loaded = self._loaded.get((user_id, kind))
-        if loaded is not None and loaded.index is not None:
+        if loaded is None:
+            return
+        if loaded.index is not None:
             loaded.index.remove(ids)
+        else:
+            loaded.dropped.update(int(item) for item in ids)
+
+
+def _add_rows(index: VectorIndex, rows: Sequence[Row[Any]]) -> None:
+    """Add fetched rows of the index's size to it (a first load's batches run in a worker thread)."""
+    usable = [row for row in rows if row.dims == index.dims]
+    if not usable:
+        return
+    matrix = np.empty((len(usable), index.dims), dtype=np.float32)
+    for i, row in enumerate(usable):
+        matrix[i] = np.frombuffer(row.embedding, dtype="<f4")
+    index.add([row[3] for row in usable], matrix, [row[4].timestamp() for row in usable])
 
 
 def _consume(task: asyncio.Task[VectorIndex | None]) -> None:

@@ -31,6 +31,10 @@ class MemorySettings:
     similarity_floor: float = 0.30
     extraction: bool = True
     extraction_model: str | None = None
+    # Memory the users' vector indexes may hold together (least recently used ones are dropped past it),
+    # and where large indexes keep their exact vectors (unnamed files; None: the system's temporary folder).
+    index_budget_mb: int = 2048
+    index_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +49,13 @@ class LongTermMemory:
 def add_long_term_memory(chat: ChatService, model: OpenAIModel, settings: MemorySettings) -> LongTermMemory:
     """Register memory's steps and tools with ``chat`` and start indexing the existing history."""
     embedder = Embedder(model, dimensions=settings.embedding_dimensions or None)
-    store = MemoryStore(chat.db, embedder, clock=chat.clock)
+    store = MemoryStore(
+        chat.db,
+        embedder,
+        clock=chat.clock,
+        index_budget_bytes=settings.index_budget_mb * 1024 * 1024,
+        index_dir=settings.index_dir,
+    )
     floor = settings.similarity_floor
     search = MemorySearch(store, options=SearchOptions(floor=floor, text_floor=min(floor, SearchOptions().text_floor)))
     chat.pipeline.add_before_model(
