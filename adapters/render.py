@@ -24,9 +24,11 @@ from contextlib import aclosing, suppress
 from dataclasses import dataclass
 
 from adapters.budget import RateBudget, Reservation
+from adapters.first_word import STILL_THINKING, keep_alive
 from adapters.rate_window import Priority
 from adapters.surface import DeliveryError, RateLimited, Surface
 from adapters.text import Piece, Splitter, clip, closing_fence, last_break, open_fence
+from core.clock import Clock, Sleep, system_clock
 from core.types import (
     AnswerComplete,
     OutgoingFile,
@@ -221,8 +223,19 @@ class AnswerRenderer:
 class StreamRenderer(AnswerRenderer):
     """Renders one answer into a placeholder it keeps editing, continuing in new messages when needed."""
 
-    def __init__(self, surface: Surface, *, record_parts: PartsRecorder | None = None) -> None:
+    def __init__(
+        self,
+        surface: Surface,
+        *,
+        record_parts: PartsRecorder | None = None,
+        clock: Clock = system_clock,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         super().__init__(surface, surface.budget, record_parts=record_parts)
+        # Time the wait for the first word (typing kept alive, "still thinking…").
+        self.clock = clock
+        self.sleep = sleep
+        self.still_thinking = False
         self.limits = surface.limits
         self.splitter = Splitter(
             self.limits.max_chars, reserve=self.limits.reserve, measure=lambda md: len(surface.format_text(md))
@@ -246,7 +259,7 @@ class StreamRenderer(AnswerRenderer):
             # routine edits and may be posted anew at the end (see _finish_visibly).
             log.warning("edit budget over-subscribed; this answer will be shown when complete")
         self._placeholder = asyncio.create_task(self._post_placeholder())
-        typing = asyncio.create_task(self._typing())
+        typing = asyncio.create_task(self._keep_typing())
         try:
             await self._drive(events)
         finally:
@@ -353,6 +366,20 @@ class StreamRenderer(AnswerRenderer):
         if self.budget.try_acquire(self.surface.windows("typing"), Priority.BACKGROUND):
             with suppress(Exception):
                 await self.surface.typing()
+
+    async def _keep_typing(self) -> None:
+        await keep_alive(
+            self.clock,
+            self.sleep,
+            typing=self._typing,
+            waiting=lambda: not self.text and not self._finished.is_set(),
+            still_thinking=self._say_still_thinking,
+        )
+
+    def _say_still_thinking(self) -> None:
+        self.still_thinking = True
+        self._urgent.set()
+        self._changed.set()
 
     async def _write_loop(self) -> None:
         assert self._placeholder is not None
@@ -492,6 +519,8 @@ class StreamRenderer(AnswerRenderer):
             last = (last + self.limits.marker) if last else self.limits.placeholder
             if self.status:
                 last += "\n" + self.surface.format_status(clip(self.status, STATUS_MAX_CHARS))
+            elif self.still_thinking and not self.text:
+                last += "\n" + self.surface.format_status(STILL_THINKING)
             rendered[-1:] = [last]
             return list(zip(rendered, bare or [""], ends or [0], strict=True))
         return [

@@ -127,6 +127,13 @@ async def measure(url: str, args) -> None:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     users = [await fill_user(db, args.messages, args.dims, args.queries, seed) for seed in range(args.users)]
     print(f"filled {args.users} users x {args.messages} messages in {time.perf_counter() - started:.0f} s")
+    idle: list[float] = []  # the machine's own floor: the same probe with nothing loading
+    stop_idle = asyncio.Event()
+    idle_probe = asyncio.create_task(lag_probe(idle, stop_idle))
+    await asyncio.sleep(2)
+    stop_idle.set()
+    await idle_probe
+    print(f"loop lag with nothing loading: max {max(idle) * 1000:.1f} ms (the machine's floor)")
     with tempfile.TemporaryDirectory() as spill:
         vectors = UserVectors(db, MODEL, budget_bytes=args.budget_mb * 1024 * 1024, spill_dir=spill)
         gc.collect()

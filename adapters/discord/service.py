@@ -32,6 +32,7 @@ from adapters.render import StreamRenderer
 from adapters.strangers import StrangerGate
 from core.attachments import AttachmentPolicy
 from core.chat import ChatService
+from core.clock import Sleep
 from core.commands import CommandSet
 from core.messenger import Outbox
 from core.types import Attachment, ConversationRef, IncomingMessage, PlatformIdentity
@@ -102,10 +103,13 @@ class DiscordService:
         outbox: Outbox | None = None,
         attachments: AttachmentPolicy | None = None,
         gate: StrangerGate | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         """``outbox`` gets this platform's messenger once connected (and loses it on stop);
         ``attachments`` decides which files of a message are downloaded (the core's default limits);
-        ``gate`` decides access before any work (by default on the chat's people, refusing once per 10 minutes)."""
+        ``gate`` decides access before any work (by default on the chat's people, refusing once per 10 minutes);
+        ``sleep`` waits seconds of the chat's clock (typing kept alive while the first word is awaited)."""
+        self.sleep = sleep
         self.gate = gate or StrangerGate(chat.people, clock=chat.clock)
         self.token = token
         self.outbox = outbox
@@ -311,7 +315,10 @@ class DiscordService:
         if task is not None:
             self._answers.add(task)
         try:
-            await StreamRenderer(surface, record_parts=self.chat.record_platform_parts).render(self.chat.turn(incoming))
+            renderer = StreamRenderer(
+                surface, record_parts=self.chat.record_platform_parts, clock=self.chat.clock, sleep=self.sleep
+            )
+            await renderer.render(self.chat.turn(incoming))
         finally:
             if task is not None:
                 self._answers.discard(task)

@@ -64,7 +64,7 @@ class UserVectors:
         max_age: float = 1.0,
         budget_bytes: int = 2 * 1024**3,
         spill_dir: str | Path | None = None,
-        batch: int = 2_000,
+        batch: int = 500,
     ) -> None:
         self.db = db
         self.model_name = model_name
@@ -191,7 +191,9 @@ class UserVectors:
             log.info("memory index of user %s (%s) evicted to stay within the memory budget", key[0], key[1])
         if total > self.budget_bytes:
             log.warning(
-                "memory indexes hold %d MB, over the budget of %d MB", total // 1_000_000, self.budget_bytes // 1_000_000
+                "memory indexes hold %d MB, over the budget of %d MB",
+                total // 1_000_000,
+                self.budget_bytes // 1_000_000,
             )
 
     def mark_dirty(self, user_id: int, kind: Kind) -> None:
@@ -224,9 +226,7 @@ def _add_rows(index: VectorIndex, rows: Sequence[Row[Any]]) -> None:
     usable = [row for row in rows if row.dims == index.dims]
     if not usable:
         return
-    matrix = np.empty((len(usable), index.dims), dtype=np.float32)
-    for i, row in enumerate(usable):
-        matrix[i] = np.frombuffer(row.embedding, dtype="<f4")
+    matrix = np.frombuffer(b"".join(row.embedding for row in usable), dtype="<f4").reshape(len(usable), index.dims)
     index.add([row[3] for row in usable], matrix, [row[4].timestamp() for row in usable])
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -15,14 +16,15 @@ from sqlalchemy import make_url, select
 
 from adapters.discord import DiscordService
 from core.chat import ChatService
+from core.clock import ManualClock
 from core.commands import CommandSet
 from core.db.database import Database
 from core.db.models import Message
 from core.llm import OpenAIModel
-from tests.conftest import make_chat_service
+from tests.conftest import TEST_NOW, make_chat_service
 from tests.e2e.platform_bot import open_fake_discord, restore_discord_endpoints
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.openai_server import FakeOpenAI, Hang, Reply
 
 MARKER = "▌"
 
@@ -57,10 +59,17 @@ class Bot:
 
 
 async def start_bot(fake: FakeDiscord, database: Database, model: OpenAIModel, **kwargs: object) -> Bot:
-    chat = make_chat_service(database, model, allowed=kwargs.pop("allowed", ("discord:*",)))  # type: ignore[arg-type]
+    chat = make_chat_service(
+        database,
+        model,
+        allowed=kwargs.pop("allowed", ("discord:*",)),  # type: ignore[arg-type]
+        clock=kwargs.pop("clock", None),  # type: ignore[arg-type]
+    )
+    clock = chat.clock
     service = DiscordService(
         token=fake.bot_token,
         chat=chat,
+        sleep=clock.sleep if isinstance(clock, ManualClock) else asyncio.sleep,
         commands=CommandSet(chat, model),
         api_url=fake.api_url,
         gateway_url=fake.gateway_url,
@@ -381,3 +390,41 @@ async def test_a_busy_database_does_not_hold_back_the_answer_and_it_is_stored_af
             break
         await asyncio.sleep(0.05)
     assert await stored_answer() == (answer, "complete")
+
+
+async def test_a_long_wait_for_the_first_word_keeps_typing_alive_and_says_still_thinking(
+    fake_discord: FakeDiscord, database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    clock = ManualClock(TEST_NOW)
+    bot = await start_bot(fake_discord, database, model, clock=clock)
+    alice = fake_discord.add_user(name="alice")["id"]
+    model_answers = threading.Event()
+    openai_fake.queue(Hang(120, then=Reply("Here it is."), release=model_answers))
+
+    async def after(seconds: float) -> None:
+        """Let ``seconds`` pass on the clock once the bot is waiting on it."""
+        await fake_discord.await_for(lambda _: clock.sleepers > 0)
+        clock.advance(seconds=seconds)
+
+    def typing_count(count: int) -> Callable[[FakeDiscord], bool]:
+        return lambda fake: len([e for e in fake.typing_events if e.channel_id == channel]) >= count
+
+    channel = dm(fake_discord, alice, "a hard question")
+    await fake_discord.await_for(lambda _: MARKER in bot.bot_texts(channel) and typing_count(1)(fake_discord))
+    assert bot.bot_texts(channel) == [MARKER], "a bare cursor for the first seconds"
+    await after(8)
+    await fake_discord.await_for(typing_count(2))  # Discord's indicator would lapse at about 10 s
+    await after(2)
+    await fake_discord.await_for(lambda _: bot.bot_texts(channel) == [f"{MARKER}\n-# still thinking…"])
+    await after(6)
+    await fake_discord.await_for(typing_count(3))
+    await after(8)
+    await fake_discord.await_for(typing_count(4))
+
+    model_answers.set()
+    assert await bot.answer_in(channel) == ["Here it is."]
+    clock.advance(seconds=60)  # nothing more once the answer is there
+    await asyncio.sleep(0)
+    assert len([e for e in fake_discord.typing_events if e.channel_id == channel]) == 4
+    assert fake_discord.rate_limited == []
+    await bot.service.stop()

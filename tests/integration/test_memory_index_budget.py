@@ -96,9 +96,7 @@ async def test_past_the_budget_the_least_recently_searched_user_is_dropped_and_r
     assert [hit.id for hit in reloaded.search(query, 10)] == brute_force(rows, ids, query, 10)
 
 
-async def test_a_large_index_keeps_only_its_int8_copy_in_memory_and_stays_exact(
-    database: Database, tmp_path
-) -> None:
+async def test_a_large_index_keeps_only_its_int8_copy_in_memory_and_stays_exact(database: Database, tmp_path) -> None:
     user_id, ids, rows = await user_with_vectors(database, "dee", 3000, 7)
     vectors = UserVectors(database, MODEL, quantize_above=1000, spill_dir=tmp_path / "index", batch=700)
 
