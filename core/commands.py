@@ -72,7 +72,7 @@ class Command:
 
 
 def _what_is_missing(command: Command, missing: Sequence[CommandOption]) -> str:
-    """ "/image needs what the image should show, for example: /image a lighthouse at dawn", not "needs prompt:"."""
+    """"/image needs what the image should show, for example: /image a lighthouse at dawn", not "needs prompt:"."""
     wanted = " and ".join(_lower_first(o.description or o.name) for o in missing)
     example = command.usage or f"/{command.name} " + " ".join(f"<{o.name}>" for o in command.options)
     return f"/{command.name} needs {wanted}, for example: {example}"

@@ -138,9 +138,7 @@ class AdvisoryLocks:
             if not unavailable(exc):
                 raise
             # The server is away: the session that held the lock is gone, and the lock with it.
-            log.warning(
-                "conversation lock %s not given back, the database is unavailable: %s", conversation_id, describe(exc)
-            )
+            log.warning("conversation lock %s not given back, the database is unavailable: %s", conversation_id, describe(exc))
 
     async def _run(self, statement: object, params: dict[str, int]) -> object:
         # The pool holds exactly one connection, so every statement runs in the same session

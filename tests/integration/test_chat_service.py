@@ -649,7 +649,9 @@ async def test_recovery_leaves_an_answer_whose_turn_stored_it_after_the_list_was
         if isinstance(event, AnswerComplete):
             break  # shown as final; the turn stores it when asked for its next event
     paused = _PausedRecovery(database)
-    recovery = asyncio.create_task(recover_interrupted("test", messages=paused, locks=chat.locks, counter=chat.counter))
+    recovery = asyncio.create_task(
+        recover_interrupted("test", messages=paused, locks=chat.locks, counter=chat.counter)
+    )
     await paused.listed.wait()
     rest = [event async for event in events]  # the final store, then the conversation is let go
     assert any(isinstance(e, TurnDone) for e in rest)
