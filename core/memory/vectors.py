@@ -140,20 +140,36 @@ class UserVectors:
             # A first load builds a private index in a worker thread (nobody can search it
             # meanwhile); rows fetched later go into the shared index here, a batch at a time.
             index = loaded.index
-            while True:
+            adding: asyncio.Future[None] | None = None  # the previous batch, added while the next is fetched
+            try:
                 async with self.db.engine.connect() as conn:
-                    rows = (await conn.execute(self._query(user_id, kind, loaded.last_row_id))).all()
-                if not rows:
-                    break
-                if index is None:
-                    index = VectorIndex(rows[-1].dims, quantize_above=self.quantize_above, spill_dir=self.spill_dir)
-                if cold:
-                    await asyncio.to_thread(_add_rows, index, rows)
-                else:
-                    _add_rows(index, rows)
-                loaded.last_row_id = rows[-1].id
-                if len(rows) < self.batch:
-                    break
+                    while True:
+                        rows = (await conn.execute(self._query(user_id, kind, loaded.last_row_id))).all()
+                        if adding is not None:
+                            await adding
+                            adding = None
+                        if not rows:
+                            break
+                        if index is None:
+                            index = VectorIndex(
+                                rows[-1].dims, quantize_above=self.quantize_above, spill_dir=self.spill_dir
+                            )
+                        if cold:
+                            adding = asyncio.ensure_future(asyncio.to_thread(_add_rows, index, rows))
+                        else:
+                            _add_rows(index, rows)
+                        loaded.last_row_id = rows[-1].id
+                        if len(rows) < self.batch:
+                            break
+                if adding is not None:
+                    await adding
+            except BaseException:
+                if cold:  # the private index is lost: the next load starts from the first row again
+                    loaded.last_row_id = 0
+                raise
+            finally:
+                if adding is not None and not adding.done():
+                    adding.cancel()
             loaded.checked = time.monotonic()
             if cold and index is not None:
                 await asyncio.to_thread(index.trim)
