@@ -24,7 +24,7 @@ from core.llm import OpenAIModel
 from tests.conftest import TEST_NOW, make_chat_service
 from tests.e2e.platform_bot import open_fake_discord, restore_discord_endpoints
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI, Hang, Reply
+from tests.fakes.openai_server import FakeOpenAI, Reply
 
 MARKER = "▌"
 
@@ -399,7 +399,7 @@ async def test_a_long_wait_for_the_first_word_keeps_typing_alive_and_says_still_
     bot = await start_bot(fake_discord, database, model, clock=clock)
     alice = fake_discord.add_user(name="alice")["id"]
     model_answers = threading.Event()
-    openai_fake.queue(Hang(120, then=Reply("Here it is."), release=model_answers))
+    openai_fake.queue(Reply("Here it is.", hold=model_answers))
 
     async def after(seconds: float) -> None:
         """Let ``seconds`` pass on the clock once the bot is waiting on it."""

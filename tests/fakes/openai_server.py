@@ -171,15 +171,12 @@ class Hang:
 
     Afterwards the request is answered by ``then`` if given, else as if the queue
     were empty (the default responder, or the endpoint's normal answer).  The
-    sleep ends early when the client hangs up, the server stops or ``release``
-    is set.  Note that a
+    sleep ends early when the client hangs up or the server stops.  Note that a
     timed-out request is retried by the client like any other failure.
     """
 
     seconds: float
     then: ChatScript | None = None
-    # Ends the sleep early when set (from any thread): a test lets the model answer when it is ready.
-    release: threading.Event | None = None
 
 
 ChatScript = Reply | ToolCalls | Error | Broken | Hang
@@ -581,11 +578,9 @@ class FakeOpenAI(ThreadedServer):
             q = self._queues[endpoint]
             return q.popleft() if q else None
 
-    async def _sleep(
-        self, seconds: float, request: web.Request | None = None, release: threading.Event | None = None
-    ) -> None:
+    async def _sleep(self, seconds: float, request: web.Request | None = None) -> None:
         deadline = time.perf_counter() + seconds
-        while not self._closing and not (release is not None and release.is_set()):
+        while not self._closing:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 return
@@ -599,7 +594,7 @@ class FakeOpenAI(ThreadedServer):
         """Play Hang, Error and (unless ``stream``) Broken; returns a response, or
         the script still to be played (None: the normal answer)."""
         while isinstance(script, Hang):
-            await self._sleep(script.seconds, request, script.release)
+            await self._sleep(script.seconds, request)
             script = script.then
         if isinstance(script, Error):
             return self._error_response(script)
