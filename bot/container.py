@@ -160,6 +160,8 @@ class Container:
             signin=google.signin if google is not None else None,
             connection_changed=availability.forget if availability is not None else None,
         )
+        if google is not None:
+            google.signin.approval.tell = notices.tell
         google_tools = (
             calendar_tools(google.calendar, availability, notices.reconnect_needed)
             if google is not None and availability is not None

@@ -118,7 +118,7 @@ def add_settings_routes(app: FastAPI) -> None:
         if isinstance(found, Response):
             return found
         page, session = found
-        form = await _read_form(request)
+        form = await read_form(request)
         if form is None:
             return _html(message_page("Not saved", "That form could not be read; nothing was saved."), 400)
         if not hmac.compare_digest(form.get("csrf", ""), session.csrf):
@@ -141,7 +141,7 @@ def add_settings_routes(app: FastAPI) -> None:
         return _html(body)
 
 
-async def _read_form(request: Request) -> dict[str, str] | None:
+async def read_form(request: Request) -> dict[str, str] | None:
     """The urlencoded form (first value of each field), or None when it is not one or is too large."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         return None

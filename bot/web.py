@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from bot.link_pages import add_link_routes, confirmation_page
 from bot.settings_page import SettingsPage, add_settings_routes
 from core.identity.signin import CALLBACK_PATH, Outcome, SignIn, SignInResult
 from core.identity.states import StateRefused
@@ -70,6 +71,18 @@ def create_app(
     app.state.settings_page = settings_page
     add_settings_routes(app)
 
+    async def report(result: SignInResult) -> None:
+        """Tell the hook (a DM to the account) and the listeners about a finished step."""
+        on_signed_in: SignedInHook | None = app.state.on_signed_in
+        if on_signed_in is not None and result.identity is not None:
+            try:
+                await on_signed_in(result)
+            except Exception:
+                log.exception("the sign-in hook failed for %s", result.identity.key)
+        if result.identity is not None:
+            for listener in app.state.sign_in_listeners:
+                listener(result.identity)
+
     @app.get("/healthz")
     async def healthz() -> Response:
         return PlainTextResponse("ok")
@@ -88,7 +101,6 @@ def create_app(
     @app.get(CALLBACK_PATH)
     async def callback(state: str = "", code: str | None = None, error: str | None = None) -> Response:
         signin: SignIn | None = app.state.signin
-        on_signed_in: SignedInHook | None = app.state.on_signed_in
         if signin is None:
             return page("Sign-in is not set up", "This assistant has no Google sign-in configured.", 404)
         try:
@@ -96,15 +108,16 @@ def create_app(
         except Exception:
             log.exception("sign-in callback failed")
             return page(_TITLES[Outcome.FAILED], "Something went wrong on our side. Please try again later.", 500)
-        if on_signed_in is not None and result.identity is not None:
-            try:
-                await on_signed_in(result)
-            except Exception:
-                log.exception("the sign-in hook failed for %s", result.identity.key)
-        if result.identity is not None:
-            for listener in app.state.sign_in_listeners:
-                listener(result.identity)
+        if result.outcome is Outcome.CONFIRM:
+            # Nothing happened yet: the person confirms on this page (bot/link_pages.py); the link is spent.
+            if result.identity is not None:
+                for listener in app.state.sign_in_listeners:
+                    listener(result.identity)
+            return confirmation_page(result, secure=signin.public_url.startswith("https://"))
+        await report(result)
         return page(_TITLES[result.outcome], result.message, _STATUS.get(result.outcome, 400))
+
+    add_link_routes(app, report)
 
     return app
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,6 +35,8 @@ SIGN_IN = (
     "(the link works once, for 10 minutes, and only for this account)."
 )
 NO_LONGER_ALLOWED = "Sorry, {email} is not allowed to use this assistant. Ask its owner to add you."
+
+TOUCH_EVERY = timedelta(minutes=1)
 
 EmailCheck = Callable[[str], bool]
 SignInLink = Callable[[PlatformIdentity], Awaitable[str]]
@@ -69,6 +72,8 @@ class People:
         self.sign_in_link = sign_in_link
         self._revision: int | None = None
         self._decisions: dict[str, Admission] = {}
+        self.clock = clock
+        self._touched: dict[str, datetime] = {}
 
     async def admit(self, identity: PlatformIdentity, *, connection: AsyncConnection | None = None) -> Admission:
         """Decide whether ``identity`` may use the assistant, creating the user of an allowed new account."""
@@ -81,7 +86,18 @@ class People:
             cached = await self._decide(identity)
             if cached.allowed or not cached.signs_in:
                 self._decisions[identity.key] = cached  # a sign-in link is single use: never cached
+        if cached.allowed:
+            await self._touch(identity)
         return cached
+
+    async def _touch(self, identity: PlatformIdentity) -> None:
+        """Remember the account as used now (at most once a minute per account and process)."""
+        now = self.clock()
+        last = self._touched.get(identity.key)
+        if last is not None and now - last < TOUCH_EVERY:
+            return
+        self._touched[identity.key] = now
+        await self.repository.touch(identity, now)
 
     async def _decide(self, identity: PlatformIdentity) -> Admission:
         user = await self.users.find(identity)

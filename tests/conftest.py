@@ -46,6 +46,7 @@ TABLES = (
     "users",
     "revisions",
     "oauth_states",
+    "link_requests",
     "google_tokens",
     "message_embeddings",
     "memories",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from core.db.database import Database
@@ -57,3 +59,34 @@ class GoogleKit:
         self.oauth = GoogleOAuth(self.config)
         self.credentials = GoogleCredentialsProvider(self.store, self.config)
         self.api = GoogleApi(self.credentials, api_url=fake.api_url, timeout=10)
+
+
+HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+ACTION = re.compile(r'<form method="post" action="([^"]+)">')
+
+
+async def submit(browser: httpx.AsyncClient, page: httpx.Response, name: str, value: str) -> httpx.Response:
+    """Press the button ``name=value`` of the page's form, as a browser would (same cookies)."""
+    action = ACTION.search(page.text)
+    assert action is not None, page.text
+    fields = dict(HIDDEN.findall(page.text))
+    fields[name] = value
+    return await browser.post(str(page.url.join(action.group(1))), data=fields)
+
+
+async def open_and_confirm(link: str, *, choice: str = "link", timeout: float = 15) -> httpx.Response:
+    """A browser follows a sign-in link through Google's (fake) consent and, when the page asks
+    "Link … to …?", presses ``choice`` ("link" or "cancel"); returns the last page."""
+    async with httpx.AsyncClient(follow_redirects=True, timeout=timeout) as browser:
+        page = await browser.get(link)
+        if 'name="choice"' not in page.text:
+            return page
+        return await submit(browser, page, "choice", choice)
+
+
+async def answer_approval(link: str, decision: str, *, timeout: float = 15) -> httpx.Response:
+    """An existing account opens the approval link from its DM and presses Approve or Deny."""
+    async with httpx.AsyncClient(timeout=timeout) as browser:
+        page = await browser.get(link)
+        assert page.status_code == 200, page.text
+        return await submit(browser, page, "decision", decision)

@@ -70,6 +70,8 @@ class Identity(Base):
     platform_user_id: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the account last wrote to the assistant: outbound posts go to the account used last.
+    last_used_at: Mapped[datetime | None] = mapped_column()
 
 
 class Conversation(Base):

@@ -35,6 +35,31 @@ class OAuthState(Base):
     used_at: Mapped[datetime | None] = mapped_column()
 
 
+class LinkRequest(Base):
+    """A platform account waiting to be linked to the user of a verified email.
+
+    Made at the sign-in callback; the person who signed in confirms it on a page
+    (``confirm_hash``), and when the email's user already has other accounts one of
+    them approves or denies it (``approve_hash``). Tokens are stored hashed; ``stage``
+    moves confirm → awaiting → linked | denied once, by conditional updates.
+    """
+
+    __tablename__ = "link_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    confirm_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    approve_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str] = mapped_column(String(320))
+    platform: Mapped[str] = mapped_column(String(32))
+    workspace: Mapped[str] = mapped_column(String(64))
+    platform_user_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+
 class GoogleToken(Base):
     """A user's Google connection: the refresh token (encrypted) and what it grants."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -52,8 +54,24 @@ class PeopleRepository:
             rows = await reader.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
             return {row.id: row.display_name for row in rows}
 
+    async def touch(self, identity: PlatformIdentity, when: datetime) -> None:
+        """Record that ``identity`` was just used (outbound posts go to the account used last)."""
+        async with self.db.engine.begin() as writer:
+            await writer.execute(
+                update(Identity)
+                .where(
+                    Identity.platform == identity.platform,
+                    Identity.workspace == identity.workspace,
+                    Identity.platform_user_id == identity.user_id,
+                )
+                .values(last_used_at=when)
+            )
+
     async def accounts_of(self, user_id: int) -> list[PlatformIdentity]:
-        """The user's platform accounts, the one they wrote from most recently first."""
+        """The user's platform accounts, the one they used most recently first.
+
+        Accounts never used since ``last_used_at`` existed fall back to the last message written on
+        their platform, then the oldest link first: a newly linked account never wins just by being new."""
         last_written = (
             select(func.max(Message.created_at))
             .join(Conversation, Conversation.id == Message.conversation_id)
@@ -70,7 +88,7 @@ class PeopleRepository:
                 await reader.execute(
                     select(Identity.platform, Identity.workspace, Identity.platform_user_id, Identity.display_name)
                     .where(Identity.user_id == user_id)
-                    .order_by(last_written.desc().nulls_last(), Identity.id.desc())
+                    .order_by(Identity.last_used_at.desc().nulls_last(), last_written.desc().nulls_last(), Identity.id)
                 )
             ).all()
         return [PlatformIdentity(r.platform, r.workspace, r.platform_user_id, r.display_name) for r in rows]

@@ -80,6 +80,23 @@ class AccountLinker:
         await session.flush()
         return owner.id
 
+    async def email_of(self, user_id: int) -> str | None:
+        """The user's verified email (None when they never signed in with Google)."""
+        async with self.db.session() as session:
+            user = await session.get(User, user_id)
+            return user.email if user is not None else None
+
+    async def owner_accounts(self, email: str) -> tuple[int | None, list[PlatformIdentity]]:
+        """The user who owns ``email`` (None when nobody does) and that user's platform accounts."""
+        email = email.strip().lower()
+        async with self.db.session() as session:
+            owner = (await session.execute(select(User.id).where(User.email == email))).scalar_one_or_none()
+            if owner is None:
+                return None, []
+            query = select(Identity).where(Identity.user_id == owner).order_by(Identity.id)
+            rows = (await session.execute(query)).scalars()
+            return owner, [PlatformIdentity(r.platform, r.workspace, r.platform_user_id, r.display_name) for r in rows]
+
     async def unlink(self, identity: PlatformIdentity) -> bool:
         """Forget which user the account belongs to (``/signout``); True when it was linked to an email."""
         async with self.db.session() as session, session.begin():

@@ -1,6 +1,7 @@
 """DMs about sign-in and the Google connection, sent in the background through the Outbox.
 
-- After the sign-in callback: "you're in" (or why not) in the DM of the account that signed in.
+- After a sign-in: "you're in" (or why not, or "waiting for approval") in the DM of the account that signed in.
+- A link request: the email's existing accounts get the Approve / Deny link, then the result (``tell``).
 - When Google refuses a user's stored connection: a DM with a fresh link to connect again
   (at most once per ``reconnect_every`` seconds per user, per process).
 """
@@ -12,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from core.identity.signin import Outcome, SignIn, SignInResult
-from core.messenger import Outbox
+from core.messenger import DeliveryError, Outbox
 from core.tasks import BackgroundTasks
 from core.types import PlatformIdentity
 
@@ -24,6 +25,13 @@ RECONNECT = (
     "Google no longer accepts my connection to your Drive and Calendar (it was revoked or has expired). "
     "Connect again here: {link}\n(The link works once, for 10 minutes.)"
 )
+
+WAITING = (
+    "Almost there: that Google account already uses this assistant from other accounts, so one of them "
+    "must approve this one first. I asked them; I'll tell you here once they answer."
+)
+
+NOT_APPROVED = "That Google account's other accounts did not approve this one, so it was not linked."
 
 AccountsOf = Callable[[int], Awaitable[list[PlatformIdentity]]]
 
@@ -56,8 +64,14 @@ class IdentityNotices:
         if result.identity is None:
             return
         text = result.message
+        if result.outcome is Outcome.CONFIRM:
+            return  # nothing happened yet: the page asks the person to confirm
         if result.outcome is Outcome.SIGNED_IN:
-            text += AFTER_SIGN_IN
+            text = f"You're in, signed in as {result.email}." + AFTER_SIGN_IN
+        elif result.outcome is Outcome.AWAITING_APPROVAL:
+            text = WAITING  # the page's sentence names the email and its platforms: not for this account
+        elif result.outcome is Outcome.LINK_DENIED:
+            text = NOT_APPROVED
         elif result.outcome is Outcome.CONNECTED:
             text += AFTER_CONNECT
             if result.user_id is not None:
@@ -66,6 +80,17 @@ class IdentityNotices:
             self.connection_changed(result.user_id)
         identity = result.identity
         self.tasks.spawn(f"signin-dm:{identity.key}", lambda: self.outbox.send_to_account(identity, text))
+
+    async def tell(self, accounts: list[PlatformIdentity], text: str) -> None:
+        """DM each of ``accounts`` (in the background; a failed delivery is logged, the others still go)."""
+        for account in accounts:
+            self.tasks.spawn(f"link-dm:{account.key}", lambda a=account: self._tell_one(a, text))
+
+    async def _tell_one(self, account: PlatformIdentity, text: str) -> None:
+        try:
+            await self.outbox.send_to_account(account, text)
+        except DeliveryError as exc:
+            log.warning("could not tell %s about a link request: %s", account.key, exc.reason)
 
     def reconnect_needed(self, user_id: int) -> None:
         """Google refused the user's connection: DM them a link to connect again (in the background)."""

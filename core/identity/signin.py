@@ -1,17 +1,16 @@
 """Sign-in with Google and "connect Google": short link → consent → callback → link or store tokens.
 
 The link sent in a DM is ``PUBLIC_URL/signin/<state>``: the state is random, single use,
-expires after 10 minutes and is bound to the platform account that asked, so whoever
-finishes the consent links *that* account, and nothing from the callback request
-chooses the account or where the browser goes next.
+expires after 10 minutes and is bound to the platform account that asked, and nothing
+from the callback request chooses the account or where the browser goes next. Whoever
+finishes the consent is then asked to confirm which account is being linked, and an
+email that already has accounts needs one of them to approve (core/identity/approval.py).
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from core.google.oauth import (
     CALENDAR_EVENTS,
@@ -26,7 +25,10 @@ from core.google.oauth import (
 )
 from core.google.tokens import GoogleTokenStore
 from core.identity.allowlist import EmailAllowlist
+from core.identity.approval import LinkApproval
+from core.identity.link_requests import LinkRequestStore
 from core.identity.linking import AccountLinker
+from core.identity.results import Outcome, SignInResult
 from core.identity.states import OAuthStateStore, PendingState, Purpose, StateProblem, StateRefused
 from core.types import PlatformIdentity
 
@@ -38,35 +40,17 @@ GOOGLE_PURPOSES = frozenset({Purpose.SIGNIN, Purpose.CONNECT_GOOGLE})
 CALLBACK_PATH = "/oauth/google/callback"
 
 
-class Outcome(enum.StrEnum):
-    SIGNED_IN = "signed_in"
-    CONNECTED = "connected"
-    NOT_ALLOWED = "not_allowed"
-    DENIED = "denied"  # the person cancelled on Google's consent screen
-    INVALID_LINK = "invalid_link"  # unknown, used or expired state
-    FAILED = "failed"  # Google's answer could not be trusted or obtained
-
-
-@dataclass(frozen=True, slots=True)
-class SignInResult:
-    """What the callback decided; ``message`` is one sentence for the browser page and the DM."""
-
-    outcome: Outcome
-    message: str
-    identity: PlatformIdentity | None = None
-    user_id: int | None = None
-    email: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (Outcome.SIGNED_IN, Outcome.CONNECTED)
-
-
 _STATE_MESSAGES = {
     StateProblem.UNKNOWN: "This sign-in link is not valid. Ask the assistant for a new one.",
     StateProblem.USED: "This sign-in link was already used. Ask the assistant for a new one.",
     StateProblem.EXPIRED: "This sign-in link has expired (links last 10 minutes). Ask the assistant for a new one.",
 }
+
+
+WRONG_GOOGLE = (
+    "Nothing was connected: {email} is not the Google account this assistant account signed in with. "
+    "Connect again and choose that Google account (a /connect link is for its own person only)."
+)
 
 
 class SignIn:
@@ -82,7 +66,9 @@ class SignIn:
         tokens: GoogleTokenStore,
         public_url: str,
         on_linked: Callable[[], Awaitable[None]] | None = None,
+        approval: LinkApproval | None = None,
     ) -> None:
+        """``approval`` defaults to one on the states' database (confirmation page, owners' approval)."""
         self.oauth = oauth
         self.states = states
         self.linker = linker
@@ -90,6 +76,12 @@ class SignIn:
         self.tokens = tokens
         self.public_url = public_url.rstrip("/")
         self.on_linked = on_linked
+        self.approval = approval or LinkApproval(
+            requests=LinkRequestStore(states.db, clock=states.clock),
+            linker=linker,
+            public_url=public_url,
+            on_linked=on_linked,
+        )
 
     async def start(self, identity: PlatformIdentity) -> str:
         """A short single-use sign-in link for this platform account."""
@@ -148,13 +140,8 @@ class SignIn:
                 who,
                 email=verified.email,
             )
-        user_id = await self.linker.link(who, verified.email)
-        if self.on_linked is not None:
-            await self.on_linked()
-        log.info("%s signed in as user %s", who.key, user_id)
-        return SignInResult(
-            Outcome.SIGNED_IN, f"You're in, signed in as {verified.email}.", who, user_id, verified.email
-        )
+        # Nothing is linked yet: the link may have been forwarded, so the page names the account first.
+        return await self.approval.ask(who, verified.email)
 
     async def _connect(self, pending: PendingState, grant: TokenGrant, email: str) -> SignInResult:
         who = pending.identity
@@ -173,6 +160,11 @@ class SignIn:
                 pending.user_id,
                 email,
             )
+        owner_email = await self.linker.email_of(pending.user_id)
+        if owner_email is not None and owner_email != email.strip().lower():
+            # A forwarded /connect link: never store someone else's Google under this user.
+            log.info("user %s: a connect link was finished with another Google account: not stored", pending.user_id)
+            return SignInResult(Outcome.FAILED, WRONG_GOOGLE.format(email=email), who, pending.user_id)
         if not grant.refresh_token:
             return SignInResult(
                 Outcome.FAILED, "Google gave no lasting access. Please connect again.", who, pending.user_id, email

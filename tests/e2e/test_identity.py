@@ -36,7 +36,13 @@ from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
 from tests.fakes.slack_server import FakeSlack
-from tests.google_helpers import SECRET_KEY, _google_server, google_fake  # noqa: F401
+from tests.google_helpers import (  # noqa: F401
+    SECRET_KEY,
+    _google_server,
+    answer_approval,
+    google_fake,
+    open_and_confirm,
+)
 
 # Whole bots with three fakes: one database backend keeps this file quick; the
 # sign-in and Google pieces run on both in tests/integration/google.
@@ -44,6 +50,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 MARKER = "▌"
 LINK = re.compile(r"https?://\S+/signin/[\w-]+")
+APPROVE = re.compile(r"https?://\S+/signin/approve/[\w-]+")
 ADA = "ada@example.org"
 
 
@@ -184,10 +191,10 @@ class World(BotRun):
 
         return await self.slack.await_for(answered, timeout=15)
 
-    async def browse(self, link: str) -> httpx.Response:
-        """What a browser does with a link: through Google's (fake) consent and back to the bot."""
-        async with httpx.AsyncClient(follow_redirects=True, timeout=15) as browser:
-            return await browser.get(link)
+    async def browse(self, link: str, *, choice: str = "link") -> httpx.Response:
+        """What a browser does with a link: through Google's (fake) consent, back to the bot, and the
+        confirmation page's button ("Link Discord user … to …?")."""
+        return await open_and_confirm(link, choice=choice)
 
     async def rows(self, sql: str) -> list[tuple[Any, ...]]:
         db = Database(self.values["database_url"])
@@ -259,12 +266,21 @@ async def test_a_stranger_signs_in_and_is_the_same_person_on_slack(world: World)
     assert "Asia/Tokyo" in await world.discord_command(ada_discord, "settings", {"timezone": "Asia/Tokyo"})
     assert "Ada L." in await world.discord_command(ada_discord, "settings", {"name": "Ada L."})
 
-    # The same email from Slack reaches the same person: the time zone set on Discord is there.
+    # The same email from Slack reaches the same person once her Discord account approves it;
+    # the time zone set on Discord is there.
     channel = world.slack.dm_channel("U0ADA")
     slack_link = only_link(await world.slack_reply("U0ADA", "hi"))
     before = len(world.slack.texts(channel))
-    assert (await world.browse(slack_link)).status_code == 200
-    [slack_welcome] = await world.slack_new(channel, before)
+    discord_before = len(world.discord_texts(ada_discord))
+    assert "I asked them to approve" in (await world.browse(slack_link)).text
+    [waiting] = await world.slack_new(channel, before)
+    assert waiting.startswith("Almost there")
+    [ask] = await world.discord_new(ada_discord, discord_before)
+    assert "asked to link Slack user" in ask
+    approve = APPROVE.search(ask)
+    assert approve is not None
+    assert (await answer_approval(approve.group(0), "approve")).status_code == 200
+    [slack_welcome] = await world.slack_new(channel, before + 1)
     assert slack_welcome.startswith(f"You're in, signed in as {ADA}.")
     overview = await world.slack_command("U0ADA", "/settings")
     assert "Asia/Tokyo" in overview and "I call you Ada L." in overview
@@ -448,3 +464,47 @@ async def test_the_terminal_user_signs_in_through_the_same_web_server(world: Wor
         await typed.put(None)
         await asyncio.wait_for(running, 15)
     assert await world.rows("SELECT platform, platform_user_id FROM identities") == [("terminal", "ada")]
+
+
+async def test_a_strangers_forwarded_sign_in_link_does_not_let_them_in(world: World) -> None:
+    await world.start()
+    ada = world.discord.add_user(name="ada")["id"]
+    [welcome] = await sign_in_on_discord(world, ada)
+    assert welcome.startswith(f"You're in, signed in as {ADA}.")
+    assert await world.discord_reply(ada, "my door code is 4711") == ["You said: my door code is 4711"]
+    asked_model = len(world.openai.chat_requests())
+
+    # Eve asks for a link and sends it to Ada, who opens it and clicks through Google's consent.
+    eve = world.discord.add_user(name="eve")["id"]
+    eve_link = only_link(await world.discord_reply(eve, "hi"))
+    ada_before, eve_before = len(world.discord_texts(ada)), len(world.discord_texts(eve))
+    async with httpx.AsyncClient(follow_redirects=True, timeout=15) as ada_browser:
+        page = await ada_browser.get(eve_link)
+    assert page.status_code == 200 and f"Link Discord user Eve ({eve}) to {ADA}?" in page.text
+    # Even if Ada confirms, Eve's account waits for one of Ada's accounts to approve it.
+    page = await world.browse(eve_link)
+    assert page.status_code == 400 and "already used" in page.text, "the stranger's link works once"
+    eve_link = only_link(await world.discord_reply(eve, "let me in"))
+    eve_before = len(world.discord_texts(eve))
+    assert "I asked them to approve" in (await world.browse(eve_link)).text
+    [waiting] = await world.discord_new(eve, eve_before)
+    assert waiting.startswith("Almost there") and ADA not in waiting
+    [ask] = await world.discord_new(ada, ada_before)
+    assert f"asked to link Discord user Eve ({eve}) to your account" in ask
+
+    # Meanwhile Eve gets nothing of Ada's: another sign-in link, and the model never sees her words.
+    [refused] = await world.discord_reply(eve, "what is my door code?")
+    assert "Sign in with Google" in refused and "4711" not in refused
+    assert len(world.openai.chat_requests()) == asked_model
+
+    approve = APPROVE.search(ask)
+    assert approve is not None
+    assert (await answer_approval(approve.group(0), "deny")).status_code == 200
+    [told_ada] = await world.discord_new(ada, ada_before + 1)
+    assert told_ada == f"Denied: Discord user Eve ({eve}) was not linked to your account ({ADA})."
+    [told_eve] = await world.discord_new(eve, eve_before + 2)
+    assert "was not linked" in told_eve and ADA not in told_eve
+    [still_out] = await world.discord_reply(eve, "and now?")
+    assert "Sign in with Google" in still_out
+    assert await world.rows("SELECT platform_user_id FROM identities") == [(ada,)]
+    assert len(world.openai.chat_requests()) == asked_model

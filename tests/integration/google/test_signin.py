@@ -4,95 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from bot.web import WebServer, create_app
-from core.clock import ManualClock
 from core.db.database import Database
 from core.identity.allowlist import EmailAllowlist
-from core.identity.linking import AccountLinker
-from core.identity.signin import CALLBACK_PATH, Outcome, SignIn, SignInResult
-from core.identity.states import OAuthStateStore
+from core.identity.signin import CALLBACK_PATH, Outcome
 from core.types import PlatformIdentity
-from tests.fakes.google_server import FakeGoogle
-from tests.google_helpers import SECRET_KEY, GoogleKit
-
-DISCORD = PlatformIdentity("discord", "", "111", "ada#1")
-SLACK = PlatformIdentity("slack", "T1", "U222", "ada")
-TERMINAL = PlatformIdentity("terminal", "local", "ada", "ada")
-
-
-@dataclass
-class Site:
-    """The web server on port 0 with sign-in wired to the database and the Google fake."""
-
-    server: WebServer
-    signin: SignIn
-    kit: GoogleKit
-    clock: ManualClock
-    fake: FakeGoogle
-    db: Database
-    results: list[SignInResult] = field(default_factory=list)
-    bumps: list[int] = field(default_factory=list)
-
-    async def follow(self, link: str) -> httpx.Response:
-        """What a browser does with the link: through Google's consent and back to our callback."""
-        async with httpx.AsyncClient(follow_redirects=True, timeout=10) as browser:
-            return await browser.get(link)
-
-
-@pytest.fixture
-async def site(database: Database, google_fake: FakeGoogle) -> AsyncIterator[Site]:
-    clock = ManualClock(datetime(2026, 6, 1, 8, 0, tzinfo=UTC))
-    app = create_app(signin=None)
-    server = WebServer(app, host="127.0.0.1", port=0)
-    await server.start()
-    kit = GoogleKit(database, google_fake, redirect_uri=server.url + CALLBACK_PATH)
-    holder: list[Site] = []
-
-    async def bump() -> None:
-        holder[0].bumps.append(1)
-
-    signin = SignIn(
-        oauth=kit.oauth,
-        states=OAuthStateStore(database, kit.cipher, clock=clock),
-        linker=AccountLinker(database, clock=clock),
-        allowlist=EmailAllowlist(["ada@example.org", "*@team.example.org"]),
-        tokens=kit.store,
-        public_url=server.url,
-        on_linked=bump,
-    )
-    s = Site(server, signin, kit, clock, google_fake, database)
-    holder.append(s)
-
-    async def hook(result: SignInResult) -> None:
-        s.results.append(result)
-
-    app.state.signin = signin
-    app.state.on_signed_in = hook
-    try:
-        yield s
-    finally:
-        await server.stop()
-
-
-async def _rows(db: Database, sql: str) -> list[tuple]:
-    async with db.engine.connect() as conn:
-        return [tuple(r) for r in (await conn.execute(text(sql))).all()]
-
-
-async def _linked(db: Database) -> list[tuple]:
-    return await _rows(
-        db,
-        "SELECT i.platform, i.platform_user_id, u.email FROM identities i JOIN users u ON u.id = i.user_id"
-        " ORDER BY i.id",
-    )
+from tests.google_helpers import SECRET_KEY, submit
+from tests.signin_site import DISCORD, SLACK, TERMINAL, Site, linked, rows
 
 
 async def test_full_sign_in_through_the_real_libraries(site: Site) -> None:
@@ -111,9 +33,13 @@ async def test_full_sign_in_through_the_real_libraries(site: Site) -> None:
         back = await browser.get(str(consent))
         assert back.status_code == 302 and back.headers["location"].startswith(site.server.url + CALLBACK_PATH)
         page = await browser.get(back.headers["location"])
+        assert page.status_code == 200
+        assert "Link Discord user ada#1 (111) to ada@example.org?" in page.text
+        assert await linked(site.db) == [], "nothing is linked before the person confirms"
+        page = await submit(browser, page, "choice", "link")
     assert page.status_code == 200
     assert "signed in as ada@example.org" in page.text
-    assert await _linked(site.db) == [("discord", "111", "ada@example.org")]
+    assert await linked(site.db) == [("discord", "111", "ada@example.org")]
     assert [(r.outcome, r.identity, r.email) for r in site.results] == [(Outcome.SIGNED_IN, DISCORD, "ada@example.org")]
     assert site.bumps == [1]
     token_request = next(r for r in site.fake.requests if r.path == "/token")
@@ -123,13 +49,12 @@ async def test_full_sign_in_through_the_real_libraries(site: Site) -> None:
 async def test_same_email_from_every_platform_is_one_user(site: Site) -> None:
     for who in (DISCORD, SLACK, TERMINAL):
         site.fake.consent.email = "Ada@Example.org"  # Google may return any case
-        page = await site.follow(await site.signin.start(who))
-        assert page.status_code == 200, page.text
-    users = await _rows(site.db, "SELECT id, email FROM users")
+        await site.sign_in(who)
+    users = await rows(site.db, "SELECT id, email FROM users")
     assert len(users) == 1 and users[0][1] == "ada@example.org"
-    owners = await _rows(site.db, "SELECT DISTINCT user_id FROM identities")
+    owners = await rows(site.db, "SELECT DISTINCT user_id FROM identities")
     assert owners == [(users[0][0],)]
-    assert len(await _linked(site.db)) == 3
+    assert len(await linked(site.db)) == 3
 
 
 async def _email_less_user(db: Database, who: PlatformIdentity) -> int:
@@ -158,25 +83,25 @@ async def test_an_account_that_chatted_before_keeps_its_user(site: Site) -> None
     discord_user = await _email_less_user(site.db, DISCORD)
     # The first account to sign in with the email gives its user the email, keeping its history.
     await site.follow(await site.signin.start(SLACK))
-    assert ("ada@example.org",) in await _rows(site.db, f"SELECT email FROM users WHERE id = {slack_user}")
-    # The second account had its own email-less user: it is moved onto Ada's.
-    await site.follow(await site.signin.start(DISCORD))
-    assert await _rows(site.db, "SELECT DISTINCT user_id FROM identities") == [(slack_user,)]
-    assert await _rows(site.db, f"SELECT email FROM users WHERE id = {discord_user}") == [(None,)]
+    assert ("ada@example.org",) in await rows(site.db, f"SELECT email FROM users WHERE id = {slack_user}")
+    # The second account had its own email-less user: it is moved onto Ada's (once Slack approves).
+    await site.sign_in(DISCORD)
+    assert await rows(site.db, "SELECT DISTINCT user_id FROM identities") == [(slack_user,)]
+    assert await rows(site.db, f"SELECT email FROM users WHERE id = {discord_user}") == [(None,)]
 
 
 async def test_domain_pattern_lets_in(site: Site) -> None:
     site.fake.consent.email = "bob@team.example.org"
     page = await site.follow(await site.signin.start(SLACK))
     assert page.status_code == 200
-    assert await _linked(site.db) == [("slack", "U222", "bob@team.example.org")]
+    assert await linked(site.db) == [("slack", "U222", "bob@team.example.org")]
 
 
 async def test_the_state_is_bound_to_the_account_that_asked(site: Site) -> None:
     mine = await site.signin.start(DISCORD)
     await site.signin.start(SLACK)
     await site.follow(mine)
-    assert await _linked(site.db) == [("discord", "111", "ada@example.org")]
+    assert await linked(site.db) == [("discord", "111", "ada@example.org")]
 
 
 async def test_state_used_twice_is_refused(site: Site) -> None:
@@ -186,12 +111,13 @@ async def test_state_used_twice_is_refused(site: Site) -> None:
         callback = (await browser.get(consent)).headers["location"]
         first = await browser.get(callback)
         assert first.status_code == 200
+        assert (await submit(browser, first, "choice", "link")).status_code == 200
         # Replayed (e.g. by someone who saw the URL): refused, and the link itself is dead too.
         again = await browser.get(callback)
         assert again.status_code == 400 and "already used" in again.text
         link_again = await browser.get(link)
         assert link_again.status_code == 400 and "already used" in link_again.text
-    assert len(await _linked(site.db)) == 1
+    assert len(await linked(site.db)) == 1
 
 
 async def test_the_callback_takes_no_redirect_target(site: Site) -> None:
@@ -208,8 +134,8 @@ async def _refused(site: Site, status: int, words: str) -> None:
     page = await site.follow(await site.signin.start(DISCORD))
     assert page.status_code == status, page.text
     assert words in page.text
-    assert await _linked(site.db) == []
-    assert await _rows(site.db, "SELECT email FROM users WHERE email IS NOT NULL") == []
+    assert await linked(site.db) == []
+    assert await rows(site.db, "SELECT email FROM users WHERE email IS NOT NULL") == []
     assert site.bumps == []
 
 
@@ -222,7 +148,7 @@ async def test_expired_state_is_refused(site: Site) -> None:
         assert page.status_code == 400 and "expired" in page.text
         dead = await browser.get(link)
         assert dead.status_code == 400 and "expired" in dead.text
-    assert await _linked(site.db) == []
+    assert await linked(site.db) == []
 
 
 async def test_old_states_are_purged(site: Site) -> None:
@@ -308,8 +234,8 @@ async def test_connect_google_stores_the_refresh_token_encrypted(site: Site, cap
             secrets.append(httpx.QueryParams(request.body.decode())["code_verifier"])
             secrets.append(httpx.QueryParams(request.body.decode())["code"])
     dump = ""
-    for table in ("users", "identities", "oauth_states", "google_tokens"):
-        dump += repr(await _rows(site.db, f"SELECT * FROM {table}"))
+    for table in ("users", "identities", "oauth_states", "link_requests", "google_tokens"):
+        dump += repr(await rows(site.db, f"SELECT * FROM {table}"))
     # httpx here is the test's browser, not the bot (whose logging silences httpx anyway).
     logs = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))
     for secret in secrets:
@@ -347,5 +273,5 @@ async def test_a_state_made_for_another_purpose_never_starts_or_finishes_a_sign_
         started = await browser.get(f"{site.server.url}/signin/{settings_state}")
         finished = await browser.get(f"{site.server.url}{CALLBACK_PATH}?state={settings_state}&code=anything")
     assert started.status_code == 400 and finished.status_code == 400
-    assert await _linked(site.db) == []
+    assert await linked(site.db) == []
     assert (await site.signin.states.peek(settings_state)).purpose is Purpose.SETTINGS_PAGE, "not used up"

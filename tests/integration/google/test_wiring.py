@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from sqlalchemy import text
 
@@ -18,7 +17,7 @@ from core.db.database import Database
 from core.identity.signin import SignInResult
 from core.types import PlatformIdentity
 from tests.fakes.google_server import FakeGoogle
-from tests.google_helpers import SECRET_KEY
+from tests.google_helpers import SECRET_KEY, open_and_confirm
 
 
 def _free_port() -> int:
@@ -61,8 +60,7 @@ async def test_built_from_settings_a_sign_in_works(database: Database, google_fa
     await services.web.start()
     try:
         link = await services.google.signin.start(PlatformIdentity("slack", "T1", "U1", "ada"))
-        async with httpx.AsyncClient(follow_redirects=True, timeout=10) as browser:
-            page = await browser.get(link)
+        page = await open_and_confirm(link, timeout=10)
     finally:
         await services.web.stop()
     assert page.status_code == 200 and "ada@example.org" in page.text
