@@ -1,7 +1,7 @@
 """Sign-in links confirmed and approved: the link_requests table and identities.last_used_at.
 
-Revision ID: 0010_link_requests
-Revises: 0009_usage_counts
+Revision ID: 0011_link_requests
+Revises: 0010_inbound_messages
 Create Date: 2026-12-07
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from core.db.models import UTCDateTime
 
-revision = "0010_link_requests"
-down_revision = "0009_usage_counts"
+revision = "0011_link_requests"
+down_revision = "0010_inbound_messages"
 branch_labels = None
 depends_on = None
 
