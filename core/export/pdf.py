@@ -11,7 +11,6 @@ from core.export.document import DayDocument, DayMessage
 from core.export.engine import PdfUnavailable, weasyprint
 from core.export.fetcher import day_image_fetcher
 from core.export.layout import day_html
-from core.export.merge import merge_parts
 from core.export.parts import PDF_OPTIONS, RenderedPart, footer_pdf, render_part, split_day
 from core.export.style import PRINT_CSS
 from core.export.workers import PartWorker
@@ -44,6 +43,8 @@ def _render_in_parts(doc: DayDocument, slices: Sequence[Sequence[DayMessage]]) -
             worker.close()
     if sum(part.pages for part in parts) != pages:  # a part redone here after its worker had counted
         footers = footer_pdf(doc.title, sum(part.pages for part in parts))
+    from core.export.merge import merge_parts  # pypdf loads on the first long day, not at every start
+
     return merge_parts(doc, parts, footers)
 
 
