@@ -1,4 +1,4 @@
-"""Command line: ``captainslog [run|chat|migrate|doctor]`` (also ``python -m bot ...``)."""
+"""Command line: ``captainslog [run|chat|migrate|doctor|backup|restore]`` (also ``python -m bot ...``)."""
 
 from __future__ import annotations
 
@@ -155,11 +155,16 @@ def main(argv: list[str] | None = None) -> int:
         epilog=WHERE,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", title="commands", metavar="{run,chat,migrate,doctor}")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="{run,chat,migrate,doctor,backup,restore}")
     sub.add_parser("run", help="serve every configured platform (Discord, Slack)")
     sub.add_parser("chat", help="chat in the terminal")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("doctor", help="check settings, database, model endpoint and platform tokens")
+    backup = sub.add_parser("backup", help="a consistent copy of the database, also while the bot runs")
+    backup.add_argument("file", nargs="?", type=Path, help="where to write it (default: DATA_DIR/backups/…)")
+    restore = sub.add_parser("restore", help="put a backup in place of the database (stop the bot first)")
+    restore.add_argument("file", type=Path, help="a file made by `captainslog backup`")
+    restore.add_argument("--force", action="store_true", help="replace a database that holds messages")
     args = parser.parse_args(argv)
     from core.db.url import DatabaseUrlError
 
@@ -183,6 +188,18 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "run":
             configure_logging(settings.log_level)
             asyncio.run(_run(settings))
+        elif command == "backup":
+            from datetime import UTC, datetime
+
+            from bot.backup_cli import run_backup
+
+            configure_logging("ERROR")
+            print(run_backup(settings, args.file, datetime.now(UTC).astimezone()))
+        elif command == "restore":
+            from bot.backup_cli import run_restore
+
+            configure_logging("ERROR")
+            print(asyncio.run(run_restore(settings, args.file, force=args.force)))
         elif command == "migrate":
             configure_logging(settings.log_level)
             asyncio.run(_migrate(settings))

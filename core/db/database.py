@@ -100,6 +100,11 @@ class Database:
         await self.engine.dispose()
 
 
+def known_revisions() -> set[str]:
+    """Every schema version this program's migrations know (a backup from a newer one is refused)."""
+    return {script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
 def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
