@@ -14,6 +14,7 @@ from core.agents.vision import ImageLoader, LookAtImageTool, VisionAgent
 from core.agents.web_search import WebSearchAgent, WebSearchTool, build_search_model
 from core.agents.wikipedia import WikipediaClient, WikipediaTool
 from core.llm import OpenAIModel
+from core.media.safe_image import SafeImages
 from core.media.voice import Speaker, Transcriber
 from core.tools.registry import ToolBase
 
@@ -38,13 +39,16 @@ def build_agents(
     settings: Settings,
     model: OpenAIModel,
     image_loader: ImageLoader,
+    *,
+    images: SafeImages,
 ) -> Agents:
     """The agents on ``model`` (the main endpoint) and the search endpoint, as the settings say.
 
-    ``image_loader(user_id, reference)`` returns a stored image's bytes for ``look_at_image``.
+    ``image_loader(user_id, reference)`` returns a stored image's bytes for ``look_at_image``;
+    ``images`` is the process's one safe image opener (its decode gate shared with the daily PDF).
     """
     timeout = settings.agent_timeout
-    vision = VisionAgent(model, timeout=timeout)
+    vision = VisionAgent(model, images=images, timeout=timeout)
     search_key = settings.search_api_key.get_secret_value() if settings.search_api_key else ""
     search_model = (
         build_search_model(

@@ -137,6 +137,8 @@ class Settings(BaseSettings):
 
     # -- agents and media (core/agents, core/media) ---------------------------------------
     agent_timeout: float = Field(default=60.0, gt=0)
+    # Images larger than this are refused from their header, never decoded (a decompression bomb).
+    max_image_megapixels: float = Field(default=40.0, gt=0, le=500)
     wikipedia_api_url: str = "https://{lang}.wikipedia.org"
     wikipedia_language: str = "en"
     wikipedia_user_agent: str = "CaptainsLog/0.1 (self-hosted personal assistant bot; python-aiohttp)"

@@ -35,6 +35,7 @@ from core.limits import LimitSettings, UsageLimits
 from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
 from core.media.commands import VoiceCommands, voice_commands
 from core.media.files import StoredFiles
+from core.media.safe_image import ImageLimits, SafeImages, apply_pillow_limit
 from core.memory.slash import MemorySlashCommands, memory_commands
 from core.memory.wiring import LongTermMemory, MemorySettings, add_long_term_memory
 from core.messenger import Outbox
@@ -169,6 +170,9 @@ class Container:
         )
         calculator = Calculator()
         files = StoredFiles(db, clock=clock)
+        image_limits = ImageLimits(max_megapixels=settings.max_image_megapixels)
+        apply_pillow_limit(image_limits)
+        images = SafeImages(image_limits)  # one per process: its gate lets one large decode run at a time
         limits = UsageLimits(
             LimitSettings(
                 messages_per_minute=settings.messages_per_minute,
@@ -183,7 +187,7 @@ class Container:
             clock=clock,
             db=db,
         )
-        agents = build_agents(settings, model, files.load_image)
+        agents = build_agents(settings, model, files.load_image, images=images)
         chat = ChatService(
             db=db,
             model=model,
@@ -237,6 +241,7 @@ class Container:
             model=model,
             outbox=outbox,
             files=files,
+            images=images,
             clock=clock,
             drive=google.drive if google is not None else None,
             calendar=google.calendar if google is not None else None,

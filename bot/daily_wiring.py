@@ -32,6 +32,7 @@ from core.google.tokens import GoogleTokenStore
 from core.identity.profile import Profiles
 from core.llm import OpenAIModel
 from core.media.files import StoredFiles
+from core.media.safe_image import SafeImages
 from core.messenger import Outbox
 from core.parent_watch import exit_with_parent
 
@@ -77,6 +78,7 @@ def build_daily(
     model: OpenAIModel,
     outbox: Outbox,
     files: StoredFiles,
+    images: SafeImages,
     clock: Clock,
     drive: DriveClient | None = None,
     calendar: CalendarClient | None = None,
@@ -86,7 +88,10 @@ def build_daily(
     executor: Executor | None = None,
     people_changed: Callable[[], Awaitable[None]] | None = None,
 ) -> DailyServices:
-    """The daily log's pieces; ``executor`` renders PDFs (default: a fresh one-process pool)."""
+    """The daily log's pieces; ``executor`` renders PDFs (default: a fresh one-process pool).
+
+    ``images`` opens the day's images within the size limit (the process's one opener).
+    """
     pool = executor if executor is not None else render_pool()
     reader = DayReader(db, default_timezone=settings.default_timezone)
     repo = DailyLogRepository(db, worker=worker_name())
@@ -108,7 +113,7 @@ def build_daily(
         reader=reader,
         files=files,
         writer=DaySummaryWriter(model, model_name=settings.summary_model or settings.chat_model),
-        render=partial(render_day_pdf, executor=pool),
+        render=partial(render_day_pdf, executor=pool, images=images),
         pdfs=PdfCache(settings.data_dir / "daily"),
         outbox=outbox,
         uploader=uploader,

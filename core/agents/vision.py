@@ -16,7 +16,8 @@ from typing import Any
 
 from core.agents.base import AgentRequest, AgentResult, failure
 from core.llm import ModelError, OpenAIModel
-from core.media.image_prep import DEFAULT_MAX_SIDE, ImageRejected, prepare_image
+from core.media.image_prep import DEFAULT_MAX_SIDE, prepare_image
+from core.media.safe_image import ImageRejected, SafeImages
 from core.tools.registry import ToolBase, ToolContext, ToolInputError, ToolResult
 
 log = logging.getLogger(__name__)
@@ -36,15 +37,32 @@ class VisionAgent:
     """Sends one image and the user's words to the vision model; returns its findings.
 
     ``timeout`` bounds each call (seconds); ``max_side`` is the longest side, in
-    pixels, of what is sent.
+    pixels, of what is sent; ``images`` opens every image within the size limit
+    (the process's one :class:`SafeImages`, shared with the daily PDF).
     """
 
     source = SOURCE
 
-    def __init__(self, model: OpenAIModel, *, timeout: float = 60.0, max_side: int = DEFAULT_MAX_SIDE) -> None:
+    def __init__(
+        self,
+        model: OpenAIModel,
+        *,
+        images: SafeImages,
+        timeout: float = 60.0,
+        max_side: int = DEFAULT_MAX_SIDE,
+    ) -> None:
         self.model = model
+        self.images = images
         self.timeout = timeout
         self.max_side = max_side
+
+    def refusal(self, image: bytes) -> str | None:
+        """Why ``image`` will not be looked at (too large, not an image), from its header alone; None if it may be."""
+        try:
+            self.images.header(image)
+        except ImageRejected as exc:
+            return str(exc)
+        return None
 
     async def handle(self, request: AgentRequest) -> AgentResult:
         """Look at ``request.image`` with ``request.text`` in mind. Never raises."""
@@ -55,7 +73,7 @@ class VisionAgent:
     async def look(self, image: bytes, words: str) -> AgentResult:
         """The vision model's findings about ``image`` for the user's ``words``. Never raises."""
         try:
-            prepared = await asyncio.to_thread(prepare_image, image, max_side=self.max_side)
+            prepared = await asyncio.to_thread(prepare_image, image, images=self.images, max_side=self.max_side)
         except ImageRejected as exc:
             return failure(SOURCE, str(exc))
         messages: list[dict[str, Any]] = [

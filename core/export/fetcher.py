@@ -20,6 +20,7 @@ from core.export.document import StoredImage
 from core.export.engine import weasyprint
 from core.export.images import fit_for_print
 from core.export.markup import IMAGE_SCHEME
+from core.media.safe_image import SafeImages
 
 if TYPE_CHECKING:
     from weasyprint.urls import URLFetcher
@@ -44,9 +45,10 @@ def fetcher_class() -> type[URLFetcher]:
     class DayImageFetcher(URLFetcher):
         """Serves `cl-image:<key>` from the given images; every other URL is refused."""
 
-        def __init__(self, images: Iterable[StoredImage]) -> None:
+        def __init__(self, images: Iterable[StoredImage], opener: SafeImages) -> None:
             super().__init__(allowed_protocols={IMAGE_SCHEME}, allow_redirects=False, fail_on_errors=False)
             self._images = {image.key: image for image in images if is_renderable(image)}
+            self._opener = opener
             self.refused: list[str] = []
 
         def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
@@ -58,7 +60,7 @@ def fetcher_class() -> type[URLFetcher]:
                 log.warning("PDF export refused to load %s", url[:200])
                 raise ValueError("only the day's stored images can be loaded")
             try:
-                data, content_type = fit_for_print(image.data, image.content_type)
+                data, content_type = fit_for_print(image.data, image.content_type, images=self._opener)
             except ValueError as exc:
                 self.refused.append(url)
                 log.warning("PDF export could not read image %s: %s", image.key[:200], exc)
@@ -70,9 +72,9 @@ def fetcher_class() -> type[URLFetcher]:
     return DayImageFetcher
 
 
-def day_image_fetcher(images: Iterable[StoredImage]) -> URLFetcher:
-    """A `DayImageFetcher` serving `images`: the fetcher every render of the day uses."""
-    return fetcher_class()(images)
+def day_image_fetcher(images: Iterable[StoredImage], opener: SafeImages) -> URLFetcher:
+    """A `DayImageFetcher` serving `images`, each opened by `opener` within the size limit: every render's fetcher."""
+    return fetcher_class()(images, opener)
 
 
 def __getattr__(name: str) -> Any:

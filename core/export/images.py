@@ -13,7 +13,9 @@ from __future__ import annotations
 import io
 import logging
 
-from PIL import Image, ImageOps
+from PIL import ImageOps
+
+from core.media.safe_image import ImageRejected, SafeImages
 
 log = logging.getLogger(__name__)
 
@@ -25,29 +27,26 @@ MAX_SIDE = 1000
 JPEG_FORMATS = ("JPEG", "MPO")
 
 
-def fit_for_print(data: bytes, content_type: str, max_side: int = MAX_SIDE) -> tuple[bytes, str]:
+def fit_for_print(
+    data: bytes, content_type: str, *, images: SafeImages, max_side: int = MAX_SIDE
+) -> tuple[bytes, str]:
     """Return the image as bytes and content type, upright and at most `max_side` pixels on its long side.
 
-    Small, upright images come back unchanged. Raises ValueError when Pillow cannot read it
-    (the PDF then shows the image's name instead).
+    Small, upright images come back unchanged. ``images`` opens it within the size limit (an image
+    over it is refused from its header, never decoded). Raises ValueError when it cannot be read
+    or is too large (the PDF then shows the image's name instead).
     """
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            oriented = image.getexif().get(ImageOps.ExifTags.Base.Orientation, 1) not in (1, None)
-            if max(image.size) <= max_side and not oriented:
-                return data, content_type
-            if image.format in JPEG_FORMATS:
-                # Decode at 1/2, 1/4 or 1/8 scale: the smallest that is still no smaller than the result.
-                # Asked with the result's own proportions, since draft compares each side.
-                scale = max_side / max(image.size)
-                image.draft("RGB", (max(1, int(image.width * scale)), max(1, int(image.height * scale))))
+        header = images.header(data)
+        if max(header.width, header.height) <= max_side and not header.rotated:
+            return data, content_type
+        with images.open(data, max_side=max_side, strict=False) as image:
             upright = ImageOps.exif_transpose(image)
-            upright.thumbnail((max_side, max_side))
             buffer = io.BytesIO()
-            if image.format in JPEG_FORMATS:
+            if header.format in JPEG_FORMATS:
                 upright.convert("RGB").save(buffer, "JPEG", quality=85)
                 return buffer.getvalue(), "image/jpeg"
             upright.save(buffer, "PNG")
             return buffer.getvalue(), "image/png"
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except ImageRejected as exc:
         raise ValueError(f"unreadable image: {exc}") from None

@@ -21,6 +21,7 @@ from core.export.engine import weasyprint
 from core.export.fetcher import day_image_fetcher
 from core.export.layout import day_html
 from core.export.style import FOOTER_CSS, PART_CSS, PRINT_CSS
+from core.media.safe_image import SafeImages
 
 if TYPE_CHECKING:
     from weasyprint import Document
@@ -98,10 +99,10 @@ def split_day(doc: DayDocument, parts: int = PARTS) -> list[list[DayMessage]]:
     return slices
 
 
-def lay_out_part(doc: DayDocument, messages: Sequence[DayMessage], *, first: bool) -> Document:
+def lay_out_part(doc: DayDocument, messages: Sequence[DayMessage], *, first: bool, images: SafeImages) -> Document:
     """Lay out one slice of the day (with the heading and summary if `first`) without page footers."""
     wp = weasyprint()
-    fetcher = day_image_fetcher(image for message in messages for image in message.images)
+    fetcher = day_image_fetcher((image for message in messages for image in message.images), images)
     stylesheets = [wp.CSS(string=PRINT_CSS, url_fetcher=fetcher), wp.CSS(string=PART_CSS)]
     html = wp.HTML(string=day_html(doc, messages, first=first), base_url=None, url_fetcher=fetcher)
     return html.render(stylesheets=stylesheets, **PDF_OPTIONS)
@@ -118,9 +119,9 @@ def draw_part(document: Document) -> RenderedPart:
     return RenderedPart(document.write_pdf(**PDF_OPTIONS), len(document.pages), bookmarks)
 
 
-def render_part(doc: DayDocument, messages: Sequence[DayMessage], *, first: bool) -> RenderedPart:
+def render_part(doc: DayDocument, messages: Sequence[DayMessage], *, first: bool, images: SafeImages) -> RenderedPart:
     """Lay out and draw one slice of the day (with the heading and summary if `first`) without page footers."""
-    return draw_part(lay_out_part(doc, messages, first=first))
+    return draw_part(lay_out_part(doc, messages, first=first, images=images))
 
 
 def footer_pdf(title: str, pages: int) -> bytes:
@@ -129,4 +130,5 @@ def footer_pdf(title: str, pages: int) -> bytes:
     html = f'<!DOCTYPE html><html lang="en"><body>{first}{"<div class=footer></div>" * (pages - 1)}</body></html>'
     wp = weasyprint()
     stylesheets = [wp.CSS(string=PRINT_CSS), wp.CSS(string=FOOTER_CSS)]
-    return wp.HTML(string=html, base_url=None, url_fetcher=day_image_fetcher([])).write_pdf(stylesheets=stylesheets)
+    fetcher = day_image_fetcher([], SafeImages())  # no images: only refuses whatever URL it is asked for
+    return wp.HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf(stylesheets=stylesheets)

@@ -1,8 +1,10 @@
 """Entry point of a part worker: ``python -m core.export.worker`` (see `core.export.workers`).
 
-Takes the caller's pid as its argument and ends when the caller does. Reads one pickled
-`DayDocument` (its messages are the part's slice, never the first part) from stdin; writes the part's page count on one line once it is laid out, then
-the pickled `RenderedPart`, to stdout.
+Takes the caller's pid as its argument and ends when the caller does. Reads a pickled
+`DayDocument` (its messages are the part's slice, never the first part) and the
+`SafeImages` that opens its images (with a decode gate of this process) from stdin;
+writes the part's page count on one line once it is laid out, then the pickled
+`RenderedPart`, to stdout.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ def main() -> None:
     answer = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     weasyprint()  # loaded before the input is read, while the caller's sender thread writes it
-    doc = pickle.load(sys.stdin.buffer)
-    document = lay_out_part(doc, doc.messages, first=False)
+    doc, images = pickle.load(sys.stdin.buffer)
+    document = lay_out_part(doc, doc.messages, first=False, images=images)
     answer.write(f"{len(document.pages)}\n".encode())
     answer.flush()
     pickle.dump(draw_part(document), answer, protocol=pickle.HIGHEST_PROTOCOL)

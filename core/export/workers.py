@@ -24,6 +24,7 @@ from pathlib import Path
 
 from core.export.document import DayDocument, DayMessage
 from core.export.parts import RenderedPart
+from core.media.safe_image import SafeImages
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,13 @@ def _worker_env() -> dict[str, str]:
 class PartWorker:
     """One later part of the day, laid out and drawn in its own process. Call `pages`, then `result`, then `close`."""
 
-    def __init__(self, doc: DayDocument, messages: Sequence[DayMessage]) -> None:
+    def __init__(self, doc: DayDocument, messages: Sequence[DayMessage], images: SafeImages) -> None:
         self.messages = list(messages)
         self._errors = tempfile.TemporaryFile()
         self._process: subprocess.Popen[bytes] | None = None
         self._sender: threading.Thread | None = None
         try:
-            payload = pickle.dumps(replace(doc, messages=self.messages), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps((replace(doc, messages=self.messages), images), protocol=pickle.HIGHEST_PROTOCOL)
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "core.export.worker", str(os.getpid())],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, env=_worker_env(),

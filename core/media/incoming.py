@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from core.agents.base import AgentResult, add_usage
-from core.agents.vision import VisionAgent
+from core.agents.base import AgentResult, add_usage, failure
+from core.agents.vision import SOURCE, VisionAgent
 from core.llm import Usage
 from core.media.voice import Transcriber, VoiceError
 from core.types import Attachment, AttachmentKind
@@ -58,6 +58,20 @@ async def read_attachments(
         usages.append(result.usage)
     words = "\n\n".join(part for part in (text.strip(), *heard) if part)
     images = [a for a in attachments if a.kind is AttachmentKind.IMAGE and a.data]
-    findings = await asyncio.gather(*(vision.look(image.data, words) for image in images))
+    # Checked from the header first: an image over the size limit is never decoded, and the user is told.
+    refusals = [await asyncio.to_thread(vision.refusal, image.data or b"") for image in images]
+    for image, refusal in zip(images, refusals, strict=True):
+        if refusal is not None:
+            notices.append(f"I couldn't look at {image.filename}: {refusal[:1].lower()}{refusal[1:]}")
+    looks = [
+        _refused(refusal) if refusal else vision.look(image.data or b"", words)
+        for image, refusal in zip(images, refusals, strict=True)
+    ]
+    findings = await asyncio.gather(*looks)
     usages.extend(f.usage for f in findings)
     return IncomingMedia(words, tuple(heard), tuple(findings), tuple(notices), add_usage(*usages))
+
+
+async def _refused(reason: str) -> AgentResult:
+    """The finding for an image refused from its header: the model knows why, no model call is made."""
+    return failure(SOURCE, reason)

@@ -16,6 +16,7 @@ from core.agents.base import AgentRequest
 from core.agents.wikipedia import WikipediaTool
 from core.db.repositories import UserRecord
 from core.llm import ModelFinished, ModelNames, ModelText, OpenAIModel, Usage
+from core.media.safe_image import SafeImages
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import StatusUpdate
 from tests.fakes.openai_server import PNG_BYTES, FakeOpenAI, Reply, ToolCalls
@@ -56,8 +57,8 @@ async def test_search_is_offered_only_when_configured(
         monkeypatch, tmp_path, SEARCH_BASE_URL=openai_fake.base_url, SEARCH_API_KEY="sk-test", SEARCH_MODEL="sonar"
     )
 
-    without = build_agents(plain, main_model(openai_fake), no_images)
-    offered = build_agents(with_search, main_model(openai_fake), no_images)
+    without = build_agents(plain, main_model(openai_fake), no_images, images=SafeImages())
+    offered = build_agents(with_search, main_model(openai_fake), no_images, images=SafeImages())
 
     assert not plain.search_configured and with_search.search_configured
     names = [t["function"]["name"] for t in ToolRegistry.of(without.tools).for_user(USER).schemas()]
@@ -79,7 +80,7 @@ async def test_vision_findings_reach_the_main_model_as_a_flagged_tool_result(
 ) -> None:
     settings = settings_for(monkeypatch, tmp_path, VISION_MODEL="vision-test", CHAT_MODEL="chat-test")
     model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=settings.models, max_retries=0)
-    agents = build_agents(settings, model, no_images)
+    agents = build_agents(settings, model, no_images, images=SafeImages())
     openai_fake.queue(Reply("A blue square, 8 by 8 pixels."), Reply("That is a small blue square."))
 
     findings = await agents.vision.handle(AgentRequest(text="what is this?", image=PNG_BYTES))
@@ -111,7 +112,7 @@ async def test_a_web_search_in_the_tool_loop_shows_its_status_links_and_usage(
         monkeypatch, tmp_path, SEARCH_BASE_URL=openai_fake.base_url, SEARCH_API_KEY="sk-test", SEARCH_MODEL="sonar"
     )
     model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=settings.models, max_retries=0)
-    agents = build_agents(settings, model, no_images)
+    agents = build_agents(settings, model, no_images, images=SafeImages())
     openai_fake.queue(
         ToolCalls([("web_search", {"query": "Who won the 2026 Tour de France?"})], text="Let me check."),
         Reply("Tadej wins [1].", usage=(40, 4), extra={"citations": ["https://cycling.example/tdf"]}),

@@ -24,6 +24,7 @@ from core.agents.web_search import WebSearchAgent, WebSearchTool, build_search_m
 from core.agents.wikipedia import WikipediaClient, WikipediaTool
 from core.db.repositories import UserRecord
 from core.llm import ModelNames, OpenAIModel, ToolCall
+from core.media.safe_image import SafeImages
 from core.tools.registry import ToolBase, ToolContext, ToolRegistry, ToolResult
 from tests.fakes.openai_server import PNG_BYTES, Error, FakeOpenAI, Hang, Reply
 from tests.fakes.wikipedia_server import FakeWikipedia
@@ -67,7 +68,7 @@ def decode_data_url(url: str) -> tuple[str, bytes]:
 
 async def test_the_vision_model_receives_the_image_and_the_words(openai_fake: FakeOpenAI) -> None:
     openai_fake.queue(Reply("A monstera deliciosa (Swiss cheese plant), fairly sure.", usage=(812, 11)))
-    result = await VisionAgent(make_model(openai_fake)).look(PNG_BYTES, "what plant is this?")
+    result = await VisionAgent(make_model(openai_fake), images=SafeImages()).look(PNG_BYTES, "what plant is this?")
 
     assert result.flagged() == "[from the vision agent] A monstera deliciosa (Swiss cheese plant), fairly sure."
     assert not result.is_error
@@ -79,13 +80,14 @@ async def test_the_vision_model_receives_the_image_and_the_words(openai_fake: Fa
 
 
 async def test_an_image_without_words_is_described(openai_fake: FakeOpenAI) -> None:
-    await VisionAgent(make_model(openai_fake)).look(PNG_BYTES, "  ")
+    await VisionAgent(make_model(openai_fake), images=SafeImages()).look(PNG_BYTES, "  ")
     [(words, _)] = openai_fake.images_sent()
     assert "without a message" in words
 
 
 async def test_a_large_photo_is_downscaled_before_it_is_sent(openai_fake: FakeOpenAI) -> None:
-    await VisionAgent(make_model(openai_fake), max_side=1024).look(jpeg(4000, 3000), "read the receipt")
+    agent = VisionAgent(make_model(openai_fake), images=SafeImages(), max_side=1024)
+    await agent.look(jpeg(4000, 3000), "read the receipt")
     [(_, [url])] = openai_fake.images_sent()
     head, data = decode_data_url(url)
     assert head == "data:image/jpeg;base64"
@@ -93,7 +95,8 @@ async def test_a_large_photo_is_downscaled_before_it_is_sent(openai_fake: FakeOp
 
 
 async def test_a_file_that_is_not_an_image_never_reaches_the_model(openai_fake: FakeOpenAI) -> None:
-    result = await VisionAgent(make_model(openai_fake)).look(b"%PDF-1.7 not a picture", "what is this?")
+    agent = VisionAgent(make_model(openai_fake), images=SafeImages())
+    result = await agent.look(b"%PDF-1.7 not a picture", "what is this?")
     assert result.is_error
     assert result.flagged() == "[from the vision agent] Error: That file is not an image I can read."
     assert openai_fake.chat_requests() == []
@@ -101,7 +104,7 @@ async def test_a_file_that_is_not_an_image_never_reaches_the_model(openai_fake: 
 
 async def test_a_failing_vision_model_gives_a_short_error_result(openai_fake: FakeOpenAI) -> None:
     openai_fake.queue(Error(500))
-    result = await VisionAgent(make_model(openai_fake)).look(PNG_BYTES, "what is this?")
+    result = await VisionAgent(make_model(openai_fake), images=SafeImages()).look(PNG_BYTES, "what is this?")
     assert result.is_error
     assert result.content == (
         "Error: could not look at the image. The model service failed (HTTP 500); try again shortly."
@@ -110,7 +113,8 @@ async def test_a_failing_vision_model_gives_a_short_error_result(openai_fake: Fa
 
 async def test_a_vision_model_that_takes_too_long_is_given_up(openai_fake: FakeOpenAI) -> None:
     openai_fake.queue(Hang(5))
-    result = await VisionAgent(make_model(openai_fake), timeout=0.2).look(PNG_BYTES, "what is this?")
+    agent = VisionAgent(make_model(openai_fake), images=SafeImages(), timeout=0.2)
+    result = await agent.look(PNG_BYTES, "what is this?")
     assert result.is_error
     assert result.content == "Error: could not look at the image. The model service took too long to answer."
 
@@ -123,7 +127,7 @@ async def test_the_model_can_look_again_at_a_stored_image(openai_fake: FakeOpenA
         asked.append((user_id, reference))
         return stored.get((user_id, reference))
 
-    tool = LookAtImageTool(VisionAgent(make_model(openai_fake)), loader)
+    tool = LookAtImageTool(VisionAgent(make_model(openai_fake), images=SafeImages()), loader)
     openai_fake.queue(Reply("The receipt total is 12.40 EUR."))
 
     found = await run_tool(tool, image="photo of 09:12", question="what was the total?")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.agents.vision import VisionAgent
 from core.llm import ModelNames, OpenAIModel, Usage
 from core.media.incoming import IncomingMedia, read_attachments
+from core.media.safe_image import SafeImages
 from core.media.voice import Transcriber
 from core.types import Attachment, AttachmentKind
 from tests.fakes.openai_server import PNG_BYTES, Error, FakeOpenAI, Reply
@@ -17,7 +18,8 @@ async def read(fake: FakeOpenAI, text: str, *attachments: Attachment) -> Incomin
     model = OpenAIModel(
         api_key="sk-test", base_url=fake.base_url, models=ModelNames(vision="vision-test"), max_retries=0
     )
-    return await read_attachments(text, attachments, transcriber=Transcriber(model), vision=VisionAgent(model))
+    vision = VisionAgent(model, images=SafeImages())
+    return await read_attachments(text, attachments, transcriber=Transcriber(model), vision=vision)
 
 
 async def test_a_spoken_question_about_a_photo_reaches_the_vision_model(openai_fake: FakeOpenAI) -> None:

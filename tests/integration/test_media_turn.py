@@ -18,6 +18,7 @@ from core.db.models_files import StoredFile
 from core.db.repositories import MessageRepository
 from core.llm import ModelNames, OpenAIModel
 from core.media.files import StoredFiles
+from core.media.safe_image import SafeImages
 from core.media.voice import Transcriber
 from core.tools.registry import ToolRegistry
 from core.types import Attachment, AttachmentKind
@@ -41,7 +42,7 @@ async def vision_model(openai_fake: FakeOpenAI) -> Any:
 @pytest.fixture
 def media_chat(database: Database, model: OpenAIModel, vision_model: OpenAIModel) -> ChatService:
     files = StoredFiles(database)
-    vision = VisionAgent(vision_model)
+    vision = VisionAgent(vision_model, images=SafeImages())
     chat = make_chat_service(
         database, model, tools=ToolRegistry.of([*builtin_tools_for_tests(), LookAtImageTool(vision, files.load_image)])
     )

@@ -20,6 +20,7 @@ from weasyprint import HTML
 
 from core.export import DayDocument, DayMessage, StoredImage, render_day_pdf
 from core.export.fetcher import DayImageFetcher
+from core.media.safe_image import SafeImages
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY = date(2026, 3, 14)
@@ -199,7 +200,7 @@ def test_the_fetcher_serves_only_the_days_images_even_when_html_asks_for_more(
         f'<link rel="stylesheet" href="{base}/s.css"><img src="cl-image:att%2F9%2Fown.png">'
         '<img src="cl-image:not-a-key">'
     )
-    fetcher = DayImageFetcher([own])
+    fetcher = DayImageFetcher([own], SafeImages())
     pdf = HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf()
 
     assert requests == []
