@@ -4,7 +4,8 @@
 ``attachments`` (one message carrying COUNT copies of the image, read by ``read_attachments``),
 ``look`` (``look_at_image`` on it COUNT times at once) or ``pdf`` (the daily PDF of one message
 carrying COUNT copies). Prints one JSON line: what the path gave the user or the model, and
-``peak_mb``, this process's peak resident memory (ru_maxrss).
+``peak_mb``, this process's peak resident memory: VmHWM of /proc/self/status, not ru_maxrss,
+which Linux carries over from the parent at exec (a test run's pytest process is larger than 300 MB).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import resource
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -68,5 +68,6 @@ async def main(path: Path, count: int, base_url: str, mode: str) -> dict[str, ob
 
 if __name__ == "__main__":
     report = asyncio.run(main(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]))
-    report["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    status = Path("/proc/self/status").read_text()
+    report["peak_mb"] = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
     print(json.dumps(report))
