@@ -42,14 +42,15 @@ async def deliver(surface: Surface, text: str, files: Sequence[OutgoingFile] = (
         expected = await renderer.show_complete(text)
         if len(renderer.parts) < expected:
             done = f" ({len(renderer.parts)} of {expected} parts were posted)" if renderer.parts else ""
-            raise _not_delivered(renderer.last_error, done)
+            raise not_delivered(renderer.last_error, done)
     for file in files:
         if not await renderer.upload(file):
-            raise _not_delivered(renderer.last_error, f" (the file {file.filename} was not posted)")
+            raise not_delivered(renderer.last_error, f" (the file {file.filename} was not posted)")
     return renderer.parts
 
 
-def _not_delivered(error: Exception | None, detail: str) -> NotDelivered:
+def not_delivered(error: Exception | None, detail: str) -> NotDelivered:
+    """The renderer's last error (and what was posted) as the core's :class:`core.messenger.DeliveryError`."""
     if isinstance(error, DeliveryError):
         return NotDelivered(f"{error}{detail}", retryable=not error.permanent)
     if isinstance(error, RateLimited):

@@ -267,20 +267,34 @@ class StreamRenderer(AnswerRenderer):
             self.budget.release(self._reservation)
         return self.stats
 
-    async def show_complete(self, text: str, *, note: str = "", over: Sequence[str] = ()) -> int:
+    def complete_texts(self, text: str) -> list[str]:
+        """The messages, as the platform will show them, that `text` takes once finished."""
+        self.text = text
+        return self._desired(final=True)
+
+    async def show_complete(
+        self, text: str, *, note: str = "", over: Sequence[str] = (), over_shown: bool = False
+    ) -> int:
         """Show `text` (and `note`) as a finished answer in one go, outside a live answer.
 
         `over` are platform messages that show some earlier state of it (an answer cut off by
-        a restart): each is rewritten, the rest posted. Returns how many messages the text
-        needs; `parts` holds the ids of those now showing it (fewer when the platform refused
-        one: `last_error` says why).
+        a restart): each is rewritten, the rest posted; with `over_shown` they already show
+        their final text (found posted by an earlier try) and are left as they are. Returns
+        how many messages the text needs; `parts` holds the ids of those now showing it
+        (fewer when the platform refused one: `last_error` says why).
         """
         self.text = text
         self.note = note
         self.parts = list(over)
-        self.shown = ["" for _ in self.parts]  # unknown: rewrite every part
-        self.bare = ["" for _ in self.parts]
-        self.upto = [0 for _ in self.parts]
+        if over_shown:
+            layout = self._layout(final=True)[: len(self.parts)]
+            self.shown = [shown for shown, _, _ in layout]
+            self.bare = [bare for _, bare, _ in layout]
+            self.upto = [upto for _, _, upto in layout]
+        else:
+            self.shown = ["" for _ in self.parts]  # unknown: rewrite every part
+            self.bare = ["" for _ in self.parts]
+            self.upto = [0 for _ in self.parts]
         needed = len(self._desired(final=True))
         await self._sync(final=True)
         return needed

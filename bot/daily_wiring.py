@@ -19,6 +19,7 @@ from core.daily.claim import DailyLogRepository
 from core.daily.commands import DailyCommands, daily_commands
 from core.daily.context_step import DailyContext
 from core.daily.day import DayReader
+from core.daily.delivery import DayPoster, DeliveryRepository
 from core.daily.document import PdfCache
 from core.daily.drive_upload import DayUploader
 from core.daily.job import DailyJob
@@ -116,6 +117,7 @@ def build_daily(
         render=partial(render_day_pdf, executor=pool, images=images),
         pdfs=PdfCache(settings.data_dir / "daily"),
         outbox=outbox,
+        poster=DayPoster(DeliveryRepository(db), outbox, clock),
         uploader=uploader,
         clock=clock,
         assistant_name=settings.assistant_name,

@@ -106,6 +106,17 @@ class Outbox:
         """Whether the person has an account on a platform connected in this process."""
         return any(account.platform in self._messengers for account in await self.directory.accounts_of(user_id))
 
+    async def accounts_for(self, user_id: int, *, prefer_platform: str | None = None) -> list[PlatformIdentity]:
+        """The person's accounts on connected platforms, in the order :meth:`send_to_user` tries them."""
+        return self._ordered(await self.directory.accounts_of(user_id), prefer_platform)
+
+    def _ordered(self, accounts: list[PlatformIdentity], prefer_platform: str | None) -> list[PlatformIdentity]:
+        reachable = [a for a in accounts if a.platform in self._messengers]
+        if prefer_platform:
+            preferred = [a for a in reachable if a.platform == prefer_platform]
+            reachable = preferred + [a for a in reachable if a.platform != prefer_platform]
+        return reachable
+
     async def send_to_user(
         self,
         user_id: int,
@@ -117,10 +128,7 @@ class Outbox:
         """Post to a person in their DM: on ``prefer_platform`` when they have an account there
         and it is connected, otherwise on the platform they used most recently."""
         accounts = await self.directory.accounts_of(user_id)
-        reachable = [a for a in accounts if a.platform in self._messengers]
-        if prefer_platform:
-            preferred = [a for a in reachable if a.platform == prefer_platform]
-            reachable = preferred + [a for a in reachable if a.platform != prefer_platform]
+        reachable = self._ordered(accounts, prefer_platform)
         if not reachable:
             raise DeliveryError(f"user {user_id} has no account on a connected platform", retryable=bool(accounts))
         last_error: DeliveryError | None = None

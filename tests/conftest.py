@@ -53,6 +53,7 @@ TABLES = (
     "daily_logs",
     "usage_counts",
     "inbound_messages",
+    "daily_deliveries",
 )
 
 

@@ -14,8 +14,9 @@ from PIL import Image
 from sqlalchemy import insert
 
 from core.clock import ManualClock
-from core.daily.claim import DailyLogRepository
+from core.daily.claim import LEASE, DailyLogRepository
 from core.daily.day import DayReader
+from core.daily.delivery import DayPoster, DeliveryRepository
 from core.daily.document import PdfCache
 from core.daily.drive_upload import DayUploader
 from core.daily.job import DailyJob
@@ -31,6 +32,7 @@ from core.identity.profile import Profiles
 from core.llm import OpenAIModel
 from core.media.files import StoredFiles
 from core.messenger import Delivery, DeliveryError, Outbox
+from core.outbound import OutboundPart
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 from tests.fakes.google_server import FakeGoogle
 from tests.google_helpers import GoogleKit
@@ -60,6 +62,7 @@ class RecordingMessenger:
     platform: str
     posts: list[Post] = field(default_factory=list)
     failing: bool = False
+    keys: dict[str, int] = field(default_factory=dict)  # idempotency key of each part posted -> its post
 
     async def send_to_account(
         self, account: PlatformIdentity, text: str, files: Sequence[OutgoingFile] = ()
@@ -73,6 +76,24 @@ class RecordingMessenger:
         self, place: ConversationRef, text: str, files: Sequence[OutgoingFile] = ()
     ) -> Delivery:
         raise DeliveryError("not used here")
+
+    async def send_part(
+        self, account: PlatformIdentity, part: OutboundPart, *, earlier_try: datetime | None = None
+    ) -> Delivery:
+        """A part of a post: a text is a new post, a file joins the text posted just before it.
+
+        Like a platform read back after an unsure try: a part already posted under its key is not posted again.
+        """
+        if self.failing:
+            raise DeliveryError(f"{self.platform} is down", retryable=True)
+        if earlier_try is None or part.key not in self.keys:
+            if part.file is None:
+                self.posts.append(Post(self.platform, account, part.text, []))
+            else:
+                self.posts[-1].files.append(part.file)
+            self.keys[part.key] = len(self.posts)
+        place = ConversationRef(self.platform, account.workspace, "dm")
+        return Delivery(self.platform, place, (str(self.keys[part.key]),))
 
 
 class People:
@@ -210,7 +231,7 @@ def daily_process(
     pdf_dir: Path,
     kit: GoogleKit | None = None,
     worker: str = "proc-1",
-    lease: timedelta = timedelta(minutes=10),
+    lease: timedelta = LEASE,
     default_time: str = "22:30",
 ) -> Process:
     """The job and runner as the container builds them, rendering in a thread."""
@@ -226,7 +247,8 @@ def daily_process(
                                folder_name=ASSISTANT, reconnect_needed=reconnects.append)  # fmt: skip
     job = DailyJob(
         repo=repo, reader=reader, files=StoredFiles(db, clock=clock), writer=DaySummaryWriter(model),
-        render=render_day_pdf, pdfs=PdfCache(pdf_dir), outbox=outbox, uploader=uploader, clock=clock,
+        render=render_day_pdf, pdfs=PdfCache(pdf_dir), outbox=outbox,
+        poster=DayPoster(DeliveryRepository(db), outbox, clock), uploader=uploader, clock=clock,
         assistant_name=ASSISTANT,
     )  # fmt: skip
     runner = DailyRunner(job=job, reader=reader, repo=repo, clock=clock, default_time=default_time)

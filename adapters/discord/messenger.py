@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 import aiohttp
 import discord
@@ -18,8 +19,10 @@ from adapters.delivery import deliver
 from adapters.discord.limits import DiscordBudget
 from adapters.discord.mapping import PLATFORM, place_of
 from adapters.discord.surface import DiscordSurface
+from adapters.part_delivery import deliver_part
 from adapters.rate_window import Priority
 from core.messenger import Delivery, DeliveryError
+from core.outbound import OutboundPart
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,18 @@ class DiscordMessenger:
             raise DeliveryError(f"{place.platform}:{place.channel} is not a Discord channel")
         channel = self.client.get_partial_messageable(int(place.channel))
         return await self._post(channel, place, text, files)
+
+    async def send_part(
+        self, account: PlatformIdentity, part: OutboundPart, *, earlier_try: datetime | None = None
+    ) -> Delivery:
+        """Post one part of a scheduled post in the account's DM, once (see :mod:`adapters.part_delivery`)."""
+        if account.platform != PLATFORM or not account.user_id.isdigit():
+            raise DeliveryError(f"{account.key} is not a Discord account")
+        channel = await self._dm_channel(int(account.user_id))
+        own = self.client.user.id if self.client.user is not None else None
+        surface = DiscordSurface(channel, channel.id, self.budget, own_id=own)
+        message_ids = await deliver_part(surface, part, earlier_try=earlier_try)
+        return Delivery(PLATFORM, place_of(channel.id, None), tuple(message_ids))
 
     async def _post(
         self,

@@ -4,20 +4,28 @@ A post that failed on the network may still have been created.  Every post
 carries a ``nonce`` with ``enforce_nonce`` (discord.py sets it), and when a
 post of the same text is tried again after a network failure it reuses that
 nonce, so Discord returns the message it already made instead of a second one.
+A scheduled post's part carries a nonce made from its stored idempotency key
+(``post_keyed``, ``upload_keyed``), the same in any process that retries it,
+and the bot's own posts can be read back (``own_posts_since``) for a retry
+that comes after Discord has forgotten the nonce.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import secrets
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import aiohttp
 import discord
 
 from adapters.budget import RateBudget
 from adapters.discord.limits import MAX_MESSAGE_CHARS, DiscordBudget
+from adapters.part_delivery import OwnPost
+from adapters.rate_window import Priority
 from adapters.rate_window import SlidingWindow
 from adapters.surface import DeliveryError, RateLimited, SurfaceLimits
 from core.types import OutgoingFile
@@ -27,6 +35,14 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 # discord.py passes connection failures through unchanged.
 NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
+# How far before an earlier try its posts are looked for (our clock against Discord's), and how many.
+READ_BACK_SKEW = timedelta(minutes=5)
+READ_BACK_LIMIT = 300
+
+
+def nonce_of(key: str) -> int:
+    """The Discord nonce (a 63-bit integer) of an idempotency key: the same in every process."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") >> 1
 
 
 class DiscordSurface:
@@ -41,8 +57,11 @@ class DiscordSurface:
         budget: DiscordBudget,
         *,
         reply_to: discord.Message | discord.PartialMessage | None = None,
+        own_id: int | None = None,
     ) -> None:
+        """`own_id` is the bot's user id, for reading its own posts back."""
         self.channel = channel
+        self.own_id = own_id
         self.channel_id = channel_id
         self._budget = budget
         self.budget: RateBudget = budget.budget
@@ -86,6 +105,45 @@ class DiscordSurface:
             self._unsure = (text, nonce, reference)
             raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
         return str(message.id)
+
+    async def post_keyed(self, text: str, key: str) -> str:
+        """Post with the key's nonce: Discord dedupes a retry within a few minutes, in any process."""
+        return await self._send_keyed(key, text)
+
+    async def upload_keyed(self, file: OutgoingFile, key: str) -> str:
+        """Upload with the key's nonce; returns the message id."""
+        return await self._send_keyed(
+            key,
+            file.description[:1900] if file.description else None,
+            file=discord.File(io.BytesIO(file.data), filename=file.filename, description=file.description[:1000] or None),
+        )
+
+    async def _send_keyed(self, key: str, text: str | None, **extra: object) -> str:
+        try:
+            message = await self.channel.send(text, allowed_mentions=NO_MENTIONS, nonce=nonce_of(key), **extra)  # type: ignore[call-overload]
+        except discord.HTTPException as exc:
+            raise _delivery_error(exc) from exc
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
+        return str(message.id)
+
+    async def own_posts_since(self, since: datetime) -> list[OwnPost] | None:
+        """The bot's messages here from a little before `since` on (Discord keeps no nonce to match by)."""
+        if self.own_id is None:
+            return None
+        await self.budget.acquire((self._budget.global_window,), Priority.FIRST)
+        found: list[OwnPost] = []
+        try:
+            async for message in self.channel.history(
+                after=since - READ_BACK_SKEW, limit=READ_BACK_LIMIT, oldest_first=True
+            ):
+                if message.author.id == self.own_id:
+                    names = tuple(a.filename for a in message.attachments)
+                    found.append(OwnPost(str(message.id), message.content, names))
+        except (discord.HTTPException, *NETWORK_ERRORS) as exc:
+            log.warning("could not read back the bot's posts in %s: %s", self.channel_id, exc)
+            return None
+        return found
 
     async def edit(self, message_id: str, text: str) -> None:
         partial = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]

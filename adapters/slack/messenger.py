@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.delivery import deliver
+from adapters.part_delivery import deliver_part
 from adapters.rate_window import Priority
 from adapters.render import RATE_LIMIT_RETRIES
 from adapters.slack.conversations import SurfaceFactory
@@ -24,6 +26,7 @@ from adapters.slack.identity import PLATFORM
 from adapters.slack.mapping import dm_ref
 from adapters.slack.surface import retry_after, slack_error_code
 from core.messenger import Delivery, DeliveryError
+from core.outbound import OutboundPart
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,17 @@ class SlackMessenger:
             raise DeliveryError(f"{place.platform}:{place.channel} is not a Slack conversation")
         surface = self.surfaces.for_conversation(place)
         message_ids = await deliver(surface, text, files)
+        return Delivery(PLATFORM, place, tuple(message_ids))
+
+    async def send_part(
+        self, account: PlatformIdentity, part: OutboundPart, *, earlier_try: datetime | None = None
+    ) -> Delivery:
+        """Post one part of a scheduled post in the member's DM, once (see :mod:`adapters.part_delivery`)."""
+        if account.platform != PLATFORM or not account.user_id:
+            raise DeliveryError(f"{account.key} is not a Slack account")
+        channel = await self._dm_channel(account.workspace, account.user_id)
+        place = dm_ref(account.workspace, channel)
+        message_ids = await deliver_part(self.surfaces.for_conversation(place), part, earlier_try=earlier_try)
         return Delivery(PLATFORM, place, tuple(message_ids))
 
     async def _dm_channel(self, team_id: str, user_id: str) -> str:

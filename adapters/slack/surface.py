@@ -10,6 +10,9 @@ idempotency key for chat.postMessage.  So each post carries an id in its
 message metadata and is sent once (without slack_sdk's connection-error
 retry); when the answer is lost, the surface looks for its own message in the
 conversation before anyone posts again, and adopts it when it is there.
+A scheduled post's part uses its stored idempotency key as that id
+(``post_keyed``), so a retry in another process finds it the same way
+(``own_posts_since``); its file is found by its name.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import copy
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -26,6 +30,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.budget import RateBudget
+from adapters.part_delivery import OwnPost
 from adapters.rate_window import SlidingWindow
 from adapters.slack.mrkdwn import escape, to_mrkdwn
 from adapters.slack.workspace import Workspace
@@ -55,6 +60,9 @@ NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 POST_EVENT = "captainslog_post"
 # How many of the newest messages are searched for a post whose answer was lost.
 LOOKBACK = 20
+# Seconds before an earlier try that its posts are looked for (our clock against Slack's), and how many.
+READ_BACK_SKEW = 300.0
+READ_BACK_LIMIT = 200
 
 
 def sent_once(client: AsyncWebClient) -> AsyncWebClient:
@@ -139,7 +147,10 @@ class SlackSurface:
 
     async def post(self, text: str) -> str:
         """Post a message here; returns its ts (also when the answer was lost but the post was made)."""
-        post_id = uuid.uuid4().hex
+        return await self.post_keyed(text, uuid.uuid4().hex)
+
+    async def post_keyed(self, text: str, post_id: str) -> str:
+        """Post a message carrying `post_id` in its metadata; returns its ts."""
         try:
             response = await self._once.chat_postMessage(
                 channel=self.channel,
@@ -183,6 +194,33 @@ class SlackSurface:
             ):
                 return str(message["ts"])
         return None
+
+    async def upload_keyed(self, file: OutgoingFile, key: str) -> str:
+        """Upload the file (Slack's upload flow takes no metadata: a retry finds it by its name)."""
+        await self.upload(file)
+        return ""
+
+    async def own_posts_since(self, since: datetime) -> list[OwnPost] | None:
+        """The bot's messages here from a little before `since` on, with the id each post carries."""
+        try:
+            response = await self.client.conversations_history(
+                channel=self.channel,
+                oldest=f"{since.timestamp() - READ_BACK_SKEW:.6f}",
+                limit=READ_BACK_LIMIT,
+                include_all_metadata=True,
+            )
+        except (SlackClientError, *NETWORK_ERRORS) as exc:
+            log.warning("could not read back the bot's posts in %s: %s", self.channel, exc)
+            return None
+        found: list[OwnPost] = []
+        for message in response.get("messages") or []:
+            if not message.get("bot_id"):
+                continue
+            metadata: Any = message.get("metadata") or {}
+            key = (metadata.get("event_payload") or {}).get("post") if metadata.get("event_type") == POST_EVENT else None
+            names = tuple(str(f.get("name") or "") for f in message.get("files") or [])
+            found.append(OwnPost(str(message.get("ts") or ""), str(message.get("text") or ""), names, key))
+        return found
 
     async def edit(self, message_id: str, text: str) -> None:
         """Replace the text of one of our messages."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.text import Text
 
 from adapters.terminal.safe_text import printable, with_bold
 from core.messenger import Delivery, DeliveryError
+from core.outbound import OutboundPart
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 
 PLATFORM = "terminal"
@@ -71,6 +73,15 @@ class TerminalMessenger:
         if place.platform != PLATFORM or place.channel != self.user:
             raise DeliveryError(f"{place.platform}:{place.channel} is not the terminal's conversation")
         return self._show(text, files)
+
+    async def send_part(
+        self, account: PlatformIdentity, part: OutboundPart, *, earlier_try: datetime | None = None
+    ) -> Delivery:
+        """Print one part of a scheduled post. A terminal keeps no history to read back: a part an
+        earlier (ended) session may have printed is printed again in this one, where it was not seen."""
+        if account.platform != PLATFORM or account.user_id != self.user:
+            raise DeliveryError(f"{account.key} is not the terminal user")
+        return self._show(part.text, (part.file,) if part.file is not None else ())
 
     def _show(self, text: str, files: Sequence[OutgoingFile]) -> Delivery:
         if text:

@@ -3,9 +3,12 @@
 A day is claimed with ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` on the
 unique (user, day) row: of any number of processes sharing the database, one
 gets the row and the others get nothing. The winner holds a lease
-(``claimed_by``, ``claimed_at``) that every finished step renews. When a process
-dies, its lease runs out and another takes the row over with a conditional
-UPDATE (again only one wins) and resumes after the last finished step. Each
+(``claimed_by``, ``claimed_at``) that every finished step renews, and a heartbeat
+renews while a step runs (every :data:`HEARTBEAT`). The lease is short
+(:data:`LEASE`): when a process dies its renewals stop, the lease runs out within
+a minute, and another process (or the same bot restarted, whose new process has a
+new name) takes the row over with a conditional UPDATE (again only one wins) and
+resumes after the last finished step. Each
 acquisition bumps ``attempts``, which is the fencing token: a process that lost
 its lease (it stalled, it was not dead) can no longer write its steps.
 """
@@ -32,8 +35,16 @@ STEPS = ("claimed", "summarised", "rendered", "uploaded", "posted")
 GIVEN_BACK = "the bot stopped while working on it"
 FAILED = "failed"
 FINISHED = ("posted", FAILED)
+# How long a silent claim stays its holder's, and how often a working holder renews it:
+# a successor takes over a crashed process's day within LEASE (plus one scheduler tick).
+LEASE = timedelta(seconds=45)
+HEARTBEAT = timedelta(seconds=15)
 _FIELDS = frozenset({"summary", "drive_file_id", "drive_link", "last_error"})
 _TABLE = DailyLog.__table__
+
+
+class LeaseLost(Exception):
+    """The day this worker held was taken over by another (its lease ran out): it writes and sends nothing more."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,7 @@ def _record(row: Any) -> DailyLogRecord:
 class DailyLogRepository:
     """Claims, takes over and advances daily-log rows on behalf of one worker (one process)."""
 
-    def __init__(self, database: Database, *, worker: str, lease: timedelta = timedelta(minutes=10)) -> None:
+    def __init__(self, database: Database, *, worker: str, lease: timedelta = LEASE) -> None:
         """`worker` names this process in `claimed_by`; `lease` is how long a silent claim stays its own."""
         if lease <= timedelta(0):
             raise ValueError("the lease must be positive")

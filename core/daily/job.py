@@ -2,7 +2,11 @@
 
 The day is acquired in the database first (core/daily/claim.py); the job then
 resumes after the last finished step, so a crash or a failure in one step never
-repeats the steps before it. A failed step releases the row with its error and
+repeats the steps before it. The lease is renewed while a step runs
+(core/daily/heartbeat.py), and the post's parts (its text, the PDF when there is
+no Drive link) are each recorded before and after they are sent
+(core/daily/delivery.py), so a retry after a crash or a stop sends only the part
+that is missing, never one twice. A failed step releases the row with its error and
 the scheduler retries it later. Google refusing the token sends the reconnect
 link and leaves the day waiting (without using up attempts) until the user has
 connected again; without Google at all the PDF goes with the DM instead. Without
@@ -18,12 +22,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 
 from core.clock import Clock
-from core.daily.claim import GIVEN_BACK, DailyLogRecord, DailyLogRepository
+from core.daily.claim import GIVEN_BACK, HEARTBEAT, DailyLogRecord, DailyLogRepository, LeaseLost
 from core.daily.day import DayEntry, DayPerson, DayReader
+from core.daily.delivery import Content, DayPoster
 from core.daily.document import PdfCache, day_document
 from core.daily.drive_upload import DayUploader, UploadWaiting
+from core.daily.heartbeat import while_renewing
 from core.daily.prefs import preferred_platform
 from core.daily.summary import DaySummaryWriter
 from core.export import DayDocument, PdfUnavailable
@@ -50,10 +57,6 @@ class Outcome(StrEnum):
     BUSY = "busy"  # another worker holds the day
     WAITING = "waiting"  # for the user to reconnect Google
     FAILED = "failed"  # a step failed; released, retried later
-
-
-class _LeaseLost(Exception):
-    pass
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -87,11 +90,14 @@ class DailyJob:
         render: Render,
         pdfs: PdfCache,
         outbox: Outbox,
+        poster: DayPoster,
         uploader: DayUploader | None,
         clock: Clock,
         assistant_name: str,
         max_attempts: int = 50,
+        heartbeat: float = HEARTBEAT.total_seconds(),
     ) -> None:
+        """`poster` sends the post's parts once each; `heartbeat` is how often (seconds) a held day is renewed."""
         self.repo = repo
         self.reader = reader
         self.files = files
@@ -99,10 +105,12 @@ class DailyJob:
         self.render = render
         self.pdfs = pdfs
         self.outbox = outbox
+        self.poster = poster
         self.uploader = uploader
         self.clock = clock
         self.assistant_name = assistant_name
         self.max_attempts = max_attempts
+        self.heartbeat = heartbeat
 
     # -- pieces shared with the on-demand commands -------------------------------------------
 
@@ -147,13 +155,15 @@ class DailyJob:
         if record is None:
             return Outcome.BUSY
         try:
-            return await self._steps(person, day, record)
+            return await while_renewing(
+                self._steps(person, day, record), renew=partial(self._renew, record), every=self.heartbeat
+            )
         except asyncio.CancelledError:
             # The bot is stopping (a crash runs no code: then the lease runs out instead).
             # Give the day back so the next start resumes it at once; what was done stays done.
             await asyncio.shield(self._give_back(record))
             raise
-        except _LeaseLost:
+        except LeaseLost:
             log.warning("daily log of user %s day %s: lease lost, leaving it to its new holder", user_id, day)
             return Outcome.BUSY
 
@@ -180,21 +190,19 @@ class DailyJob:
                 fields = {"drive_file_id": uploaded.id, "drive_link": uploaded.web_view_link} if uploaded else {}
                 record = await self._advance(record, "uploaded", **fields)
             step = "posted"
-            files: tuple[OutgoingFile, ...] = ()
+            parts: list[tuple[str, Content]] = [("text", post_text(day, summary, record.drive_link))]
             if not record.drive_link:
                 pdf = pdf or await self._pdf(person, day, entries, summary)
-                files = (OutgoingFile(self.file_name(day), "application/pdf", pdf, description="The day as a PDF"),)
-            if not await self.repo.renew(record.id, attempt=record.attempts, now=self.clock()):
-                raise _LeaseLost
+                parts.append(
+                    ("file", OutgoingFile(self.file_name(day), "application/pdf", pdf, description="The day as a PDF"))
+                )
             platform = preferred_platform(person.settings) or _last_platform(entries)
-            await self.outbox.send_to_user(
-                person.id, post_text(day, summary, record.drive_link), files, prefer_platform=platform
-            )
+            await self.poster.post(record, parts, prefer_platform=platform)
             await self._advance(record, "posted", last_error=None)
             self.pdfs.drop(person.id, day)
             log.info("daily log of user %s for %s posted", person.id, day)
             return Outcome.DONE
-        except _LeaseLost:
+        except LeaseLost:
             raise
         except UploadWaiting:
             await self._release(record, WAITING_FOR_GOOGLE)
@@ -223,8 +231,11 @@ class DailyJob:
     async def _advance(self, record: DailyLogRecord, state: str, **fields: str | None) -> DailyLogRecord:
         now = self.clock()
         if not await self.repo.advance(record.id, state, attempt=record.attempts, now=now, **fields):
-            raise _LeaseLost
+            raise LeaseLost(record.id)
         return dataclasses.replace(record, state=state, claimed_at=now, updated_at=now, **fields)
+
+    async def _renew(self, record: DailyLogRecord) -> bool:
+        return await self.repo.renew(record.id, attempt=record.attempts, now=self.clock())
 
     async def _give_back(self, record: DailyLogRecord) -> None:
         try:
