@@ -45,6 +45,7 @@ from core.tasks import BackgroundTasks
 from core.tokens import TokenCounter
 from core.tools.builtin import builtin_tools
 from core.tools.calculator import Calculator
+from core.tools.confirm import ConfirmationStep, PendingActions, confirm_first
 from core.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ class Container:
             if google is not None and availability is not None
             else []
         )
+        pending = PendingActions(db, clock=clock)  # Calendar changes asked for in shared threads wait for a yes
         calculator = Calculator()
         files = StoredFiles(db, clock=clock)
         image_limits = ImageLimits(max_megapixels=settings.max_image_megapixels)
@@ -194,7 +196,7 @@ class Container:
             context=ContextBuilder(
                 counter, token_budget=settings.context_token_budget, assistant_name=settings.assistant_name
             ),
-            tools=ToolRegistry.of([*builtin_tools(calculator), *agents.tools, *google_tools]),
+            tools=ToolRegistry.of([*builtin_tools(calculator), *agents.tools, *confirm_first(google_tools, pending)]),
             people=people,
             default_timezone=settings.default_timezone,
             checkpoint_interval=settings.checkpoint_interval,
@@ -213,6 +215,7 @@ class Container:
         add_rolling_summaries(chat, model, model_name=settings.summary_model or settings.chat_model)
         if availability is not None:
             chat.pipeline.add_before_model(availability)
+            chat.pipeline.add_before_model(ConfirmationStep(pending, ToolRegistry.of(google_tools), clock=clock))
         commands = CommandSet(chat, model)
         parts = (
             GoogleParts(google.signin, google.connections, google.drive, google.calendar, availability)

@@ -54,6 +54,7 @@ TABLES = (
     "usage_counts",
     "inbound_messages",
     "daily_deliveries",
+    "pending_actions",
 )
 
 

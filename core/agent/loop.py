@@ -100,6 +100,7 @@ class ToolLoop:
         whatever was produced before.
         """
         status_shown = False
+        notices: list[str] = []
         caps = self.limits.settings if self.limits is not None else LimitSettings()
         runs = 0  # tool calls run in this whole run
         for round_number in range(self.max_rounds + 1):
@@ -159,6 +160,8 @@ class ToolLoop:
                 outcome.add_usage(result.usage)
                 outcome.tool_results.append((call.name, result.content))
                 outcome.links.extend(getattr(result, "links", ()))
+                if result.notice:
+                    notices.append(result.notice)
                 for file in result.files:
                     yield file
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result.content})
@@ -174,6 +177,10 @@ class ToolLoop:
                 )
         if status_shown:
             yield StatusUpdate("")
+        for notice in notices:  # said by the code, not the model: a planted instruction cannot change it
+            shown = f"\n\n_{notice}_" if outcome.text.strip() else f"_{notice}_"
+            outcome.parts.append(shown)
+            yield TextDelta(shown)
         sources = unshown_sources(outcome.text, outcome.links) if outcome.links and outcome.text.strip() else ""
         if sources:
             # The user sees where the facts came from even when the model's answer left the links out.

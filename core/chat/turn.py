@@ -189,6 +189,7 @@ class TurnRunner:
                 place=incoming.conversation,
                 user_message_id=facts.user_message_id,
                 in_view_from=in_view_from,
+                shared=facts.shared,
             )
             tools = self.tools.for_user(user, shared=facts.shared)
             run = self.loop.run(messages, tools, tool_context, answer.outcome, text_filter=LeadingStampFilter())

@@ -181,6 +181,8 @@ class CreateEvent(CalendarTool):
     )
     status = "Adding it to your calendar…"
     quota = "calendar_changes"
+    private = False  # offered in shared places too, where the speaker confirms first
+    changes_data = True
     parameters = {
         "type": "object",
         "properties": {
@@ -222,6 +224,8 @@ class MoveEvent(CalendarTool):
     description = "Move (or rename) an event the assistant created earlier, by its id. Only when the user asked."
     status = "Moving the event…"
     quota = "calendar_changes"
+    private = False  # offered in shared places too, where the speaker confirms first
+    changes_data = True
     parameters = {
         "type": "object",
         "properties": {
@@ -253,6 +257,8 @@ class CancelEvent(CalendarTool):
     description = "Cancel (delete) an event the assistant created earlier, by its id. Only when the user asked."
     status = "Cancelling the event…"
     quota = "calendar_changes"
+    private = False  # offered in shared places too, where the speaker confirms first
+    changes_data = True
     parameters = {"type": "object", "properties": {"event_id": {"type": "string"}}, "required": ["event_id"]}
 
     async def act(self, arguments: dict[str, Any], context: ToolContext) -> str:

@@ -42,6 +42,7 @@ class ToolContext:
     user_message_id: int | None = None
     # The oldest message of this conversation in the model's context: it already sees every later one.
     in_view_from: int | None = None
+    shared: bool = False  # a place other people read: a tool that changes data first asks the speaker
 
     @property
     def user_id(self) -> int:
@@ -56,6 +57,7 @@ class ToolResult:
     files: tuple[OutgoingFile, ...] = ()
     is_error: bool = False
     usage: Usage | None = None  # model calls the tool made (an agent's), added to the turn's usage
+    notice: str = ""  # a line the user sees under the answer whatever the model writes (a confirmation request)
 
 
 ToolHandler = Callable[[dict[str, Any], ToolContext], Awaitable[str | ToolResult]]
@@ -79,6 +81,9 @@ class ToolBase:
     # Reads or changes the speaker's own data (memories, Calendar, stored images): not offered in a
     # place other people read, where its result would be shown to them.
     private: bool = False
+    # Changes the speaker's data (Calendar create, move, cancel): in a shared place it runs only once the
+    # speaker confirms (core/tools/confirm.py).
+    changes_data: bool = False
 
     def available_for(self, user: UserRecord) -> bool:
         """Whether this tool can work for ``user``; tools that cannot are not offered."""
