@@ -86,7 +86,12 @@ class SlackIdentities:
         profile = user.get("profile") or {}
         team = user.get("team_id")
         name = user_id
-        for candidate in (profile.get("display_name"), profile.get("real_name"), user.get("real_name"), user.get("name")):
+        for candidate in (
+            profile.get("display_name"),
+            profile.get("real_name"),
+            user.get("real_name"),
+            user.get("name"),
+        ):
             if isinstance(candidate, str) and candidate.strip():
                 name = candidate.strip()
                 break

@@ -41,7 +41,9 @@ def obedient_model(request: dict[str, Any]) -> ToolCalls | Reply:
 
 
 @pytest.fixture
-async def memory_chat(database: Database, model: OpenAIModel, openai_fake: FakeOpenAI) -> tuple[ChatService, LongTermMemory]:
+async def memory_chat(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> tuple[ChatService, LongTermMemory]:
     openai_fake.embedder = lambda text, dim: topic_embedding(text, dim)
     chat = make_chat_service(database, model)
     memory = add_long_term_memory(chat, model, MemorySettings(extraction=False, recall_wait=5.0, recall_timeout=5.0))
