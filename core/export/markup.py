@@ -15,6 +15,8 @@ from urllib.parse import quote
 import markdown
 import nh3
 
+from core.export.flatten import flatten_nesting
+
 IMAGE_SCHEME = "cl-image"
 
 _TAGS = {
@@ -70,6 +72,6 @@ class MarkdownToHtml:
         )
 
     def convert(self, text: str) -> str:
-        """Render `text` (chat Markdown) to a sanitised HTML fragment."""
+        """Render `text` (chat Markdown) to a sanitised HTML fragment, nested no deeper than WeasyPrint lays out."""
         html = self._md.reset().convert(text)
-        return self._cleaner.clean(html)
+        return flatten_nesting(self._cleaner.clean(html))
