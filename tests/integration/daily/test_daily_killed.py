@@ -165,3 +165,47 @@ async def test_a_day_killed_at_a_step_boundary_arrives_once_and_complete_a_minut
     clock.advance(minutes=5)
     await restarted.runner.run_due()
     assert len(_bot_messages(fake_discord, discord_id)) == (1 if with_drive else 2)
+
+
+@pytest.mark.parametrize("accepted", [False, True], ids=["file-not-yet-sent", "file-accepted-not-recorded"])
+async def test_a_bot_stopped_between_the_text_and_the_pdf_posts_only_the_pdf_at_the_next_start(
+    accepted: bool,
+    database: Database,
+    model: OpenAIModel,
+    openai_fake: FakeOpenAI,
+    fake_discord: FakeDiscord,
+    bot_client: discord.Client,
+    tmp_path: Path,
+) -> None:
+    ada, discord_id = await _ada(database, fake_discord)
+    openai_fake.default = lambda _request: Reply(SUMMARY)
+    clock = ManualClock(paris(22, 31))
+    messenger = DiscordMessenger(bot_client, DiscordBudget())
+    first = daily_process(database, model, clock, messengers=[messenger], pdf_dir=tmp_path / "a", worker="a")  # type: ignore[list-item]
+    send_part = messenger.send_part
+    at_the_file = asyncio.Event()
+
+    async def stalls_at_the_file(account: Any, part: Any, **kwargs: Any) -> Any:
+        if part.file is not None:
+            if accepted:  # Discord took the upload; the bot stops before it records that
+                await send_part(account, part, **kwargs)
+            at_the_file.set()
+            await asyncio.Event().wait()
+        return await send_part(account, part, **kwargs)
+
+    messenger.send_part = stalls_at_the_file  # type: ignore[method-assign]
+    # The bot is stopped (SIGTERM: the scheduler cancels its tick) while the PDF is on its way.
+    running = asyncio.create_task(first.runner.run_due())
+    await at_the_file.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    messenger.send_part = send_part  # type: ignore[method-assign]
+
+    # The next start resumes the day at once (it was given back, no lease to wait out), with the PDF only.
+    second = daily_process(database, model, clock, messengers=[messenger], pdf_dir=tmp_path / "b", worker="b")  # type: ignore[list-item]
+    assert (await second.runner.run_due())[(ada, DAY)] is Outcome.DONE
+    messages = _bot_messages(fake_discord, discord_id)
+    assert [m["content"].startswith("**Your day") for m in messages] == [True, False]
+    assert [a["filename"] for a in messages[1]["attachments"]] == [PDF_NAME]
+    assert len(openai_fake.chat_requests()) == 1
