@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.daily_wiring import DailyServices, build_daily
 from bot.errors import ConfigError, first_line
 from bot.forget_wiring import add_forget_me_cleanup
-from bot.identity_wiring import IdentityServices, build_identity
+from bot.identity_wiring import IdentityServices, build_identity, tidy_at_start
 from bot.scheduler import DailyScheduler
 from bot.settings_wiring import build_settings_page
 from bot.web import WebServer
@@ -145,6 +145,7 @@ class Container:
         except ConfigError:
             await db.dispose()
             raise
+        await tidy_at_start(settings, db, ids, clock=clock)
         google = ids.google
         people = People(
             db,

@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.container import build_model
 from bot.errors import ConfigError, first_line
 from bot.google_checks import google_checks
+from bot.web_checks import web_problems, web_server_on
 from core.db.database import Database
 from core.db.url import DatabaseUrlError, normalize_database_url
 from core.export.engine import pdf_problem, weasyprint
@@ -68,6 +69,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks.extend(await _model_checks(settings))
     checks.append(_pdf_check())
     checks.extend(await _google_checks(settings, has_database=missing is None))
+    checks.extend(_web_checks(settings))
     checks.extend(await _platform_checks(settings))
     return checks
 
@@ -188,6 +190,16 @@ async def _google_checks(settings: Settings, *, has_database: bool = True) -> li
     finally:
         if db is not None:
             await db.dispose()
+
+
+def _web_checks(settings: Settings) -> list[Check]:
+    """With the web server on: SECRET_KEY strong enough, PUBLIC_URL an absolute http(s) address."""
+    if not web_server_on(settings):
+        return []
+    problems = web_problems(settings)
+    if problems:
+        return [Check(False, problem) for problem in problems]
+    return [Check(True, f"web server settings are sound (links start with {settings.public_base_url})")]
 
 
 async def _platform_checks(settings: Settings) -> list[Check]:

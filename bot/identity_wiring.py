@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.web import SignedInHook, WebServer, create_app
+from bot.web_checks import web_problems
 from core.clock import Clock, system_clock
 from core.db.database import Database
 from core.google.api import GoogleApi
@@ -18,9 +20,12 @@ from core.google.drive import DriveClient
 from core.google.oauth import GoogleClientConfig, GoogleOAuth
 from core.google.tokens import GoogleTokenStore, TokenCipher
 from core.identity.allowlist import EmailAllowlist
+from core.identity.link_requests import LinkRequestStore
 from core.identity.linking import AccountLinker
 from core.identity.signin import CALLBACK_PATH, SignIn
 from core.identity.states import OAuthStateStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,13 @@ def build_identity(
     on_linked: Callable[[], Awaitable[None]] | None = None,
     on_signed_in: SignedInHook | None = None,
 ) -> IdentityServices:
-    """The allowlist, the linker, the Google services (when configured) and the web server (not started)."""
+    """The allowlist, the linker, the Google services (when configured) and the web server (not started).
+
+    Raises ConfigError when the web server would run with a weak SECRET_KEY or a PUBLIC_URL that is
+    not an absolute http(s) address (bot/web_checks.py)."""
+    problems = web_problems(settings)
+    if problems:
+        raise ConfigError(" ".join(problems))
     allowlist = EmailAllowlist(settings.allowed_emails)
     linker = AccountLinker(db, clock=clock)
     google: GoogleServices | None = None
@@ -104,3 +115,20 @@ def build_identity(
         )
     app = create_app(signin=google.signin if google else None, on_signed_in=on_signed_in)
     return IdentityServices(allowlist, linker, google, WebServer(app, host=settings.web_host, port=settings.web_port))
+
+
+async def tidy_at_start(
+    settings: Settings, db: Database, ids: IdentityServices, *, clock: Clock = system_clock
+) -> None:
+    """At start: re-encrypt stored Google tokens when SECRET_KEY_OLD is set (a rotation is under way), and
+    delete expired sign-in states and link requests (they name strangers' accounts)."""
+    if ids.google is not None and settings.secret_key_old:
+        done, unreadable = await ids.google.tokens.rotate_all()
+        log.info("SECRET_KEY rotation: %d stored Google token(s) re-encrypted with the new key", done)
+        if unreadable:
+            log.warning("SECRET_KEY rotation: %d stored Google token(s) open with no configured key", unreadable)
+    if settings.secret_key is not None and settings.secret_key.get_secret_value():
+        states = OAuthStateStore(db, token_cipher(settings), clock=clock)
+        purged = await states.purge() + await LinkRequestStore(db, clock=clock).purge()
+        if purged:
+            log.info("deleted %d expired sign-in link(s)", purged)

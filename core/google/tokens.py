@@ -149,15 +149,24 @@ class GoogleTokenStore:
             result = await session.execute(delete(GoogleToken).where(GoogleToken.user_id == user_id))
         return bool(result.rowcount)
 
-    async def rotate_all(self) -> int:
-        """Re-encrypt every stored token under the current SECRET_KEY; returns how many rows changed."""
+    async def rotate_all(self) -> tuple[int, int]:
+        """Re-encrypt every stored token under the current SECRET_KEY (after a key rotation).
+
+        Returns (re-encrypted, unreadable): a row no known key opens is left as it is (its user
+        is asked to connect again when it is next used)."""
+        done = unreadable = 0
         async with self.db.session() as session, session.begin():
             rows = (await session.execute(select(GoogleToken))).scalars().all()
             for row in rows:
-                row.refresh_token = self.cipher.rotate(row.refresh_token)
-                if row.access_token:
-                    row.access_token = self.cipher.rotate(row.access_token)
-        return len(rows)
+                try:
+                    refresh = self.cipher.rotate(row.refresh_token)
+                    access = self.cipher.rotate(row.access_token) if row.access_token else row.access_token
+                except TokenDecryptError:
+                    unreadable += 1
+                    continue
+                row.refresh_token, row.access_token = refresh, access
+                done += 1
+        return done, unreadable
 
     async def _update(self, user_id: int, **values: object) -> None:
         async with self.db.session() as session, session.begin():

@@ -53,6 +53,7 @@ class LinkRequestStore:
     def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
         self.db = db
         self.clock = clock
+        self._next_purge: datetime | None = None
 
     async def create(self, identity: PlatformIdentity, email: str) -> str:
         """A request waiting for the signer's confirmation; returns its (unhashed) confirmation token."""
@@ -72,6 +73,9 @@ class LinkRequestStore:
                     expires_at=now + CONFIRM_LIFETIME,
                 )
             )
+        if self._next_purge is None or now >= self._next_purge:
+            self._next_purge = now + timedelta(hours=1)
+            await self.purge()
         return token
 
     async def claim_confirmation(self, token: str) -> PendingLink | None:

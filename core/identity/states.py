@@ -18,6 +18,7 @@ from core.google.tokens import TokenCipher
 from core.types import PlatformIdentity
 
 STATE_LIFETIME = timedelta(minutes=10)
+PURGE_EVERY = timedelta(hours=1)
 
 
 class Purpose(enum.StrEnum):
@@ -65,6 +66,7 @@ class OAuthStateStore:
         self.cipher = cipher
         self.clock = clock
         self.lifetime = lifetime
+        self._next_purge: datetime | None = None
 
     async def create(
         self, purpose: Purpose, identity: PlatformIdentity, code_verifier: str, *, user_id: int | None = None
@@ -87,6 +89,10 @@ class OAuthStateStore:
                     expires_at=now + self.lifetime,
                 )
             )
+        if self._next_purge is None or now >= self._next_purge:
+            # Every refused stranger leaves a row naming their account: expired ones go, hourly at most.
+            self._next_purge = now + PURGE_EVERY
+            await self.purge()
         return state
 
     async def peek(self, state: str) -> PendingState:

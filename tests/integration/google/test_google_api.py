@@ -241,7 +241,7 @@ async def test_secret_key_rotation(database: Database, google_fake: FakeGoogle) 
     assert stored is not None
     rotated = GoogleTokenStore(database, TokenCipher("a-brand-new-key", old_keys=[SECRET_KEY]))
     assert (await rotated.load(user_id)) == stored  # old tokens readable during the rotation
-    assert await rotated.rotate_all() == 1
+    assert await rotated.rotate_all() == (1, 0)
     only_new = GoogleTokenStore(database, TokenCipher("a-brand-new-key"))
     assert (await only_new.load(user_id)) == stored
     with pytest.raises(TokenDecryptError):
