@@ -10,6 +10,9 @@ When anything about people changes (a sign-in completes, an account is
 linked), the shared ``people`` revision moves and the next message is decided
 afresh, so someone who just signed in is answered at once; :meth:`StrangerGate.forget`
 does the same for one account (a sign-in that was refused used up its link).
+While the database is unavailable, a person decided before keeps that decision and an
+account the settings let in passes (the turn then holds the message until the database
+is back); anyone else's message waits here for the database.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.clock import Clock, system_clock
+from core.chat.holding import HOLD_BACKOFF
+from core.clock import Clock, Sleep, system_clock
+from core.db.outage import unavailable
 from core.people import People
 from core.types import PlatformIdentity
 
@@ -54,8 +59,10 @@ class StrangerGate:
         clock: Clock = system_clock,
         window: timedelta = REFUSE_ONCE_PER,
         remembered: int = REMEMBERED_STRANGERS,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.people = people
+        self.sleep = sleep
         self.clock = clock
         self.window = window
         self.remembered = remembered
@@ -87,6 +94,24 @@ class StrangerGate:
         return verdict
 
     async def _decide(self, identity: PlatformIdentity) -> Verdict:
+        """The decision, waiting out a database outage unless it can be made without the database."""
+        waits = HOLD_BACKOFF.delays()
+        for attempt in range(len(waits) + 1):
+            try:
+                return await self._decide_now(identity)
+            except Exception as exc:
+                if not unavailable(exc) or attempt == len(waits):
+                    raise
+                known = self.people.known(identity)
+                if known is not None:  # decided before: the cache holds while the database is away
+                    return Verdict(known.allowed)
+                if self.people.accounts.allows(identity):  # let in by the settings: the turn holds the message
+                    return Verdict(True)
+                log.warning("database unavailable: deciding on %s again in %g s", identity.key, waits[attempt])
+                await self.sleep(waits[attempt])
+        raise AssertionError("unreachable")
+
+    async def _decide_now(self, identity: PlatformIdentity) -> Verdict:
         key = identity.key
         now = self.clock()
         seen = self._refused.get(key)

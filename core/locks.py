@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Hashable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Generic, TypeVar
 
 from sqlalchemy import text
@@ -138,7 +138,9 @@ class AdvisoryLocks:
             if not unavailable(exc):
                 raise
             # The server is away: the session that held the lock is gone, and the lock with it.
-            log.warning("conversation lock %s not given back, the database is unavailable: %s", conversation_id, describe(exc))
+            log.warning(
+                "conversation lock %s not given back, the database is unavailable: %s", conversation_id, describe(exc)
+            )
 
     async def _run(self, statement: object, params: dict[str, int]) -> object:
         # The pool holds exactly one connection, so every statement runs in the same session
@@ -205,6 +207,14 @@ class PlaceLocks:
             else:
                 async with self.advisory.hold(place_key(place)):
                     yield None
+
+    def local(self, place: ConversationRef) -> AbstractAsyncContextManager[None]:
+        """This process's part of `hold` (taken without yielding when free): the place's order here."""
+        return self._local.hold(place)
+
+    def shared(self, place: ConversationRef) -> AbstractAsyncContextManager[None]:
+        """The other processes' part of `hold`, taken inside `local`; raises while the database is away."""
+        return self.advisory.hold(place_key(place)) if self.advisory is not None else nullcontext()
 
     @asynccontextmanager
     async def hold_if_free(self, place: ConversationRef) -> AsyncIterator[bool]:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.access import AccessPolicy
 from core.clock import Clock, system_clock
 from core.db.database import Database
+from core.db.outage import unavailable
 from core.db.people import PeopleRepository
 from core.db.repositories import UserRecord, UserRepository
 from core.types import PlatformIdentity
@@ -76,8 +77,19 @@ class People:
         self._touched: dict[str, datetime] = {}
 
     async def admit(self, identity: PlatformIdentity, *, connection: AsyncConnection | None = None) -> Admission:
-        """Decide whether ``identity`` may use the assistant, creating the user of an allowed new account."""
-        revision = await self.repository.revision(connection=connection)
+        """Decide whether ``identity`` may use the assistant, creating the user of an allowed new account.
+
+        While the database is unavailable, a person decided before is decided from the cache;
+        anyone else gets the database's error (the caller holds the message and asks again).
+        """
+        try:
+            revision = await self.repository.revision(connection=connection)
+        except Exception as exc:
+            cached = self._decisions.get(identity.key)
+            if cached is None or not unavailable(exc):
+                raise
+            log.info("database unavailable: %s decided from the cache", identity.key)
+            return cached
         if revision != self._revision:
             self._decisions.clear()
             self._revision = revision
@@ -97,7 +109,16 @@ class People:
         if last is not None and now - last < TOUCH_EVERY:
             return
         self._touched[identity.key] = now
-        await self.repository.touch(identity, now)
+        try:
+            await self.repository.touch(identity, now)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            log.info("database unavailable: %s not marked as used", identity.key)  # a later message marks it
+
+    def known(self, identity: PlatformIdentity) -> Admission | None:
+        """This process's last decision for ``identity`` (None if none is cached)."""
+        return self._decisions.get(identity.key)
 
     async def _decide(self, identity: PlatformIdentity) -> Admission:
         user = await self.users.find(identity)

@@ -14,12 +14,13 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import aclosing
+from contextlib import AsyncExitStack, aclosing
 from datetime import datetime
 
 from core.access import AccessPolicy
 from core.agent.loop import ToolLoop
 from core.chat.answer import AnswerRecorder
+from core.chat.holding import Box, HeldMessages, TooManyHeld
 from core.chat.inbound import InboundClaims
 from core.chat.media import MediaReader
 from core.chat.pipeline import TurnPipeline
@@ -34,12 +35,13 @@ from core.context import ContextBuilder
 from core.db.database import Database
 from core.db.inbound import InboundMessages
 from core.db.models import Message
+from core.db.outage import DatabaseUnavailable
 from core.db.repositories import ConversationRepository, MessageRepository
 from core.limits import LimitSettings, UsageLimits
 from core.llm import ChatModel
 from core.locks import AdvisoryLocks, PlaceLocks
 from core.media.voice import Speaker
-from core.people import People
+from core.people import Admission, People
 from core.tasks import BackgroundTasks
 from core.text_safety import storable
 from core.tools.registry import ToolRegistry
@@ -50,6 +52,8 @@ log = logging.getLogger(__name__)
 
 NOTHING_READABLE = "I couldn't read anything in that message: its files could not be downloaded."
 TOO_MANY_WAITING = "I'm still answering your earlier messages here; send this one again when I've caught up."
+TOO_MANY_HELD = "I can't save messages right now and too many are waiting; please send this one again in a few minutes."
+NOT_SAVED = "I couldn't save your message: the database has been unavailable too long. Please send it again later."
 
 
 def storable_message(incoming: IncomingMessage) -> IncomingMessage:
@@ -84,6 +88,7 @@ class ChatService:
         limits: UsageLimits | None = None,
         speaker: Speaker | None = None,
         sleep: Sleep = asyncio.sleep,
+        held: HeldMessages | None = None,
     ) -> None:
         if people is None:
             people = People(db, accounts=access or AccessPolicy(()), clock=clock)
@@ -104,6 +109,7 @@ class ChatService:
         self.windows = WindowCache()
         self.waiting = WaitingMessages()
         self.claims = InboundClaims(InboundMessages(db))
+        self.held = held or HeldMessages(sleep=sleep)
         self.counter = context.counter
         self._limits = limits or UsageLimits(LimitSettings(0, 0, 0, 0), clock=clock, db=db)
         self._active: Counter[ConversationRef] = Counter()  # turns running or waiting, per place
@@ -166,18 +172,27 @@ class ChatService:
             return
         waiting = self.waiting.enter(place, message_id, incoming.text)
         self._active[place] += 1
+        hold, box = self.held.hold(), Box[object]()  # the database may be away: the message waits, in line
         try:
             # Taken before the first await of the turn, so messages keep their arrival order.
-            async with self.locks.hold(place) as connection:
-                admission = await self.people.admit(incoming.author, connection=connection)
+            async with self.locks.local(place), AsyncExitStack() as shared:
+                connection = None  # the turn's writes use the pool; the lock needs no connection of its own
+                taking = lambda: shared.enter_async_context(self.locks.shared(place))  # noqa: E731
+                async for event in hold.step("taking the conversation", taking, box):
+                    yield event
+                deciding = lambda: self.people.admit(incoming.author, connection=connection)  # noqa: E731
+                async for event in hold.step("deciding access", deciding, box):
+                    yield event
+                admission: Admission = box.value  # type: ignore[assignment]
                 if not admission.allowed or admission.user is None:
                     yield Refused(admission.refusal)
                     return
                 user = admission.user
-                over = await self.limits.take_message(user.id)
-                if over is not None:
+                async for event in hold.step("counting the message", lambda: self.limits.take_message(user.id), box):
+                    yield event
+                if box.value is not None:
                     log.info("user %s over a limit; message not taken", user.id)
-                    yield TurnError(over)
+                    yield TurnError(str(box.value))
                     return
                 if incoming.fetch_attachments is not None:
                     # Downloaded now that the message has its place in line (and its author was let in).
@@ -186,19 +201,32 @@ class ChatService:
                     if not incoming.text.strip() and not incoming.attachments:
                         yield TurnError(NOTHING_READABLE)
                         return
-                conversation_id = await self.places.open_for(place, user.id, connection)
+                opening = lambda: self.places.open_for(place, user.id, connection)  # noqa: E731
+                async for event in hold.step("opening the conversation", opening, box):
+                    yield event
+                conversation_id: int = box.value  # type: ignore[assignment]
                 if waiting.deleted:
                     log.info("message %s was deleted while it waited; not answered", message_id)
                     yield TurnError(DELETED_BEFORE_ANSWER)
                     return
                 if waiting.text != incoming.text:
                     incoming = dataclasses.replace(incoming, text=waiting.text)
-                owner = user.id if not place.thread else (await self.places.owner_of(conversation_id) or user.id)
-                run = self.runner.run(incoming, user, owner, conversation_id, connection, waiting)
+                owner = user.id
+                if place.thread:
+                    reading = lambda: self.places.owner_of(conversation_id)  # noqa: E731
+                    async for event in hold.step("reading the thread", reading, box):
+                        yield event
+                    owner = box.value or user.id  # type: ignore[assignment]
+                run = self.runner.run(incoming, user, owner, conversation_id, connection, waiting, hold=hold)
                 async with aclosing(run) as events:
                     async for event in events:
                         yield event
+        except TooManyHeld:
+            yield TurnError(TOO_MANY_HELD)
+        except DatabaseUnavailable:
+            yield TurnError(NOT_SAVED)
         finally:
+            hold.release()
             self.waiting.leave(place, message_id, waiting)
             self._active[place] -= 1
             if self._active[place] <= 0:

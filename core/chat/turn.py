@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.agent.loop import ToolLoop
 from core.chat.answer import AnswerDraft, AnswerRecorder
+from core.chat.holding import Box, Hold
 from core.chat.inbound import InboundClaims
 from core.chat.media import MediaReader
 from core.chat.pipeline import TurnPipeline
@@ -31,7 +32,7 @@ from core.chat.window_loader import WindowLoader
 from core.clock import Clock
 from core.context import ContextBuilder, images_of
 from core.db.outage import DatabaseUnavailable
-from core.db.repositories import MessageRepository, UserRecord
+from core.db.repositories import MessageRepository, StartedTurn, UserRecord
 from core.llm import ModelError
 from core.media.voice import Speaker, VoiceError
 from core.timefmt import stamp, zone
@@ -111,23 +112,39 @@ class TurnRunner:
         conversation_id: int,
         connection: AsyncConnection | None,
         waiting: Waiting,
+        *,
+        hold: Hold | None = None,
     ) -> AsyncIterator[TurnEvent]:
         """The turn proper. ``connection`` (PostgreSQL) holds the conversation's advisory lock and
-        carries the turn's own writes, saving a transaction round trip each."""
-        started = await self.messages.start_turn(
-            conversation_id=conversation_id,
-            author_user_id=user.id,
-            text=incoming.text,
-            token_count=self.context.counter.count(incoming.text),
-            created_at=incoming.received_at,
-            attachments=[
-                {"kind": a.kind.value, "filename": a.filename, "content_type": a.content_type, "url": a.url}
-                for a in incoming.attachments
-            ],
-            platform_message_id=incoming.platform_message_id,
-            model=self.model_name,
-            connection=connection,
-        )
+        carries the turn's own writes, saving a transaction round trip each. ``hold`` retries
+        storing the user's message through a database outage (see `core.chat.holding`)."""
+
+        def start():  # noqa: ANN202 - the StartedTurn of the repository
+            return self.messages.start_turn(
+                conversation_id=conversation_id,
+                author_user_id=user.id,
+                text=incoming.text,
+                token_count=self.context.counter.count(incoming.text),
+                created_at=incoming.received_at,
+                attachments=[
+                    {"kind": a.kind.value, "filename": a.filename, "content_type": a.content_type, "url": a.url}
+                    for a in incoming.attachments
+                ],
+                platform_message_id=incoming.platform_message_id,
+                model=self.model_name,
+                connection=connection,
+            )
+
+        if hold is None:
+            started = await start()
+        else:
+            box: Box[StartedTurn] = Box()
+            async for event in hold.step("storing the message", start, box):
+                yield event
+            started = box.value
+            hold.release()
+            if hold.told:
+                yield StatusUpdate("")  # the delay notice gives way to the answer
         self.waiting.leave(incoming.conversation, incoming.platform_message_id, waiting)
         # Changes noted by any process until now; later ones find the stored message.
         await self.claims.catch_up(incoming.conversation, incoming.platform_message_id, waiting)

@@ -74,7 +74,9 @@ async def write_until_stored(
             if failures == len(waits):
                 log.error("the database stayed unavailable; gave up storing %s (%s)", what, describe(exc))
                 raise DatabaseUnavailable(what) from exc
-            log.warning("the database is unavailable; storing %s again in %g s (%s)", what, waits[failures], describe(exc))
+            log.warning(
+                "the database is unavailable; storing %s again in %g s (%s)", what, waits[failures], describe(exc)
+            )
             await sleep(waits[failures])
             failures += 1
             continue

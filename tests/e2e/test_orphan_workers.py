@@ -103,7 +103,10 @@ def test_after_kill_9_of_the_bot_no_worker_or_resource_tracker_outlives_it(tmp_p
         line = bot.stdout.readline()
         assert line.strip() == "ready", line + bot.stdout.read()
         # The render has reached its part worker: every kind of worker is running now.
-        _poll(lambda: any("core.export.worker" in c for c in _descendants(bot.pid).values()), lambda: "no part worker started")
+        _poll(
+            lambda: any("core.export.worker" in c for c in _descendants(bot.pid).values()),
+            lambda: "no part worker started",
+        )
         workers = _descendants(bot.pid)
         commands = " | ".join(workers.values())
         assert "resource_tracker" in commands and "forkserver" in commands and "spawn_main" in commands, commands

@@ -8,6 +8,7 @@ clock, which the test moves, so a 70 s outage takes no 70 s.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 
@@ -41,7 +42,7 @@ async def until(condition: Callable[[], object], what: str) -> None:
     """Yield to the loop until ``condition()`` holds (a deadline only against a hang)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + HANG
-    while not condition():
+    while not ((await held) if inspect.isawaitable(held := condition()) else held):
         if loop.time() > end:
             pytest.fail(f"gave up waiting for {what}")
         await asyncio.sleep(0.01)
@@ -82,8 +83,7 @@ async def answer_into_outage(chat: ChatService, db: Database, outage: DatabaseOu
         answer = (await rows(db))[-1]
         return answer.status == MessageStatus.STREAMING and len(answer.content) > 100
 
-    while not await checkpointed():  # a checkpoint with part of the text has landed
-        await asyncio.sleep(0.01)
+    await until(checkpointed, "a checkpoint with part of the text")
     await outage.begin()
     await until(lambda: turn.saw(AnswerComplete), "the end of the answer on screen")
     await until(lambda: clock.sleepers, "the first retry of the final write")
