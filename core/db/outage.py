@@ -22,12 +22,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+# SQLite: another writer holds the file past the busy timeout, the disk is full or failing.
+_SQLITE_OUTAGE = ("database is locked", "database table is locked", "disk is full", "disk i/o error")
+# PostgreSQL SQLSTATE classes: 08 connection exception, 57P operator intervention (shutdown,
+# starting up), 53 insufficient resources (disk full, too many connections).
+_POSTGRES_OUTAGE = ("08", "57P", "53")
+
+
 def unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database cannot be reached or written just now (worth trying again)."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True  # SQLite "database is locked" / "disk is full", PostgreSQL connection failures
+    """Whether ``exc`` means the database cannot be reached or written just now (worth trying again).
+
+    A broken schema ("no such table") or a constraint violation is not an outage.
+    """
     if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated)
+        if exc.connection_invalidated or isinstance(exc, InterfaceError):
+            return True  # the connection broke ("connection is closed")
+        original = exc.orig
+        if isinstance(original, OSError | TimeoutError):
+            return True
+        state = str(getattr(original, "sqlstate", "") or getattr(original, "pgcode", "") or "")
+        if state:
+            return state.startswith(_POSTGRES_OUTAGE)
+        return isinstance(exc, OperationalError) and any(m in str(original).lower() for m in _SQLITE_OUTAGE)
     # asyncpg raises the socket's own error when the server refuses or drops a connection.
     return isinstance(exc, OSError | TimeoutError | ConnectionError)
 
