@@ -13,7 +13,6 @@ another browser's) is refused, and so is one replayed from elsewhere.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
@@ -24,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from bot.settings_html import document, message_page
-from bot.settings_page import HEADERS, read_form
+from bot.settings_page import HEADERS, nonce_csrf, read_form
 from core.identity.approval import APPROVE_PATH
 from core.identity.results import Outcome, SignInResult, describe
 from core.identity.signin import SignIn
@@ -44,10 +43,6 @@ _TITLES = {
 Report = Callable[[SignInResult], Awaitable[None]]
 
 
-def _csrf(nonce: str, token: str) -> str:
-    return hmac.new(nonce.encode(), f"link:{token}".encode(), hashlib.sha256).hexdigest()
-
-
 def _form_page(title: str, question: str, detail: str, token: str, buttons: str, action: str, secure: bool) -> Response:
     """A page with one form: ``token`` and its CSRF value as hidden fields, and a nonce cookie."""
     nonce = secrets.token_urlsafe(24)
@@ -55,7 +50,7 @@ def _form_page(title: str, question: str, detail: str, token: str, buttons: str,
         f"<h1>{escape(title)}</h1><p><strong>{escape(question)}</strong></p><p>{escape(detail)}</p>"
         f'<form method="post" action="{escape(action, quote=True)}">'
         f'<input type="hidden" name="token" value="{escape(token, quote=True)}">'
-        f'<input type="hidden" name="csrf" value="{_csrf(nonce, token)}">{buttons}</form>'
+        f'<input type="hidden" name="csrf" value="{nonce_csrf(nonce, token)}">{buttons}</form>'
     )
     response = HTMLResponse(document(title, body), headers=HEADERS)
     response.set_cookie(COOKIE, nonce, max_age=86_400, path="/signin", secure=secure, httponly=True, samesite="lax")
@@ -81,7 +76,7 @@ def _checked(request: Request, form: dict[str, str] | None) -> str | None:
     if form is None:
         return None
     token, nonce = form.get("token", ""), request.cookies.get(COOKIE, "")
-    if not token or not nonce or not hmac.compare_digest(form.get("csrf", ""), _csrf(nonce, token)):
+    if not token or not nonce or not hmac.compare_digest(form.get("csrf", ""), nonce_csrf(nonce, token)):
         return None
     return token
 

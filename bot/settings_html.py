@@ -61,6 +61,18 @@ def moving_on_page(target: str) -> str:
     ).replace("<title>", f'<meta http-equiv="refresh" content="0;url={url}"><title>', 1)
 
 
+def open_link_page(action: str, csrf: str, assistant: str) -> str:
+    """What the settings link shows first: a button, so a link-preview crawler's GET spends nothing."""
+    body = (
+        f"<h1>Open your settings</h1><p class=lead>{escape(assistant)}</p>"
+        "<p>This link works once. Press the button to open your settings page in this browser.</p>"
+        f'<form method="post" action="{escape(action, quote=True)}">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf, quote=True)}">'
+        '<button type="submit">Open my settings</button></form>'
+    )
+    return document("Open your settings", body)
+
+
 def _notes(saved: list[str], errors: list[str]) -> str:
     if errors:
         items = "".join(f"<li>{escape(e)}</li>" for e in errors)
@@ -135,6 +147,9 @@ def settings_page(
         + (f'<div class="note ok" role="status">{escape(notice)}</div>' if notice else "")
         + _notes(saved or [], errors or [])
         + f"<h2>About you</h2>{details}<h2>Change</h2>{form}"
+        + '<form method="post" action="/settings/signout">'
+        + f'<input type="hidden" name="csrf" value="{escape(csrf, quote=True)}">'
+        + '<button type="submit" id="signout">Sign out</button></form>'
         + "<footer>This page works for 30 minutes. Ask for a new link with /account in the chat.</footer>"
     )
     return document("Your settings", body)

@@ -1,7 +1,9 @@
 """The settings page on the bot's web server: ``GET /settings/{token}``, ``GET /settings``, ``POST /settings``.
 
-Opening the link uses it up, sets a short session cookie (HttpOnly, SameSite=Strict,
-Secure behind https) and moves on to ``/settings``, so the token leaves the address bar.
+Opening the link shows a button only (a link-preview crawler's GET spends nothing); its
+POST, with a CSRF token keyed by a cookie set with the button page, uses the link up, sets a
+short session cookie (HttpOnly, SameSite=Strict, Secure behind https) and moves on to
+``/settings``, so the token leaves the address bar. ``POST /settings/signout`` ends the session.
 That step is a page with a meta refresh, not an HTTP redirect: the link is clicked on
 another site (Slack, Discord), and browsers do not send a SameSite=Strict cookie on a
 redirect that is still part of a cross-site navigation; the refresh starts from this site.
@@ -10,15 +12,17 @@ The form carries a CSRF token bound to the session.  Works without JavaScript.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
+import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.settings_html import message_page, moving_on_page, settings_page
+from bot.settings_html import message_page, moving_on_page, open_link_page, settings_page
 from core.identity.account import AccountSettings
 from core.identity.settings_access import LINK_PATH, SettingsAccess, SettingsSession
 from core.identity.states import StateProblem, StateRefused
@@ -26,6 +30,8 @@ from core.identity.states import StateProblem, StateRefused
 log = logging.getLogger(__name__)
 
 COOKIE = "captainslog_settings"
+OPEN_COOKIE = "captainslog_settings_open"  # the nonce of the link's button page (its CSRF key)
+SIGNOUT_PATH = LINK_PATH + "/signout"
 MAX_FORM_BYTES = 16_384
 FIELDS = ("display_name", "timezone", "daily_time", "voice")
 HEADERS = {
@@ -43,6 +49,7 @@ _LINK_PROBLEMS = {
     StateProblem.EXPIRED: "This settings link has expired (links work for 10 minutes). Ask for a new one with /account.",
 }
 ENDED = "Your settings session has ended or is not valid here. Ask for a new link with /account in the chat."
+SIGNED_OUT = "You are signed out of your settings page. Ask for a new link with /account in the chat."
 STALE = (
     "The form could not be checked (it was old or not sent from this page), so nothing was saved. Reload and try again."
 )
@@ -55,6 +62,11 @@ class SettingsPage:
     access: SettingsAccess
     account: AccountSettings
     assistant_name: str = "CaptainsLog"
+
+
+def nonce_csrf(nonce: str, token: str) -> str:
+    """A CSRF value for a page that has no session yet: an HMAC of its token keyed by a cookie's random nonce."""
+    return hmac.new(nonce.encode(), f"link:{token}".encode(), hashlib.sha256).hexdigest()
 
 
 def _html(body: str, status: int = 200) -> HTMLResponse:
@@ -71,17 +83,61 @@ def add_settings_routes(app: FastAPI) -> None:
         "Settings page not set up", "This assistant's owner has not set up its settings page (PUBLIC_URL, SECRET_KEY)."
     )
 
-    @app.get(LINK_PATH + "/{token}")
-    async def open_link(token: str) -> Response:
+    @app.post(SIGNOUT_PATH)
+    async def sign_out(request: Request) -> Response:
         page = configured()
         if page is None:
             return _html(not_set_up, 404)
+        session = await page.access.session(request.cookies.get(COOKIE))
+        form = await read_form(request)
+        if session is not None and (form is None or not hmac.compare_digest(form.get("csrf", ""), session.csrf)):
+            return _html(message_page("Not signed out", STALE), 403)
+        response = _html(message_page("Signed out", SIGNED_OUT))
+        response.delete_cookie(
+            COOKIE, path=LINK_PATH, secure=page.access.secure_cookie, httponly=True, samesite="strict"
+        )
+        if session is not None:
+            log.info("settings page: user %s signed out", session.user.id)
+        return response
+
+    @app.get(LINK_PATH + "/{token}")
+    async def show_link(token: str) -> Response:
+        """Only a button: the link is spent by the POST it sends, never by a GET (a link preview)."""
+        page = configured()
+        if page is None:
+            return _html(not_set_up, 404)
+        try:
+            await page.access.check_link(token)
+        except StateRefused as refused:
+            log.info("settings link refused: %s", refused.problem.value)
+            return _html(message_page("This link no longer works", _LINK_PROBLEMS[refused.problem]), 400)
+        nonce = secrets.token_urlsafe(24)
+        body = open_link_page(f"{LINK_PATH}/{token}", nonce_csrf(nonce, token), page.assistant_name)
+        response = _html(body)
+        # Lax, not Strict: the page was reached from a chat on another site, and its own POST must carry it.
+        response.set_cookie(
+            OPEN_COOKIE, nonce, max_age=600, path=LINK_PATH, secure=page.access.secure_cookie, httponly=True,
+            samesite="lax",
+        )  # fmt: skip
+        return response
+
+    @app.post(LINK_PATH + "/{token}")
+    async def open_link(token: str, request: Request) -> Response:
+        page = configured()
+        if page is None:
+            return _html(not_set_up, 404)
+        form = await read_form(request)
+        nonce = request.cookies.get(OPEN_COOKIE, "")
+        if form is None or not nonce or not hmac.compare_digest(form.get("csrf", ""), nonce_csrf(nonce, token)):
+            log.info("settings link: a POST without this browser's CSRF token was refused")
+            return _html(message_page("Not opened", STALE), 403)
         try:
             cookie = await page.access.open(token)
         except StateRefused as refused:
             log.info("settings link refused: %s", refused.problem.value)
             return _html(message_page("This link no longer works", _LINK_PROBLEMS[refused.problem]), 400)
         response = _html(moving_on_page(LINK_PATH))
+        response.delete_cookie(OPEN_COOKIE, path=LINK_PATH, secure=page.access.secure_cookie, httponly=True)
         response.set_cookie(
             COOKIE,
             cookie,

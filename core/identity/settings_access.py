@@ -72,13 +72,17 @@ class SettingsAccess:
         token = await self.states.create(Purpose.SETTINGS_PAGE, identity, "", user_id=user_id)
         return f"{self.public_url}{LINK_PATH}/{token}"
 
+    async def check_link(self, token: str) -> None:
+        """Raise StateRefused unless ``token`` is a settings link that still works (nothing is used up)."""
+        pending = await self.states.peek(token)
+        if pending.purpose is not Purpose.SETTINGS_PAGE or pending.user_id is None:
+            raise StateRefused(StateProblem.UNKNOWN)
+
     async def open(self, token: str) -> str:
         """Use up a link and return the session cookie's value; raises StateRefused when the link is not valid.
 
         A sign-in or connect state is refused without being used up (it still works where it belongs)."""
-        pending = await self.states.peek(token)
-        if pending.purpose is not Purpose.SETTINGS_PAGE or pending.user_id is None:
-            raise StateRefused(StateProblem.UNKNOWN)
+        await self.check_link(token)
         pending = await self.states.consume(token)
         expires = int((self.clock() + self.session_lifetime).timestamp())
         who = pending.identity

@@ -91,20 +91,25 @@ async def test_open_the_link_change_the_time_zone_and_see_the_confirmation(
         chat_page = f'<!doctype html><title>chat</title><a id="open" href="{link}">your settings</a>'
         kit.app.add_api_route("/test-chat", lambda: HTMLResponse(chat_page), methods=["GET"])
 
-        def visit() -> tuple[str, str]:
+        def visit() -> tuple[str, str, str]:
             # Selenium blocks: it runs in a thread so the server in this event loop keeps answering.
             driver.get(f"http://localhost:{server.port}/test-chat")  # type: ignore[attr-defined]
             driver.find_element(By.ID, "open").click()  # type: ignore[attr-defined]
+            # The link's page is only a button (a link preview's GET spends nothing); pressing it opens the page.
+            WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Open your settings")  # type: ignore[arg-type]
+            driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # type: ignore[attr-defined]
             WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/settings")  # type: ignore[arg-type]
-            driver.back()  # type: ignore[attr-defined]  # the token's page is not kept in the history
-            WebDriverWait(driver, 20).until(lambda d: d.current_url.endswith("/test-chat"))  # type: ignore[arg-type]
-            driver.forward()  # type: ignore[attr-defined]
-            WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/settings")  # type: ignore[arg-type]
-            return driver.current_url, driver.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]
+            driver.back()  # type: ignore[attr-defined]  # back to the link's page: the link is spent now
+            WebDriverWait(driver, 20).until(lambda d: "/settings/" in d.current_url)  # type: ignore[arg-type]
+            driver.refresh()  # type: ignore[attr-defined]
+            spent = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+            driver.get(server.url + "/settings")  # type: ignore[attr-defined]
+            return driver.current_url, driver.find_element(By.TAG_NAME, "h1").text, spent  # type: ignore[attr-defined]
 
-        url, heading = await asyncio.to_thread(visit)
+        url, heading, spent = await asyncio.to_thread(visit)
         assert url == server.url + "/settings"  # the token left the address bar
         assert heading == "Your settings"
+        assert "already used" in spent
 
         def change_zone() -> tuple[str, str]:
             field = driver.find_element(By.ID, "timezone")  # type: ignore[attr-defined]
@@ -127,5 +132,15 @@ async def test_open_the_link_change_the_time_zone_and_see_the_confirmation(
             return driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
 
         assert "already used" in await asyncio.to_thread(reopen_link)
+
+        def sign_out() -> tuple[str, str]:
+            driver.get(server.url + "/settings")  # type: ignore[attr-defined]
+            driver.find_element(By.ID, "signout").click()  # type: ignore[attr-defined]
+            WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Signed out")  # type: ignore[arg-type]
+            driver.get(server.url + "/settings")  # type: ignore[attr-defined]
+            return "Signed out", driver.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]
+
+        _, after = await asyncio.to_thread(sign_out)
+        assert after == "Session ended"
     finally:
         await server.stop()

@@ -29,7 +29,12 @@ def kit(database: Database, model: OpenAIModel) -> SettingsKit:
 
 
 async def _open(client: httpx.AsyncClient, link: str) -> httpx.Response:
-    return await client.get(path_of(link))
+    """Open the link as a person does: its page shows a button, pressing it opens the settings."""
+    shown = await client.get(path_of(link))
+    if shown.status_code != 200:
+        return shown
+    assert "set-cookie" in shown.headers and "Open my settings" in shown.text
+    return await client.post(path_of(link), data={"csrf": csrf_of(shown.text)})
 
 
 async def _signed_in_page(kit: SettingsKit, client: httpx.AsyncClient, who=ADA) -> str:  # type: ignore[no-untyped-def]
@@ -187,9 +192,10 @@ async def test_another_users_session_sees_and_changes_only_their_own(kit: Settin
 
 
 async def test_signing_out_ends_the_session(kit: SettingsKit) -> None:
+    await AccountLinker(kit.db).link(ADA, "ada@example.org")  # /signout unlinks only a signed-in account
     async with kit.client() as client:
         await _signed_in_page(kit, client)
-        await AccountLinker(kit.db).unlink(ADA)
+        assert await AccountLinker(kit.db).unlink(ADA)
         await kit.chat.people.changed()
         page = await client.get("/settings")
     assert page.status_code == 401
@@ -228,3 +234,35 @@ async def test_account_without_the_page_set_up_says_so(database: Database, model
     )
     reply = await handlers.account(CommandRequest(ADA, None, {}))  # type: ignore[arg-type]
     assert reply.private and "not set up" in reply.text
+
+
+async def test_a_link_preview_fetching_the_link_spends_nothing(kit: SettingsKit) -> None:
+    link = await kit.link(ADA)
+    async with kit.client() as crawler:
+        for _ in range(3):
+            preview = await crawler.get(path_of(link))
+            assert preview.status_code == 200 and "Open my settings" in preview.text
+            assert "captainslog_settings=" not in preview.headers.get("set-cookie", ""), "no session from a GET"
+        # The crawler has no session, and a POST without the page's CSRF token is refused.
+        assert (await crawler.get("/settings")).status_code == 401
+    async with kit.client() as other:
+        forged = await other.post(path_of(link), data={"csrf": "0" * 64})
+        assert forged.status_code == 403
+    async with kit.client() as client:
+        opened = await _open(client, link)  # the person's own click still works
+        assert opened.status_code == 200 and MOVE_ON in opened.text
+        assert (await client.get("/settings")).status_code == 200
+
+
+async def test_the_sign_out_button_ends_the_session_in_this_browser(kit: SettingsKit) -> None:
+    async with kit.client() as client:
+        page = await _signed_in_page(kit, client)
+        assert 'action="/settings/signout"' in page
+        forged = await client.post("/settings/signout", data={"csrf": "wrong"})
+        assert forged.status_code == 403 and (await client.get("/settings")).status_code == 200
+        out = await client.post("/settings/signout", data={"csrf": csrf_of(page)})
+        assert out.status_code == 200 and "signed out" in out.text
+        cookie = out.headers["set-cookie"].lower()
+        assert "captainslog_settings=" in cookie and "max-age=0" in cookie and "path=/settings" in cookie
+        after = await client.get("/settings")
+    assert after.status_code == 401 and "/account" in after.text
