@@ -14,6 +14,7 @@ from core.db.database import Database
 from core.people import People
 from core.types import PlatformIdentity
 from tests.fakes.google_server import FakeGoogle
+from tests.google_helpers import submit
 from tests.integration.google.test_wiring import _settings
 
 ADA = PlatformIdentity("test", "w1", "ada", "Ada")
@@ -39,7 +40,9 @@ async def test_built_from_settings_the_page_is_served_with_the_google_status(
         link = await page.access.link(ADA, user.id)
         assert link.startswith(settings.public_base_url + "/settings/")
         async with httpx.AsyncClient(timeout=10) as browser:
-            opened = await browser.get(link)  # sets the session cookie, then moves on to /settings
+            button = await browser.get(link)  # only a button: a GET spends nothing
+            assert button.status_code == 200 and "Open my settings" in button.text
+            opened = await submit(browser, button, "go", "1")  # sets the session cookie, moves on to /settings
             assert opened.status_code == 200 and 'url=/settings"' in opened.text
             shown = await browser.get(settings.public_base_url + "/settings")
     finally:
