@@ -33,6 +33,7 @@ from core.identity.profile import Profiles
 from core.identity.signin import SignInResult
 from core.limits import LimitSettings, UsageLimits
 from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
+from core.link_previews import LinkPreviews, previews_command
 from core.media.commands import VoiceCommands, voice_commands
 from core.media.files import StoredFiles
 from core.media.safe_image import ImageLimits, SafeImages, apply_pillow_limit
@@ -93,6 +94,7 @@ class Container:
     notices: IdentityNotices
     daily: DailyServices | None = None
     memory: LongTermMemory | None = None
+    previews: LinkPreviews | None = None  # who wants link previews on their answers (/settings previews)
 
     def web_services(self) -> list[WebServer]:
         """The one web server, to run beside the platforms when something needs it: Google sign-in (its
@@ -262,6 +264,10 @@ class Container:
         )
         for command in voice_commands(voice):
             commands.add(command)
+        previews = LinkPreviews(
+            people=people, profiles=Profiles(db), settings_command=commands.commands.get("settings")
+        )
+        commands.add(previews_command(previews))
         memory = add_long_term_memory(
             chat,
             model,
@@ -288,6 +294,7 @@ class Container:
         ):
             commands.add(command)
         return cls(
+            previews=previews,
             settings=settings,
             db=db,
             model=model,

@@ -43,6 +43,7 @@ def build_platform_services(container: Container, *, outbox: Outbox | None = Non
                 dev_guild=settings.discord_dev_guild,
                 outbox=outbox,
                 gate=gate,
+                previews=container.previews.wanted if container.previews is not None else None,
             )
         )
     if settings.slack_configured:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 import aiohttp
@@ -104,11 +105,14 @@ class DiscordService:
         attachments: AttachmentPolicy | None = None,
         gate: StrangerGate | None = None,
         sleep: Sleep = asyncio.sleep,
+        previews: Callable[[PlatformIdentity], Awaitable[bool]] | None = None,
     ) -> None:
         """``outbox`` gets this platform's messenger once connected (and loses it on stop);
         ``attachments`` decides which files of a message are downloaded (the core's default limits);
         ``gate`` decides access before any work (by default on the chat's people, refusing once per 10 minutes);
-        ``sleep`` waits seconds of the chat's clock (typing kept alive while the first word is awaited)."""
+        ``sleep`` waits seconds of the chat's clock (typing kept alive while the first word is awaited);
+        ``previews(author)`` says whether the author turned link previews on (by default answers never show them)."""
+        self.previews = previews
         self.sleep = sleep
         self.gate = gate or StrangerGate(chat.people, clock=chat.clock)
         self.token = token
@@ -310,7 +314,8 @@ class DiscordService:
         )
         channel_id = int(place.channel)
         reply_to = message if target is message.channel else None
-        surface = DiscordSurface(target, channel_id, self.budget, reply_to=reply_to)
+        wanted = await self.previews(author) if self.previews is not None else False
+        surface = DiscordSurface(target, channel_id, self.budget, reply_to=reply_to, previews=wanted)
         task = asyncio.current_task()
         if task is not None:
             self._answers.add(task)

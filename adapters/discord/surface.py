@@ -1,5 +1,9 @@
 """A Discord channel or thread as a render Surface.
 
+Answers are posted with link previews (embeds) suppressed unless the user turned them
+on: a link planted in an answer would otherwise be fetched by Discord's crawler
+without anyone clicking it. The flag goes with every create and every edit.
+
 A post that failed on the network may still have been created.  Every post
 carries a ``nonce`` with ``enforce_nonce`` (discord.py sets it), and when a
 post of the same text is tried again after a network failure it reuses that
@@ -58,9 +62,12 @@ class DiscordSurface:
         *,
         reply_to: discord.Message | discord.PartialMessage | None = None,
         own_id: int | None = None,
+        previews: bool = False,
     ) -> None:
-        """`own_id` is the bot's user id, for reading its own posts back."""
+        """`own_id` is the bot's user id, for reading its own posts back; `previews` lets Discord show link previews."""
         self.channel = channel
+        self.suppress_embeds = not previews
+        self._posted: dict[int, discord.Message] = {}  # this surface's posts, edited with their flags
         self.own_id = own_id
         self.channel_id = channel_id
         self._budget = budget
@@ -94,17 +101,30 @@ class DiscordSurface:
         try:
             message = (
                 await self.channel.send(
-                    text, reference=reference, mention_author=False, allowed_mentions=NO_MENTIONS, nonce=nonce
+                    text,
+                    reference=reference,
+                    mention_author=False,
+                    allowed_mentions=NO_MENTIONS,
+                    nonce=nonce,
+                    suppress_embeds=self.suppress_embeds,
                 )
                 if reference is not None
-                else await self.channel.send(text, allowed_mentions=NO_MENTIONS, nonce=nonce)
+                else await self.channel.send(
+                    text, allowed_mentions=NO_MENTIONS, nonce=nonce, suppress_embeds=self.suppress_embeds
+                )
             )
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         except NETWORK_ERRORS as exc:
             self._unsure = (text, nonce, reference)
             raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
+        self._remember(message)
         return str(message.id)
+
+    def _remember(self, message: discord.Message) -> None:
+        self._posted[message.id] = message
+        while len(self._posted) > 50:  # a long answer has a few parts; keep the newest
+            del self._posted[next(iter(self._posted))]
 
     async def post_keyed(self, text: str, key: str) -> str:
         """Post with the key's nonce: Discord dedupes a retry within a few minutes, in any process."""
@@ -120,7 +140,9 @@ class DiscordSurface:
 
     async def _send_keyed(self, key: str, text: str | None, **extra: object) -> str:
         try:
-            message = await self.channel.send(text, allowed_mentions=NO_MENTIONS, nonce=nonce_of(key), **extra)  # type: ignore[call-overload]
+            message = await self.channel.send(  # type: ignore[call-overload]
+                text, allowed_mentions=NO_MENTIONS, nonce=nonce_of(key), suppress_embeds=self.suppress_embeds, **extra
+            )
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         except NETWORK_ERRORS as exc:
@@ -146,9 +168,17 @@ class DiscordSurface:
         return found
 
     async def edit(self, message_id: str, text: str) -> None:
-        partial = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
+        posted = self._posted.get(int(message_id))
         try:
-            await partial.edit(content=text, allowed_mentions=NO_MENTIONS)
+            if posted is not None:
+                # Message.edit sends the flags (PartialMessage.edit cannot), so the edit keeps previews off.
+                self._remember(
+                    await posted.edit(content=text, allowed_mentions=NO_MENTIONS, suppress=self.suppress_embeds)
+                )
+            else:
+                # A post of an earlier run: Discord keeps the flags it was created with when an edit sends none.
+                partial = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
+                await partial.edit(content=text, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         except NETWORK_ERRORS as exc:
@@ -171,6 +201,7 @@ class DiscordSurface:
                     io.BytesIO(file.data), filename=file.filename, description=file.description[:1000] or None
                 ),
                 allowed_mentions=NO_MENTIONS,
+                suppress_embeds=self.suppress_embeds,
             )
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc

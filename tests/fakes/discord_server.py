@@ -150,6 +150,7 @@ class LogEntry:
     scope: str | None = None
     query: str = ""
     allowed_mentions: Any = None  # the request's ``allowed_mentions`` (None when it sent none)
+    flags: int | None = None  # the request's message ``flags`` (None when it sent none)
 
 
 @dataclass(frozen=True)
@@ -1506,6 +1507,7 @@ class FakeDiscord(ThreadedServer):
             scope=scope,
             query=request.query_string,
             allowed_mentions=ctx.json.get("allowed_mentions") if isinstance(ctx.json, dict) else None,
+            flags=ctx.json.get("flags") if isinstance(ctx.json, dict) else None,
         )
         with self._lock:
             self._log.append(entry)
