@@ -68,9 +68,14 @@ async def test_in_a_dm_the_obedient_model_does_find_the_door_code(
     await alice_with_a_door_code(chat, memory, openai_fake)
     openai_fake.default = obedient_model
 
+    before = len(openai_fake.chat_requests())
     reply = await say(chat, "what was my door code again?", place=PLACE)
 
     assert "4711" in reply.text
+    first = openai_fake.chat_requests()[before]
+    recalled = [m["content"] for m in first["messages"][1:] if m["role"] == "system"]
+    assert any("4711" in note for note in recalled), "recall put it in the context before any tool ran"
+    assert "search_memory" in {t["function"]["name"] for t in first["tools"]}
 
 
 @pytest.mark.parametrize("place", [SLACK_THREAD, SERVER_THREAD], ids=["channel-thread", "server-thread"])
