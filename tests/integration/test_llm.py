@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from types import FrameType
+
 import numpy as np
 import pytest
 
@@ -113,3 +116,35 @@ async def test_an_upstream_refusal_is_shown_short_and_without_request_data(opena
     for secret in ("4242", "signature", "sk-live", "example.org"):
         assert secret not in shown
     assert len(shown) < 300
+
+
+async def test_a_long_context_goes_out_exactly_as_built_without_the_sdks_per_message_walk(
+    model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    # The SDK's create() walks every message against its typed dicts first (0.45 ms a message:
+    # 100 ms at a full context window); the request is plain JSON already and is posted as it is.
+    messages: list[dict[str, object]] = [{"role": "system", "content": "Be brief."}]
+    for n in range(240):
+        messages.append({"role": "user" if n % 2 == 0 else "assistant", "content": f"message {n} " + "word " * 50})
+    messages.append({"role": "user", "content": [{"type": "text", "text": "and this picture?"}]})
+    tools = [{"type": "function", "function": {"name": "calculate", "parameters": {"type": "object"}}}]
+    openai_fake.queue(Reply("ok"), Reply("done"))
+    walked: list[str] = []
+
+    def watch(frame: FrameType, event: str, _: object) -> None:
+        if event == "call" and frame.f_code.co_name in ("_async_transform_recursive", "_transform_recursive"):
+            walked.append(frame.f_code.co_name)
+
+    sys.setprofile(watch)
+    try:
+        events = [event async for event in model.stream_chat(messages, tools=tools)]
+        completion = await model.complete(messages[:3])
+    finally:
+        sys.setprofile(None)
+
+    assert "".join(e.text for e in events if isinstance(e, ModelText)) == "ok" and completion.text == "done"
+    streamed, whole = openai_fake.chat_requests()
+    assert streamed["messages"] == messages and streamed["tools"] == tools and streamed["stream"] is True
+    assert whole["messages"] == messages[:3] and "stream" not in whole
+    assert all(r.headers.get("Authorization") == "Bearer sk-test" for r in openai_fake.requests)
+    assert walked == []
