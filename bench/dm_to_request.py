@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from bench.stream import Options, bench_database, build_chat
+from bench.stream import Options, bench_database, build_chat, poll
 from core.commands import CommandSet
 from core.db.models import Conversation, Message
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -88,15 +88,17 @@ async def measure(size: int, turns: int, database: str) -> tuple[int, float, lis
                 before = len(openai_fake.chat_requests())
                 sent = time.perf_counter()
                 await asyncio.to_thread(fake.user_sends_dm, user, text)
-                while len(openai_fake.chat_requests()) == before:
-                    await asyncio.sleep(0.002)
+                # The fake stamps the request's arrival itself: the polling's pace does not count.
+                await poll(lambda: len(openai_fake.chat_requests()) > before, 30)
                 arrived = [r for r in openai_fake.requests if r.path == "/v1/chat/completions"][before].t
                 channel = fake.dm_channel_id(user)
                 seen = len(fake.log)
-                while not any(  # answered: the next DM starts from an idle bot
-                    e.channel_id == channel and e.content == "Noted." and e.status < 300 for e in fake.log[seen:]
-                ):
-                    await asyncio.sleep(0.01)
+                await poll(  # answered: the next DM starts from an idle bot
+                    lambda: any(
+                        e.channel_id == channel and e.content == "Noted." and e.status < 300 for e in fake.log[seen:]
+                    ),
+                    30,
+                )
                 return (arrived - sent) * 1000
 
             try:
@@ -106,9 +108,7 @@ async def measure(size: int, turns: int, database: str) -> tuple[int, float, lis
                 await service.stop()
                 await model.close()  # type: ignore[attr-defined]
                 async with db.engine.connect() as conn:
-                    conversation_id, author = (
-                        await conn.execute(select(Conversation.id, Conversation.user_id))
-                    ).one()
+                    conversation_id, author = (await conn.execute(select(Conversation.id, Conversation.user_id))).one()
                 await fill(db, conversation_id, author, size)
                 service, model = await start()
                 first = await dm(user, "question 0")
