@@ -86,13 +86,13 @@ async def measure(size: int, turns: int, database: str) -> tuple[int, float, lis
 
             async def dm(user: str, text: str) -> float:
                 before = len(openai_fake.chat_requests())
+                seen = len(fake.log)
                 sent = time.perf_counter()
                 await asyncio.to_thread(fake.user_sends_dm, user, text)
                 # The fake stamps the request's arrival itself: the polling's pace does not count.
                 await poll(lambda: len(openai_fake.chat_requests()) > before, 30)
                 arrived = [r for r in openai_fake.requests if r.path == "/v1/chat/completions"][before].t
                 channel = fake.dm_channel_id(user)
-                seen = len(fake.log)
                 await poll(  # answered: the next DM starts from an idle bot
                     lambda: any(
                         e.channel_id == channel and e.content == "Noted." and e.status < 300 for e in fake.log[seen:]
