@@ -277,6 +277,8 @@ class Container:
                 recall_timeout=settings.recall_timeout,
                 recall_wait=settings.recall_wait,
                 similarity_floor=settings.memory_similarity_floor,
+                text_match=settings.memory_text_match,
+                search_limit=settings.memory_search_limit,
                 extraction=settings.memory_extraction,
                 index_budget_mb=settings.memory_index_budget_mb,
                 index_dir=str(settings.data_dir / "index"),

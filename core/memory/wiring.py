@@ -29,6 +29,9 @@ class MemorySettings:
     # message instead; None: the whole timeout, 0: never (no network call before the first token).
     recall_wait: float | None = None
     similarity_floor: float = 0.30
+    # A full-text hit holding this share of the question's word weight counts whatever its cosine.
+    text_match: float = SearchOptions().text_match
+    search_limit: int = 8  # most results of the search_memory tool
     extraction: bool = True
     extraction_model: str | None = None
     # Memory the users' vector indexes may hold together (least recently used ones are dropped past it),
@@ -57,7 +60,10 @@ def add_long_term_memory(chat: ChatService, model: OpenAIModel, settings: Memory
         index_dir=settings.index_dir,
     )
     floor = settings.similarity_floor
-    search = MemorySearch(store, options=SearchOptions(floor=floor, text_floor=min(floor, SearchOptions().text_floor)))
+    options = SearchOptions(
+        floor=floor, text_floor=min(floor, SearchOptions().text_floor), text_match=settings.text_match
+    )
+    search = MemorySearch(store, options=options)
     chat.pipeline.add_before_model(
         RecallStep(
             search,
@@ -71,7 +77,7 @@ def add_long_term_memory(chat: ChatService, model: OpenAIModel, settings: Memory
     if settings.extraction:
         chat.pipeline.add_after_answer(ExtractMemoriesStep(store, search, model, model_name=settings.extraction_model))
     chat.pipeline.add_history_listener(ReindexOnChange(store))
-    chat.tools.register(SearchMemoryTool(search))
+    chat.tools.register(SearchMemoryTool(search, limit=settings.search_limit))
     chat.tools.register(ForgetMemoryTool(search))
     chat.tasks.spawn("memory-backfill", store.backfill)
     return LongTermMemory(store, search, MemoryCommands(chat.db, store, search))
