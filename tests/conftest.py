@@ -50,6 +50,7 @@ TABLES = (
     "google_tokens",
     "message_embeddings",
     "memories",
+    "memory_fts",
     "daily_logs",
     "usage_counts",
     "inbound_messages",

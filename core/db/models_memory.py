@@ -1,9 +1,9 @@
 """Tables of long-term memory: message embeddings and remembered facts.
 
-Full-text search lives outside the ORM metadata on purpose: on SQLite it is an
-FTS5 virtual table (``memory_fts``) and on PostgreSQL an expression index over
-``to_tsvector`` (``ix_messages_content_tsv``); both are made by migration 0003.
-:func:`include_object` keeps them out of schema comparisons.
+Full-text search lives outside the ORM metadata on purpose: ``memory_fts`` is an
+FTS5 virtual table on SQLite (migration 0003) and a table of stored tsvectors on
+PostgreSQL (migration 0012), both keyed ``rowid = 2 * message id`` or
+``2 * memory id + 1``.  :func:`include_object` keeps it out of schema comparisons.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db.models import Base, utcnow
 
 FTS_TABLE = "memory_fts"
-PG_MESSAGE_TSV_INDEX = "ix_messages_content_tsv"
 # The text search configuration of the PostgreSQL index; queries must use the same.
 PG_TS_CONFIG = "english"
 
@@ -67,6 +66,6 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     """Alembic filter: leave the full-text structures made by hand out of autogenerate."""
     if type_ == "table" and name and name.startswith(FTS_TABLE):
         return False
-    if type_ == "index" and name == PG_MESSAGE_TSV_INDEX:
+    if type_ == "index" and name and name.startswith("ix_memory_fts"):
         return False
     return True

@@ -95,6 +95,7 @@ class MemoryCommands:
             await hook(user_id)
         counts = await forget_me(self.db, user_id)
         self.store.forget_user(user_id)
+        self.search.word_counts.forget_user(user_id)  # the words of their questions, too
         for hook in self.after_forget:
             await hook(user_id)
         log.info("forget-me: deleted the data of user %s (%s rows)", user_id, sum(counts.values()))

@@ -1,8 +1,8 @@
 """Full-text search over a user's indexed messages and memories, on SQLite and PostgreSQL.
 
-SQLite: the FTS5 table ``memory_fts`` holds the text, with ``rowid = 2 * id``
-for a message and ``2 * id + 1`` for a memory.  PostgreSQL: ``to_tsvector`` over
-``messages.content`` (a GIN expression index) and ``memories.text``.  Both stem
+The table ``memory_fts`` has a row per indexed message (``rowid = 2 * id``) and
+memory (``2 * id + 1``) with its owner: on SQLite an FTS5 table of the text, on
+PostgreSQL the stored ``tsvector`` (GIN index, and (user_id, rowid)).  Both stem
 (FTS5's porter tokenizer, PostgreSQL's ``english`` configuration).  Either way a
 query is an OR of the question's content words, each bringing a bounded number
 of rows, and a row scores the BM25 weight (inverse document frequency) of the
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -38,7 +40,37 @@ MAX_TERMS = 16
 # Rows each query word brings at most (its newest): bounds the work of a common word.
 PER_WORD = 300
 # A common word's rows are counted up to this many, for its weight.
-COUNT_CAP = 5000
+COUNT_CAP = 2000
+
+
+class WordCounts:
+    """How many of a user's rows hold each common word, remembered a while: counting a word found in
+    thousands of rows is the one unbounded-looking part of a search, and the count changes slowly."""
+
+    def __init__(self, *, size: int = 4096, ttl: float = 600.0) -> None:
+        self.size = size
+        self.ttl = ttl
+        self._counts: OrderedDict[tuple[int, str, tuple[str, ...]], tuple[int, float]] = OrderedDict()
+
+    def get(self, user_id: int, word: str, kinds: Sequence[str]) -> int | None:
+        """The remembered count, or None when unknown or older than ``ttl`` seconds."""
+        key = (user_id, word, tuple(sorted(kinds)))
+        found = self._counts.get(key)
+        if found is None or time.monotonic() - found[1] > self.ttl:
+            return None
+        self._counts.move_to_end(key)
+        return found[0]
+
+    def put(self, user_id: int, word: str, kinds: Sequence[str], count: int) -> None:
+        """Remember ``count`` for the word (the least recently used entry leaves past ``size``)."""
+        self._counts[(user_id, word, tuple(sorted(kinds)))] = (count, time.monotonic())
+        while len(self._counts) > self.size:
+            self._counts.popitem(last=False)
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop the counts of ``user_id`` (their data was deleted)."""
+        for key in [key for key in self._counts if key[0] == user_id]:
+            del self._counts[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +92,22 @@ def content_words(query: str) -> list[str]:
 
 async def add_rows(conn: AsyncConnection, user_id: int, rows: Iterable[tuple[str, int, str]]) -> None:
     """Index ``(kind, id, text)`` rows for ``user_id`` (replacing earlier text of the same row)."""
-    if conn.dialect.name != "sqlite":
-        return  # PostgreSQL reads the text from its own tables through the expression index
     params = [{"rowid": _rowid(kind, item_id), "text": body, "user_id": user_id} for kind, item_id, body in rows]
     if not params:
         return
     await conn.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :rowid"), [{"rowid": p["rowid"]} for p in params])
-    await conn.execute(text(f"INSERT INTO {FTS_TABLE} (rowid, text, user_id) VALUES (:rowid, :text, :user_id)"), params)
+    if conn.dialect.name == "sqlite":
+        insert = f"INSERT INTO {FTS_TABLE} (rowid, text, user_id) VALUES (:rowid, :text, :user_id)"
+    else:
+        insert = (
+            f"INSERT INTO {FTS_TABLE} (rowid, user_id, tsv) "
+            f"VALUES (:rowid, :user_id, to_tsvector('{PG_TS_CONFIG}', :text))"
+        )
+    await conn.execute(text(insert), params)
 
 
 async def remove_rows(conn: AsyncConnection, rows: Iterable[tuple[str, int]]) -> None:
     """Drop ``(kind, id)`` rows from the full-text index."""
-    if conn.dialect.name != "sqlite":
-        return
     params = [{"rowid": _rowid(kind, item_id)} for kind, item_id in rows]
     if params:
         await conn.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :rowid"), params)
@@ -80,8 +115,7 @@ async def remove_rows(conn: AsyncConnection, rows: Iterable[tuple[str, int]]) ->
 
 async def remove_user(conn: AsyncConnection, user_id: int) -> None:
     """Drop every full-text row of ``user_id``."""
-    if conn.dialect.name == "sqlite":
-        await conn.execute(text(f"DELETE FROM {FTS_TABLE} WHERE user_id = :user_id"), {"user_id": user_id})
+    await conn.execute(text(f"DELETE FROM {FTS_TABLE} WHERE user_id = :user_id"), {"user_id": user_id})
 
 
 async def search(
@@ -93,6 +127,7 @@ async def search(
     kinds: Sequence[str] = ("message", "memory"),
     documents: int = 0,
     per_word: int = PER_WORD,
+    counts: WordCounts | None = None,
 ) -> list[TextHit]:
     """The user's messages and/or memories (``kinds``) holding any content word of ``query``, best first.
 
@@ -102,17 +137,23 @@ async def search(
     about Neptune asked of someone who never mentioned it matches little of itself).
     The work is bounded: each word brings at most its ``per_word`` newest rows (so a word found in
     half of 100,000 messages costs what a rare one does); such a capped word's frequency is counted
-    up to ``COUNT_CAP``.  ``all_terms`` marks the hits that hold every word.
+    up to ``COUNT_CAP`` (and remembered in ``counts``).  ``all_terms`` marks the hits that hold every word.
     """
     words = content_words(query)
     if not words or not kinds:
         return []
     found = await _rows_per_word(conn, user_id, words, kinds, per_word)
-    counts = await _capped_counts(conn, user_id, [w for w, rows in zip(words, found, strict=True) if len(rows) >= per_word], kinds)
+    common = [word for word, rows in zip(words, found, strict=True) if len(rows) >= per_word]
+    known = {word: n for word in common if (n := counts.get(user_id, word, kinds) if counts else None) is not None}
+    fresh = await _capped_counts(conn, user_id, [word for word in common if word not in known], kinds)
+    if counts is not None:
+        for word, n in fresh.items():
+            counts.put(user_id, word, kinds, n)
+    frequencies = {**known, **fresh}
     total_docs = max(documents, max((len(rows) for rows in found), default=0), 1)
     weights = []
     for word, rows in zip(words, found, strict=True):
-        frequency = counts.get(word, len(rows))
+        frequency = frequencies.get(word, len(rows))
         weights.append(math.log(1.0 + (total_docs - frequency + 0.5) / (frequency + 0.5)))
     whole = sum(weights) or 1.0
     held: dict[tuple[str, int], float] = {}
@@ -131,32 +172,32 @@ async def _rows_per_word(
     """For each word, the keys of at most ``per_word`` of the user's newest rows holding it (stemmed)."""
     params: dict[str, object] = {"user_id": user_id, "cap": per_word}
     parts = []
-    if conn.dialect.name == "sqlite":
-        # The kind is the rowid's parity (see _rowid).
-        only = "" if len(set(kinds)) > 1 else f" AND rowid % 2 = {1 if kinds[0] == 'memory' else 0}"
-        for i, word in enumerate(words):
-            params[f"w{i}"] = f'"{word}"'
-            parts.append(
-                f"SELECT {i} AS w, rowid AS r FROM (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :w{i} "
-                f"AND user_id = :user_id{only} ORDER BY rowid DESC LIMIT :cap)"
-            )
-        rows = await conn.execute(text(" UNION ALL ".join(parts)), params)
-        found: list[list[tuple[str, int]]] = [[] for _ in words]
-        for i, rowid in rows:
-            hit = _from_rowid(int(rowid), False)
-            found[int(i)].append((hit.kind, hit.id))
-        return found
     for i, word in enumerate(words):
-        params[f"w{i}"] = word
-        if "message" in kinds:
-            parts.append(_PG_MESSAGES.format(i=i))
-        if "memory" in kinds:
-            parts.append(_PG_MEMORIES.format(i=i))
+        params[f"w{i}"] = _match(conn, word)
+        parts.append(f"SELECT {i} AS w, rowid AS r FROM ({_newest(conn, i, kinds)} LIMIT :cap) AS p{i}")
     rows = await conn.execute(text(" UNION ALL ".join(parts)), params)
-    found = [[] for _ in words]
-    for i, kind, item in rows:
-        found[int(i)].append((str(kind), int(item)))
+    found: list[list[tuple[str, int]]] = [[] for _ in words]
+    for i, rowid in rows:
+        hit = _from_rowid(int(rowid), False)
+        found[int(i)].append((hit.kind, hit.id))
     return found
+
+
+def _match(conn: AsyncConnection, word: str) -> str:
+    """``word`` as the database's full-text query of one (stemmed) word."""
+    return f'"{word}"' if conn.dialect.name == "sqlite" else word
+
+
+def _newest(conn: AsyncConnection, i: int, kinds: Sequence[str]) -> str:
+    """The user's rows holding word ``:w{i}``, newest first: both databases walk them in rowid order
+    (FTS5 natively; PostgreSQL the (user_id, rowid) index for a common word, GIN for a rare one)."""
+    # The kind is the rowid's parity (see _rowid).
+    only = "" if len(set(kinds)) > 1 else f" AND rowid % 2 = {1 if kinds[0] == 'memory' else 0}"
+    if conn.dialect.name == "sqlite":
+        where = f"{FTS_TABLE} MATCH :w{i}"
+    else:
+        where = f"tsv @@ plainto_tsquery('{PG_TS_CONFIG}', :w{i})"
+    return f"SELECT rowid FROM {FTS_TABLE} WHERE {where} AND user_id = :user_id{only} ORDER BY rowid DESC"
 
 
 async def _capped_counts(
@@ -168,36 +209,10 @@ async def _capped_counts(
     params: dict[str, object] = {"user_id": user_id, "cap": COUNT_CAP}
     parts = []
     for i, word in enumerate(words):
-        if conn.dialect.name == "sqlite":
-            params[f"w{i}"] = f'"{word}"'
-            only = "" if len(set(kinds)) > 1 else f" AND rowid % 2 = {1 if kinds[0] == 'memory' else 0}"
-            inner = f"SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :w{i} AND user_id = :user_id{only} LIMIT :cap"
-        else:
-            params[f"w{i}"] = word
-            inner = (
-                "SELECT 1 FROM messages m JOIN message_embeddings e ON e.message_id = m.id "
-                f"WHERE e.user_id = :user_id AND to_tsvector('{PG_TS_CONFIG}', m.content) "
-                f"@@ plainto_tsquery('{PG_TS_CONFIG}', :w{i}) LIMIT :cap"
-            )
-        parts.append(f"SELECT {i}, (SELECT count(*) FROM ({inner}) AS c{i})")
+        params[f"w{i}"] = _match(conn, word)
+        parts.append(f"SELECT {i}, (SELECT count(*) FROM ({_newest(conn, i, kinds)} LIMIT :cap) AS c{i})")
     rows = await conn.execute(text(" UNION ALL ".join(parts)), params)
     return {words[int(i)]: int(n) for i, n in rows}
-
-
-# Each word's newest rows, newest first: with LIMIT, PostgreSQL either reads the word's few rows
-# from the GIN index or walks the newest messages and stops after ``cap`` matches (a common word).
-_PG_MESSAGES = f"""
-    (SELECT {{i}} AS w, 'message' AS kind, m.id AS id FROM messages m
-     JOIN message_embeddings e ON e.message_id = m.id
-     WHERE e.user_id = :user_id AND to_tsvector('{PG_TS_CONFIG}', m.content) @@ plainto_tsquery('{PG_TS_CONFIG}', :w{{i}})
-     ORDER BY m.id DESC LIMIT :cap)
-"""
-_PG_MEMORIES = f"""
-    (SELECT {{i}} AS w, 'memory' AS kind, r.id AS id FROM memories r
-     WHERE r.user_id = :user_id AND r.superseded_by IS NULL
-       AND to_tsvector('{PG_TS_CONFIG}', r.text) @@ plainto_tsquery('{PG_TS_CONFIG}', :w{{i}})
-     ORDER BY r.id DESC LIMIT :cap)
-"""
 
 
 def _rowid(kind: str, item_id: int) -> int:

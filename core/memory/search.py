@@ -80,6 +80,7 @@ class MemorySearch:
     def __init__(self, store: MemoryStore, *, options: SearchOptions | None = None) -> None:
         self.store = store
         self.options = options or SearchOptions()
+        self.word_counts = fts.WordCounts()
 
     async def search(
         self,
@@ -137,7 +138,10 @@ class MemorySearch:
         async with self.store.db.engine.connect() as conn:
             held: dict[tuple[Kind, int], float] = {}
             if opts.mode != "vector":
-                found = await fts.search(conn, user_id, query, fts.PER_WORD * fts.MAX_TERMS, kinds=kinds, documents=documents)
+                found = await fts.search(
+                    conn, user_id, query, fts.PER_WORD * fts.MAX_TERMS, kinds=kinds, documents=documents,
+                    counts=self.word_counts,
+                )  # fmt: skip
                 held = {(hit.kind, hit.id): hit.score for hit in found}  # type: ignore[misc]
                 keys += [(hit.kind, hit.id) for hit in found[: opts.candidates]]  # type: ignore[misc]
             keys = list(dict.fromkeys(keys))

@@ -18,6 +18,10 @@ from core.memory.store import MemoryStore
 from core.memory.tool import ForgetMemoryTool, SearchMemoryTool
 
 
+# A partial keyword hit counts with a cosine this much under the floor (0.30 → 0.25).
+TEXT_FLOOR_MARGIN = 0.05
+
+
 @dataclass(frozen=True, slots=True)
 class MemorySettings:
     """The memory settings (bot/config.py: EMBEDDING_DIMENSIONS, RECALL_*, MEMORY_*)."""
@@ -61,7 +65,7 @@ def add_long_term_memory(chat: ChatService, model: OpenAIModel, settings: Memory
     )
     floor = settings.similarity_floor
     options = SearchOptions(
-        floor=floor, text_floor=min(floor, SearchOptions().text_floor), text_match=settings.text_match
+        floor=floor, text_floor=floor - TEXT_FLOOR_MARGIN, text_match=settings.text_match
     )
     search = MemorySearch(store, options=options)
     chat.pipeline.add_before_model(
