@@ -2,7 +2,7 @@
 
 Full-text search lives outside the ORM metadata on purpose: ``memory_fts`` is an
 FTS5 virtual table on SQLite (migration 0003) and a table of stored tsvectors on
-PostgreSQL (migration 0012), both keyed ``rowid = 2 * message id`` or
+PostgreSQL (migration 0014), both keyed ``rowid = 2 * message id`` or
 ``2 * memory id + 1``.  :func:`include_object` keeps it out of schema comparisons.
 """
 

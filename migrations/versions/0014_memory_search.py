@@ -1,7 +1,7 @@
 """Memory search on PostgreSQL: a full-text table of stored tsvectors, like SQLite's FTS5 table.
 
-Revision ID: 0012_memory_search
-Revises: 0011_link_requests
+Revision ID: 0014_memory_search
+Revises: 0013_pending_actions
 Create Date: 2026-12-07
 
 Before, PostgreSQL searched ``to_tsvector('english', messages.content)`` through an
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0012_memory_search"
-down_revision = "0011_link_requests"
+revision = "0014_memory_search"
+down_revision = "0013_pending_actions"
 branch_labels = None
 depends_on = None
 
