@@ -176,6 +176,7 @@ class UserVectors:
                 index.remove(list(loaded.dropped))
                 loaded.dropped.clear()
                 loaded.index = index
+            if loaded.index is not None:  # a new index, or one that grew
                 self._keep_within_budget(key)
             return loaded.index
 
