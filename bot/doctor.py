@@ -19,6 +19,7 @@ from adapters.slack.credentials import check_bot_token, open_socket_url
 from bot.config import Settings
 from bot.container import build_model
 from bot.errors import ConfigError, first_line
+from bot.font_check import font_advice, uncovered_scripts
 from bot.google_checks import google_checks
 from bot.web_checks import web_problems, web_server_on
 from core.db.database import Database
@@ -68,6 +69,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks.append(await _database_check(settings, missing))
     checks.extend(await _model_checks(settings))
     checks.append(_pdf_check())
+    checks.append(await asyncio.to_thread(_font_check))
     checks.extend(await _google_checks(settings, has_database=missing is None))
     checks.extend(_web_checks(settings))
     checks.extend(await _platform_checks(settings))
@@ -172,6 +174,16 @@ def _pdf_check() -> Check:
     if problem is not None:
         return Check(False, f"PDF rendering: {problem}")
     return Check(True, f"PDF rendering works (WeasyPrint {getattr(weasyprint(), '__version__', '?')})")
+
+
+def _font_check() -> Check:
+    """Emoji and CJK fonts for the PDF: only a warning, the PDF renders either way."""
+    missing = uncovered_scripts()
+    if missing is None:
+        return Check(False, "PDF fonts: fontconfig's fc-list is not installed, so they cannot be checked", warning=True)
+    if missing:
+        return Check(False, font_advice(missing), warning=True)
+    return Check(True, "PDF fonts cover emoji, Chinese and Japanese")
 
 
 async def _google_checks(settings: Settings, *, has_database: bool = True) -> list[Check]:

@@ -5,9 +5,12 @@ with a clean environment, against the fake OpenAI server."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from bot.doctor import is_served
 from core.export.engine import install_hint
@@ -144,3 +147,32 @@ def test_a_model_name_without_a_tag_matches_the_latest_tag_as_ollama_lists_it() 
     assert is_served("qwen2.5:7b", served)
     assert not is_served("qwen2.5", served), "only :latest is what a name without a tag means"
     assert not is_served("llama3.2:1b", served) and not is_served("gpt-4o-mini", served)
+
+
+def test_doctor_warns_when_no_font_has_emoji_or_cjk_glyphs(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
+    if shutil.which("fc-list") is None:
+        pytest.skip("fontconfig's fc-list is not installed")
+    # Fontconfig sees only the DejaVu fonts (as on a machine with just fonts-dejavu-core).
+    fonts = tmp_path / "fonts.conf"
+    fonts.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        f"<dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
+
+    result = run("doctor", tmp_path, openai_fake, FONTCONFIG_FILE=str(fonts))
+
+    assert result.returncode == 0, "a missing font is a warning: the PDF still renders"
+    assert (
+        "! PDF fonts: emoji and Chinese and Japanese would show as empty boxes; install fonts for them "
+        "(Debian: apt install fonts-noto-color-emoji fonts-noto-cjk)"
+    ) in report(result)
+
+
+def test_doctor_finds_the_emoji_and_cjk_fonts_ci_installs(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
+    if not (Path("/usr/share/fonts/opentype/noto").is_dir() and Path("/usr/share/fonts/truetype/noto").is_dir()):
+        pytest.skip("fonts-noto-cjk and fonts-noto-color-emoji are not installed (.ci/run installs them)")
+
+    result = run("doctor", tmp_path, openai_fake)
+
+    assert "✓ PDF fonts cover emoji, Chinese and Japanese" in report(result)
