@@ -65,7 +65,7 @@ def _log_locations(settings: Settings) -> None:
     log.info("database: %s", database_location(settings.database_url))
 
 
-async def _chat(settings: Settings) -> None:
+async def _chat(settings: Settings, *, transcript: bool | None = None) -> None:
     from adapters.terminal import TerminalChat
     from bot.container import Container
     from bot.forget_wiring import terminal_files_dir
@@ -91,6 +91,7 @@ async def _chat(settings: Settings) -> None:
                 commands=container.commands,
                 services=[] if settings.platforms else container.scheduled_services(reachable_only=True),
                 tasks=container.tasks,
+                transcript=transcript,
             ).run()
         finally:
             for service in web:
@@ -157,7 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", title="commands", metavar="{run,chat,migrate,doctor,backup,restore}")
     sub.add_parser("run", help="serve every configured platform (Discord, Slack)")
-    sub.add_parser("chat", help="chat in the terminal")
+    chat = sub.add_parser("chat", help="chat in the terminal")
+    chat.add_argument(
+        "--transcript",
+        action="store_true",
+        help="print the prompts and labels even when the output is not a terminal (a file or a pipe)",
+    )
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("doctor", help="check settings, database, model endpoint and platform tokens")
     backup = sub.add_parser("backup", help="a consistent copy of the database, also while the bot runs")
@@ -184,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"The data folder {settings.data_dir} cannot be used ({exc.strerror or exc}); "
                     "set DATA_DIR to a folder you can write to."
                 ) from None
-            asyncio.run(_chat(settings))
+            asyncio.run(_chat(settings, transcript=True if getattr(args, "transcript", False) else None))
         elif command == "run":
             configure_logging(settings.log_level)
             asyncio.run(_run(settings))

@@ -32,10 +32,12 @@ def unexpected(exc: BaseException) -> str:
 class AnswerView:
     """Prints the events of one turn; build one per answer."""
 
-    def __init__(self, console: Console, *, files_dir: Path, live: bool) -> None:
+    def __init__(self, console: Console, *, files_dir: Path, live: bool, labels: bool = True) -> None:
+        """``labels``: "assistant ›" before an answer (off when the output is a file or a pipe)."""
         self.console = console
         self.files_dir = files_dir
         self.live = live
+        self.labels = labels
         self.at_line_start = True
         self.labelled = False
         self._spinner: Status | None = None
@@ -119,9 +121,10 @@ class AnswerView:
         self.at_line_start = True
 
     def _label(self) -> None:
-        self.console.print(LABEL, end="")
+        if self.labels:
+            self.console.print(LABEL, end="")
+            self.at_line_start = False
         self.labelled = True
-        self.at_line_start = False
 
     def _spin(self, text: str) -> None:
         shown = escape(printable(text, newlines=False))

@@ -72,19 +72,23 @@ class TerminalChat:
         commands: CommandSet | None = None,
         services: Sequence[Companion] = (),
         tasks: BackgroundTasks | None = None,
+        transcript: bool | None = None,
     ) -> None:
         """``lines`` defaults to the line editor on a terminal and to plain lines from a pipe or file;
         ``read_line`` (a coroutine function) is the older way to feed lines.
         ``outbox`` gets a messenger that prints posts to this user while the chat runs.
         ``commands`` (the core's, as on Discord and Slack) answer the slash commands the chat has not
         its own. ``services`` run while the chat is open, once it can print posts (the daily log).
-        ``tasks``, the process's background work, is drained on leaving, with a line when it takes a while."""
+        ``tasks``, the process's background work, is drained on leaving, with a line when it takes a while.
+        ``transcript`` prints the banner, "you ›" prompts and "assistant ›" labels; by default only when the
+        output is a terminal (``echo hi | captainslog chat > answer.txt`` writes just the answer)."""
         self.chat = chat
         self.outbox = outbox
         self.services = list(services)
         self.tasks = tasks
         self._started: list[Companion] = []
         self.console = console or Console(highlight=False)
+        self.transcript = self.console.is_terminal if transcript is None else transcript
         self.identity = PlatformIdentity("terminal", "local", user, display_name=user)
         self.place = ConversationRef("terminal", "local", user)
         self.files_dir = files_dir
@@ -96,7 +100,7 @@ class TerminalChat:
         if lines is None and read_line is not None:
             lines = CallableLines(read_line)
         if lines is None:
-            lines = PromptLines.create() if is_interactive() else PipedLines(self.console)
+            lines = PromptLines.create() if is_interactive() else PipedLines(self.console, prompt=self.transcript)
         self.lines: LineSource = lines
         self._waiting: asyncio.Task[Any] | None = None  # the prompt or the answer, whichever Ctrl-C stops
         self._commands: dict[str, Callable[[str], Awaitable[bool]]] = {
@@ -112,7 +116,11 @@ class TerminalChat:
     async def run(self) -> None:
         """The read–answer loop, until /quit, Ctrl-D, Ctrl-C at the prompt or the end of the input."""
         if self.outbox is not None:
-            self.outbox.register(TerminalMessenger(self.console, user=self.identity.user_id, files_dir=self.files_dir))
+            self.outbox.register(
+                TerminalMessenger(
+                    self.console, user=self.identity.user_id, files_dir=self.files_dir, labels=self.transcript
+                )
+            )
         restore = self._catch_sigint()
         try:
             await self._loop()
@@ -131,7 +139,8 @@ class TerminalChat:
 
     async def _loop(self) -> None:
         await self._guarded(self._recover())
-        self.console.print("[bold]CaptainsLog[/] — type a message, or /help. Ctrl-D to leave.")
+        if self.transcript:
+            self.console.print("[bold]CaptainsLog[/] — type a message, or /help. Ctrl-D to leave.")
         await self._start_services()
         while True:
             line = await self._stoppable(self.lines.read())
@@ -157,7 +166,9 @@ class TerminalChat:
     async def say(self, text: str) -> None:
         """Send one message and print the answer as it streams; Ctrl-C stops it, an error is one line."""
         incoming = IncomingMessage(conversation=self.place, author=self.identity, text=text, received_at=utcnow())
-        view = AnswerView(self.console, files_dir=self.files_dir, live=self.lines.interactive)
+        view = AnswerView(
+            self.console, files_dir=self.files_dir, live=self.lines.interactive, labels=self.transcript
+        )
         view.begin()
         try:
             with self.lines.answering(self.interrupt):
@@ -259,7 +270,7 @@ class TerminalChat:
             draining = asyncio.ensure_future(tasks.drain())
             try:
                 done, _ = await asyncio.wait({draining}, timeout=NOTICE_AFTER)
-                if not done:
+                if not done and self.transcript:  # a notice for a person watching, not for a file of answers
                     self.console.print(FINISHING)
                     shown = True
                     await draining

@@ -123,9 +123,11 @@ class PipedLines:
 
     interactive = False
 
-    def __init__(self, console: Console, fd: int | None = None) -> None:
+    def __init__(self, console: Console, fd: int | None = None, *, prompt: bool = True) -> None:
+        """``prompt``: print "you ›" before each line (off when the output is a file or a pipe)."""
         self.console = console
         self.fd = fd
+        self.prompt = prompt
         self._queue: asyncio.Queue[str | None] | None = None
 
     def _start(self) -> asyncio.Queue[str | None]:
@@ -159,13 +161,15 @@ class PipedLines:
         """The next line; at the end of the input, None (after ending the prompt's line)."""
         if self._queue is None:
             self._queue = self._start()
-        self.console.print(f"[bold green]{PROMPT.rstrip()}[/] ", end="")
+        if self.prompt:
+            self.console.print(f"[bold green]{PROMPT.rstrip()}[/] ", end="")
         try:
             line = await self._queue.get()
         except asyncio.CancelledError:  # Ctrl-C while waiting: the shell's prompt goes on a line of its own
-            self.console.print()
+            if self.prompt:
+                self.console.print()
             raise
-        if line is None:
+        if line is None and self.prompt:
             self.console.print()
         return line
 

@@ -52,8 +52,9 @@ class TerminalMessenger:
 
     platform = PLATFORM
 
-    def __init__(self, console: Console, *, user: str, files_dir: Path) -> None:
+    def __init__(self, console: Console, *, user: str, files_dir: Path, labels: bool = True) -> None:
         self.console = console
+        self.labels = labels
         self.user = user
         self.files_dir = files_dir
         self.place = ConversationRef(PLATFORM, WORKSPACE, user)
@@ -85,7 +86,8 @@ class TerminalMessenger:
 
     def _show(self, text: str, files: Sequence[OutgoingFile]) -> Delivery:
         if text:
-            line = Text("\nassistant › ", style="bold cyan").append_text(with_bold(printable(text)))
+            label = "\nassistant › " if self.labels else "\n"
+            line = Text(label, style="bold cyan").append_text(with_bold(printable(text)))
             self.console.print(line, highlight=False, soft_wrap=True)
         for file in files:
             path = save_file(self.files_dir, file)

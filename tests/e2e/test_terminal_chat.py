@@ -116,7 +116,7 @@ def run_bot(command: str, workdir: Path, *, lines: Sequence[str] = (), **env: st
     type ``lines``, then close stdin as Ctrl-D would."""
     data_dir = workdir / "data"
     result = subprocess.run(
-        [sys.executable, "-m", "bot", command],
+        [sys.executable, "-m", "bot", *command.split()],
         input="".join(line + "\n" for line in lines),
         capture_output=True,
         text=True,
@@ -131,7 +131,7 @@ def run_bot(command: str, workdir: Path, *, lines: Sequence[str] = (), **env: st
 def chat(fake: FakeOpenAI, workdir: Path, *lines: str, **env: str | None) -> Session:
     """A terminal chat session against the fake server: type ``lines``, then leave."""
     env.setdefault("OPENAI_BASE_URL", fake.base_url)
-    return run_bot("chat", workdir, lines=lines, **env)
+    return run_bot("chat --transcript", workdir, lines=lines, **env)
 
 
 def user_texts(messages: list[dict]) -> list[str]:
@@ -186,11 +186,11 @@ def other_commands(
                 OPENAI_API_KEY=WRONG_KEY,
             ),
             "chat without a key": pool.submit(
-                run_bot, "chat", fresh_dir("no-key"), lines=["hello"], OPENAI_API_KEY=None
+                run_bot, "chat --transcript", fresh_dir("no-key"), lines=["hello"], OPENAI_API_KEY=None
             ),
             "chat with an unreachable endpoint": pool.submit(
                 run_bot,
-                "chat",
+                "chat --transcript",
                 fresh_dir("unreachable"),
                 lines=["hello?", "still there?"],
                 OPENAI_BASE_URL=unreachable,
@@ -240,6 +240,16 @@ def test_a_first_session_help_then_a_streamed_answer(openai_fake: FakeOpenAI, wo
     assert user_texts(openai_fake.last_messages()) == ["good morning"]
     assert session.returncode == 0 and session.stderr == ""
     session.assert_no_secret_or_traceback()
+
+
+def test_piped_in_and_out_prints_only_the_answers(openai_fake: FakeOpenAI, workdir: Path) -> None:
+    # `echo … | captainslog chat > answers.txt`: no banner, no prompts, no labels in the file.
+    openai_fake.queue(Reply("Bonjour."), Reply("Au revoir."))
+
+    session = run_bot("chat", workdir, lines=["say hello in French", "and goodbye"], OPENAI_BASE_URL=openai_fake.base_url)
+
+    assert session.returncode == 0 and session.stderr == "", session.stderr
+    assert session.stdout == "Bonjour.\nAu revoir.\n"
 
 
 def test_a_tool_call_shows_what_is_happening_then_the_answer(openai_fake: FakeOpenAI, workdir: Path) -> None:
@@ -462,7 +472,7 @@ def test_invalid_utf8_on_stdin_is_replaced_not_a_crash(openai_fake: FakeOpenAI, 
     data_dir = workdir / "data"
 
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "chat"],
+        [sys.executable, "-m", "bot", "chat", "--transcript"],
         input=b"caf\xe9 au lait\n/what\xff\xfe\n",
         capture_output=True,
         cwd=workdir,
@@ -504,7 +514,7 @@ class Running:
     def __init__(self, fake: FakeOpenAI, workdir: Path, **env: str | None) -> None:
         self.data_dir = workdir / "data"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "chat"],
+            [sys.executable, "-m", "bot", "chat", "--transcript"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
