@@ -27,6 +27,7 @@ from bot.settings_page import HEADERS, nonce_csrf, read_form
 from core.identity.approval import APPROVE_PATH
 from core.identity.results import Outcome, SignInResult, describe
 from core.identity.signin import SignIn
+from core.types import PlatformIdentity
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,12 @@ _TITLES = {
 Report = Callable[[SignInResult], Awaitable[None]]
 
 
-def _form_page(title: str, question: str, detail: str, token: str, buttons: str, action: str, secure: bool) -> Response:
-    """A page with one form: ``token`` and its CSRF value as hidden fields, and a nonce cookie."""
+def _form_page(
+    title: str, question: str, detail: str, token: str, buttons: str, action: str, secure: bool, then: str = ""
+) -> Response:
+    """A page with one form: ``token`` and its CSRF value as hidden fields, and a nonce cookie.
+
+    ``then``: the origin the form's answer redirects to (browsers hold redirects to the CSP's form-action)."""
     nonce = secrets.token_urlsafe(24)
     body = (
         f"<h1>{escape(title)}</h1><p><strong>{escape(question)}</strong></p><p>{escape(detail)}</p>"
@@ -52,7 +57,12 @@ def _form_page(title: str, question: str, detail: str, token: str, buttons: str,
         f'<input type="hidden" name="token" value="{escape(token, quote=True)}">'
         f'<input type="hidden" name="csrf" value="{nonce_csrf(nonce, token)}">{buttons}</form>'
     )
-    response = HTMLResponse(document(title, body), headers=HEADERS)
+    headers = dict(HEADERS)
+    if then:
+        headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
+            "form-action 'self'", f"form-action 'self' {then}"
+        )
+    response = HTMLResponse(document(title, body), headers=headers)
     response.set_cookie(COOKIE, nonce, max_age=86_400, path="/signin", secure=secure, httponly=True, samesite="lax")
     return response
 
@@ -69,6 +79,24 @@ def confirmation_page(result: SignInResult, *, secure: bool) -> Response:
         '<button type="submit" name="choice" value="cancel">Cancel</button>'
     )
     return _form_page("Confirm the link", result.message, detail, result.confirm_token, buttons, CONFIRM_PATH, secure)
+
+
+def connect_question(account: PlatformIdentity, token: str, *, secure: bool, google: str) -> Response:
+    """A /connect link of a user without a verified email: ask before Google's consent, naming the account.
+
+    ``google``: the origin of Google's consent page, where the button's answer redirects."""
+    question = f"Connect your Google Drive and Calendar to {describe(account)}?"
+    detail = (
+        f"Whoever uses {describe(account)} will read and change the calendar and files of the Google account "
+        "you choose next. If someone sent you this link, do not continue."
+    )
+    buttons = '<button type="submit" name="choice" value="go">Continue to Google</button>'
+    return _form_page("Connect Google", question, detail, token, buttons, f"/signin/{token}", secure, google)
+
+
+async def form_is_from_this_browser(request: Request, token: str) -> bool:
+    """Whether the POSTed form carries ``token`` and the CSRF value of this browser's cookie."""
+    return _checked(request, await read_form(request)) == token
 
 
 def _checked(request: Request, form: dict[str, str] | None) -> str | None:

@@ -15,12 +15,13 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from bot.link_pages import add_link_routes, confirmation_page
+from bot.link_pages import add_link_routes, confirmation_page, connect_question, form_is_from_this_browser
 from bot.settings_page import SettingsPage, add_settings_routes
 from core.identity.signin import CALLBACK_PATH, Outcome, SignIn, SignInResult
 from core.identity.states import StateRefused
@@ -83,6 +84,9 @@ def create_app(
             for listener in app.state.sign_in_listeners:
                 listener(result.identity)
 
+    # Before the /signin/{token} routes: POST /signin/confirm must not be taken for a token.
+    add_link_routes(app, report)
+
     @app.get("/healthz")
     async def healthz() -> Response:
         return PlainTextResponse("ok")
@@ -92,6 +96,27 @@ def create_app(
         signin: SignIn | None = app.state.signin
         if signin is None:
             return page("Sign-in is not set up", "This assistant has no Google sign-in configured.", 404)
+        try:
+            account = await signin.connect_to_confirm(token)
+            if account is not None:
+                google = "{0.scheme}://{0.netloc}".format(urlsplit(signin.oauth.config.auth_url))
+                secure = signin.public_url.startswith("https://")
+                return connect_question(account, token, secure=secure, google=google)
+            url = await signin.consent_url(token)
+        except StateRefused as refused:
+            return page(_TITLES[Outcome.INVALID_LINK], signin.state_message(refused.problem), 400)
+        return RedirectResponse(url, status_code=303, headers=_NO_STORE)
+
+    @app.post("/signin/{token}")
+    async def signin_link_confirmed(token: str, request: Request) -> Response:
+        """The "Continue to Google" button of :func:`connect_question` (CSRF-checked)."""
+        signin: SignIn | None = app.state.signin
+        if signin is None:
+            return page("Sign-in is not set up", "This assistant has no Google sign-in configured.", 404)
+        if not await form_is_from_this_browser(request, token):
+            return page(
+                "Not connected", "This form could not be checked, so nothing happened. Open the link again.", 403
+            )
         try:
             url = await signin.consent_url(token)
         except StateRefused as refused:
@@ -116,8 +141,6 @@ def create_app(
             return confirmation_page(result, secure=signin.public_url.startswith("https://"))
         await report(result)
         return page(_TITLES[result.outcome], result.message, _STATUS.get(result.outcome, 400))
-
-    add_link_routes(app, report)
 
     return app
 

@@ -101,6 +101,14 @@ class SignIn:
         scopes = SIGNIN_SCOPES if pending.purpose is Purpose.SIGNIN else CONNECT_SCOPES
         return self.oauth.authorization_url(state=state, code_verifier=pending.code_verifier, scopes=scopes)
 
+    async def connect_to_confirm(self, state: str) -> PlatformIdentity | None:
+        """The account a /connect link is for, when its user never signed in with Google (no verified email
+        to compare Google's answer with): the link's page then asks before going on. None otherwise."""
+        pending = await self.states.peek(state)
+        if pending.purpose is not Purpose.CONNECT_GOOGLE or pending.user_id is None:
+            return None
+        return pending.identity if await self.linker.email_of(pending.user_id) is None else None
+
     def state_message(self, problem: StateProblem) -> str:
         return _STATE_MESSAGES[problem]
 

@@ -123,3 +123,26 @@ async def test_a_forwarded_connect_link_finished_with_another_google_account_sto
     page = await site.follow(await site.signin.start_connect(DISCORD, user_id))
     assert page.status_code == 200 and "connected" in page.text
     assert await site.kit.store.load(user_id) is not None
+
+
+async def test_a_connect_link_of_a_user_without_a_verified_email_asks_first_naming_the_account(site: Site) -> None:
+    from tests.integration.google.test_signin import _email_less_user
+
+    user_id = await _email_less_user(site.db, DISCORD)  # let in by ALLOWED_ACCOUNTS, never signed in
+    link = await site.signin.start_connect(DISCORD, user_id)
+    async with httpx.AsyncClient(timeout=10) as crawler:  # a link preview: shown, nothing started or spent
+        shown = await crawler.get(link)
+        assert shown.status_code == 200 and "location" not in shown.headers
+        assert "Connect your Google Drive and Calendar to Discord user ada#1 (111)?" in shown.text
+        assert "If someone sent you this link, do not continue" in shown.text
+        policy = shown.headers["content-security-policy"]
+        google = httpx.URL(site.fake.auth_url)
+        assert f"form-action 'self' {google.scheme}://{google.host}:{google.port};" in policy, policy
+        forged = await crawler.post(link, data={"token": link.rsplit("/", 1)[1], "csrf": "0" * 64, "choice": "go"})
+        assert forged.status_code == 403
+    assert await site.kit.store.load(user_id) is None
+    async with httpx.AsyncClient(follow_redirects=True, timeout=10) as browser:
+        page = await browser.get(link)
+        done = await submit(browser, page, "choice", "go")  # → Google's consent → the callback
+    assert done.status_code == 200 and "Google Drive and Calendar are connected (ada@example.org)" in done.text
+    assert await site.kit.store.load(user_id) is not None
