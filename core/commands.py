@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from core.chat import ChatService
 from core.chat.user_ops import NOT_THE_OWNER
@@ -144,6 +145,11 @@ class CommandSet:
 
     def add(self, command: Command) -> None:
         self.commands[command.name] = command
+
+    async def claim(self, place: ConversationRef, event_id: str, at: datetime | None = None) -> bool:
+        """Whether this process runs the command invocation ``event_id`` (False: another process sharing
+        the database received it too and runs it); ask before acknowledging it on the platform."""
+        return await self.chat.claim(place, event_id, at or self.chat.clock())
 
     async def run(self, name: str, request: CommandRequest) -> CommandReply:
         """Run a command by name; every failure becomes a reply, never an exception."""

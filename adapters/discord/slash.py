@@ -55,6 +55,10 @@ async def _run(
     channel_id = interaction.channel_id or 0
     guild_id = interaction.guild_id
     request = CommandRequest(identity_of(interaction.user, guild_id), place_of(channel_id, guild_id), options)
+    # Every unsharded session of the bot receives the interaction: one process answers it.
+    if not await commands.claim(request.place, f"interaction:{interaction.id}", interaction.created_at):
+        log.info("/%s (interaction %s) is run by another process", command.name, interaction.id)
+        return
     if command.slow:
         # Discord wants an answer within 3 seconds: say we're on it, follow up when done.  The
         # "thinking…" line is only the caller's, so a refusal (a stranger, a spent quota) stays private.

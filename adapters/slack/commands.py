@@ -41,6 +41,17 @@ class SlashCommands:
         command = self.commands.commands.get(name)
         return "Working on it…" if command is not None and command.slow else None
 
+    async def claim(self, payload: dict[str, Any]) -> bool:
+        """Whether this process runs the command (its ``trigger_id`` is claimed once across processes)."""
+        trigger = str(payload.get("trigger_id") or "")
+        if not trigger:
+            return True
+        place = dm_ref(str(payload.get("team_id", "")), str(payload.get("channel_id", "")))
+        if await self.commands.claim(place, f"command:{trigger[:54]}"):
+            return True
+        log.info("/%s (trigger %s) is run by another process", payload.get("command", ""), trigger)
+        return False
+
     async def run(self, name: str, payload: dict[str, Any], respond: Respond) -> None:
         """Run one command from Slack's payload and deliver its reply."""
         team_id = str(payload.get("team_id", ""))

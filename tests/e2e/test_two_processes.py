@@ -114,6 +114,25 @@ async def test_every_message_delivered_to_both_processes_is_answered_once(
     assert sorted(await user_rows(database)) == sorted(f"hello {n}" for n in range(MESSAGES))
 
 
+async def test_a_slash_command_delivered_to_both_processes_runs_once(
+    two_bots: TwoBots, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="adapters")
+    bot = two_bots.first
+    user = bot.new_user("ada")
+
+    answer = await bot.command(user, "help")
+    await wait_for(lambda: sum("is run by another process" in r.getMessage() for r in caplog.records) == 1)
+    await two_bots.idle()
+
+    assert "/help" in answer.text
+    if bot.discord is not None:
+        assert len(bot.discord.interaction_responses) == 1
+    else:
+        assert bot.slack is not None
+        assert len(bot.slack.response_url_posts) == 1
+
+
 @pytest.mark.parametrize("two_bots", ["slack"], indirect=True)
 async def test_an_edit_and_a_deletion_reaching_the_other_process_apply_to_messages_waiting_in_line(
     two_bots: TwoBots, database: Database, openai_fake: FakeOpenAI

@@ -22,6 +22,9 @@ def _listener(
     name: str, commands: SlashCommands, spawn: Callable[[Coroutine[Any, Any, Any]], object]
 ) -> Callable[..., Awaitable[None]]:
     async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        if not await commands.claim(command):
+            await ack()  # delivered to another process of the app as well, which runs it
+            return
         text = commands.ack_text(name)
         await (ack(text=text, response_type="ephemeral") if text else ack())
         spawn(commands.run(name, command, respond))
