@@ -24,6 +24,8 @@ class BackgroundTasks:
         self.backoff = backoff
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.stopping = asyncio.Event()  # set by drain: the loops of `spawn_loop` end on it
+        self._loops: set[asyncio.Task[None]] = set()
         self.failures = 0  # tasks that gave up after their last retry
 
     @property
@@ -50,6 +52,28 @@ class BackgroundTasks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def spawn_loop(self, name: str, loop: Callable[[asyncio.Event], Awaitable[object]]) -> asyncio.Task[None] | None:
+        """Run ``loop(stopping)`` until the owner drains (a periodic sweep); it must return once ``stopping`` is set.
+
+        Not waited for by :meth:`wait_idle`, which is about work that ends by itself.
+        """
+        if self._closing:
+            log.warning("background loop %s refused: the process is stopping", name)
+            return None
+        task = asyncio.create_task(self._run_loop(name, loop), name=name)
+        self._loops.add(task)
+        task.add_done_callback(self._loops.discard)
+        return task
+
+    async def _run_loop(self, name: str, loop: Callable[[asyncio.Event], Awaitable[object]]) -> None:
+        try:
+            await loop(self.stopping)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - logged; the loop's work is caught up at the next start
+            self.failures += 1
+            log.exception("background loop %s failed", name)
 
     async def _run(self, name: str, work: Callable[[], Awaitable[object]], retries: int) -> None:
         attempt = 0
@@ -91,8 +115,13 @@ class BackgroundTasks:
         Cancelling the drain itself (someone who will not wait) cancels what is left at once.
         """
         self._closing = True
+        self.stopping.set()
+        loops = {task for task in self._loops if not task.done()}
         try:
+            if loops:
+                await asyncio.wait(loops, timeout=timeout)
             if await self.wait_idle(timeout):
+                await self._cancel_left()  # a loop still in its last pass
                 return
         except asyncio.CancelledError:
             await self._cancel_left()
@@ -101,7 +130,7 @@ class BackgroundTasks:
 
     async def _cancel_left(self) -> None:
         # Counted before cancelling: a cancelled task leaves the set as soon as it ends.
-        left = [task for task in self._tasks if not task.done()]
+        left = [task for task in self._tasks | self._loops if not task.done()]
         if not left:
             return
         log.warning("cancelling %d background tasks still running at stop", len(left))

@@ -51,6 +51,7 @@ TABLES = (
     "message_embeddings",
     "memories",
     "memory_fts",
+    "pending_extractions",
     "daily_logs",
     "usage_counts",
     "inbound_messages",

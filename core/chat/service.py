@@ -101,6 +101,7 @@ class ChatService:
         self.tools = tools
         self.people = people
         self.clock = clock
+        self.sleep = sleep  # waits of the clock (retries, the memory sweep): asyncio.sleep, or a test's
         self.locks = locks
         self.tasks = tasks or BackgroundTasks()
         self.pipeline = pipeline or TurnPipeline(self.tasks)

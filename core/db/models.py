@@ -159,6 +159,7 @@ class Revision(Base):
 
 from core.db import models_daily as _models_daily  # noqa: E402,F401
 from core.db import models_daily_indexes as _models_daily_indexes  # noqa: E402,F401
+from core.db import models_extraction as _models_extraction  # noqa: E402,F401
 from core.db import models_files as _models_files  # noqa: E402,F401
 from core.db import models_identity as _models_identity  # noqa: E402,F401
 from core.db import models_inbound as _models_inbound  # noqa: E402,F401

@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from core.chat.steps import FinishedTurn, HistoryChange
 from core.db.models import Conversation, Message
 from core.db.models_memory import MessageEmbedding
-from core.llm import OpenAIModel, describe_api_error
+from core.llm import ModelError, OpenAIModel, describe_api_error
 from core.memory.fts import content_words
 from core.memory.recall import RECALL_HEADING, RecallStep
 from core.memory.search import MemorySearch
 from core.memory.store import MemoryStore
+from core.memory.sweep import OUTAGE_KINDS, ExtractionBacklog
 from core.timefmt import stamp
 
 log = logging.getLogger(__name__)
@@ -42,8 +45,12 @@ class IndexMessagesStep:
 
     async def after_answer(self, turn: FinishedTurn) -> None:
         facts = turn.facts
-        await self.store.index_messages(facts.user.id, [facts.user_message_id, facts.answer_message_id])
-        await self.store.index_pending(facts.user.id, limit=self.backlog_batch)
+        try:
+            await self.store.index_messages(facts.user.id, [facts.user_message_id, facts.answer_message_id])
+            await self.store.index_pending(facts.user.id, limit=self.backlog_batch)
+        except ModelError as exc:
+            # Not retried here: the memory sweep (core/memory/sweep.py) finds unindexed messages later.
+            log.warning("indexing answer %s waits for the embedding endpoint: %s", facts.answer_message_id, exc)
 
 
 class ReindexOnChange:
@@ -127,25 +134,39 @@ class ExtractMemoriesStep:
         model: OpenAIModel,
         *,
         model_name: str | None = None,
+        backlog: ExtractionBacklog | None = None,
     ) -> None:
+        """With a ``backlog``, an extraction the model fails is owed there (for the sweep), not raised."""
         self.store = store
         self.search = search
         self.model = model
         self.model_name = model_name
+        self.backlog = backlog
 
     async def after_answer(self, turn: FinishedTurn) -> None:
         facts = turn.facts
-        if not set(content_words(facts.text)) - SMALL_TALK:
+        try:
+            await self.extract(facts.user.id, facts.user_message_id, facts.text, facts.now, facts.timezone)
+        except ModelError as exc:
+            if self.backlog is None or exc.kind not in OUTAGE_KINDS:
+                raise
+            # Owed, not retried here: the memory sweep asks again once the model answers.
+            log.warning("memory extraction of message %s waits for the model: %s", facts.user_message_id, exc)
+            await self.backlog.owe(facts.user.id, facts.user_message_id, facts.timezone.key)
+
+    async def extract(self, user_id: int, message_id: int, text: str, now: datetime, tz: ZoneInfo) -> None:
+        """Ask the model for the durable facts in one user message and remember them (raises `ModelError`)."""
+        if not set(content_words(text)) - SMALL_TALK:
             return  # "ok, thanks" holds no fact worth a model call
-        related = await self.search.search(facts.user.id, facts.text, limit=10, kinds=("memory",))
+        related = await self.search.search(user_id, text, limit=10, kinds=("memory",))
         known = "\n".join(f"[{hit.id}] {hit.text}" for hit in related) or "(none)"
         messages = [
             {"role": "system", "content": f"{EXTRACTION_PROMPT}\n\nKnown memories:\n{known}"},
-            {"role": "user", "content": f"{stamp(facts.now, facts.timezone)}\n{facts.text}"},
+            {"role": "user", "content": f"{stamp(now, tz)}\n{text}"},
         ]
         for item in await self._ask(messages):
             await self.store.remember(
-                facts.user.id, item["text"], source_message_id=facts.user_message_id, replaces=item.get("replaces")
+                user_id, item["text"], source_message_id=message_id, replaces=item.get("replaces")
             )
 
     async def _ask(self, messages: list[dict[str, str]]) -> list[dict[str, Any]]:

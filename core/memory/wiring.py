@@ -15,6 +15,7 @@ from core.memory.embedder import Embedder
 from core.memory.search import MemorySearch, SearchOptions
 from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
 from core.memory.store import MemoryStore
+from core.memory.sweep import ExtractionBacklog, MemorySweep
 from core.memory.tool import ForgetMemoryTool, SearchMemoryTool
 
 
@@ -51,6 +52,7 @@ class LongTermMemory:
     store: MemoryStore
     search: MemorySearch
     commands: MemoryCommands
+    sweep: MemorySweep  # catches up after a model outage, every minute of the chat's clock
 
 
 def add_long_term_memory(chat: ChatService, model: OpenAIModel, settings: MemorySettings) -> LongTermMemory:
@@ -78,10 +80,15 @@ def add_long_term_memory(chat: ChatService, model: OpenAIModel, settings: Memory
         )
     )
     chat.pipeline.add_after_answer(IndexMessagesStep(store))
+    backlog = ExtractionBacklog(chat.db, clock=chat.clock)
+    extractor = None
     if settings.extraction:
-        chat.pipeline.add_after_answer(ExtractMemoriesStep(store, search, model, model_name=settings.extraction_model))
+        extractor = ExtractMemoriesStep(store, search, model, model_name=settings.extraction_model, backlog=backlog)
+        chat.pipeline.add_after_answer(extractor)
     chat.pipeline.add_history_listener(ReindexOnChange(store))
     chat.tools.register(SearchMemoryTool(search, limit=settings.search_limit))
     chat.tools.register(ForgetMemoryTool(search))
     chat.tasks.spawn("memory-backfill", store.backfill)
-    return LongTermMemory(store, search, MemoryCommands(chat.db, store, search))
+    sweep = MemorySweep(store, backlog, extractor.extract if extractor else None, sleep=chat.sleep)
+    chat.tasks.spawn_loop("memory-sweep", sweep.run)
+    return LongTermMemory(store, search, MemoryCommands(chat.db, store, search), sweep)
