@@ -62,6 +62,7 @@ class RecordingMessenger:
     platform: str
     posts: list[Post] = field(default_factory=list)
     failing: bool = False
+    refusing: bool = False  # refuses for good, as a Discord user with closed DMs
     keys: dict[str, int] = field(default_factory=dict)  # idempotency key of each part posted -> its post
 
     async def send_to_account(
@@ -86,6 +87,8 @@ class RecordingMessenger:
         """
         if self.failing:
             raise DeliveryError(f"{self.platform} is down", retryable=True)
+        if self.refusing:
+            raise DeliveryError(f"{account.key} does not accept direct messages")
         if earlier_try is None or part.key not in self.keys:
             if part.file is None:
                 self.posts.append(Post(self.platform, account, part.text, []))

@@ -449,3 +449,21 @@ async def test_the_drive_folder_id_is_remembered_and_an_earlier_upload_is_not_re
     async with database.session() as session:
         settings = (await session.execute(select(User.settings).where(User.id == alice))).scalar_one()
     assert settings["drive_folder_id"] == folder.id
+
+
+async def test_a_day_refused_for_good_on_one_platform_goes_to_the_other_and_stays_there(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    people = People(database)
+    alice = await people.user("Alice", timezone="Europe/Paris")
+    await people.exchange(alice, paris(10, 0), "Plan the week", "Here is the plan.", platform="discord")
+    discord, slack = RecordingMessenger("discord", refusing=True), RecordingMessenger("slack")
+    clock = ManualClock(paris(22, 31))
+    proc = daily_process(database, model, clock, messengers=[discord, slack], pdf_dir=tmp_path)
+    openai_fake.queue(Reply(SUMMARY))
+
+    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.DONE
+
+    [post] = slack.posts
+    assert post.account.user_id == "alice-slack" and [f.filename for f in post.files] == [PDF_NAME]
+    assert discord.posts == []
