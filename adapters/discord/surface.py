@@ -135,7 +135,9 @@ class DiscordSurface:
         return await self._send_keyed(
             key,
             file.description[:1900] if file.description else None,
-            file=discord.File(io.BytesIO(file.data), filename=file.filename, description=file.description[:1000] or None),
+            file=discord.File(
+                io.BytesIO(file.data), filename=file.filename, description=file.description[:1000] or None
+            ),
         )
 
     async def _send_keyed(self, key: str, text: str | None, **extra: object) -> str:

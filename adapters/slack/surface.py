@@ -63,6 +63,7 @@ LOOKBACK = 20
 # Seconds before an earlier try that its posts are looked for (our clock against Slack's), and how many.
 READ_BACK_SKEW = 300.0
 READ_BACK_LIMIT = 200
+READ_BACK_PAGES = 5
 
 
 def sent_once(client: AsyncWebClient) -> AsyncWebClient:
@@ -202,22 +203,31 @@ class SlackSurface:
 
     async def own_posts_since(self, since: datetime) -> list[OwnPost] | None:
         """The bot's messages here from a little before `since` on, with the id each post carries."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
         try:
-            response = await self.client.conversations_history(
-                channel=self.channel,
-                oldest=f"{since.timestamp() - READ_BACK_SKEW:.6f}",
-                limit=READ_BACK_LIMIT,
-                include_all_metadata=True,
-            )
+            for _page in range(READ_BACK_PAGES):  # newest first: an early post may be pages back
+                response = await self.client.conversations_history(
+                    channel=self.channel,
+                    oldest=f"{since.timestamp() - READ_BACK_SKEW:.6f}",
+                    limit=READ_BACK_LIMIT,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                )
+                messages.extend(response.get("messages") or [])
+                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+                if not response.get("has_more") or cursor is None:
+                    break
         except (SlackClientError, *NETWORK_ERRORS) as exc:
             log.warning("could not read back the bot's posts in %s: %s", self.channel, exc)
             return None
         found: list[OwnPost] = []
-        for message in response.get("messages") or []:
+        for message in messages:
             if not message.get("bot_id"):
                 continue
             metadata: Any = message.get("metadata") or {}
-            key = (metadata.get("event_payload") or {}).get("post") if metadata.get("event_type") == POST_EVENT else None
+            ours = metadata.get("event_type") == POST_EVENT
+            key = (metadata.get("event_payload") or {}).get("post") if ours else None
             names = tuple(str(f.get("name") or "") for f in message.get("files") or [])
             found.append(OwnPost(str(message.get("ts") or ""), str(message.get("text") or ""), names, key))
         return found

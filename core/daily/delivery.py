@@ -172,7 +172,9 @@ class DayPoster:
             except DeliveryError as exc:
                 last_error = exc
                 log.warning("daily post of user %s on %s failed: %s", held.user_id, account.platform, exc.reason)
-                if chosen is not None or exc.retryable or any(r.sent for r in (await self.deliveries.of(held.id)).values()):
+                if chosen is not None or exc.retryable:
+                    raise
+                if any(r.sent for r in (await self.deliveries.of(held.id)).values()):
                     raise
                 # Refused for good before anything arrived (DMs closed): the next account may take it.
                 await self.deliveries.forget_unsent(held.id)

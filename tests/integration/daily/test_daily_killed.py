@@ -141,7 +141,9 @@ async def test_a_day_killed_at_a_step_boundary_arrives_once_and_complete_a_minut
     if nonce_forgotten:
         monkeypatch.setattr(discord_server, "NONCE_MEMORY", 0.0)
     messenger = DiscordMessenger(bot_client, DiscordBudget())
-    restarted = daily_process(database, model, clock, messengers=[messenger], pdf_dir=tmp_path / "new", kit=kit)  # type: ignore[list-item]
+    restarted = daily_process(
+        database, model, clock, messengers=[messenger], pdf_dir=tmp_path / "new", kit=kit  # type: ignore[list-item]
+    )
     # Its first look, at once: the dead process's claim is still fresh.
     assert (await restarted.runner.run_due()).get((ada, DAY)) in (None, Outcome.BUSY)
     # The next scheduler tick, a minute later: the claim, renewed by nobody, has run out.
@@ -181,7 +183,9 @@ async def test_a_bot_stopped_between_the_text_and_the_pdf_posts_only_the_pdf_at_
     openai_fake.default = lambda _request: Reply(SUMMARY)
     clock = ManualClock(paris(22, 31))
     messenger = DiscordMessenger(bot_client, DiscordBudget())
-    first = daily_process(database, model, clock, messengers=[messenger], pdf_dir=tmp_path / "a", worker="a")  # type: ignore[list-item]
+    first = daily_process(
+        database, model, clock, messengers=[messenger], pdf_dir=tmp_path / "a", worker="a"  # type: ignore[list-item]
+    )
     send_part = messenger.send_part
     at_the_file = asyncio.Event()
 
@@ -203,7 +207,9 @@ async def test_a_bot_stopped_between_the_text_and_the_pdf_posts_only_the_pdf_at_
     messenger.send_part = send_part  # type: ignore[method-assign]
 
     # The next start resumes the day at once (it was given back, no lease to wait out), with the PDF only.
-    second = daily_process(database, model, clock, messengers=[messenger], pdf_dir=tmp_path / "b", worker="b")  # type: ignore[list-item]
+    second = daily_process(
+        database, model, clock, messengers=[messenger], pdf_dir=tmp_path / "b", worker="b"  # type: ignore[list-item]
+    )
     assert (await second.runner.run_due())[(ada, DAY)] is Outcome.DONE
     messages = _bot_messages(fake_discord, discord_id)
     assert [m["content"].startswith("**Your day") for m in messages] == [True, False]

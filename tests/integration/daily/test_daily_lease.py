@@ -105,4 +105,5 @@ async def test_a_holder_that_lost_its_day_to_a_successor_stops_and_sends_nothing
     assert (await successor.runner.run_due())[(alice, DAY)] is Outcome.DONE
     refused.set()  # the database answers again: the next renewal is refused, and the work stops
     assert (await working)[(alice, DAY)] is Outcome.BUSY
-    assert len(slack.posts) == 1 and [f.filename for f in slack.posts[0].files] == [f"{DAY.isoformat()} CaptainsLog.pdf"]
+    assert len(slack.posts) == 1
+    assert [f.filename for f in slack.posts[0].files] == [f"{DAY.isoformat()} CaptainsLog.pdf"]
