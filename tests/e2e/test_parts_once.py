@@ -8,16 +8,25 @@ messages, after Discord has forgotten the nonce) and only what is missing is sen
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
 from adapters.discord import DiscordService
 from adapters.slack import SlackService
-from core.messenger import DeliveryError, Outbox
+from core.clock import ManualClock
+from core.daily.job import Outcome
+from core.db.database import Database
+from core.db.models import Identity
+from core.llm import OpenAIModel
+from core.messenger import Delivery, DeliveryError, Outbox
 from core.outbound import OutboundPart, PartMessenger
 from core.types import PlatformIdentity
-from tests.daily_helpers import EPOCH
+from tests.daily_helpers import EPOCH, People, daily_process
 from tests.e2e.test_messenger import (  # noqa: F401 - fixtures
     TEAM,
     Directory,
@@ -34,7 +43,9 @@ from tests.e2e.test_messenger import (  # noqa: F401 - fixtures
 )
 from tests.fakes import discord_server
 from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.slack_server import FakeSlack
+from tests.integration.daily.test_daily_log import DAY, SUMMARY, paris
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -129,3 +140,52 @@ async def test_a_discord_text_and_file_posted_before_discord_forgot_the_nonce_ar
     assert "\n\n".join(t.strip() for t in texts).split() == text.split(), "each piece once, in order"
     assert again.message_ids[0] == first.message_ids[0]
     assert [u.filename for u in fake_discord.uploads] == ["2026-11-24 CaptainsLog.pdf"]
+
+
+async def test_a_daily_post_whose_slack_text_was_accepted_but_not_recorded_is_not_posted_twice(
+    slack: FakeSlack,
+    slack_outbox: tuple[Outbox, Directory, SlackService],
+    database: Database,
+    model: OpenAIModel,
+    openai_fake: FakeOpenAI,
+    tmp_path: Path,
+) -> None:
+    # Slack has no idempotency key for chat.postMessage: only the metadata read back keeps the retry from posting again.
+    outbox, _, _ = slack_outbox
+    messenger = _messenger(outbox, "slack")
+    people = People(database)
+    ada = await people.user("Ada", timezone="Europe/Paris", platforms=())
+    async with database.engine.begin() as conn:
+        await conn.execute(insert(Identity), {"user_id": ada, "platform": "slack", "workspace": TEAM,
+                                              "platform_user_id": "U1", "display_name": "Ada",
+                                              "created_at": EPOCH})  # fmt: skip
+    await people.exchange(ada, paris(10, 0), "The regatta is on Saturday", "Noted.", platform="slack")
+    openai_fake.default = lambda _request: Reply(SUMMARY)
+    clock = ManualClock(paris(22, 31))
+    first = daily_process(database, model, clock, messengers=[], pdf_dir=tmp_path / "a", worker="a")
+    first.outbox.register(messenger)
+    send_part = messenger.send_part
+    accepted = asyncio.Event()
+
+    async def stopped_after_the_text(account: PlatformIdentity, part: OutboundPart, **kwargs: Any) -> Delivery:
+        delivery = await send_part(account, part, **kwargs)
+        if part.file is None:  # Slack took the text; the bot stops before it records that
+            accepted.set()
+            await asyncio.Event().wait()
+        return delivery
+
+    messenger.send_part = stopped_after_the_text  # type: ignore[method-assign]
+    running = asyncio.create_task(first.runner.run_due())
+    await accepted.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    messenger.send_part = send_part  # type: ignore[method-assign]
+
+    second = daily_process(database, model, clock, messengers=[], pdf_dir=tmp_path / "b", worker="b")
+    second.outbox.register(messenger)
+    assert (await second.runner.run_due())[(ada, DAY)] is Outcome.DONE
+
+    texts = slack.texts(slack.dm_channel("U1"))
+    assert [t.startswith("*Your day") for t in texts] == [True, False], texts  # the text, then the PDF's message
+    assert [u.filename for u in slack.uploads] == [f"{DAY.isoformat()} CaptainsLog.pdf"]
