@@ -7,7 +7,11 @@ finished with another Google account stores nothing.
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
+from sqlalchemy import text
 
 from core.identity.signin import Outcome
 from core.types import PlatformIdentity
@@ -146,3 +150,31 @@ async def test_a_connect_link_of_a_user_without_a_verified_email_asks_first_nami
         done = await submit(browser, page, "choice", "go")  # → Google's consent → the callback
     assert done.status_code == 200 and "Google Drive and Calendar are connected (ada@example.org)" in done.text
     assert await site.kit.store.load(user_id) is not None
+
+
+async def test_the_new_pages_keep_the_headers_and_store_and_log_no_token(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="core")
+    caplog.set_level(logging.DEBUG, logger="bot")
+    await site.sign_in(SLACK)
+    async with httpx.AsyncClient(follow_redirects=True, timeout=10) as browser:
+        page = await browser.get(await site.signin.start(EVE))
+        confirm_token = page.text.split('name="token" value="')[1].split('"')[0]
+        await submit(browser, page, "choice", "link")
+    for header, value in (
+        ("cache-control", "no-store"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+    ):
+        assert page.headers[header] == value
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    cookie = page.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "path=/signin" in cookie
+    approve_token = site.approval_link().rsplit("/", 1)[1]
+    async with site.db.engine.connect() as conn:
+        dump = repr((await conn.execute(text("SELECT * FROM link_requests"))).all())
+    logs = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))
+    for token in (confirm_token, approve_token):
+        assert token not in dump and token not in logs
+    assert "asked to join user" in logs  # the logs were captured at all
