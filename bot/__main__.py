@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog=WHERE,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", title="commands", metavar="{run,chat,migrate,doctor,backup,restore}")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="{run,chat,migrate,doctor,backup,restore,export-data}")
     sub.add_parser("run", help="serve every configured platform (Discord, Slack)")
     chat = sub.add_parser("chat", help="chat in the terminal")
     chat.add_argument(
@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     restore = sub.add_parser("restore", help="put a backup in place of the database (stop the bot first)")
     restore.add_argument("file", type=Path, help="a file made by `captainslog backup`")
     restore.add_argument("--force", action="store_true", help="replace a database that holds messages")
+    export = sub.add_parser("export-data", help="everything stored about a person, as one zip (messages, memories, …)")
+    export.add_argument("person", help="an email, an account (discord:global:123…, slack:T…:U…) or a terminal name")
+    export.add_argument("--out", type=Path, help="the zip to write (default: captainslog-export-PERSON-DATE.zip here)")
     args = parser.parse_args(argv)
     from core.db.url import DatabaseUrlError
 
@@ -206,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
 
             configure_logging("ERROR")
             print(asyncio.run(run_restore(settings, args.file, force=args.force)))
+        elif command == "export-data":
+            from bot.data_cli import run_export_data
+
+            configure_logging("ERROR")
+            print(asyncio.run(run_export_data(settings, args.person, args.out)))
         elif command == "migrate":
             configure_logging(settings.log_level)
             asyncio.run(_migrate(settings))

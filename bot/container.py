@@ -23,6 +23,7 @@ from core.chat.media import MediaReader
 from core.clock import Clock, system_clock
 from core.commands import CommandSet
 from core.context import ContextBuilder
+from core.data_export.command import export_data_command
 from core.db.database import Database
 from core.db.repositories import MessageRepository
 from core.google.availability import GoogleAvailability
@@ -32,8 +33,8 @@ from core.identity.notices import IdentityNotices
 from core.identity.profile import Profiles
 from core.identity.signin import SignInResult
 from core.limits import LimitSettings, UsageLimits
-from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
 from core.link_previews import LinkPreviews, previews_command
+from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
 from core.media.commands import VoiceCommands, voice_commands
 from core.media.files import StoredFiles
 from core.media.safe_image import ImageLimits, SafeImages, apply_pillow_limit
@@ -295,6 +296,7 @@ class Container:
             MemorySlashCommands(chat, memory.commands, default_timezone=settings.default_timezone)
         ):
             commands.add(command)
+        commands.add(export_data_command(db, user_of=people.user_of, outbox=outbox, clock=clock, pdfs=daily.job.pdfs))
         return cls(
             previews=previews,
             settings=settings,

@@ -145,6 +145,11 @@ class People:
         await self.users.set_timezone(user_id, name)
         await self.changed()
 
+    async def user_of(self, identity: PlatformIdentity) -> int | None:
+        """The id of the allowed person this account belongs to, or None."""
+        admission = await self.admit(identity)
+        return admission.user.id if admission.allowed and admission.user is not None else None
+
     async def accounts_of(self, user_id: int) -> list[PlatformIdentity]:
         """The user's platform accounts, most recently used first (the Outbox's directory)."""
         return await self.repository.accounts_of(user_id)

@@ -233,6 +233,7 @@ def test_a_first_session_help_then_a_streamed_answer(openai_fake: FakeOpenAI, wo
         "/speak",
         "/memory",
         "/forget-me",
+        "/export-data",
     ]
     assert unknown == "Unknown command /nonsense; /help lists them.\n"
     assert answer == ASSISTANT + "Good morning! The kettle is on.\n"
