@@ -6,6 +6,8 @@ database.  The model streams at a fixed rate (300 ms to the first token, then
 40 words a second).  For 1 and 20 conversations at once it measures, per
 conversation, from the platform fake's own arrival times:
 
+- DM → request: the user's DM leaves the platform fake → the model request reaches the OpenAI fake;
+- DM → first words: the user's DM → the platform receives the first call showing answer text;
 - first text: model's first token → the platform receives the first call showing answer text;
 - updates/s: visible updates of the answer (edits, and posts of further parts) from the first
   text to the final text, divided by that time;
@@ -83,6 +85,8 @@ class Conversation:
     updates: list[Update] = field(default_factory=list)
     first_token: float = 0.0
     last_token: float = 0.0
+    sent: float = 0.0  # the user's DM left the platform fake
+    request: float = 0.0  # the model request reached the OpenAI fake
 
 
 @dataclass
@@ -95,6 +99,8 @@ class Result:
     rate_limited: int
     exact: int
     stale: int = 0  # DMs that end with a marker or a repeated fragment
+    request_ms: list[float] = field(default_factory=list)  # DM -> model request
+    first_words_ms: list[float] = field(default_factory=list)  # DM -> the first answer text on the platform
 
 
 def visible_over_time(calls: list[tuple[float, str, str, str]]) -> list[Update]:
@@ -195,14 +201,41 @@ async def build_chat(
     return chat, model
 
 
+async def send_dms(send: Callable[[str, str], object], users: list[str]) -> dict[str, float]:
+    """Every user DMs "question N" at once (from threads, as the platform would); when each left, by text."""
+    sent: dict[str, float] = {}
+
+    async def one(n: int, user: str) -> None:
+        sent[f"question {n}"] = time.perf_counter()
+        await asyncio.to_thread(send, user, f"question {n}")
+
+    await asyncio.gather(*(one(n, u) for n, u in enumerate(users)))
+    return sent
+
+
+def request_times(openai_fake: FakeOpenAI) -> dict[str, float]:
+    """When the first model request of each question reached the OpenAI fake."""
+    arrived: dict[str, float] = {}
+    for record in list(openai_fake.requests):
+        if record.path == "/v1/chat/completions" and record.json:
+            question = str(record.json["messages"][-1]["content"]).split("]\n")[-1]
+            arrived.setdefault(question, record.t)
+    return arrived
+
+
 def summarise(platform: str, concurrency: int, conversations: list[Conversation], rate_limited: int) -> Result:
     first, final, rates = [], [], []
+    to_request, to_words = [], []
     exact = stale = 0
     for conv in conversations:
+        if conv.sent and conv.request:
+            to_request.append((conv.request - conv.sent) * 1000)
         texts = [u for u in conv.updates if u.text.replace(MARKER, "").strip()]
         if not texts:
             continue
         first_t = texts[0].t
+        if conv.sent:
+            to_words.append((first_t - conv.sent) * 1000)
         final_update = next((u for u in conv.updates if u.text == conv.answer), None)
         first.append((first_t - conv.first_token) * 1000)
         if conv.updates[-1].text == conv.answer:
@@ -214,7 +247,7 @@ def summarise(platform: str, concurrency: int, conversations: list[Conversation]
             shown = [u for u in texts if first_t <= u.t <= final_update.t]
             span = final_update.t - first_t
             rates.append(len(shown) / span if span > 0 else float("nan"))
-    return Result(platform, concurrency, first, final, rates, rate_limited, exact, stale)
+    return Result(platform, concurrency, first, final, rates, rate_limited, exact, stale, to_request, to_words)
 
 
 # -- Discord ----------------------------------------------------------------------------------
@@ -252,9 +285,7 @@ async def run_discord(concurrency: int, options: Options) -> Result:
                     answers[str(request["messages"][-1]["content"]).split("]\n")[-1]], 0.3, 40.0
                 )
                 fake.clear_records()
-                await asyncio.gather(
-                    *(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users))
-                )
+                sent = await send_dms(fake.user_sends_dm, users)
                 channels = [fake.dm_channel_id(u) for u in users]
 
                 def dm_updates(channel: str) -> list[Update]:
@@ -275,8 +306,9 @@ async def run_discord(concurrency: int, options: Options) -> Result:
 
                 await poll(all_final, 90)
                 conversations = []
-                for channel, answer in zip(channels, answers.values(), strict=True):
-                    conv = Conversation(answer)
+                arrived = request_times(openai_fake)
+                for (question, answer), channel in zip(answers.items(), channels, strict=True):
+                    conv = Conversation(answer, sent=sent[question], request=arrived.get(question, 0.0))
                     conv.updates = dm_updates(channel)
                     record = next(r for r in openai_fake.stream_log if r.text == answer)
                     conv.first_token, conv.last_token = record.first_content_t, record.last_content_t
@@ -326,9 +358,7 @@ async def run_slack(concurrency: int, options: Options, *, native: bool = False)
                 openai_fake.default = lambda request: Reply.at_rate(
                     answers[str(request["messages"][-1]["content"]).split("]\n")[-1]], 0.3, 40.0
                 )
-                await asyncio.gather(
-                    *(asyncio.to_thread(fake.user_sends_dm, u, f"question {n}") for n, u in enumerate(users))
-                )
+                sent = await send_dms(fake.user_sends_dm, users)
                 channels = [fake.dm_channel(u) for u in users]
 
                 def dm_updates(channel: str) -> list[Update]:
@@ -351,8 +381,9 @@ async def run_slack(concurrency: int, options: Options, *, native: bool = False)
 
                 await poll(all_final, 120)
                 conversations = []
-                for channel, answer in zip(channels, answers.values(), strict=True):
-                    conv = Conversation(answer)
+                arrived = request_times(openai_fake)
+                for (question, answer), channel in zip(answers.items(), channels, strict=True):
+                    conv = Conversation(answer, sent=sent[question], request=arrived.get(question, 0.0))
                     conv.updates = dm_updates(channel)
                     record = next(r for r in openai_fake.stream_log if r.text == answer)
                     conv.first_token, conv.last_token = record.first_content_t, record.last_content_t
@@ -384,6 +415,8 @@ def print_table(results: list[Result], options: Options) -> None:
     for column in (
         "platform",
         "conversations",
+        "DM → request p50 / p95 (ms)",
+        "DM → first words p50 / p95 (ms)",
         "first text p50 / p95 (ms)",
         "updates/s p50 / min",
         "final text p50 / p95 (ms)",
@@ -396,6 +429,10 @@ def print_table(results: list[Result], options: Options) -> None:
         table.add_row(
             r.platform,
             str(r.concurrency),
+            f"{statistics.median(r.request_ms):.0f} / {percentile(r.request_ms, 95):.0f}" if r.request_ms else "-",
+            f"{statistics.median(r.first_words_ms):.0f} / {percentile(r.first_words_ms, 95):.0f}"
+            if r.first_words_ms
+            else "-",
             f"{statistics.median(r.first_text_ms):.0f} / {percentile(r.first_text_ms, 95):.0f}",
             f"{statistics.median(r.updates_per_s):.2f} / {min(r.updates_per_s):.2f}" if r.updates_per_s else "-",
             f"{statistics.median(r.final_text_ms):.0f} / {percentile(r.final_text_ms, 95):.0f}"
