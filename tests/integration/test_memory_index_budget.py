@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import numpy as np
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.exc import DBAPIError
 
 from core.db.database import Database
 from core.db.models import Message
@@ -144,3 +146,32 @@ async def test_rows_removed_during_a_cold_load_are_not_in_the_index_it_publishes
     index = await loading
 
     assert index is not None and len(index) == 1998 and ids[0] not in index and ids[-1] not in index
+
+
+async def test_a_cold_load_cut_off_by_the_database_is_loaded_whole_at_the_next_search(
+    database: Database, tmp_path
+) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("cutting a live connection is a PostgreSQL fault")
+    user_id, ids, rows = await user_with_vectors(database, "gus", 3000, 13)
+    vectors = UserVectors(database, MODEL, quantize_above=500, spill_dir=tmp_path / "index", batch=300)
+
+    loading = asyncio.create_task(vectors.get(user_id, "message"))
+    key = (user_id, "message")
+    while key not in vectors._loaded or vectors._loaded[key].last_row_id == 0:  # noqa: ASYNC110 - a batch is in
+        await asyncio.sleep(0)
+    async with database.engine.connect() as conn:  # what a server restart does to the load's connection
+        await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    with pytest.raises(DBAPIError):
+        await loading
+
+    index = await vectors.get(user_id, "message")
+
+    assert index is not None and len(index) == 3000
+    query = np.random.default_rng(5).standard_normal(DIMS).astype(np.float32)
+    assert [hit.id for hit in index.search(query, 10)] == brute_force(rows, ids, query, 10)
