@@ -97,6 +97,7 @@ def add_settings_routes(app: FastAPI) -> None:
             COOKIE, path=LINK_PATH, secure=page.access.secure_cookie, httponly=True, samesite="strict"
         )
         if session is not None:
+            await page.access.sign_out(session, request.cookies.get(COOKIE, ""))
             log.info("settings page: user %s signed out", session.user.id)
         return response
 

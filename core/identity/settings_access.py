@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from core.clock import Clock, system_clock
 from core.db.repositories import UserRecord
@@ -114,11 +114,27 @@ class SettingsAccess:
             return None
         if expires <= self.clock().timestamp():
             return None
+        if await self.states.is_used(Purpose.SIGNED_OUT, _session_key(payload)):
+            return None  # signed out: a copy of the cookie does not work either
         admission = await self.people.admit(identity)
         if not admission.allowed or admission.user is None or admission.user.id != user_id:
             log.info("settings page: %s no longer has access as user %s", identity.key, user_id)
             return None
         return SettingsSession(admission.user, identity, self._mac("csrf", cookie))
 
+    async def sign_out(self, session: SettingsSession, cookie: str) -> None:
+        """End the session for good (not only in this browser): its cookie is refused from now on."""
+        body = cookie.rsplit(".", 1)[0]
+        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        until = datetime.fromtimestamp(int(payload["e"]), tz=UTC)
+        await self.states.mark_used(
+            Purpose.SIGNED_OUT, _session_key(payload), session.identity, user_id=session.user.id, until=until
+        )
+
     def _mac(self, label: str, value: str) -> str:
         return hmac.new(self._key, f"{label}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def _session_key(payload: dict[str, object]) -> str:
+    """What a session's sign-out is recorded under: its random nonce (the cookie itself is never stored)."""
+    return f"settings-session:{payload.get('n', '')}"

@@ -25,6 +25,7 @@ class Purpose(enum.StrEnum):
     SIGNIN = "signin"
     CONNECT_GOOGLE = "connect_google"
     SETTINGS_PAGE = "settings_page"  # the link to the settings page (bot/settings_page.py)
+    SIGNED_OUT = "signed_out"  # a settings session ended by its Sign out button (kept until it would expire)
 
 
 class StateProblem(enum.StrEnum):
@@ -127,6 +128,42 @@ class OAuthStateStore:
         if found is None:
             raise StateRefused(StateProblem.UNKNOWN)
         raise StateRefused(StateProblem.USED if found.used_at is not None else StateProblem.EXPIRED)
+
+    async def mark_used(
+        self, purpose: Purpose, key: str, identity: PlatformIdentity, *, user_id: int | None, until: datetime
+    ) -> None:
+        """Record ``key`` as used up until ``until`` (e.g. a signed-out session); see :meth:`is_used`."""
+        now = self.clock()
+        async with self.db.engine.begin() as conn:
+            if (await conn.execute(select(OAuthState.id).where(OAuthState.state_hash == state_hash(key)))).first():
+                return
+            await conn.execute(
+                insert(OAuthState).values(
+                    state_hash=state_hash(key),
+                    purpose=purpose.value,
+                    platform=identity.platform,
+                    workspace=identity.workspace,
+                    platform_user_id=identity.user_id,
+                    display_name=identity.display_name,
+                    user_id=user_id,
+                    code_verifier="",
+                    created_at=now,
+                    expires_at=until,
+                    used_at=now,
+                )
+            )
+
+    async def is_used(self, purpose: Purpose, key: str) -> bool:
+        """Whether ``key`` was recorded with :meth:`mark_used` for ``purpose``."""
+        async with self.db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(OAuthState.id).where(
+                        OAuthState.state_hash == state_hash(key), OAuthState.purpose == purpose.value
+                    )
+                )
+            ).first()
+        return row is not None
 
     def _pending(self, row: Row[Any]) -> PendingState:
         return PendingState(

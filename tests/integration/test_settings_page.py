@@ -266,3 +266,16 @@ async def test_the_sign_out_button_ends_the_session_in_this_browser(kit: Setting
         assert "captainslog_settings=" in cookie and "max-age=0" in cookie and "path=/settings" in cookie
         after = await client.get("/settings")
     assert after.status_code == 401 and "/account" in after.text
+
+
+async def test_after_sign_out_a_copy_of_the_session_cookie_is_refused_too(kit: SettingsKit) -> None:
+    async with kit.client() as client:
+        page = await _signed_in_page(kit, client)
+        copied = client.cookies.get("captainslog_settings")
+        assert copied
+        assert (await client.post("/settings/signout", data={"csrf": csrf_of(page)})).status_code == 200
+    async with kit.client() as thief:
+        thief.cookies.set("captainslog_settings", copied)
+        assert (await thief.get("/settings")).status_code == 401
+    async with kit.client() as again:  # a new link still works
+        await _signed_in_page(kit, again)
