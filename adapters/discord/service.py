@@ -253,16 +253,17 @@ class DiscordService:
                 return  # a thread we are not part of
         elif not mentioned:
             return
+        # Every session of the bot gets the message: one process takes it (answer or refusal).
+        # A mention opens a thread whose id is the message's: its place is known before the thread exists.
+        claimed_place = place if place is not None else place_of(message.id, guild_id)
+        if not await self.chat.claim(claimed_place, str(message.id), message.created_at):
+            log.info("message %s is answered by another process", message.id)
+            return
         author = identity_of(message.author, guild_id)
         verdict = await self.gate.check(author)
         if not verdict.allowed:
             if verdict.refusal:
                 await refuse_privately(message, verdict.refusal)
-            return
-        # A mention opens a thread whose id is the message's: its place is known before the thread exists.
-        claimed_place = place if place is not None else place_of(message.id, guild_id)
-        if not await self.chat.claim(claimed_place, str(message.id), message.created_at):
-            log.info("message %s is answered by another process", message.id)
             return
         target: discord.abc.Messageable = message.channel
         if place is None:

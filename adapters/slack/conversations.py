@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -36,9 +35,6 @@ log = logging.getLogger(__name__)
 # Message subtypes that are a user saying something; every other one (joins,
 # topic changes, bot messages...) is not for the assistant.
 USER_SUBTYPES = frozenset({None, "", "file_share", "thread_broadcast"})
-# Slack delivers an event again when it thinks the first delivery failed; the
-# messages answered lately are remembered so that a retry is not answered twice.
-REMEMBERED_MESSAGES = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +91,6 @@ class ConversationHandler:
         self.identities = identities
         self.files = files
         self.threads = threads
-        self._answered: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     # -- events --------------------------------------------------------------------------
 
@@ -164,9 +159,13 @@ class ConversationHandler:
     async def answer(self, message: UserMessage) -> None:
         """Answer one user message where it was written (once, even if Slack delivers it again).
 
-        Access is decided first: a stranger's message registers no thread, is not
-        remembered as seen and downloads nothing; the refusal is sent once per window.
+        The message is claimed first (a redelivery, to this process or another one sharing
+        the database, is dropped), then access is decided: a stranger's message registers
+        no thread and downloads nothing; the refusal is sent once per window.
         """
+        if not await self.chat.claim(message.conversation, message.ts, ts_to_datetime(message.ts)):
+            log.info("message %s in %s is answered by another process", message.ts, message.channel)
+            return
         # The author's own team, never the installation's: a Slack Connect guest (or, on
         # Enterprise Grid, a member of another workspace) is not ``slack:<our team>:*``.
         identity = await self.identities.identity(message.user_team, message.user_id)
@@ -174,12 +173,6 @@ class ConversationHandler:
         if not verdict.allowed:
             if verdict.refusal:
                 await self._refuse(message, verdict.refusal)
-            return
-        if not self._first_delivery(message.channel, message.ts):
-            log.info("message %s in %s was delivered again; already answered", message.ts, message.channel)
-            return
-        if not await self.chat.claim(message.conversation, message.ts, ts_to_datetime(message.ts)):
-            log.info("message %s in %s is answered by another process", message.ts, message.channel)
             return
         if message.opens_thread:
             self.threads.add(message.conversation)
@@ -197,15 +190,6 @@ class ConversationHandler:
         # from its arrival (a photo sent just before a text is answered first).
         fetch = partial(self.files.fetch, message.files) if message.files else None
         await self.answers.answer(incoming, surface, fetch_files=fetch)
-
-    def _first_delivery(self, channel: str, ts: str) -> bool:
-        key = (channel, ts)
-        if key in self._answered:
-            return False
-        self._answered[key] = None
-        if len(self._answered) > REMEMBERED_MESSAGES:
-            self._answered.popitem(last=False)
-        return True
 
     def _user_message(
         self, event: dict[str, Any], team_id: str, ref: ConversationRef, reply_thread: str, bot_user_id: str

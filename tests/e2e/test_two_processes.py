@@ -51,6 +51,12 @@ class TwoBots:
         await asyncio.gather(self.first.idle(), self.second.idle())
 
 
+@pytest.fixture
+def bot_settings() -> dict[str, object]:
+    """Settings of both bots over :class:`PlatformBot`'s (a test parametrizes this to change them)."""
+    return {}
+
+
 @pytest.fixture(params=PLATFORMS)
 async def two_bots(
     request: pytest.FixtureRequest,
@@ -59,6 +65,7 @@ async def two_bots(
     openai_fake: FakeOpenAI,
     wikipedia: FakeWikipedia,  # noqa: F811 - fixture
     monkeypatch: pytest.MonkeyPatch,
+    bot_settings: dict[str, object],
 ) -> AsyncIterator[TwoBots]:
     async with AsyncExitStack() as stack:
         if request.param == "discord":
@@ -70,7 +77,7 @@ async def two_bots(
         for name in ("one", "two"):
             bot = PlatformBot(request.param, tmp_path / name, database.url, openai_fake, wikipedia, **fakes)
             await stack.enter_async_context(stopped_afterwards(bot))
-            await bot.start()
+            await bot.start(**bot_settings)
             bots.append(bot)
         if request.param == "discord":
             await fake.await_connected(count=2, timeout=10)
@@ -131,6 +138,22 @@ async def test_a_slash_command_delivered_to_both_processes_runs_once(
     else:
         assert bot.slack is not None
         assert len(bot.slack.response_url_posts) == 1
+
+
+@pytest.mark.parametrize("bot_settings", [{"allowed_accounts": ["discord:0:nobody", "slack:T0:nobody"]}])
+async def test_a_stranger_writing_to_two_processes_is_refused_once(
+    two_bots: TwoBots, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="adapters")
+    bot = two_bots.first
+    stranger = bot.new_user("mallory")
+
+    refusal = await bot.says(stranger, "let me in")
+    await wait_for(lambda: dropped(caplog) == 1)
+    await two_bots.idle()
+
+    assert "not" in refusal.lower() or "sign in" in refusal.lower(), refusal
+    assert bot.texts(stranger) == [refusal], "one refusal, from one process"
 
 
 @pytest.mark.parametrize("two_bots", ["slack"], indirect=True)
