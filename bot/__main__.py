@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog=WHERE,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", title="commands", metavar="{run,chat,migrate,doctor,backup,restore,export-data}")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="{run,chat,migrate,doctor,backup,restore,export-data,import-chatgpt}")
     sub.add_parser("run", help="serve every configured platform (Discord, Slack)")
     chat = sub.add_parser("chat", help="chat in the terminal")
     chat.add_argument(
@@ -174,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     export = sub.add_parser("export-data", help="everything stored about a person, as one zip (messages, memories, …)")
     export.add_argument("person", help="an email, an account (discord:global:123…, slack:T…:U…) or a terminal name")
     export.add_argument("--out", type=Path, help="the zip to write (default: captainslog-export-PERSON-DATE.zip here)")
+    imports = sub.add_parser("import-chatgpt", help="bring a ChatGPT data export into a person's history")
+    imports.add_argument("person", help="an email, an account (discord:global:123…, slack:T…:U…) or a terminal name")
+    imports.add_argument("file", type=Path, help="ChatGPT's export zip, or the conversations.json inside it")
     args = parser.parse_args(argv)
     from core.db.url import DatabaseUrlError
 
@@ -214,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
 
             configure_logging("ERROR")
             print(asyncio.run(run_export_data(settings, args.person, args.out)))
+        elif command == "import-chatgpt":
+            from bot.data_cli import run_import_chatgpt
+
+            configure_logging("ERROR")
+            print(asyncio.run(run_import_chatgpt(settings, args.person, args.file)))
         elif command == "migrate":
             configure_logging(settings.log_level)
             asyncio.run(_migrate(settings))

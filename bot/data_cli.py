@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime
 from pathlib import Path
@@ -62,3 +63,40 @@ async def run_export_data(settings: Settings, who: str, out: Path | None) -> str
         raise ConfigError(f"{path} exists already; name a new file with --out.")
     path.write_bytes(data)
     return f"Wrote {path} ({len(data) / 1024:.0f} KB): everything stored about {who}."
+
+
+async def run_import_chatgpt(settings: Settings, who: str, source: Path) -> str:
+    """Import a ChatGPT data export for the person; the lines to print (a line per item skipped, then the total)."""
+    from core.data_import.chatgpt import ImportRefused, import_conversations, read_export
+
+    try:
+        data = await asyncio.to_thread(source.read_bytes)
+    except OSError as exc:
+        raise ConfigError(f"{source} cannot be read ({exc.strerror or exc}).") from None
+    try:
+        conversations, skipped = read_export(data)
+    except ImportRefused as exc:
+        raise ConfigError(f"Nothing imported from {source}: {exc}") from None
+    db = Database(settings.database_url)
+    try:
+        user_id = await find_person(db, who)
+        if user_id is None:
+            raise ConfigError(f"No one called {who!r} is stored here. {WHO}")
+        report = await import_conversations(db, user_id, conversations, skipped)
+    finally:
+        await db.dispose()
+    lines = [f"skipped {line}" for line in report.skipped]
+    if report.conversations == 0:
+        lines.append(f"Nothing new to import from {source}.")
+        return "\n".join(lines)
+    span = f", {report.first:%Y-%m-%d} to {report.last:%Y-%m-%d}" if report.first and report.last else ""
+    lines.append(
+        f"Imported {_count(report.conversations, 'conversation')} ({_count(report.messages, 'message')}{span}) "
+        f"for {who}. "
+        "They are indexed for memory search when the assistant next starts, or within minutes if it is running."
+    )
+    return "\n".join(lines)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -1,0 +1,1 @@
+"""Other assistants' history brought in (``captainslog import-chatgpt``)."""

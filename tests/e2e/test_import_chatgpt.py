@@ -1,0 +1,119 @@
+"""`captainslog import-chatgpt PERSON FILE` with a small ChatGPT export made here, as ChatGPT writes it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from core.clock import ManualClock
+from core.data_import.chatgpt import import_conversations, read_export
+from core.db.database import Database
+from core.llm import OpenAIModel
+from tests.conftest import TEST_NOW
+from tests.e2e.test_terminal_chat import chat, run_bot
+from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.memory_helpers import add_user, build_memory
+
+T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+
+
+def node(ident: str, role: str | None, text: str | None, parent: str | None, children: list[str], at: float) -> dict[str, Any]:
+    message = None
+    if role is not None:
+        message = {
+            "id": ident,
+            "author": {"role": role},
+            "create_time": at,
+            "content": {"content_type": "text", "parts": [text]},
+            "metadata": {},
+        }
+    return {"id": ident, "message": message, "parent": parent, "children": children}
+
+
+def export() -> list[dict[str, Any]]:
+    trip = {
+        "id": "c-trip",
+        "title": "Lisbon trip",
+        "create_time": T0,
+        "current_node": "a2",
+        "mapping": {
+            "root": node("root", None, None, None, ["sys"], T0),
+            "sys": node("sys", "system", "You are ChatGPT.", "root", ["u1"], T0),
+            "u1": node("u1", "user", "We land in Lisbon on the 3rd; find a tram to Alfama", "sys", ["a1"], T0 + 1),
+            "a1": node("a1", "assistant", "Take tram 28 from Martim Moniz.", "u1", ["u2-old", "u2"], T0 + 2),
+            "u2-old": node("u2-old", "user", "an edited-away question", "a1", ["x"], T0 + 3),
+            "x": node("x", "assistant", "an answer on the abandoned branch", "u2-old", [], T0 + 4),
+            "u2": node("u2", "user", "And a good pastel de nata?", "a1", ["a2"], T0 + 5),
+            "a2": node("a2", "assistant", "Manteigaria, near Camões.", "u2", [], T0 + 6),
+        },
+    }
+    empty = {"id": "c-empty", "title": "Only a system prompt", "create_time": T0, "current_node": "s",
+             "mapping": {"s": node("s", "system", "You are ChatGPT.", None, [], T0)}}  # fmt: skip
+    broken = {"id": "c-broken", "title": "Broken"}  # no mapping
+    return [trip, empty, broken]
+
+
+def test_an_export_is_imported_once_with_its_dates_and_bad_items_named(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
+    openai_fake.queue(Reply("Hello."))
+    chat(openai_fake, tmp_path, "hello")  # the terminal user exists
+    archive = tmp_path / "chatgpt-export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("conversations.json", json.dumps(export()))
+
+    first = run_bot(f"import-chatgpt tester {archive}", tmp_path)
+    again = run_bot(f"import-chatgpt tester {archive}", tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0] == "skipped conversation 2 ('Only a system prompt'): no text messages in it; skipped"
+    assert lines[1].startswith("skipped conversation 3 ('Broken'): not readable (KeyError")
+    assert lines[2].startswith("Imported 1 conversation (4 messages, 2023-11-14 to 2023-11-14) for tester.")
+    assert again.stdout.splitlines()[-2:] == [
+        "skipped 'Lisbon trip': imported before; skipped",
+        f"Nothing new to import from {archive}.",
+    ]
+    with sqlite3.connect(tmp_path / "data" / "captainslog.db") as db:
+        rows = db.execute(
+            "SELECT m.role, m.content, m.created_at FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE c.platform = 'chatgpt' ORDER BY m.id"
+        ).fetchall()
+    assert [(role, content) for role, content, _ in rows] == [
+        ("user", "We land in Lisbon on the 3rd; find a tram to Alfama"),
+        ("assistant", "Take tram 28 from Martim Moniz."),
+        ("user", "And a good pastel de nata?"),
+        ("assistant", "Manteigaria, near Camões."),
+    ]
+    assert rows[0][2].startswith("2023-11-14 22:13:21"), "the original time is kept"
+
+
+def test_a_file_that_is_not_an_export_imports_nothing(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
+    openai_fake.queue(Reply("Hello."))
+    chat(openai_fake, tmp_path, "hello")
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"shopping": ["eggs"]}')
+
+    refused = run_bot(f"import-chatgpt tester {notes}", tmp_path)
+
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        f"captainslog: Nothing imported from {notes}: it is not a list of conversations: "
+        "is it ChatGPT's conversations.json?"
+    )
+
+
+async def test_imported_history_is_found_by_memory_search(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    user = await add_user(database, "ada")
+    conversations, skipped = read_export(json.dumps(export()).encode())
+    await import_conversations(database, user.id, conversations, skipped)
+    memory = build_memory(database, model, ManualClock(TEST_NOW))
+
+    indexed = await memory.store.backfill()
+    hits = await memory.search.search(user.id, "which tram goes to Alfama?")
+
+    assert indexed == 4
+    assert any("tram 28" in hit.text or "tram to Alfama" in hit.text for hit in hits[:3]), hits
