@@ -1,8 +1,9 @@
 """Each user's vectors in memory: one index per user and kind, loaded lazily, kept current, within a budget.
 
-An index is loaded the first time it is searched, in batches of ``batch`` rows:
-each batch is fetched on the event loop (small enough to decode in a few
-milliseconds) and added to a private index in a worker thread, which is
+An index is loaded the first time it is searched, in one query streamed in
+batches of ``batch`` rows: each batch is fetched on the event loop (small
+enough to decode in a few milliseconds) and added to a private index in a
+worker thread while the next is fetched; the index is
 published once complete, so a cold load of 100k rows never stalls the other
 conversations.  It is then kept up to date by fetching only rows with a higher
 id than the last seen (a re-indexed message gets a new row).  This process's
@@ -20,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -74,7 +75,7 @@ class UserVectors:
         self.max_age = max_age
         self.budget_bytes = budget_bytes
         self.spill_dir = spill_dir
-        # Rows read per query: a batch is decoded on the event loop, so it must stay small.
+        # Rows a cold load fetches at a time: a batch is decoded on the event loop, so it must stay small.
         self.batch = batch
         self._loaded: OrderedDict[tuple[int, Kind], _Loaded] = OrderedDict()  # least recently used first
         self._locks: dict[int, asyncio.Lock] = {}
@@ -143,13 +144,19 @@ class UserVectors:
             adding: asyncio.Future[None] | None = None  # the previous batch, added while the next is fetched
             try:
                 async with self.db.engine.connect() as conn:
-                    while True:
-                        rows = (await conn.execute(self._query(user_id, kind, loaded.last_row_id))).all()
+                    query = self._query(user_id, kind, loaded.last_row_id)
+                    if cold:
+                        # One query streamed in batches (a server-side cursor): one plan and one
+                        # pass over the user's rows, each batch decoded on the loop in a few ms.
+                        batches = (await conn.stream(query)).partitions(self.batch)
+                    else:
+                        batches = _once((await conn.execute(query)).all())  # usually a handful of new rows
+                    async for rows in batches:
                         if adding is not None:
                             await adding
                             adding = None
                         if not rows:
-                            break
+                            continue
                         if index is None:
                             index = VectorIndex(
                                 rows[-1].dims, quantize_above=self.quantize_above, spill_dir=self.spill_dir
@@ -159,8 +166,6 @@ class UserVectors:
                         else:
                             _add_rows(index, rows)
                         loaded.last_row_id = rows[-1].id
-                        if len(rows) < self.batch:
-                            break
                 if adding is not None:
                     await adding
             except BaseException:
@@ -191,7 +196,7 @@ class UserVectors:
             )
         else:
             query = query.add_columns(Memory.id, Memory.created_at).where(Memory.superseded_by.is_(None))
-        return query.order_by(table.id).limit(self.batch)
+        return query.order_by(table.id)
 
     def _keep_within_budget(self, keep: tuple[int, Kind]) -> None:
         """Drop the least recently used indexes until the loaded ones fit the budget (``keep`` stays)."""
@@ -236,6 +241,10 @@ class UserVectors:
             loaded.index.remove(ids)
         else:
             loaded.dropped.update(int(item) for item in ids)
+
+
+async def _once(rows: Sequence[Row[Any]]) -> AsyncIterator[Sequence[Row[Any]]]:
+    yield rows
 
 
 def _add_rows(index: VectorIndex, rows: Sequence[Row[Any]]) -> None:
