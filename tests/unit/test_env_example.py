@@ -23,3 +23,11 @@ def test_env_example_names_every_setting() -> None:
 
 def test_env_example_names_no_setting_that_does_not_exist() -> None:
     assert _template_names() - _setting_names() == set()
+
+
+def test_env_example_says_first_which_settings_are_needed() -> None:
+    head = (ROOT / ".env.example").read_text().split("\n\n# ---", 1)[0]
+    needed = set(re.findall(r"\b([A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+)\b", head))
+    assert {"OPENAI_API_KEY", "DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SECRET_KEY"} <= needed
+    assert needed <= _setting_names(), f"the header names settings that do not exist: {needed - _setting_names()}"
+    assert "OPTIONAL" in head
