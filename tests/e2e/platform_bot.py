@@ -268,7 +268,7 @@ class PlatformBot(BotRun):
             self.slack.user_sends_dm(user, text, files=files or ())
         return "\n".join(t for t in await self.new_texts(user, before) if t)
 
-    async def new_texts(self, user: str, before: int, count: int = 1) -> list[str]:
+    async def new_texts(self, user: str, before: int, count: int = 1, timeout: float = 20) -> list[str]:
         def finished(*_: Any) -> list[str] | None:
             new = self.texts(user)[before:]
             # A message that only carries a file has no text; the answer is the text.
@@ -276,9 +276,9 @@ class PlatformBot(BotRun):
             return new if done else None
 
         if self.discord is not None:
-            return await self.discord.await_for(finished, 20)
+            return await self.discord.await_for(finished, timeout)
         assert self.slack is not None
-        return await self.slack.await_for(finished, timeout=20)
+        return await self.slack.await_for(finished, timeout=timeout)
 
     async def uploaded(self, user: str, count: int) -> list[str]:
         """Wait until the DM has ``count`` uploads; returns their names."""
