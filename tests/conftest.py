@@ -57,6 +57,8 @@ TABLES = (
     "inbound_messages",
     "daily_deliveries",
     "pending_actions",
+    "reminder_occurrences",
+    "reminders",
 )
 
 

@@ -1,0 +1,224 @@
+"""Each due time of a reminder claimed by one process and recorded when delivered: the daily log's idea.
+
+The claim is one transaction: a conditional UPDATE moves the reminder's ``next_due``
+past now (only the process that saw the old value wins it; missed times of a
+recurring reminder collapse into the last one) and an ``INSERT … ON CONFLICT DO
+NOTHING`` makes the occurrence row, unique per (reminder, scheduled time). The
+winner holds a lease (``claimed_by``, ``claimed_at``); a process that dies leaves
+the row ``claimed`` or ``sending`` and another takes it over once the lease ran
+out, bumping ``attempts``, the fencing token every later write checks. The send
+itself carries the occurrence's idempotency key, so a take-over after a crash
+finds what was posted instead of posting it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert as plain_insert
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.db.database import Database
+from core.db.models import Message
+from core.db.models_reminders import ReminderOccurrence
+from core.reminders.store import _TABLE as REMINDERS
+from core.reminders.store import ACTIVE, DONE, ReminderRecord, record_of
+from core.reminders.times import to_local, to_utc, wall, wall_text
+from core.types import PlatformIdentity
+
+log = logging.getLogger(__name__)
+
+CLAIMED, SENDING, DELIVERED, FAILED, UNDELIVERABLE = "claimed", "sending", "delivered", "failed", "undeliverable"
+PENDING = (CLAIMED, SENDING)
+LEASE = timedelta(seconds=45)
+MAX_ATTEMPTS = 5
+_TABLE = ReminderOccurrence.__table__
+_MESSAGES = Message.__table__
+
+
+class LeaseLost(Exception):
+    """The occurrence was taken over by another process: this one sends and writes nothing more."""
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """A held occurrence: its row, and the reminder it belongs to."""
+
+    id: int
+    reminder: ReminderRecord
+    scheduled_at: datetime
+    local_time: str
+    missed: int
+    state: str
+    attempts: int
+    idempotency_key: str
+    account: PlatformIdentity | None
+    started_at: datetime | None
+
+
+def _account(value: dict[str, Any] | None) -> PlatformIdentity | None:
+    return PlatformIdentity(value["platform"], value["workspace"], value["user_id"]) if value else None
+
+
+class OccurrenceRepository:
+    """Claims, takes over and records the occurrences of reminders for one worker (one process)."""
+
+    def __init__(self, database: Database, *, worker: str, lease: timedelta = LEASE) -> None:
+        self._db = database
+        self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
+        self.worker = worker
+        self.lease = lease
+
+    def _occurrence(self, row: Any, reminder: ReminderRecord) -> Occurrence:
+        return Occurrence(row.id, reminder, row.scheduled_at, row.local_time, row.missed, row.state, row.attempts,
+                          row.idempotency_key, _account(row.account), row.started_at)  # fmt: skip
+
+    async def claim(self, reminder_id: int, now: datetime) -> Occurrence | None:
+        """Win the reminder's due time, moving its ``next_due`` on; None when it is not due or another process won."""
+        async with self._db.session() as session, session.begin():
+            row = (await session.execute(select(*REMINDERS.c).where(REMINDERS.c.id == reminder_id))).first()
+            if row is None or row.state != ACTIVE or row.next_due is None or row.next_due > now:
+                return None
+            reminder = record_of(row)
+            schedule, zone = reminder.schedule, reminder.zone
+            due_local, missed = schedule.due(now, since=wall(row.next_local))
+            upcoming = schedule.after(max(due_local or wall(row.next_local), to_local(now, zone)))
+            values: dict[str, Any] = {"updated_at": now}
+            if upcoming is None:
+                values.update(state=DONE, next_due=None, next_local=None)
+            else:
+                values.update(next_due=to_utc(upcoming, zone), next_local=wall_text(upcoming))
+            moved = await session.execute(
+                update(REMINDERS)
+                .where(REMINDERS.c.id == reminder_id, REMINDERS.c.state == ACTIVE, REMINDERS.c.next_due == row.next_due)
+                .values(**values)
+            )
+            if moved.rowcount != 1 or due_local is None:
+                return None  # another process moved it first, or a zone change left nothing due yet
+            made = (
+                await session.execute(
+                    self._insert(_TABLE)
+                    .values(reminder_id=reminder_id, user_id=reminder.user_id, scheduled_at=to_utc(due_local, zone),
+                            local_time=wall_text(due_local), missed=missed, state=CLAIMED, attempts=1,
+                            claimed_by=self.worker, claimed_at=now, idempotency_key=secrets.token_hex(16),
+                            message_ids=[])  # fmt: skip
+                    .on_conflict_do_nothing(index_elements=["reminder_id", "scheduled_at"])
+                    .returning(*_TABLE.c)
+                )
+            ).first()
+        if made is None:
+            return None
+        log.info("reminder %s: %s claimed the occurrence of %s", reminder_id, self.worker, made.local_time)
+        return self._occurrence(made, reminder)
+
+    async def stale(self, now: datetime, *, limit: int = 100) -> list[int]:
+        """Occurrences left claimed or sending whose holder went silent past the lease (a crash, a stop)."""
+        statement = (
+            select(_TABLE.c.id)
+            .where(_TABLE.c.state.in_(PENDING), _TABLE.c.claimed_at <= now - self.lease)
+            .order_by(_TABLE.c.claimed_at)
+            .limit(limit)
+        )
+        async with self._db.session() as session:
+            return list((await session.execute(statement)).scalars())
+
+    async def next_stale(self) -> datetime | None:
+        """When the oldest pending lease runs out (the scheduler wakes then too)."""
+        statement = select(_TABLE.c.claimed_at).where(_TABLE.c.state.in_(PENDING)).order_by(_TABLE.c.claimed_at).limit(1)
+        async with self._db.session() as session:
+            oldest = await session.scalar(statement)
+        return oldest + self.lease if oldest is not None else None
+
+    async def take_over(self, occurrence_id: int, now: datetime) -> Occurrence | None:
+        """Take a pending occurrence whose lease ran out; None when it is done or another process took it."""
+        statement = (
+            update(_TABLE)
+            .where(_TABLE.c.id == occurrence_id, _TABLE.c.state.in_(PENDING), _TABLE.c.claimed_at <= now - self.lease)
+            .values(claimed_by=self.worker, claimed_at=now, attempts=_TABLE.c.attempts + 1)
+            .returning(*_TABLE.c)
+        )
+        async with self._db.session() as session, session.begin():
+            row = (await session.execute(statement)).first()
+            if row is None:
+                return None
+            reminder = record_of(
+                (await session.execute(select(*REMINDERS.c).where(REMINDERS.c.id == row.reminder_id))).one()
+            )
+        log.warning("reminder occurrence %s: %s took it over (attempt %s)", occurrence_id, self.worker, row.attempts)
+        return self._occurrence(row, reminder)
+
+    def _held(self, held: Occurrence) -> Any:
+        return (_TABLE.c.id == held.id, _TABLE.c.attempts == held.attempts, _TABLE.c.state.in_(PENDING))
+
+    async def begin_send(self, held: Occurrence, account: PlatformIdentity, now: datetime) -> Occurrence:
+        """Record that a send to `account` begins (renewing the lease); raises :class:`LeaseLost` when not ours."""
+        started = held.started_at if held.account == account and held.started_at is not None else now
+        values = {"state": SENDING, "claimed_at": now, "started_at": started,
+                  "account": {"platform": account.platform, "workspace": account.workspace,
+                              "user_id": account.user_id}}  # fmt: skip
+        async with self._db.session() as session, session.begin():
+            if (await session.execute(update(_TABLE).where(*self._held(held)).values(**values))).rowcount != 1:
+                raise LeaseLost(held.id)
+        return Occurrence(held.id, held.reminder, held.scheduled_at, held.local_time, held.missed, SENDING,
+                          held.attempts, held.idempotency_key, account, started)  # fmt: skip
+
+    async def delivered(
+        self, held: Occurrence, *, conversation_id: int, text: str, message_ids: tuple[str, ...], now: datetime,
+        reminder_state: str | None = None,
+    ) -> bool:
+        """Record the delivery and store the message in the conversation's history, in one transaction."""
+        async with self._db.session() as session, session.begin():
+            done = await session.execute(
+                update(_TABLE).where(*self._held(held))
+                .values(state=DELIVERED, delivered_at=now, message_ids=list(message_ids), claimed_at=now)
+            )  # fmt: skip
+            if done.rowcount != 1:
+                return False
+            await session.execute(
+                plain_insert(_MESSAGES).values(
+                    conversation_id=conversation_id, author_user_id=None, role="assistant", content=text,
+                    attachments=[], created_at=now, platform_message_id=message_ids[0] if message_ids else None,
+                    platform_parts=list(message_ids), status="complete", status_reason="", token_count=0, model="",
+                )  # fmt: skip
+            )
+            if reminder_state is not None:
+                await session.execute(
+                    update(REMINDERS).where(REMINDERS.c.id == held.reminder.id)
+                    .values(state=reminder_state, next_due=None, updated_at=now)
+                )  # fmt: skip
+        return True
+
+    async def release(self, held: Occurrence, error: str, now: datetime) -> bool:
+        """Give the occurrence back after a passing failure: it is tried again once the lease has run out."""
+        statement = update(_TABLE).where(*self._held(held)).values(claimed_by=None, claimed_at=now, last_error=error[:2000])
+        async with self._db.session() as session, session.begin():
+            return (await session.execute(statement)).rowcount == 1
+
+    async def give_up(self, held: Occurrence, state: str, error: str, now: datetime, *, reminder_state: str | None) -> bool:
+        """End the occurrence as failed or undeliverable (never retried), and the reminder with it when asked."""
+        async with self._db.session() as session, session.begin():
+            done = await session.execute(
+                update(_TABLE).where(*self._held(held)).values(state=state, last_error=error[:2000], claimed_at=now)
+            )
+            if done.rowcount != 1:
+                return False
+            if reminder_state is not None:
+                await session.execute(
+                    update(REMINDERS).where(REMINDERS.c.id == held.reminder.id, or_(REMINDERS.c.state == ACTIVE,
+                                            REMINDERS.c.state == DONE))
+                    .values(state=reminder_state, next_due=None, updated_at=now)
+                )  # fmt: skip
+        return True
+
+    async def of_reminder(self, reminder_id: int) -> list[dict[str, Any]]:
+        """The occurrences of one reminder as plain dicts, oldest first (for tests and /reminders)."""
+        async with self._db.session() as session:
+            rows = (
+                await session.execute(select(*_TABLE.c).where(_TABLE.c.reminder_id == reminder_id).order_by(_TABLE.c.id))
+            ).all()
+        return [dict(row._mapping) for row in rows]
