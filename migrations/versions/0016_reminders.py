@@ -1,7 +1,7 @@
 """Reminders (local time + IANA zone + optional RRULE) and their occurrences, claimed once each.
 
-Revision ID: 0015_reminders
-Revises: 0014_memory_search
+Revision ID: 0016_reminders
+Revises: 0015_pending_extractions
 Create Date: 2026-12-07
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from core.db.models import UTCDateTime
 
-revision = "0015_reminders"
-down_revision = "0014_memory_search"
+revision = "0016_reminders"
+down_revision = "0015_pending_extractions"
 branch_labels = None
 depends_on = None
 
