@@ -86,9 +86,9 @@ async def read_rows(
             .outerjoin(User, User.id == Message.author_user_id)
             .where(
                 Message.id.in_(message_ids),
-                # Both sides by id: the planner starts from these rows, not from the user's 100,000.
-                MessageEmbedding.message_id.in_(message_ids),
-                MessageEmbedding.user_id == user_id,
+                # "+ 0" keeps SQLite's planner off the (user_id, id) index, which it would otherwise walk
+                # through all of the user's 100,000 rows instead of looking these few up by id.
+                MessageEmbedding.user_id + 0 == user_id,
                 Message.deleted_at.is_(None),
                 Message.forgotten_at.is_(None),
             )
