@@ -13,7 +13,8 @@ the model sees (``InView``), so earlier questions are in the index by the time
 later ones are asked.
 
 Methods, each with its own rule for "nothing found": full text alone, vectors
-alone, the fused search (the one ``search_memory`` and recall use), and a
+alone, the fused search (the one ``search_memory`` and recall use), full
+text's ranking with every match kept (what "nothing found" costs), and a
 reference: plain BM25 over the chat's turns (stop words, no stemming), ranked
 in Python, as an outside 20-line script would.
 
@@ -61,7 +62,7 @@ from tests.fakes.openai_server import FakeOpenAI, topic_embedding
 WINDOW = 10  # messages of the asking chat the model sees
 # MEMORY_SIMILARITY_FLOOR per embedding: where each one's unrelated texts stop (a setting, like the model).
 FLOORS = {"lexical": 0.50, "semantic": 0.40}
-METHODS = ("text", "vector", "fused", "bm25 script")
+METHODS = ("text", "vector", "fused", "text, no floor", "bm25 script")
 
 
 @dataclass(slots=True)
@@ -176,6 +177,8 @@ async def ask_all(
     questions = list(chat.questions)
     rng.shuffle(questions)
     options = {m: replace(base, mode=m, neighbours=False) for m in ("text", "vector", "fused")}
+    # Full text's ranking alone, every match kept (no "nothing found"): what the floor costs.
+    options["text, no floor"] = replace(base, mode="text", text_match=1e-9, neighbours=False)
     for question in questions:
         moment += timedelta(minutes=2)
         async with db.engine.begin() as conn:
