@@ -10,7 +10,7 @@ a warm-up search (which loads the user's vector index) it times
 hits back with their neighbouring turns, everything ``search_memory`` does after
 embedding the question — for questions made of common words, of rare words
 and of both, and prints p50/p95/max per database, with how many rows the
-commonest query word matches.
+commonest query word ("yeah", in 40 % of the lines) matches.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 START = datetime(2024, 1, 1, tzinfo=UTC)
 MODEL = "bench-embedding"
 QUERIES = {
-    "common": ["how was your day today", "good time this week", "what did I do last night", "long day at home again"],
+    "common": ["yeah how was your day today", "yeah good time", "what did I do last night", "yeah long day again"],
     "rare": ["Kraftwerk tickets", "pottery class Thursday", "Northwind offer", "sprained ankle physio"],
     "mixed": ["when was the Kraftwerk gig last week", "what did I make at pottery today", "good news from Northwind"],
 }
@@ -67,7 +67,8 @@ def lines(count: int) -> list[str]:
     out = []
     for i in range(count):
         line = rng.choice(stories) if rng.random() < 0.1 else rng.choice(talk)
-        out.append(f"{line} ({i})")
+        # "yeah" opens 40 % of the lines: the issue's common word matched 40,292 of 100,000 rows.
+        out.append(f"{'yeah, ' if rng.random() < 0.4 else ''}{line} ({i})")
     return out
 
 
@@ -128,7 +129,7 @@ async def measure(name: str, url: str, count: int, dims: int, queries: int) -> N
     await search.search_vector(user_id, rng.standard_normal(dims).astype(np.float32), "warm up")
     async with db.engine.connect() as conn:
         top = await conn.scalar(
-            text("SELECT count(*) FROM messages WHERE content LIKE '%today%' OR content LIKE '%day %'")
+            text("SELECT count(*) FROM messages WHERE content LIKE 'yeah%'")
         )
     for group, texts in QUERIES.items():
         times = []
@@ -148,7 +149,7 @@ async def measure(name: str, url: str, count: int, dims: int, queries: int) -> N
 
 async def main_async(args: argparse.Namespace) -> None:
     print(f"{'database':>10} | {'rows':>7} | {'words':>6} | {'p50 ms':>7} | {'p95 ms':>7} | {'max ms':>7} | "
-          f"{'rows day':>11} | {'fill s':>6}")  # fmt: skip
+          f"{'rows yeah':>11} | {'fill s':>6}")  # fmt: skip
     if "sqlite" in args.databases:
         with tempfile.TemporaryDirectory() as folder:
             await measure("sqlite", f"sqlite+aiosqlite:///{Path(folder) / 's.db'}", args.messages, args.dims, args.queries)
