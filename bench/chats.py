@@ -41,7 +41,14 @@ ROLES = ["data analyst", "project manager", "UX designer", "QA lead", "account m
 HOBBIES = [("pottery", "bowl"), ("woodworking", "stool"), ("watercolour", "landscape"), ("bookbinding", "notebook")]
 WEEKDAYS = "Monday Tuesday Wednesday Thursday".split()
 SPORTS = "football basketball tennis volleyball squash".split()
-BOOKS = ["The Overstory", "Piranesi", "Klara and the Sun", "The Dispossessed", "Station Eleven", "A Gentleman in Moscow"]
+BOOKS = [
+    "The Overstory",
+    "Piranesi",
+    "Klara and the Sun",
+    "The Dispossessed",
+    "Station Eleven",
+    "A Gentleman in Moscow",
+]
 RESTAURANTS = "Casa Lucia|The Copper Pot|Saffron House|Little Tokyo|Bistro Margaux|El Farol".split("|")
 DISHES = ["duck ragu", "lamb tagine", "mushroom risotto", "tonkotsu ramen", "octopus", "paneer tikka"]
 BANDS = "Radiohead Portishead Kraftwerk Moderat Caribou Khruangbin Fleet-Foxes Phoenix".split()
@@ -163,7 +170,10 @@ STORIES = (
             ),
             Beat(
                 "a",
-                ("{pet_name} chewed through my laptop charger lol, 30 quid gone", "guess who ate my charger cable. the {pet}. thanks {pet_name}."),
+                (
+                    "{pet_name} chewed through my laptop charger lol, 30 quid gone",
+                    "guess who ate my charger cable. the {pet}. thanks {pet_name}.",
+                ),
                 ("haha classic", "oh no, rookie mistake leaving cables out"),
             ),
         ),
@@ -202,12 +212,18 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("had the interview at {company} this morning, I think it went ok?", "interview at {company} done. they asked about spreadsheets for an hour"),
+                (
+                    "had the interview at {company} this morning, I think it went ok?",
+                    "interview at {company} done. they asked about spreadsheets for an hour",
+                ),
                 ("fingers crossed!", "I'm sure you did great"),
             ),
             Beat(
                 "a",
-                ("GOT THE OFFER from {company}!!! starting as {role} in {month}", "{company} called, I got it! I'll be their new {role}, start in {month}"),
+                (
+                    "GOT THE OFFER from {company}!!! starting as {role} in {month}",
+                    "{company} called, I got it! I'll be their new {role}, start in {month}",
+                ),
                 ("YESSS congratulations!!", "so proud of you, we need to celebrate"),
             ),
         ),
@@ -222,12 +238,18 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("signed up for a {hobby} class at the community centre, {weekday}s at 7", "I'm doing a {hobby} course now! every {weekday} evening"),
+                (
+                    "signed up for a {hobby} class at the community centre, {weekday}s at 7",
+                    "I'm doing a {hobby} course now! every {weekday} evening",
+                ),
                 ("ooh fun, I'd love to try that", "nice, a new hobby"),
             ),
             Beat(
                 "a",
-                ("made my first {thing} in class tonight, it's wonky but I love it", "look at this {thing} I made, the teacher said it's 'characterful' lol"),
+                (
+                    "made my first {thing} in class tonight, it's wonky but I love it",
+                    "look at this {thing} I made, the teacher said it's 'characterful' lol",
+                ),
                 ("it looks great honestly", "characterful is a compliment!"),
             ),
         ),
@@ -241,12 +263,18 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("booked flights to {city2} for {friend}'s wedding in {month2}", "{friend} is getting married in {city2} in {month2}, flights booked!"),
+                (
+                    "booked flights to {city2} for {friend}'s wedding in {month2}",
+                    "{friend} is getting married in {city2} in {month2}, flights booked!",
+                ),
                 ("a wedding abroad, amazing", "so exciting, what will you wear?"),
             ),
             Beat(
                 "a",
-                ("back from {city2}! the ceremony was on a boat and {friend} cried through the vows", "what a weekend. {friend}'s wedding was on a boat on the river, so beautiful"),
+                (
+                    "back from {city2}! the ceremony was on a boat and {friend} cried through the vows",
+                    "what a weekend. {friend}'s wedding was on a boat on the river, so beautiful",
+                ),
                 ("on a boat?! that's so romantic", "aww, welcome back"),
             ),
         ),
@@ -260,12 +288,18 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("sprained my ankle playing {sport} last Saturday, it's purple", "rolled my ankle at {sport} on Saturday, hobbling around now"),
+                (
+                    "sprained my ankle playing {sport} last Saturday, it's purple",
+                    "rolled my ankle at {sport} on Saturday, hobbling around now",
+                ),
                 ("ouch!! ice it", "oh no, take it easy"),
             ),
             Beat(
                 "a",
-                ("physio says the ankle needs three more weeks before I can play again", "ankle update: three more weeks of rest, says the physio"),
+                (
+                    "physio says the ankle needs three more weeks before I can play again",
+                    "ankle update: three more weeks of rest, says the physio",
+                ),
                 ("patience, it'll heal", "boring but worth it"),
             ),
         ),
@@ -279,7 +313,10 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("{friend2} lent me '{book}', I'm halfway through and can't put it down", "reading '{book}' now, {friend2} insisted I borrow it"),
+                (
+                    "{friend2} lent me '{book}', I'm halfway through and can't put it down",
+                    "reading '{book}' now, {friend2} insisted I borrow it",
+                ),
                 ("I loved that one!", "oh what's it about?"),
             ),
         ),
@@ -292,7 +329,10 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("the car failed its inspection, the brakes need replacing. garage quoted {price}", "MOT fail, brakes are shot. {price} to fix, great"),
+                (
+                    "the car failed its inspection, the brakes need replacing. garage quoted {price}",
+                    "MOT fail, brakes are shot. {price} to fix, great",
+                ),
                 ("ugh cars are money pits", "that's painful"),
             ),
         ),
@@ -305,7 +345,10 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("dinner at {restaurant} with {friend3} on Friday, the {dish} was unreal", "went to {restaurant} last night with {friend3}, get the {dish}, trust me"),
+                (
+                    "dinner at {restaurant} with {friend3} on Friday, the {dish} was unreal",
+                    "went to {restaurant} last night with {friend3}, get the {dish}, trust me",
+                ),
                 ("adding it to my list", "yum, I've never been"),
             ),
         ),
@@ -318,12 +361,18 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("my nephew {nephew} turns {age} on the 14th, any present ideas?", "need a gift for {nephew}, he'll be {age} soon"),
+                (
+                    "my nephew {nephew} turns {age} on the 14th, any present ideas?",
+                    "need a gift for {nephew}, he'll be {age} soon",
+                ),
                 ("what's he into these days?", "kids that age love building stuff"),
             ),
             Beat(
                 "a",
-                ("got {nephew} {gift} in the end, he was over the moon", "my nephew loved {gift}, best aunt/uncle award for me"),
+                (
+                    "got {nephew} {gift} in the end, he was over the moon",
+                    "my nephew loved {gift}, best aunt/uncle award for me",
+                ),
                 ("you nailed it!", "haha well deserved"),
             ),
         ),
@@ -337,12 +386,18 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("{friend} and I got tickets to see {band} at the {venue}!", "can't believe it, {band} tickets for the {venue}, going with {friend}"),
+                (
+                    "{friend} and I got tickets to see {band} at the {venue}!",
+                    "can't believe it, {band} tickets for the {venue}, going with {friend}",
+                ),
                 ("jealous!!", "they're amazing live"),
             ),
             Beat(
                 "a",
-                ("{band} played for almost three hours last night, my voice is gone", "last night's gig was incredible, I screamed every song"),
+                (
+                    "{band} played for almost three hours last night, my voice is gone",
+                    "last night's gig was incredible, I screamed every song",
+                ),
                 ("sounds like the best night", "haha rest that voice"),
             ),
         ),
@@ -356,7 +411,10 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("turns out I'm allergic to {allergen}, the doctor did the skin test today", "allergy test results: {allergen}. explains a lot"),
+                (
+                    "turns out I'm allergic to {allergen}, the doctor did the skin test today",
+                    "allergy test results: {allergen}. explains a lot",
+                ),
                 ("good to finally know", "oh wow, that must be annoying"),
             ),
         ),
@@ -366,12 +424,18 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("I signed up for the {city3} half marathon in {month3}, what have I done", "entered the {city3} half in {month3}! training starts now"),
+                (
+                    "I signed up for the {city3} half marathon in {month3}, what have I done",
+                    "entered the {city3} half in {month3}! training starts now",
+                ),
                 ("you'll smash it", "brave!"),
             ),
             Beat(
                 "a",
-                ("did a {km} km long run this morning, my legs are jelly", "longest run so far: {km} km. slow but done"),
+                (
+                    "did a {km} km long run this morning, my legs are jelly",
+                    "longest run so far: {km} km. slow but done",
+                ),
                 ("that's so far!", "impressive, proper training"),
             ),
         ),
@@ -385,12 +449,18 @@ STORIES = (
         (
             Beat(
                 "a",
-                ("my manager {manager} is leaving the team, farewell drinks on Friday", "big news at work: {manager} quit. drinks for her on Friday"),
+                (
+                    "my manager {manager} is leaving the team, farewell drinks on Friday",
+                    "big news at work: {manager} quit. drinks for her on Friday",
+                ),
                 ("end of an era", "will you get a new boss then?"),
             ),
             Beat(
                 "a",
-                ("the new team lead started today, seems nice, her name is {lead}", "met my new boss {lead} today, good first impression"),
+                (
+                    "the new team lead started today, seems nice, her name is {lead}",
+                    "met my new boss {lead} today, good first impression",
+                ),
                 ("fingers crossed she's good", "that's a relief"),
             ),
         ),
@@ -403,7 +473,10 @@ STORIES = (
         (
             Beat(
                 "b",
-                ("I'm thinking of learning Portuguese before my trip to {city}", "I started Duolingo for Portuguese, {city} in the summer!"),
+                (
+                    "I'm thinking of learning Portuguese before my trip to {city}",
+                    "I started Duolingo for Portuguese, {city} in the summer!",
+                ),
                 ("a", "obrigado is all I know haha"),
             ),
         ),
@@ -445,7 +518,9 @@ def _slots(rng: random.Random, *, exclude: tuple[str, ...]) -> dict[str, str]:
     }  # fmt: skip
 
 
-def conversation(rng: random.Random, *, sessions: int = 30, turns_per_session: tuple[int, int] = (14, 26)) -> Conversation:
+def conversation(
+    rng: random.Random, *, sessions: int = 30, turns_per_session: tuple[int, int] = (14, 26)
+) -> Conversation:
     """One long chat with its questions (evidence turns labelled), drawn from ``rng``."""
     person, friend = rng.sample(FIRST_NAMES, 2)
     slots = _slots(rng, exclude=(person, friend))

@@ -136,7 +136,8 @@ async def store_chat(db: Database, chat: Chat) -> tuple[int, list[int]]:
     ids: list[int] = []
     async with db.engine.begin() as conn:
         user_id = await conn.scalar(
-            insert(User).returning(User.id), {"display_name": chat.person, "settings": {}, "created_at": chat.turns[0].at}
+            insert(User).returning(User.id),
+            {"display_name": chat.person, "settings": {}, "created_at": chat.turns[0].at},
         )
         conversation_id = None
         session = -1
@@ -147,12 +148,25 @@ async def store_chat(db: Database, chat: Chat) -> tuple[int, list[int]]:
                     insert(Conversation).returning(Conversation.id),
                     _conversation(user_id, "discord" if session % 2 else "slack", f"u{user_id}s{session}", turn.at),
                 )
-            ids.append(await conn.scalar(insert(Message).returning(Message.id), _message(conversation_id, user_id, turn.speaker, turn.text, turn.at)))
+            ids.append(
+                await conn.scalar(
+                    insert(Message).returning(Message.id),
+                    _message(conversation_id, user_id, turn.speaker, turn.text, turn.at),
+                )
+            )
     return int(user_id), ids
 
 
 def _conversation(user_id: int, platform: str, channel: str, at) -> dict:  # noqa: ANN001
-    return {"user_id": user_id, "platform": platform, "workspace": "w", "channel": channel, "thread": "", "created_at": at, "revision": 0}
+    return {
+        "user_id": user_id,
+        "platform": platform,
+        "workspace": "w",
+        "channel": channel,
+        "thread": "",
+        "created_at": at,
+        "revision": 0,
+    }
 
 
 def _message(conversation_id: int, user_id: int, speaker: str, text: str, at) -> dict:  # noqa: ANN001
@@ -164,15 +178,24 @@ def _message(conversation_id: int, user_id: int, speaker: str, text: str, at) ->
 
 
 async def ask_all(
-    db: Database, search: MemorySearch, chat: Chat, user_id: int, turn_ids: list[int], tallies: dict[str, Tally],
-    rng: random.Random, base: SearchOptions,
+    db: Database,
+    search: MemorySearch,
+    chat: Chat,
+    user_id: int,
+    turn_ids: list[int],
+    tallies: dict[str, Tally],
+    rng: random.Random,
+    base: SearchOptions,
 ) -> None:
     """Ask every question of ``chat`` in one new chat and score each method's answers."""
     where = {message_id: i for i, message_id in enumerate(turn_ids)}
     reference = Bm25Script([t.text for t in chat.turns])
     moment = chat.turns[-1].at + timedelta(days=3)
     async with db.engine.begin() as conn:
-        conversation_id = await conn.scalar(insert(Conversation).returning(Conversation.id), _conversation(user_id, "terminal", f"u{user_id}ask", moment))
+        conversation_id = await conn.scalar(
+            insert(Conversation).returning(Conversation.id),
+            _conversation(user_id, "terminal", f"u{user_id}ask", moment),
+        )
     asked: list[int] = []
     questions = list(chat.questions)
     rng.shuffle(questions)
@@ -182,7 +205,12 @@ async def ask_all(
     for question in questions:
         moment += timedelta(minutes=2)
         async with db.engine.begin() as conn:
-            message_id = int(await conn.scalar(insert(Message).returning(Message.id), _message(conversation_id, user_id, "a", question.text, moment)))
+            message_id = int(
+                await conn.scalar(
+                    insert(Message).returning(Message.id),
+                    _message(conversation_id, user_id, "a", question.text, moment),
+                )
+            )
         asked.append(message_id)
         await search.store.index_messages(user_id, [message_id])
         in_view = InView(conversation_id, asked[-WINDOW // 2] if len(asked) >= WINDOW // 2 else asked[0])
@@ -194,7 +222,10 @@ async def ask_all(
         tallies["bm25 script"].add(question.evidence, reference.search(question.text), question.kind, 0)
         moment += timedelta(minutes=1)
         async with db.engine.begin() as conn:
-            reply = await conn.scalar(insert(Message).returning(Message.id), _message(conversation_id, user_id, "b", "Let me think… here is what I have.", moment))
+            reply = await conn.scalar(
+                insert(Message).returning(Message.id),
+                _message(conversation_id, user_id, "b", "Let me think… here is what I have.", moment),
+            )
         await search.store.index_messages(user_id, [int(reply)])
         asked.append(int(reply))
 
@@ -217,7 +248,11 @@ async def run(chats: list[Chat], embedding: str, url: str, seed: int, base: Sear
         model = OpenAIModel(api_key="sk-test", base_url=fake.base_url, models=ModelNames(), max_retries=0)
         db = Database(url)
         await db.migrate()
-        store = MemoryStore(db, Embedder(model, dimensions=None if vectors else 256, batch_size=256), clock=ManualClock(chats[0].turns[0].at))
+        store = MemoryStore(
+            db,
+            Embedder(model, dimensions=None if vectors else 256, batch_size=256),
+            clock=ManualClock(chats[0].turns[0].at),
+        )
         search = MemorySearch(store)
         rng = random.Random(seed)
         for chat in chats:

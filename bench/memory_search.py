@@ -77,7 +77,9 @@ async def fill(db: Database, count: int, dims: int) -> int:
     said = lines(count)
     async with db.engine.begin() as conn:
         user_id = int(
-            await conn.scalar(insert(User).returning(User.id), {"display_name": "u", "settings": {}, "created_at": START})
+            await conn.scalar(
+                insert(User).returning(User.id), {"display_name": "u", "settings": {}, "created_at": START}
+            )
         )
     conversation = None
     for start in range(0, count, 2000):
@@ -93,10 +95,19 @@ async def fill(db: Database, count: int, dims: int) -> int:
                 await conn.scalars(
                     insert(Message).returning(Message.id, sort_by_parameter_order=True),
                     [
-                        {"conversation_id": conversation, "author_user_id": user_id if i % 2 == 0 else None,
-                         "role": "user" if i % 2 == 0 else "assistant", "content": said[i], "attachments": [],
-                         "platform_parts": [], "created_at": START + timedelta(minutes=5 * i), "status": "complete",
-                         "status_reason": "", "token_count": 8, "model": ""}
+                        {
+                            "conversation_id": conversation,
+                            "author_user_id": user_id if i % 2 == 0 else None,
+                            "role": "user" if i % 2 == 0 else "assistant",
+                            "content": said[i],
+                            "attachments": [],
+                            "platform_parts": [],
+                            "created_at": START + timedelta(minutes=5 * i),
+                            "status": "complete",
+                            "status_reason": "",
+                            "token_count": 8,
+                            "model": "",
+                        }
                         for i in chunk
                     ],
                 )  # fmt: skip
@@ -105,8 +116,14 @@ async def fill(db: Database, count: int, dims: int) -> int:
             await conn.execute(
                 insert(MessageEmbedding),
                 [
-                    {"message_id": mid, "user_id": user_id, "embedding": vectors[n].astype("<f4").tobytes(),
-                     "dims": dims, "model": MODEL, "indexed_at": START}
+                    {
+                        "message_id": mid,
+                        "user_id": user_id,
+                        "embedding": vectors[n].astype("<f4").tobytes(),
+                        "dims": dims,
+                        "model": MODEL,
+                        "indexed_at": START,
+                    }
                     for n, mid in enumerate(ids)
                 ],  # fmt: skip
             )
@@ -128,9 +145,7 @@ async def measure(name: str, url: str, count: int, dims: int, queries: int) -> N
     rng = np.random.default_rng(2)
     await search.search_vector(user_id, rng.standard_normal(dims).astype(np.float32), "warm up")
     async with db.engine.connect() as conn:
-        top = await conn.scalar(
-            text("SELECT count(*) FROM messages WHERE content LIKE 'yeah%'")
-        )
+        top = await conn.scalar(text("SELECT count(*) FROM messages WHERE content LIKE 'yeah%'"))
     for group, texts in QUERIES.items():
         times = []
         for n in range(queries):
@@ -152,7 +167,9 @@ async def main_async(args: argparse.Namespace) -> None:
           f"{'rows yeah':>11} | {'fill s':>6}")  # fmt: skip
     if "sqlite" in args.databases:
         with tempfile.TemporaryDirectory() as folder:
-            await measure("sqlite", f"sqlite+aiosqlite:///{Path(folder) / 's.db'}", args.messages, args.dims, args.queries)
+            await measure(
+                "sqlite", f"sqlite+aiosqlite:///{Path(folder) / 's.db'}", args.messages, args.dims, args.queries
+            )
     if "postgresql" not in args.databases:
         return
     admin = Database(POSTGRES_ADMIN_URL)

@@ -163,7 +163,9 @@ async def search(
             held[key] = held.get(key, 0.0) + weight
             matched[key] = matched.get(key, 0) + 1
     ranked = sorted(held, key=lambda key: (-held[key], -key[1]))[:limit]
-    return [TextHit(kind, item, held[(kind, item)] / whole, matched[(kind, item)] == len(words)) for kind, item in ranked]
+    return [
+        TextHit(kind, item, held[(kind, item)] / whole, matched[(kind, item)] == len(words)) for kind, item in ranked
+    ]
 
 
 async def _rows_per_word(
@@ -200,9 +202,7 @@ def _newest(conn: AsyncConnection, i: int, kinds: Sequence[str]) -> str:
     return f"SELECT rowid FROM {FTS_TABLE} WHERE {where} AND user_id = :user_id{only} ORDER BY rowid DESC"
 
 
-async def _capped_counts(
-    conn: AsyncConnection, user_id: int, words: list[str], kinds: Sequence[str]
-) -> dict[str, int]:
+async def _capped_counts(conn: AsyncConnection, user_id: int, words: list[str], kinds: Sequence[str]) -> dict[str, int]:
     """How many of the user's rows hold each of these (common) words, counted up to ``COUNT_CAP``."""
     if not words:
         return {}

@@ -96,7 +96,12 @@ async def read_rows(
         query = _in_range(query, Message.created_at, since, until)
         for row in await conn.execute(query):
             found[("message", row.id)] = Row(
-                row.content, row.created_at, row.platform, _speaker(row.role, row.display_name), row.conversation_id, row.role
+                row.content,
+                row.created_at,
+                row.platform,
+                _speaker(row.role, row.display_name),
+                row.conversation_id,
+                row.role,
             )
     if memory_ids:
         query = (
@@ -111,9 +116,7 @@ async def read_rows(
     return found
 
 
-async def neighbours(
-    conn: AsyncConnection, user_id: int, message_id: int, row: Row
-) -> tuple[Turn | None, Turn | None]:
+async def neighbours(conn: AsyncConnection, user_id: int, message_id: int, row: Row) -> tuple[Turn | None, Turn | None]:
     """The turns before and after a message hit, when they make it understandable.
 
     A short hit or the assistant's reply comes with the turn before it (what it answers);

@@ -56,7 +56,13 @@ class SearchMemoryTool(ToolBase):
         in_view = InView(context.conversation_id, first) if first is not None else None
         try:
             hits = await self.search.search(
-                context.user_id, query, limit=self.limit, since=since, until=until, timeout=self.timeout, in_view=in_view
+                context.user_id,
+                query,
+                limit=self.limit,
+                since=since,
+                until=until,
+                timeout=self.timeout,
+                in_view=in_view,
             )
         except ModelError as exc:
             return ToolResult(f"Error: memory search is unavailable right now ({exc.user_message})", is_error=True)
@@ -67,10 +73,14 @@ class SearchMemoryTool(ToolBase):
             where = f" · {hit.platform}" if hit.platform else ""
             body = hit.text if len(hit.text) <= SNIPPET_CHARS else hit.text[:SNIPPET_CHARS] + "…"
             if hit.before is not None:
-                lines.append(f"  (before: [{stamp(hit.before.created_at, context.timezone)} · {hit.before.speaker}] {hit.before.text})")
+                lines.append(
+                    f"  (before: [{stamp(hit.before.created_at, context.timezone)} · {hit.before.speaker}] {hit.before.text})"
+                )
             lines.append(f"[{stamp(hit.created_at, context.timezone)}{where} · {hit.speaker}] {body}")
             if hit.after is not None:
-                lines.append(f"  (after: [{stamp(hit.after.created_at, context.timezone)} · {hit.after.speaker}] {hit.after.text})")
+                lines.append(
+                    f"  (after: [{stamp(hit.after.created_at, context.timezone)} · {hit.after.speaker}] {hit.after.text})"
+                )
         return "\n".join(lines)
 
 

@@ -18,7 +18,6 @@ from core.memory.store import MemoryStore
 from core.memory.sweep import ExtractionBacklog, MemorySweep
 from core.memory.tool import ForgetMemoryTool, SearchMemoryTool
 
-
 # A partial keyword hit counts with a cosine this much under the floor (0.30 → 0.25).
 TEXT_FLOOR_MARGIN = 0.05
 
@@ -66,9 +65,7 @@ def add_long_term_memory(chat: ChatService, model: OpenAIModel, settings: Memory
         index_dir=settings.index_dir,
     )
     floor = settings.similarity_floor
-    options = SearchOptions(
-        floor=floor, text_floor=floor - TEXT_FLOOR_MARGIN, text_match=settings.text_match
-    )
+    options = SearchOptions(floor=floor, text_floor=floor - TEXT_FLOOR_MARGIN, text_match=settings.text_match)
     search = MemorySearch(store, options=options)
     chat.pipeline.add_before_model(
         RecallStep(

@@ -41,7 +41,11 @@ async def test_the_tool_never_spends_a_slot_on_what_the_model_already_sees(datab
     alice = await add_user(database, "Alice")
     await chat(database, alice, ["Our boat is moored in Kilkee harbour", "Nice."], START, "old")
     today, ids = await chat(
-        database, alice, ["The Kilkee harbour fees went up", "Ouch.", "Where is our boat moored?"], START + timedelta(days=9), "now"
+        database,
+        alice,
+        ["The Kilkee harbour fees went up", "Ouch.", "Where is our boat moored?"],
+        START + timedelta(days=9),
+        "now",
     )
     await memory.store.index_pending(alice.id)
     tool = SearchMemoryTool(memory.search)
@@ -75,17 +79,26 @@ async def test_a_question_about_something_never_discussed_finds_nothing(database
     tool = SearchMemoryTool(memory.search)
     context = ToolContext(user=alice, conversation_id=0, now=START, timezone=PARIS)
 
-    assert await tool.run({"query": "How many moons does Neptune have?"}, context) == "Nothing found in memory about that."
+    assert (
+        await tool.run({"query": "How many moons does Neptune have?"}, context) == "Nothing found in memory about that."
+    )
     assert await tool.run({"query": "What is my blood type?"}, context) == "Nothing found in memory about that."
     assert "Lisbon" in str(await tool.run({"query": "Where does Ana live?"}, context))
 
 
-async def test_a_short_reply_comes_with_the_turn_it_answers_and_keeps_its_date(database: Database, memory: Memory) -> None:
+async def test_a_short_reply_comes_with_the_turn_it_answers_and_keeps_its_date(
+    database: Database, memory: Memory
+) -> None:
     alice = await add_user(database, "Alice")
     await chat(
         database,
         alice,
-        ["When is the Dingle regatta this year?", "Which day suits you?", "Dingle regatta: last Saturday of June", "ok"],
+        [
+            "When is the Dingle regatta this year?",
+            "Which day suits you?",
+            "Dingle regatta: last Saturday of June",
+            "ok",
+        ],
         START,
         "c",
     )
@@ -118,7 +131,9 @@ async def test_a_strong_full_text_hit_is_kept_when_the_vectors_disagree(
 async def test_identical_lines_take_one_slot(database: Database, memory: Memory) -> None:
     alice = await add_user(database, "Alice")
     for day in range(4):
-        await chat(database, alice, ["Dundalk traffic was awful again", "Sorry!"], START + timedelta(days=day), f"d{day}")
+        await chat(
+            database, alice, ["Dundalk traffic was awful again", "Sorry!"], START + timedelta(days=day), f"d{day}"
+        )
     await chat(database, alice, ["Moving to Dundalk in May", "Exciting!"], START + timedelta(days=9), "move")
     await memory.store.index_pending(alice.id)
 
@@ -138,4 +153,3 @@ async def test_full_text_stems_and_weighs_rare_words_over_common_ones(database: 
 
     assert found[0].id == ids[-2], "'Galway' (and 'racing' stemmed to 'race') outweigh the common 'day'"
     assert found[0].all_terms and found[0].score == pytest.approx(1.0)
-
