@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db.models import Conversation, Message, User
@@ -116,27 +116,49 @@ async def read_rows(
     return found
 
 
-async def neighbours(conn: AsyncConnection, user_id: int, message_id: int, row: Row) -> tuple[Turn | None, Turn | None]:
-    """The turns before and after a message hit, when they make it understandable.
+async def neighbours(
+    conn: AsyncConnection, user_id: int, hits: list[tuple[int, Row]]
+) -> dict[int, tuple[Turn | None, Turn | None]]:
+    """The turns before and after each message hit (by id), when they make it understandable.
 
     A short hit or the assistant's reply comes with the turn before it (what it answers);
     a question comes with the turn after it (its answer).  Only the user's own turns and
     the assistant's are shown: in a shared thread, another person's words stay theirs.
+    One statement for every hit (one trip to the database, however many hits).
     """
-    if row.conversation_id is None:
-        return None, None
-    want_before = row.role == "assistant" or len(row.text.split()) < SHORT_HIT_WORDS
-    want_after = row.question
-    before = await _next_to(conn, user_id, row.conversation_id, message_id, older=True) if want_before else None
-    after = await _next_to(conn, user_id, row.conversation_id, message_id, older=False) if want_after else None
-    return before, after
+    parts = []
+    for message_id, row in hits:
+        if row.conversation_id is None:
+            continue
+        if row.role == "assistant" or len(row.text.split()) < SHORT_HIT_WORDS:
+            parts.append(_next_to(row.conversation_id, message_id, older=True))
+        if row.question:
+            parts.append(_next_to(row.conversation_id, message_id, older=False))
+    found: dict[int, tuple[Turn | None, Turn | None]] = {}
+    if not parts:
+        return found
+    for got in await conn.execute(union_all(*parts)):
+        if got.role == "user" and got.author_user_id not in (None, user_id):
+            continue  # another person's words in a shared thread stay theirs
+        body = got.content if len(got.content) <= NEIGHBOUR_CHARS else got.content[:NEIGHBOUR_CHARS] + "…"
+        turn = Turn(body, got.created_at, _speaker(got.role, got.display_name))
+        before, after = found.get(got.hit, (None, None))
+        found[got.hit] = (turn, after) if got.older else (before, turn)
+    return found
 
 
-async def _next_to(
-    conn: AsyncConnection, user_id: int, conversation_id: int, message_id: int, *, older: bool
-) -> Turn | None:
-    query = (
-        select(Message.content, Message.created_at, Message.role, Message.author_user_id, User.display_name)
+def _next_to(conversation_id: int, message_id: int, *, older: bool):  # type: ignore[no-untyped-def]
+    """The message just before (or after) ``message_id`` in its conversation, as one part of a union."""
+    nearest = (
+        select(
+            literal(message_id).label("hit"),
+            literal(older).label("older"),
+            Message.content,
+            Message.created_at,
+            Message.role,
+            Message.author_user_id,
+            User.display_name,
+        )
         .outerjoin(User, User.id == Message.author_user_id)
         .where(
             Message.conversation_id == conversation_id,
@@ -148,14 +170,10 @@ async def _next_to(
         )
         .order_by(Message.id.desc() if older else Message.id)
         .limit(1)
+        .subquery()
     )
-    row = (await conn.execute(query)).first()
-    if row is None:
-        return None
-    if row.role == "user" and row.author_user_id not in (None, user_id):
-        return None  # another person's words in a shared thread stay theirs
-    body = row.content if len(row.content) <= NEIGHBOUR_CHARS else row.content[:NEIGHBOUR_CHARS] + "…"
-    return Turn(body, row.created_at, _speaker(row.role, row.display_name))
+    # Wrapped: SQLite allows no ORDER BY or LIMIT in the members of a compound SELECT.
+    return select(nearest)
 
 
 def _speaker(role: str, name: str | None) -> str:

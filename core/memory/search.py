@@ -163,11 +163,15 @@ class MemorySearch:
                 if _found(share, cosine, opts):
                     ranked.append((_fused(share, cosine, best_cosine, opts), key, row))
             ranked.sort(key=lambda r: (-r[0], -similarity[r[1]], -r[1][1]))
+            chosen = _distinct(ranked)[:limit]
+            around = {}
+            if opts.neighbours:
+                around = await neighbours(
+                    conn, user_id, [(item, row) for _, (kind, item), row in chosen if kind == "message"]
+                )
             out = []
-            for score, (kind, item), row in _distinct(ranked)[:limit]:
-                before = after = None
-                if opts.neighbours and kind == "message":
-                    before, after = await neighbours(conn, user_id, item, row)
+            for score, (kind, item), row in chosen:
+                before, after = around.get(item, (None, None)) if kind == "message" else (None, None)
                 out.append(
                     SearchHit(
                         kind, item, row.text, row.created_at, row.platform, row.speaker,

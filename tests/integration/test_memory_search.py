@@ -111,6 +111,8 @@ async def test_a_short_reply_comes_with_the_turn_it_answers_and_keeps_its_date(
     assert "[Mon 2026-03-02 10:02 CET · discord · Alice] Dingle regatta: last Saturday of June" in result
     first = result.splitlines()[0]
     assert "Dingle regatta: last Saturday of June" in first, "the statement comes before the question"
+    # The earlier question comes with the turn that followed it.
+    assert "  (after: [Mon 2026-03-02 10:01 CET · assistant] Which day suits you?)" in result
 
 
 async def test_a_strong_full_text_hit_is_kept_when_the_vectors_disagree(
@@ -153,3 +155,18 @@ async def test_full_text_stems_and_weighs_rare_words_over_common_ones(database: 
 
     assert found[0].id == ids[-2], "'Galway' (and 'racing' stemmed to 'race') outweigh the common 'day'"
     assert found[0].all_terms and found[0].score == pytest.approx(1.0)
+
+
+async def test_the_assistants_reply_comes_with_the_question_it_answered(database: Database, memory: Memory) -> None:
+    alice = await add_user(database, "Alice")
+    await chat(database, alice, ["Which ferry goes to Inishmore?", "The Rossaveel ferry, 40 minutes."], START, "c")
+    await memory.store.index_pending(alice.id)
+    tool = SearchMemoryTool(memory.search)
+    context = ToolContext(user=alice, conversation_id=0, now=START, timezone=PARIS)
+
+    result = str(await tool.run({"query": "Rossaveel ferry"}, context))
+
+    assert result.splitlines()[:2] == [
+        "  (before: [Mon 2026-03-02 10:00 CET · Alice] Which ferry goes to Inishmore?)",
+        "[Mon 2026-03-02 10:01 CET · discord · assistant] The Rossaveel ferry, 40 minutes.",
+    ]
