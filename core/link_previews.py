@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from core.commands import Command, CommandOption, CommandReply, CommandRequest
+from core.db.outage import unavailable
 from core.identity.profile import Profiles
 from core.people import People
 from core.types import PlatformIdentity
@@ -35,7 +36,12 @@ class LinkPreviews:
 
     async def wanted(self, identity: PlatformIdentity) -> bool:
         """True when the person behind ``identity`` turned previews on (never for a refused account)."""
-        admission = await self.people.admit(identity)
+        try:
+            admission = await self.people.admit(identity)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            return False  # the database is away (a new person's message is held meanwhile): the default
         return admission.user is not None and admission.user.settings.get(PREVIEWS_SETTING) == "on"
 
     async def settings(self, request: CommandRequest) -> CommandReply:
