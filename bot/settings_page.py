@@ -155,7 +155,7 @@ def add_settings_routes(app: FastAPI) -> None:
         page = configured()
         if page is None:
             return _html(not_set_up, 404)
-        session = await page.access.session(request.cookies.get(COOKIE))
+        session = await current_session(page, request)
         if session is None:
             return _html(message_page("Session ended", ENDED), 401)
         return page, session
@@ -183,7 +183,7 @@ def add_settings_routes(app: FastAPI) -> None:
             return _html(message_page("Not saved", STALE), 403)
         outcome = await page.account.apply(session.user, form)
         # Read the user again: the page must show what is stored now, not what the request started with.
-        session = await page.access.session(request.cookies.get(COOKIE))
+        session = await current_session(page, request)
         if session is None:
             return _html(message_page("Session ended", ENDED), 401)
         view = await page.account.view(session.user)
@@ -196,6 +196,17 @@ def add_settings_routes(app: FastAPI) -> None:
         notice = "" if outcome.saved else "Nothing changed."
         body = settings_page(view, csrf=session.csrf, assistant=page.assistant_name, saved=outcome.saved, notice=notice)
         return _html(body)
+
+
+async def current_session(page: SettingsPage, request: Request) -> SettingsSession | None:
+    """The settings session of the request: its own cookie, or the web app's session (one sign-in for both)."""
+    session = await page.access.session(request.cookies.get(COOKIE))
+    web = getattr(request.app.state, "webapp", None)
+    if session is None and web is not None:
+        person = await web.sessions.session(request.cookies.get("captainslog_web"))
+        if person is not None:
+            session = SettingsSession(person.user, person.identity, person.csrf)
+    return session
 
 
 async def read_form(request: Request) -> dict[str, str] | None:

@@ -1,6 +1,6 @@
 """The bot's web server: FastAPI on uvicorn, one service of the runtime, inside the bot's event loop.
 
-Routes: ``GET /healthz``, ``GET /signin/{token}`` (the short link: redirects to Google's
+Routes: the web app (bot/webapp: ``/``, ``/chat``, ``/api/v1``…), ``GET /healthz``, ``GET /signin/{token}`` (the short link: redirects to Google's
 consent), ``GET /oauth/google/callback`` (Google sends the browser back here) and the
 settings page (``/settings/{token}``, ``/settings``: bot/settings_page.py). The
 callback takes no redirect target from the request: it always answers with its own page.
@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from bot.link_pages import add_link_routes, confirmation_page, connect_question, form_is_from_this_browser
 from bot.settings_page import SettingsPage, add_settings_routes
+from bot.webapp import add_webapp
 from core.identity.signin import CALLBACK_PATH, Outcome, SignIn, SignInResult
 from core.identity.states import StateRefused
 
@@ -71,6 +72,7 @@ def create_app(
     app.state.sign_in_listeners = []
     app.state.settings_page = settings_page
     add_settings_routes(app)
+    add_webapp(app)  # the web app (bot/webapp): answers 404 until app.state.webapp is set
 
     async def report(result: SignInResult) -> None:
         """Tell the hook (a DM to the account) and the listeners about a finished step."""

@@ -59,6 +59,8 @@ TABLES = (
     "pending_actions",
     "reminder_occurrences",
     "reminders",
+    "web_sessions",
+    "access_tokens",
 )
 
 

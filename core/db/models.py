@@ -168,3 +168,4 @@ from core.db import models_pending as _models_pending  # noqa: E402,F401
 from core.db import models_summaries as _models_summaries  # noqa: E402,F401
 from core.db import models_usage as _models_usage  # noqa: E402,F401
 from core.db import models_reminders as _models_reminders  # noqa: E402,F401
+from core.db import models_web as _models_web  # noqa: E402,F401

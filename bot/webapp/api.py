@@ -1,0 +1,169 @@
+"""The REST API under ``/api/v1``: the same operations as the pages, as JSON, described by OpenAPI.
+
+Authenticated by a personal access token (``Authorization: Bearer clt_…``) or the browser's
+session (changes then need ``X-CSRF-Token``). Every id is looked up among the caller's own
+rows: another person's id answers 404. ``/docs`` is a server-rendered page of the OpenAPI
+document (``/api/v1/openapi.json``): Swagger UI would need inline script, which the CSP refuses.
+"""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from bot.webapp.deps import WebApp, api_person, render, session_person, web_place, webapp
+from bot.webapp.views import entry_json, search_hits
+from core.db.timeline import conversations_of, message_of, owns_conversation, timeline_page
+from core.identity.web_sessions import WebUser
+from core.types import IncomingMessage, Refused, TurnDone, TurnError
+
+PREFIX = "/api/v1"
+router = APIRouter(prefix=PREFIX, tags=["v1"])
+
+
+class ChatRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=8000, description="The message to the assistant")
+
+
+class ChatAnswer(BaseModel):
+    answer_message_id: int | None
+    text: str
+    error: str | None = None
+
+
+@router.get("/conversations", summary="Your conversations on every platform, most recent first")
+async def conversations(web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": c.id,
+            "platform": c.platform,
+            "created_at": c.created_at.isoformat(),
+            "closed": c.closed_at is not None,
+            "messages": c.messages,
+            "last_at": c.last_at.isoformat() if c.last_at else None,
+        }
+        for c in await conversations_of(web.db, person.id)
+    ]
+
+
+@router.get("/conversations/{conversation_id}/messages", summary="A conversation's messages, newest first")
+async def conversation_messages(
+    conversation_id: int,
+    before: int | None = Query(None, description="Only messages with a smaller id (the next page)"),
+    limit: int = Query(50, ge=1, le=200),
+    web: WebApp = Depends(webapp),
+    person: WebUser = Depends(api_person),
+) -> dict[str, Any]:
+    if not await owns_conversation(web.db, person.id, conversation_id):
+        raise HTTPException(404, "No such conversation.")
+    page = await timeline_page(web.db, person.id, before=before, limit=limit, conversation_id=conversation_id)
+    return _page(page, limit)
+
+
+@router.get("/messages", summary="Your timeline: messages of every platform, newest first (keyset pages)")
+async def messages(
+    before: int | None = Query(None, description="Only messages with a smaller id (the next page)"),
+    limit: int = Query(50, ge=1, le=200),
+    platform: str | None = Query(None, description="discord, slack, terminal or web"),
+    web: WebApp = Depends(webapp),
+    person: WebUser = Depends(api_person),
+) -> dict[str, Any]:
+    return _page(await timeline_page(web.db, person.id, before=before, limit=limit, platform=platform), limit)
+
+
+@router.get("/messages/{message_id}", summary="One of your messages")
+async def message(message_id: int, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> dict:
+    found = await message_of(web.db, person.id, message_id)
+    if found is None:
+        raise HTTPException(404, "No such message.")
+    return entry_json(found)
+
+
+@router.get("/search", summary="Search your messages and memories (words and meaning)")
+async def search(
+    q: str = Query(..., min_length=1, max_length=500),
+    limit: int = Query(20, ge=1, le=50),
+    web: WebApp = Depends(webapp),
+    person: WebUser = Depends(api_person),
+) -> list[dict[str, Any]]:
+    hits, problem = await search_hits(web, person.id, q, limit)
+    if problem:
+        raise HTTPException(503, problem)
+    return [
+        {"kind": h.kind, "id": h.id, "text": h.text, "created_at": h.created_at.isoformat(), "platform": h.platform,
+         "speaker": h.speaker, "score": round(h.score, 4)}
+        for h in hits
+    ]  # fmt: skip
+
+
+@router.get("/memories", summary="What the assistant remembers about you, newest first")
+async def memories(web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> list[dict[str, Any]]:
+    rows = await web.memory.store.list_memories(person.id) if web.memory is not None else []
+    return [
+        {"id": m.id, "text": m.text, "created_at": m.created_at.isoformat(), "updated_at": m.updated_at.isoformat(),
+         "source_message_id": m.source_message_id}
+        for m in rows
+    ]  # fmt: skip
+
+
+@router.delete("/memories/{memory_id}", status_code=204, summary="Forget one memory")
+async def delete_memory(memory_id: int, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> Response:
+    if web.memory is None or not await web.memory.store.forget_memory(person.id, memory_id):
+        raise HTTPException(404, "No such memory.")
+    return Response(status_code=204)
+
+
+@router.post("/chat", summary="Send a message in your web conversation and wait for the whole answer")
+async def chat(body: ChatRequest, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> ChatAnswer:
+    incoming = IncomingMessage(web_place(person.id), person.identity, body.text.strip(), web.chat.clock())
+    async with aclosing(web.chat.turn(incoming)) as events:
+        async for event in events:
+            if isinstance(event, TurnDone):
+                return ChatAnswer(answer_message_id=event.answer_message_id, text=event.text)
+            if isinstance(event, (TurnError, Refused)):
+                answer_id = event.answer_message_id if isinstance(event, TurnError) else None
+                return ChatAnswer(answer_message_id=answer_id, text="", error=event.message)
+    return ChatAnswer(answer_message_id=None, text="", error="The answer ended without text.")
+
+
+def _page(entries: list[Any], limit: int) -> dict[str, Any]:
+    items = [entry_json(e) for e in entries]
+    return {"messages": items, "next_before": items[-1]["id"] if len(items) == limit else None}
+
+
+def add_api(app: FastAPI) -> None:
+    """The API's routes, its OpenAPI document and the ``/docs`` page."""
+    app.include_router(router)
+    schema: dict[str, Any] = {}
+
+    def document() -> dict[str, Any]:
+        if not schema:
+            schema.update(
+                get_openapi(
+                    title="CaptainsLog API",
+                    version="1",
+                    description="Authenticate with `Authorization: Bearer <personal access token>` "
+                    "(made in the web app under Access tokens) or the browser session plus `X-CSRF-Token`.",
+                    routes=router.routes,
+                )
+            )
+        return schema
+
+    @app.get(PREFIX + "/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(document())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request, person: WebUser | None = Depends(session_person)) -> Response:
+        operations = [
+            {"method": method.upper(), "path": path, "summary": op.get("summary", ""),
+             "params": [p["name"] for p in op.get("parameters", [])]}
+            for path, item in document()["paths"].items()
+            for method, op in item.items()
+        ]  # fmt: skip
+        return render(request, "docs.html", title="API", person=person, operations=operations)

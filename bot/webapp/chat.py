@@ -1,0 +1,131 @@
+"""The chat page and its WebSocket: the same turn as every platform, streamed as JSON frames.
+
+Client → server: ``{"type": "send", "text": …}``, ``{"type": "stop"}``.
+Server → client: ``started``, ``delta`` (text), ``status`` (a line such as "Searching the web…"),
+``done`` (the final text as sanitized HTML), ``error`` (a message for the person), ``stopped``.
+A dropped connection does not stop the answer: it is stored and shown after a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import aclosing
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import Response
+
+from bot.webapp.deps import COOKIE, WebApp, page_person, render, web_place, webapp
+from bot.webapp.markdown import to_html
+from core.identity.web_sessions import WebUser
+from core.types import (
+    IncomingMessage,
+    Refused,
+    StatusUpdate,
+    TextDelta,
+    TurnDone,
+    TurnError,
+    TurnStarted,
+)
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+MAX_TEXT = 8000
+BUSY = "Wait for the answer to finish (or press Stop) before sending the next message."
+
+
+@router.get("/chat")
+async def chat_page(request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)) -> Response:
+    history = await web.chat.history(web_place(person.id), limit=50)
+    messages = [
+        {"id": m.id, "role": m.role, "html": to_html(m.content)}
+        for m in history
+        if m.role in ("user", "assistant") and m.content.strip()
+    ]
+    return render(request, "chat.html", title="Chat", page="chat", person=person, messages=messages)
+
+
+class _Socket:
+    """Sends frames until the browser goes away; after that the answer goes on and is only stored."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.open = True
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        if not self.open:
+            return
+        try:
+            await self.ws.send_json(frame)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.open = False
+
+
+async def answer(socket: _Socket, web: WebApp, person: WebUser, text: str) -> None:
+    """Run one turn and forward its events."""
+    incoming = IncomingMessage(
+        conversation=web_place(person.id), author=person.identity, text=text, received_at=web.chat.clock()
+    )
+    try:
+        async with aclosing(web.chat.turn(incoming)) as events:
+            async for event in events:
+                if isinstance(event, TurnStarted):
+                    await socket.send({"type": "started", "id": event.answer_message_id})
+                elif isinstance(event, TextDelta):
+                    await socket.send({"type": "delta", "text": event.text})
+                elif isinstance(event, StatusUpdate):
+                    await socket.send({"type": "status", "text": event.text})
+                elif isinstance(event, TurnDone):
+                    await socket.send({"type": "done", "id": event.answer_message_id, "html": str(to_html(event.text))})
+                elif isinstance(event, (TurnError, Refused)):
+                    await socket.send({"type": "error", "message": event.message})
+    except asyncio.CancelledError:
+        await socket.send({"type": "stopped"})
+        raise
+    except Exception:
+        log.exception("web chat turn failed for user %s", person.id)
+        await socket.send({"type": "error", "message": "Something went wrong on our side; the answer stopped."})
+
+
+def _same_origin(ws: WebSocket) -> bool:
+    """A page of this site opened the socket (browsers always send Origin on a WebSocket)."""
+    origin = ws.headers.get("origin")
+    return origin is not None and urlsplit(origin).netloc == ws.headers.get("host")
+
+
+@router.websocket("/ws/chat")
+async def chat_socket(ws: WebSocket) -> None:
+    web: WebApp | None = getattr(ws.app.state, "webapp", None)
+    person = await web.sessions.session(ws.cookies.get(COOKIE)) if web is not None else None
+    if web is None or person is None or not _same_origin(ws):
+        await ws.close(code=1008)
+        return
+    await ws.accept()
+    socket = _Socket(ws)
+    running: asyncio.Task[None] | None = None
+    try:
+        while True:
+            frame = await ws.receive_json()
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind == "send":
+                text = str(frame.get("text", "")).strip()[:MAX_TEXT]
+                if running is not None and not running.done():
+                    await socket.send({"type": "error", "message": BUSY})
+                elif text:
+                    running = asyncio.create_task(answer(socket, web, person, text), name="web-chat-turn")
+            elif kind == "stop" and running is not None and not running.done():
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+    except (WebSocketDisconnect, ValueError):
+        pass
+    finally:
+        socket.open = False
+        if running is not None and not running.done():
+            # The browser went away mid-answer (a reload): the answer finishes and is stored.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(running)

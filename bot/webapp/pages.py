@@ -1,0 +1,146 @@
+"""The read pages (they work without JavaScript): timeline, search, memories, daily logs and access tokens.
+
+Every id in a path or form is looked up among the signed-in person's own rows: another
+person's id answers 404, like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from bot.settings_page import read_form
+from bot.webapp.deps import HEADERS, WebApp, checked_form, page_person, render, webapp
+from bot.webapp.markdown import to_html
+from bot.webapp.views import daily_logs_of, entry_view, hit_view, search_hits
+from core.db.timeline import timeline_page
+from core.identity.web_sessions import WebUser
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+PAGE = 50
+PLATFORMS = ("discord", "slack", "terminal", "web")
+STALE = "The form could not be checked (it was old or not sent from this page), so nothing changed. Reload and try again."
+
+
+async def zone_of(person: WebUser, web: WebApp) -> ZoneInfo:
+    """The person's time zone (the assistant's default when unset or unknown)."""
+    try:
+        return ZoneInfo(await web.chat.user_timezone(person.identity))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@router.get("/timeline")
+async def timeline(
+    request: Request,
+    before: int | None = None,
+    platform: str = "",
+    web: WebApp = Depends(webapp),
+    person: WebUser = Depends(page_person),
+) -> Response:
+    chosen = platform if platform in PLATFORMS else ""
+    entries = await timeline_page(web.db, person.id, before=before, limit=PAGE + 1, platform=chosen or None)
+    more = len(entries) > PAGE
+    entries = entries[:PAGE]
+    tz = await zone_of(person, web)
+    older = f"/timeline?before={entries[-1].id}" + (f"&platform={chosen}" if chosen else "") if more else ""
+    return render(
+        request, "timeline.html", title="Timeline", page="timeline", person=person,
+        entries=[entry_view(e, tz) for e in entries], older=older, platforms=PLATFORMS, chosen=chosen,
+    )  # fmt: skip
+
+
+@router.get("/search")
+async def search(
+    request: Request, q: str = "", web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
+) -> Response:
+    q = q.strip()[:500]
+    hits, problem = await search_hits(web, person.id, q) if q else ([], "")
+    tz = await zone_of(person, web)
+    return render(
+        request, "search.html", title="Search", page="search", person=person, q=q,
+        hits=[hit_view(h, tz, q) for h in hits], problem=problem, available=web.memory is not None,
+    )  # fmt: skip
+
+
+@router.get("/memories")
+async def memories(request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)) -> Response:
+    rows = await web.memory.store.list_memories(person.id) if web.memory is not None else []
+    tz = await zone_of(person, web)
+    items = [{"id": m.id, "text": m.text, "when": f"{m.updated_at.astimezone(tz):%Y-%m-%d %H:%M}",
+              "source": m.source_message_id} for m in rows]  # fmt: skip
+    notice = request.query_params.get("deleted")
+    return render(
+        request, "memories.html", title="Memories", page="memories", person=person, items=items,
+        available=web.memory is not None, notice="Memory deleted." if notice else "",
+    )  # fmt: skip
+
+
+@router.post("/memories/{memory_id}/delete")
+async def delete_memory(
+    memory_id: int, request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
+) -> Response:
+    if not checked_form(person, await read_form(request)):
+        return render(request, "message.html", 403, title="Not deleted", text=STALE, person=person)
+    if web.memory is None or not await web.memory.store.forget_memory(person.id, memory_id):
+        raise HTTPException(404, "No such memory.")
+    return RedirectResponse("/memories?deleted=1", status_code=303, headers=HEADERS)
+
+
+@router.get("/daily")
+async def daily(request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)) -> Response:
+    logs = await daily_logs_of(web.db, person.id)
+    days = [{"day": d.day.isoformat(), "state": d.state, "summary": to_html(d.summary or ""),
+             "drive": d.drive_link or ""} for d in logs]  # fmt: skip
+    return render(
+        request, "daily.html", title="Daily logs", page="daily", person=person, days=days, pdf=web.day_pdf is not None
+    )
+
+
+@router.get("/daily/{day}.pdf")
+async def daily_pdf(day: date, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)) -> Response:
+    data = await web.day_pdf(person.id, day) if web.day_pdf is not None else None
+    if data is None:
+        raise HTTPException(404, "No PDF of that day.")
+    headers = dict(HEADERS)
+    headers["Content-Disposition"] = f'attachment; filename="{day.isoformat()}.pdf"'
+    return Response(data, media_type="application/pdf", headers=headers)
+
+
+@router.get("/tokens")
+async def tokens(request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)) -> Response:
+    return render(
+        request, "tokens.html", title="Access tokens", page="tokens", person=person,
+        tokens=await web.tokens.list(person.id), new="",
+    )  # fmt: skip
+
+
+@router.post("/tokens")
+async def create_token(
+    request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
+) -> Response:
+    form = await read_form(request)
+    if form is None or not checked_form(person, form):
+        return render(request, "message.html", 403, title="Not created", text=STALE, person=person)
+    raw = await web.tokens.create(person.id, person.identity, form.get("name", ""))
+    return render(
+        request, "tokens.html", title="Access tokens", page="tokens", person=person,
+        tokens=await web.tokens.list(person.id), new=raw,
+    )  # fmt: skip
+
+
+@router.post("/tokens/{token_id}/revoke")
+async def revoke_token(
+    token_id: int, request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
+) -> Response:
+    if not checked_form(person, await read_form(request)):
+        return render(request, "message.html", 403, title="Not revoked", text=STALE, person=person)
+    if not await web.tokens.revoke(person.id, token_id):
+        raise HTTPException(404, "No such token.")
+    return RedirectResponse("/tokens", status_code=303, headers=HEADERS)

@@ -1,0 +1,98 @@
+// The chat page: one WebSocket, the answer streamed as plain text, replaced by the server's sanitized HTML when done.
+const log = document.getElementById("log");
+const form = document.getElementById("composer");
+const field = document.getElementById("text");
+const send = document.getElementById("send");
+const stop = document.getElementById("stop");
+const status = document.getElementById("status");
+const announce = document.getElementById("announce");
+let socket = null;
+let current = null; // the answer being written: {item, body}
+
+function item(role, text) {
+  const li = document.createElement("li");
+  li.className = `msg ${role}`;
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = role === "user" ? "You" : document.querySelector(".brand").textContent;
+  const body = document.createElement("div");
+  body.className = "body";
+  body.textContent = text;
+  li.append(who, body);
+  log.append(li);
+  li.scrollIntoView({ block: "end" });
+  return { item: li, body };
+}
+
+function busy(on) {
+  send.disabled = on;
+  stop.hidden = !on;
+  log.setAttribute("aria-busy", on ? "true" : "false");
+}
+
+function finish(text) {
+  busy(false);
+  status.textContent = "";
+  if (text) announce.textContent = text;
+  current = null;
+  field.focus();
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws/chat`);
+  socket.addEventListener("message", (event) => {
+    const frame = JSON.parse(event.data);
+    if (frame.type === "started") {
+      current = item("assistant", "");
+      current.item.dataset.id = frame.id;
+    } else if (frame.type === "delta") {
+      if (!current) current = item("assistant", "");
+      current.body.textContent += frame.text;
+      current.item.scrollIntoView({ block: "end" });
+    } else if (frame.type === "status") {
+      status.textContent = frame.text;
+    } else if (frame.type === "done") {
+      if (!current) current = item("assistant", "");
+      current.body.innerHTML = frame.html; // sanitized on the server (Python-Markdown + nh3)
+      current.item.classList.add("complete");
+      finish(`Answer: ${current.body.textContent}`);
+    } else if (frame.type === "error") {
+      const note = item("error", frame.message);
+      note.item.setAttribute("role", "alert");
+      finish("");
+    } else if (frame.type === "stopped") {
+      if (current) current.item.classList.add("stopped");
+      finish("Stopped.");
+    }
+  });
+  socket.addEventListener("close", () => {
+    busy(false);
+    status.textContent = "Connection lost; reconnecting…";
+    setTimeout(() => { status.textContent = ""; connect(); }, 1000);
+  });
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = field.value.trim();
+  if (!text || !socket || socket.readyState !== WebSocket.OPEN) return;
+  item("user", text);
+  socket.send(JSON.stringify({ type: "send", text }));
+  field.value = "";
+  announce.textContent = "";
+  busy(true);
+});
+
+field.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
+
+stop.addEventListener("click", () => {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "stop" }));
+});
+
+connect();

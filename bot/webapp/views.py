@@ -1,0 +1,99 @@
+"""What the pages and the API show of stored rows: times in the person's zone, platform, links back."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import tzinfo
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from bot.webapp.deps import WebApp
+from bot.webapp.markdown import to_html
+from core.db.timeline import TimelineEntry, daily_logs_of
+from core.llm import ModelError
+from core.memory.search import SearchHit
+
+log = logging.getLogger(__name__)
+
+__all__ = ["daily_logs_of", "entry_view", "hit_view", "link_back", "search_hits"]
+SEARCH_FAILED = "Search is not available right now (the model could not read the words): "
+
+
+def link_back(entry: TimelineEntry) -> str:
+    """Where the message lives on its platform (a Discord jump link, a Slack permalink), or ""."""
+    if not entry.platform_message_id:
+        return ""
+    if entry.platform == "discord":
+        guild = "@me" if entry.workspace in ("dm", "global", "") else entry.workspace
+        return f"https://discord.com/channels/{guild}/{entry.channel}/{entry.platform_message_id}"
+    if entry.platform == "slack" and re.fullmatch(r"\d+\.\d+", entry.platform_message_id):
+        return f"https://slack.com/archives/{entry.channel}/p{entry.platform_message_id.replace('.', '')}"
+    return ""
+
+
+def entry_view(entry: TimelineEntry, tz: tzinfo) -> dict[str, Any]:
+    """A timeline entry for a template: deleted text is not shown, edits are marked."""
+    return {
+        "id": entry.id,
+        "conversation_id": entry.conversation_id,
+        "platform": entry.platform,
+        "role": entry.role,
+        "html": Markup("") if entry.deleted_at else to_html(entry.text),
+        "when": f"{entry.created_at.astimezone(tz):%Y-%m-%d %H:%M}",
+        "edited": entry.edited_at is not None,
+        "deleted": entry.deleted_at is not None,
+        "partial": entry.status in ("partial", "failed", "streaming"),
+        "link": link_back(entry),
+    }
+
+
+def entry_json(entry: TimelineEntry) -> dict[str, Any]:
+    """A timeline entry for the API (times in UTC, ISO 8601)."""
+    return {
+        "id": entry.id,
+        "conversation_id": entry.conversation_id,
+        "platform": entry.platform,
+        "role": entry.role,
+        "text": "" if entry.deleted_at else entry.text,
+        "status": entry.status,
+        "created_at": entry.created_at.isoformat(),
+        "edited_at": entry.edited_at.isoformat() if entry.edited_at else None,
+        "deleted": entry.deleted_at is not None,
+        "link": link_back(entry),
+    }
+
+
+async def search_hits(web: WebApp, user_id: int, q: str, limit: int = 20) -> tuple[list[SearchHit], str]:
+    """The memory search's hits, or a sentence saying why there are none."""
+    if web.memory is None:
+        return [], "Search is not set up on this assistant."
+    try:
+        return await web.memory.search.search(user_id, q, limit=limit), ""
+    except ModelError as exc:
+        log.warning("web search failed: %s", exc)
+        return [], SEARCH_FAILED + exc.user_message
+
+
+def highlight(text: str, q: str) -> Markup:
+    """``text`` escaped, with the query's words marked."""
+    words = [w for w in q.split() if len(w) > 1][:10]
+    safe = str(escape(text))
+    if not words:
+        return Markup(safe)  # noqa: S704  # escaped above
+    pattern = re.compile("(" + "|".join(re.escape(str(escape(w))) for w in words) + ")", re.I)
+    return Markup(pattern.sub(r"<mark>\1</mark>", safe))  # noqa: S704  # escaped above; only <mark> added
+
+
+def hit_view(hit: SearchHit, tz: tzinfo, q: str) -> dict[str, Any]:
+    """A search hit for a template, with a link into the timeline at the message."""
+    jump = f"/timeline?before={hit.id + 1}#m{hit.id}" if hit.kind == "message" else "/memories"
+    return {
+        "kind": hit.kind,
+        "html": highlight(hit.text, q),
+        "when": f"{hit.created_at.astimezone(tz):%Y-%m-%d %H:%M}",
+        "platform": hit.platform,
+        "speaker": hit.speaker,
+        "jump": jump,
+    }

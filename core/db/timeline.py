@@ -1,0 +1,163 @@
+"""One person's messages across every platform, newest first, a page at a time (keyset, never OFFSET).
+
+A page is "the ``limit`` messages before message id ``before``": its cost does not grow
+with how far back the reader is, so a 100,000-message history opens like a new one.
+Only the person's own conversations are read, and in them their own words and the
+assistant's (another person's words in a shared thread stay theirs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import and_, func, or_, select
+
+from core.db.database import Database
+from core.db.models import Conversation, Message
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One stored message and where it was written."""
+
+    id: int
+    conversation_id: int
+    platform: str
+    workspace: str
+    channel: str
+    thread: str
+    role: str
+    text: str
+    status: str
+    created_at: datetime
+    platform_message_id: str | None
+    edited_at: datetime | None
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationInfo:
+    """One of a person's conversations, with how many messages it holds and the last one's time."""
+
+    id: int
+    platform: str
+    created_at: datetime
+    closed_at: datetime | None
+    messages: int
+    last_at: datetime | None
+
+
+def _visible(user_id: int):  # type: ignore[no-untyped-def]
+    return and_(
+        Conversation.user_id == user_id,
+        Message.forgotten_at.is_(None),
+        or_(Message.role != "user", Message.author_user_id == user_id),
+    )
+
+
+async def timeline_page(
+    db: Database,
+    user_id: int,
+    *,
+    before: int | None = None,
+    limit: int = 50,
+    conversation_id: int | None = None,
+    platform: str | None = None,
+) -> list[TimelineEntry]:
+    """Up to ``limit`` of the person's messages with ids below ``before`` (all when None), newest first.
+
+    ``conversation_id`` narrows to one conversation; one that is not the person's gives an empty page."""
+    query = (
+        select(
+            Message.id,
+            Message.conversation_id,
+            Conversation.platform,
+            Conversation.workspace,
+            Conversation.channel,
+            Conversation.thread,
+            Message.role,
+            Message.content,
+            Message.status,
+            Message.created_at,
+            Message.platform_message_id,
+            Message.edited_at,
+            Message.deleted_at,
+        )
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(_visible(user_id), Message.role.in_(("user", "assistant")))
+        .order_by(Message.id.desc())
+        .limit(max(1, min(limit, 200)))
+    )
+    if before is not None:
+        query = query.where(Message.id < before)
+    if conversation_id is not None:
+        query = query.where(Message.conversation_id == conversation_id)
+    if platform:
+        query = query.where(Conversation.platform == platform)
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [TimelineEntry(*row) for row in rows]
+
+
+async def message_of(db: Database, user_id: int, message_id: int) -> TimelineEntry | None:
+    """One of the person's messages, or None when there is none of theirs with that id."""
+    page = await timeline_page(db, user_id, before=message_id + 1, limit=1)
+    return page[0] if page and page[0].id == message_id else None
+
+
+async def conversations_of(db: Database, user_id: int, *, limit: int = 100) -> list[ConversationInfo]:
+    """The person's conversations, most recently written in first."""
+    last = func.max(Message.created_at)
+    query = (
+        select(
+            Conversation.id,
+            Conversation.platform,
+            Conversation.created_at,
+            Conversation.closed_at,
+            func.count(Message.id),
+            last,
+        )
+        .outerjoin(Message, and_(Message.conversation_id == Conversation.id, Message.forgotten_at.is_(None)))
+        .where(Conversation.user_id == user_id)
+        .group_by(Conversation.id)
+        .order_by(func.coalesce(last, Conversation.created_at).desc(), Conversation.id.desc())
+        .limit(limit)
+    )
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [ConversationInfo(*row) for row in rows]
+
+
+async def owns_conversation(db: Database, user_id: int, conversation_id: int) -> bool:
+    """Whether the conversation is the person's."""
+    async with db.engine.connect() as conn:
+        found = await conn.execute(
+            select(Conversation.id).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+        )
+        return found.first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DayLogInfo:
+    """One day's log of a person, as the web app lists it."""
+
+    day: date
+    state: str
+    summary: str | None
+    drive_link: str | None
+
+
+async def daily_logs_of(db: Database, user_id: int, *, limit: int = 60) -> list[DayLogInfo]:
+    """The person's daily logs, newest day first."""
+    from core.db.models_daily import DailyLog
+
+    query = (
+        select(DailyLog.day, DailyLog.state, DailyLog.summary, DailyLog.drive_link)
+        .where(DailyLog.user_id == user_id)
+        .order_by(DailyLog.day.desc())
+        .limit(limit)
+    )
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [DayLogInfo(*row) for row in rows]

@@ -1,0 +1,271 @@
+"""The web app through the real FastAPI app (httpx ASGITransport), on SQLite and PostgreSQL.
+
+Sign-in by a single-use link and a server-side session, the read pages, access tokens, the
+REST API, and that every route answers 404 for another person's ids.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select, text, update
+
+from core.clock import ManualClock
+from core.db.database import Database
+from core.db.models import Message
+from core.db.models_web import AccessToken
+from core.llm import OpenAIModel
+from tests.conftest import TEST_NOW, make_chat_service
+from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.memory_helpers import add_conversation, add_message
+from tests.web_helpers import ADA, BOB, PDF, WebKit, csrf_of
+
+
+@pytest.fixture
+async def kit(database: Database, model: OpenAIModel) -> WebKit:
+    clock = ManualClock(TEST_NOW)
+    return WebKit(database, make_chat_service(database, model, clock=clock), model, clock, public_url="https://bot.example.org")
+
+
+async def test_a_link_opens_one_session_for_the_whole_app_and_works_once(kit: WebKit) -> None:
+    link = await kit.sessions.link(ADA)
+    assert link.startswith("https://bot.example.org/link/")
+    async with kit.signed_in(ADA) as client:
+        cookies = [c for c in client.cookies.jar if c.name == "captainslog_web"]
+        assert len(cookies) == 1 and cookies[0].path == "/" and cookies[0].secure
+        chat = await client.get("/chat")
+        settings = await client.get("/settings")  # the same session opens the settings page
+        timeline = await client.get("/timeline")
+    assert chat.status_code == 200 and 'id="composer"' in chat.text
+    assert chat.headers["content-security-policy"].startswith("default-src 'none'; script-src 'self'")
+    assert "unsafe-inline" not in chat.headers["content-security-policy"]
+    assert settings.status_code == 200 and "Your settings" in settings.text
+    assert timeline.status_code == 200
+    async with kit.client() as other:
+        path = "/" + link.split("/", 3)[3]
+        shown = await other.get(path)
+        opened = await other.post(path, data={"csrf": csrf_of(shown.text)})
+        spent = await other.get(path)
+    assert opened.status_code == 200  # this link was not used yet
+    assert spent.status_code == 400 and "already used" in spent.text
+
+
+async def test_the_session_cookie_is_httponly_strict_and_secure(kit: WebKit) -> None:
+    link = await kit.sessions.link(ADA)
+    path = "/" + link.split("/", 3)[3]
+    async with kit.client() as client:
+        shown = await client.get(path)
+        opened = await client.post(path, data={"csrf": csrf_of(shown.text)})
+    cookie = [v for k, v in opened.headers.multi_items() if k == "set-cookie" and "captainslog_web=" in v][0].lower()
+    for attribute in ("httponly", "samesite=strict", "secure", "path=/"):
+        assert attribute in cookie
+
+
+async def test_a_post_without_the_pages_csrf_does_not_sign_in(kit: WebKit) -> None:
+    link = await kit.sessions.link(ADA)
+    path = "/" + link.split("/", 3)[3]
+    async with kit.client() as client:
+        await client.get(path)
+        refused = await client.post(path, data={"csrf": "0" * 64})
+        page = await client.get("/chat", follow_redirects=False)
+    assert refused.status_code == 403 and "nothing happened" in refused.text
+    assert page.status_code == 303 and page.headers["location"] == "/signin"
+
+
+async def test_sign_out_revokes_the_session_server_side(kit: WebKit) -> None:
+    async with kit.signed_in(ADA) as client:
+        page = await client.get("/chat")
+        stolen = client.cookies.get("captainslog_web")
+        bad = await client.post("/signout", data={"csrf": "nope"})
+        still = await client.get("/chat")
+        out = await client.post("/signout", data={"csrf": csrf_of(page.text)})
+    assert bad.status_code == 403 and still.status_code == 200
+    assert out.status_code == 200 and "signed out" in out.text
+    async with kit.client() as thief:  # the cookie's value, kept somewhere, no longer works
+        thief.cookies.set("captainslog_web", stolen, domain="testserver")
+        after = await thief.get("/chat", follow_redirects=False)
+    assert after.status_code == 303
+
+
+async def test_sign_out_everywhere_ends_every_browser_of_the_person_only(kit: WebKit) -> None:
+    async with kit.signed_in(ADA) as first, kit.signed_in(ADA) as second, kit.signed_in(BOB) as bobs:
+        page = await first.get("/tokens")
+        done = await first.post("/signout/everywhere", data={"csrf": csrf_of(page.text)})
+        other = await second.get("/chat", follow_redirects=False)
+        bob = await bobs.get("/chat", follow_redirects=False)
+    assert done.status_code == 200 and "every browser" in done.text
+    assert other.status_code == 303 and bob.status_code == 200
+
+
+async def test_a_session_ends_when_it_expires(kit: WebKit) -> None:
+    async with kit.signed_in(ADA) as client:
+        kit.clock.advance(timedelta(days=15))
+        page = await client.get("/chat", follow_redirects=False)
+        api = await client.get("/api/v1/messages")
+    assert page.status_code == 303 and api.status_code == 401
+
+
+async def _history(kit: WebKit) -> tuple[int, int, list[int]]:
+    """Ada's messages on three platforms and one of Bob's; returns (ada, bob, ada's message ids)."""
+    ada, bob = await kit.user_id(ADA), await kit.user_id(BOB)
+    ids = []
+    for n, platform in enumerate(("discord", "slack", "terminal")):
+        conversation = await add_conversation(kit.db, ada, platform, f"c-{platform}", TEST_NOW)
+        for k in range(10):
+            at = TEST_NOW + timedelta(minutes=10 * n + k)
+            ids.append(await add_message(kit.db, conversation, "user", f"{platform} note {k} about sailing", at, ada))
+    bobs = await add_conversation(kit.db, bob, "discord", "c-bob", TEST_NOW)
+    await add_message(kit.db, bobs, "user", "bob's secret door code 4242", TEST_NOW, bob)
+    return ada, bob, ids
+
+
+async def test_the_timeline_pages_by_keyset_across_platforms_and_marks_edits(kit: WebKit) -> None:
+    ada, _, ids = await _history(kit)
+    async with kit.db.engine.begin() as conn:
+        await conn.execute(update(Message).where(Message.id == ids[0]).values(edited_at=TEST_NOW))
+        await conn.execute(update(Message).where(Message.id == ids[1]).values(deleted_at=TEST_NOW))
+        await conn.execute(update(Message).where(Message.id == ids[2]).values(content="**bold** <script>alert(1)</script> <img src=x onerror=alert(2)>"))
+    seen: list[int] = []
+    async with kit.signed_in(ADA) as client:
+        before = None
+        while True:
+            page = await client.get("/api/v1/messages", params={"limit": 7, **({"before": before} if before else {})})
+            body = page.json()
+            seen += [m["id"] for m in body["messages"]]
+            if body["next_before"] is None:
+                break
+            before = body["next_before"]
+        html = (await client.get("/timeline")).text
+        oldest = (await client.get(f"/timeline?before={ids[3]}")).text
+        discord_only = (await client.get("/api/v1/messages", params={"platform": "discord"})).json()
+    assert seen == sorted(ids, reverse=True)  # every message once, newest first, none of Bob's
+    assert "door code" not in html and "Discord" in html and "Slack" in html and "Terminal" in html
+    assert "edited" in oldest and "This message was deleted." in oldest and "discord note 1" not in oldest
+    assert "<strong>bold</strong>" in oldest and "alert(1)</script>" not in oldest and "onerror" not in oldest
+    assert {m["platform"] for m in discord_only["messages"]} == {"discord"}
+    assert "Older messages" not in html  # 30 messages fit on the first page
+
+
+async def test_every_route_answers_404_for_another_persons_ids(kit: WebKit) -> None:
+    _, bob, _ = await _history(kit)
+    bobs_memory = await kit.memory.store.remember(bob, "Bob's door code is 4242")
+    async with kit.db.engine.connect() as conn:
+        bobs_message = await conn.scalar(select(Message.id).where(Message.author_user_id == bob))
+        bobs_conversation = await conn.scalar(select(Message.conversation_id).where(Message.id == bobs_message))
+    kit.pdf_days.add((bob, date(2026, 11, 23)))
+    bobs_token = await kit.tokens.create(bob, BOB, "bob's script")
+    bobs_token_id = (await kit.tokens.list(bob))[0].id
+    async with kit.signed_in(ADA) as client:
+        csrf = csrf_of((await client.get("/tokens")).text)
+        answers = {
+            "conversation": await client.get(f"/api/v1/conversations/{bobs_conversation}/messages"),
+            "message": await client.get(f"/api/v1/messages/{bobs_message}"),
+            "api memory": await client.delete(f"/api/v1/memories/{bobs_memory.memory.id}", headers={"x-csrf-token": csrf}),
+            "page memory": await client.post(f"/memories/{bobs_memory.memory.id}/delete", data={"csrf": csrf}),
+            "token": await client.post(f"/tokens/{bobs_token_id}/revoke", data={"csrf": csrf}),
+            "pdf": await client.get("/daily/2026-11-23.pdf"),
+        }
+        conversations = (await client.get("/api/v1/conversations")).json()
+    assert {name: r.status_code for name, r in answers.items()} == dict.fromkeys(answers, 404)
+    assert bobs_conversation not in {c["id"] for c in conversations}
+    assert [m.text for m in await kit.memory.store.list_memories(bob)] == ["Bob's door code is 4242"]
+    assert (await kit.tokens.check(bobs_token)) is not None  # still works
+
+
+async def test_access_tokens_are_shown_once_stored_hashed_and_revocable(kit: WebKit) -> None:
+    await _history(kit)
+    async with kit.signed_in(ADA) as client:
+        csrf = csrf_of((await client.get("/tokens")).text)
+        made = await client.post("/tokens", data={"csrf": csrf, "name": "laptop"})
+        token = made.text.split('id="new-token">', 1)[1].split("<", 1)[0]
+        listed = await client.get("/tokens")
+    assert token.startswith("clt_") and "laptop" in listed.text and token not in listed.text
+    async with kit.db.engine.connect() as conn:
+        stored = (await conn.execute(select(AccessToken))).all()
+    assert len(stored) == 1 and token not in repr(tuple(stored[0]))
+    async with kit.client() as script:
+        headers = {"authorization": f"Bearer {token}"}
+        mine = await script.get("/api/v1/messages", headers=headers)
+        async with kit.signed_in(ADA) as client:
+            csrf = csrf_of((await client.get("/tokens")).text)
+            await client.post(f"/tokens/{stored[0].id}/revoke", data={"csrf": csrf})
+        revoked = await script.get("/api/v1/messages", headers=headers)
+        anonymous = await script.get("/api/v1/messages")
+    assert mine.status_code == 200 and len(mine.json()["messages"]) == 30
+    assert revoked.status_code == 401 and anonymous.status_code == 401
+
+
+async def test_api_changes_with_the_session_need_the_csrf_header(kit: WebKit) -> None:
+    ada = await kit.user_id(ADA)
+    remembered = await kit.memory.store.remember(ada, "Ada sails on Sundays")
+    async with kit.signed_in(ADA) as client:
+        refused = await client.delete(f"/api/v1/memories/{remembered.memory.id}")
+        csrf = csrf_of((await client.get("/memories")).text)
+        listed = (await client.get("/api/v1/memories")).json()
+        page = await client.post(f"/memories/{remembered.memory.id}/delete", data={"csrf": csrf})
+        after = await client.get("/memories")
+    assert refused.status_code == 403
+    assert [m["text"] for m in listed] == ["Ada sails on Sundays"]
+    assert page.status_code == 303 and page.headers["location"] == "/memories?deleted=1"
+    assert "Ada sails on Sundays" not in after.text and "Nothing remembered yet." in after.text
+
+
+async def test_search_finds_a_discord_message_and_jumps_into_the_timeline(kit: WebKit) -> None:
+    ada, bob, ids = await _history(kit)
+    await kit.memory.store.index_messages(ada, ids)
+    async with kit.db.engine.connect() as conn:
+        bobs = list((await conn.scalars(select(Message.id).where(Message.author_user_id == bob))).all())
+    await kit.memory.store.index_messages(bob, bobs)
+    async with kit.signed_in(ADA) as client:
+        page = await client.get("/search", params={"q": "discord note 3 sailing"})
+        api = (await client.get("/api/v1/search", params={"q": "door code"})).json()
+    assert page.status_code == 200 and "<mark>" in page.text
+    assert f'href="/timeline?before={ids[3] + 1}#m{ids[3]}"' in page.text
+    assert all("4242" not in hit["text"] for hit in api)  # Bob's words are not Ada's to find
+
+
+async def test_daily_logs_list_the_persons_days_and_serve_only_their_pdf(kit: WebKit) -> None:
+    ada = await kit.user_id(ADA)
+    async with kit.db.engine.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO daily_logs (user_id, day, state, summary, attempts, updated_at) VALUES (:u, :d, 'posted', :s, 1, :t)"),
+            {"u": ada, "d": date(2026, 11, 23), "s": "A day of **sailing**.", "t": TEST_NOW},
+        )
+    kit.pdf_days.add((ada, date(2026, 11, 23)))
+    async with kit.signed_in(ADA) as client:
+        page = await client.get("/daily")
+        pdf = await client.get("/daily/2026-11-23.pdf")
+        missing = await client.get("/daily/2026-11-22.pdf")
+    assert "<strong>sailing</strong>" in page.text and 'href="/daily/2026-11-23.pdf"' in page.text
+    assert pdf.status_code == 200 and pdf.content == PDF and pdf.headers["content-type"] == "application/pdf"
+    assert missing.status_code == 404
+
+
+async def test_the_chat_api_answers_through_the_same_turn(kit: WebKit, openai_fake: FakeOpenAI) -> None:
+    openai_fake.queue(Reply("Ahoy from the web."))
+    async with kit.signed_in(ADA) as client:
+        csrf = csrf_of((await client.get("/tokens")).text)
+        answer = (await client.post("/api/v1/chat", json={"text": "hello"}, headers={"x-csrf-token": csrf})).json()
+        timeline = (await client.get("/api/v1/messages")).json()["messages"]
+        chat_page = await client.get("/chat")
+    assert answer["text"] == "Ahoy from the web." and answer["error"] is None
+    assert [(m["platform"], m["role"], m["text"]) for m in timeline] == [
+        ("web", "assistant", "Ahoy from the web."),
+        ("web", "user", "hello"),
+    ]
+    assert "Ahoy from the web." in chat_page.text
+
+
+async def test_without_a_session_pages_redirect_and_the_api_refuses(kit: WebKit) -> None:
+    async with kit.client() as client:
+        pages = [await client.get(p, follow_redirects=False) for p in ("/", "/chat", "/timeline", "/search", "/memories", "/daily", "/tokens")]
+        api = [await client.get(p) for p in ("/api/v1/messages", "/api/v1/conversations", "/api/v1/memories")]
+        signin = await client.get("/signin")
+        docs = await client.get("/docs")
+        schema = await client.get("/api/v1/openapi.json")
+    assert {r.headers["location"] for r in pages} == {"/signin"}
+    assert {r.status_code for r in api} == {401}
+    assert "/account" in signin.text and "captainslog link" in signin.text
+    assert docs.status_code == 200 and "/api/v1/messages" in docs.text
+    assert "/api/v1/memories/{memory_id}" in schema.json()["paths"]

@@ -1,0 +1,95 @@
+"""The web app wired as the container wires it: real sessions, tokens, chat, memory and the FastAPI app."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+
+import httpx
+from fastapi import FastAPI
+
+from bot.settings_page import SettingsPage
+from bot.web import create_app
+from bot.webapp import WebApp
+from core.chat import ChatService
+from core.clock import ManualClock
+from core.db.database import Database
+from core.google.tokens import TokenCipher
+from core.identity.access_tokens import AccessTokens
+from core.identity.account import AccountSettings
+from core.identity.profile import Profiles
+from core.identity.settings_access import SettingsAccess
+from core.identity.states import OAuthStateStore
+from core.identity.web_sessions import WebSessions
+from core.llm import OpenAIModel
+from core.memory.wiring import LongTermMemory, MemorySettings, add_long_term_memory
+from core.types import PlatformIdentity
+
+SECRET_KEY = "web-app-test-secret-0123456789abcdef-xyz"
+ADA = PlatformIdentity("test", "w1", "ada", "Ada")
+BOB = PlatformIdentity("test", "w1", "bob", "Bob")
+CSRF = re.compile(r'name="csrf" value="([0-9A-Za-z_-]+)"')
+PDF = b"%PDF-1.4 the day of the test\n%%EOF"
+
+
+class WebKit:
+    """The web app of one test on ``chat``'s database and clock; ``pdf_days`` are the days with a PDF."""
+
+    def __init__(
+        self, db: Database, chat: ChatService, model: OpenAIModel, clock: ManualClock, *, public_url: str
+    ) -> None:
+        self.db = db
+        self.chat = chat
+        self.clock = clock
+        self.states = OAuthStateStore(db, TokenCipher(SECRET_KEY), clock=clock)
+        self.sessions = WebSessions(db, states=self.states, people=chat.people, public_url=public_url, clock=clock)
+        self.tokens = AccessTokens(db, chat.people, clock=clock)
+        self.memory: LongTermMemory = add_long_term_memory(chat, model, MemorySettings(embedding_dimensions=256))
+        self.pdf_days: set[tuple[int, date]] = set()
+
+        async def day_pdf(user_id: int, day: date) -> bytes | None:
+            return PDF if (user_id, day) in self.pdf_days else None
+
+        access = SettingsAccess(
+            states=self.states, people=chat.people, secret_key=SECRET_KEY, public_url=public_url, clock=clock
+        )
+        account = AccountSettings(
+            people=chat.people, profiles=Profiles(db), default_timezone="Europe/Paris",
+            default_daily_time="22:30", default_folder="CaptainsLog",
+        )  # fmt: skip
+        self.app: FastAPI = create_app(signin=None, settings_page=SettingsPage(access, account))
+        self.app.state.webapp = WebApp(
+            db=db, chat=chat, sessions=self.sessions, tokens=self.tokens, memory=self.memory, day_pdf=day_pdf
+        )
+
+    def client(self) -> httpx.AsyncClient:
+        """A browser-like client (keeps cookies; https, so a Secure cookie is sent back)."""
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="https://testserver")
+
+    @asynccontextmanager
+    async def signed_in(self, who: PlatformIdentity = ADA) -> AsyncIterator[httpx.AsyncClient]:
+        """A client that opened a sign-in link of ``who``."""
+        async with self.client() as client:
+            yield await self._sign_in(client, who)
+
+    async def _sign_in(self, client: httpx.AsyncClient, who: PlatformIdentity) -> httpx.AsyncClient:
+        link = await self.sessions.link(who)
+        path = "/" + link.split("/", 3)[3]
+        shown = await client.get(path)
+        assert shown.status_code == 200 and "Sign in" in shown.text, shown.text
+        opened = await client.post(path, data={"csrf": csrf_of(shown.text)})
+        assert opened.status_code == 200 and 'content="0;url=/chat"' in opened.text, opened.text
+        return client
+
+    async def user_id(self, who: PlatformIdentity) -> int:
+        admission = await self.chat.people.admit(who)
+        assert admission.user is not None
+        return admission.user.id
+
+
+def csrf_of(page: str) -> str:
+    match = CSRF.search(page)
+    assert match, page
+    return match.group(1)
