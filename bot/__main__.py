@@ -127,6 +127,30 @@ async def _run(settings: Settings) -> None:
         raise ConfigError("No chat platform could start; the reason is in the line(s) above.")
 
 
+async def _link(settings: Settings) -> str:
+    """A single-use sign-in link to the web app for the person at this terminal (TERMINAL_USER)."""
+    from bot.container import Container
+    from core.types import PlatformIdentity
+
+    container = await Container.create(settings)
+    try:
+        if container.webapp is None:
+            raise ConfigError(
+                "The web app needs SECRET_KEY (it encrypts the link's row); set it in .env (see .env.example)."
+            )
+        user = settings.terminal_user
+        try:
+            link = await container.webapp.sessions.link(PlatformIdentity("terminal", "local", user, user))
+        except PermissionError:
+            raise ConfigError(f"The terminal user {user} may not use this assistant (ALLOWED_ACCOUNTS).") from None
+    finally:
+        await container.close()
+    return (
+        f"{link}\nOpen it in your browser to sign in to the web app as {user} (it works once, for 10 minutes). "
+        "The web server runs with `captainslog run` or `captainslog chat`."
+    )
+
+
 async def _migrate(settings: Settings) -> None:
     from core.db.database import Database
 
@@ -156,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         epilog=WHERE,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", title="commands", metavar="{run,chat,migrate,doctor,backup,restore,export-data,import-chatgpt}")
+    sub = parser.add_subparsers(
+        dest="command", title="commands", metavar="{run,chat,link,migrate,doctor,backup,restore,export-data,import-chatgpt}"
+    )
     sub.add_parser("run", help="serve every configured platform (Discord, Slack)")
     chat = sub.add_parser("chat", help="chat in the terminal")
     chat.add_argument(
@@ -164,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print the prompts and labels even when the output is not a terminal (a file or a pipe)",
     )
+    sub.add_parser("link", help="print a single-use sign-in link to the web app for the terminal user")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("doctor", help="check settings, database, model endpoint and platform tokens")
     backup = sub.add_parser("backup", help="a consistent copy of the database, also while the bot runs")
@@ -183,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings()
         command = args.command or ("run" if settings.platforms else "chat")
-        if command in ("chat", "run"):
+        if command in ("chat", "run", "link"):
             from bot.container import api_key_for
 
             api_key_for(settings)  # a missing key fails here, before the log file and data folder are made
@@ -222,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
 
             configure_logging("ERROR")
             print(asyncio.run(run_import_chatgpt(settings, args.person, args.file)))
+        elif command == "link":
+            configure_logging("ERROR")
+            print(asyncio.run(_link(settings)))
         elif command == "migrate":
             configure_logging(settings.log_level)
             asyncio.run(_migrate(settings))

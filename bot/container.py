@@ -17,6 +17,8 @@ from bot.identity_wiring import IdentityServices, build_identity, tidy_at_start
 from bot.scheduler import DailyScheduler
 from bot.settings_wiring import build_settings_page
 from bot.web import WebServer
+from bot.webapp import WebApp
+from bot.webapp_wiring import build_web_sessions, build_webapp
 from core.access import AccessPolicy
 from core.chat import ChatService
 from core.chat.media import MediaReader
@@ -99,11 +101,17 @@ class Container:
 
     def web_services(self) -> list[WebServer]:
         """The one web server, to run beside the platforms when something needs it: Google sign-in (its
-        callbacks), Slack's HTTP mode (``/slack/events``) or the settings page (with ``SECRET_KEY``)."""
+        callbacks), Slack's HTTP mode (``/slack/events``), the settings page and the web app (with ``SECRET_KEY``)."""
         settings = self.settings
         slack_http = settings.slack_configured and settings.slack_mode == "http"
         page = self.identity.web.app.state.settings_page is not None
-        return [self.identity.web] if self.identity.google is not None or slack_http or page else []
+        app = getattr(self.identity.web.app.state, "webapp", None) is not None
+        return [self.identity.web] if self.identity.google is not None or slack_http or page or app else []
+
+    @property
+    def webapp(self) -> WebApp | None:
+        """The web app's services (bot/webapp), or None without SECRET_KEY."""
+        return getattr(self.identity.web.app.state, "webapp", None)
 
     def scheduled_services(self, *, reachable_only: bool = False) -> list[DailyScheduler]:
         """The daily-log trigger, to run beside the platforms (``captainslog run``) or the terminal chat.
@@ -230,6 +238,8 @@ class Container:
             settings, db, people, clock=clock, google_status=google.connections.status if google is not None else None
         )
         ids.web.app.state.settings_page = settings_page
+        # With SECRET_KEY, /account's single-use link signs in to the web app (bot/webapp), settings included.
+        web_sessions = build_web_sessions(settings, db, people, clock=clock)
         handlers = IdentityCommands(
             chat=chat,
             linker=ids.linker,
@@ -237,7 +247,7 @@ class Container:
             google=parts,
             settings_command=commands.commands.get("settings"),
             default_folder=settings.assistant_name,
-            settings_link=settings_page.access.link if settings_page is not None else None,
+            settings_link=web_sessions.link_for if web_sessions is not None else None,
         )
         for command in identity_commands(handlers):
             commands.add(command)
@@ -297,6 +307,11 @@ class Container:
         ):
             commands.add(command)
         commands.add(export_data_command(db, user_of=people.user_of, outbox=outbox, clock=clock, pdfs=daily.job.pdfs))
+        if web_sessions is not None:
+            ids.web.app.state.webapp = build_webapp(
+                settings, db=db, chat=chat, sessions=web_sessions, people=people, memory=memory, daily=daily,
+                google_signin=google is not None, clock=clock,
+            )  # fmt: skip
         return cls(
             previews=previews,
             settings=settings,

@@ -83,7 +83,11 @@ class WebSessions:
         admission = await self.people.admit(identity)
         if not admission.allowed or admission.user is None:
             raise PermissionError(f"{identity.key} may not use this assistant")
-        token = await self.states.create(Purpose.SETTINGS_PAGE, identity, "", user_id=admission.user.id)
+        return await self.link_for(identity, admission.user.id)
+
+    async def link_for(self, identity: PlatformIdentity, user_id: int) -> str:
+        """A single-use sign-in link of an account already admitted as ``user_id`` (what ``/account`` sends)."""
+        token = await self.states.create(Purpose.SETTINGS_PAGE, identity, "", user_id=user_id)
         return f"{self.public_url}{WEB_LINK_PATH}/{token}"
 
     async def check_link(self, token: str) -> None:

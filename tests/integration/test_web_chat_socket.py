@@ -1,0 +1,142 @@
+"""The chat's WebSocket on the real uvicorn server, with a real WebSocket client (aiohttp).
+
+The answer arrives in several frames through the same turn as every platform, status lines
+included; Stop keeps what was said as partial; a dropped connection does not lose the answer;
+a socket without the session, or opened by another site, is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+
+from bot.web import WebServer
+from bot.webapp.deps import web_place
+from core.clock import ManualClock
+from core.db.database import Database
+from core.llm import OpenAIModel
+from tests.conftest import TEST_NOW, make_chat_service
+from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
+from tests.web_helpers import ADA, WebKit, csrf_of
+
+
+@pytest.fixture
+async def served(database: Database, model: OpenAIModel) -> AsyncIterator[tuple[WebKit, WebServer]]:
+    clock = ManualClock(TEST_NOW)
+    kit = WebKit(database, make_chat_service(database, model, clock=clock), model, clock, public_url="http://unset")
+    server = WebServer(kit.app, host="127.0.0.1", port=0)
+    await server.start()
+    kit.sessions.public_url = server.url
+    try:
+        yield kit, server
+    finally:
+        await server.stop()
+
+
+async def _cookie(kit: WebKit, server: WebServer) -> str:
+    link = await kit.sessions.link(ADA)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        path = "/" + link.split("/", 3)[3]
+        shown = await client.get(path)
+        await client.post(path, data={"csrf": csrf_of(shown.text)})
+        cookie = client.cookies.get("captainslog_web")
+    assert cookie
+    return cookie
+
+
+def _socket(session: aiohttp.ClientSession, server: WebServer, cookie: str, origin: str | None = None) -> Any:
+    headers = {"Cookie": f"captainslog_web={cookie}", "Origin": origin or server.url}
+    return session.ws_connect(server.url.replace("http://", "ws://") + "/ws/chat", headers=headers)
+
+
+async def _frames_until(ws: aiohttp.ClientWebSocketResponse, *last: str) -> list[dict[str, Any]]:
+    frames = []
+    while True:
+        frame = await asyncio.wait_for(ws.receive_json(), 30)
+        frames.append(frame)
+        if frame["type"] in last:
+            return frames
+
+
+async def test_an_answer_streams_in_several_frames_with_status_lines(
+    served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    kit, server = served
+    openai_fake.queue(
+        ToolCalls([("calculate", {"expression": "6 * 7"})]),
+        Reply("It is **42**, the answer to everything."),
+    )
+    cookie = await _cookie(kit, server)
+    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+        await ws.send_json({"type": "send", "text": "what is 6 times 7?"})
+        frames = await _frames_until(ws, "done", "error")
+    kinds = [f["type"] for f in frames]
+    deltas = [f["text"] for f in frames if f["type"] == "delta"]
+    assert kinds[0] == "started" and kinds[-1] == "done"
+    assert len(deltas) >= 3 and "".join(deltas) == "It is **42**, the answer to everything."
+    assert any(f["type"] == "status" and f["text"] for f in frames)  # the tool's line, shown while it works
+    assert "<strong>42</strong>" in frames[-1]["html"]
+    history = await kit.chat.history(web_place(await kit.user_id(ADA)))
+    assert [m.role for m in history][-1] == "assistant"
+
+
+async def test_stop_ends_the_answer_and_keeps_what_was_said(
+    served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    kit, server = served
+    openai_fake.queue(Reply("Once upon a time there was a very long story indeed", delay=0.5))
+    cookie = await _cookie(kit, server)
+    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+        await ws.send_json({"type": "send", "text": "tell me a long story"})
+        await _frames_until(ws, "delta")  # the answer has begun
+        await ws.send_json({"type": "stop"})
+        frames = await _frames_until(ws, "stopped", "done")
+        openai_fake.queue(Reply("Yes."))
+        await ws.send_json({"type": "send", "text": "still there?"})
+        after = await _frames_until(ws, "done", "error")
+    assert frames[-1]["type"] == "stopped"
+    assert after[-1]["type"] == "done" and "Yes." in after[-1]["html"]
+    stored = [(m.content, m.status) for m in await kit.chat.history(web_place(await kit.user_id(ADA)))]
+    assert stored[1][0].startswith("Once") and stored[1][1] == "partial"
+    assert "long story indeed" not in stored[1][0]
+
+
+async def test_a_dropped_connection_does_not_lose_the_answer(
+    served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    kit, server = served
+    release = threading.Event()
+    openai_fake.queue(Reply("Stored all the same.", hold=release))
+    cookie = await _cookie(kit, server)
+    async with aiohttp.ClientSession() as session:
+        async with _socket(session, server, cookie) as ws:
+            await ws.send_json({"type": "send", "text": "hello"})
+            await _frames_until(ws, "started")
+        release.set()  # the browser is gone (a reload); the model goes on
+        async with httpx.AsyncClient(base_url=server.url, cookies={"captainslog_web": cookie}) as client:
+            for _ in range(500):  # the answer is stored once the turn ends; no event reaches this client
+                page = await client.get("/chat")
+                if "Stored all the same." in page.text:
+                    break
+                await asyncio.sleep(0.02)
+    assert "Stored all the same." in page.text and page.text.count("Stored all the same.") == 1
+
+
+async def test_a_socket_without_the_session_or_from_another_site_is_refused(
+    served: tuple[WebKit, WebServer]
+) -> None:
+    kit, server = served
+    cookie = await _cookie(kit, server)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            async with _socket(session, server, "not-a-session"):
+                pass
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            async with _socket(session, server, cookie, origin="https://evil.example"):
+                pass
