@@ -181,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(
-        dest="command", title="commands", metavar="{run,chat,link,migrate,doctor,backup,restore,export-data,import-chatgpt}"
+        dest="command",
+        title="commands",
+        metavar="{run,chat,link,migrate,doctor,backup,restore,export-data,import-chatgpt}",
     )
     sub.add_parser("run", help="serve every configured platform (Discord, Slack)")
     chat = sub.add_parser("chat", help="chat in the terminal")

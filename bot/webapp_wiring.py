@@ -20,7 +20,9 @@ from core.memory.wiring import LongTermMemory
 from core.people import People
 
 
-def build_web_sessions(settings: Settings, db: Database, people: People, *, clock: Clock = system_clock) -> WebSessions | None:
+def build_web_sessions(
+    settings: Settings, db: Database, people: People, *, clock: Clock = system_clock
+) -> WebSessions | None:
     """The sessions (and sign-in links) of the web app, or None without SECRET_KEY (it encrypts the link's row)."""
     if settings.secret_key is None or not settings.secret_key.get_secret_value():
         return None

@@ -46,7 +46,9 @@ class WebKit:
         self.states = OAuthStateStore(db, TokenCipher(SECRET_KEY), clock=clock)
         self.sessions = WebSessions(db, states=self.states, people=chat.people, public_url=public_url, clock=clock)
         self.tokens = AccessTokens(db, chat.people, clock=clock)
-        self.memory: LongTermMemory = add_long_term_memory(chat, model, MemorySettings(embedding_dimensions=256, extraction=False))
+        self.memory: LongTermMemory = add_long_term_memory(
+            chat, model, MemorySettings(embedding_dimensions=256, extraction=False)
+        )
         self.pdf_days: set[tuple[int, date]] = set()
 
         async def day_pdf(user_id: int, day: date) -> bytes | None:

@@ -112,7 +112,9 @@ async def memories(web: WebApp = Depends(webapp), person: WebUser = Depends(api_
 
 
 @router.delete("/memories/{memory_id}", status_code=204, summary="Forget one memory")
-async def delete_memory(memory_id: int, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> Response:
+async def delete_memory(
+    memory_id: int, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)
+) -> Response:
     if web.memory is None or not await web.memory.store.forget_memory(person.id, memory_id):
         raise HTTPException(404, "No such memory.")
     return Response(status_code=204)

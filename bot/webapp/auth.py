@@ -27,7 +27,9 @@ LINK_PROBLEMS = {
     StateProblem.USED: "This sign-in link was already used. Ask for a new one with /account in the chat.",
     StateProblem.EXPIRED: "This sign-in link has expired (links work for 10 minutes). Ask for a new one.",
 }
-STALE = "The form could not be checked (it was old or not sent from this page), so nothing happened. Reload and try again."
+STALE = (
+    "The form could not be checked (it was old or not sent from this page), so nothing happened. Reload and try again."
+)
 
 
 def message(request: Request, title: str, text: str, status: int = 200) -> Response:

@@ -39,7 +39,9 @@ BUSY = "Wait for the answer to finish (or press Stop) before sending the next me
 
 
 @router.get("/chat")
-async def chat_page(request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)) -> Response:
+async def chat_page(
+    request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
+) -> Response:
     history = await web.chat.history(web_place(person.id), limit=50)
     messages = [
         {"id": m.id, "role": m.role, "html": to_html(m.content)}

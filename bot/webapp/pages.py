@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 PAGE = 50
 PLATFORMS = ("discord", "slack", "terminal", "web")
-STALE = "The form could not be checked (it was old or not sent from this page), so nothing changed. Reload and try again."
+STALE = (
+    "The form could not be checked (it was old or not sent from this page), so nothing changed. Reload and try again."
+)
 
 
 async def zone_of(person: WebUser, web: WebApp) -> ZoneInfo:

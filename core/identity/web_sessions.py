@@ -126,9 +126,7 @@ class WebSessions:
         if not cookie or len(cookie) > 200:
             return None
         async with self.db.engine.connect() as conn:
-            row = (
-                await conn.execute(select(WebSession).where(WebSession.token_hash == token_hash(cookie)))
-            ).first()
+            row = (await conn.execute(select(WebSession).where(WebSession.token_hash == token_hash(cookie)))).first()
         if row is None or row.revoked_at is not None or row.expires_at <= self.clock():
             return None
         identity = PlatformIdentity(row.platform, row.workspace, row.platform_user_id, row.display_name)
@@ -138,9 +136,7 @@ class WebSessions:
     async def sign_out(self, session_id: int) -> None:
         """Revoke one session."""
         async with self.db.engine.begin() as conn:
-            await conn.execute(
-                update(WebSession).where(WebSession.id == session_id).values(revoked_at=self.clock())
-            )
+            await conn.execute(update(WebSession).where(WebSession.id == session_id).values(revoked_at=self.clock()))
 
     async def sign_out_everywhere(self, user_id: int) -> int:
         """Revoke every session of the person; returns how many were open."""

@@ -25,7 +25,9 @@ from tests.web_helpers import ADA, BOB, PDF, WebKit, csrf_of
 @pytest.fixture
 async def kit(database: Database, model: OpenAIModel) -> WebKit:
     clock = ManualClock(TEST_NOW)
-    return WebKit(database, make_chat_service(database, model, clock=clock), model, clock, public_url="https://bot.example.org")
+    return WebKit(
+        database, make_chat_service(database, model, clock=clock), model, clock, public_url="https://bot.example.org"
+    )
 
 
 async def test_a_link_opens_one_session_for_the_whole_app_and_works_once(kit: WebKit) -> None:
@@ -125,7 +127,11 @@ async def test_the_timeline_pages_by_keyset_across_platforms_and_marks_edits(kit
     async with kit.db.engine.begin() as conn:
         await conn.execute(update(Message).where(Message.id == ids[0]).values(edited_at=TEST_NOW))
         await conn.execute(update(Message).where(Message.id == ids[1]).values(deleted_at=TEST_NOW))
-        await conn.execute(update(Message).where(Message.id == ids[2]).values(content="**bold** <script>alert(1)</script> <img src=x onerror=alert(2)>"))
+        await conn.execute(
+            update(Message)
+            .where(Message.id == ids[2])
+            .values(content="**bold** <script>alert(1)</script> <img src=x onerror=alert(2)>")
+        )
     seen: list[int] = []
     async with kit.signed_in(ADA) as client:
         before = None
@@ -161,7 +167,9 @@ async def test_every_route_answers_404_for_another_persons_ids(kit: WebKit) -> N
         answers = {
             "conversation": await client.get(f"/api/v1/conversations/{bobs_conversation}/messages"),
             "message": await client.get(f"/api/v1/messages/{bobs_message}"),
-            "api memory": await client.delete(f"/api/v1/memories/{bobs_memory.memory.id}", headers={"x-csrf-token": csrf}),
+            "api memory": await client.delete(
+                f"/api/v1/memories/{bobs_memory.memory.id}", headers={"x-csrf-token": csrf}
+            ),
             "page memory": await client.post(f"/memories/{bobs_memory.memory.id}/delete", data={"csrf": csrf}),
             "token": await client.post(f"/tokens/{bobs_token_id}/revoke", data={"csrf": csrf}),
             "pdf": await client.get("/daily/2026-11-23.pdf"),
@@ -229,7 +237,9 @@ async def test_daily_logs_list_the_persons_days_and_serve_only_their_pdf(kit: We
     ada = await kit.user_id(ADA)
     async with kit.db.engine.begin() as conn:
         await conn.execute(
-            text("INSERT INTO daily_logs (user_id, day, state, summary, attempts, updated_at) VALUES (:u, :d, 'posted', :s, 1, :t)"),
+            text(
+                "INSERT INTO daily_logs (user_id, day, state, summary, attempts, updated_at) VALUES (:u, :d, 'posted', :s, 1, :t)"
+            ),
             {"u": ada, "d": date(2026, 11, 23), "s": "A day of **sailing**.", "t": TEST_NOW},
         )
     kit.pdf_days.add((ada, date(2026, 11, 23)))
@@ -259,7 +269,10 @@ async def test_the_chat_api_answers_through_the_same_turn(kit: WebKit, openai_fa
 
 async def test_without_a_session_pages_redirect_and_the_api_refuses(kit: WebKit) -> None:
     async with kit.client() as client:
-        pages = [await client.get(p, follow_redirects=False) for p in ("/", "/chat", "/timeline", "/search", "/memories", "/daily", "/tokens")]
+        pages = [
+            await client.get(p, follow_redirects=False)
+            for p in ("/", "/chat", "/timeline", "/search", "/memories", "/daily", "/tokens")
+        ]
         api = [await client.get(p) for p in ("/api/v1/messages", "/api/v1/conversations", "/api/v1/memories")]
         signin = await client.get("/signin")
         docs = await client.get("/docs")

@@ -128,9 +128,7 @@ async def test_a_dropped_connection_does_not_lose_the_answer(
     assert "Stored all the same." in page.text and page.text.count("Stored all the same.") == 1
 
 
-async def test_a_socket_without_the_session_or_from_another_site_is_refused(
-    served: tuple[WebKit, WebServer]
-) -> None:
+async def test_a_socket_without_the_session_or_from_another_site_is_refused(served: tuple[WebKit, WebServer]) -> None:
     kit, server = served
     cookie = await _cookie(kit, server)
     async with aiohttp.ClientSession() as session:
