@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     daily_summary_time: str = "22:30"  # local end of day for users who set none; "off" turns it off
     daily_catch_up_days: int = Field(default=3, ge=0, le=30)
 
+    # -- reminders (core/reminders) ----------------------------------------------------------
+    reminders_per_user: int = Field(default=100, ge=0)  # open (active or paused) reminders one person may have
+
     @field_validator("daily_summary_time")
     @classmethod
     def _daily_time(cls, value: str) -> str:

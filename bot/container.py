@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.agents import Agents, build_agents
 from bot.config import Settings
-from bot.daily_wiring import DailyServices, build_daily
+from bot.daily_wiring import DailyServices, build_daily, worker_name
 from bot.errors import ConfigError, first_line
 from bot.forget_wiring import add_forget_me_cleanup
 from bot.identity_wiring import IdentityServices, build_identity, tidy_at_start
@@ -44,6 +44,8 @@ from core.memory.slash import MemorySlashCommands, memory_commands
 from core.memory.wiring import LongTermMemory, MemorySettings, add_long_term_memory
 from core.messenger import Outbox
 from core.people import People
+from core.reminders.runner import ReminderRunner
+from core.reminders.unit import Reminders, build_reminders
 from core.summaries import add_rolling_summaries
 from core.tasks import BackgroundTasks
 from core.tokens import TokenCounter
@@ -98,6 +100,7 @@ class Container:
     daily: DailyServices | None = None
     memory: LongTermMemory | None = None
     previews: LinkPreviews | None = None  # who wants link previews on their answers (/settings previews)
+    reminders: Reminders | None = None
 
     def web_services(self) -> list[WebServer]:
         """The one web server, to run beside the platforms when something needs it: Google sign-in (its
@@ -113,16 +116,23 @@ class Container:
         """The web app's services (bot/webapp), or None without SECRET_KEY."""
         return getattr(self.identity.web.app.state, "webapp", None)
 
-    def scheduled_services(self, *, reachable_only: bool = False) -> list[DailyScheduler]:
-        """The daily-log trigger, to run beside the platforms (``captainslog run``) or the terminal chat.
+    def scheduled_services(self, *, reachable_only: bool = False) -> list[DailyScheduler | ReminderRunner]:
+        """The daily-log trigger and the reminders, to run beside the platforms (``captainslog run``) or the
+        terminal chat.
 
-        `reachable_only`: close only the days of people this process can post to (the terminal chat's).
+        `reachable_only`: close only the days of people this process can post to, and send only the
+        reminders asked in the terminal (the terminal chat's).
         """
-        if self.daily is None:
-            return []
-        if reachable_only:
-            self.daily.runner.deliverable = self.outbox.can_reach
-        return [self.daily.scheduler]
+        services: list[DailyScheduler | ReminderRunner] = []
+        if self.daily is not None:
+            if reachable_only:
+                self.daily.runner.deliverable = self.outbox.can_reach
+            services.append(self.daily.scheduler)
+        if self.reminders is not None:
+            if reachable_only:
+                self.reminders.runner.platforms = ("terminal",)
+            services.append(self.reminders.runner)
+        return services
 
     @classmethod
     async def create(cls, settings: Settings, *, clock: Clock = system_clock) -> Container:
@@ -181,6 +191,8 @@ class Container:
             if google is not None and availability is not None
             else []
         )
+        reminders = build_reminders(db, outbox, people, clock=clock, worker=worker_name(),
+                                    max_active=settings.reminders_per_user)  # fmt: skip
         pending = PendingActions(db, clock=clock)  # Calendar changes asked for in shared threads wait for a yes
         calculator = Calculator()
         files = StoredFiles(db, clock=clock)
@@ -208,7 +220,9 @@ class Container:
             context=ContextBuilder(
                 counter, token_budget=settings.context_token_budget, assistant_name=settings.assistant_name
             ),
-            tools=ToolRegistry.of([*builtin_tools(calculator), *agents.tools, *confirm_first(google_tools, pending)]),
+            tools=ToolRegistry.of(
+                [*builtin_tools(calculator), *agents.tools, *confirm_first(google_tools, pending), *reminders.tools]
+            ),
             people=people,
             default_timezone=settings.default_timezone,
             checkpoint_interval=settings.checkpoint_interval,
@@ -279,6 +293,8 @@ class Container:
             people=people, profiles=Profiles(db), settings_command=commands.commands.get("settings")
         )
         commands.add(previews_command(previews))
+        for command in reminders.commands:
+            commands.add(command)
         memory = add_long_term_memory(
             chat,
             model,
@@ -329,12 +345,15 @@ class Container:
             notices=notices,
             daily=daily,
             memory=memory,
+            reminders=reminders,
         )
 
     async def close(self) -> None:
         """Stop background work first (it may still use the model and the database), then the clients."""
         if self.daily is not None:
             await self.daily.scheduler.stop()
+        if self.reminders is not None:
+            await self.reminders.runner.stop()
         await self.chat.close()
         if self.daily is not None:
             self.daily.close()

@@ -40,7 +40,9 @@ class Platform:
     closed: set[str] = field(default_factory=set)  # accounts whose DMs refuse us for good
     down: bool = False
 
-    async def send_to_account(self, account: PlatformIdentity, text: str, files: Sequence[OutgoingFile] = ()) -> Delivery:
+    async def send_to_account(
+        self, account: PlatformIdentity, text: str, files: Sequence[OutgoingFile] = ()
+    ) -> Delivery:
         return await self.send_part(account, OutboundPart(f"plain-{len(self.posts)}", text=text))
 
     async def send_to_conversation(
@@ -110,7 +112,9 @@ class Kit:
     people: People
 
 
-def kit(db: Database, clock: ManualClock, platforms: Sequence[Platform], *, worker: str = "p1", max_active: int = 100) -> Kit:
+def kit(
+    db: Database, clock: ManualClock, platforms: Sequence[Platform], *, worker: str = "p1", max_active: int = 100
+) -> Kit:
     """The store, runner and outbox of one process (its messengers registered)."""
     from core.access import AccessPolicy
 

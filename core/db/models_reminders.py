@@ -52,6 +52,7 @@ class ReminderOccurrence(Base):
     __table_args__ = (
         UniqueConstraint("reminder_id", "scheduled_at", name="uq_reminder_occurrence"),
         Index("ix_reminder_occurrences_state_claimed_at", "state", "claimed_at"),
+        Index("ix_reminder_occurrences_user_id_delivered_at", "user_id", "delivered_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

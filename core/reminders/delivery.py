@@ -28,7 +28,7 @@ LATE_AFTER = timedelta(minutes=2)
 
 
 def reminder_text(held: Occurrence, now: datetime) -> str:
-    """"⏰ Reminder: call Ana", with "(late: I was offline at 09:00)" when it comes late."""
+    """ "⏰ Reminder: call Ana", with "(late: I was offline at 09:00)" when it comes late."""
     text = f"⏰ Reminder: {held.reminder.text}"
     if now - held.scheduled_at > LATE_AFTER:
         due = wall(held.local_time)

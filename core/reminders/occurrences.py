@@ -103,10 +103,19 @@ class OccurrenceRepository:
             made = (
                 await session.execute(
                     self._insert(_TABLE)
-                    .values(reminder_id=reminder_id, user_id=reminder.user_id, scheduled_at=to_utc(due_local, zone),
-                            local_time=wall_text(due_local), missed=missed, state=CLAIMED, attempts=1,
-                            claimed_by=self.worker, claimed_at=now, idempotency_key=secrets.token_hex(16),
-                            message_ids=[])  # fmt: skip
+                    .values(
+                        reminder_id=reminder_id,
+                        user_id=reminder.user_id,
+                        scheduled_at=to_utc(due_local, zone),
+                        local_time=wall_text(due_local),
+                        missed=missed,
+                        state=CLAIMED,
+                        attempts=1,
+                        claimed_by=self.worker,
+                        claimed_at=now,
+                        idempotency_key=secrets.token_hex(16),
+                        message_ids=[],
+                    )  # fmt: skip
                     .on_conflict_do_nothing(index_elements=["reminder_id", "scheduled_at"])
                     .returning(*_TABLE.c)
                 )
@@ -129,7 +138,9 @@ class OccurrenceRepository:
 
     async def next_stale(self) -> datetime | None:
         """When the oldest pending lease runs out (the scheduler wakes then too)."""
-        statement = select(_TABLE.c.claimed_at).where(_TABLE.c.state.in_(PENDING)).order_by(_TABLE.c.claimed_at).limit(1)
+        statement = (
+            select(_TABLE.c.claimed_at).where(_TABLE.c.state.in_(PENDING)).order_by(_TABLE.c.claimed_at).limit(1)
+        )
         async with self._db.session() as session:
             oldest = await session.scalar(statement)
         return oldest + self.lease if oldest is not None else None
@@ -168,7 +179,13 @@ class OccurrenceRepository:
                           held.attempts, held.idempotency_key, account, started)  # fmt: skip
 
     async def delivered(
-        self, held: Occurrence, *, conversation_id: int, text: str, message_ids: tuple[str, ...], now: datetime,
+        self,
+        held: Occurrence,
+        *,
+        conversation_id: int,
+        text: str,
+        message_ids: tuple[str, ...],
+        now: datetime,
         reminder_state: str | None = None,
     ) -> bool:
         """Record the delivery and store the message in the conversation's history, in one transaction."""
@@ -181,9 +198,18 @@ class OccurrenceRepository:
                 return False
             await session.execute(
                 plain_insert(_MESSAGES).values(
-                    conversation_id=conversation_id, author_user_id=None, role="assistant", content=text,
-                    attachments=[], created_at=now, platform_message_id=message_ids[0] if message_ids else None,
-                    platform_parts=list(message_ids), status="complete", status_reason="", token_count=0, model="",
+                    conversation_id=conversation_id,
+                    author_user_id=None,
+                    role="assistant",
+                    content=text,
+                    attachments=[],
+                    created_at=now,
+                    platform_message_id=message_ids[0] if message_ids else None,
+                    platform_parts=list(message_ids),
+                    status="complete",
+                    status_reason="",
+                    token_count=0,
+                    model="",
                 )  # fmt: skip
             )
             if reminder_state is not None:
@@ -195,11 +221,15 @@ class OccurrenceRepository:
 
     async def release(self, held: Occurrence, error: str, now: datetime) -> bool:
         """Give the occurrence back after a passing failure: it is tried again once the lease has run out."""
-        statement = update(_TABLE).where(*self._held(held)).values(claimed_by=None, claimed_at=now, last_error=error[:2000])
+        statement = (
+            update(_TABLE).where(*self._held(held)).values(claimed_by=None, claimed_at=now, last_error=error[:2000])
+        )
         async with self._db.session() as session, session.begin():
             return (await session.execute(statement)).rowcount == 1
 
-    async def give_up(self, held: Occurrence, state: str, error: str, now: datetime, *, reminder_state: str | None) -> bool:
+    async def give_up(
+        self, held: Occurrence, state: str, error: str, now: datetime, *, reminder_state: str | None
+    ) -> bool:
         """End the occurrence as failed or undeliverable (never retried), and the reminder with it when asked."""
         async with self._db.session() as session, session.begin():
             done = await session.execute(
@@ -219,6 +249,8 @@ class OccurrenceRepository:
         """The occurrences of one reminder as plain dicts, oldest first (for tests and /reminders)."""
         async with self._db.session() as session:
             rows = (
-                await session.execute(select(*_TABLE.c).where(_TABLE.c.reminder_id == reminder_id).order_by(_TABLE.c.id))
+                await session.execute(
+                    select(*_TABLE.c).where(_TABLE.c.reminder_id == reminder_id).order_by(_TABLE.c.id)
+                )
             ).all()
         return [dict(row._mapping) for row in rows]

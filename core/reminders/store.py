@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, insert, select, update
 from core.clock import Clock
 from core.db.database import Database
 from core.db.models import User
-from core.db.models_reminders import Reminder
+from core.db.models_reminders import Reminder, ReminderOccurrence
 from core.reminders.times import Schedule, TimeRefused, to_local, to_utc, wall, wall_text
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,9 @@ class ReminderStore:
                     f"you already have {count} reminders, the most I keep for one person; cancel one first."
                 )
             row = (await session.execute(insert(_TABLE).values(**values).returning(*_TABLE.c))).one()
-        log.info("reminder %s set for user %s, first at %s %s", row.id, user_id, values["next_local"], schedule.zone.key)
+        log.info(
+            "reminder %s set for user %s, first at %s %s", row.id, user_id, values["next_local"], schedule.zone.key
+        )
         return record_of(row)
 
     async def of_user(self, user_id: int, *, states: tuple[str, ...] = OPEN) -> list[ReminderRecord]:
@@ -119,7 +121,23 @@ class ReminderStore:
             row = (await session.execute(statement)).first()
         return record_of(row) if row is not None else None
 
-    async def _set(self, reminder_id: int, user_id: int, allowed: tuple[str, ...], **values: Any) -> ReminderRecord | None:
+    async def last_sent(self, user_id: int) -> ReminderRecord | None:
+        """The reminder whose occurrence was delivered to the person most recently (what "snooze" means)."""
+        occurrences = ReminderOccurrence.__table__
+        statement = (
+            select(*_TABLE.c)
+            .join(occurrences, occurrences.c.reminder_id == _TABLE.c.id)
+            .where(occurrences.c.user_id == user_id, occurrences.c.state == "delivered")
+            .order_by(occurrences.c.delivered_at.desc(), occurrences.c.id.desc())
+            .limit(1)
+        )
+        async with self._db.session() as session:
+            row = (await session.execute(statement)).first()
+        return record_of(row) if row is not None else None
+
+    async def _set(
+        self, reminder_id: int, user_id: int, allowed: tuple[str, ...], **values: Any
+    ) -> ReminderRecord | None:
         statement = (
             update(_TABLE)
             .where(_TABLE.c.id == reminder_id, _TABLE.c.user_id == user_id, _TABLE.c.state.in_(allowed))
@@ -193,7 +211,9 @@ class ReminderStore:
                 if row.next_local is not None and row.state == ACTIVE:
                     values["next_due"] = to_utc(wall(row.next_local), zone)
                 done = await session.execute(
-                    update(_TABLE).where(and_(_TABLE.c.id == row.id, _TABLE.c.timezone == row.timezone)).values(**values)
+                    update(_TABLE)
+                    .where(and_(_TABLE.c.id == row.id, _TABLE.c.timezone == row.timezone))
+                    .values(**values)
                 )
                 moved += done.rowcount
                 log.info("reminder %s follows user %s to %s", row.id, row.user_id, zone.key)

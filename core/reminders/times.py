@@ -150,6 +150,6 @@ class Schedule:
 
 
 def spoken(local: datetime, zone: ZoneInfo) -> str:
-    """"Friday 11 December, 10:00 Lisbon time" (the year when it is not the current one is added by callers)."""
+    """ "Friday 11 December, 10:00 Lisbon time" (the year when it is not the current one is added by callers)."""
     place = zone.key.split("/")[-1].replace("_", " ")
     return f"{local.strftime('%A')} {local.day} {local.strftime('%B')}, {local.strftime('%H:%M')} {place} time"

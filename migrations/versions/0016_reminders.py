@@ -58,12 +58,12 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text()),
         sa.UniqueConstraint("reminder_id", "scheduled_at", name="uq_reminder_occurrence"),
     )
-    op.create_index(
-        "ix_reminder_occurrences_state_claimed_at", "reminder_occurrences", ["state", "claimed_at"]
-    )
+    op.create_index("ix_reminder_occurrences_state_claimed_at", "reminder_occurrences", ["state", "claimed_at"])
+    op.create_index("ix_reminder_occurrences_user_id_delivered_at", "reminder_occurrences", ["user_id", "delivered_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_reminder_occurrences_user_id_delivered_at", table_name="reminder_occurrences")
     op.drop_index("ix_reminder_occurrences_state_claimed_at", table_name="reminder_occurrences")
     op.drop_table("reminder_occurrences")
     op.drop_index("ix_reminders_user_id_state", table_name="reminders")

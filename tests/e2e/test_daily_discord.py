@@ -81,7 +81,7 @@ async def test_the_day_is_posted_in_the_discord_dm_with_its_pdf(
     container = await Container.create(settings, clock=clock)
     platforms = build_platform_services(container)
     scheduled = container.scheduled_services()
-    assert [s.name for s in scheduled] == ["daily log"]
+    assert [s.name for s in scheduled] == ["daily log", "reminders"]
     try:
         for service in platforms:
             await asyncio.wait_for(service.start(), 15)

@@ -6,11 +6,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
 
 from core.clock import ManualClock
 from core.db.database import Database
-from core.db.models import User
 from core.reminders.occurrences import OccurrenceRepository
 from core.reminders.times import Schedule, TimeRefused
 from tests.reminder_helpers import Kit, Platform, assistant_messages, kit, make_user
@@ -83,7 +81,9 @@ async def test_a_weekday_reminder_keeps_its_local_time_across_both_daylight_savi
     # The late catch-up of the months in between collapsed into one message, then the autumn change (25 October).
     assert discord.posts[7].text.startswith("⏰ Reminder: top three?\n(late: I was offline at")
     assert [t.isoformat() for t in ran] == [
-        "2026-10-23T07:30:00+00:00", "2026-10-26T08:30:00+00:00", "2026-10-27T08:30:00+00:00"
+        "2026-10-23T07:30:00+00:00",
+        "2026-10-26T08:30:00+00:00",
+        "2026-10-27T08:30:00+00:00",
     ]
     assert all(post.text == "⏰ Reminder: top three?" for post in discord.posts[8:])
 
@@ -100,7 +100,9 @@ async def test_the_spring_gap_and_the_autumn_overlap_fire_once_each(database: Da
     ran = await _run_until(k, datetime(2026, 3, 31, 0, 0, tzinfo=UTC))
     # 02:30 does not exist on 29 March (02:00 -> 03:00): it comes at 03:30 CEST, the gap's length later.
     assert [t.isoformat() for t in ran] == [
-        "2026-03-28T01:30:00+00:00", "2026-03-29T01:30:00+00:00", "2026-03-30T00:30:00+00:00"
+        "2026-03-28T01:30:00+00:00",
+        "2026-03-29T01:30:00+00:00",
+        "2026-03-30T00:30:00+00:00",
     ]
 
     clock.set(datetime(2026, 10, 24, 3, 0, tzinfo=UTC))
@@ -108,9 +110,7 @@ async def test_the_spring_gap_and_the_autumn_overlap_fire_once_each(database: Da
     before = len(discord.posts)
     ran = await _run_until(k, datetime(2026, 10, 27, 0, 0, tzinfo=UTC))
     # 02:30 exists twice on 25 October (03:00 -> 02:00): it fires at the first, once.
-    assert [t.isoformat() for t in ran] == [
-        "2026-10-25T00:30:00+00:00", "2026-10-26T01:30:00+00:00"
-    ]
+    assert [t.isoformat() for t in ran] == ["2026-10-25T00:30:00+00:00", "2026-10-26T01:30:00+00:00"]
     assert len(discord.posts) == before + 2
 
 
@@ -264,8 +264,9 @@ async def test_a_crash_between_claim_and_record_delivers_once_after_the_restart(
     await repo.claim(first, clock())  # claimed, then killed before sending
     held = await repo.claim(second, clock())
     held = await repo.begin_send(held, (await dying.outbox.accounts_for(ana))[0], clock())
-    await dying.runner.delivery.speaker.send(ana, held.account, held.idempotency_key, "⏰ Reminder: at 10",
-                                             earlier_try=None)  # posted, then killed before recording it
+    await dying.runner.delivery.speaker.send(
+        ana, held.account, held.idempotency_key, "⏰ Reminder: at 10", earlier_try=None
+    )  # posted, then killed before recording it
 
     restarted = kit(database, clock, [discord], worker="restarted")
     assert await restarted.runner.run_due() == 0  # the dead process's leases still run

@@ -94,7 +94,7 @@ def test_the_manifest_declares_every_command_the_bot_registers() -> None:
         chat=nothing, linker=nothing, profiles=nothing, google=google, settings_command=None, default_folder=""
     )
     memory = [c.name for c in memory_commands(MemorySlashCommands(nothing, nothing, default_timezone="UTC"))]
-    daily = ["export", "summary", "speak", "export-data"]  # core/daily/commands.py and core/media/commands.py (both extend /settings)
+    daily = ["export", "summary", "speak", "export-data", "reminders"]  # core/daily/commands.py and core/media/commands.py (both extend /settings), core/reminders/commands.py
     registered = {*CommandSet(None, None).commands, *(c.name for c in identity_commands(handlers)), *memory, *daily}  # type: ignore[arg-type]
     assert sorted(declared) == sorted(registered)
     events = set(re.findall(r"^\s*- (app_mention|message\.\w+)\s*$", manifest, re.MULTILINE))

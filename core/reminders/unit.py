@@ -1,0 +1,61 @@
+"""The reminders feature as one unit: its store, scheduler, tools and command, built from a few dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from core.clock import Clock, ManualClock, Sleep
+from core.commands import Command
+from core.db.database import Database
+from core.messenger import Outbox
+from core.people import People
+from core.reminders.commands import ReminderCommands, reminder_commands
+from core.reminders.delivery import ReminderDelivery
+from core.reminders.occurrences import OccurrenceRepository
+from core.reminders.runner import ReminderRunner
+from core.reminders.speak import Speaker
+from core.reminders.store import ReminderStore
+from core.reminders.tools import reminder_tools
+from core.tools.registry import ToolBase
+from core.types import PlatformIdentity
+
+
+@dataclass
+class Reminders:
+    """What the container installs: tools for the model, ``/reminders``, and the scheduler service."""
+
+    store: ReminderStore
+    runner: ReminderRunner
+    tools: list[ToolBase]
+    commands: list[Command]
+
+
+def build_reminders(
+    database: Database,
+    outbox: Outbox,
+    people: People,
+    *,
+    clock: Clock,
+    worker: str,
+    max_active: int = 100,
+    sleep: Sleep | None = None,
+) -> Reminders:
+    """The reminders of this process; `worker` names it in the occurrences' claims.
+
+    `sleep` waits on `clock` (default: a ManualClock's own sleep, else asyncio's)."""
+    if sleep is None:
+        sleep = clock.sleep if isinstance(clock, ManualClock) else asyncio.sleep
+
+    async def user_of(identity: PlatformIdentity) -> int | None:
+        admission = await people.admit(identity)
+        return admission.user.id if admission.user is not None else None
+
+    store = ReminderStore(database, clock=clock, max_active=max_active)
+    occurrences = OccurrenceRepository(database, worker=worker)
+    delivery = ReminderDelivery(occurrences, Speaker(database, outbox, clock=clock), clock=clock)
+    runner = ReminderRunner(
+        database=database, store=store, occurrences=occurrences, delivery=delivery, clock=clock, sleep=sleep
+    )
+    handler = ReminderCommands(store, user_of=user_of, clock=clock, changed=runner.poke)
+    return Reminders(store, runner, reminder_tools(store, runner.poke), reminder_commands(handler))
