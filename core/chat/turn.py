@@ -10,6 +10,7 @@ stored character of the answer in place.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -236,8 +237,9 @@ class TurnRunner:
         except ModelError as exc:
             status = MessageStatus.PARTIAL if answer.text else MessageStatus.FAILED
             log.warning("model call failed in conversation %s: %s", conversation_id, exc)
-            await self.answers.finish(answer, status, reason=exc.user_message)
-            finished = True
+            finished = True  # stored here, or given up on after the retries: not tried again below
+            with contextlib.suppress(DatabaseUnavailable):  # left `streaming`: later turns read it as cut off
+                await self.answers.finish(answer, status, reason=exc.user_message)
             yield TurnError(exc.user_message, answer.id)
         finally:
             if not finished and complete:
