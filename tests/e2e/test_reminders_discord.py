@@ -95,3 +95,50 @@ async def test_asked_in_words_confirmed_in_words_and_received_at_the_time(
         for service in [*scheduled, *reversed(platforms)]:
             await service.stop()
         await container.close()
+
+
+async def test_a_closed_discord_dm_marks_the_reminder_undeliverable_and_it_is_not_retried(
+    tmp_path: Path, database_url: str, fake_discord: FakeDiscord, openai_fake: FakeOpenAI
+) -> None:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=tmp_path / "data", database_url=database_url, openai_api_key="sk-test",
+        openai_base_url=openai_fake.base_url, openai_max_retries=0, memory_extraction=False,
+        allowed_accounts=["discord:*"], default_timezone="Europe/Lisbon", daily_summary_time="off",
+        discord_token=fake_discord.bot_token, discord_api_url=fake_discord.api_url,
+        discord_gateway_url=fake_discord.gateway_url,
+    )  # fmt: skip
+    container = await Container.create(settings, clock=clock)
+    platforms = build_platform_services(container)
+    assert container.reminders is not None
+    runner = container.reminders.runner
+    try:
+        for service in platforms:
+            await asyncio.wait_for(service.start(), 15)
+        ada = fake_discord.add_user(name="ada")["id"]
+        openai_fake.queue(
+            ToolCalls([("set_reminder", {"text": "stretch", "in": "1 hour", "recurrence": "FREQ=DAILY"})]),
+            Reply("Daily, then."),
+        )
+        fake_discord.user_sends_dm(ada, "every day from in an hour, remind me to stretch")
+        await fake_discord.await_for(
+            lambda _f: any("Daily, then." in m["content"] for m in fake_discord.channel_messages(
+                fake_discord.dm_channel_id(ada) or "0")) or None, 15,
+        )  # fmt: skip
+        fake_discord.close_dms(ada)
+        sends_before = len([e for e in fake_discord.log if e.route == "messages.create"])
+
+        clock.advance(hours=1)
+        await runner.run_due()
+        clock.advance(days=3)
+        await runner.run_due()
+
+        (reminder,) = await container.reminders.store.of_user(1, states=("undeliverable",))
+        assert reminder.text == "stretch"
+        tries = [e for e in fake_discord.log if e.route == "messages.create"]
+        assert len(tries) - sends_before == 1  # refused once (403, 50007), then never tried again
+        assert await runner.next_wake() is None
+    finally:
+        for service in reversed(platforms):
+            await service.stop()
+        await container.close()
