@@ -1,0 +1,172 @@
+"""The web app in a real browser: Debian's chromium, driven by Selenium, against the real uvicorn server.
+
+Sign in with a link, send a message, watch the answer arrive in several steps, reload and
+see it once; keyboard-reachable labelled controls; no CSP violation; phone and desktop
+screenshots (kept under the test's tmp_path) in light and dark mode.
+Skipped only when chromium or chromedriver is missing (failed under CAPTAINSLOG_REQUIRE_BROWSER=1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.web import WebServer
+from core.clock import ManualClock
+from core.db.database import Database
+from core.llm import OpenAIModel
+from tests.conftest import TEST_NOW, make_chat_service
+from tests.e2e.test_settings_browser import CHROMEDRIVER, CHROMIUM, REQUIRE_BROWSER, _missing
+from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.web_helpers import ADA, WebKit
+
+ANSWER = "Fair winds today: **light breeze** from the west, then calm seas by evening."
+# Every control a person uses must have a name a screen reader can say (a label, aria-label or text).
+UNNAMED = """
+return [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+  .map(el => el.outerHTML);
+"""
+WATCH = """
+window.__steps = [];
+const log = document.getElementById('log');
+new MutationObserver(() => {
+  const bodies = log.querySelectorAll('.msg.assistant .body');
+  if (bodies.length) window.__steps.push(bodies[bodies.length - 1].textContent);
+}).observe(log, {subtree: true, childList: true, characterData: true});
+"""
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    missing = _missing()
+    if missing:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"CAPTAINSLOG_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800"):
+        options.add_argument(argument)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+async def served(sqlite_template: Path, tmp_path: Path, model: OpenAIModel) -> AsyncIterator[tuple[WebKit, WebServer]]:
+    # One database is enough here: the app's storage is covered on both in tests/integration/test_web_app.py.
+    shutil.copy(sqlite_template, tmp_path / "browser.db")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'browser.db'}")
+    clock = ManualClock(TEST_NOW)
+    kit = WebKit(db, make_chat_service(db, model, clock=clock), model, clock, public_url="http://unset")
+    server = WebServer(kit.app, host="127.0.0.1", port=0)
+    await server.start()
+    kit.sessions.public_url = server.url
+    try:
+        yield kit, server
+    finally:
+        await server.stop()
+        await db.dispose()
+
+
+def _csp_errors(driver: Any) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+
+
+async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
+    browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    kit, server = served
+    link = await kit.sessions.link(ADA)
+    openai_fake.queue(Reply(ANSWER, delay=0.05))
+
+    def sign_in_and_chat() -> tuple[list[str], str, str]:
+        driver.get(link)
+        WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/chat")
+        WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        driver.execute_script(WATCH)
+        field = driver.find_element(By.ID, "text")
+        field.send_keys("What's the weather for sailing?")
+        field.send_keys(Keys.ENTER)  # Enter sends
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant.complete"))
+        steps = driver.execute_script("return window.__steps")
+        shown = driver.find_element(By.CSS_SELECTOR, ".msg.assistant .body").get_attribute("innerHTML")
+        announced = driver.find_element(By.ID, "announce").text
+        return steps, shown, announced
+
+    steps, shown, announced = await asyncio.to_thread(sign_in_and_chat)
+    growing = [s for s in dict.fromkeys(steps) if s]
+    assert len(growing) >= 3, growing  # the answer arrived in several steps
+    assert all(ANSWER.startswith(s) for s in growing[:-1])
+    assert "<strong>light breeze</strong>" in shown  # the final Markdown, rendered by the server
+    assert announced.startswith("Answer: Fair winds today")  # the live region says it once, at the end
+
+    def reload_and_look() -> tuple[int, list[str], list[str]]:
+        driver.refresh()
+        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant"))
+        count = driver.page_source.count("light breeze")
+        return count, driver.execute_script(UNNAMED), _csp_errors(driver)
+
+    count, unnamed, csp = await asyncio.to_thread(reload_and_look)
+    assert count == 1 and unnamed == [] and csp == []
+
+    def keyboard_walk() -> list[str]:
+        """Tab from the top of the page: the ids and texts of what gets the focus."""
+        driver.find_element(By.TAG_NAME, "body").click()
+        reached = []
+        for _ in range(15):
+            driver.switch_to.active_element.send_keys(Keys.TAB)
+            el = driver.switch_to.active_element
+            reached.append(el.get_attribute("id") or el.text)
+        return reached
+
+    reached = await asyncio.to_thread(keyboard_walk)
+    for control in ("Chat", "Timeline", "Search", "Memories", "signout", "text", "send"):
+        assert control in reached, reached
+
+    def screenshots() -> dict[str, Any]:
+        found = {}
+        for scheme in ("light", "dark"):
+            driver.execute_cdp_cmd(
+                "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+            )
+            for width, height in ((390, 844), (1280, 800)):
+                driver.set_window_size(width, height)
+                for page in ("chat", "timeline"):
+                    driver.get(f"{server.url}/{page}")
+                    name = tmp_path / f"{page}-{width}x{height}-{scheme}.png"
+                    driver.save_screenshot(str(name))
+                    found[name.name] = {
+                        "png": name.read_bytes()[:8],
+                        "overflow": driver.execute_script(
+                            "return document.documentElement.scrollWidth > document.documentElement.clientWidth"
+                        ),
+                        "background": driver.execute_script("return getComputedStyle(document.body).backgroundColor"),
+                    }
+        return found
+
+    shots = await asyncio.to_thread(screenshots)
+    assert len(shots) == 8 and all(s["png"] == b"\x89PNG\r\n\x1a\n" for s in shots.values())
+    assert not any(s["overflow"] for s in shots.values()), "no sideways scrolling, also at 390 px"
+    assert shots["chat-390x844-light.png"]["background"] != shots["chat-390x844-dark.png"]["background"]
