@@ -93,7 +93,7 @@ def _version(runs: int, workdir: Path) -> list[float]:
 
 def _chat(runs: int, workdir: Path, openai: FakeOpenAI) -> tuple[float, list[float]]:
     env = _environment(workdir / "data", OPENAI_BASE_URL=openai.base_url)
-    command = [sys.executable, "-m", "bot", "chat"]
+    command = [sys.executable, "-m", "bot", "chat", "--transcript"]  # the prompt is printed only in a transcript
     first = _time_until(command, env, workdir, lambda out: PROMPT in out)
     return first, [_time_until(command, env, workdir, lambda out: PROMPT in out) for _ in range(runs)]
 

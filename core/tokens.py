@@ -7,9 +7,12 @@ machines with no internet (``tiktoken`` would try to download them).
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+import threading
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
-import bpe_openai
+if TYPE_CHECKING:
+    import bpe_openai
 
 log = logging.getLogger(__name__)
 
@@ -18,26 +21,56 @@ log = logging.getLogger(__name__)
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY = 3
 
-
-@lru_cache(maxsize=8)
-def _encoding(name: str) -> bpe_openai.Encoding:
-    return bpe_openai.get_encoding(name)
+# Loading an encoding takes bpe_openai's import and table build (0.3–1.5 s): it happens in a thread from
+# the moment a counter is made, so the chat's prompt and the platforms' connections do not wait for it.
+# One load per model, shared by every counter (the tables are read-only).
+_loads: dict[str, Future[tuple[str, bpe_openai.Encoding]]] = {}
+_loads_lock = threading.Lock()
 
 
 def encoding_name_for(model: str) -> str:
     """The encoding a model uses; models the library does not know (local ones) get ``o200k_base``."""
+    import bpe_openai
+
     try:
         return bpe_openai.encoding_name_for_model(model)
     except Exception:  # noqa: BLE001 - unknown model names are normal for local endpoints
         return "o200k_base"
 
 
+def _load(model: str, into: Future[tuple[str, bpe_openai.Encoding]]) -> None:
+    try:
+        import bpe_openai
+
+        name = encoding_name_for(model)
+        into.set_result((name, bpe_openai.get_encoding(name)))
+    except BaseException as exc:  # noqa: BLE001 - handed to whoever counts first
+        into.set_exception(exc)
+
+
+def _loading(model: str) -> Future[tuple[str, bpe_openai.Encoding]]:
+    with _loads_lock:
+        future = _loads.get(model)
+        if future is None:
+            future = _loads[model] = Future()
+            threading.Thread(target=_load, args=(model, future), name="tokenizer-load", daemon=True).start()
+    return future
+
+
 class TokenCounter:
     """Counts tokens the way the chat model will."""
 
     def __init__(self, model: str = "gpt-4o-mini") -> None:
-        self.encoding_name = encoding_name_for(model)
-        self._encoding = _encoding(self.encoding_name)
+        self._loaded = _loading(model)
+
+    @property
+    def encoding_name(self) -> str:
+        """The encoding's name (waits for it to be loaded)."""
+        return self._loaded.result()[0]
+
+    @property
+    def _encoding(self) -> bpe_openai.Encoding:
+        return self._loaded.result()[1]
 
     def count(self, text: str) -> int:
         """Tokens in ``text`` (no chat framing)."""

@@ -88,7 +88,6 @@ class TerminalChat:
         self.tasks = tasks
         self._started: list[Companion] = []
         self.console = console or Console(highlight=False)
-        self.transcript = self.console.is_terminal if transcript is None else transcript
         self.identity = PlatformIdentity("terminal", "local", user, display_name=user)
         self.place = ConversationRef("terminal", "local", user)
         self.files_dir = files_dir
@@ -99,9 +98,12 @@ class TerminalChat:
         )
         if lines is None and read_line is not None:
             lines = CallableLines(read_line)
+        on_screen = self.console.is_terminal if transcript is None else transcript
         if lines is None:
-            lines = PromptLines.create() if is_interactive() else PipedLines(self.console, prompt=self.transcript)
+            lines = PromptLines.create() if is_interactive() else PipedLines(self.console, prompt=on_screen)
         self.lines: LineSource = lines
+        # A line editor is a person at a keyboard: they see the prompts and labels whatever the console is.
+        self.transcript = on_screen or (transcript is None and lines.interactive)
         self._waiting: asyncio.Task[Any] | None = None  # the prompt or the answer, whichever Ctrl-C stops
         self._commands: dict[str, Callable[[str], Awaitable[bool]]] = {
             "/new": self._new,

@@ -367,7 +367,8 @@ async def test_a_post_to_the_terminal_user_is_printed_and_its_file_kept_in_the_f
 
     chat = make_chat_service(database, model)
     await TerminalChat(
-        chat, user="me", console=console, files_dir=files, read_line=job_while_the_user_is_at_the_prompt, outbox=outbox
+        chat, user="me", console=console, files_dir=files, read_line=job_while_the_user_is_at_the_prompt, outbox=outbox,
+        transcript=True,  # as a person at a terminal sees it
     ).run()
 
     shown = console.file.getvalue()  # type: ignore[attr-defined]
