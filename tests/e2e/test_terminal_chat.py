@@ -231,6 +231,7 @@ def test_a_first_session_help_then_a_streamed_answer(openai_fake: FakeOpenAI, wo
         "/export",
         "/summary",
         "/speak",
+        "/reminders",
         "/memory",
         "/forget-me",
         "/export-data",
