@@ -9,6 +9,7 @@ is shared with the rest of the session.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,13 +18,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, MetaData, String, inspect
+from sqlalchemy import Column, MetaData, String, insert, inspect, text
 from sqlalchemy.engine import Connection
 
 from core.db.database import Database
 from core.db.models import Base
-from core.db.models_memory import include_object
+from core.db.models_memory import Memory, MessageEmbedding, include_object
+from core.memory import fts
 from migrations import MIGRATIONS_DIR
+from tests.memory_helpers import add_conversation, add_message, add_user
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 TABLES = {"users", "identities", "conversations", "messages"}
 
@@ -121,3 +126,31 @@ async def test_migrating_twice_changes_nothing(db: Database) -> None:
     async with db.engine.connect() as connection:
         assert await connection.run_sync(current_revision) == newest_revision()
         assert await connection.run_sync(schema_differences) == []
+
+
+async def test_postgresql_full_text_table_is_filled_from_existing_messages_and_memories(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("migration 0014 builds PostgreSQL's memory_fts; SQLite's FTS5 table dates from 0003")
+    async with db.engine.begin() as connection:
+        await connection.run_sync(lambda c: command.downgrade(alembic_config(c), "0013_pending_actions"))
+        await connection.execute(text("TRUNCATE users, conversations, messages RESTART IDENTITY CASCADE"))
+    alice = await add_user(db, "Alice")
+    conversation = await add_conversation(db, alice.id, "discord", "c", START)
+    said = await add_message(db, conversation, "user", "My sister moved to Lisbon", START, author=alice.id)
+    async with db.engine.begin() as connection:
+        await connection.execute(
+            insert(MessageEmbedding),
+            {"message_id": said, "user_id": alice.id, "embedding": b"\0" * 16, "dims": 4, "model": "m",
+             "indexed_at": START},
+        )  # fmt: skip
+        memory_id = await connection.scalar(
+            insert(Memory).returning(Memory.id),
+            {"user_id": alice.id, "text": "Ana, the sister, lives in Lisbon", "embedding": b"\0" * 16, "dims": 4,
+             "model": "m", "source_message_id": said, "created_at": START, "updated_at": START},
+        )  # fmt: skip
+
+    await db.migrate()
+
+    async with db.engine.connect() as connection:
+        found = await fts.search(connection, alice.id, "living in Lisbon", 10, documents=2)
+    assert {(hit.kind, hit.id) for hit in found} == {("message", said), ("memory", memory_id)}
