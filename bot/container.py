@@ -350,6 +350,8 @@ class Container:
 
     async def close(self) -> None:
         """Stop background work first (it may still use the model and the database), then the clients."""
+        if self.webapp is not None:
+            await self.webapp.live.close()  # web answers being written are stored as partial
         if self.daily is not None:
             await self.daily.scheduler.stop()
         if self.reminders is not None:

@@ -2,16 +2,17 @@
 
 Client → server: ``{"type": "send", "text": …}``, ``{"type": "stop"}``.
 Server → client: ``started``, ``delta`` (text), ``status`` (a line such as "Searching the web…"),
-``done`` (the final text as sanitized HTML), ``error`` (a message for the person), ``stopped``.
-A dropped connection does not stop the answer: it is stored and shown after a reload.
+``done`` (the final text as sanitized HTML), ``error`` (a message for the person), ``stopped``,
+and ``resume`` (the text so far) when the socket opens while an answer is being written
+(bot/webapp/live.py): a reload or a dropped connection picks the answer up where it was.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from contextlib import aclosing
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
 from bot.webapp.deps import COOKIE, WebApp, page_person, render, web_place, webapp
+from bot.webapp.live import LiveAnswer
 from bot.webapp.markdown import to_html
 from core.identity.web_sessions import WebUser
 from core.types import (
@@ -43,32 +45,35 @@ async def chat_page(
     request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
 ) -> Response:
     history = await web.chat.history(web_place(person.id), limit=50)
+    writing = web.live.answer_ids()  # shown by the page's script as it streams on, not twice
     messages = [
         {"id": m.id, "role": m.role, "html": to_html(m.content)}
         for m in history
-        if m.role in ("user", "assistant") and m.content.strip()
+        if m.role in ("user", "assistant") and m.content.strip() and m.id not in writing
     ]
     return render(request, "chat.html", title="Chat", page="chat", person=person, messages=messages)
 
 
 class _Socket:
-    """Sends frames until the browser goes away; after that the answer goes on and is only stored."""
+    """Sends frames in order until the browser goes away; the answer goes on without it."""
 
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.open = True
+        self._lock = asyncio.Lock()  # FIFO: a resume snapshot goes out before the deltas that follow it
 
     async def send(self, frame: dict[str, Any]) -> None:
-        if not self.open:
-            return
-        try:
-            await self.ws.send_json(frame)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            self.open = False
+        async with self._lock:
+            if not self.open:
+                return
+            try:
+                await self.ws.send_json(frame)
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                self.open = False
 
 
-async def answer(socket: _Socket, web: WebApp, person: WebUser, text: str) -> None:
-    """Run one turn and forward its events."""
+async def answer(live: LiveAnswer, *, web: WebApp, person: WebUser, text: str) -> None:
+    """Run one turn and hand its events, as frames, to whoever watches ``live``."""
     incoming = IncomingMessage(
         conversation=web_place(person.id), author=person.identity, text=text, received_at=web.chat.clock()
     )
@@ -76,21 +81,21 @@ async def answer(socket: _Socket, web: WebApp, person: WebUser, text: str) -> No
         async with aclosing(web.chat.turn(incoming)) as events:
             async for event in events:
                 if isinstance(event, TurnStarted):
-                    await socket.send({"type": "started", "id": event.answer_message_id})
+                    await live.emit({"type": "started", "id": event.answer_message_id})
                 elif isinstance(event, TextDelta):
-                    await socket.send({"type": "delta", "text": event.text})
+                    await live.emit({"type": "delta", "text": event.text})
                 elif isinstance(event, StatusUpdate):
-                    await socket.send({"type": "status", "text": event.text})
+                    await live.emit({"type": "status", "text": event.text})
                 elif isinstance(event, TurnDone):
-                    await socket.send({"type": "done", "id": event.answer_message_id, "html": str(to_html(event.text))})
+                    await live.emit({"type": "done", "id": event.answer_message_id, "html": str(to_html(event.text))})
                 elif isinstance(event, (TurnError, Refused)):
-                    await socket.send({"type": "error", "message": event.message})
+                    await live.emit({"type": "error", "message": event.message})
     except asyncio.CancelledError:
-        await socket.send({"type": "stopped"})
+        await live.emit({"type": "stopped"})
         raise
     except Exception:
         log.exception("web chat turn failed for user %s", person.id)
-        await socket.send({"type": "error", "message": "Something went wrong on our side; the answer stopped."})
+        await live.emit({"type": "error", "message": "Something went wrong on our side; the answer stopped."})
 
 
 def _same_origin(ws: WebSocket) -> bool:
@@ -108,26 +113,19 @@ async def chat_socket(ws: WebSocket) -> None:
         return
     await ws.accept()
     socket = _Socket(ws)
-    running: asyncio.Task[None] | None = None
+    await web.live.join(person.id, socket)  # an answer still being written continues here (a reload)
     try:
         while True:
             frame = await ws.receive_json()
             kind = frame.get("type") if isinstance(frame, dict) else None
             if kind == "send":
                 text = str(frame.get("text", "")).strip()[:MAX_TEXT]
-                if running is not None and not running.done():
+                if text and not web.live.start(person.id, socket, partial(answer, web=web, person=person, text=text)):
                     await socket.send({"type": "error", "message": BUSY})
-                elif text:
-                    running = asyncio.create_task(answer(socket, web, person, text), name="web-chat-turn")
-            elif kind == "stop" and running is not None and not running.done():
-                running.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
+            elif kind == "stop":
+                await web.live.stop(person.id)
     except (WebSocketDisconnect, ValueError):
         pass
     finally:
         socket.open = False
-        if running is not None and not running.done():
-            # The browser went away mid-answer (a reload): the answer finishes and is stored.
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(running)
+        web.live.leave(person.id, socket)  # the answer, if any, goes on and is stored

@@ -13,6 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from bot.webapp.live import LiveAnswers
 from core.chat import ChatService
 from core.db.database import Database
 from core.identity.access_tokens import AccessTokens
@@ -52,7 +53,7 @@ class WebApp:
     day_pdf: DayPdf | None = None
     assistant_name: str = "CaptainsLog"
     google_signin: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    live: LiveAnswers = field(default_factory=LiveAnswers)  # answers being written for the web (bot/webapp/live.py)
 
 
 def web_place(user_id: int) -> ConversationRef:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bot.web import WebServer
+from bot.webapp.deps import web_place
 from core.clock import ManualClock
 from core.db.database import Database
 from core.llm import OpenAIModel
@@ -170,3 +171,55 @@ async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
     assert len(shots) == 8 and all(s["png"] == b"\x89PNG\r\n\x1a\n" for s in shots.values())
     assert not any(s["overflow"] for s in shots.values()), "no sideways scrolling, also at 390 px"
     assert shots["chat-390x844-light.png"]["background"] != shots["chat-390x844-dark.png"]["background"]
+
+
+async def test_reload_mid_answer_finishes_it_once_and_stop_stops_the_next(
+    browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    kit, server = served
+    link = await kit.sessions.link(ADA)
+    slow = "Counting slowly: one, two, three, four, five, six, seven, eight, nine, ten, done counting."
+    openai_fake.queue(Reply(slow, delay=0.08))
+
+    def reload_mid_answer() -> tuple[int, str]:
+        driver.get(link)
+        WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/chat")
+        driver.find_element(By.ID, "text").send_keys("count to ten")
+        driver.find_element(By.ID, "send").click()
+        WebDriverWait(driver, 20).until(
+            lambda d: "two" in "".join(e.text for e in d.find_elements(By.CSS_SELECTOR, ".msg.assistant .body"))
+        )
+        driver.refresh()  # mid-answer
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant.complete"))
+        bodies = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".msg.assistant .body")]
+        return len(bodies), bodies[-1]
+
+    count, final = await asyncio.to_thread(reload_mid_answer)
+    assert count == 1 and final == slow.replace("  ", " ")
+
+    openai_fake.queue(Reply("A story that goes on and on and on and never seems to end at all.", delay=0.3))
+
+    def stop_it() -> tuple[bool, bool]:
+        driver.find_element(By.ID, "text").send_keys("tell me a story")
+        driver.find_element(By.ID, "send").click()
+        stop = driver.find_element(By.ID, "stop")
+        WebDriverWait(driver, 20).until(
+            lambda d: stop.is_displayed() and d.find_elements(By.CSS_SELECTOR, ".msg.assistant .body")
+        )
+        WebDriverWait(driver, 20).until(
+            lambda d: "story" in d.find_elements(By.CSS_SELECTOR, ".msg.assistant .body")[-1].text
+        )
+        stop.click()
+        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant.stopped"))
+        return stop.is_displayed(), driver.find_element(By.ID, "send").is_enabled()
+
+    stop_shown, send_enabled = await asyncio.to_thread(stop_it)
+    assert not stop_shown and send_enabled
+    history = await kit.chat.history(web_place(await kit.user_id(ADA)))
+    assert history[-1].status == "partial" and "never seems to end" not in history[-1].content

@@ -138,3 +138,52 @@ async def test_a_socket_without_the_session_or_from_another_site_is_refused(serv
         with pytest.raises(aiohttp.WSServerHandshakeError):
             async with _socket(session, server, cookie, origin="https://evil.example"):
                 pass
+
+
+async def test_a_reload_mid_answer_resumes_it_without_loss_or_repeat(
+    served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    kit, server = served
+    text = "One two three four five six seven eight nine ten eleven twelve."
+    openai_fake.queue(Reply(text, delay=0.1))
+    cookie = await _cookie(kit, server)
+    async with aiohttp.ClientSession() as session:
+        async with _socket(session, server, cookie) as ws:
+            await ws.send_json({"type": "send", "text": "count to twelve"})
+            before = await _frames_until(ws, "delta")
+            before += [await ws.receive_json()]  # a second piece: the answer is under way
+        async with httpx.AsyncClient(base_url=server.url, cookies={"captainslog_web": cookie}) as client:
+            page = await client.get("/chat")  # the reloaded page: the answer is not in it twice
+        async with _socket(session, server, cookie) as ws:
+            resumed = await _frames_until(ws, "done", "error")
+            busy = None
+            await ws.send_json({"type": "send", "text": "and again"})
+            openai_fake.queue(Reply("Again."))
+            busy = await _frames_until(ws, "done", "error")
+    first = resumed[0]
+    assert first["type"] == "resume" and first["id"] is not None
+    shown_before = "".join(f["text"] for f in before if f["type"] == "delta")
+    assert first["text"].startswith(shown_before) and shown_before
+    after = "".join(f["text"] for f in resumed[1:] if f["type"] == "delta")
+    assert first["text"] + after == text  # nothing lost, nothing twice
+    assert resumed[-1]["type"] == "done" and "twelve" in resumed[-1]["html"]
+    assert "One two" not in page.text and "count to twelve" in page.text
+    assert busy is not None and busy[-1]["type"] == "done"
+
+
+async def test_one_answer_at_a_time_per_person_across_tabs(
+    served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    kit, server = served
+    openai_fake.queue(Reply("Slowly but surely we get there in the end.", delay=0.1))
+    cookie = await _cookie(kit, server)
+    async with aiohttp.ClientSession() as session:
+        async with _socket(session, server, cookie) as first, _socket(session, server, cookie) as second:
+            await first.send_json({"type": "send", "text": "hello"})
+            await _frames_until(first, "delta")
+            await second.send_json({"type": "send", "text": "hello from the other tab"})
+            refused = await _frames_until(second, "error")
+            await second.send_json({"type": "stop"})  # any tab may stop it
+            stopped = await _frames_until(first, "stopped")
+    assert "Wait for the answer" in refused[-1]["message"]
+    assert stopped[-1]["type"] == "stopped"

@@ -43,7 +43,13 @@ function connect() {
   socket = new WebSocket(`${scheme}://${location.host}/ws/chat`);
   socket.addEventListener("message", (event) => {
     const frame = JSON.parse(event.data);
-    if (frame.type === "started") {
+    if (frame.type === "resume") {
+      // An answer was being written when this page opened (a reload): it goes on here.
+      current = item("assistant", frame.text);
+      if (frame.id) current.item.dataset.id = frame.id;
+      status.textContent = frame.status || "";
+      busy(true);
+    } else if (frame.type === "started") {
       current = item("assistant", "");
       current.item.dataset.id = frame.id;
     } else if (frame.type === "delta") {

@@ -1,0 +1,112 @@
+"""Answers being written for the web, per person: a reload or a dropped socket picks the answer up again.
+
+The turn runs as its own task, not inside a WebSocket: sockets come and go. A socket that
+joins mid-answer gets the text so far in one ``resume`` frame, then every later frame; the
+snapshot and the joining happen without an await between them, so nothing is lost or shown twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    """Where frames go (a WebSocket); it swallows its own errors."""
+
+    async def send(self, frame: dict[str, Any]) -> None: ...
+
+
+@dataclass(eq=False)
+class LiveAnswer:
+    """One person's answer in progress: the text so far, the status line, who watches."""
+
+    answer_id: int | None = None
+    text: str = ""
+    status: str = ""
+    sinks: set[Sink] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+
+    async def emit(self, frame: dict[str, Any]) -> None:
+        """Remember what the frame changes, then send it to every watching socket."""
+        kind = frame["type"]
+        if kind == "started":
+            self.answer_id = frame["id"]
+        elif kind == "delta":
+            self.text += frame["text"]
+        elif kind == "status":
+            self.status = frame["text"]
+        for sink in list(self.sinks):
+            await sink.send(frame)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``resume`` frame for a socket that joins now."""
+        return {"type": "resume", "id": self.answer_id, "text": self.text, "status": self.status}
+
+
+class LiveAnswers:
+    """The answers in progress of this process, one per person at most."""
+
+    def __init__(self) -> None:
+        self._by_person: dict[int, LiveAnswer] = {}
+
+    def running(self, person_id: int) -> LiveAnswer | None:
+        """The person's answer in progress, if any."""
+        live = self._by_person.get(person_id)
+        return live if live is not None and live.task is not None and not live.task.done() else None
+
+    def answer_ids(self) -> set[int]:
+        """The stored ids of the answers being written (not yet final in the database)."""
+        return {
+            a.answer_id for a in self._by_person.values() if a.answer_id is not None and a.task and not a.task.done()
+        }
+
+    async def join(self, person_id: int, sink: Sink) -> None:
+        """Watch the person's answer in progress (sends the text so far first); nothing when there is none."""
+        live = self.running(person_id)
+        if live is not None:
+            live.sinks.add(sink)  # before the snapshot's await: a frame emitted meanwhile follows the snapshot
+            await sink.send(live.snapshot())
+
+    def leave(self, person_id: int, sink: Sink) -> None:
+        live = self._by_person.get(person_id)
+        if live is not None:
+            live.sinks.discard(sink)
+
+    def start(self, person_id: int, sink: Sink, run: Callable[[LiveAnswer], Awaitable[None]]) -> bool:
+        """Start the person's answer (``run`` emits its frames); False when one is already being written."""
+        if self.running(person_id) is not None:
+            return False
+        live = LiveAnswer(sinks={sink})
+        self._by_person[person_id] = live
+
+        async def whole() -> None:
+            try:
+                await run(live)
+            finally:
+                if self._by_person.get(person_id) is live:
+                    del self._by_person[person_id]
+
+        live.task = asyncio.create_task(whole(), name=f"web-answer-{person_id}")
+        return True
+
+    async def stop(self, person_id: int) -> None:
+        """Stop the person's answer in progress (what was said is kept as partial)."""
+        live = self.running(person_id)
+        if live is not None and live.task is not None:
+            live.task.cancel()
+            try:
+                await live.task
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    raise
+
+    async def close(self) -> None:
+        """At shutdown: stop every answer in progress (each is stored as partial)."""
+        for person_id in list(self._by_person):
+            await self.stop(person_id)
