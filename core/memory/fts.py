@@ -150,7 +150,8 @@ async def search(
         for word, n in fresh.items():
             counts.put(user_id, word, kinds, n)
     frequencies = {**known, **fresh}
-    total_docs = max(documents, max((len(rows) for rows in found), default=0), 1)
+    # Never fewer rows than a word was counted in (``documents`` comes from the vector index, which may lag).
+    total_docs = max(documents, *frequencies.values(), *(len(rows) for rows in found), 1)
     weights = []
     for word, rows in zip(words, found, strict=True):
         frequency = frequencies.get(word, len(rows))
