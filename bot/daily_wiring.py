@@ -139,6 +139,7 @@ def build_daily(
         profiles=profiles,
         settings_command=settings_command,
         default_time=settings.daily_summary_time,
+        platforms=settings.platforms,
     )
     return DailyServices(
         job=job,

@@ -79,6 +79,14 @@ def _what_is_missing(command: Command, missing: Sequence[CommandOption]) -> str:
     return f"/{command.name} needs {wanted}, for example: {example}"
 
 
+def setting_hint(platform: str, option: str, value: str) -> str:
+    """How to change one setting on ``platform``: Discord's command options are ``name:value``; Slack and the
+    terminal hand over one typed line, so there it is ``/settings daily-time 22:30``."""
+    if platform == "discord":
+        return f"/settings {option}:{value}"
+    return f"/settings {option.replace('_', '-')} {value}"
+
+
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
@@ -203,10 +211,8 @@ class CommandSet:
         if timezone:
             return CommandReply(await self.chat.set_timezone(request.identity, timezone), private=True)
         current = await self.chat.user_timezone(request.identity)
-        return CommandReply(
-            f"Your time zone is {current}. Change it with /settings timezone:Europe/Paris (any IANA name).",
-            private=True,
-        )
+        hint = setting_hint(request.identity.platform, "timezone", "Europe/Paris")
+        return CommandReply(f"Your time zone is {current}. Change it with {hint} (any IANA name).", private=True)
 
     async def _help(self, _request: CommandRequest) -> CommandReply:
         lines = ["Write to me in this DM (or mention me in a channel to start a thread). Commands:"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from core.commands import Command, CommandOption, CommandReply, CommandRequest
+from core.commands import Command, CommandOption, CommandReply, CommandRequest, setting_hint
 from core.db.outage import unavailable
 from core.identity.profile import Profiles
 from core.people import People
@@ -54,9 +54,13 @@ class LinkPreviews:
                 del options[key]
                 value = match.group(1).lower()
         if not value:
+            current = await self._current(request)
             if self.wrapped_settings is None:
-                return CommandReply(PREVIEWS_HELP, private=True)
-            return await self.wrapped_settings.handler(CommandRequest(request.identity, request.place, options))
+                return CommandReply(current, private=True)
+            reply = await self.wrapped_settings.handler(CommandRequest(request.identity, request.place, options))
+            if options:
+                return reply
+            return CommandReply(f"{reply.text}\n{current}", reply.files, private=True)
         if value not in ("on", "off"):
             return CommandReply(PREVIEWS_HELP, private=True)
         admission = await self.people.admit(request.identity)
@@ -66,6 +70,13 @@ class LinkPreviews:
         if value == "on":
             return CommandReply("Links in my answers now show previews (the platform fetches them).", private=True)
         return CommandReply("Links in my answers show no previews again.", private=True)
+
+    async def _current(self, request: CommandRequest) -> str:
+        """The previews setting now, and how to change it on the caller's platform."""
+        platform = request.identity.platform
+        if await self.wanted(request.identity):
+            return f"Links in my answers show previews. Turn them off with {setting_hint(platform, 'previews', 'off')}."
+        return f"Links in my answers show no previews. Turn them on with {setting_hint(platform, 'previews', 'on')}."
 
 
 def previews_command(previews: LinkPreviews) -> Command:

@@ -15,15 +15,23 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from core.chat import ChatService
-from core.commands import Command, CommandOption, CommandReply, CommandRequest
+from core.commands import Command, CommandOption, CommandReply, CommandRequest, setting_hint
 from core.daily.claim import DailyLogRepository
 from core.daily.day import DayReader, local_day
 from core.daily.job import DailyJob
-from core.daily.prefs import DAILY_PLATFORM, DAILY_TIME, OFF, PLATFORMS, parse_daily_time
+from core.daily.prefs import (
+    DAILY_PLATFORM,
+    DAILY_TIME,
+    OFF,
+    PLATFORMS,
+    closing_time,
+    parse_daily_time,
+    preferred_platform,
+)
 from core.export import PdfUnavailable
 from core.export.layout import long_date
 from core.identity.profile import Profiles
@@ -40,13 +48,6 @@ PDF_UNAVAILABLE = (
 )
 
 
-@dataclass
-class _Who:
-    user_id: int
-    name: str
-    today: date
-
-
 class DailyCommands:
     """Handlers of the daily-log commands."""
 
@@ -61,7 +62,9 @@ class DailyCommands:
         profiles: Profiles,
         settings_command: Command | None,
         default_time: str,
+        platforms: Sequence[str],
     ) -> None:
+        """``platforms``: the chat platforms configured on this assistant (the daily summary can go only there)."""
         self.chat = chat
         self.job = job
         self.reader = reader
@@ -70,6 +73,7 @@ class DailyCommands:
         self.profiles = profiles
         self.wrapped_settings = settings_command
         self.default_time = default_time
+        self.platforms = tuple(p for p in PLATFORMS if p in platforms)
 
     async def _progress(self, request: CommandRequest, line: str) -> None:
         if request.progress is not None:
@@ -159,23 +163,25 @@ class DailyCommands:
         return CommandReply(f"Here is {name} ({_size(pdf)}).{link}", files=(attachment,), private=True)
 
     async def settings(self, request: CommandRequest) -> CommandReply:
+        """``/settings daily-time`` and ``daily-platform``: both are checked before either is saved; other
+        options go to the /settings this one wraps, and ``/settings`` alone adds the current daily values."""
         options = _spread(request.options)
         time_value, platform = options.pop("daily_time", "").strip(), options.pop("daily_platform", "").strip()
         if not time_value and not platform:
             if self.wrapped_settings is None:
-                return CommandReply(self._help(), private=True)
+                return CommandReply(await self._overview(request), private=True)
             reply = await self.wrapped_settings.handler(CommandRequest(request.identity, request.place, options))
             if any(v.strip() for v in options.values()):
                 return reply
-            return CommandReply(f"{reply.text}\n{self._help()}", reply.files, private=True)
-        user_id = await self._user_id(request)
+            return CommandReply(f"{reply.text}\n{await self._overview(request)}", reply.files, private=True)
+        updates: dict[str, str] = {}
         lines: list[str] = []
         if time_value:
             try:
                 at = parse_daily_time(time_value)
             except ValueError:
                 return CommandReply("Give the daily time as HH:MM (e.g. 22:30) or off.", private=True)
-            await self.profiles.update_settings(user_id, {DAILY_TIME: at.strftime("%H:%M") if at else OFF})
+            updates[DAILY_TIME] = at.strftime("%H:%M") if at else OFF
             lines.append(
                 f"I'll close your day at {at:%H:%M} your time."
                 if at
@@ -183,18 +189,49 @@ class DailyCommands:
             )
         if platform:
             choice = platform.lower()
-            if choice not in PLATFORMS:
-                return CommandReply(f"The daily platform is one of: {', '.join(PLATFORMS)}.", private=True)
-            await self.profiles.update_settings(user_id, {DAILY_PLATFORM: choice})
+            refusal = self._platform_refusal(choice)
+            if refusal:
+                return CommandReply(refusal, private=True)
+            updates[DAILY_PLATFORM] = choice
             lines.append(f"Your daily summary will come to your {choice.capitalize()} DM.")
+        await self.profiles.update_settings(await self._user_id(request), updates)
         await self.chat.people.changed()
+        if self.wrapped_settings is not None and any(v.strip() for v in options.values()):
+            other = await self.wrapped_settings.handler(CommandRequest(request.identity, request.place, options))
+            lines.insert(0, other.text)
         return CommandReply("\n".join(lines), private=True)
 
-    def _help(self) -> str:
-        return (
-            f"Daily log: /settings daily-time 22:30 (or off; default {self.default_time}), "
-            f"/settings daily-platform {'|'.join(PLATFORMS)}."
-        )
+    def _platform_refusal(self, choice: str) -> str | None:
+        """Why ``choice`` cannot take the daily summary (None when it can): only a configured platform can."""
+        if choice in self.platforms:
+            return None
+        if not self.platforms:
+            return "No chat platform (Discord or Slack) is configured on this assistant to take the daily summary."
+        if choice in PLATFORMS:
+            return (
+                f"{choice.capitalize()} is not configured on this assistant; "
+                f"the daily summary can go to: {', '.join(self.platforms)}."
+            )
+        return f"The daily platform is one of: {', '.join(self.platforms)}."
+
+    async def _overview(self, request: CommandRequest) -> str:
+        """The current daily values, each with how to change it on the caller's platform."""
+        chosen = (await self.profiles.settings(await self._user_id(request))).get
+        platform = request.identity.platform
+        saved = chosen(DAILY_TIME)
+        at = closing_time({DAILY_TIME: saved}, self.default_time)
+        change_time = setting_hint(platform, "daily_time", "22:30")
+        if at is None:
+            lines = [f"Daily summaries are off. Turn them on with {change_time}."]
+        else:
+            default = "" if isinstance(saved, str) and saved.strip() else " (the default)"
+            lines = [f"I close your day at {at:%H:%M} your time{default}. Change it with {change_time} (or off)."]
+        if self.platforms:
+            where = preferred_platform({DAILY_PLATFORM: chosen(DAILY_PLATFORM)})
+            shown = f"your {where.capitalize()} DM" if where else "the DM of the platform you last wrote on"
+            hint = setting_hint(platform, "daily_platform", "|".join(self.platforms))
+            lines.append(f"Your daily summary comes to {shown}. Change it with {hint}.")
+        return "\n".join(lines)
 
 
 def _size(data: bytes) -> str:
@@ -215,6 +252,7 @@ def _spread(options: dict[str, str]) -> dict[str, str]:
 def daily_commands(handlers: DailyCommands) -> list[Command]:
     """/export, /summary, and /settings with the daily options added to the one it replaces."""
     previous = handlers.wrapped_settings.options if handlers.wrapped_settings is not None else ()
+    where = " or ".join(handlers.platforms or PLATFORMS)
     date_option = (CommandOption("date", "YYYY-MM-DD, today or yesterday (default: today)"),)
     return [
         Command("export", "Get a day's PDF (its summary and messages)", handlers.export, options=date_option, slow=True,
@@ -228,7 +266,7 @@ def daily_commands(handlers: DailyCommands) -> list[Command]:
             options=(
                 *previous,
                 CommandOption("daily_time", "When your day closes, HH:MM or off"),
-                CommandOption("daily_platform", "Where the daily summary goes: discord or slack"),
+                CommandOption("daily_platform", f"Where the daily summary goes: {where}"),
             ),
             usage="/settings daily-time 22:30, /settings daily-platform slack",
         ),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from core.chat import ChatService
-from core.commands import Command, CommandOption, CommandReply, CommandRequest
+from core.commands import Command, CommandOption, CommandReply, CommandRequest, setting_hint
 from core.google.api import GoogleApiError
 from core.google.availability import GoogleAvailability
 from core.google.calendar import CalendarClient
@@ -155,15 +155,16 @@ class IdentityCommands:
                 )
                 lines.append((await self.timezone_command.handler(timezone_request)).text)
                 if not name and not folder and not options.get("timezone", "").strip():
-                    lines += await self._overview(user_id)
+                    lines += await self._overview(user_id, request.identity.platform)
         return CommandReply("\n".join(lines), private=True)
 
-    async def _overview(self, user_id: int) -> list[str]:
+    async def _overview(self, user_id: int, platform: str) -> list[str]:
         shown_name = await self.profiles.display_name(user_id)
-        lines = [f"I call you {shown_name}. Change it with /settings name <name>."]
+        lines = [f"I call you {shown_name}. Change it with {setting_hint(platform, 'name', '<name>')}."]
         if self.google is not None:
             chosen = (await self.profiles.settings(user_id)).get(DRIVE_FOLDER_NAME) or self.default_folder
-            lines.append(f"Your files go to the Drive folder “{chosen}”. Change it with /settings drive-folder <name>.")
+            hint = setting_hint(platform, "drive_folder", "<name>")
+            lines.append(f"Your files go to the Drive folder “{chosen}”. Change it with {hint}.")
         return lines
 
     async def _drive_folder(self, user_id: int, name: str) -> str:

@@ -7,7 +7,7 @@ import re
 
 from core.chat import ChatService
 from core.chat.turn import VOICE_SETTING
-from core.commands import Command, CommandOption, CommandReply, CommandRequest
+from core.commands import Command, CommandOption, CommandReply, CommandRequest, setting_hint
 from core.identity.profile import Profiles
 from core.media.voice import Speaker, VoiceError
 
@@ -48,9 +48,13 @@ class VoiceCommands:
                 del options[key]
                 value = match.group(1).lower()
         if not value:
+            current = await self._current(request)
             if self.wrapped_settings is None:
-                return CommandReply(VOICE_HELP, private=True)
-            return await self.wrapped_settings.handler(CommandRequest(request.identity, request.place, options))
+                return CommandReply(current, private=True)
+            reply = await self.wrapped_settings.handler(CommandRequest(request.identity, request.place, options))
+            if options:
+                return reply
+            return CommandReply(f"{reply.text}\n{current}", reply.files, private=True)
         if value not in ("on", "off"):
             return CommandReply(VOICE_HELP, private=True)
         admission = await self.chat.people.admit(request.identity)
@@ -61,6 +65,14 @@ class VoiceCommands:
             "I'll send every answer also as speech." if value == "on" else "Answers come as text only again.",
             private=True,
         )
+
+    async def _current(self, request: CommandRequest) -> str:
+        """The voice setting now, and how to change it on the caller's platform."""
+        admission = await self.chat.people.admit(request.identity)
+        on = admission.user is not None and admission.user.settings.get(VOICE_SETTING) == "on"
+        if on:
+            return f"Every answer also comes as speech. Turn it off with {setting_hint(request.identity.platform, 'voice', 'off')}."
+        return f"Answers come as text only. Add speech with {setting_hint(request.identity.platform, 'voice', 'on')}; /speak reads the last answer."
 
 
 VOICE_HELP = (

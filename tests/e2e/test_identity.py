@@ -263,6 +263,11 @@ async def test_a_stranger_signs_in_and_is_the_same_person_on_slack(world: World)
     overview = await world.discord_command(ada_discord, "settings")
     assert "Your time zone is UTC" in overview and "I call you Ada." in overview
     assert "Drive folder “CaptainsLog”" in overview
+    # Every current value, each with Discord's own syntax (command options are name:value there).
+    assert "Change it with /settings timezone:Europe/Paris" in overview
+    assert "I close your day at" in overview and "/settings daily_time:22:30" in overview
+    assert "Your daily summary comes to" in overview and "answers show no previews" in overview
+    assert "Answers come as text only." in overview
     assert "Asia/Tokyo" in await world.discord_command(ada_discord, "settings", {"timezone": "Asia/Tokyo"})
     assert "Ada L." in await world.discord_command(ada_discord, "settings", {"name": "Ada L."})
 

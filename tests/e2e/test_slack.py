@@ -428,7 +428,8 @@ async def test_settings_new_forget_and_help_commands(
             reply = await command("/settings", text)
             assert reply == {"text": f"Time zone set to {zone}.", "response_type": "ephemeral"}
             assert await chat.user_timezone(identity) == zone
-        assert "Your time zone is Asia/Tokyo" in (await command("/settings"))["text"]
+        shown = (await command("/settings"))["text"]
+        assert "Your time zone is Asia/Tokyo. Change it with /settings timezone Europe/Paris (any IANA name)." in shown
         assert "/image" in (await command("/help"))["text"]
         assert (await command("/image"))["text"] == (
             "/image needs what the image should show, for example: /image a lighthouse at dawn, watercolour"

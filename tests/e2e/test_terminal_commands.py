@@ -96,6 +96,30 @@ def test_settings_and_a_bad_date_answer_in_one_line(openai_fake: FakeOpenAI, tmp
     assert session.returncode == 0 and session.stderr == ""
 
 
+def test_settings_alone_shows_every_saved_value_in_the_terminal_syntax(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
+    session = chat(
+        openai_fake,
+        tmp_path,
+        "/settings daily-time 21:15",
+        "/settings voice on",
+        "/settings daily-platform slack",
+        "/settings",
+    )
+
+    _time, _voice, platform, shown, _at_exit = session.replies
+    assert (
+        platform == "No chat platform (Discord or Slack) is configured on this assistant to take the daily summary.\n"
+    )
+    lines = shown.splitlines()
+    assert "Your time zone is Europe/Paris. Change it with /settings timezone Europe/Paris (any IANA name)." in lines
+    assert "I close your day at 21:15 your time. Change it with /settings daily-time 22:30 (or off)." in lines
+    assert "Every answer also comes as speech. Turn it off with /settings voice off." in lines
+    assert "Links in my answers show no previews. Turn them on with /settings previews on." in lines
+    assert "timezone:" not in shown and "daily_time:" not in shown, "Discord's syntax is not shown in the terminal"
+    assert openai_fake.chat_requests() == [], "commands never reach the model"
+    assert session.returncode == 0 and session.stderr == ""
+
+
 def test_leaving_waits_for_memory_then_memory_lists_and_forgets(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
     extraction_answers(openai_fake, delay=1.5)
     openai_fake.queue(Reply("How lovely."))

@@ -40,7 +40,13 @@ async def _alice_id(database: Database) -> int:
         return int(await conn.scalar(select(Identity.user_id).where(Identity.platform_user_id == ALICE.user_id)))
 
 
-async def _commands(database: Database, model: OpenAIModel, clock: ManualClock, tmp_path: Path):  # noqa: ANN202
+async def _commands(  # noqa: ANN202
+    database: Database,
+    model: OpenAIModel,
+    clock: ManualClock,
+    tmp_path: Path,
+    platforms: tuple[str, ...] = ("discord", "slack"),
+):
     chat = make_chat_service(database, model, clock=clock)
     commands = CommandSet(chat, model)
     messenger = RecordingMessenger("test")
@@ -49,6 +55,7 @@ async def _commands(database: Database, model: OpenAIModel, clock: ManualClock, 
     handlers = DailyCommands(
         chat=chat, job=proc.job, reader=proc.job.reader, repo=proc.repo, outbox=proc.outbox,
         profiles=Profiles(database), settings_command=commands.commands.get("settings"), default_time="22:30",
+        platforms=platforms,
     )  # fmt: skip
     for command in daily_commands(handlers):
         commands.add(command)
@@ -77,6 +84,50 @@ async def test_settings_daily_time_and_platform(
     # Without a daily option the replaced /settings answers, with the daily options named.
     shown = await run("settings")
     assert "time zone" in shown and "/settings daily-time 22:30" in shown
+    assert "Daily summaries are off." in shown and "Your daily summary comes to your Slack DM." in shown
+
+
+async def test_settings_alone_shows_the_saved_daily_time_and_platform(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    _commands_set, _messenger, _proc, run = await _commands(database, model, ManualClock(paris(12)), tmp_path)
+
+    first = (await run("settings")).splitlines()
+    assert (
+        "I close your day at 22:30 your time (the default). Change it with /settings daily-time 22:30 (or off)."
+        in first
+    )
+    assert "Your daily summary comes to the DM of the platform you last wrote on." in " ".join(first)
+    await run("settings", daily_time="21:15")
+    await run("settings", daily_platform="discord")
+    shown = (await run("settings")).splitlines()
+    assert "I close your day at 21:15 your time. Change it with /settings daily-time 22:30 (or off)." in shown
+    assert (
+        "Your daily summary comes to your Discord DM. Change it with /settings daily-platform discord|slack." in shown
+    )
+
+
+async def test_daily_platform_must_be_configured_and_nothing_is_saved_from_a_refused_line(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    clock = ManualClock(paris(12))
+    _commands_set, _messenger, _proc, run = await _commands(database, model, clock, tmp_path, platforms=("discord",))
+
+    assert await run("settings", daily_platform="slack") == (
+        "Slack is not configured on this assistant; the daily summary can go to: discord."
+    )
+    assert await run("settings", daily_platform="telegram") == "The daily platform is one of: discord."
+    # A time and a refused platform together: neither is saved (the time used to be saved, the caches not refreshed).
+    refused = await run("settings", daily_time="21:15", daily_platform="slack")
+    assert refused.startswith("Slack is not configured")
+    async with database.session() as session:
+        settings = (await session.execute(select(User.settings).where(User.id == await _alice_id(database)))).scalar()
+    assert not settings
+    assert "I close your day at 22:30 your time (the default)." in await run("settings")
+    assert await run("settings", daily_time="21:15", daily_platform="discord") == (
+        "I'll close your day at 21:15 your time.\nYour daily summary will come to your Discord DM."
+    )
+    assert "I close your day at 21:15 your time." in await run("settings")
 
 
 async def test_summary_and_export_of_today_so_far_with_progress_in_the_dm(

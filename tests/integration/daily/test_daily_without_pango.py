@@ -81,6 +81,7 @@ async def test_export_tells_the_terminal_what_to_install_and_a_platform_user_it_
     handlers = DailyCommands(
         chat=chat, job=proc.job, reader=proc.job.reader, repo=proc.repo, outbox=proc.outbox,
         profiles=Profiles(database), settings_command=None, default_time="22:30",
+        platforms=("discord", "slack"),
     )  # fmt: skip
     for command in daily_commands(handlers):
         commands.add(command)
