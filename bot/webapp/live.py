@@ -31,6 +31,11 @@ class LiveAnswer:
     status: str = ""
     sinks: set[Sink] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
+    finished: bool = False  # the last frame went out (the turn may still be tidying up)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done() and not self.finished
 
     async def emit(self, frame: dict[str, Any]) -> None:
         """Remember what the frame changes, then send it to every watching socket."""
@@ -41,6 +46,8 @@ class LiveAnswer:
             self.text += frame["text"]
         elif kind == "status":
             self.status = frame["text"]
+        elif kind in ("done", "error", "stopped"):
+            self.finished = True
         for sink in list(self.sinks):
             await sink.send(frame)
 
@@ -58,7 +65,7 @@ class LiveAnswers:
     def running(self, person_id: int) -> LiveAnswer | None:
         """The person's answer in progress, if any."""
         live = self._by_person.get(person_id)
-        return live if live is not None and live.task is not None and not live.task.done() else None
+        return live if live is not None and live.running else None
 
     def answer_ids(self) -> set[int]:
         """The stored ids of the answers being written (not yet final in the database)."""
