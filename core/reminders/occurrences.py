@@ -125,22 +125,31 @@ class OccurrenceRepository:
         log.info("reminder %s: %s claimed the occurrence of %s", reminder_id, self.worker, made.local_time)
         return self._occurrence(made, reminder)
 
-    async def stale(self, now: datetime, *, limit: int = 100) -> list[int]:
-        """Occurrences left claimed or sending whose holder went silent past the lease (a crash, a stop)."""
+    async def stale(self, now: datetime, *, limit: int = 100, platforms: tuple[str, ...] | None = None) -> list[int]:
+        """Occurrences left claimed or sending whose holder went silent past the lease (a crash, a stop);
+        only those of reminders asked on `platforms` when given (the terminal chat's process)."""
         statement = (
             select(_TABLE.c.id)
             .where(_TABLE.c.state.in_(PENDING), _TABLE.c.claimed_at <= now - self.lease)
             .order_by(_TABLE.c.claimed_at)
             .limit(limit)
         )
+        if platforms is not None:
+            statement = statement.join(REMINDERS, REMINDERS.c.id == _TABLE.c.reminder_id).where(
+                REMINDERS.c.platform.in_(platforms)
+            )
         async with self._db.session() as session:
             return list((await session.execute(statement)).scalars())
 
-    async def next_stale(self) -> datetime | None:
+    async def next_stale(self, platforms: tuple[str, ...] | None = None) -> datetime | None:
         """When the oldest pending lease runs out (the scheduler wakes then too)."""
         statement = (
             select(_TABLE.c.claimed_at).where(_TABLE.c.state.in_(PENDING)).order_by(_TABLE.c.claimed_at).limit(1)
         )
+        if platforms is not None:
+            statement = statement.join(REMINDERS, REMINDERS.c.id == _TABLE.c.reminder_id).where(
+                REMINDERS.c.platform.in_(platforms)
+            )
         async with self._db.session() as session:
             oldest = await session.scalar(statement)
         return oldest + self.lease if oldest is not None else None

@@ -24,6 +24,7 @@ from core.reminders.store import ReminderStore
 log = logging.getLogger(__name__)
 
 MAX_SLEEP = 60.0
+MIN_SLEEP = 1.0
 BATCH = 200
 
 
@@ -79,7 +80,7 @@ class ReminderRunner:
             self._revision = revision
             await self.store.follow_zones()
         now = self.clock()
-        stale = await self.occurrences.stale(now)
+        stale = await self.occurrences.stale(now, platforms=self.platforms)
         sent = sum(await asyncio.gather(*(self._take_over(i, now) for i in stale)))
         while True:
             now = self.clock()
@@ -100,22 +101,33 @@ class ReminderRunner:
 
     async def next_wake(self) -> datetime | None:
         """The next due reminder or the next lease to run out, whichever is first."""
-        times = [t for t in (await self.store.next_wake(self.platforms), await self.occurrences.next_stale()) if t]
+        times = [
+            t
+            for t in (await self.store.next_wake(self.platforms), await self.occurrences.next_stale(self.platforms))
+            if t
+        ]
         return min(times) if times else None
 
     async def run(self) -> None:
         """Pass, sleep until the next due time (or a poke), pass again; until cancelled."""
+        fruitless = 0  # passes in a row that found something due and could not take it
         while True:
             self._poked.clear()
+            sent = 0
             try:
-                await self.run_due()
+                sent = await self.run_due()
                 wake = await self.next_wake()
             except Exception:  # noqa: BLE001 - the database may be away; the next pass tries again
                 log.exception("reminder pass failed")
                 wake = None
             delay = MAX_SLEEP if wake is None else min(MAX_SLEEP, (wake - self.clock()).total_seconds())
-            if delay <= 0:
-                continue
+            if delay > 0:
+                fruitless = 0
+            else:
+                fruitless = 0 if sent else fruitless + 1
+                if fruitless <= 1:
+                    continue  # more came due meanwhile: look again at once
+                delay = MIN_SLEEP  # due but not ours to take (another process holds it): never spin
             poked = asyncio.ensure_future(self._poked.wait())
             slept = asyncio.ensure_future(self.sleep(delay))
             try:

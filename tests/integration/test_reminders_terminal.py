@@ -12,6 +12,7 @@ from rich.console import Console
 from adapters.terminal.messenger import TerminalMessenger
 from core.clock import ManualClock
 from core.db.database import Database
+from core.reminders.occurrences import OccurrenceRepository
 from core.reminders.times import Schedule
 from tests.reminder_helpers import assistant_messages, kit, make_user
 
@@ -35,3 +36,26 @@ async def test_the_terminal_prints_the_reminder_and_keeps_it_in_its_conversation
 
     assert "assistant › ⏰ Reminder: tea is ready" in out.getvalue()
     assert await assistant_messages(database, ana) == ["⏰ Reminder: tea is ready"]
+
+
+async def test_the_terminal_leaves_other_platforms_reminders_and_their_abandoned_sends_alone(
+    database: Database, tmp_path: Path
+) -> None:
+    clock = ManualClock(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
+    terminal = TerminalMessenger(Console(file=io.StringIO()), user="ana-terminal", files_dir=tmp_path)
+    k = kit(database, clock, [terminal])  # type: ignore[list-item]
+    k.runner.platforms = ("terminal",)
+    ana = await make_user(database, "Ana", timezone="Europe/Lisbon", platforms=("discord",))
+    made = await k.store.create(
+        user_id=ana, text="on discord", schedule=Schedule(datetime(2026, 12, 7, 9, 0), ZoneInfo("Europe/Lisbon")),
+        platform="discord",
+    )  # fmt: skip
+    clock.set(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    assert await k.runner.next_wake() is None
+    await OccurrenceRepository(database, worker="crashed-run").claim(made.id, clock())  # a `run` process died here
+    clock.advance(minutes=5)
+
+    assert await k.runner.run_due() == 0
+    assert await k.runner.next_wake() is None  # nothing for this process to wake for: no spinning on it
+    (occurrence,) = await OccurrenceRepository(database, worker="x").of_reminder(made.id)
+    assert (occurrence["state"], occurrence["attempts"]) == ("claimed", 1)
