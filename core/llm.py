@@ -19,7 +19,14 @@ from openai import AsyncOpenAI, AsyncStream
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 # ModelError, clean_upstream_text and describe_api_error are part of this module's interface too.
-from core.llm_errors import ModelError, _is_timeout, clean_upstream_text, describe_api_error  # noqa: F401
+from core.llm_errors import (  # noqa: F401
+    ModelError,
+    _is_timeout,
+    clean_upstream_text,
+    describe_api_error,
+    is_transport_error,
+    our_bug,
+)
 from core.model_names import ModelNames  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
@@ -190,6 +197,8 @@ class OpenAIModel:
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
         except Exception as exc:  # noqa: BLE001 - once the stream is open, any failure ends it
+            if not is_transport_error(exc) and not _is_timeout(exc):
+                raise our_bug(exc, doing="reading the model's answer") from exc
             if _is_timeout(exc):
                 if not text_parts and not calls:
                     raise ModelError(

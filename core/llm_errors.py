@@ -1,10 +1,24 @@
-"""Model failures as one sentence for the user: what went wrong, never request data or keys."""
+"""Model failures as one sentence for the user: what went wrong, never request data or keys.
+
+Only network and API failures become such sentences. Any other exception met while calling the model
+is a bug of ours (a ``TypeError`` in our code, say): it is logged with its traceback and the user gets
+one line, :data:`OUR_BUG`, instead of a sentence blaming the network.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
 
+import aiohttp
+import httpx
 import openai
+
+log = logging.getLogger(__name__)
+
+OUR_BUG = "Something went wrong on my side; it is in the log."
+# What a call to the model service can raise when the service or the way to it fails.
+_TRANSPORT_ERRORS = (openai.APIError, httpx.HTTPError, httpx.StreamError, aiohttp.ClientError, OSError, TimeoutError)
 
 
 class ModelError(Exception):
@@ -17,10 +31,26 @@ class ModelError(Exception):
         self.detail = detail
 
 
+def is_transport_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure of the model service or the network (not a bug of ours)."""
+    return isinstance(exc, _TRANSPORT_ERRORS)
+
+
+def our_bug(exc: BaseException, *, doing: str) -> ModelError:
+    """Log ``exc`` as a bug, with its traceback; the :class:`ModelError` (kind ``bug``) says one line to the user."""
+    log.error("bug while %s: %s", doing, type(exc).__name__, exc_info=exc)
+    return ModelError("bug", OUR_BUG, detail=type(exc).__name__)
+
+
 def describe_api_error(exc: BaseException) -> ModelError:
-    """Turn an exception from the openai client (or its transport) into a :class:`ModelError`."""
+    """Turn an exception from the openai client (or its transport) into a :class:`ModelError`.
+
+    An exception that is neither (a bug of ours) is logged with its traceback and becomes :data:`OUR_BUG`.
+    """
     if isinstance(exc, ModelError):
         return exc
+    if not is_transport_error(exc):
+        return our_bug(exc, doing="calling the model service")
     status = getattr(exc, "status_code", None)
     detail = f"{type(exc).__name__}" + (f" {status}" if status else "")
     if isinstance(exc, openai.AuthenticationError):

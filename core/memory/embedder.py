@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import openai
 
-from core.llm import OpenAIModel, describe_api_error
+from core.llm import ModelError, OpenAIModel, describe_api_error
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,9 @@ class Embedder:
             else:
                 vectors.append(np.asarray(raw, dtype=np.float32))
         if len(vectors) != len(texts):
-            raise describe_api_error(ValueError("the embedding endpoint answered for a different number of texts"))
+            raise ModelError(
+                "unavailable", "The embedding service answered for a different number of texts.", detail="bad response"
+            )
         return vectors
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from types import FrameType
 
+import aiohttp
+import httpx
 import numpy as np
 import pytest
 
-from core.llm import ModelError, ModelFinished, ModelNames, ModelText, ModelToolCalls, OpenAIModel
+from core.llm import ModelError, ModelFinished, ModelNames, ModelText, ModelToolCalls, OpenAIModel, describe_api_error
 from tests.fakes.openai_server import Error, FakeOpenAI, Hang, Reply, ToolCalls
 
 
@@ -148,3 +151,44 @@ async def test_a_long_context_goes_out_exactly_as_built_without_the_sdks_per_mes
     assert whole["messages"] == messages[:3] and "stream" not in whole
     assert all(r.headers.get("Authorization") == "Bearer sk-test" for r in openai_fake.requests)
     assert walked == []
+
+
+async def test_a_bug_of_ours_is_logged_with_its_traceback_and_not_blamed_on_the_network(
+    model: OpenAIModel, openai_fake: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A message our code built wrong (an object where JSON is needed): the client raises a TypeError.
+    broken = [{"role": "user", "content": object()}]
+
+    with caplog.at_level(logging.ERROR, logger="core.llm_errors"), pytest.raises(ModelError) as streamed:
+        [event async for event in model.stream_chat(broken)]  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR, logger="core.llm_errors"), pytest.raises(ModelError) as completed:
+        await model.complete(broken)  # type: ignore[arg-type]
+
+    for caught in (streamed, completed):
+        assert caught.value.kind == "bug"
+        assert caught.value.user_message == "Something went wrong on my side; it is in the log."
+    bugs = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
+    assert len(bugs) == 2 and all(r.exc_info[0] is TypeError for r in bugs)  # type: ignore[index]
+    assert "Traceback" in caplog.text and "broke off" not in caplog.text
+    assert openai_fake.chat_requests() == [], "nothing was sent"
+
+
+@pytest.mark.parametrize(
+    ("failure", "kind"),
+    [
+        (httpx.ReadError("connection reset"), "broken_stream"),
+        (ConnectionResetError("reset by peer"), "broken_stream"),
+        (aiohttp.ServerDisconnectedError(), "broken_stream"),
+        (TimeoutError(), "broken_stream"),
+        (TypeError("'NoneType' object is not subscriptable"), "bug"),
+        (KeyError("choices"), "bug"),
+    ],
+)
+def test_only_network_and_api_failures_become_network_sentences(failure: Exception, kind: str) -> None:
+    described = describe_api_error(failure)
+
+    assert described.kind == kind
+    if kind == "bug":
+        assert described.user_message == "Something went wrong on my side; it is in the log."
+    else:
+        assert described.user_message == "The connection to the model broke off in the middle of the answer."
