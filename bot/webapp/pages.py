@@ -7,7 +7,7 @@ person's id answers 404, like an id that does not exist.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -16,8 +16,8 @@ from fastapi.responses import RedirectResponse, Response
 from bot.settings_page import read_form
 from bot.webapp.deps import HEADERS, WebApp, checked_form, page_person, render, webapp
 from bot.webapp.markdown import to_html
-from bot.webapp.views import daily_logs_of, entry_view, hit_view, search_hits
-from core.db.timeline import timeline_page
+from bot.webapp.views import daily_logs_of, entry_view, hit_view, search_hits, summary_view
+from core.db.timeline import newest_id_before, summaries_ending_between, timeline_page
 from core.identity.web_sessions import WebUser
 
 log = logging.getLogger(__name__)
@@ -43,18 +43,32 @@ async def timeline(
     request: Request,
     before: int | None = None,
     platform: str = "",
+    day: str = "",
     web: WebApp = Depends(webapp),
     person: WebUser = Depends(page_person),
 ) -> Response:
     chosen = platform if platform in PLATFORMS else ""
+    tz = await zone_of(person, web)
+    problem = ""
+    if day:  # jump to a date: the page starts with that day's last message
+        try:
+            end = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(), tzinfo=tz)
+            newest = await newest_id_before(web.db, person.id, end)
+            before = newest + 1 if newest is not None else 0
+        except ValueError:
+            problem = "That is not a date; use the date picker or YYYY-MM-DD."
     entries = await timeline_page(web.db, person.id, before=before, limit=PAGE + 1, platform=chosen or None)
     more = len(entries) > PAGE
     entries = entries[:PAGE]
-    tz = await zone_of(person, web)
     older = f"/timeline?before={entries[-1].id}" + (f"&platform={chosen}" if chosen else "") if more else ""
+    cards: dict[int, list[dict[str, object]]] = {}
+    if entries:
+        for card in await summaries_ending_between(web.db, person.id, entries[-1].id, entries[0].id):
+            cards.setdefault(card.last_message_id, []).append(summary_view(card, tz))
     return render(
         request, "timeline.html", title="Timeline", page="timeline", person=person,
         entries=[entry_view(e, tz) for e in entries], older=older, platforms=PLATFORMS, chosen=chosen,
+        cards=cards, day=day, problem=problem,
     )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from markupsafe import Markup, escape
 
 from bot.webapp.deps import WebApp
 from bot.webapp.markdown import to_html
-from core.db.timeline import TimelineEntry, daily_logs_of
+from core.db.timeline import SummaryCard, TimelineEntry, daily_logs_of
 from core.llm import ModelError
 from core.memory.search import SearchHit
 
@@ -96,4 +96,15 @@ def hit_view(hit: SearchHit, tz: tzinfo, q: str) -> dict[str, Any]:
         "platform": hit.platform,
         "speaker": hit.speaker,
         "jump": jump,
+    }
+
+
+def summary_view(card: SummaryCard, tz: tzinfo) -> dict[str, Any]:
+    """A summary card: its text, the span it covers, and a link to the first message it replaces."""
+    return {
+        "html": to_html(card.text),
+        "span": f"{card.covers_from.astimezone(tz):%Y-%m-%d %H:%M} – {card.covers_to.astimezone(tz):%Y-%m-%d %H:%M}",
+        "originals": f"/timeline?before={card.first_message_id + 1}#m{card.first_message_id}",
+        "first": card.first_message_id,
+        "last": card.last_message_id,
     }

@@ -161,3 +161,52 @@ async def daily_logs_of(db: Database, user_id: int, *, limit: int = 60) -> list[
     async with db.engine.connect() as conn:
         rows = (await conn.execute(query)).all()
     return [DayLogInfo(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryCard:
+    """A summary in force (not folded into a higher one, not stale) and the exact range it replaces."""
+
+    id: int
+    conversation_id: int
+    first_message_id: int
+    last_message_id: int
+    text: str
+    covers_from: datetime
+    covers_to: datetime
+
+
+async def summaries_ending_between(db: Database, user_id: int, low: int, high: int) -> list[SummaryCard]:
+    """The person's summaries in force whose range ends at a message id in ``low``..``high``."""
+    from core.db.models_summaries import Summary
+
+    query = (
+        select(
+            Summary.id,
+            Summary.conversation_id,
+            Summary.first_message_id,
+            Summary.last_message_id,
+            Summary.text,
+            Summary.covers_from,
+            Summary.covers_to,
+        )
+        .join(Conversation, Conversation.id == Summary.conversation_id)
+        .where(
+            Conversation.user_id == user_id,
+            Summary.parent_id.is_(None),
+            Summary.stale.is_(False),
+            Summary.last_message_id.between(low, high),
+        )
+        .order_by(Summary.last_message_id.desc())
+    )
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [SummaryCard(*row) for row in rows]
+
+
+async def newest_id_before(db: Database, user_id: int, moment: datetime) -> int | None:
+    """The id of the person's newest message written before ``moment`` (to open the timeline at a date)."""
+    query = select(func.max(Message.id)).join(Conversation, Conversation.id == Message.conversation_id)
+    query = query.where(_visible(user_id), Message.created_at < moment)
+    async with db.engine.connect() as conn:
+        return await conn.scalar(query)

@@ -37,7 +37,7 @@ import uuid
 import zlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -221,6 +221,7 @@ class StreamRecord:
     chunks: int = 0
     first_content_t: float | None = None
     last_content_t: float | None = None
+    content_times: list[float] = field(default_factory=list)  # after writing each non-empty content chunk
     end_t: float | None = None
     completed: bool = False
     tool_calls: int = 0
@@ -730,6 +731,7 @@ class FakeOpenAI(ThreadedServer):
                 if record.first_content_t is None:
                     record.first_content_t = now
                 record.last_content_t = now
+                record.content_times.append(now)
 
         sent = 0
         try:

@@ -282,3 +282,33 @@ async def test_without_a_session_pages_redirect_and_the_api_refuses(kit: WebKit)
     assert "/account" in signin.text and "captainslog link" in signin.text
     assert docs.status_code == 200 and "/api/v1/messages" in docs.text
     assert "/api/v1/memories/{memory_id}" in schema.json()["paths"]
+
+
+async def test_summaries_show_as_cards_and_the_timeline_jumps_to_a_date(kit: WebKit) -> None:
+    _, _, ids = await _history(kit)
+    async with kit.db.engine.connect() as conn:
+        conversation = await conn.scalar(select(Message.conversation_id).where(Message.id == ids[0]))
+    async with kit.db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO summaries (conversation_id, first_message_id, last_message_id, level, text, token_count,"
+                " model, covers_from, covers_to, created_at, updated_at, stale)"
+                " VALUES (:c, :f, :l, 0, :t, 5, 'm', :a, :b, :a, :a, :s)"
+            ),
+            [
+                {"c": conversation, "f": ids[0], "l": ids[4], "t": "Ada planned **a sail**.", "a": TEST_NOW,
+                 "b": TEST_NOW, "s": False},
+                {"c": conversation, "f": ids[5], "l": ids[6], "t": "An outdated summary.", "a": TEST_NOW,
+                 "b": TEST_NOW, "s": True},
+            ],
+        )  # fmt: skip
+    async with kit.signed_in(ADA) as client:
+        page = (await client.get("/timeline")).text
+        day_before = await client.get("/timeline", params={"day": "2026-11-23"})
+        that_day = await client.get("/timeline", params={"day": "2026-11-24"})
+        bad = await client.get("/timeline", params={"day": "tuesday"})
+    assert "<strong>a sail</strong>" in page and f'href="/timeline?before={ids[0] + 1}#m{ids[0]}"' in page
+    assert page.index("a sail") < page.index(f'id="m{ids[4]}"')  # the card sits above the range's newest message
+    assert "An outdated summary." not in page  # a stale summary is not shown as a card
+    assert "No messages on or before 2026-11-23." in day_before.text and "terminal note 9" in that_day.text
+    assert bad.status_code == 200 and "not a date" in bad.text

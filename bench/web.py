@@ -1,0 +1,227 @@
+"""The web app under load: WebSocket chats, the timeline of a long history, search.
+
+    python -m bench.web [--chats 100] [--words 60] [--messages 100000] [--database sqlite|postgresql]
+
+1. ``--chats`` people chat at once, each over its own WebSocket (aiohttp's client) to the real
+   uvicorn server, through the real core to the fake OpenAI server, which streams each answer at
+   40 words a second after 300 ms. For every text frame a browser receives, the latency is the time
+   from the fake writing the model chunk that completes the text shown so far (its own stamps,
+   ``StreamRecord.content_times``) to the frame's arrival. "lost" counts answers whose frames,
+   joined, differ from what the model sent.
+2. One person with ``--messages`` messages (bench/memory_search.py's filler, random embeddings):
+   the timeline's first page and a page from the middle (``core.db.timeline.timeline_page``, the
+   query the page and the API run: server time), the whole ``GET /timeline`` page rendered, and
+   ``GET /api/v1/search`` (memory search including the question's embedding from the fake server).
+
+Everything runs in one process on one event loop (server, clients, fake), so the figures include
+the clients' own work; on a shared machine they are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import httpx
+
+from bench.memory_search import fill
+from bench.stream import Options, bench_database, build_chat, percentile
+from bot.web import WebServer, create_app
+from bot.webapp import WebApp
+from core.db.timeline import timeline_page
+from core.google.tokens import TokenCipher
+from core.identity.access_tokens import AccessTokens
+from core.identity.states import OAuthStateStore
+from core.identity.web_sessions import WebSessions
+from core.memory.wiring import LongTermMemory, MemorySettings, add_long_term_memory
+from core.types import PlatformIdentity
+from tests.fakes.openai_server import FakeOpenAI, Reply
+
+SECRET = "bench-web-secret-0123456789abcdefghijkl"
+
+
+@dataclass
+class Watch:
+    """One browser's view of its answer: when each text frame arrived and the text shown by then."""
+
+    frames: list[tuple[float, int]] = field(default_factory=list)
+    text: str = ""
+    done: bool = False
+
+
+def _app(db, chat, model, public_url: str, memory: LongTermMemory | None = None):  # type: ignore[no-untyped-def]
+    states = OAuthStateStore(db, TokenCipher(SECRET))
+    sessions = WebSessions(db, states=states, people=chat.people, public_url=public_url)
+    app = create_app(signin=None)
+    app.state.webapp = WebApp(db=db, chat=chat, sessions=sessions, tokens=AccessTokens(db, chat.people), memory=memory)
+    return app, sessions
+
+
+async def _cookie(sessions: WebSessions, who: PlatformIdentity) -> str:
+    link = await sessions.link(who)
+    return await sessions.open(link.rsplit("/", 1)[1])
+
+
+async def chats(count: int, words: int, database: str) -> dict[str, float]:
+    """``count`` concurrent WebSocket chats; chunk latencies in ms and how many answers were not exact."""
+    filler = ("wind tide harbour sail rope deck mast keel chart compass " * 20).split()
+    with FakeOpenAI() as fake, tempfile.TemporaryDirectory() as folder:
+        options = Options(database=database)
+        async with bench_database(options, Path(folder)) as db:
+            chat, model = await build_chat(fake, db, ("bench:*",), options)
+            app, sessions = _app(db, chat, model, "http://unset")
+            server = WebServer(app, host="127.0.0.1", port=0)
+            await server.start()
+            sessions.public_url = server.url
+            people = [PlatformIdentity("bench", "w", f"p{n}", f"P{n}") for n in range(count)]
+            cookies = [await _cookie(sessions, p) for p in people]
+            texts = [f"Answer {n}: " + " ".join(filler[:words]) for n in range(count)]
+            for text in texts:
+                fake.queue(Reply.at_rate(text, first_token_after=0.3, words_per_second=40))
+            watches = [Watch() for _ in people]
+            url = server.url.replace("http://", "ws://") + "/ws/chat"
+
+            async def one(n: int, session: aiohttp.ClientSession) -> None:
+                headers = {"Cookie": f"captainslog_web={cookies[n]}", "Origin": server.url}
+                async with session.ws_connect(url, headers=headers) as ws:
+                    await ws.send_json({"type": "send", "text": f"question {n}"})
+                    watch = watches[n]
+                    while not watch.done:
+                        frame = await ws.receive_json()
+                        if frame["type"] == "delta":
+                            watch.text += frame["text"]
+                            watch.frames.append((time.perf_counter(), len(watch.text)))
+                        elif frame["type"] in ("done", "error"):
+                            watch.done = True
+
+            started = time.perf_counter()
+            connector = aiohttp.TCPConnector(limit=0)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                await asyncio.gather(*(one(n, session) for n in range(count)))
+            elapsed = time.perf_counter() - started
+            await server.stop()
+            await chat.close()
+            await model.close()
+    by_text = {r.text: r for r in fake.stream_log}
+    latencies, lost = [], 0
+    for watch in watches:
+        record = by_text.get(watch.text)
+        if record is None:
+            lost += 1
+            continue
+        ends, total = [], 0  # the text length after each model chunk, and when it was written
+        for piece, at in zip(_pieces(record.text, len(record.content_times)), record.content_times, strict=True):
+            total += len(piece)
+            ends.append((total, at))
+        for arrived, length in watch.frames:
+            sent = next(at for end, at in ends if end >= length)
+            latencies.append((arrived - sent) * 1000)
+    return {
+        "frames": len(latencies),
+        "p50": percentile(latencies, 50),
+        "p95": percentile(latencies, 95),
+        "max": max(latencies, default=float("nan")),
+        "lost": lost,
+        "seconds": elapsed,
+    }
+
+
+def _pieces(text: str, count: int) -> list[str]:
+    """The model's content chunks: the fake splits a reply into words with their spaces."""
+    from tests.fakes.openai_server import split_words
+
+    pieces = [p for p in split_words(text) if p]
+    assert len(pieces) == count, (len(pieces), count)
+    return pieces
+
+
+async def history(messages: int, database: str, samples: int = 200) -> dict[str, dict[str, float]]:
+    """Timeline pages and search over one person's ``messages`` messages (ms)."""
+    dims = 256
+    out: dict[str, dict[str, float]] = {}
+    with FakeOpenAI(embedding_dim=dims) as fake, tempfile.TemporaryDirectory() as folder:
+        options = Options(database=database)
+        async with bench_database(options, Path(folder)) as db:
+            user_id = await fill(db, messages, dims)
+            chat, model = await build_chat(fake, db, ("bench:*",), options)
+            memory = add_long_term_memory(chat, model, MemorySettings(embedding_dimensions=dims, extraction=False))
+            app, sessions = _app(db, chat, model, "https://bench.example", memory)
+            # The filled person gets an account to sign in with: the bench identity resolves to user_id.
+            from sqlalchemy import insert
+
+            from core.db.models import Identity
+
+            async with db.engine.begin() as conn:
+                await conn.execute(
+                    insert(Identity).values(user_id=user_id, platform="bench", workspace="w", platform_user_id="big")
+                )
+            cookie = await _cookie(sessions, PlatformIdentity("bench", "w", "big", "Big"))
+            first = await timeline_page(db, user_id, limit=51)
+            middle = first[0].id - messages // 2
+
+            async def timed(work) -> dict[str, float]:  # type: ignore[no-untyped-def]
+                times = []
+                for _ in range(5):  # warm-up: caches, prepared statements
+                    await work()
+                for _ in range(samples):
+                    begun = time.perf_counter()
+                    await work()
+                    times.append((time.perf_counter() - begun) * 1000)
+                return {"p50": statistics.median(times), "p95": percentile(times, 95), "max": max(times)}
+
+            out["timeline first page (query)"] = await timed(lambda: timeline_page(db, user_id, limit=51))
+            out["timeline middle page (query)"] = await timed(
+                lambda: timeline_page(db, user_id, before=middle, limit=51)
+            )
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="https://bench.example") as client:
+                client.cookies.set("captainslog_web", cookie, domain="bench.example")
+                assert (await client.get("/timeline")).status_code == 200
+                out["GET /timeline (rendered)"] = await timed(lambda: client.get("/timeline"))
+                await client.get("/api/v1/search", params={"q": "warm up"})  # loads the vector index
+                words = ["yeah good", "weekend plans", "time today", "sailing boat harbour"]
+                state = {"n": 0}
+
+                async def one_search() -> None:
+                    state["n"] += 1
+                    answer = await client.get("/api/v1/search", params={"q": words[state["n"] % len(words)]})
+                    assert answer.status_code == 200, answer.text
+
+                out["GET /api/v1/search"] = await timed(one_search)
+            await chat.close()
+            await model.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chats", type=int, default=100)
+    parser.add_argument("--words", type=int, default=60)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--database", default="sqlite", choices=("sqlite", "postgresql"))
+    args = parser.parse_args()
+    result = asyncio.run(chats(args.chats, args.words, args.database))
+    print(f"\n{args.chats} WebSocket chats at once ({args.database}), {args.words} words each, "
+          f"{result['seconds']:.1f} s in all")  # fmt: skip
+    print("| text frames | chunk → browser p50 ms | p95 ms | max ms | answers not exact |")
+    print("|---:|---:|---:|---:|---:|")
+    print(
+        f"| {result['frames']} | {result['p50']:.1f} | {result['p95']:.1f} | {result['max']:.1f} | {result['lost']} |"
+    )
+    figures = asyncio.run(history(args.messages, args.database, args.samples))
+    print(f"\nOne person with {args.messages:,} messages ({args.database}), {args.samples} samples each")
+    print("| what | p50 ms | p95 ms | max ms |")
+    print("|---|---:|---:|---:|")
+    for name, f in figures.items():
+        print(f"| {name} | {f['p50']:.1f} | {f['p95']:.1f} | {f['max']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
