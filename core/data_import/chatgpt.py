@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from core.db.database import Database
 from core.db.models import Conversation, Message
+from core.text_safety import storable
 
 PLATFORM = "chatgpt"
 MAX_ID = 64
@@ -75,6 +76,8 @@ def read_export(data: bytes) -> tuple[list[ImportedConversation], list[str]]:
         items = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ImportRefused(f"it is not JSON ({exc}): is it ChatGPT's conversations.json?") from None
+    except RecursionError:
+        raise ImportRefused("its JSON is nested too deeply: is it ChatGPT's conversations.json?") from None
     if not isinstance(items, list):
         raise ImportRefused("it is not a list of conversations: is it ChatGPT's conversations.json?")
     conversations, skipped = [], []
@@ -147,12 +150,12 @@ async def import_conversations(
 
 
 def _conversation(item: dict[str, Any]) -> ImportedConversation:
-    ident = str(item.get("conversation_id") or item.get("id") or "")
+    ident = storable(str(item.get("conversation_id") or item.get("id") or ""))
     if not ident or len(ident) > MAX_ID:
         raise ValueError("it has no usable id")
     mapping: dict[str, Any] = item["mapping"]
     created = _time(item.get("create_time")) or datetime(1970, 1, 1, tzinfo=UTC)
-    conversation = ImportedConversation(ident, str(item.get("title") or "Untitled"), created)
+    conversation = ImportedConversation(ident, storable(str(item.get("title") or "Untitled")), created)
     node_id = item.get("current_node") or _last_leaf(mapping)
     branch = []
     seen: set[str] = set()
@@ -172,7 +175,8 @@ def _conversation(item: dict[str, Any]) -> ImportedConversation:
         if (message.get("metadata") or {}).get("is_visually_hidden_from_conversation"):
             continue
         at = _time(message.get("create_time")) or at  # a message without a time follows the one before
-        conversation.messages.append(ImportedMessage(str(message.get("id") or node["id"]), role, text, at))
+        message_id = storable(str(message.get("id") or node["id"]))
+        conversation.messages.append(ImportedMessage(message_id, role, storable(text), at))
     return conversation
 
 
@@ -190,7 +194,10 @@ def _last_leaf(mapping: dict[str, Any]) -> str | None:
 
 def _time(value: Any) -> datetime | None:
     if isinstance(value, int | float) and value > 0:
-        return datetime.fromtimestamp(value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):  # beyond any calendar (or Infinity): treated as no time
+            return None
     return None
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+from sqlalchemy import select
+
 from core.clock import ManualClock
-from core.data_import.chatgpt import import_conversations, read_export
+from core.data_import.chatgpt import ImportRefused, import_conversations, read_export
 from core.db.database import Database
+from core.db.models import Message
 from core.llm import OpenAIModel
 from tests.conftest import TEST_NOW
 from tests.e2e.test_terminal_chat import chat, run_bot
@@ -117,3 +122,33 @@ async def test_imported_history_is_found_by_memory_search(
 
     assert indexed == 4
     assert any("tram 28" in hit.text or "tram to Alfama" in hit.text for hit in hits[:3]), hits
+
+
+async def test_odd_text_and_impossible_times_are_imported_not_a_crash(database: Database) -> None:
+    """A NUL or a lone surrogate in the text (PostgreSQL and SQLite refuse them) and a time beyond any
+    calendar (Infinity, 1e300) used to end the whole import with a traceback."""
+    user = await add_user(database, "ada")
+    odd = {
+        "id": "c-odd",
+        "title": "Odd",
+        "create_time": T0,
+        "current_node": "a1",
+        "mapping": {
+            "u1": node("u1", "user", "door code 12\x0034 \ud800", None, ["a1"], float("inf")),
+            "a1": node("a1", "assistant", "Noted.", "u1", [], 1e300),
+        },
+    }
+    deep = b"[" * 100_000 + b"]" * 100_000
+
+    conversations, skipped = read_export(json.dumps([odd]).encode())
+    report = await import_conversations(database, user.id, conversations, skipped)
+
+    assert (report.conversations, report.messages, report.skipped) == (1, 2, [])
+    async with database.session() as session:
+        rows = (await session.execute(select(Message.content, Message.created_at).order_by(Message.id))).all()
+    assert [content for content, _ in rows] == ["door code 12\ufffd34 \ufffd", "Noted."]
+    assert {at.replace(tzinfo=UTC) for _, at in rows} == {datetime.fromtimestamp(T0, tz=UTC)}, (
+        "a time beyond the calendar takes the one before"
+    )
+    with pytest.raises(ImportRefused, match="nested too deeply"):
+        read_export(deep)
