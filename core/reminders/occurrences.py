@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,50 +81,69 @@ class OccurrenceRepository:
 
     async def claim(self, reminder_id: int, now: datetime) -> Occurrence | None:
         """Win the reminder's due time, moving its ``next_due`` on; None when it is not due or another process won."""
+        won = await self.claim_many([reminder_id], now)
+        return won[0] if won else None
+
+    async def claim_many(self, reminder_ids: Sequence[int], now: datetime) -> list[Occurrence]:
+        """Claim the due times of several reminders in one transaction: the ones this process won.
+
+        On PostgreSQL the rows are locked with ``SKIP LOCKED``, so processes claiming at once split
+        the batch instead of waiting on each other; everywhere, each UPDATE still requires the
+        ``next_due`` it read, so a row another process moved meanwhile is left to it.
+        """
+        query = select(*REMINDERS.c).where(
+            REMINDERS.c.id.in_(list(reminder_ids)), REMINDERS.c.state == ACTIVE, REMINDERS.c.next_due <= now
+        )
+        if self._db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        won: list[Occurrence] = []
         async with self._db.session() as session, session.begin():
-            row = (await session.execute(select(*REMINDERS.c).where(REMINDERS.c.id == reminder_id))).first()
-            if row is None or row.state != ACTIVE or row.next_due is None or row.next_due > now:
-                return None
-            reminder = record_of(row)
-            schedule, zone = reminder.schedule, reminder.zone
-            due_local, missed = schedule.due(now, since=wall(row.next_local))
-            upcoming = schedule.after(max(due_local or wall(row.next_local), to_local(now, zone)))
-            values: dict[str, Any] = {"updated_at": now}
-            if upcoming is None:
-                values.update(state=DONE, next_due=None, next_local=None)
-            else:
-                values.update(next_due=to_utc(upcoming, zone), next_local=wall_text(upcoming))
-            moved = await session.execute(
-                update(REMINDERS)
-                .where(REMINDERS.c.id == reminder_id, REMINDERS.c.state == ACTIVE, REMINDERS.c.next_due == row.next_due)
-                .values(**values)
+            for row in (await session.execute(query.order_by(REMINDERS.c.next_due))).all():
+                held = await self._claim_row(session, row, now)
+                if held is not None:
+                    won.append(held)
+        for held in won:
+            log.info("reminder %s: %s claimed the occurrence of %s", held.reminder.id, self.worker, held.local_time)
+        return won
+
+    async def _claim_row(self, session: Any, row: Any, now: datetime) -> Occurrence | None:
+        reminder = record_of(row)
+        schedule, zone = reminder.schedule, reminder.zone
+        due_local, missed = schedule.due(now, since=wall(row.next_local))
+        upcoming = schedule.after(max(due_local or wall(row.next_local), to_local(now, zone)))
+        values: dict[str, Any] = {"updated_at": now}
+        if upcoming is None:
+            values.update(state=DONE, next_due=None, next_local=None)
+        else:
+            values.update(next_due=to_utc(upcoming, zone), next_local=wall_text(upcoming))
+        moved = await session.execute(
+            update(REMINDERS)
+            .where(REMINDERS.c.id == row.id, REMINDERS.c.state == ACTIVE, REMINDERS.c.next_due == row.next_due)
+            .values(**values)
+        )
+        if moved.rowcount != 1 or due_local is None:
+            return None  # another process moved it first, or a zone change left nothing due yet
+        made = (
+            await session.execute(
+                self._insert(_TABLE)
+                .values(
+                    reminder_id=row.id,
+                    user_id=reminder.user_id,
+                    scheduled_at=to_utc(due_local, zone),
+                    local_time=wall_text(due_local),
+                    missed=missed,
+                    state=CLAIMED,
+                    attempts=1,
+                    claimed_by=self.worker,
+                    claimed_at=now,
+                    idempotency_key=secrets.token_hex(16),
+                    message_ids=[],
+                )  # fmt: skip
+                .on_conflict_do_nothing(index_elements=["reminder_id", "scheduled_at"])
+                .returning(*_TABLE.c)
             )
-            if moved.rowcount != 1 or due_local is None:
-                return None  # another process moved it first, or a zone change left nothing due yet
-            made = (
-                await session.execute(
-                    self._insert(_TABLE)
-                    .values(
-                        reminder_id=reminder_id,
-                        user_id=reminder.user_id,
-                        scheduled_at=to_utc(due_local, zone),
-                        local_time=wall_text(due_local),
-                        missed=missed,
-                        state=CLAIMED,
-                        attempts=1,
-                        claimed_by=self.worker,
-                        claimed_at=now,
-                        idempotency_key=secrets.token_hex(16),
-                        message_ids=[],
-                    )  # fmt: skip
-                    .on_conflict_do_nothing(index_elements=["reminder_id", "scheduled_at"])
-                    .returning(*_TABLE.c)
-                )
-            ).first()
-        if made is None:
-            return None
-        log.info("reminder %s: %s claimed the occurrence of %s", reminder_id, self.worker, made.local_time)
-        return self._occurrence(made, reminder)
+        ).first()
+        return self._occurrence(made, reminder) if made is not None else None
 
     async def stale(self, now: datetime, *, limit: int = 100, platforms: tuple[str, ...] | None = None) -> list[int]:
         """Occurrences left claimed or sending whose holder went silent past the lease (a crash, a stop);

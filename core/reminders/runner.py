@@ -87,17 +87,13 @@ class ReminderRunner:
             due = await self.store.due(now, limit=BATCH, platforms=self.platforms)
             if not due:
                 return sent
-            results = await asyncio.gather(*(self._claim(i, now) for i in due))
-            sent += sum(count for count, _ in results)
-            if not any(won for _, won in results):
+            won = await self.occurrences.claim_many(due, now)
+            if not won:
                 return sent  # all taken by others this instant; their next_due moves on
+            sent += sum(await asyncio.gather(*(self._send(held) for held in won)))
 
     async def _take_over(self, occurrence_id: int, now: datetime) -> int:
         return await self._send(await self.occurrences.take_over(occurrence_id, now))
-
-    async def _claim(self, reminder_id: int, now: datetime) -> tuple[int, bool]:
-        held = await self.occurrences.claim(reminder_id, now)
-        return await self._send(held), held is not None
 
     async def next_wake(self) -> datetime | None:
         """The next due reminder or the next lease to run out, whichever is first."""
