@@ -21,6 +21,7 @@ import ctypes
 import functools
 import io
 import math
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -136,12 +137,7 @@ class SafeImages:
     def header(self, data: bytes) -> ImageHeader:
         """The image's declared format and size; raises :class:`ImageRejected` when unreadable or too large."""
         with self._opened(data) as image:
-            # Not image.getexif(): for a PNG it decodes the whole image to look for EXIF after the pixels.
-            exif = Image.Exif()
-            if isinstance(image.info.get("exif"), bytes):
-                exif.load(image.info["exif"])
-            orientation = exif.get(ExifTags.Base.Orientation, 1)
-            return ImageHeader(image.format or "", image.width, image.height, image.mode, int(orientation or 1))
+            return ImageHeader(image.format or "", image.width, image.height, image.mode, _orientation(image))
 
     @contextmanager
     def open(self, data: bytes, *, max_side: int, strict: bool = True) -> Iterator[Image.Image]:
@@ -205,6 +201,20 @@ class SafeImages:
             if image.width * image.height > self.limits.max_pixels:
                 raise ImageRejected(self.limits.too_large(image.width * image.height))
             yield image
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation the header declares; 1 (upright) when there is none or it cannot be read."""
+    # Not image.getexif(): for a PNG it decodes the whole image to look for EXIF after the pixels.
+    raw = image.info.get("exif")
+    if not isinstance(raw, bytes):
+        return 1
+    try:
+        exif = Image.Exif()
+        exif.load(raw)
+        return int(exif.get(ExifTags.Base.Orientation, 1) or 1)
+    except (SyntaxError, ValueError, TypeError, OSError, struct.error):  # damaged EXIF: the pixels may be fine
+        return 1
 
 
 def _shrink(image: Image.Image, max_side: int) -> Image.Image:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
+from PIL import Image
+
 from core.agents.vision import VisionAgent
 from core.llm import ModelNames, OpenAIModel, Usage
 from core.media.incoming import IncomingMedia, read_attachments
@@ -54,3 +58,16 @@ async def test_typed_text_comes_first_and_failures_become_lines_and_flagged_erro
         "The model service failed (HTTP 500); try again shortly."
     )
     assert media.usage is None
+
+
+async def test_a_photo_with_damaged_exif_reaches_the_vision_model(openai_fake: FakeOpenAI) -> None:
+    """Damaged EXIF made the size check raise SyntaxError, so the message was never answered."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 160, 60)).save(buffer, "JPEG", exif=b"Exif\x00\x00not a TIFF header")
+    photo = Attachment(AttachmentKind.IMAGE, "IMG_0003.jpg", "image/jpeg", buffer.getvalue())
+    openai_fake.queue(Reply("A green square."))
+
+    media = await read(openai_fake, "What is this?", photo)
+
+    assert [f.flagged() for f in media.findings] == ["[from the vision agent] A green square."]
+    assert media.notices == ()

@@ -325,3 +325,15 @@ async def test_an_unreadable_image_is_named_instead_of_breaking_the_pdf() -> Non
     text = _text(pdf)
     assert "Broken one" in text
     assert "att/1/broken.png" in text
+
+
+async def test_a_photo_with_damaged_exif_is_still_shown_in_the_pdf() -> None:
+    """Damaged EXIF (an editor's or camera's bug) made the header read raise SyntaxError, which broke the day's PDF."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (3000, 2000), (200, 120, 40)).save(buffer, "JPEG", exif=b"Exif\x00\x00not a TIFF header")
+    photo = StoredImage("att/1/IMG_0003.jpg", "image/jpeg", buffer.getvalue())
+
+    pdf = await render_day_pdf(_doc([DayMessage(_at(12, 0), "Alice", "user", "Odd camera", [photo])]))
+
+    assert "Odd camera" in _text(pdf)
+    assert _image_sizes(pdf) == {(1000, 667)}  # shown, shrunk for print, upright as stored
