@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     imports = sub.add_parser("import-chatgpt", help="bring a ChatGPT data export into a person's history")
     imports.add_argument("person", help="an email, an account (discord:global:123…, slack:T…:U…) or a terminal name")
     imports.add_argument("file", type=Path, help="ChatGPT's export zip, or the conversations.json inside it")
+    imports.add_argument("--no-summaries", action="store_true", help="do not summarise each imported day now")
     args = parser.parse_args(argv)
     from core.db.url import DatabaseUrlError
 
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             from bot.data_cli import run_import_chatgpt
 
             configure_logging("ERROR")
-            print(asyncio.run(run_import_chatgpt(settings, args.person, args.file)))
+            print(asyncio.run(run_import_chatgpt(settings, args.person, args.file, summaries=not args.no_summaries)))
         elif command == "link":
             configure_logging("ERROR")
             print(asyncio.run(_link(settings)))

@@ -65,8 +65,9 @@ async def run_export_data(settings: Settings, who: str, out: Path | None) -> str
     return f"Wrote {path} ({len(data) / 1024:.0f} KB): everything stored about {who}."
 
 
-async def run_import_chatgpt(settings: Settings, who: str, source: Path) -> str:
-    """Import a ChatGPT data export for the person; the lines to print (a line per item skipped, then the total)."""
+async def run_import_chatgpt(settings: Settings, who: str, source: Path, *, summaries: bool = True) -> str:
+    """Import a ChatGPT data export for the person, then summarise its days (unless ``summaries`` is off);
+    the lines to print (a line per item skipped, the total, the days summarised)."""
     from core.data_import.chatgpt import ImportRefused, import_conversations, read_export
 
     try:
@@ -83,19 +84,54 @@ async def run_import_chatgpt(settings: Settings, who: str, source: Path) -> str:
         if user_id is None:
             raise ConfigError(f"No one called {who!r} is stored here. {WHO}")
         report = await import_conversations(db, user_id, conversations, skipped)
+        lines = [f"skipped {line}" for line in report.skipped]
+        if report.conversations == 0:
+            lines.append(f"Nothing new to import from {source}.")
+        else:
+            span = f", {report.first:%Y-%m-%d} to {report.last:%Y-%m-%d}" if report.first and report.last else ""
+            lines.append(
+                f"Imported {_count(report.conversations, 'conversation')} ({_count(report.messages, 'message')}"
+                f"{span}) for {who}. They are indexed for memory search when the assistant next starts, "
+                "or within minutes if it is running."
+            )
+        if summaries:
+            lines.append(await _summarise_days(settings, db, user_id))
     finally:
         await db.dispose()
-    lines = [f"skipped {line}" for line in report.skipped]
-    if report.conversations == 0:
-        lines.append(f"Nothing new to import from {source}.")
-        return "\n".join(lines)
-    span = f", {report.first:%Y-%m-%d} to {report.last:%Y-%m-%d}" if report.first and report.last else ""
-    lines.append(
-        f"Imported {_count(report.conversations, 'conversation')} ({_count(report.messages, 'message')}{span}) "
-        f"for {who}. "
-        "They are indexed for memory search when the assistant next starts, or within minutes if it is running."
-    )
     return "\n".join(lines)
+
+
+async def _summarise_days(settings: Settings, db: Database, user_id: int) -> str:
+    """Summarise the imported days that have no summary yet; one line saying what was done."""
+    from bot.container import build_model
+    from core.data_import.summaries import summarise_imported_days
+    from core.summaries.writer import SummaryWriter
+    from core.timefmt import zone
+    from core.tokens import TokenCounter
+
+    async with db.session() as session:
+        person = await session.get(User, user_id)
+    model = build_model(settings)
+    try:
+        done = await summarise_imported_days(
+            db,
+            SummaryWriter(model, model_name=settings.summary_model or settings.chat_model),
+            user_id=user_id,
+            user_name=person.display_name if person else "",
+            tz=zone(person.timezone if person else None, settings.default_timezone),
+            clock=system_clock,
+            counter=TokenCounter(settings.chat_model),
+        )
+    finally:
+        await model.close()
+    if done.stopped:
+        return (
+            f"Summarised {_count(done.written, 'day')}; {_count(done.left, 'day')} not yet: {done.stopped} "
+            "Run the same command again to finish them: nothing is imported twice."
+        )
+    if done.written == 0:
+        return "Every imported day already has its summary."
+    return f"Summarised {_count(done.written, 'day')} of imported history, one summary per conversation and day."
 
 
 def _count(n: int, word: str) -> str:

@@ -68,17 +68,19 @@ def test_an_export_is_imported_once_with_its_dates_and_bad_items_named(openai_fa
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("conversations.json", json.dumps(export()))
 
-    first = run_bot(f"import-chatgpt tester {archive}", tmp_path)
-    again = run_bot(f"import-chatgpt tester {archive}", tmp_path)
+    first = run_bot(f"import-chatgpt tester {archive}", tmp_path, OPENAI_BASE_URL=openai_fake.base_url)
+    again = run_bot(f"import-chatgpt tester {archive}", tmp_path, OPENAI_BASE_URL=openai_fake.base_url)
 
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
     assert lines[0] == "skipped conversation 2 ('Only a system prompt'): no text messages in it; skipped"
     assert lines[1].startswith("skipped conversation 3 ('Broken'): not readable (KeyError")
     assert lines[2].startswith("Imported 1 conversation (4 messages, 2023-11-14 to 2023-11-14) for tester.")
-    assert again.stdout.splitlines()[-2:] == [
+    assert lines[3] == "Summarised 1 day of imported history, one summary per conversation and day."
+    assert again.stdout.splitlines()[-3:] == [
         "skipped 'Lisbon trip': imported before; skipped",
         f"Nothing new to import from {archive}.",
+        "Every imported day already has its summary.",
     ]
     with sqlite3.connect(tmp_path / "data" / "captainslog.db") as db:
         rows = db.execute(
@@ -92,6 +94,36 @@ def test_an_export_is_imported_once_with_its_dates_and_bad_items_named(openai_fa
         ("assistant", "Manteigaria, near Camões."),
     ]
     assert rows[0][2].startswith("2023-11-14 22:13:21"), "the original time is kept"
+    with sqlite3.connect(tmp_path / "data" / "captainslog.db") as db:
+        summaries = db.execute(
+            "SELECT s.first_message_id, s.last_message_id, s.text FROM summaries s "
+            "JOIN conversations c ON c.id = s.conversation_id WHERE c.platform = 'chatgpt'"
+        ).fetchall()
+        ids = [row[0] for row in db.execute(
+            "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE c.platform = 'chatgpt' ORDER BY m.id"
+        )]  # fmt: skip
+    [(first, last, text)] = summaries
+    assert (first, last) == (ids[0], ids[-1]), "the day's summary names its exact range"
+    assert "tram to Alfama" in text, "the summary model was shown the day (the fake echoes it)"
+
+
+def test_days_left_unsummarised_while_the_model_is_away_are_done_by_the_next_run(
+    openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.queue(Reply("Hello."))
+    chat(openai_fake, tmp_path, "hello")
+    source = tmp_path / "conversations.json"
+    source.write_text(json.dumps(export()))
+
+    away = run_bot(f"import-chatgpt tester {source}", tmp_path, OPENAI_BASE_URL="http://127.0.0.1:9/v1",
+                   OPENAI_MAX_RETRIES="0")  # fmt: skip
+    back = run_bot(f"import-chatgpt tester {source}", tmp_path, OPENAI_BASE_URL=openai_fake.base_url)
+
+    assert away.returncode == 0, away.stderr
+    assert away.stdout.splitlines()[-1].startswith("Summarised 0 days; 1 day not yet: The model service cannot be")
+    assert away.stdout.splitlines()[-1].endswith("Run the same command again to finish them: nothing is imported twice.")
+    assert back.stdout.splitlines()[-1] == "Summarised 1 day of imported history, one summary per conversation and day."
 
 
 def test_a_file_that_is_not_an_export_imports_nothing(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
@@ -100,7 +132,7 @@ def test_a_file_that_is_not_an_export_imports_nothing(openai_fake: FakeOpenAI, t
     notes = tmp_path / "notes.json"
     notes.write_text('{"shopping": ["eggs"]}')
 
-    refused = run_bot(f"import-chatgpt tester {notes}", tmp_path)
+    refused = run_bot(f"import-chatgpt tester {notes}", tmp_path, OPENAI_BASE_URL=openai_fake.base_url)
 
     assert refused.returncode == 2
     assert refused.stderr.strip() == (
