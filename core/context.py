@@ -70,7 +70,6 @@ class BuiltContext:
 
     messages: list[dict[str, Any]]
     token_count: int
-    window_message_ids: tuple[int, ...]
 
 
 class ContextBuilder:
@@ -178,7 +177,7 @@ class ContextBuilder:
             parts: list[dict[str, Any]] = [{"type": "text", "text": window[-1].content}]
             parts.extend(_image_part(image) for image in current_images)
             messages[-1] = {"role": "user", "content": parts}
-        return BuiltContext(messages, total, tuple(e.id for e in window))
+        return BuiltContext(messages, total)
 
     def _shortened(self, text: str, tokens: int) -> str:
         """The start of an over-long message, with a note saying how much was left out."""

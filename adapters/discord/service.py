@@ -140,7 +140,6 @@ class DiscordService:
         self.waiting_for = ""  # what start() waits for, said by the runtime when it takes long
         self._runner: asyncio.Task[None] | None = None
         self._answers: set[asyncio.Task[None]] = set()
-        self._recovered = asyncio.Event()
         self.client.event(self.on_ready)
         self.client.event(self.on_message)
         self.client.event(self.on_raw_message_edit)

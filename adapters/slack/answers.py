@@ -156,11 +156,6 @@ class AnswerRunner:
                     event = dataclasses.replace(event, message=said + state.files_note)
                 yield event
 
-    @property
-    def in_progress(self) -> int:
-        """Answers being rendered now."""
-        return len(self._running)
-
     async def interrupt_all(self, timeout: float) -> None:
         """Stop every answer in progress: each is closed off with the renderer's shutdown note.
 

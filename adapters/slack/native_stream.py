@@ -79,11 +79,6 @@ class NativeStreamRenderer(AnswerRenderer):
         self._last_append = 0.0
 
     @property
-    def placeholder_renderer(self) -> StreamRenderer | None:
-        """The placeholder renderer this answer fell back to, if it did."""
-        return self._fallback
-
-    @property
     def note(self) -> str:
         """The line shown under the answer at the end (an error, the restart note)."""
         return self._fallback.note if self._fallback is not None else self._note

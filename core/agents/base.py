@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from core.llm import Usage
 from core.tools.registry import ToolResult
@@ -90,14 +90,6 @@ class AgentToolResult(ToolResult):
 
     source: str = ""
     links: tuple[str, ...] = ()
-
-
-class Agent(Protocol):
-    """Anything that answers an :class:`AgentRequest` with an :class:`AgentResult` (never raises)."""
-
-    source: str
-
-    async def handle(self, request: AgentRequest) -> AgentResult: ...
 
 
 def flag(source: str, content: str, links: list[str] | tuple[str, ...] = ()) -> str:

@@ -248,10 +248,6 @@ class ChatService:
         """Turns running or waiting in line now (a turn runs on a little after its final text shows)."""
         return sum(self._active.values())
 
-    async def is_allowed(self, identity: PlatformIdentity) -> bool:
-        """Whether this account may use the assistant (the one access decision, also used before downloads)."""
-        return (await self.people.admit(identity)).allowed
-
     async def has_conversation(self, ref: ConversationRef) -> bool:
         """Whether a conversation is open at this place (a thread the assistant already takes part in)."""
         return await self.places.find_open(ref) is not None

@@ -12,13 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.clock import Clock, system_clock
 from core.db.database import Database
 from core.db.models import Conversation, Message
-from core.db.repositories import (
-    ContextRow,
-    StartedTurn,
-    _place,
-    _writing,
-    bump_conversation_revision,
-)
+from core.db.shared import ContextRow, StartedTurn, bump_conversation_revision, place_filter, writing
 from core.types import ConversationRef, MessageStatus
 
 # The statements of every turn, built once: constructing them costs about as
@@ -97,7 +91,7 @@ class MessageRepository:
         # Core statements on a plain connection: this runs on every turn, and the
         # ORM's unit of work costs more than the inserts themselves. Writing first
         # also takes SQLite's write lock up front, which readers cannot deadlock.
-        async with _writing(self.db, connection) as writer:
+        async with writing(self.db, connection) as writer:
             user_id, answer_id = (await writer.execute(_INSERT_MESSAGES, rows)).scalars().all()
             revision, previous_last_id = (
                 await writer.execute(_CONVERSATION_STATE, {"conversation_id": conversation_id, "before_id": user_id})
@@ -117,7 +111,7 @@ class MessageRepository:
 
     async def checkpoint(self, message_id: int, content: str, *, connection: AsyncConnection | None = None) -> None:
         """Save the answer so far, so a crash loses at most the last moments of it."""
-        async with _writing(self.db, connection) as writer:
+        async with writing(self.db, connection) as writer:
             await writer.execute(_CHECKPOINT, {"message_id": message_id, "content": content})
 
     async def finish(
@@ -132,7 +126,7 @@ class MessageRepository:
         completion_tokens: int | None = None,
         connection: AsyncConnection | None = None,
     ) -> None:
-        async with _writing(self.db, connection) as writer:
+        async with writing(self.db, connection) as writer:
             await writer.execute(
                 _FINISH,
                 {
@@ -205,7 +199,7 @@ class MessageRepository:
             return await session.scalar(
                 select(Message)
                 .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(_place(ref), Message.platform_message_id == platform_message_id)
+                .where(place_filter(ref), Message.platform_message_id == platform_message_id)
             )
 
     async def edit(self, message_id: int, *, content: str, token_count: int, edited_at: datetime) -> None:
@@ -309,7 +303,7 @@ async def update_user_media(
     connection: AsyncConnection | None = None,
 ) -> None:
     """Store what the attachments of a just-stored user message turned out to say (transcript, vision findings)."""
-    async with _writing(repository.db, connection) as writer:
+    async with writing(repository.db, connection) as writer:
         await writer.execute(
             update(Message)
             .where(Message.id == message_id)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock, system_clock
 from core.db.database import Database
-from core.db.models import Conversation, Identity, Message, User
+from core.db.messages import MessageRepository  # re-exported: the repositories live side by side
+from core.db.models import Conversation, Identity, User
+from core.db.shared import ContextRow, StartedTurn, place_filter, reading, writing
 from core.types import ConversationRef, PlatformIdentity
 
 
@@ -25,32 +24,6 @@ class UserRecord:
     timezone: str | None
     settings: dict[str, Any]
     email: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ContextRow:
-    """The columns the context builder needs of a stored message."""
-
-    id: int
-    role: str
-    content: str
-    created_at: datetime
-    token_count: int
-    status: str
-    status_reason: str
-    attachments: list[Any]
-    author_user_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StartedTurn:
-    """What storing the start of a turn tells the core."""
-
-    user_row: ContextRow
-    answer_id: int
-    answer_created_at: datetime
-    previous_last_id: int | None  # the conversation's newest message before this turn
-    revision: int
 
 
 class UserRepository:
@@ -118,7 +91,7 @@ class ConversationRepository:
         if existing is not None:
             return existing
         try:
-            async with _writing(self.db, connection) as writer:
+            async with writing(self.db, connection) as writer:
                 created = await writer.scalar(
                     insert(Conversation).returning(Conversation.id),
                     {**_place_params(ref), "user_id": user_id, "created_at": self.clock(), "revision": 0},
@@ -132,7 +105,7 @@ class ConversationRepository:
             return existing
 
     async def find_open(self, ref: ConversationRef, *, connection: AsyncConnection | None = None) -> int | None:
-        async with _reading(self.db, connection) as reader:
+        async with reading(self.db, connection) as reader:
             return await reader.scalar(_FIND_OPEN, _place_params(ref))
 
     async def owner_of(self, conversation_id: int) -> int | None:
@@ -142,30 +115,13 @@ class ConversationRepository:
 
     async def close(self, ref: ConversationRef, *, connection: AsyncConnection | None = None) -> bool:
         """Close the open conversation at this place; the next message starts a new one."""
-        async with _writing(self.db, connection) as writer:
+        async with writing(self.db, connection) as writer:
             result = await writer.execute(
-                update(Conversation).where(_place(ref), Conversation.closed_at.is_(None)).values(closed_at=self.clock())
+                update(Conversation)
+                .where(place_filter(ref), Conversation.closed_at.is_(None))
+                .values(closed_at=self.clock())
             )
         return bool(result.rowcount)
-
-
-@asynccontextmanager
-async def _writing(db: Database, connection: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
-    """A transaction of our own, or the caller's autocommit connection (each statement atomic)."""
-    if connection is not None:
-        yield connection
-    else:
-        async with db.engine.begin() as own:
-            yield own
-
-
-@asynccontextmanager
-async def _reading(db: Database, connection: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
-    if connection is not None:
-        yield connection
-    else:
-        async with db.engine.connect() as own:
-            yield own
 
 
 def _place_params(ref: ConversationRef) -> dict[str, str]:
@@ -180,25 +136,6 @@ _FIND_OPEN = select(Conversation.id).where(
     Conversation.closed_at.is_(None),
 )
 
-
-def _place(ref: ConversationRef) -> Any:
-    return and_(
-        Conversation.platform == ref.platform,
-        Conversation.workspace == ref.workspace,
-        Conversation.channel == ref.channel,
-        Conversation.thread == ref.thread,
-    )
-
-
-async def bump_conversation_revision(session: Any, message_id: int) -> None:
-    """Tell every process that a conversation's stored messages changed in place."""
-    conversation_id = select(Message.conversation_id).where(Message.id == message_id).scalar_subquery()
-    await session.execute(
-        update(Conversation).where(Conversation.id == conversation_id).values(revision=Conversation.revision + 1)
-    )
-
-
-from core.db.messages import MessageRepository  # noqa: E402  (re-exported: the repositories live side by side)
 
 __all__ = [
     "ContextRow",
