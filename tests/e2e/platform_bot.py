@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from bot.config import Settings
 from bot.container import Container
 from bot.platforms import build_platform_services, slack_service
 from bot.runtime import Service
+from core.clock import ManualClock
 from tests.fakes.discord_server import DiscordLimits, FakeDiscord
 from tests.fakes.openai_server import ChatScript, FakeOpenAI, Reply
 from tests.fakes.slack_server import FakeSlack
@@ -99,8 +101,9 @@ class CommandAnswer:
 class BotRun:
     """The bot built from the settings ``values``, as ``python -m bot run`` builds it; restartable with other settings."""
 
-    def __init__(self, values: dict[str, Any]) -> None:
+    def __init__(self, values: dict[str, Any], *, clock: ManualClock | None = None) -> None:
         self.values = values
+        self.clock = clock  # "now" of the container (default: the real clock)
         self.container: Container | None = None
         self.services: list[Service] = []
 
@@ -111,7 +114,9 @@ class BotRun:
     async def start(self, **overrides: Any) -> Container:
         """Build the container from the settings (``overrides`` over :attr:`values`) and start its services."""
         settings = Settings(_env_file=None, **{**self.values, **overrides})  # type: ignore[call-arg]
-        self.container = await Container.create(settings)
+        self.container = await (
+            Container.create(settings, clock=self.clock) if self.clock else Container.create(settings)
+        )
         self.services = self.build_services(settings, self.container)
         for service in self.services:
             await asyncio.wait_for(service.start(), 15)
@@ -373,11 +378,14 @@ def open_fake_discord(monkeypatch: pytest.MonkeyPatch, limits: DiscordLimits | N
     assert fake.errors == []
 
 
-def platform_bot_fixture(embedder: Callable[[str, int], list[float]] | None = None, **settings: Any) -> Any:
+def platform_bot_fixture(
+    embedder: Callable[[str, int], list[float]] | None = None, *, manual_clock: bool = False, **settings: Any
+) -> Any:
     """A ``bot`` fixture for a test module: a :class:`PlatformBot` started on each of :data:`PLATFORMS`.
 
     ``settings`` are the module's own, over :attr:`PlatformBot.values`; ``embedder``, when given, makes the
-    OpenAI fake's embeddings.  The module must import the :func:`wikipedia` fixture too.
+    OpenAI fake's embeddings; ``manual_clock`` gives the container a ManualClock (``bot.clock``) starting at
+    the real now.  The module must import the :func:`wikipedia` fixture too.
     """
 
     @pytest.fixture(params=PLATFORMS)
@@ -400,6 +408,8 @@ def platform_bot_fixture(embedder: Callable[[str, int], list[float]] | None = No
             else:
                 slack = fakes.enter_context(FakeSlack())
                 running = PlatformBot(platform, tmp_path, database_url, openai_fake, wikipedia, slack_fake=slack)
+            if manual_clock:
+                running.clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
             async with stopped_afterwards(running):
                 await running.start(**settings)
                 yield running

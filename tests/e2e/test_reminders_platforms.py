@@ -1,0 +1,48 @@
+"""Reminders through the real Discord and Slack clients: asked in words, confirmed, received, snoozed in words."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from core.reminders.times import spoken, to_local
+from tests.e2e.platform_bot import (
+    PlatformBot,
+    platform_bot_fixture,
+    wikipedia,  # noqa: F401 - fixture
+)
+from tests.fakes.openai_server import Reply, ToolCalls
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+bot = platform_bot_fixture(manual_clock=True, default_timezone="Europe/Lisbon", daily_summary_time="off")
+LISBON = ZoneInfo("Europe/Lisbon")
+
+
+async def test_a_reminder_arrives_at_its_time_and_comes_back_when_snoozed_in_words(bot: PlatformBot) -> None:
+    assert bot.clock is not None and bot.container is not None and bot.container.reminders is not None
+    runner = bot.container.reminders.runner
+    await runner.start()
+    ada = bot.new_user("ada")
+    bot.brain.main.extend([ToolCalls([("set_reminder", {"text": "call Ana", "in": "2 hours"})]), Reply("Will do.")])
+    due = bot.clock() + timedelta(hours=2)
+
+    answer = await bot.says(ada, "remind me in 2 hours to call Ana")
+
+    assert "Will do." in answer
+    assert f"⏰ {spoken(to_local(due, LISBON), LISBON)}: call Ana" in answer
+    before = len(bot.texts(ada))
+    bot.clock.set(due)
+    assert await bot.new_texts(ada, before) == ["⏰ Reminder: call Ana"]
+
+    bot.brain.main.extend([ToolCalls([("snooze_reminder", {"for": "20 minutes"})]), Reply("Snoozed.")])
+    answer = await bot.says(ada, "snooze 20 minutes")
+    assert f"Snoozed to {spoken(to_local(due + timedelta(minutes=20), LISBON), LISBON)}: call Ana" in answer
+    before = len(bot.texts(ada))
+    bot.clock.set(due + timedelta(minutes=20))
+    assert await bot.new_texts(ada, before) == ["⏰ Reminder: call Ana"]
+
+    listed = await bot.command(ada, "reminders")
+    assert "You have no reminders." in listed.text
