@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 COOKIE = "captainslog_settings"
 OPEN_COOKIE = "captainslog_settings_open"  # the nonce of the link's button page (its CSRF key)
+WEB_COOKIE = "captainslog_web"  # the web app's session (bot/webapp/deps.py), accepted here too
 SIGNOUT_PATH = LINK_PATH + "/signout"
 MAX_FORM_BYTES = 16_384
 FIELDS = ("display_name", "timezone", "daily_time", "voice")
@@ -89,8 +90,12 @@ def add_settings_routes(app: FastAPI) -> None:
         if page is None:
             return _html(not_set_up, 404)
         session = await page.access.session(request.cookies.get(COOKIE))
+        # Opened with the web app's session (one sign-in for both): its Sign out button ends that session.
+        web = getattr(request.app.state, "webapp", None) if session is None else None
+        person = await web.sessions.session(request.cookies.get(WEB_COOKIE)) if web is not None else None
+        csrf = session.csrf if session is not None else person.csrf if person is not None else None
         form = await read_form(request)
-        if session is not None and (form is None or not hmac.compare_digest(form.get("csrf", ""), session.csrf)):
+        if csrf is not None and (form is None or not hmac.compare_digest(form.get("csrf", ""), csrf)):
             return _html(message_page("Not signed out", STALE), 403)
         response = _html(message_page("Signed out", SIGNED_OUT))
         response.delete_cookie(
@@ -99,6 +104,12 @@ def add_settings_routes(app: FastAPI) -> None:
         if session is not None:
             await page.access.sign_out(session, request.cookies.get(COOKIE, ""))
             log.info("settings page: user %s signed out", session.user.id)
+        if web is not None and person is not None and person.session_id is not None:
+            await web.sessions.sign_out(person.session_id)
+            response.delete_cookie(
+                WEB_COOKIE, path="/", secure=web.sessions.secure_cookie, httponly=True, samesite="strict"
+            )
+            log.info("settings page: user %s signed out of the web app", person.id)
         return response
 
     @app.get(LINK_PATH + "/{token}")
@@ -203,7 +214,7 @@ async def current_session(page: SettingsPage, request: Request) -> SettingsSessi
     session = await page.access.session(request.cookies.get(COOKIE))
     web = getattr(request.app.state, "webapp", None)
     if session is None and web is not None:
-        person = await web.sessions.session(request.cookies.get("captainslog_web"))
+        person = await web.sessions.session(request.cookies.get(WEB_COOKIE))
         if person is not None:
             session = SettingsSession(person.user, person.identity, person.csrf)
     return session

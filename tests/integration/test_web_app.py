@@ -90,6 +90,23 @@ async def test_sign_out_revokes_the_session_server_side(kit: WebKit) -> None:
     assert after.status_code == 303
 
 
+async def test_the_settings_pages_sign_out_ends_the_web_apps_session_it_was_opened_with(kit: WebKit) -> None:
+    """The settings page accepts the web app's session; its Sign out said "signed out" but left that session open."""
+    async with kit.signed_in(ADA) as client:
+        settings = await client.get("/settings")
+        stolen = client.cookies.get("captainslog_web")
+        bad = await client.post("/settings/signout", data={"csrf": "nope"})
+        out = await client.post("/settings/signout", data={"csrf": csrf_of(settings.text)})
+    assert bad.status_code == 403
+    assert out.status_code == 200 and "signed out" in out.text
+    async with kit.client() as thief:  # the session itself is over, not only this browser's cookie
+        thief.cookies.set("captainslog_web", stolen, domain="testserver")
+        after = await thief.get("/chat", follow_redirects=False)
+        settings_after = await thief.get("/settings")
+    assert after.status_code == 303
+    assert settings_after.status_code == 401
+
+
 async def test_sign_out_everywhere_ends_every_browser_of_the_person_only(kit: WebKit) -> None:
     async with kit.signed_in(ADA) as first, kit.signed_in(ADA) as second, kit.signed_in(BOB) as bobs:
         page = await first.get("/tokens")
