@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 MAX_TEXT = 8000
+SIGNED_OUT = "You are signed out. Reload the page and sign in again with a new link (/account in the chat)."
 BUSY = "Wait for the answer to finish (or press Stop) before sending the next message."
 
 
@@ -119,6 +120,10 @@ async def chat_socket(ws: WebSocket) -> None:
             frame = await ws.receive_json()
             kind = frame.get("type") if isinstance(frame, dict) else None
             if kind == "send":
+                if await web.sessions.session(ws.cookies.get(COOKIE)) is None:  # signed out since the socket opened
+                    await socket.send({"type": "error", "message": SIGNED_OUT})
+                    await ws.close(code=1008)
+                    return
                 text = str(frame.get("text", "")).strip()[:MAX_TEXT]
                 if text and not web.live.start(person.id, socket, partial(answer, web=web, person=person, text=text)):
                     await socket.send({"type": "error", "message": BUSY})

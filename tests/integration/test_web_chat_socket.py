@@ -187,3 +187,22 @@ async def test_one_answer_at_a_time_per_person_across_tabs(
             stopped = await _frames_until(first, "stopped")
     assert "Wait for the answer" in refused[-1]["message"]
     assert stopped[-1]["type"] == "stopped"
+
+
+async def test_an_open_socket_stops_answering_once_the_session_is_signed_out(
+    served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    """Sign out everywhere (a lost laptop) must end a chat left open there too, not only new requests."""
+    kit, server = served
+    openai_fake.queue(Reply("Before."))
+    cookie = await _cookie(kit, server)
+    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+        await ws.send_json({"type": "send", "text": "hello"})
+        await _frames_until(ws, "done", "error")
+        await kit.sessions.sign_out_everywhere(await kit.user_id(ADA))
+        await ws.send_json({"type": "send", "text": "read me my memories"})
+        [refused] = await _frames_until(ws, "done", "error")
+        closed = await asyncio.wait_for(ws.receive(), 30)
+    assert refused["type"] == "error" and "signed out" in refused["message"]
+    assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert len(openai_fake.chat_requests()) == 1, "the second message reached no model"
