@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -30,3 +34,12 @@ async def test_a_port_in_use_fails_at_start() -> None:
             await second.start()
     finally:
         await first.stop()
+
+
+def test_the_bot_itself_depends_on_a_websocket_library_for_uvicorn() -> None:
+    """uvicorn serves the web chat's WebSocket only with websockets or wsproto installed ("No supported
+    WebSocket library detected"). The tests had wsproto only through selenium (the test extra), so an
+    install of the bot alone answered every chat socket with a 404."""
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=!~ ;]", spec, maxsplit=1)[0].strip().lower() for spec in project["dependencies"]}
+    assert names & {"websockets", "wsproto", "uvicorn[standard]"}, sorted(names)
