@@ -20,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.chat.holding import HOLD_BACKOFF
 from core.clock import Clock, Sleep, system_clock
 from core.db.outage import unavailable
-from core.people import People
+from core.people import Admission, People
 from core.types import PlatformIdentity
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,15 @@ REMEMBERED_STRANGERS = 10_000
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """``allowed``: answer the message. Otherwise ``refusal`` is the sentence to deliver now (empty: say nothing)."""
+    """``allowed``: answer the message. Otherwise ``refusal`` is the sentence to deliver now (empty: say nothing).
+
+    ``admission`` is the decision behind an allowed verdict, handed to ``ChatService.turn`` so the
+    message is decided once (None when it was let in from the settings during a database outage).
+    """
 
     allowed: bool
     refusal: str = ""
+    admission: Admission | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -79,7 +84,7 @@ class StrangerGate:
         pending = self._pending.get(key)
         if pending is not None:
             verdict = await asyncio.shield(pending)
-            return verdict if verdict.allowed else Verdict(False)
+            return verdict if verdict.allowed else Verdict(False)  # the refusal is delivered once
         future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
@@ -104,7 +109,7 @@ class StrangerGate:
                     raise
                 known = self.people.known(identity)
                 if known is not None:  # decided before: the cache holds while the database is away
-                    return Verdict(known.allowed)
+                    return Verdict(known.allowed, admission=known if known.allowed else None)
                 if self.people.accounts.allows(identity):  # let in by the settings: the turn holds the message
                     return Verdict(True)
                 log.warning("database unavailable: deciding on %s again in %g s", identity.key, waits[attempt])
@@ -116,14 +121,14 @@ class StrangerGate:
         now = self.clock()
         seen = self._refused.get(key)
         recent = seen is not None and now - seen.at < self.window
-        revision = await self.people.repository.revision()
+        revision = await self.people.revision()
         if seen is not None and recent and revision == seen.revision:
             log.debug("ignored a message from %s: refused %s ago", key, now - seen.at)
             return Verdict(False)
-        admission = await self.people.admit(identity)
+        admission = await self.people.admit(identity, revision=revision)
         if admission.allowed:
             self._refused.pop(key, None)
-            return Verdict(True)
+            return Verdict(True, admission=admission)
         if seen is not None and recent:
             seen.revision = revision  # still refused after a change elsewhere: stay quiet until the window ends
             log.debug("ignored a message from %s: still refused", key)

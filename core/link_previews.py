@@ -35,9 +35,12 @@ class LinkPreviews:
         self.wrapped_settings = settings_command
 
     async def wanted(self, identity: PlatformIdentity) -> bool:
-        """True when the person behind ``identity`` turned previews on (never for a refused account)."""
+        """True when the person behind ``identity`` turned previews on (never for a refused account).
+
+        Asked right after the adapter's gate decided the message, whose fresh decision is used.
+        """
         try:
-            admission = await self.people.admit(identity)
+            admission = self.people.known(identity) or await self.people.admit(identity)
         except Exception as exc:
             if not unavailable(exc):
                 raise

@@ -10,6 +10,7 @@ process sees such a change at the next message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -75,15 +76,61 @@ class People:
         self._decisions: dict[str, Admission] = {}
         self.clock = clock
         self._touched: dict[str, datetime] = {}
+        self._reading: asyncio.Future[int] | None = None  # the revision read in flight
+        self._queued: asyncio.Future[int] | None = None  # the next one, which later callers join
 
-    async def admit(self, identity: PlatformIdentity, *, connection: AsyncConnection | None = None) -> Admission:
+    async def revision(self) -> int:
+        """The shared ``people`` revision, read after this call began.
+
+        Callers arriving together share one read: a caller joins the read queued behind the one
+        in flight (never the one in flight, which may have started before a change it must see),
+        so 100 messages at once cost one or two reads, not 100.
+        """
+        queued = self._queued
+        if queued is not None:
+            try:
+                return await asyncio.shield(queued)
+            except asyncio.CancelledError:
+                if not queued.cancelled():
+                    raise  # this caller was cancelled
+                return await self.repository.revision()  # the read we joined was: read on our own
+        mine: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queued = mine
+        try:
+            while self._reading is not None:
+                await asyncio.wait({self._reading})
+            self._queued = None  # from here on, callers queue behind this read
+            self._reading = mine
+            value = await self.repository.revision()
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                mine.cancel()
+            else:
+                mine.set_exception(exc)
+                mine.exception()  # those who joined get it; nobody else needs to
+            raise
+        finally:
+            if self._queued is mine:
+                self._queued = None
+            if self._reading is mine:
+                self._reading = None
+        mine.set_result(value)
+        return value
+
+    async def admit(
+        self, identity: PlatformIdentity, *, connection: AsyncConnection | None = None, revision: int | None = None
+    ) -> Admission:
         """Decide whether ``identity`` may use the assistant, creating the user of an allowed new account.
 
+        ``revision``: the caller read :meth:`revision` for this very decision (not read again).
         While the database is unavailable, a person decided before is decided from the cache;
         anyone else gets the database's error (the caller holds the message and asks again).
         """
         try:
-            revision = await self.repository.revision(connection=connection)
+            if revision is None:
+                revision = await (
+                    self.repository.revision(connection=connection) if connection is not None else self.revision()
+                )
         except Exception as exc:
             cached = self._decisions.get(identity.key)
             if cached is None or not unavailable(exc):
@@ -123,7 +170,12 @@ class People:
     async def _decide(self, identity: PlatformIdentity) -> Admission:
         user = await self.users.find(identity)
         if self.accounts.allows(identity):
-            return Admission(True, user or await self.users.resolve(identity))
+            if user is not None:
+                return Admission(True, user)
+            now = self.clock()
+            created = await self.users.create(identity, used_at=now)
+            self._touched[identity.key] = now  # marked as used by its creation
+            return Admission(True, created)
         if user is not None and user.email and self.email_allowed is not None and self.email_allowed(user.email):
             return Admission(True, user)
         if user is not None and user.email and self.sign_in_link is not None:

@@ -36,6 +36,7 @@ from core.chat import ChatService
 from core.clock import Sleep
 from core.commands import CommandSet
 from core.messenger import Outbox
+from core.people import Admission
 from core.types import Attachment, ConversationRef, IncomingMessage, PlatformIdentity
 
 log = logging.getLogger(__name__)
@@ -273,7 +274,7 @@ class DiscordService:
                 log.warning("could not open a thread in %s: %s", message.channel.id, exc)
                 return
             place = place_of(target.id, guild_id)  # type: ignore[attr-defined]
-        await self._answer(message, author, place, target)
+        await self._answer(message, author, place, target, verdict.admission)
 
     async def _answer(
         self,
@@ -281,6 +282,7 @@ class DiscordService:
         author: PlatformIdentity,
         place: ConversationRef,
         target: discord.abc.Messageable,
+        admission: Admission | None = None,
     ) -> None:
         me = self.client.user
         assert me is not None
@@ -323,7 +325,7 @@ class DiscordService:
             renderer = StreamRenderer(
                 surface, record_parts=self.chat.record_platform_parts, clock=self.chat.clock, sleep=self.sleep
             )
-            await renderer.render(self.chat.turn(incoming))
+            await renderer.render(self.chat.turn(incoming, admission=admission))
         finally:
             if task is not None:
                 self._answers.discard(task)

@@ -24,6 +24,7 @@ from adapters.slack.files import SharedFiles
 from adapters.slack.native_stream import NativeStreamRenderer
 from adapters.slack.surface import SlackSurface
 from core.chat import NOTHING_READABLE, ChatService
+from core.people import Admission
 from core.types import Attachment, IncomingMessage, Refused, TextDelta, TurnDone, TurnError, TurnEvent
 
 log = logging.getLogger(__name__)
@@ -99,12 +100,13 @@ class AnswerRunner:
         surface: SlackSurface,
         *,
         fetch_files: Callable[[], Awaitable[SharedFiles]] | None = None,
+        admission: Admission | None = None,
     ) -> None:
         """Run the turn for ``incoming`` and render it on ``surface``.
 
         ``fetch_files`` downloads the message's files when its turn comes (the message
         keeps its place in line from its arrival); what it could not read is said
-        under the answer.
+        under the answer.  ``admission``: the gate's access decision for this message.
         """
         state = _Running(asyncio.current_task())
         thread_ts = surface.thread_ts or incoming.platform_message_id
@@ -129,7 +131,7 @@ class AnswerRunner:
         try:
             if status is not None:
                 status.start()
-            await renderer.render(self._watch(self.chat.turn(incoming), state, status))
+            await renderer.render(self._watch(self.chat.turn(incoming, admission=admission), state, status))
         finally:
             surface.workspace.editing_answers -= editing
             self._running.discard(state)

@@ -189,7 +189,7 @@ class ConversationHandler:
         # The files are downloaded when the message's turn comes, so it keeps its place in line
         # from its arrival (a photo sent just before a text is answered first).
         fetch = partial(self.files.fetch, message.files) if message.files else None
-        await self.answers.answer(incoming, surface, fetch_files=fetch)
+        await self.answers.answer(incoming, surface, fetch_files=fetch, admission=verdict.admission)
 
     def _user_message(
         self, event: dict[str, Any], team_id: str, ref: ConversationRef, reply_thread: str, bot_user_id: str

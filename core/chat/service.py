@@ -158,11 +158,12 @@ class ChatService:
 
     # -- one turn ---------------------------------------------------------------
 
-    async def turn(self, incoming: IncomingMessage) -> AsyncIterator[TurnEvent]:
+    async def turn(self, incoming: IncomingMessage, *, admission: Admission | None = None) -> AsyncIterator[TurnEvent]:
         """Answer one user message as a stream of events.
 
         Turns in one conversation run one after another in arrival order; turns
-        in different conversations run concurrently.
+        in different conversations run concurrently.  ``admission``: the access decision
+        the adapter already made for this message (its gate); without it the turn decides.
         """
         incoming = storable_message(incoming)
         place, message_id = incoming.conversation, incoming.platform_message_id
@@ -181,10 +182,12 @@ class ChatService:
                 taking = lambda: shared.enter_async_context(self.locks.shared(place))  # noqa: E731
                 async for event in hold.step("taking the conversation", taking, box):
                     yield event
-                deciding = lambda: self.people.admit(incoming.author, connection=connection)  # noqa: E731
-                async for event in hold.step("deciding access", deciding, box):
-                    yield event
-                admission: Admission = box.value  # type: ignore[assignment]
+                if admission is None or not admission.allowed or admission.user is None:
+                    deciding = lambda: self.people.admit(incoming.author, connection=connection)  # noqa: E731
+                    async for event in hold.step("deciding access", deciding, box):
+                        yield event
+                    admission = box.value  # type: ignore[assignment]
+                assert admission is not None
                 if not admission.allowed or admission.user is None:
                     yield Refused(admission.refusal)
                     return

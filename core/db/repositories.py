@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -34,45 +35,43 @@ class UserRepository:
     async def resolve(self, identity: PlatformIdentity) -> UserRecord:
         """The user behind a platform account, created on first contact."""
         found = await self.find(identity)
-        if found is not None:
-            return found
+        return found if found is not None else await self.create(identity)
+
+    async def create(self, identity: PlatformIdentity, *, used_at: datetime | None = None) -> UserRecord:
+        """Create the user of an account the caller just found unknown (one transaction: user and account).
+
+        ``used_at`` marks the account as used at creation, sparing a separate write. When another
+        task or process created the account a moment ago, its user is returned.
+        """
+        now = self.clock()
+        name = identity.display_name or identity.user_id
         try:
-            async with self.db.session() as session, session.begin():
-                user = User(
-                    display_name=identity.display_name or identity.user_id, settings={}, created_at=self.clock()
+            async with self.db.engine.begin() as writer:
+                user_id = await writer.scalar(
+                    insert(User).returning(User.id), {"display_name": name, "settings": {}, "created_at": now}
                 )
-                session.add(user)
-                await session.flush()
-                session.add(
-                    Identity(
-                        user_id=user.id,
-                        platform=identity.platform,
-                        workspace=identity.workspace,
-                        platform_user_id=identity.user_id,
-                        display_name=identity.display_name,
-                        created_at=self.clock(),
-                    )
+                await writer.execute(
+                    insert(Identity),
+                    {
+                        "user_id": user_id,
+                        "platform": identity.platform,
+                        "workspace": identity.workspace,
+                        "platform_user_id": identity.user_id,
+                        "display_name": identity.display_name,
+                        "created_at": now,
+                        "last_used_at": used_at,
+                    },
                 )
-            return UserRecord(user.id, user.display_name, user.timezone, user.settings, user.email)
         except IntegrityError:
-            # Another task created the same account a moment ago.
-            found = await self.find(identity)
+            found = await self.find(identity)  # another task created the same account a moment ago
             assert found is not None
             return found
+        return UserRecord(int(user_id), name, None, {}, None)
 
     async def find(self, identity: PlatformIdentity) -> UserRecord | None:
-        async with self.db.session() as session:
-            row = (
-                await session.execute(
-                    select(User.id, User.display_name, User.timezone, User.settings, User.email)
-                    .join(Identity, Identity.user_id == User.id)
-                    .where(
-                        Identity.platform == identity.platform,
-                        Identity.workspace == identity.workspace,
-                        Identity.platform_user_id == identity.user_id,
-                    )
-                )
-            ).first()
+        """The user behind a platform account, or None for an account never seen."""
+        async with self.db.engine.connect() as reader:
+            row = (await reader.execute(_FIND_USER, _identity_params(identity))).first()
         return UserRecord(row.id, row.display_name, row.timezone, row.settings or {}, row.email) if row else None
 
     async def set_timezone(self, user_id: int, timezone: str) -> None:
@@ -122,6 +121,21 @@ class ConversationRepository:
                 .values(closed_at=self.clock())
             )
         return bool(result.rowcount)
+
+
+_FIND_USER = (
+    select(User.id, User.display_name, User.timezone, User.settings, User.email)
+    .join(Identity, Identity.user_id == User.id)
+    .where(
+        Identity.platform == bindparam("platform"),
+        Identity.workspace == bindparam("workspace"),
+        Identity.platform_user_id == bindparam("user_id"),
+    )
+)
+
+
+def _identity_params(identity: PlatformIdentity) -> dict[str, str]:
+    return {"platform": identity.platform, "workspace": identity.workspace, "user_id": identity.user_id}
 
 
 def _place_params(ref: ConversationRef) -> dict[str, str]:
