@@ -19,19 +19,20 @@ async def test_callers_arriving_during_a_read_share_the_next_one_and_see_a_chang
     people = People(database, accounts=AccessPolicy(("test:*",)))
     real_read = people.repository.revision
     reads: list[int] = []
+    first_read = asyncio.Event()
     release = asyncio.Event()
 
     async def held_read(**kwargs: object) -> int:
         value = await real_read()
         reads.append(value)
+        first_read.set()
         if len(reads) == 1:
             await release.wait()  # the first read has its answer but is still in flight
         return value
 
     people.repository.revision = held_read  # type: ignore[method-assign]
     first = asyncio.create_task(people.revision())
-    while not reads:
-        await asyncio.sleep(0)
+    await first_read.wait()
     await people.repository.bump()  # another process links an account while that read is in flight
     later = [asyncio.create_task(people.revision()) for _ in range(20)]
     await asyncio.sleep(0.05)
