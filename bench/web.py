@@ -8,32 +8,35 @@
    from the fake writing the model chunk that completes the text shown so far (its own stamps,
    ``StreamRecord.content_times``) to the frame's arrival. "lost" counts answers whose frames,
    joined, differ from what the model sent.
+   The browsers run in a process of their own (bench/web_clients.py).
 2. One person with ``--messages`` messages (bench/memory_search.py's filler, random embeddings):
    the timeline's first page and a page from the middle (``core.db.timeline.timeline_page``, the
    query the page and the API run: server time), the whole ``GET /timeline`` page rendered, and
    ``GET /api/v1/search`` (memory search including the question's embedding from the fake server).
 
-Everything runs in one process on one event loop (server, clients, fake), so the figures include
-the clients' own work; on a shared machine they are noisy.
+The server, the core and the fake model share one process (the fake in its own thread), so the
+figures include the fake's work; on a shared machine they are noisy.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import httpx
 
 from bench.memory_search import fill
 from bench.stream import Options, bench_database, build_chat, percentile
 from bot.web import WebServer, create_app
 from bot.webapp import WebApp
+from bot.webapp.live import LiveAnswer
 from core.db.timeline import timeline_page
 from core.google.tokens import TokenCipher
 from core.identity.access_tokens import AccessTokens
@@ -85,26 +88,28 @@ async def chats(count: int, words: int, database: str) -> dict[str, float]:
             for text in texts:
                 fake.queue(Reply.at_rate(text, first_token_after=0.3, words_per_second=40))
             watches = [Watch() for _ in people]
+            emitted: list[tuple[float, str]] = []  # when the server had each delta from the core, and its text
+            original_emit = LiveAnswer.emit
+
+            async def stamped(self: LiveAnswer, frame: dict) -> None:  # type: ignore[type-arg]
+                if frame["type"] == "delta":
+                    emitted.append((time.perf_counter(), frame["text"]))
+                await original_emit(self, frame)
+
+            LiveAnswer.emit = stamped  # type: ignore[method-assign]
             url = server.url.replace("http://", "ws://") + "/ws/chat"
-
-            async def one(n: int, session: aiohttp.ClientSession) -> None:
-                headers = {"Cookie": f"captainslog_web={cookies[n]}", "Origin": server.url}
-                async with session.ws_connect(url, headers=headers) as ws:
-                    await ws.send_json({"type": "send", "text": f"question {n}"})
-                    watch = watches[n]
-                    while not watch.done:
-                        frame = await ws.receive_json()
-                        if frame["type"] == "delta":
-                            watch.text += frame["text"]
-                            watch.frames.append((time.perf_counter(), len(watch.text)))
-                        elif frame["type"] in ("done", "error"):
-                            watch.done = True
-
+            # The browsers run in a process of their own, as real browsers would not share the server's loop.
             started = time.perf_counter()
-            connector = aiohttp.TCPConnector(limit=0)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                await asyncio.gather(*(one(n, session) for n in range(count)))
+            clients = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.web_clients", url, server.url,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, _ = await clients.communicate(json.dumps(cookies).encode())
             elapsed = time.perf_counter() - started
+            for watch, seen in zip(watches, json.loads(out), strict=True):
+                watch.text = seen["text"]
+                watch.frames = [(t, length) for t, length in seen["frames"]]
+            LiveAnswer.emit = original_emit  # type: ignore[method-assign]
             await server.stop()
             await chat.close()
             await model.close()
@@ -122,7 +127,10 @@ async def chats(count: int, words: int, database: str) -> dict[str, float]:
         for arrived, length in watch.frames:
             sent = next(at for end, at in ends if end >= length)
             latencies.append((arrived - sent) * 1000)
+    core_side = _core_side(fake, emitted)
     return {
+        "core p95": percentile(core_side, 95),
+        "core p50": percentile(core_side, 50),
         "frames": len(latencies),
         "p50": percentile(latencies, 50),
         "p95": percentile(latencies, 95),
@@ -130,6 +138,20 @@ async def chats(count: int, words: int, database: str) -> dict[str, float]:
         "lost": lost,
         "seconds": elapsed,
     }
+
+
+def _core_side(fake: FakeOpenAI, emitted: list[tuple[float, str]]) -> list[float]:
+    """Model chunk written → the web layer has it from the core (ms), for deltas that are one whole chunk."""
+    sent: dict[str, list[float]] = {}
+    for record in fake.stream_log:
+        for piece, at in zip(_pieces(record.text, len(record.content_times)), record.content_times, strict=True):
+            sent.setdefault(piece, []).append(at)
+    out = []
+    for at, piece in emitted:
+        candidates = [t for t in sent.get(piece, []) if t <= at]
+        if candidates:
+            out.append((at - max(candidates)) * 1000)
+    return out
 
 
 def _pieces(text: str, count: int) -> list[str]:
@@ -210,10 +232,11 @@ def main() -> None:
     result = asyncio.run(chats(args.chats, args.words, args.database))
     print(f"\n{args.chats} WebSocket chats at once ({args.database}), {args.words} words each, "
           f"{result['seconds']:.1f} s in all")  # fmt: skip
-    print("| text frames | chunk → browser p50 ms | p95 ms | max ms | answers not exact |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| text frames | chunk → browser p50 ms | p95 ms | max ms | chunk → web layer p50 / p95 ms | not exact |")
+    print("|---:|---:|---:|---:|---:|---:|")
     print(
-        f"| {result['frames']} | {result['p50']:.1f} | {result['p95']:.1f} | {result['max']:.1f} | {result['lost']} |"
+        f"| {result['frames']} | {result['p50']:.1f} | {result['p95']:.1f} | {result['max']:.1f} | "
+        f"{result['core p50']:.1f} / {result['core p95']:.1f} | {result['lost']} |"
     )
     figures = asyncio.run(history(args.messages, args.database, args.samples))
     print(f"\nOne person with {args.messages:,} messages ({args.database}), {args.samples} samples each")

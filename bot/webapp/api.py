@@ -20,6 +20,7 @@ from bot.webapp.deps import WebApp, api_person, render, session_person, web_plac
 from bot.webapp.views import entry_json, search_hits
 from core.db.timeline import conversations_of, message_of, owns_conversation, timeline_page
 from core.identity.web_sessions import WebUser
+from core.llm import ModelError
 from core.types import IncomingMessage, Refused, TurnDone, TurnError
 
 PREFIX = "/api/v1"
@@ -109,6 +110,40 @@ async def memories(web: WebApp = Depends(webapp), person: WebUser = Depends(api_
          "source_message_id": m.source_message_id}
         for m in rows
     ]  # fmt: skip
+
+
+class MemoryText(BaseModel):
+    text: str = Field(min_length=1, max_length=1000, description="What to remember")
+
+
+@router.post("/memories", status_code=201, summary="Remember something, typed by hand")
+async def add_memory(
+    body: MemoryText, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)
+) -> dict[str, Any]:
+    return await _stored(web, person, body.text, None)
+
+
+@router.put("/memories/{memory_id}", summary="Change one memory (the new text replaces it)")
+async def edit_memory(
+    memory_id: int, body: MemoryText, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)
+) -> dict[str, Any]:
+    mine = await web.memory.store.list_memories(person.id) if web.memory is not None else []
+    if memory_id not in {m.id for m in mine}:
+        raise HTTPException(404, "No such memory.")
+    return await _stored(web, person, body.text, memory_id)
+
+
+async def _stored(web: WebApp, person: WebUser, text: str, replaces: int | None) -> dict[str, Any]:
+    if web.memory is None:
+        raise HTTPException(404, "Long-term memory is not set up on this assistant.")
+    try:
+        done = await web.memory.store.remember(person.id, text, replaces=replaces)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except ModelError as exc:
+        raise HTTPException(503, f"The memory could not be stored now: {exc.user_message}") from None
+    m = done.memory
+    return {"id": m.id, "text": m.text, "created_at": m.created_at.isoformat(), "action": done.action}
 
 
 @router.delete("/memories/{memory_id}", status_code=204, summary="Forget one memory")

@@ -19,11 +19,13 @@ from bot.webapp.markdown import to_html
 from bot.webapp.views import daily_logs_of, entry_view, hit_view, search_hits, summary_view
 from core.db.timeline import newest_id_before, summaries_ending_between, timeline_page
 from core.identity.web_sessions import WebUser
+from core.llm import ModelError
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
+MAX_MEMORY = 1000
 PLATFORMS = ("discord", "slack", "terminal", "web")
 STALE = (
     "The form could not be checked (it was old or not sent from this page), so nothing changed. Reload and try again."
@@ -91,10 +93,11 @@ async def memories(request: Request, web: WebApp = Depends(webapp), person: WebU
     tz = await zone_of(person, web)
     items = [{"id": m.id, "text": m.text, "when": f"{m.updated_at.astimezone(tz):%Y-%m-%d %H:%M}",
               "source": m.source_message_id} for m in rows]  # fmt: skip
-    notice = request.query_params.get("deleted")
+    notice = "Memory deleted." if request.query_params.get("deleted") else ""
+    notice = "Memory saved." if request.query_params.get("saved") else notice
     return render(
         request, "memories.html", title="Memories", page="memories", person=person, items=items,
-        available=web.memory is not None, notice="Memory deleted." if notice else "",
+        available=web.memory is not None, notice=notice,
     )  # fmt: skip
 
 
@@ -107,6 +110,55 @@ async def delete_memory(
     if web.memory is None or not await web.memory.store.forget_memory(person.id, memory_id):
         raise HTTPException(404, "No such memory.")
     return RedirectResponse("/memories?deleted=1", status_code=303, headers=HEADERS)
+
+
+async def _remember(web: WebApp, person: WebUser, text: str, replaces: int | None) -> str:
+    """Store a memory typed by hand (replacing ``replaces``); "" or why it was not stored."""
+    text = " ".join(text.split())[:MAX_MEMORY]
+    if not text:
+        return "A memory needs some text."
+    if web.memory is None:
+        return "Long-term memory is not set up on this assistant."
+    try:
+        await web.memory.store.remember(person.id, text, replaces=replaces)
+    except ModelError as exc:
+        log.warning("web app: a memory could not be stored: %s", exc)
+        return f"The memory could not be stored now: {exc.user_message}"
+    return ""
+
+
+async def owned_memory(web: WebApp, person: WebUser, memory_id: int) -> None:
+    """404 unless ``memory_id`` is one of the person's current memories."""
+    mine = await web.memory.store.list_memories(person.id) if web.memory is not None else []
+    if memory_id not in {m.id for m in mine}:
+        raise HTTPException(404, "No such memory.")
+
+
+@router.post("/memories")
+async def add_memory(
+    request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
+) -> Response:
+    form = await read_form(request)
+    if form is None or not checked_form(person, form):
+        return render(request, "message.html", 403, title="Not saved", text=STALE, person=person)
+    problem = await _remember(web, person, form.get("text", ""), None)
+    if problem:
+        return render(request, "message.html", 400, title="Not saved", text=problem, person=person)
+    return RedirectResponse("/memories?saved=1", status_code=303, headers=HEADERS)
+
+
+@router.post("/memories/{memory_id}/edit")
+async def edit_memory(
+    memory_id: int, request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
+) -> Response:
+    form = await read_form(request)
+    if form is None or not checked_form(person, form):
+        return render(request, "message.html", 403, title="Not saved", text=STALE, person=person)
+    await owned_memory(web, person, memory_id)
+    problem = await _remember(web, person, form.get("text", ""), memory_id)
+    if problem:
+        return render(request, "message.html", 400, title="Not saved", text=problem, person=person)
+    return RedirectResponse("/memories?saved=1", status_code=303, headers=HEADERS)
 
 
 @router.get("/daily")

@@ -188,6 +188,12 @@ async def test_every_route_answers_404_for_another_persons_ids(kit: WebKit) -> N
                 f"/api/v1/memories/{bobs_memory.memory.id}", headers={"x-csrf-token": csrf}
             ),
             "page memory": await client.post(f"/memories/{bobs_memory.memory.id}/delete", data={"csrf": csrf}),
+            "page edit": await client.post(
+                f"/memories/{bobs_memory.memory.id}/edit", data={"csrf": csrf, "text": "Ada's now"}
+            ),
+            "api edit": await client.put(
+                f"/api/v1/memories/{bobs_memory.memory.id}", json={"text": "Ada's now"}, headers={"x-csrf-token": csrf}
+            ),
             "token": await client.post(f"/tokens/{bobs_token_id}/revoke", data={"csrf": csrf}),
             "pdf": await client.get("/daily/2026-11-23.pdf"),
         }
@@ -329,3 +335,25 @@ async def test_summaries_show_as_cards_and_the_timeline_jumps_to_a_date(kit: Web
     assert "An outdated summary." not in page  # a stale summary is not shown as a card
     assert "No messages on or before 2026-11-23." in day_before.text and "terminal note 9" in that_day.text
     assert bad.status_code == 200 and "not a date" in bad.text
+
+
+async def test_memories_are_added_and_edited_by_hand_on_the_page_and_the_api(kit: WebKit) -> None:
+    async with kit.signed_in(ADA) as client:
+        csrf = csrf_of((await client.get("/memories")).text)
+        added = await client.post("/memories", data={"csrf": csrf, "text": "  Ada keeps her boat in  Brest "})
+        empty = await client.post("/memories", data={"csrf": csrf, "text": "   "})
+        page = await client.get(added.headers["location"])
+        memory_id = int(page.text.split('id="memory-text-', 1)[1].split('"', 1)[0])
+        edited = await client.post(
+            f"/memories/{memory_id}/edit", data={"csrf": csrf, "text": "Ada keeps her boat in Lorient"}
+        )
+        after = (await client.get("/memories")).text
+        api_added = await client.post(
+            "/api/v1/memories", json={"text": "Ada's boat is called Ariel"}, headers={"x-csrf-token": csrf}
+        )
+        listed = [m["text"] for m in (await client.get("/api/v1/memories")).json()]
+    assert added.status_code == 303 and "Memory saved." in page.text and "Ada keeps her boat in Brest" in page.text
+    assert empty.status_code == 400 and "needs some text" in empty.text
+    assert edited.status_code == 303 and "Lorient" in after and "Brest" not in after
+    assert api_added.status_code == 201 and api_added.json()["text"] == "Ada's boat is called Ariel"
+    assert sorted(listed) == ["Ada keeps her boat in Lorient", "Ada's boat is called Ariel"]
