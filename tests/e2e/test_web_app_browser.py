@@ -223,3 +223,54 @@ async def test_reload_mid_answer_finishes_it_once_and_stop_stops_the_next(
     assert not stop_shown and send_enabled
     history = await kit.chat.history(web_place(await kit.user_id(ADA)))
     assert history[-1].status == "partial" and "never seems to end" not in history[-1].content
+
+
+def _axe_script() -> str:
+    """axe-core, as shipped by the axe-selenium-python package (the test extra)."""
+    axe = pytest.importorskip("axe_selenium_python")
+    return (Path(axe.__file__).parent / "node_modules" / "axe-core" / "axe.min.js").read_text()
+
+
+async def test_every_page_passes_axe_without_serious_violations(
+    browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    kit, server = served
+    source = _axe_script()
+    ada = await kit.user_id(ADA)
+    await kit.memory.store.remember(ada, "Ada sails on Sundays")
+    await kit.tokens.create(ada, ADA, "laptop")
+    openai_fake.queue(Reply("Hello **there**."))
+    await kit.chat.history(web_place(ada))
+    link = await kit.sessions.link(ADA)
+    pages = ["/chat", "/timeline", "/search?q=sails", "/memories", "/daily", "/tokens", "/docs", "/signin"]
+
+    def audit() -> dict[str, list[str]]:
+        driver.get(link)
+        WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/chat")
+        found = {}
+        for scheme in ("light", "dark"):
+            driver.execute_cdp_cmd(
+                "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+            )
+            for page in pages:
+                driver.get(server.url + page)
+                driver.execute_script(source)  # injected by the driver: the page's CSP still forbids inline script
+                result = driver.execute_async_script(
+                    "const done = arguments[arguments.length - 1]; axe.run().then(done, e => done({error: String(e)}));"
+                )
+                assert "error" not in result, result
+                found[f"{page} ({scheme})"] = [
+                    f"{v['id']}: {v['help']} {[(n['target'], n.get('failureSummary')) for n in v['nodes']]}"
+                    for v in result["violations"]
+                    if v["impact"] in ("serious", "critical")
+                ]
+        return found
+
+    found = await asyncio.to_thread(audit)
+    assert found == dict.fromkeys(found, []), found
