@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from bot.webapp.deps import WebApp, api_person, render, session_person, web_place, webapp
+from bot.webapp.deps import Before, RowId, WebApp, api_person, render, session_person, web_place, webapp
 from bot.webapp.views import entry_json, search_hits
 from core.db.timeline import conversations_of, message_of, owns_conversation, timeline_page
 from core.identity.web_sessions import WebUser
@@ -54,8 +54,8 @@ async def conversations(web: WebApp = Depends(webapp), person: WebUser = Depends
 
 @router.get("/conversations/{conversation_id}/messages", summary="A conversation's messages, newest first")
 async def conversation_messages(
-    conversation_id: int,
-    before: int | None = Query(None, description="Only messages with a smaller id (the next page)"),
+    conversation_id: RowId,
+    before: Before = None,
     limit: int = Query(50, ge=1, le=200),
     web: WebApp = Depends(webapp),
     person: WebUser = Depends(api_person),
@@ -68,7 +68,7 @@ async def conversation_messages(
 
 @router.get("/messages", summary="Your timeline: messages of every platform, newest first (keyset pages)")
 async def messages(
-    before: int | None = Query(None, description="Only messages with a smaller id (the next page)"),
+    before: Before = None,
     limit: int = Query(50, ge=1, le=200),
     platform: str | None = Query(None, description="discord, slack, terminal or web"),
     web: WebApp = Depends(webapp),
@@ -78,7 +78,7 @@ async def messages(
 
 
 @router.get("/messages/{message_id}", summary="One of your messages")
-async def message(message_id: int, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> dict:
+async def message(message_id: RowId, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> dict:
     found = await message_of(web.db, person.id, message_id)
     if found is None:
         raise HTTPException(404, "No such message.")
@@ -148,7 +148,7 @@ async def _stored(web: WebApp, person: WebUser, text: str, replaces: int | None)
 
 @router.delete("/memories/{memory_id}", status_code=204, summary="Forget one memory")
 async def delete_memory(
-    memory_id: int, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)
+    memory_id: RowId, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)
 ) -> Response:
     if web.memory is None or not await web.memory.store.forget_memory(person.id, memory_id):
         raise HTTPException(404, "No such memory.")

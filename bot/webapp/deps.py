@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -36,6 +37,11 @@ HEADERS = {
     "Content-Security-Policy": CSP,
 }
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# Row ids from a URL: within the databases' 64-bit integers (a larger one made the query raise: a 500).
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]
+BEFORE = "Only messages with a smaller id (the next page)"
+Before = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description=BEFORE)]
 
 # The PDF of one of the person's days, or None when there is nothing to show (bot/daily_wiring.py makes it).
 DayPdf = Callable[[int, date], Awaitable[bytes | None]]

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.settings_page import read_form
-from bot.webapp.deps import HEADERS, WebApp, checked_form, page_person, render, webapp
+from bot.webapp.deps import HEADERS, Before, RowId, WebApp, checked_form, page_person, render, webapp
 from bot.webapp.markdown import to_html
 from bot.webapp.views import daily_logs_of, entry_view, hit_view, search_hits, summary_view
 from core.db.timeline import newest_id_before, summaries_ending_between, timeline_page
@@ -43,7 +43,7 @@ async def zone_of(person: WebUser, web: WebApp) -> ZoneInfo:
 @router.get("/timeline")
 async def timeline(
     request: Request,
-    before: int | None = None,
+    before: Before = None,
     platform: str = "",
     day: str = "",
     web: WebApp = Depends(webapp),
@@ -103,7 +103,7 @@ async def memories(request: Request, web: WebApp = Depends(webapp), person: WebU
 
 @router.post("/memories/{memory_id}/delete")
 async def delete_memory(
-    memory_id: int, request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
+    memory_id: RowId, request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
 ) -> Response:
     if not checked_form(person, await read_form(request)):
         return render(request, "message.html", 403, title="Not deleted", text=STALE, person=person)
@@ -205,7 +205,7 @@ async def create_token(
 
 @router.post("/tokens/{token_id}/revoke")
 async def revoke_token(
-    token_id: int, request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
+    token_id: RowId, request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
 ) -> Response:
     if not checked_form(person, await read_form(request)):
         return render(request, "message.html", 403, title="Not revoked", text=STALE, person=person)

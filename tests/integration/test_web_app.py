@@ -357,3 +357,21 @@ async def test_memories_are_added_and_edited_by_hand_on_the_page_and_the_api(kit
     assert edited.status_code == 303 and "Lorient" in after and "Brest" not in after
     assert api_added.status_code == 201 and api_added.json()["text"] == "Ada's boat is called Ariel"
     assert sorted(listed) == ["Ada keeps her boat in Lorient", "Ada's boat is called Ariel"]
+
+
+async def test_an_id_beyond_the_databases_integers_is_refused_not_a_server_error(kit: WebKit) -> None:
+    """A 2**70 in a URL made SQLite (OverflowError) and PostgreSQL (DBAPIError) raise: a 500 and a traceback."""
+    big = 2**70
+    async with kit.signed_in(ADA) as client:
+        page = await client.get("/tokens")
+        csrf = {"csrf": csrf_of(page.text)}
+        answers = [
+            await client.get(f"/timeline?before={big}"),
+            await client.get(f"/api/v1/messages?before={big}"),
+            await client.get(f"/api/v1/messages/{big}"),
+            await client.get(f"/api/v1/conversations/{big}/messages"),
+            await client.delete(f"/api/v1/memories/{big}", headers={"X-CSRF-Token": csrf["csrf"]}),
+            await client.post(f"/memories/{big}/delete", data=csrf),
+            await client.post(f"/tokens/{big}/revoke", data=csrf),
+        ]
+    assert [a.status_code for a in answers] == [422] * len(answers)
