@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from adapters.render import StreamRenderer
 from adapters.surface import DeliveryError, RateLimited, Surface
 from core.chat import InterruptedAnswer
-from core.messenger import DeliveryError as NotDelivered
 from core.types import OutgoingFile
 
 INTERRUPTED_NOTE = "This answer was cut off when the assistant restarted."
@@ -49,11 +48,11 @@ async def deliver(surface: Surface, text: str, files: Sequence[OutgoingFile] = (
     return renderer.parts
 
 
-def not_delivered(error: Exception | None, detail: str) -> NotDelivered:
+def not_delivered(error: Exception | None, detail: str) -> DeliveryError:
     """The renderer's last error (and what was posted) as the core's :class:`core.messenger.DeliveryError`."""
     if isinstance(error, DeliveryError):
-        return NotDelivered(f"{error}{detail}", retryable=not error.permanent)
+        return DeliveryError(f"{error}{detail}", retryable=error.retryable)
     if isinstance(error, RateLimited):
-        return NotDelivered(f"the platform kept refusing with rate limits{detail}", retryable=True)
+        return DeliveryError(f"the platform kept refusing with rate limits{detail}", retryable=True)
     reason = f"{type(error).__name__}: {error}" if error is not None else "the platform refused the post"
-    return NotDelivered(f"{reason}{detail}", retryable=True)
+    return DeliveryError(f"{reason}{detail}", retryable=True)

@@ -504,7 +504,7 @@ class StreamRenderer(AnswerRenderer):
                 log.info("tidying message %s was rate limited; again in %.1fs", message_id, exc.retry_after)
                 self.budget.penalize(windows, exc.retry_after)
             except DeliveryError as exc:
-                if exc.gone or exc.permanent:
+                if exc.gone or not exc.retryable:
                     log.info("could not %s message %s: %s", action, message_id, exc)
                     return
                 await asyncio.sleep(1.0)
@@ -650,7 +650,7 @@ class StreamRenderer(AnswerRenderer):
                     return False
                 failures += 1
                 log.warning("%s failed (attempt %d): %s", action, failures, exc)
-                if failures >= 3 or exc.permanent:
+                if failures >= 3 or not exc.retryable:
                     return False
                 await asyncio.sleep(0.5 * failures)
             except Exception as exc:  # noqa: BLE001 - a network failure the adapter did not map

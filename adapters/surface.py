@@ -15,6 +15,7 @@ from typing import Protocol
 
 from adapters.budget import RateBudget
 from adapters.rate_window import SlidingWindow
+from core.messenger import DeliveryError
 from core.types import OutgoingFile
 
 
@@ -26,17 +27,9 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-class DeliveryError(Exception):
-    """The platform refused a call for another reason; ``gone`` means the message no longer exists.
-
-    ``permanent`` means trying again cannot help (the user closed their DMs, the
-    request is invalid): the call is not repeated.
-    """
-
-    def __init__(self, message: str, *, gone: bool = False, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.gone = gone
-        self.permanent = permanent
+# A refusal for another reason is the core's one DeliveryError (``gone``: the message no longer exists;
+# not ``retryable``: trying again cannot help, so the call is not repeated).
+__all__ = ["DeliveryError", "RateLimited", "Surface", "SurfaceLimits"]
 
 
 @dataclass(frozen=True, slots=True)

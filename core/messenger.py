@@ -30,12 +30,17 @@ class Delivery:
 
 
 class DeliveryError(Exception):
-    """A post could not be delivered. ``reason`` is one sentence, safe to log and show the owner."""
+    """A post (or one platform call of it) could not be made. ``reason`` is one sentence, safe to log and show the owner.
 
-    def __init__(self, reason: str, *, retryable: bool = False) -> None:
+    ``retryable``: trying again later may work (the platform is away); False when it cannot help (the user closed
+    their DMs, the request is invalid). ``gone``: the message the call was about no longer exists.
+    """
+
+    def __init__(self, reason: str, *, retryable: bool = False, gone: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        self.gone = gone
 
 
 class Messenger(Protocol):

@@ -29,8 +29,7 @@ import discord
 from adapters.budget import RateBudget
 from adapters.discord.limits import MAX_MESSAGE_CHARS, DiscordBudget
 from adapters.part_delivery import OwnPost
-from adapters.rate_window import Priority
-from adapters.rate_window import SlidingWindow
+from adapters.rate_window import Priority, SlidingWindow
 from adapters.surface import DeliveryError, RateLimited, SurfaceLimits
 from core.types import OutgoingFile
 
@@ -117,7 +116,7 @@ class DiscordSurface:
             raise _delivery_error(exc) from exc
         except NETWORK_ERRORS as exc:
             self._unsure = (text, nonce, reference)
-            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}", retryable=True) from exc
         self._remember(message)
         return str(message.id)
 
@@ -148,7 +147,7 @@ class DiscordSurface:
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         except NETWORK_ERRORS as exc:
-            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}", retryable=True) from exc
         return str(message.id)
 
     async def own_posts_since(self, since: datetime) -> list[OwnPost] | None:
@@ -184,7 +183,7 @@ class DiscordSurface:
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         except NETWORK_ERRORS as exc:
-            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}", retryable=True) from exc
 
     async def delete(self, message_id: str) -> None:
         partial = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
@@ -193,7 +192,7 @@ class DiscordSurface:
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         except NETWORK_ERRORS as exc:
-            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}", retryable=True) from exc
 
     async def upload(self, file: OutgoingFile) -> None:
         try:
@@ -208,7 +207,7 @@ class DiscordSurface:
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         except NETWORK_ERRORS as exc:
-            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}") from exc
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}", retryable=True) from exc
 
     async def typing(self) -> None:
         await self.channel.typing()  # type: ignore[misc] - awaiting Typing triggers it once
@@ -228,7 +227,7 @@ def _delivery_error(exc: discord.HTTPException) -> Exception:
         return DeliveryError(
             "the user does not accept direct messages from the bot "
             f"(Discord {exc.code}: their DMs are closed, or they share no server with it)",
-            permanent=True,
         )
     gone = isinstance(exc, discord.NotFound)
-    return DeliveryError(f"Discord refused the call: {exc.status} {exc.text[:200]}", gone=gone, permanent=permanent)
+    reason = f"Discord refused the call: {exc.status} {exc.text[:200]}"
+    return DeliveryError(reason, gone=gone, retryable=not permanent)

@@ -94,8 +94,8 @@ def delivery_error(error: Exception) -> Exception:
         code = slack_error_code(error)
         # Slack refuses with ok:false; only its own failures are worth repeating the call for.
         permanent = error.response.status_code < 500 and bool(code) and code not in _TRANSIENT
-        return DeliveryError(f"Slack refused the call: {code or error}", gone=code in _GONE, permanent=permanent)
-    return DeliveryError(f"Slack could not be reached: {error}")
+        return DeliveryError(f"Slack refused the call: {code or error}", gone=code in _GONE, retryable=not permanent)
+    return DeliveryError(f"Slack could not be reached: {error}", retryable=True)
 
 
 def slack_error_code(error: SlackApiError) -> str:
