@@ -150,6 +150,21 @@ class AnswerComplete:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One stored message of a conversation as the history shows it (a plain record, not a database row)."""
+
+    id: int
+    role: str
+    content: str
+    status: str
+    status_reason: str
+    created_at: datetime
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+    forgotten_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TurnDone:
     """The answer is complete and stored."""
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from rich.markup import escape
 
 from adapters.terminal.safe_text import printable
-from core.db.models import Message
 from core.timefmt import stamp
+from core.types import StoredMessage
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 200
@@ -34,7 +34,7 @@ def history_count(argument: str) -> int:
     )
 
 
-def history_line(message: Message, tz: ZoneInfo) -> str:
+def history_line(message: StoredMessage, tz: ZoneInfo) -> str:
     """One stored message as rich markup: time, who, marks (failed with its reason), the text made printable."""
     who = "you" if message.role == "user" else "assistant"
     marks = []

@@ -34,7 +34,6 @@ from core.clock import Clock, Sleep, system_clock
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.db.inbound import InboundMessages
-from core.db.models import Message
 from core.db.outage import DatabaseUnavailable
 from core.db.repositories import ConversationRepository, MessageRepository
 from core.limits import LimitSettings, UsageLimits
@@ -45,7 +44,15 @@ from core.people import Admission, People
 from core.tasks import BackgroundTasks
 from core.text_safety import storable
 from core.tools.registry import ToolRegistry
-from core.types import ConversationRef, IncomingMessage, PlatformIdentity, Refused, TurnError, TurnEvent
+from core.types import (
+    ConversationRef,
+    IncomingMessage,
+    PlatformIdentity,
+    Refused,
+    StoredMessage,
+    TurnError,
+    TurnEvent,
+)
 from core.window import WindowCache
 
 log = logging.getLogger(__name__)
@@ -296,7 +303,7 @@ class ChatService:
         applied = await self.ops.delete_user_message(ref, platform_message_id, deleted_at=at)
         return applied or noted
 
-    async def history(self, ref: ConversationRef, *, limit: int = 20) -> list[Message]:
+    async def history(self, ref: ConversationRef, *, limit: int = 20) -> list[StoredMessage]:
         """The newest messages of the open conversation at this place, oldest first."""
         return await self.ops.history(ref, limit=limit)
 

@@ -9,13 +9,12 @@ from core.chat.places import ConversationLookup
 from core.chat.steps import HistoryChange
 from core.chat.waiting import WaitingMessages
 from core.clock import Clock
-from core.db.models import Message
 from core.db.repositories import MessageRepository
 from core.locks import PlaceLocks
 from core.people import People
 from core.timefmt import canonical_zone
 from core.tokens import TokenCounter
-from core.types import ConversationRef, PlatformIdentity
+from core.types import ConversationRef, PlatformIdentity, StoredMessage
 from core.window import WindowCache
 
 NOT_THE_OWNER = "Only the person who started this conversation can do that here."
@@ -109,7 +108,7 @@ class UserOperations:
         self._changed(message.conversation_id, message.id, "deleted")
         return True
 
-    async def history(self, ref: ConversationRef, *, limit: int = 20) -> list[Message]:
+    async def history(self, ref: ConversationRef, *, limit: int = 20) -> list[StoredMessage]:
         """The newest messages of the open conversation at this place, oldest first."""
         conversation_id = await self.places.find_open(ref)
         if conversation_id is None:

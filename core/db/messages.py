@@ -13,7 +13,7 @@ from core.clock import Clock, system_clock
 from core.db.database import Database
 from core.db.models import Conversation, Message
 from core.db.shared import ContextRow, StartedTurn, bump_conversation_revision, place_filter, writing
-from core.types import ConversationRef, MessageStatus
+from core.types import ConversationRef, MessageStatus, StoredMessage
 
 # The statements of every turn, built once: constructing them costs about as
 # much as running them on a local database.
@@ -39,6 +39,19 @@ _FINISH = (
 )
 
 _IN_CONTEXT = and_(Message.deleted_at.is_(None), Message.forgotten_at.is_(None))
+
+# The fields of a StoredMessage, in its order.
+_HISTORY_COLUMNS = (
+    Message.id,
+    Message.role,
+    Message.content,
+    Message.status,
+    Message.status_reason,
+    Message.created_at,
+    Message.edited_at,
+    Message.deleted_at,
+    Message.forgotten_at,
+)
 
 
 class MessageRepository:
@@ -243,18 +256,18 @@ class MessageRepository:
             )
         return int(result.rowcount or 0)
 
-    async def history(self, conversation_id: int, *, limit: int) -> list[Message]:
+    async def history(self, conversation_id: int, *, limit: int) -> list[StoredMessage]:
         """The newest ``limit`` messages, deleted ones included, oldest first."""
-        async with self.db.session() as session:
+        async with self.db.engine.connect() as reader:
             rows = (
-                await session.scalars(
-                    select(Message)
+                await reader.execute(
+                    select(*_HISTORY_COLUMNS)
                     .where(Message.conversation_id == conversation_id)
                     .order_by(Message.id.desc())
                     .limit(limit)
                 )
             ).all()
-        return list(rows)[::-1]
+        return [StoredMessage(*row) for row in reversed(rows)]
 
     async def close_interrupted(
         self, message_id: int, *, reason: str, count: Callable[[str], int]

@@ -24,6 +24,7 @@ from core.types import (
     ConversationRef,
     IncomingMessage,
     PlatformIdentity,
+    StoredMessage,
     TextDelta,
     TurnDone,
     TurnStarted,
@@ -257,7 +258,9 @@ async def test_new_conversation_starts_with_a_clean_context(chat: ChatService, o
     await say(chat, "new topic")
 
     assert [s.split("]\n", 1)[1] for s in user_texts(openai_fake.last_messages())] == ["new topic"]
-    assert [m.content for m in await chat.history(PLACE)][0] == "new topic"
+    history = await chat.history(PLACE)
+    assert [m.content for m in history][0] == "new topic"
+    assert all(type(m) is StoredMessage for m in history), "plain records leave the core, not database rows"
 
 
 async def test_context_stays_under_the_token_budget(
