@@ -95,3 +95,23 @@ def csrf_of(page: str) -> str:
     match = CSRF.search(page)
     assert match, page
     return match.group(1)
+
+
+def add_vision(kit: WebKit, base_url: str) -> OpenAIModel:
+    """Give the kit's chat the vision agent, as the container wires it (close the returned model after use)."""
+    from core.agents.vision import VisionAgent
+    from core.chat.media import MediaReader
+    from core.db.repositories import MessageRepository
+    from core.llm import ModelNames
+    from core.media.files import StoredFiles
+    from core.media.safe_image import SafeImages
+    from core.media.voice import Transcriber
+
+    vision_model = OpenAIModel(
+        api_key="sk-test", base_url=base_url, models=ModelNames(vision="vision-test"), max_retries=0
+    )
+    kit.chat.runner.media = MediaReader(  # as tests/integration/test_media_turn.py does
+        files=StoredFiles(kit.db), transcriber=Transcriber(vision_model), vision=VisionAgent(vision_model, images=SafeImages()),
+        messages=MessageRepository(kit.db), counter=kit.chat.counter,
+    )  # fmt: skip
+    return vision_model

@@ -1,6 +1,7 @@
 """The chat page and its WebSocket: the same turn as every platform, streamed as JSON frames.
 
-Client → server: ``{"type": "send", "text": …}``, ``{"type": "stop"}``.
+Client → server: ``{"type": "send", "text": …, "images": [{"name", "type", "data" (base64)}]}``,
+``{"type": "stop"}``. Images go to the vision agent like a photo sent on Discord.
 Server → client: ``started``, ``delta`` (text), ``status`` (a line such as "Searching the web…"),
 ``done`` (the final text as sanitized HTML), ``error`` (a message for the person), ``stopped``,
 and ``resume`` (the text so far) when the socket opens while an answer is being written
@@ -10,6 +11,8 @@ and ``resume`` (the text so far) when the socket opens while an answer is being 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 from contextlib import aclosing
 from functools import partial
@@ -24,6 +27,8 @@ from bot.webapp.live import LiveAnswer
 from bot.webapp.markdown import to_html
 from core.identity.web_sessions import WebUser
 from core.types import (
+    Attachment,
+    AttachmentKind,
     IncomingMessage,
     Refused,
     StatusUpdate,
@@ -37,6 +42,9 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 MAX_TEXT = 8000
+MAX_IMAGES = 4
+MAX_IMAGE_BYTES = 10_000_000  # decoded; the vision agent shrinks what it sends (core/media/safe_image.py)
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 SIGNED_OUT = "You are signed out. Reload the page and sign in again with a new link (/account in the chat)."
 BUSY = "Wait for the answer to finish (or press Stop) before sending the next message."
 
@@ -73,10 +81,38 @@ class _Socket:
                 self.open = False
 
 
-async def answer(live: LiveAnswer, *, web: WebApp, person: WebUser, text: str) -> None:
+def images_of(sent: object) -> tuple[tuple[Attachment, ...], str]:
+    """The images of a ``send`` frame (``[{name, type, data: base64}]``), or a sentence saying what is wrong."""
+    if not sent:
+        return (), ""
+    if not isinstance(sent, list) or len(sent) > MAX_IMAGES:
+        return (), f"Send at most {MAX_IMAGES} images with one message."
+    images = []
+    for item in sent:
+        kind = str(item.get("type", "")) if isinstance(item, dict) else ""
+        if kind not in IMAGE_TYPES:
+            return (), "Only PNG, JPEG, WebP and GIF images can be attached."
+        try:
+            data = base64.b64decode(str(item.get("data", "")), validate=True)
+        except (ValueError, binascii.Error):
+            return (), "An image could not be read; nothing was sent."
+        if not data or len(data) > MAX_IMAGE_BYTES:
+            return (), f"Each image must be under {MAX_IMAGE_BYTES // 1_000_000} MB; nothing was sent."
+        name = str(item.get("name", "image"))[:100] or "image"
+        images.append(Attachment(AttachmentKind.IMAGE, name, kind, data))
+    return tuple(images), ""
+
+
+async def answer(
+    live: LiveAnswer, *, web: WebApp, person: WebUser, text: str, images: tuple[Attachment, ...] = ()
+) -> None:
     """Run one turn and hand its events, as frames, to whoever watches ``live``."""
     incoming = IncomingMessage(
-        conversation=web_place(person.id), author=person.identity, text=text, received_at=web.chat.clock()
+        conversation=web_place(person.id),
+        author=person.identity,
+        text=text,
+        received_at=web.chat.clock(),
+        attachments=images,
     )
     try:
         async with aclosing(web.chat.turn(incoming)) as events:
@@ -125,7 +161,12 @@ async def chat_socket(ws: WebSocket) -> None:
                     await ws.close(code=1008)
                     return
                 text = str(frame.get("text", "")).strip()[:MAX_TEXT]
-                if text and not web.live.start(person.id, socket, partial(answer, web=web, person=person, text=text)):
+                images, problem = images_of(frame.get("images"))
+                if problem:
+                    await socket.send({"type": "error", "message": problem})
+                    continue
+                run = partial(answer, web=web, person=person, text=text, images=images)
+                if (text or images) and not web.live.start(person.id, socket, run):
                     await socket.send({"type": "error", "message": BUSY})
             elif kind == "stop":
                 await web.live.stop(person.id)

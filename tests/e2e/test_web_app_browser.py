@@ -91,6 +91,7 @@ def _csp_errors(driver: Any) -> list[str]:
 async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
     browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -136,14 +137,16 @@ async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
         """Tab from the top of the page: the ids and texts of what gets the focus."""
         driver.find_element(By.TAG_NAME, "body").click()
         reached = []
-        for _ in range(15):
-            driver.switch_to.active_element.send_keys(Keys.TAB)
+        for _ in range(16):
+            ActionChains(driver).send_keys(
+                Keys.TAB
+            ).perform()  # the keyboard, not an element (a file input takes keys as a path)
             el = driver.switch_to.active_element
             reached.append(el.get_attribute("id") or el.text)
         return reached
 
     reached = await asyncio.to_thread(keyboard_walk)
-    for control in ("Chat", "Timeline", "Search", "Memories", "signout", "text", "send"):
+    for control in ("Chat", "Timeline", "Search", "Memories", "signout", "text", "images", "send"):
         assert control in reached, reached
 
     def screenshots() -> dict[str, Any]:
@@ -274,3 +277,40 @@ async def test_every_page_passes_axe_without_serious_violations(
 
     found = await asyncio.to_thread(audit)
     assert found == dict.fromkeys(found, []), found
+
+
+async def test_attach_an_image_in_the_browser(
+    browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.fakes.openai_server import PNG_BYTES
+    from tests.web_helpers import add_vision
+
+    driver = browser
+    kit, server = served
+    vision_model = add_vision(kit, openai_fake.base_url)
+    photo = tmp_path / "plant.png"
+    photo.write_bytes(PNG_BYTES)
+    openai_fake.queue(Reply("A young monstera with split leaves."), Reply("It's a **monstera**."))
+    link = await kit.sessions.link(ADA)
+
+    def send_photo() -> str:
+        driver.get(link)
+        WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/chat")
+        driver.find_element(By.ID, "images").send_keys(str(photo))
+        driver.find_element(By.ID, "text").send_keys("what plant is this?")
+        driver.find_element(By.ID, "send").click()
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant.complete"))
+        return driver.find_element(By.CSS_SELECTOR, ".msg.assistant .body").get_attribute("innerHTML")
+
+    try:
+        shown = await asyncio.to_thread(send_photo)
+    finally:
+        await vision_model.close()
+    assert "<strong>monstera</strong>" in shown
+    looked = [r for r in openai_fake.chat_requests() if r.get("model") == "vision-test"]
+    assert len(looked) == 1 and "data:image/" in str(looked[0]["messages"])

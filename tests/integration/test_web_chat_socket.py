@@ -206,3 +206,33 @@ async def test_an_open_socket_stops_answering_once_the_session_is_signed_out(
     assert refused["type"] == "error" and "signed out" in refused["message"]
     assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert len(openai_fake.chat_requests()) == 1, "the second message reached no model"
+
+
+async def test_an_attached_image_goes_to_the_vision_agent_and_bad_ones_are_refused(
+    served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    import base64
+
+    from tests.fakes.openai_server import PNG_BYTES
+    from tests.web_helpers import add_vision
+
+    kit, server = served
+    vision_model = add_vision(kit, openai_fake.base_url)
+    openai_fake.queue(Reply("A young monstera with split leaves."), Reply("It's a monstera."))
+    cookie = await _cookie(kit, server)
+    photo = {"name": "plant.png", "type": "image/png", "data": base64.b64encode(PNG_BYTES).decode()}
+    try:
+        async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+            await ws.send_json({"type": "send", "text": "what plant is this?", "images": [photo]})
+            frames = await _frames_until(ws, "done", "error")
+            await ws.send_json({"type": "send", "text": "x", "images": [{**photo, "type": "image/svg+xml"}]})
+            svg = await _frames_until(ws, "error")
+            await ws.send_json({"type": "send", "text": "x", "images": [{**photo, "data": "not base64!"}]})
+            garbled = await _frames_until(ws, "error")
+    finally:
+        await vision_model.close()
+    assert frames[-1]["type"] == "done" and "monstera" in frames[-1]["html"]
+    assert any(f["type"] == "status" and "image" in f["text"].lower() for f in frames)
+    looked = [r for r in openai_fake.chat_requests() if r.get("model") == "vision-test"]
+    assert len(looked) == 1 and "data:image/" in str(looked[0]["messages"])
+    assert "PNG, JPEG, WebP and GIF" in svg[-1]["message"] and "could not be read" in garbled[-1]["message"]

@@ -16,7 +16,7 @@ function item(role, text) {
   who.className = "who";
   who.textContent = role === "user" ? "You" : document.querySelector(".brand").textContent;
   const body = document.createElement("div");
-  body.className = "body";
+  body.className = "body plain"; // text as typed or streamed; the final answer's HTML replaces it
   body.textContent = text;
   li.append(who, body);
   log.append(li);
@@ -61,6 +61,7 @@ function connect() {
     } else if (frame.type === "done") {
       if (!current) current = item("assistant", "");
       current.body.innerHTML = frame.html; // sanitized on the server (Python-Markdown + nh3)
+      current.body.classList.remove("plain");
       current.item.classList.add("complete");
       finish(`Answer: ${current.body.textContent}`);
     } else if (frame.type === "error") {
@@ -79,13 +80,29 @@ function connect() {
   });
 }
 
-form.addEventListener("submit", (event) => {
+const picker = document.getElementById("images");
+
+function readImage(file) {
+  // The image as base64, without the "data:image/png;base64," prefix.
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve({ name: file.name, type: file.type, data: String(reader.result).split(",", 2)[1] });
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const text = field.value.trim();
-  if (!text || !socket || socket.readyState !== WebSocket.OPEN) return;
-  item("user", text);
-  socket.send(JSON.stringify({ type: "send", text }));
+  const files = [...picker.files];
+  if ((!text && !files.length) || !socket || socket.readyState !== WebSocket.OPEN) return;
+  const images = await Promise.all(files.map(readImage));
+  const names = files.map((f) => f.name).join(", ");
+  item("user", names ? `${text}${text ? "\n" : ""}[${names}]` : text);
+  socket.send(JSON.stringify({ type: "send", text, images }));
   field.value = "";
+  picker.value = "";
   announce.textContent = "";
   busy(true);
 });
