@@ -3,7 +3,7 @@
 Slack wants an acknowledgement within 3 seconds; the listener acks at once and
 this module does the work afterwards.  Replies go back through the command's
 ``response_url`` (ephemeral when only the caller should see them); files are
-shared into the channel with the external upload flow.
+shared into the channel with the external upload flow (a private reply's files only into a DM).
 """
 
 from __future__ import annotations
@@ -67,6 +67,13 @@ class SlashCommands:
 
     async def _deliver(self, reply: CommandReply, team_id: str, channel: str, respond: Respond) -> None:
         text = to_mrkdwn(reply.text)
+        if reply.files and reply.private and not channel.startswith("D"):
+            # A file cannot be shown to the caller alone (ephemeral messages carry none): never share it here.
+            names = ", ".join(file.filename for file in reply.files)
+            log.info("a private reply's file (%s) was not shared in channel %s", names, channel)
+            note = f"I can't share {names} here where only you would see it; ask again in our direct messages."
+            await self._respond(respond, f"{text}\n\n{note}" if text else note, private=True)
+            return
         if reply.files:
             surface = self.surfaces(team_id, channel)
             for index, file in enumerate(reply.files):

@@ -403,6 +403,35 @@ async def test_image_command_is_acked_at_once_and_uploads_the_image(
     ]
 
 
+async def test_export_data_in_a_channel_never_shares_the_zip_there(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, slack: FakeSlack
+) -> None:
+    """/export-data in a channel sends the zip to the DM; when the DM refused it, the private reply's file
+    was uploaded into the channel for everyone: the person's whole history, memories and email."""
+    from core.data_export.command import export_data_command
+    from core.messenger import Outbox
+
+    chat = slack_chat(database, model)
+    commands = CommandSet(chat, model)
+    outbox = Outbox(chat.people)
+    commands.add(export_data_command(database, user_of=chat.people.user_of, outbox=outbox, clock=chat.clock, pdfs=None))
+    slack.refused_channels[slack.dm_channel("U1")] = "cannot_dm_bot"
+    channel = "C0GENERAL"
+    service = slack_service(settings_for(slack), chat=chat, commands=commands, outbox=outbox, file_host=slack.url)
+    await service.start()
+    try:
+        envelope = slack.slash_command("U1", "/export-data", channel_id=channel)
+        await slack.await_ack(envelope)
+        shared = lambda: [u.filename for u in slack.uploads if u.channel == channel]  # noqa: E731
+        await slack.await_for(lambda: slack.response_url_posts or shared(), timeout=15)
+    finally:
+        await service.stop()
+    assert shared() == [], "nothing of the export is shared in the channel"
+    [reply] = slack.response_url_posts
+    assert reply.body["response_type"] == "ephemeral"
+    assert "captainslog-export-" in reply.body["text"] and "direct message" in reply.body["text"]
+
+
 async def test_settings_new_forget_and_help_commands(
     database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, slack: FakeSlack
 ) -> None:

@@ -347,6 +347,8 @@ class FakeSlack(ThreadedServer):
         # to several processes); n: only to the n-th open connection (oldest first), as Socket Mode
         # hands each envelope to one connection of the app.
         self.deliver_to: int | None = None
+        # Channel id -> Slack error: every call aimed at it fails so (a DM the app may not write to).
+        self.refused_channels: dict[str, str] = {}
         self._pending: list[str] = []
         self._windows: dict[Any, _SlidingWindow | _TokenBucket] = {}
         self._last_ts_us = 0
@@ -445,6 +447,9 @@ class FakeSlack(ThreadedServer):
                     raise _ApiError("not_authed")
                 if token != expected:
                     raise _ApiError("invalid_auth")
+                refused = self.refused_channels.get(self._param_channel(params) or "")
+                if refused is not None:
+                    raise _ApiError(refused)
                 wait = self._rate_check(call, time.monotonic())
                 if wait is not None:
                     status, body = 429, {"ok": False, "error": "ratelimited"}
