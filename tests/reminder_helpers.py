@@ -39,6 +39,7 @@ class Platform:
     posts: list[Post] = field(default_factory=list)
     closed: set[str] = field(default_factory=set)  # accounts whose DMs refuse us for good
     down: bool = False
+    looked_back: list[datetime | None] = field(default_factory=list)  # each send's earlier_try
 
     async def send_to_account(
         self, account: PlatformIdentity, text: str, files: Sequence[OutgoingFile] = ()
@@ -53,6 +54,7 @@ class Platform:
     async def send_part(
         self, account: PlatformIdentity, part: OutboundPart, *, earlier_try: datetime | None = None
     ) -> Delivery:
+        self.looked_back.append(earlier_try)
         if self.down:
             raise DeliveryError(f"{self.platform} is down", retryable=True)
         if account.user_id in self.closed:

@@ -15,7 +15,15 @@ from datetime import datetime, timedelta
 
 from core.clock import Clock
 from core.messenger import DeliveryError
-from core.reminders.occurrences import FAILED, MAX_ATTEMPTS, UNDELIVERABLE, LeaseLost, Occurrence, OccurrenceRepository
+from core.reminders.occurrences import (
+    FAILED,
+    MAX_ATTEMPTS,
+    SENDING,
+    UNDELIVERABLE,
+    LeaseLost,
+    Occurrence,
+    OccurrenceRepository,
+)
 from core.reminders.speak import Speaker
 from core.reminders.store import DONE
 from core.reminders.store import UNDELIVERABLE as STOPPED
@@ -68,9 +76,12 @@ class ReminderDelivery:
                     "I stopped this reminder; set it again if you want it to go on.)"
                 )
             try:
+                # Only a send begun before (by a process that died or stopped) may have reached the
+                # platform: then its post is looked for first; a first send is just sent.
+                earlier = held.started_at if held.state == SENDING and held.account == account else None
                 held = await self.occurrences.begin_send(held, account, self.clock())
                 spoken = await self.speaker.send(
-                    reminder.user_id, account, held.idempotency_key, text, earlier_try=held.started_at
+                    reminder.user_id, account, held.idempotency_key, text, earlier_try=earlier
                 )
             except LeaseLost:
                 log.warning("reminder occurrence %s: lease lost, another process delivers it", held.id)

@@ -49,6 +49,7 @@ async def test_a_one_off_arrives_once_at_its_local_time_and_is_kept_in_the_histo
     assert await k.runner.run_due() == 0
 
     assert discord.texts() == ["⏰ Reminder: call Ana"]
+    assert discord.looked_back == [None]  # a first send is not preceded by a read-back of the DM
     assert await assistant_messages(database, ana) == ["⏰ Reminder: call Ana"]
     assert (await k.store.get(made.id)).state == "done"
     assert await k.runner.next_wake() is None

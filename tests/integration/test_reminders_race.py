@@ -34,9 +34,13 @@ async def test_two_runners_deliver_each_due_reminder_exactly_once(database: Data
             )  # fmt: skip
         clock.set(datetime(2026, 12, 7, 9, 0, 30, tzinfo=UTC))
 
-        sent = await asyncio.gather(first.runner.run_due(), second.runner.run_due(), first.runner.run_due())
+        sent = sum(await asyncio.gather(first.runner.run_due(), second.runner.run_due(), first.runner.run_due()))
+        # A send that hit a passing error under load (SQLite's lock wait on a busy machine) is taken
+        # over once its lease ran out, as after a crash; the count must still come out exact.
+        clock.advance(minutes=1)
+        sent += sum(await asyncio.gather(first.runner.run_due(), second.runner.run_due()))
 
-        assert sum(sent) == count
+        assert sent == count
         texts = Counter(post.text for post in discord.posts)
         assert len(texts) == count and set(texts.values()) == {1}
         async with database.session() as session:
