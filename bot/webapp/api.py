@@ -9,6 +9,7 @@ document (``/api/v1/openapi.json``): Swagger UI would need inline script, which 
 from __future__ import annotations
 
 from contextlib import aclosing
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -89,10 +90,13 @@ async def message(message_id: RowId, web: WebApp = Depends(webapp), person: WebU
 async def search(
     q: str = Query(..., min_length=1, max_length=500),
     limit: int = Query(20, ge=1, le=50),
+    platform: str = Query("", description="discord, slack, terminal or web; empty: all"),
+    since: datetime | None = Query(None, description="Only what was said from then on (ISO 8601)"),
+    until: datetime | None = Query(None, description="Only what was said before then (ISO 8601)"),
     web: WebApp = Depends(webapp),
     person: WebUser = Depends(api_person),
 ) -> list[dict[str, Any]]:
-    hits, problem = await search_hits(web, person.id, q, limit)
+    hits, problem = await search_hits(web, person.id, q, limit, platform=platform, since=since, until=until)
     if problem:
         raise HTTPException(503, problem)
     return [

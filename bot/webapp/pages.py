@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from bot.settings_page import read_form
 from bot.webapp.deps import HEADERS, Before, RowId, WebApp, checked_form, page_person, render, webapp
 from bot.webapp.markdown import to_html
-from bot.webapp.views import daily_logs_of, entry_view, hit_view, search_hits, summary_view
+from bot.webapp.views import daily_logs_of, day_range, entry_view, hit_view, search_hits, summary_view
 from core.db.timeline import newest_id_before, summaries_ending_between, timeline_page
 from core.identity.web_sessions import WebUser
 from core.llm import ModelError
@@ -76,14 +76,29 @@ async def timeline(
 
 @router.get("/search")
 async def search(
-    request: Request, q: str = "", web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
+    request: Request,
+    q: str = "",
+    platform: str = "",
+    since: str = "",
+    until: str = "",
+    web: WebApp = Depends(webapp),
+    person: WebUser = Depends(page_person),
 ) -> Response:
     q = q.strip()[:500]
-    hits, problem = await search_hits(web, person.id, q) if q else ([], "")
+    chosen = platform if platform in PLATFORMS else ""
     tz = await zone_of(person, web)
+    hits, problem = [], ""
+    try:
+        start, end = day_range(since, until, tz)
+    except ValueError:
+        problem = "The dates must be YYYY-MM-DD (the date pickers write them so)."
+    else:
+        if q:
+            hits, problem = await search_hits(web, person.id, q, platform=chosen, since=start, until=end)
     return render(
-        request, "search.html", title="Search", page="search", person=person, q=q,
-        hits=[hit_view(h, tz, q) for h in hits], problem=problem, available=web.memory is not None,
+        request, "search.html", title="Search", page="search", person=person, q=q, platforms=PLATFORMS,
+        chosen=chosen, since=since, until=until, hits=[hit_view(h, tz, q) for h in hits], problem=problem,
+        available=web.memory is not None,
     )  # fmt: skip
 
 

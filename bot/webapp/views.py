@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -65,15 +65,36 @@ def entry_json(entry: TimelineEntry) -> dict[str, Any]:
     }
 
 
-async def search_hits(web: WebApp, user_id: int, q: str, limit: int = 20) -> tuple[list[SearchHit], str]:
-    """The memory search's hits, or a sentence saying why there are none."""
+async def search_hits(
+    web: WebApp,
+    user_id: int,
+    q: str,
+    limit: int = 20,
+    *,
+    platform: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[list[SearchHit], str]:
+    """The memory search's hits (of one platform, between two times), or a sentence saying why there are none."""
     if web.memory is None:
         return [], "Search is not set up on this assistant."
     try:
-        return await web.memory.search.search(user_id, q, limit=limit), ""
+        # A platform is picked from more hits (the search ranks across all of them).
+        wanted = limit * 4 if platform else limit
+        hits = await web.memory.search.search(user_id, q, limit=wanted, since=since, until=until)
     except ModelError as exc:
         log.warning("web search failed: %s", exc)
         return [], SEARCH_FAILED + exc.user_message
+    if platform:
+        hits = [h for h in hits if h.platform == platform]
+    return hits[:limit], ""
+
+
+def day_range(since: str, until: str, tz: tzinfo) -> tuple[datetime | None, datetime | None]:
+    """From the start of ``since`` to the end of ``until`` (dates as YYYY-MM-DD, in ``tz``); ValueError if not dates."""
+    start = datetime.combine(date.fromisoformat(since), time(), tzinfo=tz) if since else None
+    end = datetime.combine(date.fromisoformat(until) + timedelta(days=1), time(), tzinfo=tz) if until else None
+    return start, end
 
 
 def highlight(text: str, q: str) -> Markup:

@@ -251,9 +251,17 @@ async def test_search_finds_a_discord_message_and_jumps_into_the_timeline(kit: W
     async with kit.signed_in(ADA) as client:
         page = await client.get("/search", params={"q": "discord note 3 sailing"})
         api = (await client.get("/api/v1/search", params={"q": "door code"})).json()
+        slack_only = (await client.get("/api/v1/search", params={"q": "note sailing", "platform": "slack"})).json()
+        everywhere = (await client.get("/api/v1/search", params={"q": "note sailing"})).json()
+        before_it = await client.get("/search", params={"q": "discord note 3 sailing", "until": "2026-11-23"})
+        bad_date = await client.get("/search", params={"q": "sailing", "since": "last week"})
     assert page.status_code == 200 and "<mark>" in page.text
     assert f'href="/timeline?before={ids[3] + 1}#m{ids[3]}"' in page.text
     assert all("4242" not in hit["text"] for hit in api)  # Bob's words are not Ada's to find
+    assert slack_only and {h["platform"] for h in slack_only} == {"slack"}
+    assert len({h["platform"] for h in everywhere}) > 1
+    assert "Nothing found" in before_it.text and "<mark>" not in before_it.text  # every message is from the 24th
+    assert "must be YYYY-MM-DD" in bad_date.text
 
 
 async def test_daily_logs_list_the_persons_days_and_serve_only_their_pdf(kit: WebKit) -> None:
