@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from bot.link_pages import add_link_routes, confirmation_page, connect_question, form_is_from_this_browser
 from bot.settings_page import SettingsPage, add_settings_routes
 from bot.webapp import add_webapp
+from bot.webapp.chat import MAX_FRAME_BYTES
 from core.identity.signin import CALLBACK_PATH, Outcome, SignIn, SignInResult
 from core.identity.states import StateRefused
 
@@ -206,7 +207,10 @@ class WebServer:
         sock.set_inheritable(True)
         self.port = sock.getsockname()[1]
         # No access log: the callback's query string carries the one-time code and state.
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", server_header=False)
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", server_header=False,
+            ws_max_size=MAX_FRAME_BYTES,  # a chat message with its images fits in one WebSocket message
+        )  # fmt: skip
         self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="web-server")
         while not self._server.started:

@@ -45,6 +45,9 @@ MAX_TEXT = 8000
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 10_000_000  # decoded; the vision agent shrinks what it sends (core/media/safe_image.py)
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+# The largest send frame the limits above allow (base64 is 4/3 of the bytes), plus room for names and JSON;
+# the web server's per-message WebSocket cap (bot/web.py), 16 MiB by default in uvicorn.
+MAX_FRAME_BYTES = MAX_IMAGES * (MAX_IMAGE_BYTES * 4 // 3 + 4) + 4 * MAX_TEXT + 64 * 1024
 SIGNED_OUT = "You are signed out. Reload the page and sign in again with a new link (/account in the chat)."
 BUSY = "Wait for the answer to finish (or press Stop) before sending the next message."
 

@@ -236,3 +236,23 @@ async def test_an_attached_image_goes_to_the_vision_agent_and_bad_ones_are_refus
     looked = [r for r in openai_fake.chat_requests() if r.get("model") == "vision-test"]
     assert len(looked) == 1 and "data:image/" in str(looked[0]["messages"])
     assert "PNG, JPEG, WebP and GIF" in svg[-1]["message"] and "could not be read" in garbled[-1]["message"]
+
+
+async def test_images_within_the_pages_limits_fit_in_one_socket_message(
+    served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    """Four images under 10 MB each are allowed, base64 in one frame; uvicorn's default cap of 16 MiB per
+    WebSocket message closed the socket (1009) as soon as two 7 MB photos were sent together."""
+    import base64
+
+    kit, server = served
+    openai_fake.queue(Reply("Two big files."))
+    cookie = await _cookie(kit, server)
+    big = base64.b64encode(b"\x89PNG" + b"\x00" * 7_000_000).decode()  # 2 x 9.3 MB of base64: over 16 MiB
+    images = [{"name": f"p{n}.png", "type": "image/png", "data": big} for n in range(2)]
+    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+        await ws.send_json({"type": "send", "text": "look at these", "images": images})
+        reply = await asyncio.wait_for(ws.receive(), 60)
+        kind = reply.type
+        await ws.send_json({"type": "stop"})
+    assert kind == aiohttp.WSMsgType.TEXT, kind
