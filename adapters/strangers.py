@@ -74,21 +74,35 @@ class StrangerGate:
         self._refused: OrderedDict[str, _Refused] = OrderedDict()
         self._pending: dict[str, asyncio.Future[Verdict]] = {}
 
-    async def check(self, identity: PlatformIdentity) -> Verdict:
+    def read_ahead(self) -> asyncio.Task[int]:
+        """Start reading the people revision as a message arrives, alongside its claim.
+
+        Hand the task to :meth:`check`, or cancel it when the message is not ours: the read
+        began after the message arrived, so it is fresh for it, and its round trip overlaps
+        the claim's instead of following it.
+        """
+        task = asyncio.ensure_future(self.people.revision())
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())  # a failure is raised by check
+        return task
+
+    async def check(self, identity: PlatformIdentity, *, revision: asyncio.Task[int] | None = None) -> Verdict:
         """Decide for one incoming message of ``identity`` (call before any other work on it).
 
         Messages of one account that arrive together share one decision, so a burst
-        from a stranger is refused once, not once per message.
+        from a stranger is refused once, not once per message.  ``revision``: the
+        :meth:`read_ahead` started for this message.
         """
         key = identity.key
         pending = self._pending.get(key)
         if pending is not None:
+            if revision is not None:
+                revision.cancel()
             verdict = await asyncio.shield(pending)
             return verdict if verdict.allowed else Verdict(False)  # the refusal is delivered once
         future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
-            verdict = await self._decide(identity)
+            verdict = await self._decide(identity, revision)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # those waiting get it; nobody else needs to
@@ -98,12 +112,12 @@ class StrangerGate:
         future.set_result(verdict)
         return verdict
 
-    async def _decide(self, identity: PlatformIdentity) -> Verdict:
+    async def _decide(self, identity: PlatformIdentity, revision: asyncio.Task[int] | None) -> Verdict:
         """The decision, waiting out a database outage unless it can be made without the database."""
         waits = HOLD_BACKOFF.delays()
         for attempt in range(len(waits) + 1):
             try:
-                return await self._decide_now(identity)
+                return await self._decide_now(identity, revision if attempt == 0 else None)
             except Exception as exc:
                 if not unavailable(exc) or attempt == len(waits):
                     raise
@@ -116,12 +130,12 @@ class StrangerGate:
                 await self.sleep(waits[attempt])
         raise AssertionError("unreachable")
 
-    async def _decide_now(self, identity: PlatformIdentity) -> Verdict:
+    async def _decide_now(self, identity: PlatformIdentity, read: asyncio.Task[int] | None) -> Verdict:
         key = identity.key
         now = self.clock()
         seen = self._refused.get(key)
         recent = seen is not None and now - seen.at < self.window
-        revision = await self.people.revision()
+        revision = await (read if read is not None else self.people.revision())
         if seen is not None and recent and revision == seen.revision:
             log.debug("ignored a message from %s: refused %s ago", key, now - seen.at)
             return Verdict(False)

@@ -256,11 +256,18 @@ class DiscordService:
         # Every session of the bot gets the message: one process takes it (answer or refusal).
         # A mention opens a thread whose id is the message's: its place is known before the thread exists.
         claimed_place = place if place is not None else place_of(message.id, guild_id)
-        if not await self.chat.claim(claimed_place, str(message.id), message.created_at):
+        revision = self.gate.read_ahead()  # its round trip overlaps the claim's
+        try:
+            claimed = await self.chat.claim(claimed_place, str(message.id), message.created_at)
+        except BaseException:
+            revision.cancel()
+            raise
+        if not claimed:
+            revision.cancel()
             log.info("message %s is answered by another process", message.id)
             return
         author = identity_of(message.author, guild_id)
-        verdict = await self.gate.check(author)
+        verdict = await self.gate.check(author, revision=revision)
         if not verdict.allowed:
             if verdict.refusal:
                 await refuse_privately(message, verdict.refusal)

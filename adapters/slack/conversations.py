@@ -163,13 +163,20 @@ class ConversationHandler:
         the database, is dropped), then access is decided: a stranger's message registers
         no thread and downloads nothing; the refusal is sent once per window.
         """
-        if not await self.chat.claim(message.conversation, message.ts, ts_to_datetime(message.ts)):
+        revision = self.gate.read_ahead()  # its round trip overlaps the claim's
+        try:
+            claimed = await self.chat.claim(message.conversation, message.ts, ts_to_datetime(message.ts))
+        except BaseException:
+            revision.cancel()
+            raise
+        if not claimed:
+            revision.cancel()
             log.info("message %s in %s is answered by another process", message.ts, message.channel)
             return
         # The author's own team, never the installation's: a Slack Connect guest (or, on
         # Enterprise Grid, a member of another workspace) is not ``slack:<our team>:*``.
         identity = await self.identities.identity(message.user_team, message.user_id)
-        verdict = await self.gate.check(identity)
+        verdict = await self.gate.check(identity, revision=revision)
         if not verdict.allowed:
             if verdict.refusal:
                 await self._refuse(message, verdict.refusal)
