@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Hashable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Generic, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import ARRAY, Integer, bindparam, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -62,9 +62,15 @@ class KeyedLocks(Generic[K]):
         return key in self._locks
 
 
-LOCK = text("SELECT pg_advisory_lock(:ns, :id)")
-TRY_LOCK = text("SELECT pg_try_advisory_lock(:ns, :id)")
-UNLOCK = text("SELECT pg_advisory_unlock(:ns, :id)")
+TRY_LOCK = "pg_try_advisory_lock"
+UNLOCK = "pg_advisory_unlock"
+_IDS = bindparam("ids", type_=ARRAY(Integer))
+# One statement for every lock asked for meanwhile: the locks of 100 turns at once cost a few
+# round trips on the shared session, not 100 in a row.
+_BATCH = {
+    name: text(f"SELECT n, {name}(:ns, k) FROM unnest(:ids) WITH ORDINALITY AS t(k, n)").bindparams(_IDS)
+    for name in (TRY_LOCK, UNLOCK)
+}
 
 
 class AdvisoryLocks:
@@ -87,6 +93,8 @@ class AdvisoryLocks:
         self.poll = poll
         self._statement = asyncio.Lock()  # one statement at a time on the shared connection
         self._held: Counter[int] = Counter()
+        self._asked: list[tuple[str, int, asyncio.Future[object]]] = []  # waiting for the next statement
+        self._sender: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def hold(self, conversation_id: int) -> AsyncIterator[None]:
@@ -142,14 +150,43 @@ class AdvisoryLocks:
                 "conversation lock %s not given back, the database is unavailable: %s", conversation_id, describe(exc)
             )
 
-    async def _run(self, statement: object, params: dict[str, int]) -> object:
+    async def _run(self, name: str, params: dict[str, int]) -> object:
+        """``name(ns, id)`` on the shared session, sent with the others asked meanwhile."""
+        answer: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._asked.append((name, params["id"], answer))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.ensure_future(self._send())
+        return await answer
+
+    async def _send(self) -> None:
+        """Send what was asked, one statement per run of the same function, in the order asked."""
+        while self._asked:
+            name = self._asked[0][0]
+            count = next((i for i, (other, _, _) in enumerate(self._asked) if other != name), len(self._asked))
+            batch, self._asked = self._asked[:count], self._asked[count:]
+            try:
+                results = await self._statement_for(name, [key for _, key, _ in batch])
+            except BaseException as exc:  # noqa: BLE001 - handed to each caller of the batch
+                for _, _, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, _, answer), result in zip(batch, results, strict=True):
+                if not answer.done():
+                    answer.set_result(result)
+
+    async def _statement_for(self, name: str, keys: list[int]) -> list[object]:
         # The pool holds exactly one connection, so every statement runs in the same session
         # (where the locks live); it is checked in between statements, never left checked out.
         async with self._statement:
             for attempt in (1, 2):
                 async with self.engine.connect() as connection:
                     try:
-                        return await connection.scalar(statement, params)  # type: ignore[arg-type]
+                        rows = await connection.execute(_BATCH[name], {"ns": ADVISORY_NAMESPACE, "ids": keys})
+                        by_position = dict(rows.tuples().all())
+                        return [by_position[n] for n in range(1, len(keys) + 1)]
                     except DBAPIError as exc:
                         if not (exc.connection_invalidated and attempt == 1):
                             raise
@@ -163,8 +200,10 @@ class AdvisoryLocks:
         log.warning("the database session holding %d conversation locks was lost; taking them again", len(self._held))
         async with self.engine.connect() as connection:
             for conversation_id in list(self._held):
-                params = {"ns": ADVISORY_NAMESPACE, "id": conversation_id}
-                if not await connection.scalar(TRY_LOCK, params):
+                [(_, taken)] = await connection.execute(
+                    _BATCH[TRY_LOCK], {"ns": ADVISORY_NAMESPACE, "ids": [conversation_id]}
+                )
+                if not taken:
                     log.warning("conversation lock %s is now held by another process", conversation_id)
 
     async def dispose(self) -> None:
