@@ -105,7 +105,9 @@ async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
         driver.get(link)
         WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/chat")
+        WebDriverWait(driver, 20).until(
+            lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
+        )
         WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
         driver.execute_script(WATCH)
         field = driver.find_element(By.ID, "text")
@@ -126,7 +128,9 @@ async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
 
     def reload_and_look() -> tuple[int, list[str], list[str]]:
         driver.refresh()
-        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant"))
+        WebDriverWait(driver, 20).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant") and d.find_element(By.ID, "send").is_enabled()
+        )
         count = driver.page_source.count("light breeze")
         return count, driver.execute_script(UNNAMED), _csp_errors(driver)
 
@@ -192,7 +196,9 @@ async def test_reload_mid_answer_finishes_it_once_and_stop_stops_the_next(
         driver.get(link)
         WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/chat")
+        WebDriverWait(driver, 20).until(
+            lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
+        )
         driver.find_element(By.ID, "text").send_keys("count to ten")
         driver.find_element(By.ID, "send").click()
         WebDriverWait(driver, 20).until(
@@ -255,7 +261,9 @@ async def test_every_page_passes_axe_without_serious_violations(
         driver.get(link)
         WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/chat")
+        WebDriverWait(driver, 20).until(
+            lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
+        )
         found = {}
         for scheme in ("light", "dark"):
             driver.execute_cdp_cmd(
@@ -300,7 +308,9 @@ async def test_attach_an_image_in_the_browser(
         driver.get(link)
         WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/chat")
+        WebDriverWait(driver, 20).until(
+            lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
+        )
         driver.find_element(By.ID, "images").send_keys(str(photo))
         driver.find_element(By.ID, "text").send_keys("what plant is this?")
         driver.find_element(By.ID, "send").click()

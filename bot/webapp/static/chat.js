@@ -40,7 +40,11 @@ function finish(text) {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
+  send.disabled = true; // until the socket is open: a message typed meanwhile stays in the box
   socket = new WebSocket(`${scheme}://${location.host}/ws/chat`);
+  socket.addEventListener("open", () => {
+    send.disabled = false;
+  });
   socket.addEventListener("message", (event) => {
     const frame = JSON.parse(event.data);
     if (frame.type === "resume") {
@@ -75,6 +79,7 @@ function connect() {
   });
   socket.addEventListener("close", () => {
     busy(false);
+    send.disabled = true;
     status.textContent = "Connection lost; reconnecting…";
     setTimeout(() => { status.textContent = ""; connect(); }, 1000);
   });
