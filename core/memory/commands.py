@@ -1,6 +1,6 @@
-"""What a user can see and delete of their memory: the text behind /memory and /forget-me.
+"""What a user can see and delete of their memory: the operations behind /memory and /forget-me.
 
-The slash commands (Discord, Slack, terminal) call these and post the text.
+They return records; the slash commands (core/memory/slash.py) phrase them for every platform.
 Numbers in ``/memory`` are positions in the list, newest first, so
 ``/memory forget 2`` deletes the second line the user was shown.
 """
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import datetime
 
 from core.db.database import Database
 from core.llm import ModelError
@@ -19,18 +20,41 @@ from core.memory.store import MemoryStore
 
 log = logging.getLogger(__name__)
 
-FORGET_ME_WARNING = (
-    "This deletes everything stored about you: every message of every conversation, summaries, memories, "
-    "search indexes, saved images and speech, cached day PDFs, on every platform, and revokes my access to your "
-    "Google account. It cannot be undone. What stays: the messages the platforms themselves show (delete them "
-    "there), and my answers in threads other people started, which stay in their conversation and may repeat "
-    "your words."
-)
-FORGOTTEN = (
-    "Done: everything I stored about you is deleted. If you write again, I start from nothing. "
-    "What stays: the messages Discord or Slack still show (delete them there), and my answers in threads "
-    "other people started, which stay in their conversation and may repeat your words."
-)
+
+@dataclass(frozen=True, slots=True)
+class MemoryLine:
+    """One memory as listed: its number in the full list (newest first; 0 when not listed), text and date."""
+
+    number: int
+    text: str
+    noted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryListing:
+    """``/memory``: the memories shown, and how many older ones were left out."""
+
+    lines: list[MemoryLine]
+    older: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryMatches:
+    """``/memory <words>``: the matches; ``unavailable`` is the reason, fit for the user, when search failed."""
+
+    words: str
+    lines: list[MemoryLine]
+    unavailable: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """``/memory forget <n>``: the text deleted (None: no memory ``position``), and how many are left."""
+
+    text: str | None
+    position: int
+    remaining: int
+
 
 # Work around the deletion, given the user's id: ``before`` runs while their rows still exist (revoke
 # Google's grant with the stored token, find their accounts' folders), ``after`` once they are gone.
@@ -48,49 +72,36 @@ class MemoryCommands:
         self.before_forget: list[ForgetHook] = []
         self.after_forget: list[ForgetHook] = []
 
-    async def list_text(self, user_id: int, tz: ZoneInfo) -> str:
-        """``/memory``: numbered memories, newest first, with the date each was noted."""
+    async def listing(self, user_id: int) -> MemoryListing:
+        """``/memory``: the memories, newest first, numbered (at most ``list_limit``)."""
         memories = await self.store.list_memories(user_id)
-        if not memories:
-            return "I don't remember anything about you yet."
-        lines = [
-            f"{n}. {m.text} ({m.updated_at.astimezone(tz):%Y-%m-%d})"  # type: ignore[attr-defined]
+        shown = [
+            MemoryLine(n, m.text, m.updated_at)  # type: ignore[attr-defined]
             for n, m in enumerate(memories[: self.list_limit], start=1)
         ]
-        more = len(memories) - self.list_limit
-        tail = [f"…and {more} older ones."] if more > 0 else []
-        return "\n".join(
-            ["What I remember about you (newest first):", *lines, *tail, "Delete one with /memory forget <n>."]
-        )
+        return MemoryListing(shown, max(0, len(memories) - self.list_limit))
 
-    async def search_text(self, user_id: int, words: str, tz: ZoneInfo) -> str:
+    async def matching(self, user_id: int, words: str) -> MemoryMatches:
         """``/memory <words>``: the memories that match, numbered as in the full list."""
         try:
             hits = await self.search.search(user_id, words, limit=10, kinds=("memory",))
         except ModelError as exc:
             log.warning("memory search failed: %s", exc)
-            return f"I can't search my memory right now: {exc.user_message}"
-        if not hits:
-            return f"I don't remember anything about “{words}”."
+            return MemoryMatches(words, [], unavailable=exc.user_message)
         numbers = {m.id: n for n, m in enumerate(await self.store.list_memories(user_id), start=1)}
-        lines = [f"{numbers.get(h.id, '?')}. {h.text} ({h.created_at.astimezone(tz):%Y-%m-%d})" for h in hits]
-        return "\n".join(["Memories matching “" + words + "”:", *lines])
+        return MemoryMatches(words, [MemoryLine(numbers.get(h.id, 0), h.text, h.created_at) for h in hits])
 
-    async def forget_text(self, user_id: int, number: str) -> str:
-        """``/memory forget <n>``: delete the n-th memory of the list."""
-        try:
-            position = int(number.strip().lstrip("#"))
-        except ValueError:
-            return "Tell me which memory to forget by its number in /memory, for example: /memory forget 2."
+    async def forget_number(self, user_id: int, position: int) -> Forgotten:
+        """``/memory forget <n>``: delete the n-th memory of the list (``text`` None when there is none)."""
         memories = await self.store.list_memories(user_id)
         if not 1 <= position <= len(memories):
-            return f"There is no memory number {position}; /memory shows {len(memories)}."
+            return Forgotten(None, position, len(memories))
         target = memories[position - 1]
         await self.store.forget_memory(user_id, target.id)
-        return f"Forgotten: {target.text}"
+        return Forgotten(target.text, position, len(memories) - 1)
 
-    async def forget_me(self, user_id: int) -> str:
-        """``/forget-me`` after the user confirmed: delete everything, say what went."""
+    async def forget_me(self, user_id: int) -> dict[str, int]:
+        """``/forget-me`` after the user confirmed: delete everything; the rows deleted, by table."""
         for hook in self.before_forget:
             await hook(user_id)
         counts = await forget_me(self.db, user_id)
@@ -99,4 +110,4 @@ class MemoryCommands:
         for hook in self.after_forget:
             await hook(user_id)
         log.info("forget-me: deleted the data of user %s (%s rows)", user_id, sum(counts.values()))
-        return FORGOTTEN
+        return counts

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, select
 
@@ -18,11 +19,23 @@ from core.chat import ChatService
 from core.commands import Command, CommandOption, CommandReply, CommandRequest
 from core.db.models import Conversation
 from core.db.repositories import UserRecord
-from core.memory.commands import FORGET_ME_WARNING, MemoryCommands
+from core.memory.commands import Forgotten, MemoryCommands, MemoryLine, MemoryListing, MemoryMatches
 from core.timefmt import zone
 from core.types import ConversationRef
 
 CONFIRM_WORD = "DELETE"
+FORGET_ME_WARNING = (
+    "This deletes everything stored about you: every message of every conversation, summaries, memories, "
+    "search indexes, saved images and speech, cached day PDFs, on every platform, and revokes my access to your "
+    "Google account. It cannot be undone. What stays: the messages the platforms themselves show (delete them "
+    "there), and my answers in threads other people started, which stay in their conversation and may repeat "
+    "your words."
+)
+FORGOTTEN = (
+    "Done: everything I stored about you is deleted. If you write again, I start from nothing. "
+    "What stays: the messages Discord or Slack still show (delete them there), and my answers in threads "
+    "other people started, which stay in their conversation and may repeat your words."
+)
 
 
 class MemorySlashCommands:
@@ -38,11 +51,15 @@ class MemorySlashCommands:
         tz = zone(user.timezone, self.default_timezone)
         words = request.options.get("words", "").strip()
         if not words:
-            return CommandReply(await self.memory.list_text(user.id, tz), private=True)
+            return CommandReply(listing_text(await self.memory.listing(user.id), tz), private=True)
         first, _, rest = words.partition(" ")
         if first.lower() == "forget":
-            return CommandReply(await self.memory.forget_text(user.id, rest), private=True)
-        return CommandReply(await self.memory.search_text(user.id, words, tz), private=True)
+            try:
+                position = int(rest.strip().lstrip("#"))
+            except ValueError:
+                return CommandReply(FORGET_HOW, private=True)
+            return CommandReply(forgotten_text(await self.memory.forget_number(user.id, position)), private=True)
+        return CommandReply(matches_text(await self.memory.matching(user.id, words), tz), private=True)
 
     async def forget_me_command(self, request: CommandRequest) -> CommandReply:
         if request.options.get("confirm", "").strip() != CONFIRM_WORD:
@@ -69,7 +86,7 @@ class MemorySlashCommands:
         return CommandReply(text, private=True)
 
     async def _forget_me(self, user_id: int, rows: Sequence[Row[Any]]) -> str:
-        text = await self.memory.forget_me(user_id)
+        await self.memory.forget_me(user_id)
         # Drop what this process cached about the deleted user and conversations.
         for row in rows:
             self.chat.windows.forget(row.id)
@@ -78,12 +95,46 @@ class MemorySlashCommands:
                     ConversationRef(row.platform, row.workspace, row.channel, row.thread), None
                 )
         await self.chat.people.changed()
-        return text
+        return FORGOTTEN
 
     async def _user(self, request: CommandRequest) -> UserRecord:
         admission = await self.chat.people.admit(request.identity)
         assert admission.user is not None  # CommandSet.run admitted the caller
         return admission.user
+
+
+FORGET_HOW = "Tell me which memory to forget by its number in /memory, for example: /memory forget 2."
+
+
+def _line(line: MemoryLine, tz: ZoneInfo) -> str:
+    return f"{line.number or '?'}. {line.text} ({line.noted_at.astimezone(tz):%Y-%m-%d})"
+
+
+def listing_text(listing: MemoryListing, tz: ZoneInfo) -> str:
+    """``/memory``: numbered memories, newest first, with the date each was noted."""
+    if not listing.lines:
+        return "I don't remember anything about you yet."
+    tail = [f"…and {listing.older} older ones."] if listing.older > 0 else []
+    lines = [_line(line, tz) for line in listing.lines]
+    return "\n".join(
+        ["What I remember about you (newest first):", *lines, *tail, "Delete one with /memory forget <n>."]
+    )
+
+
+def matches_text(matches: MemoryMatches, tz: ZoneInfo) -> str:
+    """``/memory <words>``: the matches, numbered as in the full list."""
+    if matches.unavailable:
+        return f"I can't search my memory right now: {matches.unavailable}"
+    if not matches.lines:
+        return f"I don't remember anything about “{matches.words}”."
+    return "\n".join(["Memories matching “" + matches.words + "”:", *(_line(line, tz) for line in matches.lines)])
+
+
+def forgotten_text(result: Forgotten) -> str:
+    """``/memory forget <n>``: what was deleted, or why nothing was."""
+    if result.text is None:
+        return f"There is no memory number {result.position}; /memory shows {result.remaining}."
+    return f"Forgotten: {result.text}"
 
 
 def memory_commands(handlers: MemorySlashCommands) -> list[Command]:

@@ -20,6 +20,7 @@ from core.db.repositories import UserRecord
 from core.llm import OpenAIModel, ToolCall
 from core.memory import fts
 from core.memory.commands import MemoryCommands
+from core.memory.slash import forgotten_text, listing_text, matches_text
 from core.memory.embedder import Embedder
 from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
 from core.memory.tool import ForgetMemoryTool, SearchMemoryTool
@@ -256,15 +257,15 @@ async def test_memory_commands_list_newest_first_search_and_forget_by_number(
 ) -> None:
     alice = await add_user(database, "Alice")
     commands = MemoryCommands(database, memory.store, memory.search)
-    empty = await commands.list_text(alice.id, PARIS)
+    empty = listing_text(await commands.listing(alice.id), PARIS)
     await memory.store.remember(alice.id, "The user's sister is Ana.")
     memory.clock.advance(days=3)
     await memory.store.remember(alice.id, "The user plays the cello.")
 
-    listing = await commands.list_text(alice.id, PARIS)
-    found = await commands.search_text(alice.id, "cello", PARIS)
-    forgot = await commands.forget_text(alice.id, "2")
-    wrong = await commands.forget_text(alice.id, "7")
+    listing = listing_text(await commands.listing(alice.id), PARIS)
+    found = matches_text(await commands.matching(alice.id, "cello"), PARIS)
+    forgot = forgotten_text(await commands.forget_number(alice.id, 2))
+    wrong = forgotten_text(await commands.forget_number(alice.id, 7))
 
     assert empty == "I don't remember anything about you yet."
     assert listing.splitlines()[1:3] == [
@@ -295,7 +296,7 @@ async def test_forget_me_leaves_nothing_of_the_user_in_any_table(database: Datab
 
     reply = await MemoryCommands(database, memory.store, memory.search).forget_me(alice.id)
 
-    assert reply.startswith("Done: everything I stored about you is deleted.")
+    assert reply["users"] == 1, "her user row went, with the rest"
     alice_messages = {*alice_ids, shared}
     async with database.engine.connect() as conn:
         for table in Base.metadata.sorted_tables:
