@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.chat import ChatService
-from core.chat.user_ops import NOT_THE_OWNER
+from core.chat.user_ops import NOT_THE_OWNER, timezone_text
 from core.llm import ModelError, OpenAIModel
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 
@@ -73,7 +73,7 @@ class Command:
 
 
 def _what_is_missing(command: Command, missing: Sequence[CommandOption]) -> str:
-    """"/image needs what the image should show, for example: /image a lighthouse at dawn", not "needs prompt:"."""
+    """ "/image needs what the image should show, for example: /image a lighthouse at dawn", not "needs prompt:"."""
     wanted = " and ".join(_lower_first(o.description or o.name) for o in missing)
     example = command.usage or f"/{command.name} " + " ".join(f"<{o.name}>" for o in command.options)
     return f"/{command.name} needs {wanted}, for example: {example}"
@@ -209,7 +209,7 @@ class CommandSet:
     async def _settings(self, request: CommandRequest) -> CommandReply:
         timezone = request.options.get("timezone", "").strip()
         if timezone:
-            return CommandReply(await self.chat.set_timezone(request.identity, timezone), private=True)
+            return CommandReply(timezone_text(await self.chat.set_timezone(request.identity, timezone)), private=True)
         current = await self.chat.user_timezone(request.identity)
         hint = setting_hint(request.identity.platform, "timezone", "Europe/Paris")
         return CommandReply(f"Your time zone is {current}. Change it with {hint} (any IANA name).", private=True)

@@ -20,6 +20,7 @@ from adapters.terminal.lines import CallableLines, LineSource, PipedLines, Promp
 from adapters.terminal.messenger import TerminalMessenger
 from adapters.terminal.safe_text import printable
 from core.chat import ChatService
+from core.chat.user_ops import timezone_text
 from core.commands import CommandSet
 from core.db.models import utcnow
 from core.messenger import Outbox
@@ -168,9 +169,7 @@ class TerminalChat:
     async def say(self, text: str) -> None:
         """Send one message and print the answer as it streams; Ctrl-C stops it, an error is one line."""
         incoming = IncomingMessage(conversation=self.place, author=self.identity, text=text, received_at=utcnow())
-        view = AnswerView(
-            self.console, files_dir=self.files_dir, live=self.lines.interactive, labels=self.transcript
-        )
+        view = AnswerView(self.console, files_dir=self.files_dir, live=self.lines.interactive, labels=self.transcript)
         view.begin()
         try:
             with self.lines.answering(self.interrupt):
@@ -325,7 +324,7 @@ class TerminalChat:
         if not rest:
             self.console.print(f"Your time zone is {escape(await self.chat.user_timezone(self.identity))}.")
         else:
-            answer = await self.chat.set_timezone(self.identity, rest)
+            answer = timezone_text(await self.chat.set_timezone(self.identity, rest))
             self.console.print(escape(printable(answer)))
         return True
 

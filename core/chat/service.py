@@ -27,7 +27,7 @@ from core.chat.pipeline import TurnPipeline
 from core.chat.places import ConversationLookup
 from core.chat.recovery import InterruptedAnswer, recover_interrupted
 from core.chat.turn import DELETED_BEFORE_ANSWER, TurnRunner
-from core.chat.user_ops import UserOperations
+from core.chat.user_ops import TimezoneChange, UserOperations
 from core.chat.waiting import WaitingMessages
 from core.chat.window_loader import WindowLoader
 from core.clock import Clock, Sleep, system_clock
@@ -307,8 +307,8 @@ class ChatService:
         """The newest messages of the open conversation at this place, oldest first."""
         return await self.ops.history(ref, limit=limit)
 
-    async def set_timezone(self, identity: PlatformIdentity, name: str) -> str:
-        """Set the user's time zone; returns a sentence for the user."""
+    async def set_timezone(self, identity: PlatformIdentity, name: str) -> TimezoneChange:
+        """Set the user's time zone; what happened, for the caller to phrase (``user_ops.timezone_text``)."""
         return await self.ops.set_timezone(identity, name)
 
     async def user_timezone(self, identity: PlatformIdentity) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from core.chat.pipeline import TurnPipeline
@@ -18,6 +19,26 @@ from core.types import ConversationRef, PlatformIdentity, StoredMessage
 from core.window import WindowCache
 
 NOT_THE_OWNER = "Only the person who started this conversation can do that here."
+
+
+@dataclass(frozen=True, slots=True)
+class TimezoneChange:
+    """What setting a time zone did: ``zone`` (its canonical name) was set, or not: ``unknown`` is the
+    name as typed when no zone has it, ``refusal`` the access decision's sentence for a refused account."""
+
+    zone: str | None
+    unknown: str = ""
+    refusal: str = ""
+
+
+def timezone_text(change: TimezoneChange) -> str:
+    """The change as one sentence for the user (every platform says the same)."""
+    if change.zone is not None:
+        return f"Time zone set to {change.zone}."
+    if change.refusal:
+        return change.refusal
+    shown = change.unknown if len(change.unknown) <= 60 else change.unknown[:60] + "…"
+    return f"“{shown}” is not a time zone I know. Use an IANA name such as Europe/Paris or America/New_York."
 
 
 class UserOperations:
@@ -115,17 +136,16 @@ class UserOperations:
             return []
         return await self.messages.history(conversation_id, limit=limit)
 
-    async def set_timezone(self, identity: PlatformIdentity, name: str) -> str:
-        """Set the user's time zone; returns a sentence for the user."""
+    async def set_timezone(self, identity: PlatformIdentity, name: str) -> TimezoneChange:
+        """Set the user's time zone; what happened, for the caller to phrase (:func:`timezone_text`)."""
         canonical = canonical_zone(name)
         if canonical is None:
-            shown = name if len(name) <= 60 else name[:60] + "…"
-            return f"“{shown}” is not a time zone I know. Use an IANA name such as Europe/Paris or America/New_York."
+            return TimezoneChange(None, unknown=name)
         admission = await self.people.admit(identity)
         if admission.user is None:
-            return admission.refusal
+            return TimezoneChange(None, refusal=admission.refusal)
         await self.people.set_timezone(admission.user.id, canonical)
-        return f"Time zone set to {canonical}."
+        return TimezoneChange(canonical)
 
     async def user_timezone(self, identity: PlatformIdentity) -> str:
         """The user's time zone name (the default until they set one)."""

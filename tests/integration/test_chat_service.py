@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from core.chat import INTERRUPTED_REASON, RESTART_REASON, ChatService
 from core.chat.recovery import recover_interrupted
+from core.chat.user_ops import TimezoneChange, timezone_text
 from core.clock import ManualClock
 from core.db.database import Database
 from core.db.messages import MessageRepository
@@ -352,10 +353,12 @@ async def test_restart_recovery_marks_cut_answers_partial(
 
 
 async def test_time_zone_setting_changes_the_stamps(chat: ChatService, openai_fake: FakeOpenAI) -> None:
-    assert await chat.set_timezone(ALICE, "Mars/Olympus") == (
+    unknown = await chat.set_timezone(ALICE, "Mars/Olympus")
+    assert unknown == TimezoneChange(None, unknown="Mars/Olympus")
+    assert timezone_text(unknown) == (
         "“Mars/Olympus” is not a time zone I know. Use an IANA name such as Europe/Paris or America/New_York."
     )
-    assert await chat.set_timezone(ALICE, "America/New_York") == "Time zone set to America/New_York."
+    assert await chat.set_timezone(ALICE, "America/New_York") == TimezoneChange("America/New_York")
 
     await say(chat, "hi", at=datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
 
@@ -652,9 +655,7 @@ async def test_recovery_leaves_an_answer_whose_turn_stored_it_after_the_list_was
         if isinstance(event, AnswerComplete):
             break  # shown as final; the turn stores it when asked for its next event
     paused = _PausedRecovery(database)
-    recovery = asyncio.create_task(
-        recover_interrupted("test", messages=paused, locks=chat.locks, counter=chat.counter)
-    )
+    recovery = asyncio.create_task(recover_interrupted("test", messages=paused, locks=chat.locks, counter=chat.counter))
     await paused.listed.wait()
     rest = [event async for event in events]  # the final store, then the conversation is let go
     assert any(isinstance(e, TurnDone) for e in rest)

@@ -20,8 +20,8 @@ from core.db.repositories import UserRecord
 from core.llm import OpenAIModel, ToolCall
 from core.memory import fts
 from core.memory.commands import MemoryCommands
-from core.memory.slash import forgotten_text, listing_text, matches_text
 from core.memory.embedder import Embedder
+from core.memory.slash import forgotten_text, listing_text, matches_text
 from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
 from core.memory.tool import ForgetMemoryTool, SearchMemoryTool
 from core.tokens import TokenCounter
