@@ -57,7 +57,7 @@ async def timeline(
             end = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(), tzinfo=tz)
             newest = await newest_id_before(web.db, person.id, end)
             before = newest + 1 if newest is not None else 0
-        except ValueError:
+        except (ValueError, OverflowError):  # not a date, or 9999-12-31 (its end is past the last date)
             problem = "That is not a date; use the date picker or YYYY-MM-DD."
     entries = await timeline_page(web.db, person.id, before=before, limit=PAGE + 1, platform=chosen or None)
     more = len(entries) > PAGE

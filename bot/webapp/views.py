@@ -92,8 +92,11 @@ async def search_hits(
 
 def day_range(since: str, until: str, tz: tzinfo) -> tuple[datetime | None, datetime | None]:
     """From the start of ``since`` to the end of ``until`` (dates as YYYY-MM-DD, in ``tz``); ValueError if not dates."""
-    start = datetime.combine(date.fromisoformat(since), time(), tzinfo=tz) if since else None
-    end = datetime.combine(date.fromisoformat(until) + timedelta(days=1), time(), tzinfo=tz) if until else None
+    try:
+        start = datetime.combine(date.fromisoformat(since), time(), tzinfo=tz) if since else None
+        end = datetime.combine(date.fromisoformat(until) + timedelta(days=1), time(), tzinfo=tz) if until else None
+    except OverflowError as exc:  # 9999-12-31: its end is past the last date Python knows
+        raise ValueError(str(exc)) from exc
     return start, end
 
 

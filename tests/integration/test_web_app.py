@@ -383,3 +383,12 @@ async def test_an_id_beyond_the_databases_integers_is_refused_not_a_server_error
             await client.post(f"/tokens/{big}/revoke", data=csrf),
         ]
     assert [a.status_code for a in answers] == [422] * len(answers)
+
+
+async def test_the_last_date_there_is_gets_a_line_not_a_server_error(kit: WebKit) -> None:
+    """9999-12-31 typed in a date field: the end of that day is past Python's last date (OverflowError, a 500)."""
+    async with kit.signed_in(ADA) as client:
+        timeline = await client.get("/timeline", params={"day": "9999-12-31"})
+        search = await client.get("/search", params={"q": "sailing", "until": "9999-12-31"})
+    assert timeline.status_code == 200 and "not a date" in timeline.text
+    assert search.status_code == 200 and "YYYY-MM-DD" in search.text
