@@ -9,7 +9,7 @@ document (``/api/v1/openapi.json``): Swagger UI would need inline script, which 
 from __future__ import annotations
 
 from contextlib import aclosing
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -91,11 +91,13 @@ async def search(
     q: str = Query(..., min_length=1, max_length=500),
     limit: int = Query(20, ge=1, le=50),
     platform: str = Query("", description="discord, slack, terminal or web; empty: all"),
-    since: datetime | None = Query(None, description="Only what was said from then on (ISO 8601)"),
-    until: datetime | None = Query(None, description="Only what was said before then (ISO 8601)"),
+    since: datetime | None = Query(None, description="Only what was said from then on (ISO 8601; UTC if no offset)"),
+    until: datetime | None = Query(None, description="Only what was said before then (ISO 8601; UTC if no offset)"),
     web: WebApp = Depends(webapp),
     person: WebUser = Depends(api_person),
 ) -> list[dict[str, Any]]:
+    # A time without an offset is UTC, like every time the API returns (the database compares aware times only).
+    since, until = (t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t for t in (since, until))
     hits, problem = await search_hits(web, person.id, q, limit, platform=platform, since=since, until=until)
     if problem:
         raise HTTPException(503, problem)

@@ -392,3 +392,16 @@ async def test_the_last_date_there_is_gets_a_line_not_a_server_error(kit: WebKit
         search = await client.get("/search", params={"q": "sailing", "until": "9999-12-31"})
     assert timeline.status_code == 200 and "not a date" in timeline.text
     assert search.status_code == 200 and "YYYY-MM-DD" in search.text
+
+
+async def test_api_search_times_without_an_offset_are_utc_not_a_server_error(kit: WebKit) -> None:
+    """since/until without an offset reached the database naive: SQLAlchemy refused them (a 500)."""
+    ada = await kit.user_id(ADA)
+    conversation = await add_conversation(kit.db, ada, "discord", "c-naive", TEST_NOW)
+    await add_message(kit.db, conversation, "user", "sailing to Brest on Friday", TEST_NOW, ada)
+    await kit.memory.store.backfill()
+    async with kit.signed_in(ADA) as client:
+        before = await client.get("/api/v1/search", params={"q": "sailing Brest", "since": "2020-01-01T00:00:00"})
+        after = await client.get("/api/v1/search", params={"q": "sailing Brest", "since": "2030-01-01T00:00:00"})
+    assert before.status_code == 200 and [h["text"] for h in before.json()] == ["sailing to Brest on Friday"]
+    assert after.status_code == 200 and after.json() == []
