@@ -14,6 +14,9 @@ from core.model_names import ModelNames
 from core.timefmt import is_valid_zone
 
 
+EMPTY_IS_A_VALUE = frozenset({"allowed_accounts", "allowed_emails"})
+
+
 def _local_user() -> str:
     try:
         return getpass.getuser()
@@ -24,8 +27,7 @@ def _local_user() -> str:
 class Settings(BaseSettings):
     """Every setting of the assistant. Field names are the environment variable names, upper-cased."""
 
-    # An empty value (as `cp .env.example .env` leaves many) means the default, not an empty setting.
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # -- the model endpoint ---------------------------------------------------------
     openai_api_key: SecretStr | None = None
@@ -120,6 +122,19 @@ class Settings(BaseSettings):
     google_api_url: str = "https://www.googleapis.com/"
     google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
     google_timeout: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, values: object) -> object:
+        # `cp .env.example .env` leaves many lines empty (TERMINAL_USER=): that means the default. Except for
+        # the allowlists, where an empty value is a decision: ALLOWED_ACCOUNTS= lets no account in by itself.
+        if isinstance(values, dict):
+            return {
+                key: value
+                for key, value in values.items()
+                if not (isinstance(value, str) and not value.strip() and key.lower() not in EMPTY_IS_A_VALUE)
+            }
+        return values
 
     @field_validator("secret_key_old", "allowed_emails", mode="before")
     @classmethod

@@ -254,6 +254,13 @@ def test_piped_in_and_out_prints_only_the_answers(openai_fake: FakeOpenAI, workd
     assert session.stdout == "Bonjour.\nAu revoir.\n"
 
 
+def test_an_empty_allowed_accounts_keeps_the_terminal_out_too(openai_fake: FakeOpenAI, workdir: Path) -> None:
+    session = chat(openai_fake, workdir, "hello", ALLOWED_ACCOUNTS="")
+
+    assert "private" in session.replies[0], session.stdout
+    assert openai_fake.chat_requests() == [], "the model never sees a refused message"
+
+
 def test_a_tool_call_shows_what_is_happening_then_the_answer(openai_fake: FakeOpenAI, workdir: Path) -> None:
     openai_fake.queue(
         ToolCalls([("calculate", {"expression": "1234 * 5678"})], text="Let me work that out."),

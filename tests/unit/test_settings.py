@@ -85,6 +85,14 @@ def test_an_empty_value_in_dotenv_means_the_default(monkeypatch: pytest.MonkeyPa
     assert read.log_level == Settings.model_fields["log_level"].default
 
 
+def test_an_empty_allowlist_is_a_decision_not_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The README: "set ALLOWED_ACCOUNTS= to make the terminal user sign in too".
+    (tmp_path / ".env").write_text("ALLOWED_ACCOUNTS=\n", encoding="utf-8")
+    assert Settings().allowed_accounts == []
+    monkeypatch.setenv("ALLOWED_ACCOUNTS", "")
+    assert Settings(_env_file=None).allowed_accounts == []
+
+
 def test_allowed_accounts_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
     s = settings(monkeypatch, ALLOWED_ACCOUNTS=" terminal:* , discord:*:123456,\nslack:T01:U02 ,, ")
 
