@@ -118,7 +118,9 @@ def options_from_line(command: Command, text: str) -> dict[str, str]:
         found[match.group(1).lower()] = match.group(2)
     rest = pair.sub(" ", text).strip()
     if rest and options[0].name not in found:
-        found[options[0].name] = rest
+        # "/settings timezone Europe/Lisbon": the first option written out, then one word, is that option.
+        spaced = re.match(rf"^{re.escape(options[0].name)}\s+(\S+)$", rest, re.IGNORECASE)
+        found[options[0].name] = spaced.group(1) if spaced else rest
     return found
 
 

@@ -37,6 +37,8 @@ HELP = Command("help", "", _noop)
         (SETTINGS, "daily-time 22:30", {"timezone": "daily-time 22:30"}),
         (SETTINGS, "timezone:Europe/Paris voice:on", {"timezone": "Europe/Paris", "voice": "on"}),
         (SETTINGS, "Europe/Paris", {"timezone": "Europe/Paris"}),
+        (SETTINGS, "timezone Europe/Lisbon", {"timezone": "Europe/Lisbon"}),
+        (SETTINGS, "name Ada Lovelace", {"timezone": "name Ada Lovelace"}),
         (HELP, "whatever", {}),
     ],
 )
