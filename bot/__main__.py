@@ -210,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from core.db.url import DatabaseUrlError
 
+    command: str = args.command or "run"
     try:
         settings = _settings()
         command = args.command or ("run" if settings.platforms else "chat")
@@ -266,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a one-shot command (backup, export-data …) failing: one line, not a traceback
+        if command in ("chat", "run"):
+            raise
+        log.debug("captainslog %s failed", command, exc_info=exc)
+        print(f"captainslog: {command} failed: {first_line(exc)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -13,7 +13,6 @@ from core.db.url import normalize_database_url
 from core.model_names import ModelNames
 from core.timefmt import is_valid_zone
 
-
 EMPTY_IS_A_VALUE = frozenset({"allowed_accounts", "allowed_emails"})
 
 

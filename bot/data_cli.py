@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, first_line
 from core.clock import system_clock
 from core.daily.document import PdfCache
 from core.data_export.command import export_person
@@ -21,6 +21,25 @@ WHO = (
     "Name the person by email (ada@example.org), by account (discord:global:123…, slack:T…:U…, "
     "terminal:local:NAME) or by their terminal name."
 )
+
+
+async def open_database(settings: Settings) -> Database:
+    """The database as the bot opens it: migrated first unless AUTO_MIGRATE=false (a new install has no tables)."""
+    db = Database(settings.database_url)
+    if settings.auto_migrate:
+        try:
+            await db.migrate()
+        except Exception as exc:  # noqa: BLE001 - one sentence for the person at the command line
+            await db.dispose()
+            raise ConfigError(f"The database {db.display_url} cannot be opened: {first_line(exc)}") from exc
+    return db
+
+
+def _nobody(who: str) -> ConfigError:
+    return ConfigError(
+        f"No one called {who!r} is stored here. {WHO} A terminal name exists once that person has started "
+        "`captainslog chat`; a Discord or Slack account once it has written to the assistant."
+    )
 
 
 async def find_person(db: Database, who: str) -> int | None:
@@ -47,16 +66,16 @@ async def find_person(db: Database, who: str) -> int | None:
 
 async def run_export_data(settings: Settings, who: str, out: Path | None) -> str:
     """Write the person's archive; the sentence to print."""
-    db = Database(settings.database_url)
+    db = await open_database(settings)
     try:
         user_id = await find_person(db, who)
         if user_id is None:
-            raise ConfigError(f"No one called {who!r} is stored here. {WHO}")
+            raise _nobody(who)
         data = await export_person(db, user_id, clock=system_clock, pdfs=PdfCache(settings.data_dir / "daily"))
     finally:
         await db.dispose()
     if data is None:
-        raise ConfigError(f"No one called {who!r} is stored here. {WHO}")
+        raise _nobody(who)
     slug = re.sub(r"[^\w.-]+", "-", who).strip("-") or "person"
     path = out or Path.cwd() / f"captainslog-export-{slug}-{datetime.now():%Y%m%d}.zip"
     if path.exists():
@@ -78,11 +97,11 @@ async def run_import_chatgpt(settings: Settings, who: str, source: Path, *, summ
         conversations, skipped = read_export(data)
     except ImportRefused as exc:
         raise ConfigError(f"Nothing imported from {source}: {exc}") from None
-    db = Database(settings.database_url)
+    db = await open_database(settings)
     try:
         user_id = await find_person(db, who)
         if user_id is None:
-            raise ConfigError(f"No one called {who!r} is stored here. {WHO}")
+            raise _nobody(who)
         report = await import_conversations(db, user_id, conversations, skipped)
         lines = [f"skipped {line}" for line in report.skipped]
         if report.conversations == 0:

@@ -126,6 +126,21 @@ def test_days_left_unsummarised_while_the_model_is_away_are_done_by_the_next_run
     assert back.stdout.splitlines()[-1] == "Summarised 1 day of imported history, one summary per conversation and day."
 
 
+def test_on_a_new_install_import_says_who_can_be_named_instead_of_crashing(tmp_path: Path) -> None:
+    source = tmp_path / "conversations.json"
+    source.write_text(json.dumps(export()))
+
+    refused = run_bot(f"import-chatgpt tester {source}", tmp_path)
+    exported = run_bot("export-data tester", tmp_path)
+
+    for result in (refused, exported):
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("captainslog: No one called 'tester' is stored here."), result.stderr
+        assert "has started `captainslog chat`" in result.stderr and "Traceback" not in result.stderr
+    with sqlite3.connect(tmp_path / "data" / "captainslog.db") as db:
+        assert db.execute("SELECT count(*) FROM identities").fetchone() == (0,), "the schema is there, migrated"
+
+
 def test_a_file_that_is_not_an_export_imports_nothing(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
     openai_fake.queue(Reply("Hello."))
     chat(openai_fake, tmp_path, "hello")
