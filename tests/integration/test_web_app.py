@@ -7,6 +7,7 @@ REST API, and that every route answers 404 for another person's ids.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
@@ -405,3 +406,34 @@ async def test_api_search_times_without_an_offset_are_utc_not_a_server_error(kit
         after = await client.get("/api/v1/search", params={"q": "sailing Brest", "since": "2030-01-01T00:00:00"})
     assert before.status_code == 200 and [h["text"] for h in before.json()] == ["sailing to Brest on Friday"]
     assert after.status_code == 200 and after.json() == []
+
+
+async def test_a_posted_days_pdf_is_rendered_again_from_the_stored_summary(
+    kit: WebKit, model: OpenAIModel, tmp_path: Path
+) -> None:
+    from types import SimpleNamespace
+
+    from bot.webapp_wiring import day_pdf_of
+    from tests.daily_helpers import daily_process
+
+    ada = await kit.user_id(ADA)
+    conversation = await add_conversation(kit.db, ada, "discord", "c-day", TEST_NOW - timedelta(days=1))
+    await add_message(kit.db, conversation, "user", "Rigged the jib for the regatta", TEST_NOW - timedelta(days=1), ada)
+    async with kit.db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO daily_logs (user_id, day, state, summary, attempts, updated_at)"
+                " VALUES (:u, :d, 'posted', :s, 1, :t)"
+            ),
+            {"u": ada, "d": date(2026, 11, 23), "s": "A day of rigging.", "t": TEST_NOW},
+        )
+    process = daily_process(kit.db, model, kit.clock, messengers=[], pdf_dir=tmp_path / "pdfs")
+    day_pdf = day_pdf_of(kit.db, SimpleNamespace(job=process.job))  # type: ignore[arg-type]
+    kit.app.state.webapp.day_pdf = day_pdf
+    async with kit.signed_in(ADA) as client:
+        pdf = await client.get("/daily/2026-11-23.pdf")
+        none = await client.get("/daily/2026-11-22.pdf")
+    async with kit.signed_in(BOB) as client:
+        bobs = await client.get("/daily/2026-11-23.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")  # the cache was dropped at posting
+    assert none.status_code == 404 and bobs.status_code == 404
