@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     imports.add_argument("file", type=Path, help="ChatGPT's export zip, or the conversations.json inside it")
     imports.add_argument("--no-summaries", action="store_true", help="do not summarise each imported day now")
     args = parser.parse_args(argv)
+    from core.db.backup import in_use
     from core.db.url import DatabaseUrlError
 
     command: str = args.command or "run"
@@ -227,10 +228,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"The data folder {settings.data_dir} cannot be used ({exc.strerror or exc}); "
                     "set DATA_DIR to a folder you can write to."
                 ) from None
-            asyncio.run(_chat(settings, transcript=True if getattr(args, "transcript", False) else None))
+            with in_use(settings.database_url):  # `restore` refuses while a chat or the bot runs on it
+                asyncio.run(_chat(settings, transcript=True if getattr(args, "transcript", False) else None))
         elif command == "run":
             configure_logging(settings.log_level)
-            asyncio.run(_run(settings))
+            with in_use(settings.database_url):
+                asyncio.run(_run(settings))
         elif command == "backup":
             from datetime import UTC, datetime
 

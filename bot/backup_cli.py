@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from core.db.backup import BackupError, backup, restore
+from core.db.backup import BackupError, backup, nobody_using, restore
 from core.db.url import database_location
 
 
@@ -33,7 +33,8 @@ async def run_restore(settings: Settings, source: Path, *, force: bool) -> str:
     from core.db.database import Database, known_revisions
 
     try:
-        messages = restore(settings.database_url, source, known_revisions(), force=force)
+        with nobody_using(settings.database_url):
+            messages = restore(settings.database_url, source, known_revisions(), force=force)
     except (BackupError, OSError) as exc:
         raise ConfigError(f"Restore refused: {exc}") from None
     db = Database(settings.database_url)

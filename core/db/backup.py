@@ -11,11 +11,15 @@ existing database that holds anything is only replaced with ``force``.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -107,6 +111,11 @@ def restore(database_url: str, source: Path, known_revisions: set[str], *, force
             "(back it up first)."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and _holds_anything(target):
+        # --force: the database it replaces is kept beside it, never simply gone.
+        kept = target.with_name(f"{target.name}.before-restore-{datetime.now(UTC):%Y%m%d-%H%M%S}")
+        with sqlite3.connect(f"file:{target}?mode=ro", uri=True) as old, sqlite3.connect(kept) as copy:
+            old.backup(copy)
     incoming = target.with_name(target.name + ".restoring")
     try:
         with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(incoming) as dst:
@@ -117,6 +126,53 @@ def restore(database_url: str, source: Path, known_revisions: set[str], *, force
     finally:
         incoming.unlink(missing_ok=True)
     return messages
+
+
+def in_use_marker(database_url: str) -> Path | None:
+    """The file a running bot or chat holds a shared lock on (SQLite only): restore refuses while it is held."""
+    try:
+        path = sqlite_path(database_url)
+    except BackupError:
+        return None
+    return None if path is None else path.with_name(path.name + ".in-use")
+
+
+@contextmanager
+def in_use(database_url: str) -> Iterator[None]:
+    """Held by ``captainslog run`` and ``chat`` while they run: many may hold it, ``restore`` cannot take it."""
+    marker = in_use_marker(database_url)
+    if marker is None:
+        yield
+        return
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    with marker.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def nobody_using(database_url: str) -> Iterator[None]:
+    """Held by ``restore``: refuses (BackupError) while a bot or chat runs on the database."""
+    marker = in_use_marker(database_url)
+    if marker is None:
+        yield
+        return
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    with marker.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(
+                "CaptainsLog is running on this database (`captainslog run` or a chat): stop it first; "
+                "a restore under a running bot would lose what it writes next."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _holds_anything(path: Path) -> bool:

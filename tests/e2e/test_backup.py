@@ -177,3 +177,46 @@ async def test_postgresql_is_backed_up_with_pg_dump_and_restored_with_force(
     async with database.engine.connect() as conn:
         rows = (await conn.execute(text("SELECT role, content FROM messages ORDER BY id"))).all()
     assert [tuple(row) for row in rows] == [("user", "the boat is called Nautilus"), ("assistant", "Noted.")]
+
+
+def test_restore_is_refused_while_a_chat_runs_and_keeps_what_it_replaces(
+    tmp_path: Path, openai_fake: FakeOpenAI
+) -> None:
+    data = tmp_path / "bot" / "data"
+    assert captainslog("migrate", data_dir=data).returncode == 0
+    copy = tmp_path / "empty-copy.db"
+    assert captainslog("backup", str(copy), data_dir=data).returncode == 0
+    openai_fake.queue(Reply("Kept."))
+    running = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--transcript"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=data.parent,
+        env={**environment(data), "OPENAI_BASE_URL": openai_fake.base_url},
+    )
+    try:
+        assert running.stdin is not None and running.stdout is not None
+        running.stdin.write(b"keep me\n")
+        running.stdin.flush()
+        seen = b""
+        while b"Kept." not in seen:  # the chat is up and has written to the database
+            chunk = running.stdout.read1(4096)  # type: ignore[attr-defined]
+            assert chunk, running.stderr.read().decode() if running.stderr else ""
+            seen += chunk
+
+        refused = captainslog("restore", str(copy), "--force", data_dir=data)
+
+        assert refused.returncode == 2
+        assert "CaptainsLog is running on this database" in refused.stderr and "stop it first" in refused.stderr
+    finally:
+        running.communicate(input=b"", timeout=60)
+    live = data / "captainslog.db"
+    assert contents(live) == [("user", "keep me"), ("assistant", "Kept.")]
+
+    forced = captainslog("restore", str(copy), "--force", data_dir=data)
+
+    assert forced.returncode == 0, forced.stderr
+    assert contents(live) == []
+    [kept] = data.glob("captainslog.db.before-restore-*")
+    assert contents(kept) == [("user", "keep me"), ("assistant", "Kept.")], "--force keeps what it replaced"
