@@ -22,6 +22,7 @@ conversations/*.json  every conversation with every message (times in UTC, ISO 8
                       that stand for old parts of it (each names the first and last message it covers)
 conversations/*/      the same conversations as readable Markdown, one file per day (your local time)
 memories.json         what the assistant remembered about you, with the message it came from
+reminders.json        your reminders: text, local time and zone, recurrence (RRULE), state, next time
 daily/                each day's summary (daily.json, and DAY.md), and the day's PDF where one is kept
 files/                images and audio you sent or the assistant made
 
@@ -45,6 +46,7 @@ def write_archive(export: PersonExport, *, now: datetime, load_pdf: PdfLoader | 
             for day, text in _markdown_days(conversation, tz):
                 archive.writestr(f"{base}/{day.isoformat()}.md", text)
         archive.writestr("memories.json", _json(export.memories))
+        archive.writestr("reminders.json", _json(export.reminders))
         archive.writestr("daily/daily.json", _json(export.daily_logs))
         for log in export.daily_logs:
             if log["summary"]:

@@ -20,6 +20,7 @@ from core.db.models import Conversation, Identity, Message, User
 from core.db.models_daily import DailyLog
 from core.db.models_files import StoredFile
 from core.db.models_memory import Memory
+from core.db.models_reminders import Reminder
 from core.db.models_summaries import Summary
 
 LEFT_OUT = "[another person's message, left out of your export]"
@@ -72,6 +73,7 @@ class PersonExport:
     daily_logs: list[dict[str, Any]]
     files: list[ExportedFile]
     daily_days: list[date]
+    reminders: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def collect(db: Database, user_id: int) -> PersonExport | None:
@@ -99,6 +101,11 @@ async def collect(db: Database, user_id: int) -> PersonExport | None:
         )
         files = (
             (await session.execute(select(StoredFile).where(StoredFile.user_id == user_id).order_by(StoredFile.id)))
+            .scalars()
+            .all()
+        )
+        reminders = (
+            (await session.execute(select(Reminder).where(Reminder.user_id == user_id).order_by(Reminder.id)))
             .scalars()
             .all()
         )
@@ -138,6 +145,20 @@ async def collect(db: Database, user_id: int) -> PersonExport | None:
         ],
         files=[ExportedFile(f.id, f.filename, f.content_type, f.data, f.created_at, f.message_id) for f in files],
         daily_days=[log.day for log in logs],
+        reminders=[
+            {
+                "id": r.id,
+                "text": r.text,
+                "local_start": r.local_start,
+                "timezone": r.timezone,
+                "recurrence": r.rrule,
+                "state": r.state,
+                "next_due": r.next_due,
+                "platform": r.platform,
+                "created_at": r.created_at,
+            }
+            for r in reminders
+        ],
     )
 
 

@@ -7,12 +7,15 @@ import json
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from core.chat import ChatService
 from core.data_export.archive import write_archive
 from core.data_export.collect import LEFT_OUT, collect
 from core.db.database import Database
 from core.llm import OpenAIModel
+from core.reminders.store import ReminderStore
+from core.reminders.times import Schedule
 from core.types import ConversationRef, PlatformIdentity
 from tests.chat_helpers import say
 from tests.conftest import make_chat_service
@@ -31,6 +34,7 @@ def test_export_data_in_the_chat_gives_a_zip_with_everything(openai_fake: FakeOp
     archive = zipfile.ZipFile(saved_file(reply))
     names = archive.namelist()
     assert "README.txt" in names and "profile.json" in names and "memories.json" in names
+    assert json.loads(archive.read("reminders.json")) == []
     profile = json.loads(archive.read("profile.json"))
     assert profile["accounts"][0]["platform"] == "terminal" and profile["accounts"][0]["user_id"] == "tester"
     [record] = [n for n in names if n.startswith("conversations/") and n.endswith(".json")]
@@ -75,6 +79,14 @@ async def test_other_peoples_words_in_a_shared_thread_are_left_out(
     ada_id = await chat_service.people.user_of(ada)  # type: ignore[attr-defined]
     assert ada_id is not None
 
+    reminders = ReminderStore(database, clock=chat_service.clock)
+    await reminders.create(
+        user_id=ada_id,
+        text="water the basil",
+        schedule=Schedule(datetime(2026, 11, 30, 9, 0), ZoneInfo("Europe/Lisbon"), "FREQ=WEEKLY;BYDAY=MO"),
+        platform="test",
+    )
+
     export = await collect(database, ada_id)
 
     assert export is not None
@@ -83,3 +95,7 @@ async def test_other_peoples_words_in_a_shared_thread_are_left_out(
     assert LEFT_OUT in texts or all("Bob" not in t for t in texts)
     archive = zipfile.ZipFile(io.BytesIO(write_archive(export, now=datetime(2026, 11, 24, tzinfo=UTC))))
     assert not any(b"90k" in archive.read(name) for name in archive.namelist())
+    [reminder] = json.loads(archive.read("reminders.json"))
+    assert (reminder["text"], reminder["local_start"], reminder["timezone"], reminder["recurrence"]) == (
+        "water the basil", "2026-11-30T09:00:00", "Europe/Lisbon", "FREQ=WEEKLY;BYDAY=MO"
+    )
