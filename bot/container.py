@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from alembic.util import CommandError as AlembicError
 from sqlalchemy.exc import SQLAlchemyError
@@ -63,9 +64,11 @@ def api_key_for(settings: Settings) -> str:
     if key:
         return key
     if settings.openai_base_url.rstrip("/") == OPENAI_DEFAULT_BASE_URL:
+        here = Path.cwd()
+        where = "" if (here / ".env").is_file() else f" There is no .env in {here}: run captainslog from its folder."
         raise ConfigError(
             "OPENAI_API_KEY is not set: put your key in .env (see .env.example), "
-            "or set OPENAI_BASE_URL to a local OpenAI-compatible server."
+            "or set OPENAI_BASE_URL to a local OpenAI-compatible server." + where
         )
     return "not-needed"
 

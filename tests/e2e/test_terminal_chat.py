@@ -370,6 +370,8 @@ def test_a_missing_api_key_stops_with_one_clear_line(other_commands: dict[str, F
     assert session.returncode == 2
     assert len(session.problems) == 1
     assert session.problems[0].startswith("captainslog: OPENAI_API_KEY is not set")
+    # Started in a folder without a .env (the usual reason): it says so.
+    assert session.problems[0].endswith(f"There is no .env in {session.data_dir.parent}: run captainslog from its folder.")
     assert PROMPT not in session.stdout, "the chat never started"
     assert "Traceback" not in session.stdout + session.stderr
     assert not session.data_dir.exists(), "a failed start leaves no data folder or log file behind"
