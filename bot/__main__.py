@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings()
         command = args.command or ("run" if settings.platforms else "chat")
         if command in ("chat", "run", "link"):
-            from bot.container import api_key_for
+            from bot.model import api_key_for
 
             api_key_for(settings)  # a missing key fails here, before the log file and data folder are made
         if command == "chat":

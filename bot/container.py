@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from alembic.util import CommandError as AlembicError
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +14,7 @@ from bot.daily_wiring import DailyServices, build_daily, worker_name
 from bot.errors import ConfigError, first_line
 from bot.forget_wiring import add_forget_me_cleanup
 from bot.identity_wiring import IdentityServices, build_identity, tidy_at_start
+from bot.model import api_key_for, build_model  # noqa: F401 - part of this module's interface
 from bot.scheduler import DailyScheduler
 from bot.settings_wiring import build_settings_page
 from bot.web import WebServer
@@ -37,7 +37,7 @@ from core.identity.profile import Profiles
 from core.identity.signin import SignInResult
 from core.limits import LimitSettings, UsageLimits
 from core.link_previews import LinkPreviews, previews_command
-from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
+from core.llm import OpenAIModel
 from core.media.commands import VoiceCommands, voice_commands
 from core.media.files import StoredFiles
 from core.media.safe_image import ImageLimits, SafeImages, apply_pillow_limit
@@ -56,31 +56,6 @@ from core.tools.confirm import ConfirmationStep, PendingActions, confirm_first
 from core.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
-
-
-def api_key_for(settings: Settings) -> str:
-    """The key to send; local OpenAI-compatible servers (Ollama, vLLM, LM Studio) need none."""
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
-    if key:
-        return key
-    if settings.openai_base_url.rstrip("/") == OPENAI_DEFAULT_BASE_URL:
-        here = Path.cwd()
-        where = "" if (here / ".env").is_file() else f" There is no .env in {here}: run captainslog from its folder."
-        raise ConfigError(
-            "OPENAI_API_KEY is not set: put your key in .env (see .env.example), "
-            "or set OPENAI_BASE_URL to a local OpenAI-compatible server." + where
-        )
-    return "not-needed"
-
-
-def build_model(settings: Settings) -> OpenAIModel:
-    return OpenAIModel(
-        api_key=api_key_for(settings),
-        base_url=settings.openai_base_url,
-        models=settings.models,
-        timeout=settings.openai_timeout,
-        max_retries=settings.openai_max_retries,
-    )
 
 
 @dataclass

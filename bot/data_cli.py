@@ -122,7 +122,7 @@ async def run_import_chatgpt(settings: Settings, who: str, source: Path, *, summ
 
 async def _summarise_days(settings: Settings, db: Database, user_id: int) -> str:
     """Summarise the imported days that have no summary yet; one line saying what was done."""
-    from bot.container import build_model
+    from bot.model import build_model
     from core.data_import.summaries import summarise_imported_days
     from core.summaries.writer import SummaryWriter
     from core.timefmt import zone

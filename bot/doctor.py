@@ -17,10 +17,10 @@ from adapters.discord.service import point_discord_at, start_failure_sentence
 from adapters.errors import PlatformStartError, PlatformUnreachable
 from adapters.slack.credentials import check_bot_token, open_socket_url
 from bot.config import Settings
-from bot.container import build_model
 from bot.errors import ConfigError, first_line
 from bot.font_check import font_advice, uncovered_scripts
 from bot.google_checks import google_checks
+from bot.model import build_model
 from bot.web_checks import web_problems, web_server_on
 from core.db.database import Database
 from core.db.url import DatabaseUrlError, normalize_database_url
