@@ -101,7 +101,7 @@ class DiscordService:
         api_url: str = "https://discord.com/api/v10",
         gateway_url: str = "wss://gateway.discord.gg/",
         dev_guild: str | None = None,
-        guild_ready_timeout: float = 2.0,
+        guild_ready_timeout: float = 0.5,  # discord.py waits this after the last GUILD_CREATE, even with none
         outbox: Outbox | None = None,
         attachments: AttachmentPolicy | None = None,
         gate: StrangerGate | None = None,
