@@ -185,7 +185,7 @@ class AdvisoryLocks:
                 async with self.engine.connect() as connection:
                     try:
                         rows = await connection.execute(_BATCH[name], {"ns": ADVISORY_NAMESPACE, "ids": keys})
-                        by_position = dict(rows.tuples().all())
+                        by_position = {int(row[0]): row[1] for row in rows.all()}
                         return [by_position[n] for n in range(1, len(keys) + 1)]
                     except DBAPIError as exc:
                         if not (exc.connection_invalidated and attempt == 1):
