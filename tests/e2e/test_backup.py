@@ -108,14 +108,20 @@ def test_restore_checks_before_it_replaces_anything(tmp_path: Path, openai_fake:
     assert refused.returncode == 2 and "made by a newer CaptainsLog (schema f00dfeed0001)" in refused.stderr
 
 
-def test_restore_never_overwrites_a_database_with_messages_without_force(
-    tmp_path: Path, openai_fake: FakeOpenAI
-) -> None:
+def backed_up_empty_database(tmp_path: Path, openai_fake: FakeOpenAI) -> tuple[Path, Path]:
+    """A migrated bot folder, a backup of it while still empty, and the model's next answer "Kept."."""
     data = tmp_path / "bot" / "data"
     assert captainslog("migrate", data_dir=data).returncode == 0
     copy = tmp_path / "empty-copy.db"
     assert captainslog("backup", str(copy), data_dir=data).returncode == 0
     openai_fake.queue(Reply("Kept."))
+    return data, copy
+
+
+def test_restore_never_overwrites_a_database_with_messages_without_force(
+    tmp_path: Path, openai_fake: FakeOpenAI
+) -> None:
+    data, copy = backed_up_empty_database(tmp_path, openai_fake)
     talked = subprocess.run(
         [sys.executable, "-m", "bot", "chat"],
         input="keep me\n",
@@ -182,11 +188,7 @@ async def test_postgresql_is_backed_up_with_pg_dump_and_restored_with_force(
 def test_restore_is_refused_while_a_chat_runs_and_keeps_what_it_replaces(
     tmp_path: Path, openai_fake: FakeOpenAI
 ) -> None:
-    data = tmp_path / "bot" / "data"
-    assert captainslog("migrate", data_dir=data).returncode == 0
-    copy = tmp_path / "empty-copy.db"
-    assert captainslog("backup", str(copy), data_dir=data).returncode == 0
-    openai_fake.queue(Reply("Kept."))
+    data, copy = backed_up_empty_database(tmp_path, openai_fake)
     running = subprocess.Popen(
         [sys.executable, "-m", "bot", "chat", "--transcript"],
         stdin=subprocess.PIPE,
