@@ -13,7 +13,9 @@ from core.db.url import normalize_database_url
 from core.model_names import ModelNames
 from core.timefmt import is_valid_zone
 
-EMPTY_IS_A_VALUE = frozenset({"allowed_accounts", "allowed_emails"})
+# Where an empty value is a decision, not "the default": the allowlists (nobody that way), and the Slack signing
+# secret, whose own check refuses it empty in HTTP mode (anyone could sign requests) and drops it in Socket Mode.
+EMPTY_IS_A_VALUE = frozenset({"allowed_accounts", "allowed_emails", "slack_signing_secret"})
 
 
 def _local_user() -> str:
