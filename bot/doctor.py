@@ -13,7 +13,7 @@ import discord
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
 
-from adapters.discord.service import point_discord_at, start_failure_sentence
+from adapters.discord.endpoints import point_discord_at, start_failure_sentence
 from adapters.errors import PlatformStartError, PlatformUnreachable
 from adapters.slack.credentials import check_bot_token, open_socket_url
 from bot.config import Settings
