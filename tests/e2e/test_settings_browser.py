@@ -75,6 +75,7 @@ async def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]
 async def test_open_the_link_change_the_time_zone_and_see_the_confirmation(
     browser: object, sqlite_db: Database, model: OpenAIModel, tmp_path: Path
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -96,7 +97,7 @@ async def test_open_the_link_change_the_time_zone_and_see_the_confirmation(
             driver.get(f"http://localhost:{server.port}/test-chat")  # type: ignore[attr-defined]
             driver.find_element(By.ID, "open").click()  # type: ignore[attr-defined]
             # The link's page is only a button (a link preview's GET spends nothing); pressing it opens the page.
-            WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Open your settings")  # type: ignore[arg-type]
+            WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Open your settings")  # type: ignore[arg-type]
             driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # type: ignore[attr-defined]
             WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/settings")  # type: ignore[arg-type]
             driver.back()  # type: ignore[attr-defined]  # back to the link's page: the link is spent now
@@ -136,7 +137,10 @@ async def test_open_the_link_change_the_time_zone_and_see_the_confirmation(
         def sign_out() -> tuple[str, str]:
             driver.get(server.url + "/settings")  # type: ignore[attr-defined]
             driver.find_element(By.ID, "signout").click()  # type: ignore[attr-defined]
-            WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Signed out")  # type: ignore[arg-type]
+            # The old page's h1 can go stale while the POST's answer loads: look again rather than fail.
+            WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: d.find_element(By.TAG_NAME, "h1").text == "Signed out"  # type: ignore[arg-type]
+            )
             driver.get(server.url + "/settings")  # type: ignore[attr-defined]
             return "Signed out", driver.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]
 

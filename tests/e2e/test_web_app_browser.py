@@ -91,6 +91,7 @@ def _csp_errors(driver: Any) -> list[str]:
 async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
     browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -103,7 +104,7 @@ async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
 
     def sign_in_and_chat() -> tuple[list[str], str, str]:
         driver.get(link)
-        WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         WebDriverWait(driver, 20).until(
             lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
@@ -183,6 +184,7 @@ async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
 async def test_reload_mid_answer_finishes_it_once_and_stop_stops_the_next(
     browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -194,7 +196,7 @@ async def test_reload_mid_answer_finishes_it_once_and_stop_stops_the_next(
 
     def reload_mid_answer() -> tuple[int, str]:
         driver.get(link)
-        WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         WebDriverWait(driver, 20).until(
             lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
@@ -243,6 +245,7 @@ def _axe_script() -> str:
 async def test_every_page_passes_axe_without_serious_violations(
     browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -259,7 +262,7 @@ async def test_every_page_passes_axe_without_serious_violations(
 
     def audit() -> dict[str, list[str]]:
         driver.get(link)
-        WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         WebDriverWait(driver, 20).until(
             lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
@@ -290,6 +293,7 @@ async def test_every_page_passes_axe_without_serious_violations(
 async def test_attach_an_image_in_the_browser(
     browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -306,7 +310,7 @@ async def test_attach_an_image_in_the_browser(
 
     def send_photo() -> str:
         driver.get(link)
-        WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         WebDriverWait(driver, 20).until(
             lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
