@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -212,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.db.url import DatabaseUrlError
 
     command: str = args.command or "run"
+    exit_code = 0
     try:
         settings = _settings()
         command = args.command or ("run" if settings.platforms else "chat")
@@ -264,19 +266,24 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_migrate(settings))
         else:
             configure_logging("ERROR")
-            return asyncio.run(_doctor(settings))
+            exit_code = asyncio.run(_doctor(settings))
+        sys.stdout.flush()  # inside the try: a reader that left (`| head -1`) is a BrokenPipeError caught below
     except (ConfigError, DatabaseUrlError) as exc:
         print(f"captainslog: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `captainslog link | head -1`: the reader left. Point stdout at nothing so the exit's flush is quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # a one-shot command (backup, export-data …) failing: one line, not a traceback
         if command in ("chat", "run"):
             raise
         log.debug("captainslog %s failed", command, exc_info=exc)
         print(f"captainslog: {command} failed: {first_line(exc)}", file=sys.stderr)
         return 1
-    return 0
+    return exit_code
 
 
 if __name__ == "__main__":

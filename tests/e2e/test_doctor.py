@@ -176,3 +176,20 @@ def test_doctor_finds_the_emoji_and_cjk_fonts_ci_installs(openai_fake: FakeOpenA
     result = run("doctor", tmp_path, openai_fake)
 
     assert "✓ PDF fonts cover emoji, Chinese and Japanese" in report(result)
+
+
+def test_output_to_a_reader_that_left_ends_quietly(openai_fake: FakeOpenAI, tmp_path: Path) -> None:
+    # `captainslog doctor | head -1`: the reader is gone before the report is written.
+    env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+    env.update(PYTHONPATH=str(REPO_ROOT), OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=openai_fake.base_url)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "doctor"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader leaves at once
+
+    errors = process.stderr.read().decode()
+    process.wait(timeout=90)
+
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+    assert process.returncode == 141
