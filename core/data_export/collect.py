@@ -10,7 +10,7 @@ Secrets (Google tokens, sign-in states) are never part of it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -72,7 +72,6 @@ class PersonExport:
     memories: list[dict[str, Any]]
     daily_logs: list[dict[str, Any]]
     files: list[ExportedFile]
-    daily_days: list[date]
     reminders: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -144,7 +143,6 @@ async def collect(db: Database, user_id: int) -> PersonExport | None:
             {"day": log.day, "state": log.state, "summary": log.summary, "drive_link": log.drive_link} for log in logs
         ],
         files=[ExportedFile(f.id, f.filename, f.content_type, f.data, f.created_at, f.message_id) for f in files],
-        daily_days=[log.day for log in logs],
         reminders=[
             {
                 "id": r.id,
