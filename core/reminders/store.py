@@ -92,6 +92,10 @@ class ReminderStore:
             count = await session.scalar(
                 select(func.count()).select_from(_TABLE).where(_TABLE.c.user_id == user_id, _TABLE.c.state.in_(OPEN))
             )
+            if self.max_active == 0:
+                raise LimitReached(
+                    "reminders are turned off on this assistant (REMINDERS_PER_USER is 0), so I can't set one."
+                )
             if (count or 0) >= self.max_active:
                 raise LimitReached(
                     f"you already have {count} reminders, the most I keep for one person; cancel one first."

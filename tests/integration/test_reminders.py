@@ -10,6 +10,7 @@ import pytest
 from core.clock import ManualClock
 from core.db.database import Database
 from core.reminders.occurrences import OccurrenceRepository
+from core.reminders.store import LimitReached
 from core.reminders.times import Schedule, TimeRefused
 from tests.reminder_helpers import Kit, Platform, assistant_messages, kit, make_user
 
@@ -295,3 +296,20 @@ async def test_limits_refuse_the_past_the_too_frequent_the_too_far_and_the_too_m
     await make(datetime(2026, 12, 8, 13, 0))
     with pytest.raises(TimeRefused, match="already have 2 reminders"):
         await make(datetime(2026, 12, 9, 13, 0))
+
+
+async def test_reminders_turned_off_say_so_instead_of_counting_zero(database: Database) -> None:
+    clock = ManualClock(datetime(2026, 12, 7, 12, 0, tzinfo=UTC))
+    k = kit(database, clock, [Platform("discord")], max_active=0)
+    ana = await make_user(database, "Ana", timezone="Europe/Lisbon")
+
+    with pytest.raises(LimitReached) as refused:
+        await k.store.create(
+            user_id=ana, text="x", schedule=Schedule(datetime(2026, 12, 8, 9, 0), LISBON), platform="discord"
+        )
+
+    assert (
+        str(refused.value)
+        == "reminders are turned off on this assistant (REMINDERS_PER_USER is 0), so I can't set one."
+    )
+    assert await k.store.of_user(ana) == []
