@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import html
 import logging
 import socket
@@ -23,7 +24,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from bot.link_pages import add_link_routes, confirmation_page, connect_question, form_is_from_this_browser
 from bot.settings_page import SettingsPage, add_settings_routes
-from bot.webapp import add_webapp
+from bot.webapp import WebApp, add_webapp
+from bot.webapp.auth import GOOGLE_STATE_COOKIE, signed_in
 from bot.webapp.chat import MAX_FRAME_BYTES
 from core.identity.signin import CALLBACK_PATH, Outcome, SignIn, SignInResult
 from core.identity.states import StateRefused
@@ -41,6 +43,7 @@ h1{{font-size:1.4rem}}</style></head>
 """
 
 _TITLES = {
+    Outcome.WEB_SIGNED_IN: "You're signed in",
     Outcome.SIGNED_IN: "You're signed in",
     Outcome.CONNECTED: "Google is connected",
     Outcome.NOT_ALLOWED: "Not allowed",
@@ -127,12 +130,18 @@ def create_app(
         return RedirectResponse(url, status_code=303, headers=_NO_STORE)
 
     @app.get(CALLBACK_PATH)
-    async def callback(state: str = "", code: str | None = None, error: str | None = None) -> Response:
+    async def callback(
+        request: Request, state: str = "", code: str | None = None, error: str | None = None
+    ) -> Response:
         signin: SignIn | None = app.state.signin
         if signin is None:
             return page("Sign-in is not set up", "This assistant has no Google sign-in configured.", 404)
+        bound = request.cookies.get(GOOGLE_STATE_COOKIE, "")
+        same_browser = bool(state) and hmac.compare_digest(bound.encode(), state.encode())
         try:
-            result = await signin.complete(state, code, error=error)
+            result = await signin.complete(state, code, error=error, same_browser=same_browser)
+            if result.outcome is Outcome.WEB_SIGNED_IN:
+                return await web_session(request, result)
         except Exception:
             log.exception("sign-in callback failed")
             return page(_TITLES[Outcome.FAILED], "Something went wrong on our side. Please try again later.", 500)
@@ -144,6 +153,18 @@ def create_app(
             return confirmation_page(result, secure=signin.public_url.startswith("https://"))
         await report(result)
         return page(_TITLES[result.outcome], result.message, _STATUS.get(result.outcome, 400))
+
+    async def web_session(request: Request, result: SignInResult) -> Response:
+        """A Google sign-in to the web app: open its session and go on to the chat."""
+        web: WebApp | None = app.state.webapp
+        cookie = None
+        if web is not None and result.identity is not None and result.user_id is not None:
+            cookie = await web.sessions.open_for(result.identity, result.user_id)
+        if web is None or cookie is None:
+            return page(_TITLES[Outcome.NOT_ALLOWED], "This account may not use the web app.", 403)
+        response = signed_in(request, web, cookie)
+        response.delete_cookie(GOOGLE_STATE_COOKIE, path=CALLBACK_PATH, secure=web.sessions.secure_cookie)
+        return response
 
     return app
 

@@ -27,6 +27,7 @@ from core.clock import Clock, ManualClock, Sleep
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.llm import ModelNames, OpenAIModel
+from core.people import People
 from core.tokens import TokenCounter
 from core.tools.builtin import builtin_tools
 from core.tools.calculator import Calculator
@@ -211,6 +212,7 @@ def make_chat_service(
     checkpoint_interval: float = 1.0,
     clock: Clock | None = None,
     sleep: Sleep | None = None,
+    people: People | None = None,
 ) -> ChatService:
     """A ChatService on real components; tests vary only what they need.
 
@@ -226,6 +228,7 @@ def make_chat_service(
         checkpoint_interval=checkpoint_interval,
         clock=clock or ManualClock(TEST_NOW),
         sleep=sleep or asyncio.sleep,
+        people=people,
     )
 
 

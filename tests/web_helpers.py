@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import date
 
 import httpx
@@ -13,19 +14,25 @@ from fastapi import FastAPI
 from bot.settings_page import SettingsPage
 from bot.web import create_app
 from bot.webapp import WebApp
+from core.access import AccessPolicy
 from core.chat import ChatService
 from core.clock import ManualClock
 from core.db.database import Database
 from core.google.tokens import TokenCipher
 from core.identity.access_tokens import AccessTokens
 from core.identity.account import AccountSettings
+from core.identity.allowlist import EmailAllowlist
+from core.identity.linking import AccountLinker
 from core.identity.profile import Profiles
 from core.identity.settings_access import SettingsAccess
+from core.identity.signin import SignIn
 from core.identity.states import OAuthStateStore
 from core.identity.web_sessions import WebSessions
 from core.llm import OpenAIModel
 from core.memory.wiring import LongTermMemory, MemorySettings, add_long_term_memory
+from core.people import People
 from core.types import PlatformIdentity
+from tests.google_helpers import GoogleKit
 
 SECRET_KEY = "web-app-test-secret-0123456789abcdef-xyz"
 ADA = PlatformIdentity("test", "w1", "ada", "Ada")
@@ -115,3 +122,25 @@ def add_vision(kit: WebKit, base_url: str) -> OpenAIModel:
         messages=MessageRepository(kit.db), counter=kit.chat.counter,
     )  # fmt: skip
     return vision_model
+
+
+def add_google_signin(kit: WebKit, signin: SignIn) -> None:
+    """Offer "Sign in with Google" on the kit's app, as the container does when Google is configured."""
+    kit.app.state.signin = signin
+    kit.app.state.webapp = replace(kit.app.state.webapp, google_signin=True)
+
+
+def google_people(db: Database, clock: ManualClock, emails: list[str]) -> People:
+    """The people of a set-up with Google sign-in: test accounts let in, and the emails of ``emails``."""
+    return People(db, accounts=AccessPolicy(("test:*",)), email_allowed=EmailAllowlist(emails), clock=clock)
+
+
+def google_signin(kit: WebKit, google: GoogleKit, emails: list[str]) -> SignIn:
+    """Sign-in with Google on the kit's database, through the Google fake of ``google``."""
+    signin = SignIn(
+        oauth=google.oauth, states=OAuthStateStore(kit.db, google.cipher, clock=kit.clock),
+        linker=AccountLinker(kit.db, clock=kit.clock), allowlist=EmailAllowlist(emails), tokens=google.store,
+        public_url=kit.sessions.public_url, on_linked=kit.chat.people.changed,
+    )  # fmt: skip
+    add_google_signin(kit, signin)
+    return signin

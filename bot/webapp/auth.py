@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import logging
 import secrets
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.settings_page import nonce_csrf, read_form
-from bot.webapp.deps import COOKIE, HEADERS, OPEN_COOKIE, WebApp, checked_form, render, session_person, webapp
+from bot.webapp.deps import COOKIE, CSP, HEADERS, OPEN_COOKIE, WebApp, checked_form, render, session_person, webapp
+from core.identity.signin import CALLBACK_PATH, SignIn
 from core.identity.states import StateProblem, StateRefused
 from core.identity.web_sessions import WEB_LINK_PATH, WebUser
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
+GOOGLE_START_PATH = "/signin-with-google"
+GOOGLE_STATE_COOKIE = "captainslog_google_state"
 LINK_PROBLEMS = {
     StateProblem.UNKNOWN: "This sign-in link is not valid. Ask for a new one with /account in the chat.",
     StateProblem.USED: "This sign-in link was already used. Ask for a new one with /account in the chat.",
@@ -45,7 +49,14 @@ async def home(person: WebUser | None = Depends(session_person)) -> Response:
 async def signin_page(
     request: Request, web: WebApp = Depends(webapp), person: WebUser | None = Depends(session_person)
 ) -> Response:
-    return render(request, "signin.html", person=person, google=web.google_signin)
+    signin: SignIn | None = getattr(request.app.state, "signin", None)
+    google = web.google_signin and signin is not None
+    response = render(request, "signin.html", person=person, google=google)
+    if signin is not None and google:
+        # The button's POST is answered with a redirect to Google: the form-action must allow its origin.
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(signin.oauth.config.auth_url))
+        response.headers["Content-Security-Policy"] = CSP.replace("form-action 'self'", f"form-action 'self' {origin}")
+    return response
 
 
 @router.get(WEB_LINK_PATH + "/{token}")
@@ -76,11 +87,33 @@ async def open_link(token: str, request: Request, web: WebApp = Depends(webapp))
         cookie = await web.sessions.open(token)
     except StateRefused as refused:
         return message(request, "This link no longer works", LINK_PROBLEMS[refused.problem], 400)
-    response = render(request, "moving_on.html", target="/chat")
+    response = signed_in(request, web, cookie)
     response.delete_cookie(OPEN_COOKIE, path=WEB_LINK_PATH, secure=web.sessions.secure_cookie, httponly=True)
+    return response
+
+
+def signed_in(request: Request, web: WebApp, cookie: str) -> Response:
+    """The page that sets a new session's cookie and moves on to the chat by itself."""
+    response = render(request, "moving_on.html", target="/chat")
     response.set_cookie(
         COOKIE, cookie, max_age=int(web.sessions.lifetime.total_seconds()), path="/",
         secure=web.sessions.secure_cookie, httponly=True, samesite="strict",
+    )  # fmt: skip
+    return response
+
+
+@router.post(GOOGLE_START_PATH)
+async def sign_in_with_google(request: Request, web: WebApp = Depends(webapp)) -> Response:
+    """Off to Google's consent; the state goes into a cookie the callback compares (this browser only)."""
+    signin: SignIn | None = getattr(request.app.state, "signin", None)
+    if signin is None or not web.google_signin:
+        return message(request, "Not available", "This assistant has no Google sign-in configured.", 404)
+    state, url = await signin.start_web()
+    response = RedirectResponse(url, status_code=303, headers=HEADERS)
+    # Lax: the callback is a top-level navigation coming back from Google's site.
+    response.set_cookie(
+        GOOGLE_STATE_COOKIE, state, max_age=600, path=CALLBACK_PATH, secure=web.sessions.secure_cookie,
+        httponly=True, samesite="lax",
     )  # fmt: skip
     return response
 

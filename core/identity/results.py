@@ -18,6 +18,7 @@ class Outcome(enum.StrEnum):
     DENIED = "denied"  # the person cancelled on Google's consent screen
     INVALID_LINK = "invalid_link"  # unknown, used or expired state
     FAILED = "failed"  # Google's answer could not be trusted or obtained
+    WEB_SIGNED_IN = "web_signed_in"  # signed in to the web app with Google: the callback opens a session
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,8 +34,12 @@ from core.types import PlatformIdentity
 
 log = logging.getLogger(__name__)
 
-# The states a Google callback may use; other purposes (the settings page) are refused here.
+# The states a short link (/signin/<state>) may use; other purposes (the settings page) are refused there.
 GOOGLE_PURPOSES = frozenset({Purpose.SIGNIN, Purpose.CONNECT_GOOGLE})
+# The states the callback may use: those, and the web app's own "Sign in with Google" (started by a POST).
+CALLBACK_PURPOSES = GOOGLE_PURPOSES | {Purpose.WEB_SIGNIN}
+# The account of a state made by "Sign in with Google" before Google said who it is.
+WEB_PENDING = PlatformIdentity("google", "", "", "")
 
 CALLBACK_PATH = "/oauth/google/callback"
 
@@ -47,6 +51,10 @@ _STATE_MESSAGES = {
 }
 
 
+WEB_OTHER_BROWSER = (
+    "This sign-in was started in another browser (or its cookie is gone), so nothing happened. "
+    "Press Sign in with Google again in this browser."
+)
 WRONG_GOOGLE = (
     "Nothing was connected: {email} is not the Google account this assistant account signed in with. "
     "Connect again and choose that Google account (a /connect link is for its own person only)."
@@ -93,6 +101,14 @@ class SignIn:
         state = await self.states.create(Purpose.CONNECT_GOOGLE, identity, new_code_verifier(), user_id=user_id)
         return f"{self.public_url}/signin/{state}"
 
+    async def start_web(self) -> tuple[str, str]:
+        """A sign-in to the web app with Google: the new state and Google's consent URL for it.
+
+        The caller binds the state to the browser (a cookie the callback compares with it)."""
+        verifier = new_code_verifier()
+        state = await self.states.create(Purpose.WEB_SIGNIN, WEB_PENDING, verifier)
+        return state, self.oauth.authorization_url(state=state, code_verifier=verifier, scopes=SIGNIN_SCOPES)
+
     async def consent_url(self, state: str) -> str:
         """Google's consent URL for a pending link; raises StateRefused when the link is no longer valid."""
         pending = await self.states.peek(state)
@@ -112,15 +128,23 @@ class SignIn:
     def state_message(self, problem: StateProblem) -> str:
         return _STATE_MESSAGES[problem]
 
-    async def complete(self, state: str, code: str | None, *, error: str | None = None) -> SignInResult:
-        """Finish at the callback: use up the state, exchange the code, verify the ID token, then link or store."""
+    async def complete(
+        self, state: str, code: str | None, *, error: str | None = None, same_browser: bool = False
+    ) -> SignInResult:
+        """Finish at the callback: use up the state, exchange the code, verify the ID token, then link or store.
+
+        ``same_browser``: the callback came with the cookie :meth:`start_web` 's caller set for this state;
+        a web sign-in without it (a callback URL sent to someone else's browser) is refused."""
         try:
-            if (await self.states.peek(state)).purpose not in GOOGLE_PURPOSES:
+            if (await self.states.peek(state)).purpose not in CALLBACK_PURPOSES:
                 raise StateRefused(StateProblem.UNKNOWN)  # never used up by a callback that is not its own
             pending = await self.states.consume(state)
         except StateRefused as refused:
             log.info("sign-in callback refused: state %s", refused.problem.value)
             return SignInResult(Outcome.INVALID_LINK, _STATE_MESSAGES[refused.problem])
+        if pending.purpose is Purpose.WEB_SIGNIN and not same_browser:
+            log.info("web sign-in refused: the callback came to another browser than the one that started it")
+            return SignInResult(Outcome.INVALID_LINK, WEB_OTHER_BROWSER)
         who = pending.identity
         if error or not code:
             log.info("sign-in for %s ended at Google: %s", who.key, (error or "no code")[:40])
@@ -140,6 +164,8 @@ class SignIn:
             )
         if pending.purpose is Purpose.CONNECT_GOOGLE:
             return await self._connect(pending, grant, verified.email)
+        if pending.purpose is Purpose.WEB_SIGNIN:
+            return await self._web(verified.email, verified.subject)
         if not self.allowlist.allows(verified.email):
             log.info("sign-in for %s refused: %s is not on the allowlist", who.key, verified.email)
             return SignInResult(
@@ -150,6 +176,22 @@ class SignIn:
             )
         # Nothing is linked yet: the link may have been forwarded, so the page names the account first.
         return await self.approval.ask(who, verified.email)
+
+    async def _web(self, email: str, subject: str) -> SignInResult:
+        """The web app's sign-in: the Google account itself is the person's account (no approval needed: it
+        is the verified owner of the email), linked to the user of that email (made when there is none)."""
+        if not self.allowlist.allows(email) or not subject:
+            log.info("web sign-in refused: %s is not on the allowlist", email)
+            return SignInResult(
+                Outcome.NOT_ALLOWED, f"{email} is not allowed to use this assistant. Ask its owner to add you.",
+                email=email,
+            )  # fmt: skip
+        account = PlatformIdentity("google", "", subject, email)
+        user_id = await self.linker.link(account, email)
+        if self.on_linked is not None:
+            await self.on_linked()  # every process decides this account again
+        log.info("user %s signed in to the web app with Google", user_id)
+        return SignInResult(Outcome.WEB_SIGNED_IN, f"Signed in as {email}.", account, user_id, email)
 
     async def _connect(self, pending: PendingState, grant: TokenGrant, email: str) -> SignInResult:
         who = pending.identity

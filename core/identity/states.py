@@ -26,6 +26,7 @@ class Purpose(enum.StrEnum):
     CONNECT_GOOGLE = "connect_google"
     SETTINGS_PAGE = "settings_page"  # the link to the settings page (bot/settings_page.py)
     SIGNED_OUT = "signed_out"  # a settings session ended by its Sign out button (kept until it would expire)
+    WEB_SIGNIN = "web_signin"  # "Sign in with Google" on the web app's sign-in page (no chat account yet)
 
 
 class StateProblem(enum.StrEnum):

@@ -101,14 +101,22 @@ class WebSessions:
         await self.check_link(token)
         pending = await self.states.consume(token)
         assert pending.user_id is not None
-        who = pending.identity
+        return await self._store(pending.identity, pending.user_id)
+
+    async def open_for(self, identity: PlatformIdentity, user_id: int) -> str | None:
+        """A session of an account just signed in elsewhere (Google's callback); None unless it has access."""
+        if await admitted(self.people, identity, user_id) is None:
+            return None
+        return await self._store(identity, user_id)
+
+    async def _store(self, who: PlatformIdentity, user_id: int) -> str:
         raw = secrets.token_urlsafe(32)
         now = self.clock()
         async with self.db.engine.begin() as conn:
             await conn.execute(
                 insert(WebSession).values(
                     token_hash=token_hash(raw),
-                    user_id=pending.user_id,
+                    user_id=user_id,
                     platform=who.platform,
                     workspace=who.workspace,
                     platform_user_id=who.user_id,
@@ -118,7 +126,7 @@ class WebSessions:
                     expires_at=now + self.lifetime,
                 )
             )
-        log.info("web app: session opened by %s (user %s)", who.key, pending.user_id)
+        log.info("web app: session opened by %s (user %s)", who.key, user_id)
         return raw
 
     async def session(self, cookie: str | None) -> WebUser | None:
