@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from alembic.util import CommandError as AlembicError
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapters.strangers import StrangerGate
 from bot.agents import Agents, build_agents
 from bot.config import Settings
 from bot.daily_wiring import DailyServices, build_daily, worker_name
@@ -29,12 +30,12 @@ from core.context import ContextBuilder
 from core.data_export.command import export_data_command
 from core.db.database import Database
 from core.db.repositories import MessageRepository
+from core.events import EventBus, SignInFinished
 from core.google.availability import GoogleAvailability
 from core.google.tools import calendar_tools
 from core.identity.commands import GoogleParts, IdentityCommands, identity_commands
 from core.identity.notices import IdentityNotices
 from core.identity.profile import Profiles
-from core.identity.signin import SignInResult
 from core.limits import LimitSettings, UsageLimits
 from core.link_previews import LinkPreviews, previews_command
 from core.llm import OpenAIModel
@@ -75,6 +76,8 @@ class Container:
     agents: Agents
     identity: IdentityServices
     notices: IdentityNotices
+    events: EventBus
+    gate: StrangerGate  # the access gate every platform shares
     daily: DailyServices | None = None
     memory: LongTermMemory | None = None
     previews: LinkPreviews | None = None  # who wants link previews on their answers (/settings previews)
@@ -133,14 +136,9 @@ class Container:
         for warning in accounts.warnings():
             log.warning("ALLOWED_ACCOUNTS: %s", warning)
 
-        async def on_linked() -> None:
-            await people.changed()
-
-        async def on_signed_in(result: SignInResult) -> None:
-            await notices.signed_in(result)
-
+        events = EventBus()  # subscribed below, while wiring; nothing publishes before the services start
         try:
-            ids = build_identity(settings, db, clock=clock, on_linked=on_linked, on_signed_in=on_signed_in)
+            ids = build_identity(settings, db, clock=clock, events=events)
         except ConfigError:
             await db.dispose()
             raise
@@ -162,6 +160,11 @@ class Container:
             signin=google.signin if google is not None else None,
             connection_changed=availability.forget if availability is not None else None,
         )
+        events.subscribe(SignInFinished, lambda event: notices.signed_in(event.result))
+        # One access gate for every platform: a stranger is refused once per window, then ignored; a finished
+        # sign-in (allowed or not) gives that account a fresh decision at its next message.
+        gate = StrangerGate(people, clock=clock)
+        events.subscribe(SignInFinished, lambda event: gate.forget(event.identity))
         if google is not None:
             google.signin.approval.tell = notices.tell
         google_tools = (
@@ -321,6 +324,8 @@ class Container:
             agents=agents,
             identity=ids,
             notices=notices,
+            events=events,
+            gate=gate,
             daily=daily,
             memory=memory,
             reminders=reminders,

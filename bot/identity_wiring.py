@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.web import SignedInHook, WebServer, create_app
+from bot.web import WebServer, create_app
 from bot.web_checks import web_problems
 from core.clock import Clock, system_clock
 from core.db.database import Database
+from core.events import EventBus
 from core.google.api import GoogleApi
 from core.google.calendar import CalendarClient
 from core.google.connection import GoogleConnections
@@ -78,13 +78,15 @@ def build_identity(
     db: Database,
     *,
     clock: Clock = system_clock,
-    on_linked: Callable[[], Awaitable[None]] | None = None,
-    on_signed_in: SignedInHook | None = None,
+    events: EventBus | None = None,
 ) -> IdentityServices:
     """The allowlist, the linker, the Google services (when configured) and the web server (not started).
 
+    Sign-ins are published on ``events`` (:class:`SignInFinished`, :class:`AccountLinked`): subscribe first.
+
     Raises ConfigError when the web server would run with a weak SECRET_KEY or a PUBLIC_URL that is
     not an absolute http(s) address (bot/web_checks.py)."""
+    events = events if events is not None else EventBus()
     problems = web_problems(settings)
     if problems:
         raise ConfigError(" ".join(problems))
@@ -106,14 +108,14 @@ def build_identity(
             allowlist=allowlist,
             tokens=tokens,
             public_url=settings.public_base_url,
-            on_linked=on_linked,
+            events=events,
         )
         google = GoogleServices(signin, tokens, GoogleConnections(tokens, oauth), DriveClient(api), CalendarClient(api))
     elif allowlist:
         raise ConfigError(
             "ALLOWED_EMAILS is set but GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are not: nobody could sign in."
         )
-    app = create_app(signin=google.signin if google else None, on_signed_in=on_signed_in)
+    app = create_app(signin=google.signin if google else None, events=events)
     return IdentityServices(allowlist, linker, google, WebServer(app, host=settings.web_host, port=settings.web_port))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adapters.strangers import StrangerGate
 from bot.config import Settings
 from bot.container import Container
 from bot.runtime import Service
@@ -23,12 +22,8 @@ def build_platform_services(container: Container, *, outbox: Outbox | None = Non
     settings = container.settings
     outbox = outbox if outbox is not None else container.outbox
     services: list[Service] = []
-    # One access gate for every platform: a stranger is refused once per window, then ignored.
-    gate = StrangerGate(container.chat.people, clock=container.clock)
+    gate = container.gate
     web = container.web_services()
-    if web:
-        # A finished sign-in (allowed or not) gives that account a fresh decision at its next message.
-        web[0].app.state.sign_in_listeners.append(gate.forget)
     if settings.discord_configured:
         from adapters.discord import DiscordService
 

@@ -14,7 +14,6 @@ import hmac
 import html
 import logging
 import socket
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,12 +26,11 @@ from bot.settings_page import SettingsPage, add_settings_routes
 from bot.webapp import WebApp, add_webapp
 from bot.webapp.auth import GOOGLE_STATE_COOKIE, signed_in
 from bot.webapp.chat import MAX_FRAME_BYTES
+from core.events import EventBus, GoogleConnected, SignInFinished
 from core.identity.signin import CALLBACK_PATH, Outcome, SignIn, SignInResult
 from core.identity.states import StateRefused
 
 log = logging.getLogger(__name__)
-
-SignedInHook = Callable[[SignInResult], Awaitable[None]]
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -62,33 +60,27 @@ def page(title: str, message: str, status: int = 200) -> HTMLResponse:
 
 
 def create_app(
-    *, signin: SignIn | None, on_signed_in: SignedInHook | None = None, settings_page: SettingsPage | None = None
+    *, signin: SignIn | None, events: EventBus | None = None, settings_page: SettingsPage | None = None
 ) -> FastAPI:
-    """The web app. ``on_signed_in`` is awaited with every callback result that names an account
-    (success and refusal), e.g. to DM the user; keep it quick (spawn the DM as background work).
-    Both may also be set later on ``app.state.signin`` / ``app.state.on_signed_in``; the settings page
-    (bot/settings_page.py, ``/settings``) on ``app.state.settings_page``."""
+    """The web app. Every sign-in step that names an account is published on ``events`` as
+    :class:`SignInFinished` (success, refusal, waiting to confirm), a Google connection also as
+    :class:`GoogleConnected`; subscribe before the app is built. ``app.state.signin`` may be set
+    later (a test); the settings page (bot/settings_page.py, ``/settings``) is ``app.state.settings_page``."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    # Read at each request, so the container (or a test) may set it after the server has bound its port.
+    # Read at each request, so a test may set it after the server has bound its port.
     app.state.signin = signin
-    app.state.on_signed_in = on_signed_in
-    # Told the account of every finished sign-in attempt (e.g. StrangerGate.forget: its link is used up).
-    app.state.sign_in_listeners = []
     app.state.settings_page = settings_page
     add_settings_routes(app)
     add_webapp(app)  # the web app (bot/webapp): answers 404 until app.state.webapp is set
+    bus = events if events is not None else EventBus()
 
     async def report(result: SignInResult) -> None:
-        """Tell the hook (a DM to the account) and the listeners about a finished step."""
-        on_signed_in: SignedInHook | None = app.state.on_signed_in
-        if on_signed_in is not None and result.identity is not None:
-            try:
-                await on_signed_in(result)
-            except Exception:
-                log.exception("the sign-in hook failed for %s", result.identity.key)
-        if result.identity is not None:
-            for listener in app.state.sign_in_listeners:
-                listener(result.identity)
+        """Publish a finished step (the DM to the account, the access gate's reset… subscribe to it)."""
+        if result.identity is None:
+            return
+        await bus.publish(SignInFinished(result))
+        if result.outcome is Outcome.CONNECTED and result.user_id is not None:
+            await bus.publish(GoogleConnected(result.user_id))
 
     # Before the /signin/{token} routes: POST /signin/confirm must not be taken for a token.
     add_link_routes(app, report)
@@ -147,9 +139,7 @@ def create_app(
             return page(_TITLES[Outcome.FAILED], "Something went wrong on our side. Please try again later.", 500)
         if result.outcome is Outcome.CONFIRM:
             # Nothing happened yet: the person confirms on this page (bot/link_pages.py); the link is spent.
-            if result.identity is not None:
-                for listener in app.state.sign_in_listeners:
-                    listener(result.identity)
+            await report(result)
             return confirmation_page(result, secure=signin.public_url.startswith("https://"))
         await report(result)
         return page(_TITLES[result.outcome], result.message, _STATUS.get(result.outcome, 400))

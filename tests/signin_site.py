@@ -14,8 +14,10 @@ from sqlalchemy import text
 from bot.web import WebServer, create_app
 from core.clock import ManualClock
 from core.db.database import Database
+from core.events import AccountLinked, EventBus, SignInFinished
 from core.identity.allowlist import EmailAllowlist
 from core.identity.linking import AccountLinker
+from core.identity.results import Outcome
 from core.identity.signin import CALLBACK_PATH, SignIn, SignInResult
 from core.identity.states import OAuthStateStore
 from core.types import PlatformIdentity
@@ -64,14 +66,17 @@ class Site:
 @pytest.fixture
 async def site(database: Database, google_fake: FakeGoogle) -> AsyncIterator[Site]:
     clock = ManualClock(datetime(2026, 6, 1, 8, 0, tzinfo=UTC))
-    app = create_app(signin=None)
+    events = EventBus()
+    app = create_app(signin=None, events=events)
     server = WebServer(app, host="127.0.0.1", port=0)
     await server.start()
     kit = GoogleKit(database, google_fake, redirect_uri=server.url + CALLBACK_PATH)
     holder: list[Site] = []
 
-    async def bump() -> None:
+    def bump(_event: AccountLinked) -> None:
         holder[0].bumps.append(1)
+
+    events.subscribe(AccountLinked, bump)
 
     signin = SignIn(
         oauth=kit.oauth,
@@ -80,13 +85,16 @@ async def site(database: Database, google_fake: FakeGoogle) -> AsyncIterator[Sit
         allowlist=EmailAllowlist(["ada@example.org", "*@team.example.org"]),
         tokens=kit.store,
         public_url=server.url,
-        on_linked=bump,
+        events=events,
     )
     s = Site(server, signin, kit, clock, google_fake, database)
     holder.append(s)
 
-    async def hook(result: SignInResult) -> None:
-        s.results.append(result)
+    def hook(event: SignInFinished) -> None:
+        if event.result.outcome is not Outcome.CONFIRM:  # what the DM of a finished step sees
+            s.results.append(event.result)
+
+    events.subscribe(SignInFinished, hook)
 
     async def tell(accounts: list[PlatformIdentity], message: str) -> None:
         s.told.append(([a.key for a in accounts], message))
@@ -94,7 +102,6 @@ async def site(database: Database, google_fake: FakeGoogle) -> AsyncIterator[Sit
     signin.approval.tell = tell
 
     app.state.signin = signin
-    app.state.on_signed_in = hook
     try:
         yield s
     finally:

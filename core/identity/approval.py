@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from core.events import AccountLinked, EventBus
 from core.identity.link_requests import LinkRequestStore, PendingLink
 from core.identity.linking import AccountLinker
 from core.identity.results import Outcome, SignInResult, describe
@@ -43,14 +44,14 @@ class LinkApproval:
         requests: LinkRequestStore,
         linker: AccountLinker,
         public_url: str,
-        on_linked: Callable[[], Awaitable[None]] | None = None,
+        events: EventBus | None = None,
         tell: Tell | None = None,
     ) -> None:
         """``tell`` DMs accounts (IdentityNotices.tell); the container sets it once the Outbox exists."""
         self.requests = requests
         self.linker = linker
         self.public_url = public_url.rstrip("/")
-        self.on_linked = on_linked
+        self.events = events
         self.tell = tell
 
     async def ask(self, identity: PlatformIdentity, email: str) -> SignInResult:
@@ -122,8 +123,8 @@ class LinkApproval:
     async def _link(self, pending: PendingLink, message: str) -> SignInResult:
         user_id = await self.linker.link(pending.identity, pending.email)
         await self.requests.finish(pending.id, "linked")
-        if self.on_linked is not None:
-            await self.on_linked()
+        if self.events is not None:
+            await self.events.publish(AccountLinked(pending.identity, user_id))
         log.info("%s signed in as user %s", pending.identity.key, user_id)
         return SignInResult(Outcome.SIGNED_IN, message, pending.identity, user_id, pending.email)
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import Clock, system_clock
 from core.db.database import Database
 from core.db.models import Identity, User
+from core.db.people import PeopleRepository
 from core.types import PlatformIdentity
 
 
@@ -31,7 +32,9 @@ class AccountLinker:
         for attempt in range(2):
             try:
                 async with self.db.session() as session, session.begin():
-                    return await self._link(session, identity, email)
+                    user_id = await self._link(session, identity, email)
+                await PeopleRepository(self.db).bump()  # every process decides this account afresh
+                return user_id
             except IntegrityError:
                 # A concurrent first sign-in with the same email created the user: link to theirs.
                 if attempt == 1:
@@ -116,4 +119,5 @@ class AccountLinker:
                 # Never signed in: deleting the account would move its next message to a new, empty user.
                 return False
             await session.delete(account)
+        await PeopleRepository(self.db).bump()
         return True

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core.db.database import Database
 from core.db.models import User
+from core.db.people import PeopleRepository
 
 MAX_NAME = 80
 
 
 class Profiles:
-    """Writes to ``users``; callers then call ``People.changed()`` so every process sees the change."""
+    """Reads and writes of ``users``' profile fields. Every write tells the caches by itself: ``changed``
+    (``People.changed`` in the container: this process's decisions and the shared revision), by default
+    the shared ``people`` revision alone (other processes, and this one at its next access decision)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, changed: Callable[[], Awaitable[None]] | None = None) -> None:
         self.db = db
+        self.changed = changed or PeopleRepository(db).bump
 
     async def set_display_name(self, user_id: int, name: str) -> None:
         """The name the assistant uses for the user (instead of their email)."""
@@ -22,6 +27,7 @@ class Profiles:
             user = await session.get(User, user_id)
             if user is not None:
                 user.display_name = name
+        await self.changed()
 
     async def display_name(self, user_id: int) -> str:
         """The name the assistant uses for the user ("" for an unknown user)."""
@@ -41,3 +47,4 @@ class Profiles:
             user = await session.get(User, user_id)
             if user is not None:
                 user.settings = {**(user.settings or {}), **values}
+        await self.changed()

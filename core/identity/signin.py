@@ -10,8 +10,8 @@ email that already has accounts needs one of them to approve (core/identity/appr
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
+from core.events import EventBus
 from core.google.oauth import (
     CALENDAR_EVENTS,
     CONNECT_SCOPES,
@@ -73,22 +73,22 @@ class SignIn:
         allowlist: EmailAllowlist,
         tokens: GoogleTokenStore,
         public_url: str,
-        on_linked: Callable[[], Awaitable[None]] | None = None,
+        events: EventBus | None = None,
         approval: LinkApproval | None = None,
     ) -> None:
-        """``approval`` defaults to one on the states' database (confirmation page, owners' approval)."""
+        """``approval`` defaults to one on the states' database (confirmation page, owners' approval), which
+        publishes :class:`AccountLinked` on ``events``."""
         self.oauth = oauth
         self.states = states
         self.linker = linker
         self.allowlist = allowlist
         self.tokens = tokens
         self.public_url = public_url.rstrip("/")
-        self.on_linked = on_linked
         self.approval = approval or LinkApproval(
             requests=LinkRequestStore(states.db, clock=states.clock),
             linker=linker,
             public_url=public_url,
-            on_linked=on_linked,
+            events=events,
         )
 
     async def start(self, identity: PlatformIdentity) -> str:

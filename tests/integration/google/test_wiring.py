@@ -14,7 +14,9 @@ from bot.google_checks import google_checks
 from bot.identity_wiring import build_identity, tidy_at_start
 from core.clock import ManualClock
 from core.db.database import Database
+from core.events import EventBus, SignInFinished
 from core.google.tokens import GoogleTokenStore, TokenCipher
+from core.identity.results import Outcome
 from core.identity.signin import SignInResult
 from core.types import PlatformIdentity
 from tests.fakes.google_server import FakeGoogle
@@ -54,11 +56,10 @@ NEW_KEY = "Zk3v-9QpL2x_7RmTn4YcB8wJ1hFsE6uGdA0"
 async def test_built_from_settings_a_sign_in_works(database: Database, google_fake: FakeGoogle) -> None:
     results: list[SignInResult] = []
 
-    async def hook(result: SignInResult) -> None:
-        results.append(result)
-
+    events = EventBus()
+    events.subscribe(SignInFinished, lambda event: results.append(event.result))
     services = build_identity(
-        _settings(google_fake), database, clock=ManualClock(datetime(2026, 6, 1, tzinfo=UTC)), on_signed_in=hook
+        _settings(google_fake), database, clock=ManualClock(datetime(2026, 6, 1, tzinfo=UTC)), events=events
     )
     assert services.google is not None
     await services.web.start()
@@ -68,7 +69,11 @@ async def test_built_from_settings_a_sign_in_works(database: Database, google_fa
     finally:
         await services.web.stop()
     assert page.status_code == 200 and "ada@example.org" in page.text
-    assert [r.email for r in results] == ["ada@example.org"]
+    # The confirmation page, then the confirmed sign-in.
+    assert [(r.outcome, r.email) for r in results] == [
+        (Outcome.CONFIRM, "ada@example.org"),
+        (Outcome.SIGNED_IN, "ada@example.org"),
+    ]
     async with database.engine.connect() as conn:
         assert (await conn.execute(text("SELECT email FROM users"))).scalar_one() == "ada@example.org"
 

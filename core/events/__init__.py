@@ -1,0 +1,28 @@
+"""The in-process event bus and its typed events (see docs/architecture.md, "Events")."""
+
+from core.events.bus import EventBus, Handler
+from core.events.kinds import (
+    AccountLinked,
+    AnswerComplete,
+    DayPosted,
+    Event,
+    GoogleBroken,
+    GoogleConnected,
+    MemoryChanged,
+    PersonForgotten,
+    SignInFinished,
+)
+
+__all__ = [
+    "AccountLinked",
+    "AnswerComplete",
+    "DayPosted",
+    "Event",
+    "EventBus",
+    "GoogleBroken",
+    "GoogleConnected",
+    "Handler",
+    "MemoryChanged",
+    "PersonForgotten",
+    "SignInFinished",
+]
