@@ -140,7 +140,7 @@ def google_signin(kit: WebKit, google: GoogleKit, emails: list[str]) -> SignIn:
     signin = SignIn(
         oauth=google.oauth, states=OAuthStateStore(kit.db, google.cipher, clock=kit.clock),
         linker=AccountLinker(kit.db, clock=kit.clock), allowlist=EmailAllowlist(emails), tokens=google.store,
-        public_url=kit.sessions.public_url, on_linked=kit.chat.people.changed,
+        public_url=kit.sessions.public_url,
     )  # fmt: skip
     add_google_signin(kit, signin)
     return signin

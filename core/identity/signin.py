@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from core.events import EventBus
+from core.events import AccountLinked, EventBus
 from core.google.oauth import (
     CALENDAR_EVENTS,
     CONNECT_SCOPES,
@@ -84,6 +84,7 @@ class SignIn:
         self.allowlist = allowlist
         self.tokens = tokens
         self.public_url = public_url.rstrip("/")
+        self.events = events
         self.approval = approval or LinkApproval(
             requests=LinkRequestStore(states.db, clock=states.clock),
             linker=linker,
@@ -187,9 +188,9 @@ class SignIn:
                 email=email,
             )  # fmt: skip
         account = PlatformIdentity("google", "", subject, email)
-        user_id = await self.linker.link(account, email)
-        if self.on_linked is not None:
-            await self.on_linked()  # every process decides this account again
+        user_id = await self.linker.link(account, email)  # every process decides this account again
+        if self.events is not None:
+            await self.events.publish(AccountLinked(account, user_id))
         log.info("user %s signed in to the web app with Google", user_id)
         return SignInResult(Outcome.WEB_SIGNED_IN, f"Signed in as {email}.", account, user_id, email)
 
