@@ -47,6 +47,7 @@ Progress = Callable[[str], Awaitable[None]]
 WAITING_FOR_GOOGLE = "waiting for the user to connect Google again"
 WAITING_FOR_PDF = "waiting for the PDF libraries (Pango) to be installed"
 STOPPED = GIVEN_BACK
+POST_GRACE = 30.0  # seconds a post under way may take to finish when the process stops
 HEADING = "**Your day, {date}**"
 
 
@@ -197,8 +198,7 @@ class DailyJob:
                     ("file", OutgoingFile(self.file_name(day), "application/pdf", pdf, description="The day as a PDF"))
                 )
             platform = preferred_platform(person.settings) or _last_platform(entries)
-            await self.poster.post(record, parts, prefer_platform=platform)
-            await self._advance(record, "posted", last_error=None)
+            await self._post_to_the_end(record, parts, platform)
             self.pdfs.drop(person.id, day)
             log.info("daily log of user %s for %s posted", person.id, day)
             return Outcome.DONE
@@ -227,6 +227,29 @@ class DailyJob:
         pdf = await self.render_pdf(person, day, entries, summary)
         self.pdfs.save(person.id, day, pdf)
         return pdf
+
+    async def _post_to_the_end(
+        self, record: DailyLogRecord, parts: list[tuple[str, Content]], platform: str | None
+    ) -> None:
+        """Post the day and record it as posted, even when the process is asked to stop meanwhile.
+
+        A stop (Ctrl-D in the terminal, a signal) that cut between the post being shown and
+        "posted" being recorded would give the day back, and the next start would post it again.
+        So a post under way is finished (within POST_GRACE seconds) before the stop goes on.
+        """
+
+        async def post_and_record() -> None:
+            await self.poster.post(record, parts, prefer_platform=platform)
+            await self._advance(record, "posted", last_error=None)
+
+        posting = asyncio.ensure_future(post_and_record())
+        try:
+            await asyncio.shield(posting)
+        except asyncio.CancelledError:
+            done, _ = await asyncio.wait({posting}, timeout=POST_GRACE)
+            if not done:
+                posting.cancel()
+            raise
 
     async def _advance(self, record: DailyLogRecord, state: str, **fields: str | None) -> DailyLogRecord:
         now = self.clock()

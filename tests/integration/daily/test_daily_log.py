@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +25,9 @@ from core.db.database import Database
 from core.db.models import Message, User
 from core.google.drive import DriveClient
 from core.llm import OpenAIModel
+from core.messenger import Delivery
+from core.outbound import OutboundPart
+from core.types import PlatformIdentity
 from tests.daily_helpers import ASSISTANT, People, Process, RecordingMessenger, connect_google, daily_process, png
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.openai_server import Error, FakeOpenAI, Reply
@@ -404,6 +408,50 @@ async def test_a_stopped_run_gives_its_day_back_so_the_next_start_resumes_at_onc
     second = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "b", worker="b")
     assert (await second.runner.run_due())[(alice, DAY)] is Outcome.DONE
     assert len(openai_fake.chat_requests()) == 1 and len(slack.posts) == 1
+
+
+@dataclass
+class SlowMessenger(RecordingMessenger):
+    """A platform that takes its time to answer a post: the post is shown, the answer comes later."""
+
+    posting: asyncio.Event = field(default_factory=asyncio.Event)
+    answer: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send_part(
+        self, account: PlatformIdentity, part: OutboundPart, *, earlier_try: datetime | None = None
+    ) -> Delivery:
+        delivery = await super().send_part(account, part, earlier_try=earlier_try)
+        self.posting.set()
+        await self.answer.wait()
+        return delivery
+
+
+async def test_a_stop_while_the_day_is_being_posted_finishes_the_post_and_records_it(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    # Ctrl-D in the terminal right as the day's post appears: the post was seen, so the day is
+    # recorded as posted before the chat leaves; the next start must not show it again.
+    people = People(database)
+    alice = await people.user("Alice", timezone="Europe/Paris")
+    await people.exchange(alice, paris(10, 0), "Plan the week", "Here is the plan.", platform="slack")
+    slack = SlowMessenger("slack")
+    clock = ManualClock(paris(22, 31))
+    first = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "a", worker="a")
+    openai_fake.queue(Reply(SUMMARY))
+    running = asyncio.create_task(first.runner.run_due())
+    await slack.posting.wait()
+    running.cancel()
+    await asyncio.sleep(0)
+    assert not running.done()  # the stop waits for the post under way
+    slack.answer.set()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    record = await DailyLogRepository(database, worker="probe").get(alice, DAY)
+    assert record is not None and record.state == "posted"
+
+    again = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "b", worker="b")
+    assert (alice, DAY) not in await again.runner.run_due()
+    assert len(slack.posts) == 1 and SUMMARY in slack.posts[0].text
 
 
 async def test_stopping_the_bot_again_and_again_never_uses_up_a_days_attempts(
