@@ -21,6 +21,7 @@ from adapters.delivery import not_delivered
 from adapters.rate_window import SlidingWindow
 from adapters.render import StreamRenderer
 from adapters.surface import Surface, SurfaceLimits
+from core.buttons import Button
 from core.messenger import DeliveryError
 from core.outbound import OutboundPart
 from core.types import OutgoingFile
@@ -39,8 +40,9 @@ class OwnPost:
 class KeyedSurface(Surface, Protocol):
     """A surface whose posts can carry an idempotency key and whose own posts can be read back."""
 
-    async def post_keyed(self, text: str, key: str) -> str:
-        """Post with `key`; returns the message id (the same message when the key was seen just before)."""
+    async def post_keyed(self, text: str, key: str, buttons: Sequence[Button] = ()) -> str:
+        """Post with `key` (and `buttons` under it); returns the message id (the same message when the key
+        was seen just before)."""
         ...
 
     async def upload_keyed(self, file: OutgoingFile, key: str) -> str:
@@ -81,7 +83,7 @@ async def deliver_part(surface: KeyedSurface, part: OutboundPart, *, earlier_try
         posted.append(hit.id)
     if len(posted) == len(pieces):
         return posted
-    renderer = StreamRenderer(_Keyed(surface, part.key, len(posted)))
+    renderer = StreamRenderer(_Keyed(surface, part.key, len(posted), buttons=(len(pieces) - 1, part.buttons)))
     expected = await renderer.show_complete(part.text, over=posted, over_shown=True)
     if len(renderer.parts) < expected:
         done = f" ({len(renderer.parts)} of {expected} parts were posted)" if renderer.parts else ""
@@ -109,8 +111,11 @@ async def _file(surface: KeyedSurface, file: OutgoingFile, key: str, seen: list[
 class _Keyed:
     """The surface as the renderer sees it, each post carrying the next piece's key and each upload the part's."""
 
-    def __init__(self, surface: KeyedSurface, key: str, first: int) -> None:
+    def __init__(
+        self, surface: KeyedSurface, key: str, first: int, *, buttons: tuple[int, Sequence[Button]] = (0, ())
+    ) -> None:
         self.surface = surface
+        self.buttons_at, self.buttons = buttons  # the piece that carries them (the last one), and them
         self.key = key
         self.next = first
         self.uploaded = ""
@@ -133,7 +138,8 @@ class _Keyed:
         return self.surface.format_note(note)
 
     async def post(self, text: str) -> str:
-        message_id = await self.surface.post_keyed(text, piece_key(self.key, self.next))
+        buttons = self.buttons if self.next == self.buttons_at else ()
+        message_id = await self.surface.post_keyed(text, piece_key(self.key, self.next), buttons)
         self.next += 1  # only once it is there: a retried post keeps its key
         return message_id
 

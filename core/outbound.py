@@ -16,21 +16,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from core.buttons import Button
 from core.messenger import Delivery
 from core.types import OutgoingFile, PlatformIdentity
 
 
 @dataclass(frozen=True, slots=True)
 class OutboundPart:
-    """One part of a post: its text, or one file. ``key`` is the same on every try."""
+    """One part of a post: its text, or one file. ``key`` is the same on every try.
+
+    ``buttons`` go under a text's last message (see :mod:`core.buttons`)."""
 
     key: str
     text: str = ""
     file: OutgoingFile | None = None
+    buttons: tuple[Button, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.file is None) == (not self.text):
             raise ValueError("a part is either a text or a file")
+        if self.buttons and self.file is not None:
+            raise ValueError("buttons go with a text")
 
 
 @runtime_checkable

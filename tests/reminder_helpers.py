@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
 
+from core.buttons import Button
 from core.clock import ManualClock
 from core.db.database import Database
 from core.db.models import Identity, Message, User
@@ -29,6 +30,7 @@ class Post:
     account: PlatformIdentity
     text: str
     key: str
+    buttons: tuple[Button, ...] = ()
 
 
 @dataclass
@@ -61,7 +63,7 @@ class Platform:
             raise DeliveryError("the person does not accept direct messages from me")
         seen = [n for n, post in enumerate(self.posts) if post.key == part.key]
         if not (earlier_try is not None and seen):
-            self.posts.append(Post(account, part.text, part.key))
+            self.posts.append(Post(account, part.text, part.key, part.buttons))
             seen = [len(self.posts) - 1]
         place = ConversationRef(self.platform, account.workspace, f"dm-{account.user_id}")
         return Delivery(self.platform, place, (f"{self.platform}-{seen[0]}",))

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from adapters.delivery import close_interrupted
+from adapters.discord.buttons import on_press
 from adapters.discord.endpoints import point_discord_at, start_failure_sentence
 from adapters.discord.limits import DiscordBudget
 from adapters.discord.logs import fold_reconnect_tracebacks
@@ -110,6 +111,7 @@ class DiscordService:
         self.client.event(self.on_message)
         self.client.event(self.on_raw_message_edit)
         self.client.event(self.on_raw_message_delete)
+        self.client.event(self.on_interaction)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -301,6 +303,10 @@ class DiscordService:
         finally:
             if task is not None:
                 self._answers.discard(task)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A press on one of the bot's buttons (slash commands go through the command tree)."""
+        await on_press(interaction, self.commands)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         content = payload.data.get("content")

@@ -27,10 +27,12 @@ import aiohttp
 import discord
 
 from adapters.budget import RateBudget
+from adapters.discord.buttons import view_of
 from adapters.discord.limits import MAX_MESSAGE_CHARS, DiscordBudget
 from adapters.part_delivery import OwnPost
 from adapters.rate_window import Priority, SlidingWindow
 from adapters.surface import DeliveryError, RateLimited, SurfaceLimits
+from core.buttons import Button
 from core.types import OutgoingFile
 
 log = logging.getLogger(__name__)
@@ -125,8 +127,10 @@ class DiscordSurface:
         while len(self._posted) > 50:  # a long answer has a few parts; keep the newest
             del self._posted[next(iter(self._posted))]
 
-    async def post_keyed(self, text: str, key: str) -> str:
-        """Post with the key's nonce: Discord dedupes a retry within a few minutes, in any process."""
+    async def post_keyed(self, text: str, key: str, buttons: Sequence[Button] = ()) -> str:
+        """Post with the key's nonce (and `buttons` under it): Discord dedupes a retry within a few minutes."""
+        if buttons:
+            return await self._send_keyed(key, text, view=view_of(buttons))
         return await self._send_keyed(key, text)
 
     async def upload_keyed(self, file: OutgoingFile, key: str) -> str:

@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.delivery import close_interrupted
 from adapters.errors import PlatformStartError
 from adapters.slack.answers import AnswerRunner
+from adapters.slack.buttons import ButtonPresses
 from adapters.slack.commands import SlashCommands
 from adapters.slack.conversations import ConversationHandler, SurfaceFactory
 from adapters.slack.credentials import check_bot_token, open_socket_url
@@ -118,8 +119,13 @@ class SlackService:
         )
         self.messenger = SlackMessenger(self.client, self.surfaces)
         self.slash_commands = SlashCommands(commands=commands, identities=self.identities, surfaces=self.surfaces)
+        presses = ButtonPresses(commands=commands, identities=self.identities, surfaces=self.surfaces)
         register_listeners(
-            self.app, conversations=self.conversations, slash_commands=self.slash_commands, spawn=self.spawn
+            self.app,
+            conversations=self.conversations,
+            slash_commands=self.slash_commands,
+            presses=presses,
+            spawn=self.spawn,
         )
         self.endpoint = SlackHttpEndpoint(self.app)
         self._socket: AsyncSocketModeHandler | None = None

@@ -32,9 +32,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.budget import RateBudget
 from adapters.part_delivery import OwnPost
 from adapters.rate_window import SlidingWindow
+from adapters.slack.blocks import blocks_of
 from adapters.slack.mrkdwn import escape, to_mrkdwn
 from adapters.slack.workspace import Workspace
 from adapters.surface import DeliveryError, RateLimited, SurfaceLimits
+from core.buttons import Button
 from core.types import OutgoingFile
 
 log = logging.getLogger(__name__)
@@ -150,12 +152,13 @@ class SlackSurface:
         """Post a message here; returns its ts (also when the answer was lost but the post was made)."""
         return await self.post_keyed(text, uuid.uuid4().hex)
 
-    async def post_keyed(self, text: str, post_id: str) -> str:
-        """Post a message carrying `post_id` in its metadata; returns its ts."""
+    async def post_keyed(self, text: str, post_id: str, buttons: Sequence[Button] = ()) -> str:
+        """Post a message carrying `post_id` in its metadata (and `buttons` under it); returns its ts."""
         try:
             response = await self._once.chat_postMessage(
                 channel=self.channel,
                 text=text,
+                blocks=blocks_of(text, buttons) if buttons else None,
                 thread_ts=self.thread_ts or None,
                 unfurl_links=False,
                 unfurl_media=False,

@@ -82,7 +82,10 @@ class TerminalMessenger:
         earlier (ended) session may have printed is printed again in this one, where it was not seen."""
         if account.platform != PLATFORM or account.user_id != self.user:
             raise DeliveryError(f"{account.key} is not the terminal user")
-        return self._show(part.text, (part.file,) if part.file is not None else ())
+        text = part.text
+        if part.buttons:  # no buttons here: the command each one runs, to type
+            text += "\n" + " · ".join(f"{b.label}: {b.typed}" for b in part.buttons)
+        return self._show(text, (part.file,) if part.file is not None else ())
 
     def _show(self, text: str, files: Sequence[OutgoingFile]) -> Delivery:
         if text:

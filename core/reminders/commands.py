@@ -1,4 +1,8 @@
-"""``/reminders``: list them (next time, recurrence, where they go), and cancel, pause or resume one."""
+"""``/reminders``: list them (next time, recurrence, where they go), and cancel, pause or resume one.
+
+The buttons under a reminder and under a confirmation run the same command with the
+lines "done 3", "snooze 3 20m" (or 1h, morning), "reschedule 3" and "undo 3".
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,16 @@ from collections.abc import Awaitable, Callable
 
 from core.clock import Clock
 from core.commands import Command, CommandOption, CommandReply, CommandRequest
+from core.reminders.buttons import snooze_until
 from core.reminders.store import ReminderRecord, ReminderStore
-from core.reminders.words import line
+from core.reminders.times import TimeRefused
+from core.reminders.words import confirmation, line, when
 from core.types import PlatformIdentity
 
 UserOf = Callable[[PlatformIdentity], Awaitable[int | None]]
 USAGE = "/reminders, or /reminders cancel 3 | pause 3 | resume 3"
-_ACTION = re.compile(r"^\s*(cancel|pause|resume|list)?\s*#?(\d+)?\s*$", re.IGNORECASE)
+_ACTION = re.compile(r"^\s*(cancel|pause|resume|list|done|snooze|reschedule|undo)?\s*#?(\d+)?\s*(.*?)\s*$",
+                     re.IGNORECASE)  # fmt: skip
 _DONE = {"cancel": "Cancelled", "pause": "Paused", "resume": "Resumed"}
 _ABLE = {"cancel": "cancelled", "pause": "paused", "resume": "resumed"}
 
@@ -35,7 +42,9 @@ class ReminderCommands:
         match = _ACTION.match(request.options.get("action", ""))
         if match is None:
             return CommandReply(f"I didn't understand that. Use {USAGE}.", private=True)
-        action, number = (match.group(1) or "list").lower(), match.group(2)
+        action, number, rest = (match.group(1) or "list").lower(), match.group(2), match.group(3)
+        if rest and action != "snooze":
+            return CommandReply(f"I didn't understand that. Use {USAGE}.", private=True)
         if action == "list":
             mine = await self.store.of_user(user_id)
             if not mine:
@@ -47,6 +56,8 @@ class ReminderCommands:
         if number is None:
             return CommandReply(f"Which one? For example /reminders {action} 3 (the numbers are in /reminders).",
                                 private=True)  # fmt: skip
+        if action in _PRESSED:
+            return await _PRESSED[action](self, user_id, int(number), rest)
         operation: Callable[[int, int], Awaitable[ReminderRecord | None]] = getattr(self.store, action)
         done = await operation(user_id, int(number))
         if done is None:
@@ -55,6 +66,51 @@ class ReminderCommands:
             )
         self.changed()
         return CommandReply(f"{_DONE[action]}: {line(done, self.clock())}", private=True)
+
+    async def _done(self, user_id: int, number: int, _rest: str) -> CommandReply:
+        done = await self.store.done(user_id, number)
+        if done is None:
+            return CommandReply(f"You have no reminder #{number}; see /reminders.", private=True)
+        self.changed()
+        if done.rrule is not None and done.state == "active":
+            return CommandReply(f"✅ Done. Next time: {when(done, self.clock())}.", private=True)
+        return CommandReply("✅ Done.", private=True)
+
+    async def _snooze(self, user_id: int, number: int, rest: str) -> CommandReply:
+        current = await self.store.get(number, user_id=user_id)
+        if current is None:
+            return CommandReply(f"You have no reminder #{number}; see /reminders.", private=True)
+        try:
+            until = snooze_until(rest or "20m", self.clock(), current.zone)
+            made = await self.store.snooze(user_id, number, until)
+        except TimeRefused as exc:
+            return CommandReply(f"I couldn't snooze it: {exc}", private=True)
+        if made is None:
+            return CommandReply(f"Reminder #{number} cannot be snoozed any more.", private=True)
+        self.changed()
+        return CommandReply(f"💤 Snoozed to {when(made, self.clock())}.", private=True)
+
+    async def _reschedule(self, user_id: int, number: int, _rest: str) -> CommandReply:
+        current = await self.store.get(number, user_id=user_id)
+        if current is None:
+            return CommandReply(f"You have no reminder #{number}; see /reminders.", private=True)
+        return CommandReply(f"When should “{current.text}” come instead? Tell me, e.g. “move it to Friday at 9”.",
+                            private=True)  # fmt: skip
+
+    async def _undo(self, user_id: int, number: int, _rest: str) -> CommandReply:
+        cancelled = await self.store.cancel(user_id, number)
+        if cancelled is None:
+            return CommandReply(f"Reminder #{number} is no longer open; nothing to undo.", private=True)
+        self.changed()
+        return CommandReply(f"↩️ Undone: {confirmation(cancelled, self.clock())} is cancelled.", private=True)
+
+
+_PRESSED: dict[str, Callable[[ReminderCommands, int, int, str], Awaitable[CommandReply]]] = {
+    "done": ReminderCommands._done,
+    "snooze": ReminderCommands._snooze,
+    "reschedule": ReminderCommands._reschedule,
+    "undo": ReminderCommands._undo,
+}
 
 
 def reminder_commands(handler: ReminderCommands) -> list[Command]:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from core.clock import Clock
 from core.messenger import DeliveryError
+from core.reminders.buttons import reminder_buttons
 from core.reminders.occurrences import (
     FAILED,
     MAX_ATTEMPTS,
@@ -81,8 +82,9 @@ class ReminderDelivery:
                 earlier = held.started_at if held.state == SENDING and held.account == account else None
                 held = await self.occurrences.begin_send(held, account, self.clock())
                 spoken = await self.speaker.send(
-                    reminder.user_id, account, held.idempotency_key, text, earlier_try=earlier
-                )
+                    reminder.user_id, account, held.idempotency_key, text, earlier_try=earlier,
+                    buttons=reminder_buttons(reminder.id),
+                )  # fmt: skip
             except LeaseLost:
                 log.warning("reminder occurrence %s: lease lost, another process delivers it", held.id)
                 return "lost"

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.buttons import Button
 from core.clock import Clock
 from core.db.database import Database
 from core.db.repositories import ConversationRepository
@@ -50,9 +51,17 @@ class Speaker:
         return self.outbox.messenger(platform) is not None
 
     async def send(
-        self, user_id: int, account: PlatformIdentity, key: str, text: str, *, earlier_try: datetime | None
+        self,
+        user_id: int,
+        account: PlatformIdentity,
+        key: str,
+        text: str,
+        *,
+        earlier_try: datetime | None,
+        buttons: tuple[Button, ...] = (),
     ) -> Spoken:
-        """Post `text` in the account's DM under `key` (looking for an earlier try's post first).
+        """Post `text` (with `buttons` under it) in the account's DM under `key` (looking for an earlier
+        try's post first).
 
         Raises :class:`DeliveryError` (``retryable`` for passing trouble, not for a closed DM).
         """
@@ -60,7 +69,9 @@ class Speaker:
         if messenger is None:
             raise DeliveryError(f"{account.platform} is not connected right now", retryable=True)
         if isinstance(messenger, PartMessenger):
-            delivery = await messenger.send_part(account, OutboundPart(key, text=text), earlier_try=earlier_try)
+            delivery = await messenger.send_part(
+                account, OutboundPart(key, text=text, buttons=buttons), earlier_try=earlier_try
+            )
         else:
             delivery = await messenger.send_to_account(account, text)
         conversation_id = await self._conversations.open_for(delivery.conversation, user_id)

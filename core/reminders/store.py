@@ -173,6 +173,13 @@ class ReminderStore:
             next_due=to_utc(upcoming, current.zone), next_local=wall_text(upcoming),
         )  # fmt: skip
 
+    async def done(self, user_id: int, reminder_id: int) -> ReminderRecord | None:
+        """The person says it is done: a one-off still open (snoozed, say) stops; a recurring one goes on."""
+        current = await self.get(reminder_id, user_id=user_id)
+        if current is None or current.rrule is not None or current.state not in OPEN:
+            return current
+        return await self._set(reminder_id, user_id, OPEN, state=DONE, next_due=None)
+
     async def snooze(self, user_id: int, reminder_id: int, until: datetime) -> ReminderRecord | None:
         """Bring a reminder back at `until`: a one-off is moved; a recurring one gets a one-off copy."""
         current = await self.get(reminder_id, user_id=user_id)

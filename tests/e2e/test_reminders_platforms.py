@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.reminders.times import spoken, to_local
+from tests.e2e.buttons import buttons, press
 from tests.e2e.platform_bot import (
     PlatformBot,
     platform_bot_fixture,
@@ -46,3 +47,30 @@ async def test_a_reminder_arrives_at_its_time_and_comes_back_when_snoozed_in_wor
 
     listed = await bot.command(ada, "reminders")
     assert "You have no reminders." in listed.text
+
+
+async def test_a_reminder_comes_with_buttons_and_comes_back_when_snooze_is_pressed(bot: PlatformBot) -> None:
+    assert bot.clock is not None and bot.container is not None and bot.container.reminders is not None
+    await bot.container.reminders.runner.start()
+    ada = bot.new_user("ada")
+    bot.brain.main.extend([ToolCalls([("set_reminder", {"text": "call Ana", "in": "2 hours"})]), Reply("Will do.")])
+    due = bot.clock() + timedelta(hours=2)
+    answer = await bot.says(ada, "remind me in 2 hours to call Ana")
+    assert f"⏰ {spoken(to_local(due, LISBON), LISBON)}: call Ana" in answer
+
+    before = len(bot.texts(ada))
+    bot.clock.set(due)
+    assert await bot.new_texts(ada, before) == ["⏰ Reminder: call Ana"]
+    assert [b.label for b in buttons(bot, ada)] == [
+        "Done", "Snooze 20 min", "Snooze 1 hour", "Tomorrow morning", "Reschedule"
+    ]  # fmt: skip
+
+    pressed = await press(bot, ada, "Snooze 20 min")
+
+    later = due + timedelta(minutes=20)
+    assert pressed == f"⏰ Reminder: call Ana\n💤 Snoozed to {spoken(to_local(later, LISBON), LISBON)}."
+    before = len(bot.texts(ada))
+    bot.clock.set(later)
+    assert await bot.new_texts(ada, before) == ["⏰ Reminder: call Ana"]
+    assert await press(bot, ada, "Done") == "⏰ Reminder: call Ana\n✅ Done."
+    assert "You have no reminders." in (await bot.command(ada, "reminders")).text

@@ -9,7 +9,10 @@ The fake behaves like Discord where a bot can get it wrong: bot-token auth,
 per-channel rate-limit buckets with Discord's headers and 429 bodies, a global
 requests-per-second limit, content-length and empty-message validation, the
 interaction acknowledgement deadline, the "first follow-up after a defer edits
-the loading message" rule, the privileged message-content intent, and the
+the loading message" rule, message components (action rows of buttons, checked
+like Discord: five a row, labels of 80, unique custom ids of 100; a press with
+``fake.press_button(...)`` is an INTERACTION_CREATE of type 3 that callback type 7
+answers by updating the pressed message), the privileged message-content intent, and the
 gateway handshake (HELLO, heartbeats, IDENTIFY, READY, GUILD_CREATE), with
 zlib-stream transport compression when the client asks for it.
 
@@ -224,6 +227,42 @@ class _ApiError(Exception):
         self.body: JSON = {"message": message, "code": code}
         if errors is not None:
             self.body["errors"] = errors
+
+
+def _component_errors(components: Any) -> JSON:
+    """Discord's checks on message components: up to 5 action rows of up to 5 buttons, each button
+    with a label of at most 80 characters and a unique custom_id of at most 100 (a link button a url)."""
+    if not components:
+        return {}
+    if not isinstance(components, list) or len(components) > 5:
+        return _field_error("BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
+    errors: JSON = {}
+    seen: set[str] = set()
+    for r, row in enumerate(components):
+        items = row.get("components") if isinstance(row, dict) else None
+        if not isinstance(row, dict) or row.get("type") != 1 or not isinstance(items, list) or not 1 <= len(items) <= 5:
+            errors[str(r)] = _field_error("COMPONENT_LAYOUT_WIDTH_EXCEEDED", "An action row holds 1 to 5 components.")
+            continue
+        for i, item in enumerate(items):
+            problem = ""
+            custom_id = item.get("custom_id")
+            if item.get("type") != 2:
+                problem = "Only buttons are modelled by this fake."
+            elif len(str(item.get("label") or "")) > 80:
+                problem = "Must be 80 or fewer in length."
+            elif item.get("style") == 5:
+                problem = "" if item.get("url") and not custom_id else "A link button has a url and no custom_id."
+            elif not isinstance(custom_id, str) or not 1 <= len(custom_id) <= 100:
+                problem = "custom_id must be 1 to 100 characters."
+            elif custom_id in seen:
+                problem = "Component custom id cannot be duplicated"
+            if problem:
+                errors.setdefault(str(r), {}).setdefault("components", {})[str(i)] = _field_error(
+                    "COMPONENT_INVALID", problem
+                )
+            if isinstance(custom_id, str):
+                seen.add(custom_id)
+    return errors
 
 
 def _form_error(errors: JSON) -> _ApiError:
@@ -731,6 +770,64 @@ class FakeDiscord(ThreadedServer):
                     app_permissions=str(BOT_ROLE_PERMISSIONS),
                     context=0,
                 )
+            else:
+                interaction.update(user=copy.deepcopy(user), app_permissions=str(DM_APP_PERMISSIONS), context=1)
+            self._interactions[iid] = {
+                "id": iid,
+                "token": token,
+                "channel_id": channel["id"],
+                "guild_id": guild_id,
+                "user_id": user_id,
+                "created": time.perf_counter(),
+                "acked": False,
+                "callback_type": None,
+                "original_id": None,
+                "loading": False,
+                "followups": [],
+                "payload": interaction,
+            }
+            self._interaction_by_token[token] = iid
+            result = copy.deepcopy(interaction)
+        self._run_dispatch(self._dispatch_all, "INTERACTION_CREATE", lambda: interaction)
+        return result
+
+    def press_button(self, user_id: str, message_id: str, custom_id: str) -> JSON:
+        """A user presses a button of a message; dispatches INTERACTION_CREATE (type 3) and returns it.
+
+        Raises ``LookupError`` when the message shows no button with that ``custom_id``
+        (Discord offers nothing to press), e.g. once a press took the buttons away.
+        """
+        with self._lock:
+            user_id = str(user_id)
+            user = self._require_user(user_id)
+            msg = self._require_message(str(message_id))
+            buttons = [c for row in msg.get("components") or [] for c in row.get("components") or []]
+            if not any(c.get("custom_id") == custom_id for c in buttons if c.get("type") == 2):
+                raise LookupError(f"message {message_id} shows no button {custom_id!r}")
+            channel = self._channels[msg["channel_id"]]
+            iid = self._next_id()
+            token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)
+            interaction: JSON = {
+                "id": iid,
+                "application_id": self.application_id,
+                "type": 3,
+                "token": token,
+                "version": 1,
+                "channel_id": channel["id"],
+                "channel": self._interaction_channel(channel),
+                "data": {"custom_id": custom_id, "component_type": 2},
+                "message": copy.deepcopy(msg),
+                "locale": "en-US",
+                "entitlements": [],
+                "authorizing_integration_owners": {},
+                "attachment_size_limit": self.limits.max_upload_bytes or 10 * 1024 * 1024,
+            }
+            guild_id = channel.get("guild_id")
+            if guild_id:
+                member = copy.deepcopy(self._add_member_locked(guild_id, user_id))
+                member["permissions"] = str(EVERYONE_PERMISSIONS)
+                interaction.update(guild_id=guild_id, member=member, guild_locale="en-US",
+                                   app_permissions=str(BOT_ROLE_PERMISSIONS), context=0)  # fmt: skip
             else:
                 interaction.update(user=copy.deepcopy(user), app_permissions=str(DM_APP_PERMISSIONS), context=1)
             self._interactions[iid] = {
@@ -1585,6 +1682,9 @@ class FakeDiscord(ThreadedServer):
             errors["embeds"] = _field_error("MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
         if file_count > 10:
             errors["files"] = _field_error("BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+        components = _component_errors(payload.get("components"))
+        if components:
+            errors["components"] = components
         if errors:
             raise _form_error(errors)
         max_bytes = self.limits.max_upload_bytes
@@ -2147,11 +2247,24 @@ class FakeDiscord(ThreadedServer):
         msg["application_id"] = self.application_id
         msg["interaction_metadata"] = {
             "id": inter["id"],
-            "type": 2,
-            "name": inter["payload"]["data"]["name"],
+            "type": inter["payload"]["type"],
+            "name": inter["payload"]["data"].get("name", ""),
             "user": copy.deepcopy(self._users[inter["user_id"]]),
             "authorizing_integration_owners": {},
         }
+        return msg
+
+    def _update_pressed_message(self, ctx: _Ctx, inter: JSON, data: JSON) -> JSON:
+        """Callback type 7 (UPDATE_MESSAGE): edit the message whose component was pressed."""
+        pressed = inter["payload"].get("message")
+        if inter["payload"]["type"] != 3 or not pressed:
+            raise _ApiError(400, "Interaction response type 7 is only valid for component interactions", 50035)
+        msg = self._messages.get(pressed["id"])
+        if msg is None:
+            raise _ApiError(404, "Unknown Message", 10008)
+        new_attachments = self._apply_edit(ctx, msg, data)
+        msg["edited_timestamp"] = _iso(datetime.now(UTC))
+        self._record_uploads(ctx, msg, new_attachments)
         return msg
 
     async def _h_callback(self, ctx: _Ctx) -> web.Response:
@@ -2189,6 +2302,8 @@ class FakeDiscord(ThreadedServer):
                 message["attachments"] = attachments
                 self._store_message(message)
                 self._record_uploads(ctx, message, attachments)
+            elif ctype == 7:
+                message = self._update_pressed_message(ctx, inter, data)
             elif ctype == 5:
                 message = self._interaction_message(
                     inter, "", MESSAGE_FLAG_LOADING | (MESSAGE_FLAG_EPHEMERAL if ephemeral else 0)
@@ -2201,7 +2316,7 @@ class FakeDiscord(ThreadedServer):
                 inter["original_id"] = message["id"]
                 ctx.message_id = message["id"]
                 if not ephemeral:
-                    dispatch = ("MESSAGE_CREATE", message["id"])
+                    dispatch = ("MESSAGE_UPDATE" if ctype == 7 else "MESSAGE_CREATE", message["id"])
             result_message = copy.deepcopy(message)
         if dispatch:
             await self._dispatch_message(*dispatch)
@@ -2210,7 +2325,7 @@ class FakeDiscord(ThreadedServer):
         response: JSON = {
             "interaction": {
                 "id": iid,
-                "type": 2,
+                "type": inter["payload"]["type"],
                 "activity_instance_id": None,
                 "response_message_id": result_message["id"] if result_message else None,
                 "response_message_loading": ctype == 5,

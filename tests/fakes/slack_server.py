@@ -24,6 +24,11 @@ Socket Mode: ``apps.connections.open`` (app token) hands out
 ``slash_command``, ...), to every connected client.  Envelopes produced while no
 client is connected are queued and delivered on the next connect, as Slack
 retries them.  Acks are recorded in ``fake.acks``.
+
+Block Kit: ``chat.postMessage`` and ``chat.update`` check the section and actions
+blocks (``invalid_blocks``: section text over 3,000, button labels over 75, action
+ids over 255 or repeated); ``fake.press_button(...)`` sends the ``interactive``
+envelope of a ``block_actions`` press on a button the message shows.
 """
 
 from __future__ import annotations
@@ -271,6 +276,32 @@ class _TokenBucket:
         return (1 - self.tokens) / self.rate
 
 
+def _check_blocks(blocks: list[Any] | None) -> None:
+    """Slack's checks on the blocks this project sends (section text at most 3,000 characters; actions of
+    up to 25 buttons, each with a plain-text label of at most 75 and an action_id of at most 255, unique)."""
+    seen: set[str] = set()
+    for block in blocks or []:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "section":
+            text = (block.get("text") or {}).get("text") if isinstance(block.get("text"), dict) else None
+            if not isinstance(text, str) or not 1 <= len(text) <= 3000:
+                raise _ApiError("invalid_blocks")
+        elif kind == "actions":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not 1 <= len(elements) <= 25:
+                raise _ApiError("invalid_blocks")
+            for element in elements:
+                label = (element.get("text") or {}).get("text") if isinstance(element, dict) else None
+                action_id = element.get("action_id") if isinstance(element, dict) else None
+                if element.get("type") != "button" or not isinstance(label, str) or not 1 <= len(label) <= 75:
+                    raise _ApiError("invalid_blocks")
+                if not isinstance(action_id, str) or len(action_id) > 255 or action_id in seen:
+                    raise _ApiError("invalid_blocks")
+                seen.add(action_id)
+        elif kind not in ("rich_text", "context", "divider", "markdown"):
+            raise _ApiError("invalid_blocks")
+
+
 class _ApiError(Exception):
     def __init__(self, error: str, **extra: Any) -> None:
         super().__init__(error)
@@ -409,6 +440,7 @@ class FakeSlack(ThreadedServer):
         app.router.add_post("/upload/v1/{file_id}", self._upload_bytes)
         app.router.add_get("/files-pri/{key}/{name:.*}", self._download)
         app.router.add_post("/commands/{tail:.*}", self._response_url)
+        app.router.add_post("/actions/{tail:.*}", self._response_url)
         app.router.add_get("/socket", self._socket)
         app.on_shutdown.append(self._close_sockets)
         return app
@@ -658,6 +690,7 @@ class FakeSlack(ThreadedServer):
         blocks = p.get("blocks") if isinstance(p.get("blocks"), list) else None
         if not text and not blocks and not p.get("attachments"):
             raise _ApiError("no_text")
+        _check_blocks(blocks)
         text = str(text or "")
         call.text = text
         if self.limits.post_max_chars is not None and len(text) > self.limits.post_max_chars:
@@ -700,6 +733,7 @@ class FakeSlack(ThreadedServer):
         if text is not None:
             msg.text = str(text)
         if isinstance(p.get("blocks"), list):
+            _check_blocks(p["blocks"])
             msg.blocks = p["blocks"]
         msg.edited = True
         return {"channel": msg.channel, "ts": msg.ts, "text": msg.text, "message": msg.to_api()}
@@ -1387,6 +1421,57 @@ class FakeSlack(ThreadedServer):
         """A user runs ``command``; returns the delivered ``slash_commands`` envelope."""
         payload = self.slash_command_payload(user_id, command, text, channel_id)
         return self.send_envelope("slash_commands", payload, accepts_response_payload=True)
+
+    def press_button(self, user_id: str, channel_id: str, ts: str, action_id: str) -> dict[str, Any]:
+        """A user presses a button of a message; returns the delivered ``interactive`` envelope (block_actions).
+
+        Raises ``LookupError`` when the message shows no button with that ``action_id`` (a press
+        took the buttons away, say).
+        """
+        with self._lock:
+            msg = self._find(channel_id, ts)
+            if msg is None:
+                raise KeyError(f"no message {ts} in {channel_id}")
+            buttons = [
+                (block.get("block_id", ""), element)
+                for block in msg.blocks or []
+                if block.get("type") == "actions"
+                for element in block.get("elements") or []
+            ]
+            found = next(((b, e) for b, e in buttons if e.get("action_id") == action_id), None)
+            if found is None:
+                raise LookupError(f"message {ts} shows no button {action_id!r}")
+            block_id, element = found
+            team = self.user_teams.get(user_id) or self.team_id
+            name = self._user(user_id)["name"]
+            shown = msg.to_api()
+        n = next(self._ids)
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": name, "name": name, "team_id": team},
+            "api_app_id": self.app_id,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel_id, "is_ephemeral": False},
+            "trigger_id": f"{n}.{int(time.time())}.{uuid.uuid4().hex[:16]}",
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel_id, "name": "directmessage" if channel_id.startswith("D") else "general"},
+            "message": shown,
+            "state": {"values": {}},
+            "response_url": f"{self.url}/actions/{self.team_id}/{n}/{uuid.uuid4().hex}",
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "text": element.get("text"),
+                    "value": element.get("value"),
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        return self.send_envelope("interactive", payload)
 
     def texts(self, channel_id: str, bot_only: bool = True) -> list[str]:
         """Current texts of the channel's messages (the bot's only, by default)."""

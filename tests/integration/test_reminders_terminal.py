@@ -35,6 +35,8 @@ async def test_the_terminal_prints_the_reminder_and_keeps_it_in_its_conversation
     assert await k.runner.run_due() == 1
 
     assert "assistant › ⏰ Reminder: tea is ready" in out.getvalue()
+    # No buttons in a terminal: the command each one runs, to type.
+    assert "Done: /reminders done 1 · Snooze 20 min: /reminders snooze 1 20m" in out.getvalue()
     assert await assistant_messages(database, ana) == ["⏰ Reminder: tea is ready"]
 
 

@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import suppress
+from typing import Any
 
 import aiohttp
 import discord
@@ -344,3 +345,42 @@ async def test_message_content_intent_is_enforced(fake: FakeDiscord, start_bot: 
     assert (await client.wait_for("message", timeout=5)).content.endswith("for you")
     fake.user_sends_dm(bob["id"], "private")
     assert (await client.wait_for("message", timeout=5)).content == "private"
+
+
+async def test_buttons_are_checked_and_a_press_updates_the_message(fake: FakeDiscord, start_bot: StartBot) -> None:
+    client = await start_bot()
+    alice = fake.add_user(name="alice")
+    fake.user_sends_dm(alice["id"], "hi")
+    incoming: discord.Message = await client.wait_for("message", timeout=5)
+
+    twice = discord.ui.View()
+    twice.add_item(discord.ui.Button(label="A", custom_id="same"))
+    twice.add_item(discord.ui.Button(label="B", custom_id="same"))
+    with pytest.raises(discord.HTTPException) as duplicated:
+        await incoming.channel.send("pick one", view=twice)
+    assert (duplicated.value.status, duplicated.value.code) == (400, 50035)
+    view = discord.ui.View()
+    view.add_item(discord.ui.Button(label="Snooze", custom_id="snooze"))
+    view.stop()
+    sent = await incoming.channel.send("pick one", view=view)
+    with pytest.raises(LookupError):
+        fake.press_button(alice["id"], str(sent.id), "not-there")
+
+    async def answer(interaction: discord.Interaction) -> None:
+        if interaction.type == discord.InteractionType.component:
+            await interaction.response.edit_message(content="pick one\nsnoozed", view=None)
+
+    answer.__name__ = "on_interaction"
+    client.event(answer)
+    pressed = fake.press_button(alice["id"], str(sent.id), "snooze")
+    assert (pressed["type"], pressed["data"]["custom_id"], pressed["message"]["id"]) == (3, "snooze", str(sent.id))
+
+    def updated(_: FakeDiscord) -> dict[str, Any] | None:
+        message = fake.message(str(sent.id))
+        return message if message and message["content"].endswith("snoozed") else None
+
+    shown = await fake.await_for(updated, 5)
+    assert shown["components"] == [] and shown["edited_timestamp"] is not None
+    assert fake.interaction(pressed["id"])["callback_type"] == 7  # type: ignore[index]
+    with pytest.raises(LookupError):
+        fake.press_button(alice["id"], str(sent.id), "snooze")  # the buttons are gone

@@ -344,3 +344,42 @@ def test_signed_request_matches_slack_sdk_verifier(fake: FakeSlack) -> None:
     form = fake.slash_command_body("U0001", "/log", "x")
     assert verifier.is_valid_request(form, fake.signed_request("s3cret", form))
     assert fake.channel_messages("DU0001")[0].text == "over http"
+
+
+async def test_blocks_are_checked_and_a_button_press_arrives_as_block_actions(fake: FakeSlack) -> None:
+    client = web_client(fake)
+    button = {"type": "button", "text": {"type": "plain_text", "text": "Snooze"}, "action_id": "snooze"}
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(
+            channel="U0002", text="x", blocks=[{"type": "actions", "elements": [button, button]}]
+        )
+    assert refused.value.response["error"] == "invalid_blocks"
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "pick one"}},
+              {"type": "actions", "block_id": "b1", "elements": [button]}]  # fmt: skip
+    posted = await client.chat_postMessage(channel="U0001", text="pick one", blocks=blocks)
+    channel, ts = str(posted["channel"]), str(posted["ts"])
+    with pytest.raises(LookupError):
+        fake.press_button("U0001", channel, ts, "not-there")
+
+    app = AsyncApp(client=client)
+    pressed: list[dict[str, Any]] = []
+
+    @app.action("snooze")
+    async def on_snooze(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        pressed.append(body)
+        await client.chat_update(channel=body["channel"]["id"], ts=body["message"]["ts"], text="snoozed", blocks=[])
+
+    handler = AsyncSocketModeHandler(app, fake.app_token, web_client=client)
+    try:
+        await handler.connect_async()
+        await fake.await_for(lambda: fake.connected_clients() == 1)
+        envelope = fake.press_button("U0001", channel, ts, "snooze")
+        await fake.await_ack(envelope)
+        await fake.await_for(lambda: fake.texts(channel) == ["snoozed"])
+    finally:
+        await handler.close_async()
+    assert envelope["type"] == "interactive" and pressed[0]["type"] == "block_actions"
+    assert (pressed[0]["actions"][0]["action_id"], pressed[0]["user"]["id"]) == ("snooze", "U0001")
+    with pytest.raises(LookupError):
+        fake.press_button("U0001", channel, ts, "snooze")  # the buttons are gone

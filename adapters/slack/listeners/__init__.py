@@ -12,18 +12,25 @@ from typing import Any
 
 from slack_bolt.app.async_app import AsyncApp
 
+from adapters.slack.buttons import ButtonPresses
 from adapters.slack.commands import SlashCommands
 from adapters.slack.conversations import ConversationHandler
-from adapters.slack.listeners import assistant, commands, mentions, messages
+from adapters.slack.listeners import assistant, buttons, commands, mentions, messages
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], object]
 
 
 def register_listeners(
-    app: AsyncApp, *, conversations: ConversationHandler, slash_commands: SlashCommands, spawn: Spawn
+    app: AsyncApp,
+    *,
+    conversations: ConversationHandler,
+    slash_commands: SlashCommands,
+    presses: ButtonPresses,
+    spawn: Spawn,
 ) -> None:
     """Attach every listener of the assistant to ``app``."""
     messages.register(app, conversations, spawn)
     mentions.register(app, conversations, spawn)
     commands.register(app, slash_commands, spawn)
+    buttons.register(app, presses, spawn)
     assistant.register(app)
