@@ -5,7 +5,7 @@
 A real ChatService on a SQLite file answers with the in-process
 ``InstantModel`` of bench.turn_overhead, so a turn's time is the core's own plus
 whatever its steps wait for.  Memory is plugged in as the container does
-(``add_long_term_memory``) against the fake OpenAI server, whose embeddings
+(the memory feature, ``Memory``) against the fake OpenAI server, whose embeddings
 endpoint sleeps ``--embedding-delay`` seconds per request.  The user has 40
 memories and an indexed history; background work (indexing) is awaited between
 turns and not timed.  Printed: time to the first text of the answer, p50/p95,
@@ -34,12 +34,12 @@ from core.clock import system_clock
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.llm import ModelNames, OpenAIModel
-from core.memory.wiring import MemorySettings, add_long_term_memory
-from core.summaries import add_rolling_summaries
+from core.memory.wiring import MemorySettings
 from core.tokens import TokenCounter
 from core.tools.registry import ToolRegistry
 from core.types import ConversationRef, IncomingMessage, PlatformIdentity, TextDelta
 from tests.fakes.openai_server import FakeOpenAI, topic_embedding
+from tests.feature_helpers import add_memory, add_summaries
 
 SAM = PlatformIdentity("bench", "w", "sam", display_name="Sam")
 TOPICS = "sister Lisbon cello vegetarian dentist Kyoto marathon tomatoes jazz kayak".split()
@@ -88,9 +88,9 @@ async def run(
         )
         place = ConversationRef("bench", "w", "dm-sam")
         if summaries:
-            add_rolling_summaries(chat, chat.model)  # type: ignore[arg-type]
+            add_summaries(chat, chat.model)  # type: ignore[arg-type]
         if settings is not None:
-            memory = add_long_term_memory(chat, embeddings, settings)
+            memory = add_memory(chat, embeddings, settings)
             await first_text_after(chat, "hello", place)  # creates Sam
             user = await chat.people.admit(SAM)
             assert user.user is not None

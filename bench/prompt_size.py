@@ -36,11 +36,11 @@ from core.db.database import Database
 from core.db.models import Message
 from core.db.models_summaries import Summary
 from core.llm import ModelEvent, ModelFinished, ModelText, Usage
-from core.summaries import add_rolling_summaries
 from core.summaries.writer import INSTRUCTIONS
 from core.tokens import TOKENS_PER_REPLY, TokenCounter
 from core.tools.registry import ToolRegistry
 from core.types import IncomingMessage, TurnError
+from tests.feature_helpers import add_summaries
 
 SUMMARY = (
     "Ada talked about her week: meetings, a report draft due Friday, a dentist appointment, a trip to Paris "
@@ -92,7 +92,7 @@ async def grow(messages: int, budget: int, checkpoints: list[int]) -> list[tuple
             clock=clock,
             default_timezone="Europe/Paris",
         )
-        add_rolling_summaries(chat, model)  # type: ignore[arg-type]
+        add_summaries(chat, model)  # type: ignore[arg-type]
         rng = random.Random(1)
         largest = 0
         for turn in range(1, messages // 2 + 1):

@@ -42,9 +42,10 @@ from core.google.tokens import TokenCipher
 from core.identity.access_tokens import AccessTokens
 from core.identity.states import OAuthStateStore
 from core.identity.web_sessions import WebSessions
-from core.memory.wiring import LongTermMemory, MemorySettings, add_long_term_memory
+from core.memory.wiring import LongTermMemory, MemorySettings
 from core.types import PlatformIdentity
 from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.feature_helpers import add_memory
 
 SECRET = "bench-web-secret-0123456789abcdefghijkl"
 
@@ -172,7 +173,7 @@ async def history(messages: int, database: str, samples: int = 200) -> dict[str,
         async with bench_database(options, Path(folder)) as db:
             user_id = await fill(db, messages, dims)
             chat, model = await build_chat(fake, db, ("bench:*",), options)
-            memory = add_long_term_memory(chat, model, MemorySettings(embedding_dimensions=dims, extraction=False))
+            memory = add_memory(chat, model, MemorySettings(embedding_dimensions=dims, extraction=False))
             app, sessions = _app(db, chat, model, "https://bench.example", memory)
             # The filled person gets an account to sign in with: the bench identity resolves to user_id.
             from sqlalchemy import insert

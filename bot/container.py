@@ -24,6 +24,7 @@ from bot.webapp_wiring import build_web_sessions, build_webapp
 from core.access import AccessPolicy
 from core.chat import ChatService
 from core.chat.media import MediaReader
+from core.chat.pipeline import TurnPipeline
 from core.clock import Clock, system_clock
 from core.commands import CommandSet
 from core.context import ContextBuilder
@@ -31,6 +32,7 @@ from core.data_export.command import export_data_command
 from core.db.database import Database
 from core.db.repositories import MessageRepository
 from core.events import EventBus, SignInFinished
+from core.features import FeatureContext, install
 from core.google.availability import GoogleAvailability
 from core.google.tools import calendar_tools
 from core.identity.commands import GoogleParts, IdentityCommands, identity_commands
@@ -42,13 +44,12 @@ from core.llm import OpenAIModel
 from core.media.commands import VoiceCommands, voice_commands
 from core.media.files import StoredFiles
 from core.media.safe_image import ImageLimits, SafeImages, apply_pillow_limit
-from core.memory.slash import MemorySlashCommands, memory_commands
-from core.memory.wiring import LongTermMemory, MemorySettings, add_long_term_memory
+from core.memory.wiring import LongTermMemory, Memory, MemorySettings
 from core.messenger import Outbox
 from core.people import People
 from core.reminders.runner import ReminderRunner
 from core.reminders.unit import Reminders, build_reminders
-from core.summaries import add_rolling_summaries
+from core.summaries import Summaries
 from core.tasks import BackgroundTasks
 from core.tokens import TokenCounter
 from core.tools.builtin import builtin_tools
@@ -195,15 +196,19 @@ class Container:
             db=db,
         )
         agents = build_agents(settings, model, files.load_image, images=images)
+        context = ContextBuilder(
+            counter, token_budget=settings.context_token_budget, assistant_name=settings.assistant_name
+        )
+        pipeline = TurnPipeline(tasks)
+        tools = ToolRegistry.of(
+            [*builtin_tools(calculator), *agents.tools, *confirm_first(google_tools, pending), *reminders.tools]
+        )
         chat = ChatService(
             db=db,
             model=model,
-            context=ContextBuilder(
-                counter, token_budget=settings.context_token_budget, assistant_name=settings.assistant_name
-            ),
-            tools=ToolRegistry.of(
-                [*builtin_tools(calculator), *agents.tools, *confirm_first(google_tools, pending), *reminders.tools]
-            ),
+            context=context,
+            tools=tools,
+            pipeline=pipeline,
             people=people,
             default_timezone=settings.default_timezone,
             checkpoint_interval=settings.checkpoint_interval,
@@ -219,11 +224,15 @@ class Container:
                 counter=counter,
             ),
         )
-        add_rolling_summaries(chat, model, model_name=settings.summary_model or settings.chat_model)
-        if availability is not None:
-            chat.pipeline.add_before_model(availability)
-            chat.pipeline.add_before_model(ConfirmationStep(pending, ToolRegistry.of(google_tools), clock=clock))
         commands = CommandSet(chat, model)
+        features = FeatureContext(
+            db=db, clock=clock, tasks=tasks, pipeline=pipeline, tools=tools, commands=commands, events=events,
+            chat=chat, people=people, outbox=outbox,
+        )  # fmt: skip
+        install(features, Summaries(model, context, model_name=settings.summary_model or settings.chat_model))
+        if availability is not None:
+            pipeline.add_before_model(availability)
+            pipeline.add_before_model(ConfirmationStep(pending, ToolRegistry.of(google_tools), clock=clock))
         parts = (
             GoogleParts(google.signin, google.connections, google.drive, google.calendar, availability)
             if google is not None and availability is not None
@@ -262,7 +271,7 @@ class Container:
             settings_command=commands.commands.get("settings"),
             people_changed=people.changed,
         )
-        chat.pipeline.add_before_model(daily.context)
+        pipeline.add_before_model(daily.context)
         for command in daily.commands:
             commands.add(command)
         voice = VoiceCommands(
@@ -276,8 +285,7 @@ class Container:
         commands.add(previews_command(previews))
         for command in reminders.commands:
             commands.add(command)
-        memory = add_long_term_memory(
-            chat,
+        memory_feature = Memory(
             model,
             MemorySettings(
                 embedding_dimensions=settings.embedding_dimensions,
@@ -291,7 +299,12 @@ class Container:
                 index_budget_mb=settings.memory_index_budget_mb,
                 index_dir=str(settings.data_dir / "index"),
             ),
+            counter,
+            default_timezone=settings.default_timezone,
         )
+        install(features, memory_feature)
+        memory = memory_feature.services
+        assert memory is not None
         add_forget_me_cleanup(
             memory.commands,
             data_dir=settings.data_dir,
@@ -299,10 +312,6 @@ class Container:
             google=google.connections if google is not None else None,
             pdfs=daily.job.pdfs,
         )
-        for command in memory_commands(
-            MemorySlashCommands(chat, memory.commands, default_timezone=settings.default_timezone)
-        ):
-            commands.add(command)
         commands.add(export_data_command(db, user_of=people.user_of, outbox=outbox, clock=clock, pdfs=daily.job.pdfs))
         if web_sessions is not None:
             ids.web.app.state.webapp = build_webapp(

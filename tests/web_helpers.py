@@ -29,9 +29,10 @@ from core.identity.signin import SignIn
 from core.identity.states import OAuthStateStore
 from core.identity.web_sessions import WebSessions
 from core.llm import OpenAIModel
-from core.memory.wiring import LongTermMemory, MemorySettings, add_long_term_memory
+from core.memory.wiring import LongTermMemory, MemorySettings
 from core.people import People
 from core.types import PlatformIdentity
+from tests.feature_helpers import add_memory
 from tests.google_helpers import GoogleKit
 
 SECRET_KEY = "web-app-test-secret-0123456789abcdef-xyz"
@@ -53,7 +54,7 @@ class WebKit:
         self.states = OAuthStateStore(db, TokenCipher(SECRET_KEY), clock=clock)
         self.sessions = WebSessions(db, states=self.states, people=chat.people, public_url=public_url, clock=clock)
         self.tokens = AccessTokens(db, chat.people, clock=clock)
-        self.memory: LongTermMemory = add_long_term_memory(
+        self.memory: LongTermMemory = add_memory(
             chat, model, MemorySettings(embedding_dimensions=256, extraction=False)
         )
         self.pdf_days: set[tuple[int, date]] = set()

@@ -36,6 +36,10 @@ class ConversationLookup:
         """The user who owns a conversation."""
         return await self.conversations.owner_of(conversation_id)
 
+    async def of_user(self, user_id: int) -> list[tuple[int, ConversationRef, bool]]:
+        """Every conversation of a user: id, place, still open."""
+        return await self.conversations.of_user(user_id)
+
     async def close(self, ref: ConversationRef, connection: AsyncConnection | None) -> int | None:
         """Close the open conversation at ``ref``; returns the id it had in this process's cache."""
         forgotten = self._cache.pop(ref, None)

@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, aclosing
 from datetime import datetime
 
@@ -270,7 +270,15 @@ class ChatService:
         admission = await self.people.admit(identity)
         return admission.user is not None and await self.places.owner_of(conversation_id) == admission.user.id
 
+    async def admit(self, identity: PlatformIdentity) -> Admission:
+        """The access decision for this account, the same a message of it gets (commands ask it)."""
+        return await self.people.admit(identity)
+
     # -- what users can do besides talking (core/chat/user_ops.py) -----------------------
+
+    async def forget_person(self, user_id: int, delete: Callable[[int], Awaitable[object]]) -> None:
+        """/forget-me: ``delete(user_id)`` removes the rows, then the caches of this process let go of them."""
+        await self.ops.forget_person(user_id, delete)
 
     async def new_conversation(self, ref: ConversationRef) -> None:
         """Start afresh at this place: the next message opens a new conversation."""

@@ -1,7 +1,9 @@
-"""What users can do besides talking: edit or delete what they said, /new, /forget, history, time zone."""
+"""What users can do besides talking: edit or delete what they said, /new, /forget, /forget-me, history,
+time zone."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -128,6 +130,17 @@ class UserOperations:
         await self.messages.mark_deleted(message.id, deleted_at=deleted_at or self.clock())
         self._changed(message.conversation_id, message.id, "deleted")
         return True
+
+    async def forget_person(self, user_id: int, delete: Callable[[int], Awaitable[object]]) -> None:
+        """``delete(user_id)`` removes the person's rows; then this process drops what it caches of them
+        (context windows, open conversations, access decisions) so nothing points at rows that are gone."""
+        conversations = await self.places.of_user(user_id)  # read while they still exist
+        await delete(user_id)
+        for conversation_id, ref, is_open in conversations:
+            self.windows.forget(conversation_id)
+            if is_open:  # the place's open conversation was theirs: forget the cached id
+                await self.places.close(ref, None)
+        await self.people.changed()
 
     async def history(self, ref: ConversationRef, *, limit: int = 20) -> list[StoredMessage]:
         """The newest messages of the open conversation at this place, oldest first."""

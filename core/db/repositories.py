@@ -112,6 +112,17 @@ class ConversationRepository:
         async with self.db.engine.connect() as reader:
             return await reader.scalar(select(Conversation.user_id).where(Conversation.id == conversation_id))
 
+    async def of_user(self, user_id: int) -> list[tuple[int, ConversationRef, bool]]:
+        """Every conversation of a user: its id, its place and whether it is still open."""
+        columns = (Conversation.id, Conversation.platform, Conversation.workspace, Conversation.channel)
+        query = select(*columns, Conversation.thread, Conversation.closed_at).where(Conversation.user_id == user_id)
+        async with self.db.engine.connect() as reader:
+            rows = (await reader.execute(query)).all()
+        return [
+            (row.id, ConversationRef(row.platform, row.workspace, row.channel, row.thread), row.closed_at is None)
+            for row in rows
+        ]
+
     async def close(self, ref: ConversationRef, *, connection: AsyncConnection | None = None) -> bool:
         """Close the open conversation at this place; the next message starts a new one."""
         async with writing(self.db, connection) as writer:

@@ -9,19 +9,13 @@ caches about the user (access decision, open conversations, context windows).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import Row, select
 
 from core.chat import ChatService
 from core.commands import Command, CommandOption, CommandReply, CommandRequest
-from core.db.models import Conversation
 from core.db.repositories import UserRecord
 from core.memory.commands import Forgotten, MemoryCommands, MemoryLine, MemoryListing, MemoryMatches
 from core.timefmt import zone
-from core.types import ConversationRef
 
 CONFIRM_WORD = "DELETE"
 FORGET_ME_WARNING = (
@@ -67,38 +61,13 @@ class MemorySlashCommands:
                 f"{FORGET_ME_WARNING}\nTo go ahead, run /forget-me confirm:{CONFIRM_WORD}", private=True
             )
         user = await self._user(request)
-        async with self.chat.db.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        Conversation.id,
-                        Conversation.platform,
-                        Conversation.workspace,
-                        Conversation.channel,
-                        Conversation.thread,
-                        Conversation.closed_at,
-                    ).where(Conversation.user_id == user.id)
-                )
-            ).all()
         # Shielded: stopping the command (Ctrl-C in the terminal) after the deletion must not leave
         # this process's caches pointing at rows that are gone.
-        text = await asyncio.shield(self._forget_me(user.id, rows))
-        return CommandReply(text, private=True)
-
-    async def _forget_me(self, user_id: int, rows: Sequence[Row[Any]]) -> str:
-        await self.memory.forget_me(user_id)
-        # Drop what this process cached about the deleted user and conversations.
-        for row in rows:
-            self.chat.windows.forget(row.id)
-            if row.closed_at is None:  # the place's open conversation was theirs: forget the cached id
-                await self.chat.places.close(
-                    ConversationRef(row.platform, row.workspace, row.channel, row.thread), None
-                )
-        await self.chat.people.changed()
-        return FORGOTTEN
+        await asyncio.shield(self.chat.forget_person(user.id, self.memory.forget_me))
+        return CommandReply(FORGOTTEN, private=True)
 
     async def _user(self, request: CommandRequest) -> UserRecord:
-        admission = await self.chat.people.admit(request.identity)
+        admission = await self.chat.admit(request.identity)
         assert admission.user is not None  # CommandSet.run admitted the caller
         return admission.user
 

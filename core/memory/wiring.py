@@ -1,22 +1,21 @@
-"""Plug long-term memory into a ChatService: its steps, its tools, and the user operations.
-
-The container calls :func:`add_long_term_memory` once, after building the chat
-service, the way ``core.summaries.add_rolling_summaries`` is added.
-"""
+"""Long-term memory as a feature unit: recall before the model, indexing and extraction after the
+answer, the memory tools, /memory and /forget-me, and the catch-up sweep."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.chat import ChatService
+from core.features import FeatureContext, FeatureParts
 from core.llm import OpenAIModel
 from core.memory.commands import MemoryCommands
 from core.memory.embedder import Embedder
 from core.memory.search import MemorySearch, SearchOptions
+from core.memory.slash import MemorySlashCommands, memory_commands
 from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
 from core.memory.store import MemoryStore
 from core.memory.sweep import ExtractionBacklog, MemorySweep
 from core.memory.tool import ForgetMemoryTool, SearchMemoryTool
+from core.tokens import TokenCounter
 
 # A partial keyword hit counts with a cosine this much under the floor (0.30 → 0.25).
 TEXT_FLOOR_MARGIN = 0.05
@@ -54,38 +53,55 @@ class LongTermMemory:
     sweep: MemorySweep  # catches up after a model outage, every minute of the chat's clock
 
 
-def add_long_term_memory(chat: ChatService, model: OpenAIModel, settings: MemorySettings) -> LongTermMemory:
-    """Register memory's steps and tools with ``chat`` and start indexing the existing history."""
-    embedder = Embedder(model, dimensions=settings.embedding_dimensions or None)
-    store = MemoryStore(
-        chat.db,
-        embedder,
-        clock=chat.clock,
-        index_budget_bytes=settings.index_budget_mb * 1024 * 1024,
-        index_dir=settings.index_dir,
-    )
-    floor = settings.similarity_floor
-    options = SearchOptions(floor=floor, text_floor=floor - TEXT_FLOOR_MARGIN, text_match=settings.text_match)
-    search = MemorySearch(store, options=options)
-    chat.pipeline.add_before_model(
-        RecallStep(
+class Memory:
+    """The memory feature; :attr:`services` (the store, search, user operations) once installed."""
+
+    name = "memory"
+
+    def __init__(
+        self, model: OpenAIModel, settings: MemorySettings, counter: TokenCounter, *, default_timezone: str = "UTC"
+    ) -> None:
+        """``counter`` counts the chat model's tokens (recall fits its budget); ``default_timezone`` dates
+        the memories /memory lists for people who chose no time zone."""
+        self.model = model
+        self.settings = settings
+        self.counter = counter
+        self.default_timezone = default_timezone
+        self.services: LongTermMemory | None = None
+
+    def install(self, context: FeatureContext) -> FeatureParts:
+        settings, model = self.settings, self.model
+        embedder = Embedder(model, dimensions=settings.embedding_dimensions or None)
+        store = MemoryStore(
+            context.db,
+            embedder,
+            clock=context.clock,
+            index_budget_bytes=settings.index_budget_mb * 1024 * 1024,
+            index_dir=settings.index_dir,
+        )
+        floor = settings.similarity_floor
+        options = SearchOptions(floor=floor, text_floor=floor - TEXT_FLOOR_MARGIN, text_match=settings.text_match)
+        search = MemorySearch(store, options=options)
+        recall = RecallStep(
             search,
-            chat.counter,
+            self.counter,
             token_budget=settings.recall_token_budget,
             timeout=settings.recall_timeout,
             wait=settings.recall_wait,
         )
-    )
-    chat.pipeline.add_after_answer(IndexMessagesStep(store))
-    backlog = ExtractionBacklog(chat.db, clock=chat.clock)
-    extractor = None
-    if settings.extraction:
-        extractor = ExtractMemoriesStep(store, search, model, model_name=settings.extraction_model, backlog=backlog)
-        chat.pipeline.add_after_answer(extractor)
-    chat.pipeline.add_history_listener(ReindexOnChange(store))
-    chat.tools.register(SearchMemoryTool(search, limit=settings.search_limit))
-    chat.tools.register(ForgetMemoryTool(search))
-    chat.tasks.spawn("memory-backfill", store.backfill)
-    sweep = MemorySweep(store, backlog, extractor.extract if extractor else None, sleep=chat.sleep)
-    chat.tasks.spawn_loop("memory-sweep", sweep.run)
-    return LongTermMemory(store, search, MemoryCommands(chat.db, store, search), sweep)
+        backlog = ExtractionBacklog(context.db, clock=context.clock)
+        extractor = None
+        if settings.extraction:
+            extractor = ExtractMemoriesStep(store, search, model, model_name=settings.extraction_model, backlog=backlog)
+        sweep = MemorySweep(store, backlog, extractor.extract if extractor else None, sleep=context.sleep)
+        self.services = LongTermMemory(store, search, MemoryCommands(context.db, store, search), sweep)
+        slash = MemorySlashCommands(context.chat, self.services.commands, default_timezone=self.default_timezone)
+        return FeatureParts(
+            before_model=[recall],
+            after_answer=[IndexMessagesStep(store), *([extractor] if extractor is not None else [])],
+            history_listeners=[ReindexOnChange(store)],
+            tools=[SearchMemoryTool(search, limit=settings.search_limit), ForgetMemoryTool(search)],
+            commands=memory_commands(slash),
+            tasks=[("memory-backfill", store.backfill)],
+            loops=[("memory-sweep", sweep.run)],
+        )

@@ -8,13 +8,13 @@ from core.commands import CommandRequest, CommandSet
 from core.db.database import Database
 from core.db.repositories import UserRepository
 from core.llm import OpenAIModel
-from core.memory.slash import MemorySlashCommands, memory_commands
 from core.memory.steps import RECALL_HEADING
-from core.memory.wiring import MemorySettings, add_long_term_memory
+from core.memory.wiring import MemorySettings
 from core.types import ConversationRef, PlatformIdentity
 from tests.chat_helpers import ALICE, PLACE, say
 from tests.conftest import make_chat_service
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls, topic_embedding
+from tests.feature_helpers import add_memory
 
 FACT = "Ana, the user's sister, lives in Lisbon."
 BOB = PlatformIdentity("test", "w1", "bob", display_name="Bob")
@@ -33,7 +33,7 @@ async def test_a_fact_told_in_one_turn_is_recalled_and_searchable_in_later_turns
 ) -> None:
     openai_fake.embedder = topic_embedding
     chat = make_chat_service(database, model)
-    memory = add_long_term_memory(chat, model, MemorySettings(embedding_dimensions=256))
+    memory = add_memory(chat, model, MemorySettings(embedding_dimensions=256))
     await chat.tasks.wait_idle()
     openai_fake.queue(Reply("Noted!"), Reply(json.dumps({"memories": [{"text": FACT, "replaces": None}]})))
 
@@ -71,10 +71,10 @@ async def test_memory_and_forget_me_commands_end_to_end(
 ) -> None:
     openai_fake.embedder = topic_embedding
     chat = make_chat_service(database, model)
-    memory = add_long_term_memory(chat, model, MemorySettings(embedding_dimensions=256))
     commands = CommandSet(chat, model)
-    for command in memory_commands(MemorySlashCommands(chat, memory.commands, default_timezone="Europe/Paris")):
-        commands.add(command)
+    add_memory(
+        chat, model, MemorySettings(embedding_dimensions=256), commands=commands, default_timezone="Europe/Paris"
+    )
     openai_fake.queue(Reply("Noted!"), Reply(json.dumps({"memories": [{"text": FACT, "replaces": None}]})))
     await say(chat, "Remember that my sister Ana lives in Lisbon")
     await chat.tasks.wait_idle()

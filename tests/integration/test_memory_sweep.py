@@ -22,10 +22,11 @@ from core.db.models_memory import MessageEmbedding
 from core.db.repositories import UserRepository
 from core.llm import OpenAIModel
 from core.memory.sweep import SWEEP_INTERVAL
-from core.memory.wiring import MemorySettings, add_long_term_memory
+from core.memory.wiring import MemorySettings
 from tests.chat_helpers import ALICE, say
 from tests.conftest import TEST_NOW, make_chat_service
 from tests.fakes.openai_server import FakeOpenAI, Reply, topic_embedding
+from tests.feature_helpers import add_memory
 
 HANG = 30.0  # seconds of real time before a wait counts as a hang (against a hang only)
 SISTER = "Ana, the user's sister, lives in Lisbon."
@@ -62,7 +63,7 @@ async def test_after_the_embeddings_endpoint_comes_back_the_sweep_indexes_and_ex
 ) -> None:
     clock = ManualClock(TEST_NOW)
     chat = make_chat_service(database, model, clock=clock, sleep=clock.sleep)
-    memory = add_long_term_memory(chat, model, MemorySettings(embedding_dimensions=256))
+    memory = add_memory(chat, model, MemorySettings(embedding_dimensions=256))
     await chat.tasks.wait_idle()
 
     async def swept() -> None:
@@ -108,7 +109,7 @@ async def test_the_sweep_handles_a_bounded_batch_per_pass(
 ) -> None:
     clock = ManualClock(TEST_NOW)
     chat = make_chat_service(database, model, clock=clock, sleep=clock.sleep)
-    memory = add_long_term_memory(chat, model, MemorySettings(embedding_dimensions=256, extraction=False))
+    memory = add_memory(chat, model, MemorySettings(embedding_dimensions=256, extraction=False))
     await chat.tasks.wait_idle()
     try:
         openai_fake.embedder = down

@@ -15,11 +15,12 @@ import pytest
 from core.chat import ChatService
 from core.db.database import Database
 from core.llm import OpenAIModel
-from core.memory.wiring import LongTermMemory, MemorySettings, add_long_term_memory
+from core.memory.wiring import LongTermMemory, MemorySettings
 from core.types import ConversationRef, PlatformIdentity
 from tests.chat_helpers import ALICE, PLACE, say
 from tests.conftest import make_chat_service
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls, topic_embedding
+from tests.feature_helpers import add_memory
 
 SLACK_THREAD = ConversationRef("test", "w1", "general", thread="1700000000.000100")
 SERVER_THREAD = ConversationRef("test", "guild-1", "thread-9")  # a Discord server thread: no thread id of its own
@@ -46,7 +47,7 @@ async def memory_chat(
 ) -> tuple[ChatService, LongTermMemory]:
     openai_fake.embedder = lambda text, dim: topic_embedding(text, dim)
     chat = make_chat_service(database, model)
-    memory = add_long_term_memory(chat, model, MemorySettings(extraction=False, recall_wait=5.0, recall_timeout=5.0))
+    memory = add_memory(chat, model, MemorySettings(extraction=False, recall_wait=5.0, recall_timeout=5.0))
     return chat, memory
 
 

@@ -15,11 +15,11 @@ from core.db.database import Database
 from core.db.models import Message
 from core.db.models_summaries import Summary
 from core.llm import OpenAIModel
-from core.summaries import add_rolling_summaries
 from core.summaries.writer import INSTRUCTIONS
 from tests.chat_helpers import PLACE, say
 from tests.conftest import make_chat_service
 from tests.fakes.openai_server import Error, FakeOpenAI, Reply, echo_responder
+from tests.feature_helpers import add_summaries
 
 SUMMARY_MARK = INSTRUCTIONS.split(":")[0][:40]
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa"
@@ -42,7 +42,7 @@ def responder(request: dict[str, Any]) -> Any:
 def summarising_chat(database: Database, model: OpenAIModel, openai_fake: FakeOpenAI) -> ChatService:
     openai_fake.default = responder
     chat = make_chat_service(database, model, token_budget=1_200)
-    add_rolling_summaries(chat, model, model_name="summary-model")
+    add_summaries(chat, model, model_name="summary-model")
     return chat
 
 
