@@ -51,8 +51,8 @@ from core.people import People
 from core.reminders.delivery import ReminderDelivery
 from core.reminders.occurrences import OccurrenceRepository
 from core.reminders.runner import ReminderRunner
-from core.reminders.speak import Speaker
 from core.reminders.store import ReminderStore
+from core.speak import Speak
 from core.types import ConversationRef, PlatformIdentity
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -157,7 +157,7 @@ def machinery(db: Database, clock: ManualClock) -> tuple[ReminderRunner, dict[st
         outbox.register(platform)  # type: ignore[arg-type]
     store = ReminderStore(db, clock=clock, max_active=10**9)
     occurrences = OccurrenceRepository(db, worker="bench")
-    delivery = ReminderDelivery(occurrences, Speaker(db, outbox, clock=clock), clock=clock)
+    delivery = ReminderDelivery(occurrences, Speak(db, outbox, clock=clock), clock=clock)
     runner = ReminderRunner(
         database=db, store=store, occurrences=occurrences, delivery=delivery, clock=clock, sleep=clock.sleep
     )

@@ -15,7 +15,7 @@ from bot.daily_wiring import DailyServices, build_daily, worker_name
 from bot.errors import ConfigError, first_line
 from bot.forget_wiring import add_forget_me_cleanup
 from bot.identity_wiring import IdentityServices, build_identity, tidy_at_start
-from bot.model import api_key_for, build_model  # noqa: F401 - part of this module's interface
+from bot.model import api_key_for, build_context, build_model  # noqa: F401 - part of this module's interface
 from bot.scheduler import DailyScheduler
 from bot.settings_wiring import build_settings_page
 from bot.web import WebServer
@@ -27,7 +27,6 @@ from core.chat.media import MediaReader
 from core.chat.pipeline import TurnPipeline
 from core.clock import Clock, system_clock
 from core.commands import CommandSet
-from core.context import ContextBuilder
 from core.data_export.command import export_data_command
 from core.db.database import Database
 from core.db.repositories import MessageRepository
@@ -49,9 +48,9 @@ from core.messenger import Outbox
 from core.people import People
 from core.reminders.runner import ReminderRunner
 from core.reminders.unit import Reminders, build_reminders
+from core.speak import Speak, build_speak
 from core.summaries import Summaries
 from core.tasks import BackgroundTasks
-from core.tokens import TokenCounter
 from core.tools.builtin import builtin_tools
 from core.tools.calculator import Calculator
 from core.tools.confirm import ConfirmationStep, PendingActions, confirm_first
@@ -83,6 +82,7 @@ class Container:
     memory: LongTermMemory | None = None
     previews: LinkPreviews | None = None  # who wants link previews on their answers (/settings previews)
     reminders: Reminders | None = None
+    speak: Speak | None = None  # the assistant speaking first (reminders, the daily post, reconnect links)
 
     def web_services(self) -> list[WebServer]:
         """The one web server, to run beside the platforms when something needs it: Google sign-in (its
@@ -131,7 +131,7 @@ class Container:
         except (SQLAlchemyError, OSError, AlembicError) as exc:
             await db.dispose()
             raise ConfigError(f"The database at {db.display_url} cannot be used: {first_line(exc)}") from exc
-        counter = TokenCounter(settings.chat_model)
+        context = build_context(settings)  # the model's context, shared by the answers and `speak`
         tasks = BackgroundTasks()
         accounts = AccessPolicy(settings.allowed_accounts)
         for warning in accounts.warnings():
@@ -173,7 +173,8 @@ class Container:
             if google is not None and availability is not None
             else []
         )
-        reminders = build_reminders(db, outbox, people, clock=clock, worker=worker_name(),
+        speak = build_speak(db, outbox, model, context, clock=clock, default_timezone=settings.default_timezone)
+        reminders = build_reminders(db, speak, people, clock=clock, worker=worker_name(),
                                     max_active=settings.reminders_per_user)  # fmt: skip
         pending = PendingActions(db, clock=clock)  # Calendar changes asked for in shared threads wait for a yes
         calculator = Calculator()
@@ -196,9 +197,6 @@ class Container:
             db=db,
         )
         agents = build_agents(settings, model, files.load_image, images=images)
-        context = ContextBuilder(
-            counter, token_budget=settings.context_token_budget, assistant_name=settings.assistant_name
-        )
         pipeline = TurnPipeline(tasks)
         tools = ToolRegistry.of(
             [*builtin_tools(calculator), *agents.tools, *confirm_first(google_tools, pending), *reminders.tools]
@@ -221,13 +219,13 @@ class Container:
                 transcriber=agents.transcriber,
                 vision=agents.vision,
                 messages=MessageRepository(db, clock=clock),
-                counter=counter,
+                counter=context.counter,
             ),
         )
         commands = CommandSet(chat, model)
         features = FeatureContext(
             db=db, clock=clock, tasks=tasks, pipeline=pipeline, tools=tools, commands=commands, events=events,
-            chat=chat, people=people, outbox=outbox,
+            chat=chat, people=people, outbox=outbox, speak=speak,
         )  # fmt: skip
         install(features, Summaries(model, context, model_name=settings.summary_model or settings.chat_model))
         if availability is not None:
@@ -299,7 +297,7 @@ class Container:
                 index_budget_mb=settings.memory_index_budget_mb,
                 index_dir=str(settings.data_dir / "index"),
             ),
-            counter,
+            context.counter,
             default_timezone=settings.default_timezone,
         )
         install(features, memory_feature)
@@ -338,6 +336,7 @@ class Container:
             daily=daily,
             memory=memory,
             reminders=reminders,
+            speak=speak,
         )
 
     async def close(self) -> None:

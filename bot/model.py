@@ -6,7 +6,9 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from core.context import ContextBuilder
 from core.llm import OPENAI_DEFAULT_BASE_URL, OpenAIModel
+from core.tokens import TokenCounter
 
 
 def api_key_for(settings: Settings) -> str:
@@ -32,4 +34,13 @@ def build_model(settings: Settings) -> OpenAIModel:
         models=settings.models,
         timeout=settings.openai_timeout,
         max_retries=settings.openai_max_retries,
+    )
+
+
+def build_context(settings: Settings) -> ContextBuilder:
+    """The model's context builder (token counter, budget, the assistant's name) the answers and `speak` share."""
+    return ContextBuilder(
+        TokenCounter(settings.chat_model),
+        token_budget=settings.context_token_budget,
+        assistant_name=settings.assistant_name,
     )

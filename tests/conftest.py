@@ -62,6 +62,7 @@ TABLES = (
     "reminders",
     "web_sessions",
     "access_tokens",
+    "spoken_messages",
 )
 
 

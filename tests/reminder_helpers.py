@@ -18,8 +18,8 @@ from core.people import People
 from core.reminders.delivery import ReminderDelivery
 from core.reminders.occurrences import OccurrenceRepository
 from core.reminders.runner import ReminderRunner
-from core.reminders.speak import Speaker
 from core.reminders.store import ReminderStore
+from core.speak import Speak
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -33,6 +33,10 @@ class Post:
     buttons: tuple[Button, ...] = ()
 
 
+class Crashed(Exception):
+    """The process died right after the platform accepted a post (nothing after it ran)."""
+
+
 @dataclass
 class Platform:
     """A platform's way out that keeps each post; a key seen before is not posted again (like a read-back)."""
@@ -42,6 +46,7 @@ class Platform:
     closed: set[str] = field(default_factory=set)  # accounts whose DMs refuse us for good
     down: bool = False
     looked_back: list[datetime | None] = field(default_factory=list)  # each send's earlier_try
+    crash_after_post: bool = False  # raise Crashed once the post is made
 
     async def send_to_account(
         self, account: PlatformIdentity, text: str, files: Sequence[OutgoingFile] = ()
@@ -65,6 +70,8 @@ class Platform:
         if not (earlier_try is not None and seen):
             self.posts.append(Post(account, part.text, part.key, part.buttons))
             seen = [len(self.posts) - 1]
+            if self.crash_after_post:
+                raise Crashed(part.key)
         place = ConversationRef(self.platform, account.workspace, f"dm-{account.user_id}")
         return Delivery(self.platform, place, (f"{self.platform}-{seen[0]}",))
 
@@ -128,7 +135,7 @@ def kit(
         outbox.register(platform)
     store = ReminderStore(db, clock=clock, max_active=max_active)
     occurrences = OccurrenceRepository(db, worker=worker)
-    delivery = ReminderDelivery(occurrences, Speaker(db, outbox, clock=clock), clock=clock)
+    delivery = ReminderDelivery(occurrences, Speak(db, outbox, clock=clock), clock=clock)
     runner = ReminderRunner(
         database=db, store=store, occurrences=occurrences, delivery=delivery, clock=clock, sleep=clock.sleep
     )

@@ -166,6 +166,7 @@ from core.db import models_inbound as _models_inbound  # noqa: E402,F401
 from core.db import models_memory as _models_memory  # noqa: E402,F401
 from core.db import models_pending as _models_pending  # noqa: E402,F401
 from core.db import models_reminders as _models_reminders  # noqa: E402,F401
+from core.db import models_speak as _models_speak  # noqa: E402,F401
 from core.db import models_summaries as _models_summaries  # noqa: E402,F401
 from core.db import models_usage as _models_usage  # noqa: E402,F401
 from core.db import models_web as _models_web  # noqa: E402,F401

@@ -7,8 +7,8 @@ NOTHING`` makes the occurrence row, unique per (reminder, scheduled time). The
 winner holds a lease (``claimed_by``, ``claimed_at``); a process that dies leaves
 the row ``claimed`` or ``sending`` and another takes it over once the lease ran
 out, bumping ``attempts``, the fencing token every later write checks. The send
-itself carries the occurrence's idempotency key, so a take-over after a crash
-finds what was posted instead of posting it again.
+itself goes through `core.speak` under the occurrence's idempotency key, so a
+take-over after a crash finds what was posted instead of posting it again.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert as plain_insert
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db.database import Database
-from core.db.models import Message
 from core.db.models_reminders import ReminderOccurrence
 from core.reminders.store import _TABLE as REMINDERS
 from core.reminders.store import ACTIVE, DONE, ReminderRecord, record_of
@@ -39,7 +37,6 @@ PENDING = (CLAIMED, SENDING)
 LEASE = timedelta(seconds=45)
 MAX_ATTEMPTS = 5
 _TABLE = ReminderOccurrence.__table__
-_MESSAGES = Message.__table__
 
 
 class LeaseLost(Exception):
@@ -208,16 +205,9 @@ class OccurrenceRepository:
                           held.attempts, held.idempotency_key, account, started)  # fmt: skip
 
     async def delivered(
-        self,
-        held: Occurrence,
-        *,
-        conversation_id: int,
-        text: str,
-        message_ids: tuple[str, ...],
-        now: datetime,
-        reminder_state: str | None = None,
+        self, held: Occurrence, *, message_ids: tuple[str, ...], now: datetime, reminder_state: str | None = None
     ) -> bool:
-        """Record the delivery and store the message in the conversation's history, in one transaction."""
+        """Record the delivery (`core.speak` stored the message in the conversation's history)."""
         async with self._db.session() as session, session.begin():
             done = await session.execute(
                 update(_TABLE).where(*self._held(held))
@@ -225,22 +215,6 @@ class OccurrenceRepository:
             )  # fmt: skip
             if done.rowcount != 1:
                 return False
-            await session.execute(
-                plain_insert(_MESSAGES).values(
-                    conversation_id=conversation_id,
-                    author_user_id=None,
-                    role="assistant",
-                    content=text,
-                    attachments=[],
-                    created_at=now,
-                    platform_message_id=message_ids[0] if message_ids else None,
-                    platform_parts=list(message_ids),
-                    status="complete",
-                    status_reason="",
-                    token_count=0,
-                    model="",
-                )  # fmt: skip
-            )
             if reminder_state is not None:
                 await session.execute(
                     update(REMINDERS).where(REMINDERS.c.id == held.reminder.id)

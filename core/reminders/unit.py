@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from core.clock import Clock, ManualClock, Sleep
 from core.commands import Command
 from core.db.database import Database
-from core.messenger import Outbox
 from core.people import People
 from core.reminders.commands import ReminderCommands, reminder_commands
 from core.reminders.delivery import ReminderDelivery
 from core.reminders.occurrences import OccurrenceRepository
 from core.reminders.runner import ReminderRunner
-from core.reminders.speak import Speaker
 from core.reminders.store import ReminderStore
 from core.reminders.tools import reminder_tools
+from core.speak import Speak
 from core.tools.registry import ToolBase
 from core.types import PlatformIdentity
 
@@ -33,7 +32,7 @@ class Reminders:
 
 def build_reminders(
     database: Database,
-    outbox: Outbox,
+    speak: Speak,
     people: People,
     *,
     clock: Clock,
@@ -41,7 +40,7 @@ def build_reminders(
     max_active: int = 100,
     sleep: Sleep | None = None,
 ) -> Reminders:
-    """The reminders of this process; `worker` names it in the occurrences' claims.
+    """The reminders of this process, delivered through `speak`; `worker` names it in the occurrences' claims.
 
     `sleep` waits on `clock` (default: a ManualClock's own sleep, else asyncio's)."""
     if sleep is None:
@@ -53,7 +52,7 @@ def build_reminders(
 
     store = ReminderStore(database, clock=clock, max_active=max_active)
     occurrences = OccurrenceRepository(database, worker=worker)
-    delivery = ReminderDelivery(occurrences, Speaker(database, outbox, clock=clock), clock=clock)
+    delivery = ReminderDelivery(occurrences, speak, clock=clock)
     runner = ReminderRunner(
         database=database, store=store, occurrences=occurrences, delivery=delivery, clock=clock, sleep=sleep
     )

@@ -12,7 +12,7 @@ from core.db.database import Database
 from core.reminders.occurrences import OccurrenceRepository
 from core.reminders.store import LimitReached
 from core.reminders.times import Schedule, TimeRefused
-from tests.reminder_helpers import Kit, Platform, assistant_messages, kit, make_user
+from tests.reminder_helpers import Crashed, Kit, Platform, assistant_messages, kit, make_user
 
 LISBON = ZoneInfo("Europe/Lisbon")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -265,10 +265,10 @@ async def test_a_crash_between_claim_and_record_delivers_once_after_the_restart(
     first, second = await dying.store.due(clock())
     await repo.claim(first, clock())  # claimed, then killed before sending
     held = await repo.claim(second, clock())
-    held = await repo.begin_send(held, (await dying.outbox.accounts_for(ana))[0], clock())
-    await dying.runner.delivery.speaker.send(
-        ana, held.account, held.idempotency_key, "⏰ Reminder: at 10", earlier_try=None
-    )  # posted, then killed before recording it
+    discord.crash_after_post = True
+    with pytest.raises(Crashed):
+        await dying.runner.delivery.deliver(held)  # posted, then killed before recording it
+    discord.crash_after_post = False
 
     restarted = kit(database, clock, [discord], worker="restarted")
     assert await restarted.runner.run_due() == 0  # the dead process's leases still run

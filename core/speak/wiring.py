@@ -1,0 +1,21 @@
+"""Builds the process's `speak` from the model and the context builder the answers use."""
+
+from __future__ import annotations
+
+from core.agent.loop import ToolLoop
+from core.clock import Clock
+from core.context import ContextBuilder
+from core.db.database import Database
+from core.llm import ChatModel
+from core.messenger import Outbox
+from core.speak.compose import Composer
+from core.speak.service import Speak
+
+
+def build_speak(
+    database: Database, outbox: Outbox, model: ChatModel, context: ContextBuilder, *, clock: Clock,
+    default_timezone: str,
+) -> Speak:  # fmt: skip
+    """`speak` for fixed texts and prompts, writing with the same model and context as the answers."""
+    composer = Composer(database, context=context, loop=ToolLoop(model), clock=clock, default_timezone=default_timezone)
+    return Speak(database, outbox, clock=clock, composer=composer, count=context.counter.count)
