@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from adapters.budget import RateBudget, Reservation
 from adapters.first_word import STILL_THINKING, keep_alive
 from adapters.rate_window import Priority
-from adapters.surface import DeliveryError, RateLimited, Surface
+from adapters.surface import ButtonSurface, DeliveryError, RateLimited, Surface
 from adapters.text import Piece, Splitter, clip, closing_fence, last_break, open_fence
+from core.buttons import Button
 from core.clock import Clock, Sleep, system_clock
 from core.types import (
     AnswerComplete,
+    ButtonsOffered,
     OutgoingFile,
     Refused,
     StatusUpdate,
@@ -103,6 +105,7 @@ class AnswerRenderer:
         self._to_record: list[str] | None = None
         self._recorder: asyncio.Task[None] | None = None
         self.last_error: Exception | None = None  # the platform's last refusal, for callers that must report it
+        self.buttons: list[Button] = []  # offered during the turn, shown under the answer once it is final
 
     def _apply(self, event: TurnEvent) -> None:
         raise NotImplementedError
@@ -160,8 +163,12 @@ class AnswerRenderer:
             log.exception("the live updates of an answer failed")
         try:
             await self._finish()
+            await self._show_buttons()
         finally:
             self._visible.set()  # the answer is shown (or never will be): files may follow
+
+    async def _show_buttons(self) -> None:
+        """Put the buttons offered during the turn under the answer (renderers that can)."""
 
     async def _upload_loop(self) -> None:
         while (file := await self._uploads.get()) is not None:
@@ -304,6 +311,16 @@ class StreamRenderer(AnswerRenderer):
         await self._placeholder
         await self._finish_visibly()
 
+    async def _show_buttons(self) -> None:
+        """Put the buttons offered during the turn under the answer's last message (where the surface can)."""
+        if not self.buttons or not self.parts or not isinstance(self.surface, ButtonSurface):
+            return
+        try:
+            await self.budget.acquire(self.surface.windows("edit"), Priority.FINAL)
+            await self.surface.show_buttons(self.parts[-1], self.shown[-1], self.buttons)
+        except Exception as exc:  # noqa: BLE001 - the answer stands without them; each has a typed twin
+            log.warning("could not show buttons under answer %s: %s", self.answer_id, exc)
+
     # -- events ------------------------------------------------------------------------------
 
     def _apply(self, event: TurnEvent) -> None:
@@ -326,6 +343,9 @@ class StreamRenderer(AnswerRenderer):
         elif isinstance(event, Refused):
             self.note = event.message
         elif isinstance(event, TurnDone):
+            return
+        elif isinstance(event, ButtonsOffered):
+            self.buttons.extend(event.buttons)
             return
         self._changed.set()
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from adapters.budget import RateBudget
 from adapters.rate_window import SlidingWindow
+from core.buttons import Button
 from core.messenger import DeliveryError
 from core.types import OutgoingFile
 
@@ -29,7 +30,7 @@ class RateLimited(Exception):
 
 # A refusal for another reason is the core's one DeliveryError (``gone``: the message no longer exists;
 # not ``retryable``: trying again cannot help, so the call is not repeated).
-__all__ = ["DeliveryError", "RateLimited", "Surface", "SurfaceLimits"]
+__all__ = ["ButtonSurface", "DeliveryError", "RateLimited", "Surface", "SurfaceLimits"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +81,12 @@ class Surface(Protocol):
     async def upload(self, file: OutgoingFile) -> None: ...
 
     async def typing(self) -> None: ...
+
+
+@runtime_checkable
+class ButtonSurface(Protocol):
+    """A surface that can show buttons under one of its messages (see :mod:`core.buttons`)."""
+
+    async def show_buttons(self, message_id: str, text: str, buttons: Sequence[Button]) -> None:
+        """Show `buttons` under the message `message_id`, which shows `text` (formatted)."""
+        ...

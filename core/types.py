@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from core.buttons import Button
+
 
 @dataclass(frozen=True, slots=True)
 class ConversationRef:
@@ -139,6 +141,13 @@ class OutgoingFile:
 
 
 @dataclass(frozen=True, slots=True)
+class ButtonsOffered:
+    """Buttons to show under the answer's last message (Undo under a reminder's confirmation)."""
+
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerComplete:
     """The answer's text is final and is being stored; :class:`TurnDone` follows once it is.
 
@@ -190,4 +199,14 @@ class Refused:
     message: str
 
 
-TurnEvent = TurnStarted | TextDelta | StatusUpdate | OutgoingFile | AnswerComplete | TurnDone | TurnError | Refused
+TurnEvent = (
+    TurnStarted
+    | TextDelta
+    | StatusUpdate
+    | OutgoingFile
+    | ButtonsOffered
+    | AnswerComplete
+    | TurnDone
+    | TurnError
+    | Refused
+)

@@ -189,6 +189,15 @@ class DiscordSurface:
         except NETWORK_ERRORS as exc:
             raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}", retryable=True) from exc
 
+    async def show_buttons(self, message_id: str, text: str, buttons: Sequence[Button]) -> None:
+        """Show `buttons` under one of our messages (its text stays as it is)."""
+        try:
+            await self.channel.get_partial_message(int(message_id)).edit(view=view_of(buttons))  # type: ignore[attr-defined]
+        except discord.HTTPException as exc:
+            raise _delivery_error(exc) from exc
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(f"Discord could not be reached: {type(exc).__name__}", retryable=True) from exc
+
     async def delete(self, message_id: str) -> None:
         partial = self.channel.get_partial_message(int(message_id))  # type: ignore[attr-defined]
         try:

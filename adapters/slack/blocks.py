@@ -13,8 +13,8 @@ LABEL_MAX = 75
 
 
 def blocks_of(text: str, buttons: Sequence[Button]) -> list[dict[str, Any]]:
-    """The blocks of a post (mrkdwn `text`) with `buttons` under it."""
-    shown = text if len(text) <= SECTION_MAX else text[: SECTION_MAX - 1] + "…"
+    """The blocks of a post (mrkdwn `text`, in sections of at most 3,000 characters) with `buttons` under it."""
+    sections = [text[i : i + SECTION_MAX] for i in range(0, len(text), SECTION_MAX)] or [" "]
     elements = [
         {
             "type": "button",
@@ -25,6 +25,6 @@ def blocks_of(text: str, buttons: Sequence[Button]) -> list[dict[str, Any]]:
         for b in buttons
     ]
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": shown}},
+        *({"type": "section", "text": {"type": "mrkdwn", "text": piece}} for piece in sections),
         {"type": "actions", "block_id": "captainslog_buttons", "elements": elements},
     ]

@@ -251,6 +251,15 @@ class SlackSurface:
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise delivery_error(exc) from exc
 
+    async def show_buttons(self, message_id: str, text: str, buttons: Sequence[Button]) -> None:
+        """Show `buttons` under one of our messages (its `text` then goes into the blocks too)."""
+        try:
+            await self.client.chat_update(
+                channel=self.channel, ts=message_id, text=text, blocks=blocks_of(text, buttons)
+            )
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise delivery_error(exc) from exc
+
     async def delete(self, message_id: str) -> None:
         """Delete one of our messages (one left showing no answer text)."""
         try:

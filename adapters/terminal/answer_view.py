@@ -16,7 +16,7 @@ from rich.status import Status
 
 from adapters.terminal.messenger import save_file
 from adapters.terminal.safe_text import printable
-from core.types import OutgoingFile, Refused, StatusUpdate, TextDelta, TurnDone, TurnError, TurnEvent
+from core.types import ButtonsOffered, OutgoingFile, Refused, StatusUpdate, TextDelta, TurnDone, TurnError, TurnEvent
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class AnswerView:
             self._status(event.text)
         elif isinstance(event, OutgoingFile):
             self._file(event)
+        elif isinstance(event, ButtonsOffered):  # no buttons here: the command each one runs, to type
+            self._text("\n" + " · ".join(f"{b.label}: {b.typed}" for b in event.buttons))
         elif isinstance(event, TurnDone):
             self._stop_spinner()
             self.console.print()

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.agents.sources import unshown_sources
+from core.buttons import Button
 from core.limits import LimitSettings, UsageLimits
 from core.llm import ChatModel, ModelFinished, ModelText, ModelToolCalls, ToolCall, Usage
 from core.tools.registry import ToolContext, ToolRegistry, ToolResult
-from core.types import StatusUpdate, TextDelta, TurnEvent
+from core.types import ButtonsOffered, StatusUpdate, TextDelta, TurnEvent
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class ToolLoop:
         """
         status_shown = False
         notices: list[str] = []
+        buttons: list[Button] = []
         caps = self.limits.settings if self.limits is not None else LimitSettings()
         runs = 0  # tool calls run in this whole run
         for round_number in range(self.max_rounds + 1):
@@ -162,6 +164,7 @@ class ToolLoop:
                 outcome.links.extend(getattr(result, "links", ()))
                 if result.notice:
                     notices.append(result.notice)
+                buttons.extend(result.buttons)
                 for file in result.files:
                     yield file
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result.content})
@@ -186,6 +189,8 @@ class ToolLoop:
             # The user sees where the facts came from even when the model's answer left the links out.
             outcome.parts.append(sources)
             yield TextDelta(sources)
+        if buttons:
+            yield ButtonsOffered(tuple(buttons))
 
     async def _run_one(self, call: ToolCall, tools: ToolRegistry, context: ToolContext) -> ToolResult:
         """Run one call, first counting a paid tool against the user's daily allowance."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.reminders.buttons import undo_button
 from core.reminders.store import ReminderRecord, ReminderStore
 from core.reminders.times import Schedule, TimeRefused, parse_local, parse_offset, to_local, to_utc
 from core.reminders.words import confirmation, line
@@ -103,8 +104,9 @@ class SetReminder(_ReminderTool):
             raise ToolInputError(f"{exc} Tell the person in these words.") from exc
         self.changed()
         said = confirmation(made, context.now)
-        return ToolResult(f"Reminder #{made.id} set: {said}. Confirm it to the person in these words.",
-                          notice=f"⏰ {said}")  # fmt: skip
+        return ToolResult(f"Reminder #{made.id} set: {said}. Confirm it to the person in these words; "
+                          f"if they say undo, cancel #{made.id}.", notice=f"⏰ {said}",
+                          buttons=(undo_button(made.id),))  # fmt: skip
 
 
 @dataclass

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.buttons import Button
 from core.db.repositories import UserRecord
 from core.llm import ToolCall, Usage
 from core.types import ConversationRef, OutgoingFile
@@ -58,6 +59,7 @@ class ToolResult:
     is_error: bool = False
     usage: Usage | None = None  # model calls the tool made (an agent's), added to the turn's usage
     notice: str = ""  # a line the user sees under the answer whatever the model writes (a confirmation request)
+    buttons: tuple[Button, ...] = ()  # shown under the answer (Undo under a confirmation)
 
 
 ToolHandler = Callable[[dict[str, Any], ToolContext], Awaitable[str | ToolResult]]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.reminders.times import spoken, to_local
-from tests.e2e.buttons import buttons, press
+from tests.e2e.buttons import Shown, buttons, press
 from tests.e2e.platform_bot import (
     PlatformBot,
     platform_bot_fixture,
@@ -57,11 +57,13 @@ async def test_a_reminder_comes_with_buttons_and_comes_back_when_snooze_is_press
     due = bot.clock() + timedelta(hours=2)
     answer = await bot.says(ada, "remind me in 2 hours to call Ana")
     assert f"⏰ {spoken(to_local(due, LISBON), LISBON)}: call Ana" in answer
+    assert [b.label for b in await shown_buttons(bot, ada)] == ["Undo"]  # under the confirmation
 
     before = len(bot.texts(ada))
     bot.clock.set(due)
     assert await bot.new_texts(ada, before) == ["⏰ Reminder: call Ana"]
     assert [b.label for b in buttons(bot, ada)] == [
+        "Undo",
         "Done", "Snooze 20 min", "Snooze 1 hour", "Tomorrow morning", "Reschedule"
     ]  # fmt: skip
 
@@ -74,3 +76,30 @@ async def test_a_reminder_comes_with_buttons_and_comes_back_when_snooze_is_press
     assert await bot.new_texts(ada, before) == ["⏰ Reminder: call Ana"]
     assert await press(bot, ada, "Done") == "⏰ Reminder: call Ana\n✅ Done."
     assert "You have no reminders." in (await bot.command(ada, "reminders")).text
+
+
+async def test_undo_under_the_confirmation_cancels_the_reminder_just_set(bot: PlatformBot) -> None:
+    assert bot.clock is not None
+    ada = bot.new_user("ada")
+    bot.brain.main.extend([ToolCalls([("set_reminder", {"text": "call Ana", "in": "2 hours"})]), Reply("Will do.")])
+    said = f"{spoken(to_local(bot.clock() + timedelta(hours=2), LISBON), LISBON)}: call Ana"
+    answer = await bot.says(ada, "remind me in 2 hours to call Ana")
+    assert f"⏰ {said}" in answer
+    assert [b.label for b in await shown_buttons(bot, ada)] == ["Undo"]
+
+    pressed = await press(bot, ada, "Undo")
+
+    assert pressed.endswith(f"\n↩️ Undone: {said} is cancelled.")
+    assert "You have no reminders." in (await bot.command(ada, "reminders")).text
+
+
+async def shown_buttons(bot: PlatformBot, user: str) -> list[Shown]:
+    """The buttons once they are shown (they go under an answer just after its final text)."""
+
+    def some(*_: object) -> list[Shown] | None:
+        return buttons(bot, user) or None
+
+    if bot.discord is not None:
+        return await bot.discord.await_for(some, 10)
+    assert bot.slack is not None
+    return await bot.slack.await_for(some, timeout=10)
