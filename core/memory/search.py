@@ -1,21 +1,11 @@
 """Hybrid search over one user's messages and memories.
 
-Two inputs score every candidate: full text (the share of the query's word
-weight a row holds, names and rare words weighing most; core/memory/fts.py)
-and the cosine similarity of the vectors.  The fused score is a weighted sum of
-the two, the cosine taken relative to the query's best, so an input that found
-nothing adds nothing and the other decides.  What counts as found:
-
-* a full-text hit holding ``text_match`` of the query's weight, whatever its cosine
-  (a strong keyword hit is never dropped because the vectors disagree);
-* a row with a cosine of at least ``floor``;
-* a partial full-text hit (``partial_match``) with a cosine of at least ``text_floor``.
-
-A question about something never discussed meets none of these and returns
-nothing.  Messages the model already sees (``InView``: the current question and
-the conversation's window) never take a result slot; the user's own questions
-score ``question_weight`` of a statement's, so the answer ranks above the earlier
-asking; a short hit or a reply comes with the turn before it, a question with
+Two inputs propose candidates: full text (the share of the query's word weight a
+row holds, names and rare words weighing most; core/memory/fts.py) and the
+cosine similarity of the vectors.  core/memory/fusion.py decides what counts as
+found and the order.  Messages the model already sees (``InView``: the current
+question and the conversation's window) never take a result slot; identical lines
+take one; a short hit or a reply comes with the turn before it, a question with
 the turn after it.
 """
 
@@ -23,16 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 import numpy as np
 
 from core.memory import fts
+from core.memory.fusion import Candidate, Mode, SearchOptions, rank
 from core.memory.hits import Row, Turn, neighbours, read_rows
 from core.memory.store import MemoryStore
 from core.memory.vectors import Kind
 
-Mode = Literal["fused", "text", "vector"]
+__all__ = ["InView", "MemorySearch", "Mode", "SearchHit", "SearchOptions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +47,6 @@ class InView:
 
     conversation_id: int
     first_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class SearchOptions:
-    """Ranking and what counts as found (see the module's docstring)."""
-
-    floor: float = 0.30
-    text_floor: float = 0.25
-    text_match: float = 0.35
-    partial_match: float = 0.15
-    text_weight: float = 0.5
-    question_weight: float = 0.5
-    mode: Mode = "fused"
-    candidates: int = 50
-    neighbours: bool = True
 
 
 class MemorySearch:
@@ -145,25 +120,19 @@ class MemorySearch:
                 held = {(hit.kind, hit.id): hit.score for hit in found}  # type: ignore[misc]
                 keys += [(hit.kind, hit.id) for hit in found[: opts.candidates]]  # type: ignore[misc]
             keys = list(dict.fromkeys(keys))
-            for key in keys:
-                if key not in similarity:
-                    index = indexes.get(key[0])
-                    score = index.score(key[1], vector) if index is not None and key[1] in index else None
-                    similarity[key] = score if score is not None else 0.0
-            best_cosine = max((similarity[key] for key in keys), default=0.0)
+            if opts.mode != "text":  # full text alone knows no cosine
+                for key in keys:
+                    if key not in similarity:
+                        index = indexes.get(key[0])
+                        score = index.score(key[1], vector) if index is not None and key[1] in index else None
+                        similarity[key] = score if score is not None else 0.0
             rows = await read_rows(conn, user_id, keys, since, until)
-            ranked: list[tuple[float, tuple[Kind, int], Row]] = []
-            for key in keys:
-                row = rows.get(key)
-                if row is None or _seen(key, row, in_view):
-                    continue
-                # A question is weaker evidence on both counts: it repeats the words, not the answer.
-                weight = opts.question_weight if row.question else 1.0
-                share, cosine = held.get(key, 0.0) * weight, similarity[key] * weight
-                if _found(share, cosine, opts):
-                    ranked.append((_fused(share, cosine, best_cosine, opts), key, row))
-            ranked.sort(key=lambda r: (-r[0], -similarity[r[1]], -r[1][1]))
-            chosen = _distinct(ranked)[:limit]
+            candidates = [
+                Candidate(key, held.get(key, 0.0), similarity.get(key, 0.0), row.question)
+                for key in keys
+                if (row := rows.get(key)) is not None and not _seen(key, row, in_view)
+            ]
+            chosen = _distinct([(score, c.key, rows[c.key]) for score, c in rank(candidates, opts)])[:limit]
             around = {}
             if opts.neighbours:
                 around = await neighbours(
@@ -175,7 +144,7 @@ class MemorySearch:
                 out.append(
                     SearchHit(
                         kind, item, row.text, row.created_at, row.platform, row.speaker,
-                        similarity=similarity[(kind, item)], score=score, before=before, after=after,
+                        similarity=similarity.get((kind, item), 0.0), score=score, before=before, after=after,
                     )
                 )  # fmt: skip
             return out
@@ -191,25 +160,6 @@ def _distinct(ranked: list[tuple[float, tuple[Kind, int], Row]]) -> list[tuple[f
             seen.add(said)
             out.append(entry)
     return out
-
-
-def _fused(text_share: float, cosine: float, best_cosine: float, opts: SearchOptions) -> float:
-    if opts.mode == "text":
-        return text_share
-    if opts.mode == "vector":
-        return cosine
-    relative = max(cosine, 0.0) / best_cosine if best_cosine > 0 else 0.0
-    return opts.text_weight * text_share + (1.0 - opts.text_weight) * relative
-
-
-def _found(text_share: float, cosine: float, opts: SearchOptions) -> bool:
-    """Whether a candidate counts as found at all (else a question about nothing returns nothing)."""
-    strong_text = text_share >= opts.text_match
-    if opts.mode == "text":
-        return strong_text
-    if opts.mode == "vector":
-        return cosine >= opts.floor
-    return strong_text or cosine >= opts.floor or (text_share >= opts.partial_match and cosine >= opts.text_floor)
 
 
 def _seen(key: tuple[Kind, int], row: Row, in_view: InView | None) -> bool:

@@ -17,9 +17,6 @@ from core.memory.sweep import ExtractionBacklog, MemorySweep
 from core.memory.tool import ForgetMemoryTool, SearchMemoryTool
 from core.tokens import TokenCounter
 
-# A partial keyword hit counts with a cosine this much under the floor (0.30 → 0.25).
-TEXT_FLOOR_MARGIN = 0.05
-
 
 @dataclass(frozen=True, slots=True)
 class MemorySettings:
@@ -79,8 +76,7 @@ class Memory:
             index_budget_bytes=settings.index_budget_mb * 1024 * 1024,
             index_dir=settings.index_dir,
         )
-        floor = settings.similarity_floor
-        options = SearchOptions(floor=floor, text_floor=floor - TEXT_FLOOR_MARGIN, text_match=settings.text_match)
+        options = SearchOptions(floor=settings.similarity_floor, text_match=settings.text_match)
         search = MemorySearch(store, options=options)
         recall = RecallStep(
             search,
