@@ -76,8 +76,8 @@ class Settings(BaseSettings):
     # recalls from the words of the message and the previous message's meaning).
     recall_wait: float = Field(default=0.0, ge=0)
     memory_similarity_floor: float = Field(default=0.30, ge=-1.0, le=1.0)
-    # What counts as found (else "nothing found"): a cosine of MEMORY_SIMILARITY_FLOOR, or a full-text hit
-    # holding this share of the question's word weight (names and rare words weigh most).
+    # A question finds something (else "nothing found") when a row has a cosine of MEMORY_SIMILARITY_FLOOR or
+    # holds this share of the question's word weight (names and rare words weigh most); core/memory/fusion.py.
     memory_text_match: float = Field(default=0.35, ge=0.0, le=1.0)
     memory_search_limit: int = Field(default=8, ge=1, le=50)
     memory_extraction: bool = True

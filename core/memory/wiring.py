@@ -31,7 +31,7 @@ class MemorySettings:
     similarity_floor: float = 0.30
     # A full-text hit holding this share of the question's word weight counts whatever its cosine.
     text_match: float = SearchOptions().text_match
-    search_limit: int = 8  # most results of the search_memory tool
+    search_limit: int = 8  # most results of the search_memory tool and of recall
     extraction: bool = True
     extraction_model: str | None = None
     # Memory the users' vector indexes may hold together (least recently used ones are dropped past it),
@@ -84,6 +84,7 @@ class Memory:
             token_budget=settings.recall_token_budget,
             timeout=settings.recall_timeout,
             wait=settings.recall_wait,
+            limit=settings.search_limit,
         )
         backlog = ExtractionBacklog(context.db, clock=context.clock)
         extractor = None

@@ -170,3 +170,15 @@ async def test_the_assistants_reply_comes_with_the_question_it_answered(database
         "  (before: [Mon 2026-03-02 10:00 CET · Alice] Which ferry goes to Inishmore?)",
         "[Mon 2026-03-02 10:01 CET · discord · assistant] The Rossaveel ferry, 40 minutes.",
     ]
+
+
+async def test_news_told_with_a_question_mark_ranks_above_the_later_asking(database: Database, memory: Memory) -> None:
+    alice = await add_user(database, "Alice")
+    told = "had the interview at Northwind this morning, I think it went ok?"
+    await chat(database, alice, [told, "Fingers crossed!"], START, "told")
+    await chat(database, alice, ["How did my Northwind interview go?", "Hm."], START + timedelta(days=5), "asked")
+    await memory.store.index_pending(alice.id)
+
+    hits = await memory.search.search(alice.id, "Northwind interview")
+
+    assert hits[0].text == told, "the news keeps its full weight; the later asking counts half"
