@@ -153,11 +153,13 @@ class Container:
             sign_in_link=google.signin.start if google is not None else None,
         )
         outbox = Outbox(people)
+        speak = build_speak(db, outbox, model, context, clock=clock, default_timezone=settings.default_timezone)
         availability = GoogleAvailability(google.connections) if google is not None else None
         notices = IdentityNotices(
             outbox=outbox,
             tasks=tasks,
             accounts_of=people.accounts_of,
+            speak=speak,
             signin=google.signin if google is not None else None,
             connection_changed=availability.forget if availability is not None else None,
         )
@@ -173,7 +175,6 @@ class Container:
             if google is not None and availability is not None
             else []
         )
-        speak = build_speak(db, outbox, model, context, clock=clock, default_timezone=settings.default_timezone)
         reminders = build_reminders(db, speak, people, clock=clock, worker=worker_name(),
                                     max_active=settings.reminders_per_user)  # fmt: skip
         pending = PendingActions(db, clock=clock)  # Calendar changes asked for in shared threads wait for a yes
@@ -259,6 +260,7 @@ class Container:
             chat=chat,
             model=model,
             outbox=outbox,
+            speak=speak,
             files=files,
             images=images,
             clock=clock,

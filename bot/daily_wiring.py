@@ -19,7 +19,6 @@ from core.daily.claim import DailyLogRepository
 from core.daily.commands import DailyCommands, daily_commands
 from core.daily.context_step import DailyContext
 from core.daily.day import DayReader
-from core.daily.delivery import DayPoster, DeliveryRepository
 from core.daily.document import PdfCache
 from core.daily.drive_upload import DayUploader
 from core.daily.job import DailyJob
@@ -36,6 +35,7 @@ from core.media.files import StoredFiles
 from core.media.safe_image import SafeImages
 from core.messenger import Outbox
 from core.parent_watch import exit_with_parent
+from core.speak import Speak
 
 
 @dataclass
@@ -78,6 +78,7 @@ def build_daily(
     chat: ChatService,
     model: OpenAIModel,
     outbox: Outbox,
+    speak: Speak,
     files: StoredFiles,
     images: SafeImages,
     clock: Clock,
@@ -116,8 +117,7 @@ def build_daily(
         writer=DaySummaryWriter(model, model_name=settings.summary_model or settings.chat_model),
         render=partial(render_day_pdf, executor=pool, images=images),
         pdfs=PdfCache(settings.data_dir / "daily"),
-        outbox=outbox,
-        poster=DayPoster(DeliveryRepository(db), outbox, clock),
+        speak=speak,
         uploader=uploader,
         clock=clock,
         assistant_name=settings.assistant_name,

@@ -56,7 +56,6 @@ TABLES = (
     "daily_logs",
     "usage_counts",
     "inbound_messages",
-    "daily_deliveries",
     "pending_actions",
     "reminder_occurrences",
     "reminders",

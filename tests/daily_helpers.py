@@ -16,7 +16,6 @@ from sqlalchemy import insert
 from core.clock import ManualClock
 from core.daily.claim import LEASE, DailyLogRepository
 from core.daily.day import DayReader
-from core.daily.delivery import DayPoster, DeliveryRepository
 from core.daily.document import PdfCache
 from core.daily.drive_upload import DayUploader
 from core.daily.job import DailyJob
@@ -33,6 +32,7 @@ from core.llm import OpenAIModel
 from core.media.files import StoredFiles
 from core.messenger import Delivery, DeliveryError, Outbox
 from core.outbound import OutboundPart
+from core.speak import Speak
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 from tests.fakes.google_server import FakeGoogle
 from tests.google_helpers import GoogleKit
@@ -250,8 +250,8 @@ def daily_process(
                                folder_name=ASSISTANT, reconnect_needed=reconnects.append)  # fmt: skip
     job = DailyJob(
         repo=repo, reader=reader, files=StoredFiles(db, clock=clock), writer=DaySummaryWriter(model),
-        render=render_day_pdf, pdfs=PdfCache(pdf_dir), outbox=outbox,
-        poster=DayPoster(DeliveryRepository(db), outbox, clock), uploader=uploader, clock=clock,
+        render=render_day_pdf, pdfs=PdfCache(pdf_dir), speak=Speak(db, outbox, clock=clock), uploader=uploader,
+        clock=clock,
         assistant_name=ASSISTANT,
     )  # fmt: skip
     runner = DailyRunner(job=job, reader=reader, repo=repo, clock=clock, default_time=default_time)

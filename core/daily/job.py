@@ -3,10 +3,11 @@
 The day is acquired in the database first (core/daily/claim.py); the job then
 resumes after the last finished step, so a crash or a failure in one step never
 repeats the steps before it. The lease is renewed while a step runs
-(core/daily/heartbeat.py), and the post's parts (its text, the PDF when there is
-no Drive link) are each recorded before and after they are sent
-(core/daily/delivery.py), so a retry after a crash or a stop sends only the part
-that is missing, never one twice. A failed step releases the row with its error and
+(core/daily/heartbeat.py), and the post (its text, the PDF when there is no
+Drive link) goes through `core.speak` under the day's key: recorded before and
+after it is sent, so a retry after a crash or a stop sends only what is missing,
+never a part twice, and stored in the conversation's history, so the model knows
+it posted the day. A failed step releases the row with its error and
 the scheduler retries it later. Google refusing the token sends the reconnect
 link and leaves the day waiting (without using up attempts) until the user has
 connected again; without Google at all the PDF goes with the DM instead. Without
@@ -27,7 +28,6 @@ from functools import partial
 from core.clock import Clock
 from core.daily.claim import GIVEN_BACK, HEARTBEAT, DailyLogRecord, DailyLogRepository, LeaseLost
 from core.daily.day import DayEntry, DayPerson, DayReader
-from core.daily.delivery import Content, DayPoster
 from core.daily.document import PdfCache, day_document
 from core.daily.drive_upload import DayUploader, UploadWaiting
 from core.daily.heartbeat import while_renewing
@@ -37,8 +37,9 @@ from core.export import DayDocument, PdfUnavailable
 from core.export.engine import pdf_problem
 from core.export.layout import long_date
 from core.media.files import StoredFiles
-from core.messenger import DeliveryError, Outbox
-from core.types import OutgoingFile
+from core.messenger import DeliveryError
+from core.speak import Speak
+from core.types import OutgoingFile, PlatformIdentity
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,11 @@ def may_try_now(record: DailyLogRecord, now: datetime) -> bool:
     return now >= record.updated_at + retry_delay(record.attempts)
 
 
+def post_key(record: DailyLogRecord) -> str:
+    """The day's idempotency key for `speak`: the same on every try, in every process."""
+    return f"daily:{record.id}"
+
+
 def post_text(day: date, summary: str, link: str | None) -> str:
     """The DM: a short heading, the summary, the Drive link (or a word about the attached PDF)."""
     tail = f"The whole day as a PDF: {link}" if link else "The whole day is in the attached PDF."
@@ -90,23 +96,22 @@ class DailyJob:
         writer: DaySummaryWriter,
         render: Render,
         pdfs: PdfCache,
-        outbox: Outbox,
-        poster: DayPoster,
+        speak: Speak,
         uploader: DayUploader | None,
         clock: Clock,
         assistant_name: str,
         max_attempts: int = 50,
         heartbeat: float = HEARTBEAT.total_seconds(),
     ) -> None:
-        """`poster` sends the post's parts once each; `heartbeat` is how often (seconds) a held day is renewed."""
+        """`speak` posts the day once (stored in the conversation's history); `heartbeat` is how often
+        (seconds) a held day is renewed."""
         self.repo = repo
         self.reader = reader
         self.files = files
         self.writer = writer
         self.render = render
         self.pdfs = pdfs
-        self.outbox = outbox
-        self.poster = poster
+        self.speak = speak
         self.uploader = uploader
         self.clock = clock
         self.assistant_name = assistant_name
@@ -191,14 +196,12 @@ class DailyJob:
                 fields = {"drive_file_id": uploaded.id, "drive_link": uploaded.web_view_link} if uploaded else {}
                 record = await self._advance(record, "uploaded", **fields)
             step = "posted"
-            parts: list[tuple[str, Content]] = [("text", post_text(day, summary, record.drive_link))]
+            files: list[OutgoingFile] = []
             if not record.drive_link:
                 pdf = pdf or await self._pdf(person, day, entries, summary)
-                parts.append(
-                    ("file", OutgoingFile(self.file_name(day), "application/pdf", pdf, description="The day as a PDF"))
-                )
+                files.append(OutgoingFile(self.file_name(day), "application/pdf", pdf, description="The day as a PDF"))
             platform = preferred_platform(person.settings) or _last_platform(entries)
-            await self._post_to_the_end(record, parts, platform)
+            await self._post_to_the_end(record, post_text(day, summary, record.drive_link), files, platform)
             self.pdfs.drop(person.id, day)
             log.info("daily log of user %s for %s posted", person.id, day)
             return Outcome.DONE
@@ -229,7 +232,7 @@ class DailyJob:
         return pdf
 
     async def _post_to_the_end(
-        self, record: DailyLogRecord, parts: list[tuple[str, Content]], platform: str | None
+        self, record: DailyLogRecord, text: str, files: list[OutgoingFile], platform: str | None
     ) -> None:
         """Post the day and record it as posted, even when the process is asked to stop meanwhile.
 
@@ -238,8 +241,15 @@ class DailyJob:
         So a post under way is finished (within POST_GRACE seconds) before the stop goes on.
         """
 
+        async def still_ours(_account: PlatformIdentity) -> None:
+            if not await self._renew(record):  # only the day's holder may start a send
+                raise LeaseLost(record.id)
+
         async def post_and_record() -> None:
-            await self.poster.post(record, parts, prefer_platform=platform)
+            await self.speak(
+                record.user_id, key=post_key(record), text=text, files=files, prefer_platform=platform,
+                before_send=still_ours,
+            )  # fmt: skip
             await self._advance(record, "posted", last_error=None)
 
         posting = asyncio.ensure_future(post_and_record())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,30 +33,3 @@ class DailyLog(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
-
-
-class DailyDelivery(Base):
-    """One part of a day's post (its text, or its PDF file), recorded before it is sent and confirmed after.
-
-    ``idempotency_key`` is made once and reused by every retry: the platform call carries it
-    (Discord's nonce, Slack's message metadata), so a retry after a crash first looks for
-    what was already posted under it and sends only what is missing. ``state`` is
-    ``sending`` (it may or may not have reached the platform) or ``sent``.
-    """
-
-    __tablename__ = "daily_deliveries"
-    __table_args__ = (UniqueConstraint("daily_log_id", "part", name="uq_daily_deliveries_log_part"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    daily_log_id: Mapped[int] = mapped_column(ForeignKey("daily_logs.id", ondelete="CASCADE"))
-    # The owner again, so /forget-me finds these rows (they name the person's platform account).
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    part: Mapped[str] = mapped_column(String(16))
-    idempotency_key: Mapped[str] = mapped_column(String(40), unique=True)
-    platform: Mapped[str] = mapped_column(String(32))
-    workspace: Mapped[str] = mapped_column(String(200))
-    account: Mapped[str] = mapped_column(String(200))
-    state: Mapped[str] = mapped_column(String(16))
-    message_ids: Mapped[list[Any]] = mapped_column(default=list)
-    started_at: Mapped[datetime] = mapped_column()
-    sent_at: Mapped[datetime | None] = mapped_column()

@@ -3,17 +3,21 @@
 - After a sign-in: "you're in" (or why not, or "waiting for approval") in the DM of the account that signed in.
 - A link request: the email's existing accounts get the Approve / Deny link, then the result (``tell``).
 - When Google refuses a user's stored connection: a DM with a fresh link to connect again
-  (at most once per ``reconnect_every`` seconds per user, per process).
+  (at most once per ``reconnect_every`` seconds per user, per process), said through `speak`
+  so the conversation's history keeps it (the single-use link itself left out) and the
+  model knows it asked.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 
 from core.identity.signin import Outcome, SignIn, SignInResult
 from core.messenger import DeliveryError, Outbox
+from core.speak import Speak
 from core.tasks import BackgroundTasks
 from core.types import PlatformIdentity
 
@@ -25,6 +29,8 @@ RECONNECT = (
     "Google no longer accepts my connection to your Drive and Calendar (it was revoked or has expired). "
     "Connect again here: {link}\n(The link works once, for 10 minutes.)"
 )
+# What the history keeps: the link is a credential while it lasts, not for the model to read.
+LINK_LEFT_OUT = "[a link to connect Google again, sent only to the person]"
 
 WAITING = (
     "Almost there: that Google account already uses this assistant from other accounts, so one of them "
@@ -45,6 +51,7 @@ class IdentityNotices:
         outbox: Outbox,
         tasks: BackgroundTasks,
         accounts_of: AccountsOf,
+        speak: Speak | None = None,
         signin: SignIn | None = None,
         connection_changed: Callable[[int], None] | None = None,
         reconnect_every: float = 600.0,
@@ -53,6 +60,7 @@ class IdentityNotices:
         self.outbox = outbox
         self.tasks = tasks
         self.accounts_of = accounts_of
+        self.speak = speak
         self.signin = signin
         self.connection_changed = connection_changed
         self.reconnect_every = reconnect_every
@@ -103,9 +111,10 @@ class IdentityNotices:
         if sent is not None and now - sent < self.reconnect_every:
             return
         self._reconnect_sent[user_id] = now
-        self.tasks.spawn(f"reconnect-dm:{user_id}", lambda: self._send_reconnect(user_id))
+        key = f"reconnect:{user_id}:{secrets.token_hex(8)}"  # one notice, the same key on each retry of its task
+        self.tasks.spawn(f"reconnect-dm:{user_id}", lambda: self._send_reconnect(user_id, key))
 
-    async def _send_reconnect(self, user_id: int) -> None:
+    async def _send_reconnect(self, user_id: int, key: str) -> None:
         assert self.signin is not None
         accounts = await self.accounts_of(user_id)
         if not accounts:
@@ -114,5 +123,9 @@ class IdentityNotices:
         # The link is bound to the account it is sent to, like a sign-in link.
         account = next((a for a in accounts if a.platform in self.outbox.platforms), accounts[0])
         link = await self.signin.start_connect(account, user_id)
-        await self.outbox.send_to_account(account, RECONNECT.format(link=link))
+        if self.speak is None:
+            await self.outbox.send_to_account(account, RECONNECT.format(link=link))
+        else:
+            remember = RECONNECT.format(link=LINK_LEFT_OUT)
+            await self.speak(user_id, key=key, text=RECONNECT.format(link=link), only=account, remember=remember)
         log.info("asked user %s to connect Google again", user_id)

@@ -108,20 +108,23 @@ class SpokenRecords:
         self,
         record: SpokenRecord,
         *,
+        content: str,
         conversation_id: int,
         message_ids: Sequence[str],
         now: datetime,
         token_count: int = 0,
+        attachments: Sequence[dict[str, str]] = (),
     ) -> int:
-        """The platform accepted the post: record it ``sent`` and store it as an assistant message; returns its id."""
+        """The platform accepted the post: record it ``sent`` and store `content` (the post, or what the history
+        keeps of it) as an assistant message; returns its id. The record keeps `content` too, from now on."""
         message = (
             insert(_MESSAGES)
             .values(
                 conversation_id=conversation_id,
                 author_user_id=None,
                 role="assistant",
-                content=record.text,
-                attachments=[],
+                content=content,
+                attachments=list(attachments),
                 created_at=now,
                 platform_message_id=message_ids[0] if message_ids else None,
                 platform_parts=list(message_ids),
@@ -136,7 +139,7 @@ class SpokenRecords:
             message_id = int((await session.execute(message)).scalar_one())
             await session.execute(
                 update(_TABLE).where(_TABLE.c.id == record.id)
-                .values(state=SENT, conversation_id=conversation_id, message_id=message_id,
+                .values(state=SENT, text=content, conversation_id=conversation_id, message_id=message_id,
                         message_ids=list(message_ids), sent_at=now, error="")
             )  # fmt: skip
         return message_id

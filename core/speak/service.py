@@ -108,6 +108,8 @@ class Speak:
         conversation: ConversationRef | None = None,
         files: Sequence[OutgoingFile] = (),
         buttons: tuple[Button, ...] = (),
+        only: PlatformIdentity | None = None,
+        remember: str | None = None,
         before_send: BeforeSend | None = None,
         note: FallbackNote = fallback_note,
     ) -> Spoken:
@@ -116,7 +118,9 @@ class Speak:
         `prefer_platform` (else `conversation`'s platform) is tried first, then the person's other
         accounts, most recently used first. `conversation` is the place whose context the prompt
         form reads (default: the person's latest conversation on the platform tried first).
-        `files` follow the text; `buttons` go under it (:mod:`core.buttons`). `before_send` runs before each account is tried (a caller's lease
+        `files` follow the text; `buttons` go under it (:mod:`core.buttons`). `only` sends to that one
+        account and no other (a link bound to it). `remember` is what the history keeps instead of the
+        text, when the text holds a secret (a single-use link) the model must not see. `before_send` runs before each account is tried (a caller's lease
         check may raise there: nothing is sent then); `note` is what a message sent elsewhere adds
         about the platforms that refused it.
 
@@ -130,8 +134,8 @@ class Speak:
         if known is not None and known.state == SENT:
             return await self._again(known)
         prefer = prefer_platform or (conversation.platform if conversation is not None else None)
-        accounts = await self.outbox.accounts_for(user_id, prefer_platform=prefer)
-        if known is not None and known.state == SENDING:
+        accounts = [only] if only is not None else await self.outbox.accounts_for(user_id, prefer_platform=prefer)
+        if known is not None and known.state == SENDING and only is None:
             # A send began there: a retry must look where it may have landed.
             accounts = [known.identity, *(a for a in accounts if a != known.identity)]
         if not accounts:
@@ -144,7 +148,8 @@ class Speak:
             base = await self._compose(user_id, prompt or "", conversation, accounts[0].platform)
         refused: list[Refusal] = []
         for account in accounts:
-            body = base + note(tuple(refused)) if refused else base
+            said_elsewhere = note(tuple(refused)) if refused else ""
+            body = base + said_elsewhere
             if before_send is not None:
                 await before_send(account)
             record, earlier = await self.records.begin(key, user_id, account, body, self.clock())
@@ -158,12 +163,14 @@ class Speak:
                 refused.append(Refusal(account.platform, exc.reason))
                 continue
             conversation_id = await self._conversations.open_for(delivery.conversation, user_id)
+            kept = record.text if remember is None else remember + said_elsewhere
             message_id = await self.records.sent(
-                record, conversation_id=conversation_id, message_ids=delivery.message_ids, now=self.clock(),
-                token_count=self.count(record.text) if self.count is not None else 0,
+                record, content=kept, conversation_id=conversation_id, message_ids=delivery.message_ids,
+                now=self.clock(), token_count=self.count(kept) if self.count is not None else 0,
+                attachments=[{"kind": "file", "filename": f.filename, "content_type": f.content_type} for f in files],
             )  # fmt: skip
             log.info("speak %s: delivered on %s", key, account.platform)
-            return Spoken(delivery, conversation_id, message_id, record.text, tuple(refused))
+            return Spoken(delivery, conversation_id, message_id, kept, tuple(refused))
         await self.records.refused(key, "; ".join(f"{r.platform}: {r.reason}" for r in refused))
         raise Unreachable(refused)
 

@@ -3,7 +3,8 @@
 A user chats in their DM; time (the container's ManualClock) moves past their end
 of day; the daily-log service starts as ``python -m bot run`` starts it and its
 first look (the catch-up at start) posts the summary in the DM with the day's PDF
-attached (Google is not configured here). Messages carry Discord's real
+attached (Google is not configured here), and the model sees that post at the
+user's next message. Messages carry Discord's real
 timestamps, so the user's zone is picked to put their local time near noon and
 the test never straddles a local midnight.
 """
@@ -110,12 +111,22 @@ async def test_the_day_is_posted_in_the_discord_dm_with_its_pdf(
             return next((m for m in bot_messages() if m["content"].startswith("**Your day")), None)
 
         post = await fake_discord.await_for(posted, 60)
+
+        # The post is in the conversation's history: the model sees it at the next message.
+        fake_discord.user_sends_dm(ada, "Thanks, that was the day")
+        await fake_discord.await_for(
+            lambda _f: bot_messages()[-1]["content"] == "Noted: Thanks, that was the day" or None, 15
+        )
+        last = [b for b in openai_fake.chat_requests() if b.get("stream")][-1]["messages"]
+        said = [str(m.get("content")) for m in last if m.get("role") == "assistant"]
     finally:
         for service in [*scheduled, *reversed(platforms)]:
             await service.stop()
         await container.close()
 
     assert "Book the crane" in post["content"] and "attached PDF" in post["content"]
+    assert said[-1].startswith(post["content"]), said[-1]
+    assert said[-1].endswith(f"[attached file: {day.isoformat()} CaptainsLog.pdf]")
     assert len([m for m in bot_messages() if m["content"].startswith("**Your day")]) == 1
     uploads = [u for u in fake_discord.uploads if u.filename.endswith(".pdf")]
     assert [u.filename for u in uploads] == [f"{day.isoformat()} CaptainsLog.pdf"]

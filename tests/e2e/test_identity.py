@@ -388,6 +388,12 @@ async def test_connect_google_create_an_event_then_a_revoked_token_asks_to_recon
     assert "refused" in tool_result and "DM" in tool_result
     assert "/connect google" in await world.discord_command(ada, "calendar", {"day": "2026-11-25"})
 
+    # The notice is in the conversation's history (the model knows it asked), its single-use link left out.
+    await world.discord_reply(ada, "ok, I will connect again")
+    said = [str(m.get("content")) for m in world.openai.last_messages() if m.get("role") == "assistant"]
+    notice = next(s for s in said if "Connect again here" in s)
+    assert LINK.search(notice) is None and "[a link to connect Google again, sent only to the person]" in notice
+
     # Following the reconnect link connects again.
     before = len(world.discord_texts(ada))
     assert (await world.browse(LINK.search(reconnect).group(0))).status_code == 200  # type: ignore[union-attr]
