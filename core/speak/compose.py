@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import aclosing
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.agent.loop import LoopOutcome, ToolLoop
 from core.chat.stamps import LeadingStampFilter
@@ -47,11 +47,12 @@ class Composer:
 
     async def latest_conversation(self, user_id: int, platform: str | None) -> int | None:
         """The person's open conversation (on `platform` when given) with the newest message."""
+        # Each conversation's newest message through the (conversation_id, id) index, not a scan of messages.
+        newest = select(func.max(Message.id)).where(Message.conversation_id == Conversation.id).scalar_subquery()
         statement = (
-            select(Message.conversation_id)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Conversation.user_id == user_id, Conversation.closed_at.is_(None))
-            .order_by(Message.id.desc())
+            select(Conversation.id)
+            .where(Conversation.user_id == user_id, Conversation.closed_at.is_(None), newest.is_not(None))
+            .order_by(newest.desc())
             .limit(1)
         )
         if platform is not None:

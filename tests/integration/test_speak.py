@@ -7,17 +7,24 @@ in tests/e2e/test_speak.py.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from core.access import AccessPolicy
+from core.agent.loop import ToolLoop
 from core.clock import ManualClock
+from core.context import ContextBuilder
 from core.db.database import Database
+from core.llm import OpenAIModel
 from core.messenger import DeliveryError, Outbox
 from core.people import People
-from core.speak import Speak, Unreachable
+from core.speak import Composer, Speak, Unreachable
+from core.speak.compose import NOTE
+from core.tokens import TokenCounter
 from core.types import PlatformIdentity
+from tests.daily_helpers import People as DayPeople
+from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.reminder_helpers import Crashed, Platform, assistant_messages, make_user
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -113,3 +120,33 @@ async def test_a_text_or_a_prompt_never_both(database: Database) -> None:
         await speak(ana, key="k6", text="a", prompt="b")
     with pytest.raises(ValueError, match="no model"):
         await speak(ana, key="k7", prompt="b")
+
+
+async def test_a_prompt_reads_the_conversation_on_the_platform_it_goes_to(
+    database: Database, model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    people = DayPeople(database)
+    ana = await people.user("Ana", timezone="Europe/Lisbon", platforms=("discord", "slack"))
+    await people.exchange(ana, NOW - timedelta(hours=3), "The regatta is on Saturday", "Noted.", platform="discord")
+    await people.exchange(ana, NOW - timedelta(hours=1), "I bought new sails", "Nice.", platform="slack")
+    discord, slack = Platform("discord"), Platform("slack")
+    outbox = Outbox(People(database, accounts=AccessPolicy(()), clock=ManualClock(NOW)))
+    for platform in (discord, slack):
+        outbox.register(platform)
+    context = ContextBuilder(TokenCounter(), assistant_name="CaptainsLog")
+    composer = Composer(database, context=context, loop=ToolLoop(model), clock=ManualClock(NOW), default_timezone="UTC")
+    speak = Speak(database, outbox, clock=ManualClock(NOW), composer=composer, count=context.counter.count)
+    openai_fake.queue(Reply("[Mon 2026-12-07 09:00 WET] Good luck on Saturday!"), Reply("Enjoy the new sails!"))
+
+    on_discord = await speak(ana, key="p1", prompt="Wish them luck.", prefer_platform="discord")
+    on_slack = await speak(ana, key="p2", prompt="Ask about the sails.")  # the conversation with the newest message
+
+    first, second = openai_fake.chat_requests()
+    seen = [[str(m["content"]) for m in request["messages"]] for request in (first, second)]
+    assert any("The regatta is on Saturday" in c for c in seen[0]) and not any("sails" in c for c in seen[0])
+    assert any("I bought new sails" in c for c in seen[1]) and not any("regatta" in c for c in seen[1])
+    assert first["messages"][0]["role"] == "system" and "CaptainsLog" in first["messages"][0]["content"]
+    assert first["messages"][-1] == {"role": "system", "content": NOTE.format(user="Ana", prompt="Wish them luck.")}
+    assert "tools" not in first or not first["tools"]
+    assert (discord.texts(), slack.texts()) == (["Good luck on Saturday!"], ["Enjoy the new sails!"])
+    assert (on_discord.text, on_slack.text) == ("Good luck on Saturday!", "Enjoy the new sails!")
