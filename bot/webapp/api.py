@@ -18,10 +18,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.webapp.deps import Before, RowId, WebApp, api_person, render, session_person, web_place, webapp
-from bot.webapp.views import entry_json, search_hits
+from bot.webapp.views import entry_json, recalled_json, search_hits
 from core.db.timeline import conversations_of, message_of, owns_conversation, timeline_page
 from core.identity.web_sessions import WebUser
 from core.llm import ModelError
+from core.memory.shaped import memories_behind
 from core.types import IncomingMessage, Refused, TurnDone, TurnError
 
 PREFIX = "/api/v1"
@@ -83,7 +84,8 @@ async def message(message_id: RowId, web: WebApp = Depends(webapp), person: WebU
     found = await message_of(web.db, person.id, message_id)
     if found is None:
         raise HTTPException(404, "No such message.")
-    return entry_json(found)
+    shaped = (await memories_behind(web.db, person.id, [found.id])).get(found.id, [])
+    return {**entry_json(found), "recalled_memories": recalled_json(shaped)}
 
 
 @router.get("/search", summary="Search your messages and memories (words and meaning)")

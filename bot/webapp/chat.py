@@ -25,7 +25,10 @@ from fastapi.responses import Response
 from bot.webapp.deps import COOKIE, WebApp, page_person, render, web_place, webapp
 from bot.webapp.live import LiveAnswer
 from bot.webapp.markdown import to_html
+from bot.webapp.pages import zone_of
+from bot.webapp.views import shaped_views
 from core.identity.web_sessions import WebUser
+from core.memory.shaped import memories_behind
 from core.types import (
     Attachment,
     AttachmentKind,
@@ -63,7 +66,11 @@ async def chat_page(
         for m in history
         if m.role in ("user", "assistant") and m.content.strip() and m.id not in writing
     ]
-    return render(request, "chat.html", title="Chat", page="chat", person=person, messages=messages)
+    answers = [m["id"] for m in messages if m["role"] == "assistant"]
+    shaped_by = shaped_views(await memories_behind(web.db, person.id, answers), await zone_of(person, web))
+    return render(
+        request, "chat.html", title="Chat", page="chat", person=person, messages=messages, shaped_by=shaped_by
+    )
 
 
 class _Socket:

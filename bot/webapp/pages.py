@@ -16,10 +16,19 @@ from fastapi.responses import RedirectResponse, Response
 from bot.settings_page import read_form
 from bot.webapp.deps import HEADERS, Before, RowId, WebApp, checked_form, page_person, render, webapp
 from bot.webapp.markdown import to_html
-from bot.webapp.views import daily_logs_of, day_range, entry_view, hit_view, search_hits, summary_view
+from bot.webapp.views import (
+    daily_logs_of,
+    day_range,
+    entry_view,
+    hit_view,
+    search_hits,
+    shaped_views,
+    summary_view,
+)
 from core.db.timeline import newest_id_before, summaries_ending_between, timeline_page
 from core.identity.web_sessions import WebUser
 from core.llm import ModelError
+from core.memory.shaped import memories_behind
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +76,12 @@ async def timeline(
     if entries:
         for card in await summaries_ending_between(web.db, person.id, entries[-1].id, entries[0].id):
             cards.setdefault(card.last_message_id, []).append(summary_view(card, tz))
+    answers = [e.id for e in entries if e.role == "assistant"]
+    shaped_by = shaped_views(await memories_behind(web.db, person.id, answers), tz)
     return render(
         request, "timeline.html", title="Timeline", page="timeline", person=person,
         entries=[entry_view(e, tz) for e in entries], older=older, platforms=PLATFORMS, chosen=chosen,
-        cards=cards, day=day, problem=problem,
+        cards=cards, day=day, problem=problem, shaped_by=shaped_by,
     )  # fmt: skip
 
 

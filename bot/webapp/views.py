@@ -14,6 +14,7 @@ from bot.webapp.markdown import to_html
 from core.db.timeline import SummaryCard, TimelineEntry, daily_logs_of
 from core.llm import ModelError
 from core.memory.search import SearchHit
+from core.memory.shaped import RecalledMemory
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,21 @@ def entry_view(entry: TimelineEntry, tz: tzinfo) -> dict[str, Any]:
         "partial": entry.status in ("partial", "failed", "streaming"),
         "link": link_back(entry),
     }
+
+
+def shaped_views(found: dict[int, list[RecalledMemory]], tz: tzinfo) -> dict[int, list[dict[str, Any]]]:
+    """For each answer, the memories that shaped it, for the templates' ``shaped`` macro."""
+    return {
+        answer: [{"text": m.text, "when": f"{m.created_at.astimezone(tz):%Y-%m-%d}", "current": m.current} for m in ms]
+        for answer, ms in found.items()
+    }
+
+
+def recalled_json(memories: list[RecalledMemory]) -> list[dict[str, Any]]:
+    """The memories that shaped an answer, for the API (times in UTC, ISO 8601)."""
+    return [
+        {"id": m.id, "text": m.text, "created_at": m.created_at.isoformat(), "current": m.current} for m in memories
+    ]
 
 
 def entry_json(entry: TimelineEntry) -> dict[str, Any]:

@@ -62,6 +62,20 @@ class Memory(Base):
     superseded_by: Mapped[int | None] = mapped_column(ForeignKey("memories.id", ondelete="SET NULL"))
 
 
+class AnswerMemory(Base):
+    """A memory recall put into the context before an answer: which memories shaped it, best first.
+
+    The text is not copied: a forgotten memory leaves the answer's list with its row.
+    """
+
+    __tablename__ = "answer_memories"
+    __table_args__ = (Index("ix_answer_memories_memory_id", "memory_id"),)
+
+    answer_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    memory_id: Mapped[int] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Alembic filter: leave the full-text structures made by hand out of autogenerate."""
     if type_ == "table" and name and name.startswith(FTS_TABLE):

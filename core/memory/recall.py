@@ -25,6 +25,7 @@ from core.chat.steps import ContextAddition, TurnFacts
 from core.db.models import Message
 from core.llm import ModelError
 from core.memory.search import MemorySearch, SearchHit
+from core.memory.shaped import RecalledForAnswers
 from core.tokens import TokenCounter
 
 # Conversations whose last user message the step remembers (per speaker), to recall without a query.
@@ -53,13 +54,16 @@ class RecallStep:
         timeout: float = 0.5,
         wait: float | None = None,
         limit: int = 8,
+        recalled: RecalledForAnswers | None = None,
     ) -> None:
+        """``recalled`` (optional) is told which memories went into each answer's context."""
         self.search = search
         self.counter = counter
         self.token_budget = token_budget
         self.timeout = timeout
         self.wait = timeout if wait is None else wait
         self.limit = limit
+        self.recalled = recalled
         self._pending: set[asyncio.Task[list[SearchHit]]] = set()
         # (conversation, speaker) -> their last message's id and text: its vector is usually
         # still in the embedder's cache from indexing, so recall needs no query to find it.
@@ -120,6 +124,7 @@ class RecallStep:
 
     def _note(self, hits: list[SearchHit], turn: TurnFacts) -> ContextAddition | None:
         lines: list[str] = []
+        ids: list[int] = []
         used = self.counter.count(RECALL_HEADING)
         for hit in hits:
             line = f"- {hit.text} (noted {hit.created_at.astimezone(turn.timezone):%Y-%m-%d})"
@@ -127,9 +132,12 @@ class RecallStep:
             if used + cost > self.token_budget:
                 break
             lines.append(line)
+            ids.append(hit.id)
             used += cost
         if not lines:
             return None
+        if self.recalled is not None:
+            self.recalled.note(turn.answer_message_id, tuple(ids))
         return ContextAddition(notes=("\n".join([RECALL_HEADING, *lines]),))
 
     def _settled(self, task: asyncio.Task[list[SearchHit]]) -> None:

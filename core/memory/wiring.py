@@ -10,6 +10,7 @@ from core.llm import OpenAIModel
 from core.memory.commands import MemoryCommands
 from core.memory.embedder import Embedder
 from core.memory.search import MemorySearch, SearchOptions
+from core.memory.shaped import RecalledForAnswers, RecordRecalledStep
 from core.memory.slash import MemorySlashCommands, memory_commands
 from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
 from core.memory.store import MemoryStore
@@ -78,6 +79,7 @@ class Memory:
         )
         options = SearchOptions(floor=settings.similarity_floor, text_match=settings.text_match)
         search = MemorySearch(store, options=options)
+        recalled = RecalledForAnswers()
         recall = RecallStep(
             search,
             self.counter,
@@ -85,6 +87,7 @@ class Memory:
             timeout=settings.recall_timeout,
             wait=settings.recall_wait,
             limit=settings.search_limit,
+            recalled=recalled,
         )
         backlog = ExtractionBacklog(context.db, clock=context.clock)
         extractor = None
@@ -95,7 +98,11 @@ class Memory:
         slash = MemorySlashCommands(context.chat, self.services.commands, default_timezone=self.default_timezone)
         return FeatureParts(
             before_model=[recall],
-            after_answer=[IndexMessagesStep(store), *([extractor] if extractor is not None else [])],
+            after_answer=[
+                IndexMessagesStep(store),
+                RecordRecalledStep(context.db, recalled),
+                *([extractor] if extractor is not None else []),
+            ],
             history_listeners=[ReindexOnChange(store)],
             tools=[SearchMemoryTool(search, limit=settings.search_limit), ForgetMemoryTool(search)],
             commands=memory_commands(slash),
