@@ -1,7 +1,7 @@
 """answer_memories: which recalled memories were in the context of each answer.
 
-Revision ID: 0019_answer_memories
-Revises: 0018_spoken_messages
+Revision ID: 0020_answer_memories
+Revises: 0019_drop_daily_deliveries
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_answer_memories"
-down_revision = "0018_spoken_messages"
+revision = "0020_answer_memories"
+down_revision = "0019_drop_daily_deliveries"
 branch_labels = None
 depends_on = None
 
