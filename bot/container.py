@@ -17,7 +17,7 @@ from bot.forget_wiring import add_forget_me_cleanup
 from bot.identity_wiring import IdentityServices, build_identity, tidy_at_start
 from bot.model import api_key_for, build_context, build_model  # noqa: F401 - part of this module's interface
 from bot.scheduler import DailyScheduler
-from bot.settings_wiring import build_settings_page
+from bot.settings_wiring import build_settings_page, build_settings_registry
 from bot.web import WebServer
 from bot.webapp import WebApp
 from bot.webapp_wiring import build_web_sessions, build_webapp
@@ -38,11 +38,12 @@ from core.identity.commands import GoogleParts, IdentityCommands, identity_comma
 from core.identity.notices import IdentityNotices
 from core.identity.profile import Profiles
 from core.limits import LimitSettings, UsageLimits
-from core.link_previews import LinkPreviews, previews_command
+from core.link_previews import LinkPreviews, previews_field
 from core.llm import OpenAIModel
 from core.media.commands import VoiceCommands, voice_commands
 from core.media.files import StoredFiles
 from core.media.safe_image import ImageLimits, SafeImages, apply_pillow_limit
+from core.media.settings_fields import voice_field
 from core.memory.wiring import LongTermMemory, Memory, MemorySettings
 from core.messenger import Outbox
 from core.people import People
@@ -223,10 +224,12 @@ class Container:
                 counter=context.counter,
             ),
         )
-        commands = CommandSet(chat, model)
+        profiles = Profiles(db)  # every per-person setting is a field of the registry: /settings, the web form
+        registry = build_settings_registry(settings, people, profiles, google=google, availability=availability)
+        commands = CommandSet(chat, model, registry)
         features = FeatureContext(
             db=db, clock=clock, tasks=tasks, pipeline=pipeline, tools=tools, commands=commands, events=events,
-            chat=chat, people=people, outbox=outbox, speak=speak,
+            chat=chat, people=people, outbox=outbox, settings=registry, speak=speak,
         )  # fmt: skip
         install(features, Summaries(model, context, model_name=settings.summary_model or settings.chat_model))
         if availability is not None:
@@ -238,18 +241,16 @@ class Container:
             else None
         )
         settings_page = build_settings_page(
-            settings, db, people, clock=clock, google_status=google.connections.status if google is not None else None
-        )
+            settings, db, people, registry, clock=clock,
+            google_status=google.connections.status if google is not None else None,
+        )  # fmt: skip
         ids.web.app.state.settings_page = settings_page
         # With SECRET_KEY, /account's single-use link signs in to the web app (bot/webapp), settings included.
         web_sessions = build_web_sessions(settings, db, people, clock=clock)
         handlers = IdentityCommands(
             chat=chat,
             linker=ids.linker,
-            profiles=Profiles(db),
             google=parts,
-            settings_command=commands.commands.get("settings"),
-            default_folder=settings.assistant_name,
             settings_link=web_sessions.link_for if web_sessions is not None else None,
         )
         for command in identity_commands(handlers):
@@ -268,21 +269,16 @@ class Container:
             calendar=google.calendar if google is not None else None,
             tokens=google.tokens if google is not None else None,
             reconnect_needed=notices.reconnect_needed,
-            settings_command=commands.commands.get("settings"),
             people_changed=people.changed,
         )
         pipeline.add_before_model(daily.context)
         for command in daily.commands:
             commands.add(command)
-        voice = VoiceCommands(
-            chat=chat, speaker=agents.speaker, profiles=Profiles(db), settings_command=commands.commands.get("settings")
-        )
-        for command in voice_commands(voice):
+        for setting in (*daily.settings, voice_field(profiles), previews_field(profiles)):
+            registry.add(setting)
+        for command in voice_commands(VoiceCommands(chat=chat, speaker=agents.speaker)):
             commands.add(command)
-        previews = LinkPreviews(
-            people=people, profiles=Profiles(db), settings_command=commands.commands.get("settings")
-        )
-        commands.add(previews_command(previews))
+        previews = LinkPreviews(people=people)
         for command in reminders.commands:
             commands.add(command)
         memory_feature = Memory(

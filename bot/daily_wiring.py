@@ -23,6 +23,7 @@ from core.daily.document import PdfCache
 from core.daily.drive_upload import DayUploader
 from core.daily.job import DailyJob
 from core.daily.runner import DailyRunner
+from core.daily.settings_fields import daily_platform_field, daily_time_field
 from core.daily.summary import DaySummaryWriter
 from core.db.database import Database
 from core.export import render_day_pdf
@@ -35,6 +36,7 @@ from core.media.files import StoredFiles
 from core.media.safe_image import SafeImages
 from core.messenger import Outbox
 from core.parent_watch import exit_with_parent
+from core.settings.field import SettingField
 from core.speak import Speak
 
 
@@ -45,6 +47,7 @@ class DailyServices:
     scheduler: DailyScheduler
     context: DailyContext
     commands: list[Command]
+    settings: list[SettingField]  # the daily time and platform, for the settings registry
     executor: Executor | None
 
     def close(self) -> None:
@@ -86,7 +89,6 @@ def build_daily(
     calendar: CalendarClient | None = None,
     tokens: GoogleTokenStore | None = None,
     reconnect_needed: Callable[[int], None] | None = None,
-    settings_command: Command | None = None,
     executor: Executor | None = None,
     people_changed: Callable[[], Awaitable[None]] | None = None,
 ) -> DailyServices:
@@ -136,10 +138,6 @@ def build_daily(
         reader=reader,
         repo=repo,
         outbox=outbox,
-        profiles=profiles,
-        settings_command=settings_command,
-        default_time=settings.daily_summary_time,
-        platforms=settings.platforms,
     )
     return DailyServices(
         job=job,
@@ -147,5 +145,9 @@ def build_daily(
         scheduler=DailyScheduler(runner.run_due),
         context=DailyContext(db, reader, calendar=calendar),
         commands=daily_commands(handlers),
+        settings=[
+            daily_time_field(profiles, default_time=settings.daily_summary_time),
+            daily_platform_field(profiles, platforms=settings.platforms),
+        ],
         executor=pool if executor is None else None,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from core.identity.account import AccountView
+from core.settings.form import FormRow
 
 STYLE = """
 :root{color-scheme:light dark;--fg:#1d232b;--bg:#fafaf7;--muted:#5b6470;--line:#d9dcd3;--ok:#1f6f43;--bad:#a0262b;
@@ -83,6 +84,25 @@ def _notes(saved: list[str], errors: list[str]) -> str:
     return ""
 
 
+def _input(row: FormRow, value: str) -> str:
+    """A field's label and input: a select when it has choices, else a text input (refilled with ``value``)."""
+    name = escape(row.name, quote=True)
+    hint = f' <span class="hint">{escape(row.hint)}</span>' if row.hint else ""
+    label = f'<label for="{name}">{escape(row.label)}{hint}</label>'
+    if row.choices:
+        options = "".join(
+            f'<option value="{escape(v, quote=True)}"{" selected" if v == value else ""}>{escape(shown)}</option>'
+            for v, shown in row.choices
+        )
+        return f'{label}<select id="{name}" name="{name}">{options}</select>'
+    placeholder = f' placeholder="{escape(row.placeholder, quote=True)}"' if row.placeholder else ""
+    required = " required" if row.required else ""
+    return (
+        f'{label}<input type="text" id="{name}" name="{name}" maxlength="{row.max_length}" autocomplete="off"'
+        f'{placeholder}{required} value="{escape(value, quote=True)}">'
+    )
+
+
 def settings_page(
     view: AccountView,
     *,
@@ -93,7 +113,8 @@ def settings_page(
     typed: dict[str, str] | None = None,
     notice: str = "",
 ) -> str:
-    """The page: the person's details, then the form (``typed`` refills it after an error)."""
+    """The page: the person's details, then the form of the registry's fields (``typed`` refills it after an
+    error)."""
     typed = typed or {}
     accounts = (
         "<ul class=accounts>"
@@ -102,45 +123,19 @@ def settings_page(
         if view.accounts
         else "none"
     )
-    daily = view.daily_time or f"{view.daily_default} (default)"
-    if daily.startswith("off"):
-        daily = "off"
     details = (
         "<dl>"
-        f"<dt>Name</dt><dd>{escape(view.display_name)}</dd>"
         f"<dt>Email</dt><dd>{escape(view.email or 'none (not signed in with Google)')}</dd>"
         f"<dt>Accounts</dt><dd>{accounts}</dd>"
-        f"<dt>Time zone</dt><dd>{escape(view.timezone or view.default_timezone + ' (default)')}</dd>"
         f"<dt>Google</dt><dd>{escape(view.google)}</dd>"
-        f"<dt>Drive folder</dt><dd>{escape(view.drive_folder)}</dd>"
-        f"<dt>Daily log</dt><dd>{escape(daily)}, sent to {escape(view.daily_platform)}</dd>"
-        f"<dt>Voice</dt><dd>{'on' if view.voice else 'off'}</dd>"
-        "</dl>"
+        + "".join(f"<dt>{escape(row.label)}</dt><dd>{escape(row.current)}</dd>" for row in view.settings)
+        + "</dl>"
     )
-
-    def value(key: str, current: str) -> str:
-        return escape(typed.get(key, current), quote=True)
-
-    voice = typed.get("voice", "on" if view.voice else "off")
     form = (
         '<form method="post" action="/settings">'
         f'<input type="hidden" name="csrf" value="{escape(csrf, quote=True)}">'
-        '<label for="display_name">Name <span class="hint">What the assistant calls you</span></label>'
-        f'<input type="text" id="display_name" name="display_name" maxlength="80" required '
-        f'value="{value("display_name", view.display_name)}">'
-        '<label for="timezone">Time zone <span class="hint">An IANA name, e.g. Europe/Paris</span></label>'
-        f'<input type="text" id="timezone" name="timezone" maxlength="64" autocomplete="off" '
-        f'placeholder="{escape(view.default_timezone, quote=True)}" value="{value("timezone", view.timezone)}">'
-        '<label for="daily_time">Daily summary time <span class="hint">HH:MM in your time zone, or off; '
-        f"empty keeps the default ({escape(view.daily_default)})</span></label>"
-        f'<input type="text" id="daily_time" name="daily_time" maxlength="8" '
-        f'placeholder="{escape(view.daily_default, quote=True)}" value="{value("daily_time", view.daily_time)}">'
-        '<label for="voice">Voice <span class="hint">Also send every answer as speech</span></label>'
-        '<select id="voice" name="voice">'
-        f'<option value="off"{" selected" if voice != "on" else ""}>Off</option>'
-        f'<option value="on"{" selected" if voice == "on" else ""}>On</option>'
-        "</select>"
-        '<button type="submit">Save</button></form>'
+        + "".join(_input(row, typed.get(row.name, row.value)) for row in view.settings)
+        + '<button type="submit">Save</button></form>'
     )
     body = (
         f"<h1>Your settings</h1><p class=lead>{escape(assistant)}</p>"

@@ -34,7 +34,6 @@ OPEN_COOKIE = "captainslog_settings_open"  # the nonce of the link's button page
 WEB_COOKIE = "captainslog_web"  # the web app's session (bot/webapp/deps.py), accepted here too
 SIGNOUT_PATH = LINK_PATH + "/signout"
 MAX_FORM_BYTES = 16_384
-FIELDS = ("display_name", "timezone", "daily_time", "voice")
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -199,7 +198,7 @@ def add_settings_routes(app: FastAPI) -> None:
             return _html(message_page("Session ended", ENDED), 401)
         view = await page.account.view(session.user)
         if outcome.errors:
-            typed = {k: form.get(k, "") for k in FIELDS}
+            typed = {row.name: form[row.name] for row in view.settings if row.name in form}
             body = settings_page(
                 view, csrf=session.csrf, assistant=page.assistant_name, errors=outcome.errors, typed=typed
             )

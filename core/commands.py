@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.chat import ChatService
-from core.chat.user_ops import NOT_THE_OWNER, timezone_text
+from core.chat.settings_fields import timezone_field
+from core.chat.user_ops import NOT_THE_OWNER
 from core.llm import ModelError, OpenAIModel
+from core.settings.chat import ChatSettings
+from core.settings.registry import SettingsRegistry
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 
 log = logging.getLogger(__name__)
@@ -79,14 +82,6 @@ def _what_is_missing(command: Command, missing: Sequence[CommandOption]) -> str:
     return f"/{command.name} needs {wanted}, for example: {example}"
 
 
-def setting_hint(platform: str, option: str, value: str) -> str:
-    """How to change one setting on ``platform``: Discord's command options are ``name:value``; Slack and the
-    terminal hand over one typed line, so there it is ``/settings daily-time 22:30``."""
-    if platform == "discord":
-        return f"/settings {option}:{value}"
-    return f"/settings {option.replace('_', '-')} {value}"
-
-
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
@@ -125,12 +120,20 @@ def options_from_line(command: Command, text: str) -> dict[str, str]:
 
 
 class CommandSet:
-    """The commands every platform offers."""
+    """The commands every platform offers.
 
-    def __init__(self, chat: ChatService, model: OpenAIModel) -> None:
+    ``/settings`` is the chat view of ``settings`` (the registry features add their fields to); without
+    one, a registry of the time zone alone.
+    """
+
+    def __init__(self, chat: ChatService, model: OpenAIModel, settings: SettingsRegistry | None = None) -> None:
         self.chat = chat
         self.model = model
         self.commands: dict[str, Command] = {}
+        if settings is None:
+            settings = SettingsRegistry(chat.people)
+            settings.add(timezone_field(chat.people, default=chat.default_timezone))
+        self.settings = ChatSettings(settings)
         for command in (
             Command("new", "Start a fresh conversation here", self._new),
             Command("forget", "Drop the last question and answer from what I remember here", self._forget),
@@ -142,16 +145,11 @@ class CommandSet:
                 slow=True,
                 usage="/image a lighthouse at dawn, watercolour",
             ),
-            Command(
-                "settings",
-                "See or change your settings (time zone)",
-                self._settings,
-                options=(CommandOption("timezone", "Your IANA time zone, e.g. Europe/Paris"),),
-                usage="/settings timezone:Europe/Paris",
-            ),
+            self._settings_command(),
             Command("help", "What I can do", self._help),
         ):
             self.add(command)
+        settings.on_added(lambda: self.add(self._settings_command()))
 
     def add(self, command: Command) -> None:
         self.commands[command.name] = command
@@ -208,13 +206,23 @@ class CommandSet:
             f"Here is “{prompt}”.", files=(OutgoingFile("image.png", "image/png", data, description=prompt),)
         )
 
+    def _settings_command(self) -> Command:
+        """``/settings`` with one option per setting (rebuilt when a feature adds one)."""
+        options = self.settings.options()
+        return Command(
+            "settings",
+            "See or change your settings (alone: every current value)",
+            self._settings,
+            options=tuple(CommandOption(name, help) for name, help in options),
+            usage="/settings timezone:Europe/Paris, /settings daily-time 22:30",
+        )
+
     async def _settings(self, request: CommandRequest) -> CommandReply:
-        timezone = request.options.get("timezone", "").strip()
-        if timezone:
-            return CommandReply(timezone_text(await self.chat.set_timezone(request.identity, timezone)), private=True)
-        current = await self.chat.user_timezone(request.identity)
-        hint = setting_hint(request.identity.platform, "timezone", "Europe/Paris")
-        return CommandReply(f"Your time zone is {current}. Change it with {hint} (any IANA name).", private=True)
+        admission = await self.chat.people.admit(request.identity)
+        if admission.user is None:
+            return CommandReply(admission.refusal or "Sign in first.", private=True)
+        text = await self.settings.answer(admission.user.id, request.identity.platform, request.options)
+        return CommandReply(text, private=True)
 
     async def _help(self, _request: CommandRequest) -> CommandReply:
         lines = ["Write to me in this DM (or mention me in a channel to start a thread). Commands:"]

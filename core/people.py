@@ -197,6 +197,10 @@ class People:
         await self.users.set_timezone(user_id, name)
         await self.changed()
 
+    async def profile(self, user_id: int) -> UserRecord | None:
+        """The user's stored record, read fresh (not this process's cached decision)."""
+        return await self.users.get(user_id)
+
     async def user_of(self, identity: PlatformIdentity) -> int | None:
         """The id of the allowed person this account belongs to, or None."""
         admission = await self.admit(identity)

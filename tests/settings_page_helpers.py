@@ -22,6 +22,7 @@ from core.identity.profile import Profiles
 from core.identity.settings_access import SettingsAccess
 from core.identity.states import OAuthStateStore
 from core.types import ConversationRef, PlatformIdentity
+from tests.settings_helpers import every_setting
 
 SECRET_KEY = "settings-page-test-secret-0123456789abcdef"
 ADA = PlatformIdentity("test", "w1", "ada", "Ada")
@@ -42,22 +43,11 @@ class SettingsKit:
         self.access = SettingsAccess(
             states=self.states, people=chat.people, secret_key=SECRET_KEY, public_url=public_url, clock=clock
         )
-        self.account = AccountSettings(
-            people=chat.people,
-            profiles=self.profiles,
-            default_timezone="Europe/Paris",
-            default_daily_time="22:30",
-            default_folder="CaptainsLog",
-        )
-        self.commands = CommandSet(chat, None)  # type: ignore[arg-type]  # /account never calls the model
+        registry = every_setting(chat, self.profiles)
+        self.account = AccountSettings(people=chat.people, registry=registry)
+        self.commands = CommandSet(chat, None, registry)  # type: ignore[arg-type]  # /account never calls the model
         handlers = IdentityCommands(
-            chat=chat,
-            linker=AccountLinker(db, clock=clock),
-            profiles=self.profiles,
-            google=None,
-            settings_command=self.commands.commands.get("settings"),
-            default_folder="CaptainsLog",
-            settings_link=self.access.link,
+            chat=chat, linker=AccountLinker(db, clock=clock), google=None, settings_link=self.access.link
         )
         for command in identity_commands(handlers):
             self.commands.add(command)

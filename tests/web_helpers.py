@@ -34,6 +34,7 @@ from core.people import People
 from core.types import PlatformIdentity
 from tests.feature_helpers import add_memory
 from tests.google_helpers import GoogleKit
+from tests.settings_helpers import every_setting
 
 SECRET_KEY = "web-app-test-secret-0123456789abcdef-xyz"
 ADA = PlatformIdentity("test", "w1", "ada", "Ada")
@@ -65,10 +66,7 @@ class WebKit:
         access = SettingsAccess(
             states=self.states, people=chat.people, secret_key=SECRET_KEY, public_url=public_url, clock=clock
         )
-        account = AccountSettings(
-            people=chat.people, profiles=Profiles(db), default_timezone="Europe/Paris",
-            default_daily_time="22:30", default_folder="CaptainsLog",
-        )  # fmt: skip
+        account = AccountSettings(people=chat.people, registry=every_setting(chat, Profiles(db)))
         self.app: FastAPI = create_app(signin=None, settings_page=SettingsPage(access, account))
         self.app.state.webapp = WebApp(
             db=db, chat=chat, sessions=self.sessions, tokens=self.tokens, memory=self.memory, day_pdf=day_pdf

@@ -107,6 +107,7 @@ class ChatService:
         self.context = context
         self.tools = tools
         self.people = people
+        self.default_timezone = default_timezone  # a person's until they choose their own
         self.clock = clock
         self.sleep = sleep  # waits of the clock (retries, the memory sweep): asyncio.sleep, or a test's
         self.locks = locks

@@ -74,6 +74,14 @@ class UserRepository:
             row = (await reader.execute(_FIND_USER, _identity_params(identity))).first()
         return UserRecord(row.id, row.display_name, row.timezone, row.settings or {}, row.email) if row else None
 
+    async def get(self, user_id: int) -> UserRecord | None:
+        """The user with this id, or None."""
+        async with self.db.session() as session:
+            user = await session.get(User, user_id, populate_existing=True)
+            if user is None:
+                return None
+            return UserRecord(user.id, user.display_name, user.timezone, dict(user.settings or {}), user.email)
+
     async def set_timezone(self, user_id: int, timezone: str) -> None:
         async with self.db.session() as session, session.begin():
             await session.execute(update(User).where(User.id == user_id).values(timezone=timezone))

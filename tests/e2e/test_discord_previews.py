@@ -19,12 +19,13 @@ from core.chat import ChatService
 from core.commands import CommandSet
 from core.db.database import Database
 from core.identity.profile import Profiles
-from core.link_previews import LinkPreviews, previews_command
+from core.link_previews import LinkPreviews
 from core.llm import OpenAIModel
 from tests.conftest import make_chat_service
 from tests.e2e.platform_bot import open_fake_discord
 from tests.fakes.discord_server import FakeDiscord, LogEntry
 from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.settings_helpers import every_setting
 
 SUPPRESS_EMBEDS = 1 << 2
 EPHEMERAL = 1 << 6
@@ -73,11 +74,8 @@ class Bot:
 @pytest.fixture
 async def bot(fake_discord: FakeDiscord, database: Database, model: OpenAIModel) -> AsyncIterator[Bot]:
     chat = make_chat_service(database, model, allowed=("discord:*",))
-    commands = CommandSet(chat, model)
-    previews = LinkPreviews(
-        people=chat.people, profiles=Profiles(database), settings_command=commands.commands.get("settings")
-    )
-    commands.add(previews_command(previews))
+    commands = CommandSet(chat, model, every_setting(chat, Profiles(database)))
+    previews = LinkPreviews(people=chat.people)
     service = DiscordService(
         token=fake_discord.bot_token,
         chat=chat,

@@ -98,7 +98,7 @@ async def test_changes_are_stored_and_confirmed(kit: SettingsKit) -> None:
             "/settings",
             data={
                 "csrf": csrf,
-                "display_name": "Ada L.",
+                "name": "Ada L.",
                 "timezone": "america/new_york",
                 "daily_time": "21h15",
                 "voice": "on",
@@ -108,7 +108,7 @@ async def test_changes_are_stored_and_confirmed(kit: SettingsKit) -> None:
             "/settings",
             data={
                 "csrf": csrf,
-                "display_name": "Ada L.",
+                "name": "Ada L.",
                 "timezone": "America/New_York",
                 "daily_time": "21:15",
                 "voice": "on",
@@ -120,7 +120,7 @@ async def test_changes_are_stored_and_confirmed(kit: SettingsKit) -> None:
         "call you Ada L.",
         "Time zone set to America/New_York.",
         "close your day at 21:15",
-        "also come as speech",
+        "send every answer also as speech",
     ):
         assert sentence in saved.text
     assert 'value="America/New_York"' in saved.text and 'value="21:15"' in saved.text  # the page shows what is stored
@@ -138,7 +138,7 @@ async def test_an_unknown_time_zone_is_a_clear_error_and_nothing_is_stored(kit: 
     async with kit.client() as client:
         csrf = csrf_of(await _signed_in_page(kit, client))
         refused = await client.post(
-            "/settings", data={"csrf": csrf, "display_name": "Ada Changed", "timezone": "Mars/Olympus", "voice": "off"}
+            "/settings", data={"csrf": csrf, "name": "Ada Changed", "timezone": "Mars/Olympus", "voice": "off"}
         )
     assert refused.status_code == 400
     assert "Nothing was saved." in refused.text and "“Mars/Olympus” is not a time zone I know" in refused.text
@@ -150,7 +150,7 @@ async def test_an_unknown_time_zone_is_a_clear_error_and_nothing_is_stored(kit: 
 async def test_a_bad_daily_time_and_an_empty_name_are_refused(kit: SettingsKit) -> None:
     async with kit.client() as client:
         csrf = csrf_of(await _signed_in_page(kit, client))
-        refused = await client.post("/settings", data={"csrf": csrf, "display_name": " ", "daily_time": "25:99"})
+        refused = await client.post("/settings", data={"csrf": csrf, "name": " ", "daily_time": "25:99"})
     assert refused.status_code == 400
     assert "Your name cannot be empty." in refused.text and "HH:MM" in refused.text
 
@@ -158,8 +158,8 @@ async def test_a_bad_daily_time_and_an_empty_name_are_refused(kit: SettingsKit) 
 async def test_a_form_without_the_csrf_token_changes_nothing(kit: SettingsKit) -> None:
     async with kit.client() as client:
         await _signed_in_page(kit, client)
-        missing = await client.post("/settings", data={"display_name": "Mallory", "timezone": "Asia/Tokyo"})
-        wrong = await client.post("/settings", data={"csrf": "0" * 64, "display_name": "Mallory"})
+        missing = await client.post("/settings", data={"name": "Mallory", "timezone": "Asia/Tokyo"})
+        wrong = await client.post("/settings", data={"csrf": "0" * 64, "name": "Mallory"})
     assert missing.status_code == 403 and wrong.status_code == 403 and "nothing was saved" in missing.text
     user = (await kit.chat.people.admit(ADA)).user
     assert user is not None and user.display_name != "Mallory" and user.timezone is None
@@ -171,8 +171,8 @@ async def test_another_users_session_sees_and_changes_only_their_own(kit: Settin
         bob_page = await _signed_in_page(kit, bob, BOB)
         assert 'value="Bob"' in bob_page and 'value="Ada"' not in bob_page
         # Bob's session with Ada's CSRF token: refused; with his own token it changes only Bob.
-        crossed = await bob.post("/settings", data={"csrf": csrf_of(ada_page), "display_name": "Hacked"})
-        own = await bob.post("/settings", data={"csrf": csrf_of(bob_page), "display_name": "Robert"})
+        crossed = await bob.post("/settings", data={"csrf": csrf_of(ada_page), "name": "Hacked"})
+        own = await bob.post("/settings", data={"csrf": csrf_of(bob_page), "name": "Robert"})
         # A session cookie edited to name Ada's user fails its signature.
         forged = kit.client()
         body, mac = bob.cookies["captainslog_settings"].rsplit(".", 1)
@@ -214,7 +214,7 @@ async def test_a_sign_in_state_is_not_a_settings_link(kit: SettingsKit) -> None:
 async def test_values_are_escaped(kit: SettingsKit) -> None:
     async with kit.client() as client:
         csrf = csrf_of(await _signed_in_page(kit, client))
-        saved = await client.post("/settings", data={"csrf": csrf, "display_name": '<script>x</script>"'})
+        saved = await client.post("/settings", data={"csrf": csrf, "name": '<script>x</script>"'})
     assert "<script>x" not in saved.text and "&lt;script&gt;x&lt;/script&gt;" in saved.text
     assert "default-src 'none'" in saved.headers["content-security-policy"]
 
@@ -227,10 +227,7 @@ async def test_account_without_the_page_set_up_says_so(database: Database, model
     handlers = IdentityCommands(
         chat=chat,
         linker=AccountLinker(database),
-        profiles=None,  # type: ignore[arg-type]
         google=None,
-        settings_command=None,
-        default_folder="",
     )
     reply = await handlers.account(CommandRequest(ADA, None, {}))  # type: ignore[arg-type]
     assert reply.private and "not set up" in reply.text

@@ -16,20 +16,15 @@ from core.types import OutgoingFile, TextDelta, TurnDone
 from tests.chat_helpers import ALICE, PLACE, say
 from tests.conftest import make_chat_service
 from tests.fakes.openai_server import Error, FakeOpenAI, Reply
+from tests.settings_helpers import every_setting
 
 
 @pytest.fixture
 def voiced(database: Database, model: OpenAIModel) -> tuple[ChatService, CommandSet]:
     chat = make_chat_service(database, model)
     chat.runner.speaker = Speaker(model)
-    commands = CommandSet(chat, model)
-    handlers = VoiceCommands(
-        chat=chat,
-        speaker=chat.runner.speaker,
-        profiles=Profiles(database),
-        settings_command=commands.commands["settings"],
-    )
-    for command in voice_commands(handlers):
+    commands = CommandSet(chat, model, every_setting(chat, Profiles(database)))
+    for command in voice_commands(VoiceCommands(chat=chat, speaker=chat.runner.speaker)):
         commands.add(command)
     return chat, commands
 

@@ -15,6 +15,7 @@ from adapters.slack.workspace import SlackRateLimits, Workspace
 from core.commands import Command, CommandOption, CommandReply, CommandRequest, CommandSet, options_from_line
 from core.identity.commands import GoogleParts, IdentityCommands, identity_commands
 from core.memory.slash import MemorySlashCommands, memory_commands
+from core.settings.registry import SettingsRegistry
 
 
 async def _noop(_request: CommandRequest) -> CommandReply:
@@ -90,12 +91,10 @@ def test_the_manifest_declares_every_command_the_bot_registers() -> None:
     # With Google configured the container adds the sign-in and Google commands (core/identity/commands.py).
     google = GoogleParts(None, None, None, None, None)  # type: ignore[arg-type]
     nothing: Any = None
-    handlers = IdentityCommands(
-        chat=nothing, linker=nothing, profiles=nothing, google=google, settings_command=None, default_folder=""
-    )
+    handlers = IdentityCommands(chat=nothing, linker=nothing, google=google)
     memory = [c.name for c in memory_commands(MemorySlashCommands(nothing, nothing, default_timezone="UTC"))]
-    daily = ["export", "summary", "speak", "export-data", "reminders"]  # core/daily/commands.py and core/media/commands.py (both extend /settings), core/reminders/commands.py
-    registered = {*CommandSet(None, None).commands, *(c.name for c in identity_commands(handlers)), *memory, *daily}  # type: ignore[arg-type]
+    daily = ["export", "summary", "speak", "export-data", "reminders"]  # core/daily/commands.py, core/media/commands.py, core/reminders/commands.py
+    registered = {*CommandSet(None, None, SettingsRegistry(nothing)).commands, *(c.name for c in identity_commands(handlers)), *memory, *daily}  # type: ignore[arg-type]
     assert sorted(declared) == sorted(registered)
     events = set(re.findall(r"^\s*- (app_mention|message\.\w+)\s*$", manifest, re.MULTILINE))
     assert events == {"app_mention", "message.im", "message.channels", "message.groups"}

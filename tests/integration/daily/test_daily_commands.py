@@ -27,6 +27,7 @@ from tests.daily_helpers import ASSISTANT, People, RecordingMessenger, connect_g
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.google_helpers import GoogleKit
+from tests.settings_helpers import every_setting
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -48,14 +49,12 @@ async def _commands(  # noqa: ANN202
     platforms: tuple[str, ...] = ("discord", "slack"),
 ):
     chat = make_chat_service(database, model, clock=clock)
-    commands = CommandSet(chat, model)
+    commands = CommandSet(chat, model, every_setting(chat, Profiles(database), platforms=platforms))
     messenger = RecordingMessenger("test")
     proc = daily_process(database, model, clock, messengers=[messenger], pdf_dir=tmp_path)
     proc.outbox.directory = chat.people  # the People of the chat know the test account
     handlers = DailyCommands(
-        chat=chat, job=proc.job, reader=proc.job.reader, repo=proc.repo, outbox=proc.outbox,
-        profiles=Profiles(database), settings_command=commands.commands.get("settings"), default_time="22:30",
-        platforms=platforms,
+        chat=chat, job=proc.job, reader=proc.job.reader, repo=proc.repo, outbox=proc.outbox
     )  # fmt: skip
     for command in daily_commands(handlers):
         commands.add(command)
@@ -76,7 +75,9 @@ async def test_settings_daily_time_and_platform(
     assert await run("settings", timezone="daily-time 21:15") == "I'll close your day at 21:15 your time."
     assert await run("settings", daily_platform="slack") == "Your daily summary will come to your Slack DM."
     assert await run("settings", daily_time="25:00") == "Give the daily time as HH:MM (e.g. 22:30) or off."
-    assert await run("settings", daily_platform="telegram") == "The daily platform is one of: discord, slack."
+    assert await run("settings", daily_platform="telegram") == (
+        "The daily platform is one of: discord, slack (or last: where you wrote last)."
+    )
     async with database.session() as session:
         settings = (await session.execute(select(User.settings).where(User.id == await _alice_id(database)))).scalar()
     assert settings == {"daily_time": "21:15", "daily_platform": "slack"}
@@ -116,7 +117,9 @@ async def test_daily_platform_must_be_configured_and_nothing_is_saved_from_a_ref
     assert await run("settings", daily_platform="slack") == (
         "Slack is not configured on this assistant; the daily summary can go to: discord."
     )
-    assert await run("settings", daily_platform="telegram") == "The daily platform is one of: discord."
+    assert await run("settings", daily_platform="telegram") == (
+        "The daily platform is one of: discord (or last: where you wrote last)."
+    )
     # A time and a refused platform together: neither is saved (the time used to be saved, the caches not refreshed).
     refused = await run("settings", daily_time="21:15", daily_platform="slack")
     assert refused.startswith("Slack is not configured")

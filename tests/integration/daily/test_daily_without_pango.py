@@ -22,6 +22,7 @@ from tests.conftest import make_chat_service
 from tests.daily_helpers import People, RecordingMessenger, daily_process
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.pango_helpers import without_pango
+from tests.settings_helpers import every_setting
 
 PARIS = ZoneInfo("Europe/Paris")
 SUMMARY = "**Discussed**\n- The harbour trip"
@@ -75,13 +76,11 @@ async def test_export_tells_the_terminal_what_to_install_and_a_platform_user_it_
 ) -> None:
     clock = ManualClock(paris(15))
     chat = make_chat_service(database, model, clock=clock)
-    commands = CommandSet(chat, model)
+    commands = CommandSet(chat, model, every_setting(chat, Profiles(database)))
     proc = daily_process(database, model, clock, messengers=[RecordingMessenger("test")], pdf_dir=tmp_path)
     proc.outbox.directory = chat.people
     handlers = DailyCommands(
-        chat=chat, job=proc.job, reader=proc.job.reader, repo=proc.repo, outbox=proc.outbox,
-        profiles=Profiles(database), settings_command=None, default_time="22:30",
-        platforms=("discord", "slack"),
+        chat=chat, job=proc.job, reader=proc.job.reader, repo=proc.repo, outbox=proc.outbox
     )  # fmt: skip
     for command in daily_commands(handlers):
         commands.add(command)

@@ -9,9 +9,14 @@ import httpx
 from bot.identity_wiring import build_identity
 from bot.settings_wiring import build_settings_page
 from core.access import AccessPolicy
+from core.chat.settings_fields import timezone_field
 from core.clock import ManualClock
+from core.daily.settings_fields import daily_time_field
 from core.db.database import Database
+from core.identity.profile import Profiles
+from core.identity.settings_fields import drive_folder_field
 from core.people import People
+from core.settings.registry import SettingsRegistry
 from core.types import PlatformIdentity
 from tests.fakes.google_server import FakeGoogle
 from tests.google_helpers import submit
@@ -28,8 +33,15 @@ async def test_built_from_settings_the_page_is_served_with_the_google_status(
     services = build_identity(settings, database, clock=clock)
     assert services.google is not None
     people = People(database, accounts=AccessPolicy(("test:*",)), clock=clock)
+    # The fields the container adds, with the defaults of these settings.
+    registry, profiles = SettingsRegistry(people), Profiles(database)
+    registry.add(timezone_field(people, default=settings.default_timezone))
+    registry.add(
+        drive_folder_field(profiles, drive=services.google.drive, availability=None, default_folder="CaptainsLog")
+    )
+    registry.add(daily_time_field(profiles, default_time=settings.daily_summary_time))
     page = build_settings_page(
-        settings, database, people, clock=clock, google_status=services.google.connections.status
+        settings, database, people, registry, clock=clock, google_status=services.google.connections.status
     )
     assert page is not None
     services.web.app.state.settings_page = page
@@ -60,4 +72,4 @@ async def test_built_from_settings_the_page_is_served_with_the_google_status(
 async def test_without_a_secret_key_there_is_no_settings_page(database: Database, google_fake: FakeGoogle) -> None:
     settings = _settings(google_fake, secret_key=None, google_client_id="", allowed_emails=[])
     people = People(database, accounts=AccessPolicy(("test:*",)))
-    assert build_settings_page(settings, database, people) is None
+    assert build_settings_page(settings, database, people, SettingsRegistry(people)) is None
