@@ -116,11 +116,13 @@ class IdentityNotices:
 
     async def _send_reconnect(self, user_id: int, key: str) -> None:
         assert self.signin is not None
-        accounts = await self.accounts_of(user_id)
+        # Where speak would say it (the platform they chose, else the one used last): the link is bound
+        # to the account it is sent to, like a sign-in link, so it goes there and nowhere else.
+        reachable = await self.speak.accounts(user_id) if self.speak is not None else []
+        accounts = reachable or await self.accounts_of(user_id)
         if not accounts:
             log.warning("user %s needs to reconnect Google but has no account to tell", user_id)
             return
-        # The link is bound to the account it is sent to, like a sign-in link.
         account = next((a for a in accounts if a.platform in self.outbox.platforms), accounts[0])
         link = await self.signin.start_connect(account, user_id)
         if self.speak is None:

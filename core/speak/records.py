@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db.database import Database
-from core.db.models import Conversation, Message
+from core.db.models import Conversation, Message, User
 from core.db.models_speak import SpokenMessage
 from core.types import ConversationRef, PlatformIdentity
 
@@ -161,3 +161,9 @@ class SpokenRecords:
         async with self._db.session() as session:
             row = (await session.execute(select(*columns).where(table.c.id == conversation_id))).first()
         return ConversationRef(row.platform, row.workspace, row.channel, row.thread) if row is not None else None
+
+    async def settings_of(self, user_id: int) -> dict[str, Any]:
+        """The person's settings (``users.settings``), for the platform they chose."""
+        async with self._db.session() as session:
+            settings = (await session.execute(select(User.settings).where(User.id == user_id))).scalar()
+        return dict(settings or {})

@@ -19,9 +19,10 @@ the next platform with a note saying so, and when every platform refuses,
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from core.buttons import Button
 from core.clock import Clock
@@ -68,6 +69,7 @@ class Unreachable(DeliveryError):
 BeforeSend = Callable[[PlatformIdentity], Awaitable[None]]
 FallbackNote = Callable[[tuple[Refusal, ...]], str]
 Count = Callable[[str], int]
+Chosen = Callable[[Mapping[str, Any]], str | None]
 
 
 def fallback_note(refused: tuple[Refusal, ...]) -> str:
@@ -87,13 +89,16 @@ class Speak:
         clock: Clock,
         composer: Composer | None = None,
         count: Count | None = None,
+        chosen: Chosen | None = None,
     ) -> None:
         """`composer` writes the prompt form's text (without it only fixed texts are spoken); `count`
-        counts a stored message's tokens for the model's context window."""
+        counts a stored message's tokens for the model's context window; `chosen` reads the platform a
+        person chose for what the assistant says first from their settings (tried first by default)."""
         self.outbox = outbox
         self.clock = clock
         self.composer = composer
         self.count = count
+        self.chosen = chosen
         self.records = SpokenRecords(database)
         self._conversations = ConversationRepository(database, clock=clock)
 
@@ -115,8 +120,8 @@ class Speak:
     ) -> Spoken:
         """Say `text` (or the model's answer to `prompt`) to the person, once per `key`.
 
-        `prefer_platform` (else `conversation`'s platform) is tried first, then the person's other
-        accounts, most recently used first. `conversation` is the place whose context the prompt
+        `prefer_platform` (else `conversation`'s platform, else the one the person chose) is tried
+        first, then the person's other accounts, most recently used first. `conversation` is the place whose context the prompt
         form reads (default: the person's latest conversation on the platform tried first).
         `files` follow the text; `buttons` go under it (:mod:`core.buttons`). `only` sends to that one
         account and no other (a link bound to it). `remember` is what the history keeps instead of the
@@ -134,7 +139,7 @@ class Speak:
         if known is not None and known.state == SENT:
             return await self._again(known)
         prefer = prefer_platform or (conversation.platform if conversation is not None else None)
-        accounts = [only] if only is not None else await self.outbox.accounts_for(user_id, prefer_platform=prefer)
+        accounts = [only] if only is not None else await self.accounts(user_id, prefer_platform=prefer)
         if known is not None and known.state == SENDING and only is None:
             # A send began there: a retry must look where it may have landed.
             accounts = [known.identity, *(a for a in accounts if a != known.identity)]
@@ -173,6 +178,13 @@ class Speak:
             return Spoken(delivery, conversation_id, message_id, kept, tuple(refused))
         await self.records.refused(key, "; ".join(f"{r.platform}: {r.reason}" for r in refused))
         raise Unreachable(refused)
+
+    async def accounts(self, user_id: int, *, prefer_platform: str | None = None) -> list[PlatformIdentity]:
+        """The person's accounts on connected platforms in the order speak tries them: `prefer_platform`,
+        else the one they chose, first; then the most recently used."""
+        if prefer_platform is None and self.chosen is not None:
+            prefer_platform = self.chosen(await self.records.settings_of(user_id))
+        return await self.outbox.accounts_for(user_id, prefer_platform=prefer_platform)
 
     async def _compose(self, user_id: int, prompt: str, place: ConversationRef | None, platform: str) -> str:
         if self.composer is None:

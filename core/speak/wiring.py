@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.agent.loop import ToolLoop
 from core.clock import Clock
 from core.context import ContextBuilder
+from core.daily.prefs import preferred_platform
 from core.db.database import Database
 from core.llm import ChatModel
 from core.messenger import Outbox
@@ -18,4 +19,7 @@ def build_speak(
 ) -> Speak:  # fmt: skip
     """`speak` for fixed texts and prompts, writing with the same model and context as the answers."""
     composer = Composer(database, context=context, loop=ToolLoop(model), clock=clock, default_timezone=default_timezone)
-    return Speak(database, outbox, clock=clock, composer=composer, count=context.counter.count)
+    # The platform chosen with /settings daily-platform is where what the assistant starts goes first.
+    return Speak(
+        database, outbox, clock=clock, composer=composer, count=context.counter.count, chosen=preferred_platform
+    )

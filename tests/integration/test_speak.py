@@ -15,6 +15,7 @@ from core.access import AccessPolicy
 from core.agent.loop import ToolLoop
 from core.clock import ManualClock
 from core.context import ContextBuilder
+from core.daily.prefs import preferred_platform
 from core.db.database import Database
 from core.llm import OpenAIModel
 from core.messenger import DeliveryError, Outbox
@@ -150,3 +151,17 @@ async def test_a_prompt_reads_the_conversation_on_the_platform_it_goes_to(
     assert "tools" not in first or not first["tools"]
     assert (discord.texts(), slack.texts()) == (["Good luck on Saturday!"], ["Enjoy the new sails!"])
     assert (on_discord.text, on_slack.text) == ("Good luck on Saturday!", "Enjoy the new sails!")
+
+
+async def test_the_platform_the_person_chose_goes_first_unless_the_caller_says_otherwise(database: Database) -> None:
+    discord, slack = Platform("discord"), Platform("slack")
+    outbox = Outbox(People(database, accounts=AccessPolicy(()), clock=ManualClock(NOW)))
+    for platform in (discord, slack):
+        outbox.register(platform)
+    speak = Speak(database, outbox, clock=ManualClock(NOW), chosen=preferred_platform)
+    ana = await DayPeople(database).user("Ana", timezone="Europe/Lisbon", settings={"daily_platform": "slack"})
+
+    assert (await speak(ana, key="c1", text="Chosen")).delivery.platform == "slack"
+    assert (await speak(ana, key="c2", text="Asked there", prefer_platform="discord")).delivery.platform == "discord"
+    assert [a.platform for a in await speak.accounts(ana)] == ["slack", "discord"]
+    assert (slack.texts(), discord.texts()) == (["Chosen"], ["Asked there"])
