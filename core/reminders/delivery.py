@@ -3,10 +3,11 @@
 The message itself goes through `core.speak` (idempotent posting, the fallback to
 the person's other platforms, the copy in the conversation's history). A passing
 failure (the platform is away, 5xx, rate limits past retries) gives the occurrence
-back to be tried again after the lease, at most :data:`MAX_ATTEMPTS` times. A permanent refusal where the reminder was asked (a closed Discord DM, a
-Slack account that cannot be written to) is told to the person on another platform
-with the reminder itself, and the reminder is marked undeliverable: it is never
-retried forever.
+back to be tried again after the lease, at most :data:`MAX_ATTEMPTS` times. A
+permanent refusal where the reminder was asked (a closed Discord DM, a Slack account
+that cannot be written to) is told to the person on another platform with the
+reminder itself, and the reminder is stopped; refused everywhere, it is marked
+undeliverable: it is never retried forever.
 """
 
 from __future__ import annotations

@@ -121,13 +121,14 @@ class Speak:
         """Say `text` (or the model's answer to `prompt`) to the person, once per `key`.
 
         `prefer_platform` (else `conversation`'s platform, else the one the person chose) is tried
-        first, then the person's other accounts, most recently used first. `conversation` is the place whose context the prompt
-        form reads (default: the person's latest conversation on the platform tried first).
-        `files` follow the text; `buttons` go under it (:mod:`core.buttons`). `only` sends to that one
-        account and no other (a link bound to it). `remember` is what the history keeps instead of the
-        text, when the text holds a secret (a single-use link) the model must not see. `before_send` runs before each account is tried (a caller's lease
-        check may raise there: nothing is sent then); `note` is what a message sent elsewhere adds
-        about the platforms that refused it.
+        first, then the person's other accounts, most recently used first. `conversation` is the
+        place whose context the prompt form reads (default: the person's latest conversation on the
+        platform tried first). `files` follow the text; `buttons` go under it (:mod:`core.buttons`).
+        `only` sends to that one account and no other (a link bound to it). `remember` is what the
+        history keeps instead of the text, when the text holds a secret (a single-use link) the model
+        must not see. `before_send` runs before each account is tried (a caller's lease check may
+        raise there: nothing is sent then); `note` is what a message sent elsewhere adds about the
+        platforms that refused it.
 
         Raises :class:`Unreachable` when every account refused for good, :class:`DeliveryError`
         (``retryable``) for passing trouble (a retry with the same key resumes), and
