@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.rate_window import Priority, SlidingWindow
+from core.clock import Pace
 
 
 @dataclass(eq=False)
@@ -44,11 +44,13 @@ class Reservation:
 class RateBudget:
     """Grants calls against sliding windows, most urgent first, then first come first served."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
+    def __init__(self, pace: Pace | None = None) -> None:
+        """``pace``: the seconds the windows count in and how to wait them (a manual one in tests)."""
+        self.pace = pace or Pace()
         self._waiters: list[_Waiter] = []
         self._seq = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_due = math.inf
         self.throttled = 0  # calls that had to wait
         self._deferred: set[asyncio.Task[None]] = set()
 
@@ -56,7 +58,7 @@ class RateBudget:
         self, windows: Sequence[SlidingWindow], priority: Priority, *, reservation: Reservation | None = None
     ) -> None:
         """Wait until every window admits the call, then count it. Cancel-safe."""
-        if not self._waiters and self._admits(windows, priority, reservation, self.clock()):
+        if not self._waiters and self._admits(windows, priority, reservation, self.pace.now()):
             self._take(windows, priority, reservation)
             return
         self.throttled += 1
@@ -76,7 +78,7 @@ class RateBudget:
 
     def try_acquire(self, windows: Sequence[SlidingWindow], priority: Priority) -> bool:
         """Take a slot only if one is free right now and nobody more urgent is waiting."""
-        now = self.clock()
+        now = self.pace.now()
         blocked = {id(w) for waiter in self._waiters for w in waiter.windows}
         if any(id(w) in blocked for w in windows) or not self._admits(windows, priority, None, now):
             return False
@@ -118,7 +120,7 @@ class RateBudget:
         ``learn=False`` only waits (for a refusal that says nothing about these
         windows' limits, such as a 429 another process caused).
         """
-        now = self.clock()
+        now = self.pace.now()
         for window in windows:
             window.block_for(retry_after, now)
             if learn:
@@ -127,7 +129,7 @@ class RateBudget:
 
     def busy(self, windows: Sequence[SlidingWindow]) -> bool:
         """Whether a first-text call in ``windows`` would have to wait (a window is full, or others wait)."""
-        now = self.clock()
+        now = self.pace.now()
         waiting = {id(w) for waiter in self._waiters for w in waiter.windows}
         return any(id(w) in waiting or w.busy(now) for w in windows)
 
@@ -140,7 +142,7 @@ class RateBudget:
         return all(w.admits(now, priority, holds_reservation=id(w) in held) for w in windows)
 
     def _take(self, windows: Sequence[SlidingWindow], priority: Priority, reservation: Reservation | None) -> None:
-        now = self.clock()
+        now = self.pace.now()
         uses_reservation = priority == Priority.FINAL and reservation is not None and reservation.active
         for window in windows:
             window.take(now)
@@ -150,12 +152,10 @@ class RateBudget:
                 reservation.held.discard(id(window))  # type: ignore[union-attr]
 
     def _pump(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         if not self._waiters:
+            self._stop_timer()
             return
-        now = self.clock()
+        now = self.pace.now()
         # Windows that refused an earlier (more urgent, or older) waiter: later waiters
         # may not overtake it there, but windows it was not refused by stay open to them.
         blocked: set[int] = set()
@@ -177,9 +177,22 @@ class RateBudget:
             else:
                 blocked |= {id(w) for w in refused}
                 refusing.extend(refused)
-        if self._waiters:
-            wake = min((w.next_change(now) for w in refusing), default=math.inf)
-            if wake == math.inf:
-                return  # only a released reservation can help, and releasing pumps again
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_at(loop.time() + max(0.001, wake - now), self._pump)
+        wake = min((w.next_change(now) for w in refusing), default=math.inf) if self._waiters else math.inf
+        if wake == math.inf:
+            self._stop_timer()  # nobody waits, or only a released reservation can help (releasing pumps again)
+        elif self._timer is None or self._timer.done() or abs(wake - self._timer_due) > 1e-6:
+            self._stop_timer()
+            self._timer_due = wake
+            self._timer = asyncio.get_running_loop().create_task(self._wake_at(max(0.001, wake - now)))
+
+    async def _wake_at(self, seconds: float) -> None:
+        await self.pace.sleep(seconds)
+        self._timer = None
+        self._timer_due = math.inf
+        self._pump()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None and self._timer is not asyncio.current_task():
+            self._timer.cancel()
+        self._timer = None
+        self._timer_due = math.inf

@@ -8,8 +8,14 @@ returning an aware UTC datetime) from the container; tests pass a
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+T = TypeVar("T")
 
 Clock = Callable[[], datetime]
 # Waiting "so many seconds" of that clock: asyncio.sleep for the real one, ManualClock.sleep in tests.
@@ -19,6 +25,37 @@ Sleep = Callable[[float], Awaitable[None]]
 def system_clock() -> datetime:
     """The real time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """Seconds for spacing things out (rate budgets, edit intervals), and how to wait them.
+
+    The real one is ``time.monotonic`` with ``asyncio.sleep``; :meth:`ManualClock.pace`
+    gives one that only moves when a test moves the clock.
+    """
+
+    now: Callable[[], float] = field(default=time.monotonic)
+    sleep: Sleep = field(default=asyncio.sleep)
+
+    async def within(self, awaitable: Awaitable[T], seconds: float) -> T:
+        """``awaitable``'s result, or :class:`TimeoutError` (and it cancelled) when ``seconds`` pass first."""
+        work = asyncio.ensure_future(awaitable)
+        timer = asyncio.ensure_future(self.sleep(max(0.0, seconds)))
+        try:
+            await asyncio.wait((work, timer), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            work.cancel()
+            raise
+        finally:
+            timer.cancel()
+        if not work.done():
+            work.cancel()
+            with suppress(asyncio.CancelledError):
+                await work
+            if work.cancelled():
+                raise TimeoutError
+        return work.result()
 
 
 class ManualClock:
@@ -57,6 +94,14 @@ class ManualClock:
             await waiter
         finally:
             self._sleepers = [(due, w) for due, w in self._sleepers if w is not waiter]
+
+    def pace(self) -> Pace:
+        """This clock as seconds to space things out by (its ``sleep`` waits for it to be moved)."""
+        return Pace(lambda: self._now.timestamp(), self.sleep)
+
+    def next_wake(self) -> datetime | None:
+        """When the earliest `sleep` still waiting is due (None: nobody sleeps)."""
+        return min((due for due, waiter in self._sleepers if not waiter.done()), default=None)
 
     @property
     def sleepers(self) -> int:

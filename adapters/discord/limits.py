@@ -98,7 +98,7 @@ class DiscordBudget:
         self.budget.penalize(windows, retry_after)
         if windows[0] is not self.global_window:
             self._lessons[kind] = lesson = windows[0]
-            now = self.budget.clock()
+            now = self.budget.pace.now()
             for channel_windows in self._channels.values():
                 if channel_windows[kind] is not lesson:
                     channel_windows[kind].adopt(lesson, now)
@@ -112,7 +112,7 @@ class DiscordBudget:
                 SlidingWindow(f"discord:{channel_id}:edit", *CHANNEL_EDITS),
                 SlidingWindow(f"discord:{channel_id}:send", *CHANNEL_SENDS),
             )
-            now = self.budget.clock()
+            now = self.budget.pace.now()
             for kind, lesson in self._lessons.items():
                 windows[kind].adopt(lesson, now)
             self._channels[channel_id] = windows

@@ -16,6 +16,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.budgeted_call import BudgetedCalls
 from adapters.rate_window import Priority
 from adapters.slack.answers import AnswerRunner
 from adapters.slack.files import FileFetcher
@@ -242,14 +243,8 @@ class ConversationHandler:
 
     async def _say(self, surface: SlackSurface, text: str) -> None:
         """Post one line outside any answer, within the channel's post budget."""
-        windows = surface.windows("post")
-        for _attempt in range(3):
-            await surface.budget.acquire(windows, Priority.FIRST)
-            try:
-                await surface.post(text)
-                return
-            except RateLimited as exc:
-                surface.budget.penalize(windows, exc.retry_after)
-            except DeliveryError as exc:
-                log.warning("could not post in %s: %s", surface.channel, exc)
-                return
+        calls = BudgetedCalls(surface.budget)
+        try:
+            await calls.call(surface.windows("post"), Priority.FIRST, lambda: surface.post(text), what="post")
+        except (DeliveryError, RateLimited) as exc:
+            log.warning("could not post in %s: %s", surface.channel, exc)

@@ -17,14 +17,15 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.budgeted_call import SENT_ONCE, BudgetedCalls
 from adapters.delivery import deliver
 from adapters.part_delivery import deliver_part
 from adapters.rate_window import Priority
-from adapters.render import RATE_LIMIT_RETRIES
 from adapters.slack.conversations import SurfaceFactory
 from adapters.slack.identity import PLATFORM
 from adapters.slack.mapping import dm_ref
 from adapters.slack.surface import retry_after, slack_error_code
+from adapters.surface import RateLimited
 from core.messenger import Delivery, DeliveryError
 from core.outbound import OutboundPart
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
@@ -92,22 +93,27 @@ class SlackMessenger:
 
     async def _open_dm(self, team_id: str, user_id: str) -> str:
         workspace = self.surfaces.workspaces.get(team_id)
-        windows = (workspace.open,)
-        for _attempt in range(RATE_LIMIT_RETRIES):
-            await workspace.budget.acquire(windows, Priority.FIRST)
+
+        async def send() -> str:
             try:
                 response = await self.client.conversations_open(users=user_id)
             except SlackApiError as exc:
                 if exc.response.status_code == 429:
-                    workspace.budget.penalize(windows, retry_after(exc))
-                    continue
+                    raise RateLimited(retry_after(exc)) from exc
                 code = slack_error_code(exc)
                 reason = _UNREACHABLE.get(code, "Slack refused to open a DM with {user} (" + code + ")")
                 raise DeliveryError(reason.format(user=user_id), retryable=code not in _UNREACHABLE) from exc
             except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
                 raise DeliveryError(f"Slack could not be reached: {type(exc).__name__}", retryable=True) from exc
-            channel = str((response.get("channel") or {}).get("id") or "")
-            if not channel:
-                raise DeliveryError(f"Slack opened no DM channel for {user_id}", retryable=True)
-            return channel
-        raise DeliveryError(f"Slack kept rate limiting conversations.open for {user_id}", retryable=True)
+            return str((response.get("channel") or {}).get("id") or "")
+
+        calls = BudgetedCalls(workspace.budget)
+        try:
+            channel = await calls.call(
+                (workspace.open,), Priority.FIRST, send, what="conversations.open", policy=SENT_ONCE
+            )
+        except RateLimited as exc:
+            raise DeliveryError(f"Slack kept rate limiting conversations.open for {user_id}", retryable=True) from exc
+        if not channel:
+            raise DeliveryError(f"Slack opened no DM channel for {user_id}", retryable=True)
+        return channel

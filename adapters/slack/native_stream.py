@@ -24,7 +24,6 @@ thread is read back (:mod:`adapters.slack.readback`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -32,21 +31,24 @@ from collections.abc import AsyncIterator
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from adapters.answer_renderer import AnswerRenderer, PartsRecorder
 from adapters.budget import Reservation
-from adapters.rate_window import Priority, SlidingWindow
-from adapters.render import FINAL_EDIT_WAIT, TIDY_ATTEMPTS, AnswerRenderer, PartsRecorder, StreamRenderer
+from adapters.budgeted_call import ONCE, PATIENT, RETRY, RetryPolicy
+from adapters.rate_window import Priority
+from adapters.render import StreamRenderer
+from adapters.render_layout import Layout
+from adapters.render_schedule import FINAL_EDIT_WAIT, EditSchedule
 from adapters.slack.read_ahead import read_to_first_text
 from adapters.slack.readback import ThreadReadback
-from adapters.slack.surface import NETWORK_ERRORS, SlackSurface, delivery_error, sent_once
+from adapters.slack.surface import NETWORK_ERRORS, SlackSurface, delivery_error, sent_once, slack_call
 from adapters.surface import DeliveryError, RateLimited
-from adapters.text import Splitter
 from core.types import OutgoingFile, Refused, StatusUpdate, TextDelta, TurnDone, TurnError, TurnEvent, TurnStarted
 
 log = logging.getLogger(__name__)
 
 # Slack refuses more than 12,000 characters of markdown_text in one streaming call.
 CALL_MAX_CHARS = 10_000
-_ATTEMPTS = 5
+_CLIENT_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
 
 
 class NativeStreamRenderer(AnswerRenderer):
@@ -76,7 +78,7 @@ class NativeStreamRenderer(AnswerRenderer):
         self.ts: str | None = None
         self.broken = False  # the stream failed: the rest goes out as ordinary messages
         self._stop_slot: Reservation | None = None
-        self._last_append = 0.0
+        self._appends = EditSchedule(self.budget.pace, self.workspace.append_interval)
 
     @property
     def note(self) -> str:
@@ -117,20 +119,29 @@ class NativeStreamRenderer(AnswerRenderer):
         """Start the stream with the first text in one call; False when Slack refused it (render otherwise)."""
         text = text[:CALL_MAX_CHARS]
         try:
-            self.ts = await self._send_start(text)
-        except SlackApiError as exc:
-            error = delivery_error(exc)
-            if isinstance(error, RateLimited):
-                log.info("chat.startStream was rate limited; this answer edits a placeholder instead")
-                self.budget.penalize((self.workspace.stream_start,), error.retry_after)
-            else:
-                log.warning("chat.startStream was refused (%s); this answer edits a placeholder instead", error)
+            self.ts = await self._start_call(text, policy=ONCE)
+        except RateLimited:
+            log.info("chat.startStream was rate limited; this answer edits a placeholder instead")
             return False
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        except DeliveryError as error:
+            log.warning("chat.startStream was refused (%s); this answer edits a placeholder instead", error)
+            return False
+        except _CLIENT_ERRORS as exc:
             log.warning("chat.startStream failed: %s; trying again", exc)
             return True  # the writer starts it (``ts`` is still unknown)
         self._first_sent = len(text)
         return True
+
+    async def _start_call(self, text: str, *, policy: RetryPolicy) -> str:
+        """chat.startStream with its start slot already taken (the answer took it when it began)."""
+        return await self.calls.call(
+            (self.workspace.stream_start,),
+            Priority.FIRST,
+            lambda: self._send_start(text),
+            what="chat.startStream",
+            policy=policy,
+            granted=True,
+        )
 
     async def _send_start(self, text: str) -> str:
         """chat.startStream, sent once; returns the stream's ts.
@@ -138,9 +149,8 @@ class NativeStreamRenderer(AnswerRenderer):
         When the call failed on the network it may still have started the stream:
         that stream is looked for and adopted before the failure is raised.
         """
-        since = time.time()
+        since = time.time()  # compared with Slack's own timestamps
         try:
-            self._in_flight = True
             response = await self._once.chat_startStream(
                 channel=self.surface.channel,
                 thread_ts=self.thread_ts,
@@ -148,15 +158,13 @@ class NativeStreamRenderer(AnswerRenderer):
                 recipient_user_id=self.recipient_user_id or None,
                 recipient_team_id=self.recipient_team_id or None,
             )
-        except SlackApiError:
-            raise  # Slack answered: it refused, nothing was started
-        except (SlackClientError, aiohttp.ClientError, TimeoutError):
+        except SlackApiError as exc:
+            raise delivery_error(exc) from exc  # Slack answered: it refused, nothing was started
+        except _CLIENT_ERRORS:
             started = await self._readback.started_stream(text, since)
             if started is None:
                 raise
             return started
-        finally:
-            self._in_flight = False
         return str(response["ts"])
 
     async def _render_with_placeholder(self, events: AsyncIterator[TurnEvent]) -> None:
@@ -197,47 +205,46 @@ class NativeStreamRenderer(AnswerRenderer):
                 continue
             if self.sent >= len(self.text):
                 continue  # what the first start carried: nothing new to append yet
-            wait = self._last_append + self.workspace.append_interval() - time.monotonic()
-            if wait > 0:
-                try:
-                    await asyncio.wait_for(self._finished.wait(), wait)
-                    return
-                except TimeoutError:
-                    pass
-            await self.budget.acquire((self.workspace.stream_append,), Priority.ROUTINE)
+            await self._appends.routine_turn((self._finished,))
             if self._finished.is_set():
                 return
-            await self._append(self.text[self.sent : self.sent + CALL_MAX_CHARS])
-            self._last_append = time.monotonic()
+            await self._append(self.text[self.sent : self.sent + CALL_MAX_CHARS], Priority.ROUTINE)
+            self._appends.routine_done()
             if self.sent < len(self.text):
                 self._changed.set()
 
     async def _start(self) -> None:
         """chat.startStream with everything so far (its start slot was taken when the answer began)."""
         text = self.text[:CALL_MAX_CHARS]
-        for attempt in range(_ATTEMPTS):
-            if attempt:
-                await self.budget.acquire((self.workspace.stream_start,), Priority.FIRST)
-            try:
-                self.ts = await self._send_start(text)
-            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-                if self._refused(exc, (self.workspace.stream_start,), "chat.startStream"):
-                    return
-                continue
-            self.sent = len(text)
-            self._record_soon([self.ts])
+        try:
+            self.ts = await self._start_call(text, policy=RETRY)
+        except Exception as exc:  # noqa: BLE001 - refused, or never reached: the rest goes out as messages
+            log.warning("chat.startStream failed (%s); the rest of the answer goes out as messages", exc)
+            self.broken = True
             return
-        self.broken = True
+        self.sent = len(text)
+        self._record_soon([self.ts])
 
-    async def _append(self, chunk: str) -> None:
+    async def _append(self, chunk: str, priority: Priority) -> None:
         if not chunk or self.ts is None:
             return
+        ts = self.ts
         try:
-            self._in_flight = True
-            await self._once.chat_appendStream(channel=self.surface.channel, ts=self.ts, markdown_text=chunk)
+            await self.calls.call(
+                (self.workspace.stream_append,),
+                priority,
+                lambda: slack_call(
+                    self._once.chat_appendStream(channel=self.surface.channel, ts=ts, markdown_text=chunk)
+                ),
+                what="chat.appendStream",
+                policy=ONCE,
+            )
             self.sent += len(chunk)
-        except SlackClientError as exc:
-            self._refused(exc, (self.workspace.stream_append,), "chat.appendStream")
+        except RateLimited:
+            pass  # the budget holds back; the next append carries it
+        except DeliveryError as exc:
+            log.warning("chat.appendStream was refused (%s); the rest of the answer goes out as messages", exc)
+            self.broken = True
         except NETWORK_ERRORS as exc:
             # The append may have landed although its answer was lost: look before sending it again.
             landed = await self._landed(len(chunk))
@@ -248,8 +255,8 @@ class NativeStreamRenderer(AnswerRenderer):
                     "chat.appendStream failed (%s) and its effect is unknown; the rest follows as messages", exc
                 )
                 self.broken = True
-        finally:
-            self._in_flight = False
+        except SlackClientError as exc:
+            log.warning("chat.appendStream failed: %s", exc)  # worth another try
 
     async def _landed(self, size: int) -> bool | None:
         """Whether the streamed message shows the next ``size`` characters: True, False, or None (unknown)."""
@@ -261,20 +268,6 @@ class NativeStreamRenderer(AnswerRenderer):
             return False
         return None
 
-    def _refused(self, exc: Exception, windows: tuple[SlidingWindow, ...], method: str) -> bool:
-        """Handle a failed call; returns True when the stream is broken for good."""
-        if isinstance(exc, SlackApiError):
-            error = delivery_error(exc)
-            if isinstance(error, RateLimited):
-                log.warning("%s was rate limited; waiting %.0fs", method, error.retry_after)
-                self.budget.penalize(windows, error.retry_after)
-                return False
-            log.warning("%s was refused (%s); the rest of the answer goes out as messages", method, error)
-            self.broken = True
-            return True
-        log.warning("%s failed: %s", method, exc)  # the network: worth another try
-        return False
-
     # -- the end ------------------------------------------------------------------------
 
     async def _finish(self) -> None:
@@ -284,11 +277,10 @@ class NativeStreamRenderer(AnswerRenderer):
         if self.ts is not None and not self.broken:
             # Whatever the final call cannot carry goes in appends first.
             while len(self.text) - self.sent > CALL_MAX_CHARS and not self.broken:
-                await self.budget.acquire((self.workspace.stream_append,), Priority.FIRST)
                 before = self.sent
-                await self._append(self.text[self.sent : self.sent + CALL_MAX_CHARS])
+                await self._append(self.text[self.sent : self.sent + CALL_MAX_CHARS], Priority.FIRST)
                 if self.sent == before and not self.broken:
-                    await asyncio.sleep(0.5)
+                    await self.budget.pace.sleep(0.5)
             if not self.broken and await self._stop(stop_slot):
                 return
         if self.ts is not None and self.broken:
@@ -298,75 +290,55 @@ class NativeStreamRenderer(AnswerRenderer):
     async def _stop(self, stop_slot: Reservation | None) -> bool:
         """chat.stopStream with the rest of the text; False (and the stream closed later) when not in time."""
         assert self.ts is not None
+        ts = self.ts
         rest = self.text[self.sent :]
         note = self.note
         final = rest + (f"\n\n_{note}_" if note else "")
         if not self.text and not note:
             final = "_(no answer)_"
-        deadline = time.monotonic() + FINAL_EDIT_WAIT
-        for _attempt in range(_ATTEMPTS):
-            try:
-                await asyncio.wait_for(
-                    self.budget.acquire((self.workspace.stream_stop,), Priority.FINAL, reservation=stop_slot),
-                    max(0.0, deadline - time.monotonic()),
-                )
-            except TimeoutError:
-                break
-            try:
-                await self.client.chat_stopStream(channel=self.surface.channel, ts=self.ts, markdown_text=final or None)
-                self.sent = len(self.text)
-                return True
-            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-                if self._refused(exc, (self.workspace.stream_stop,), "chat.stopStream"):
-                    return False
+        try:
+            await self.calls.call(
+                (self.workspace.stream_stop,),
+                Priority.FINAL,
+                lambda: slack_call(
+                    self.client.chat_stopStream(channel=self.surface.channel, ts=ts, markdown_text=final or None)
+                ),
+                what="chat.stopStream",
+                reservation=stop_slot,
+                deadline=self._appends.deadline(FINAL_EDIT_WAIT),
+            )
+            self.sent = len(self.text)
+            return True
+        except DeliveryError as error:
+            log.warning("chat.stopStream was refused (%s); the rest of the answer goes out as messages", error)
+            self.broken = True
+            return False
+        except (RateLimited, *_CLIENT_ERRORS):
+            pass
         # Not in time: the rest goes out as messages now, and the stream is closed as it stands later.
         log.warning("chat.stopStream could not be had in time; the rest follows as messages")
-        self.budget.defer(self._close_later(self.ts))
+        self.budget.defer(self._close_later(ts))
         return False
 
     async def _close_later(self, ts: str) -> None:
-        for _attempt in range(TIDY_ATTEMPTS):
-            await self.budget.acquire((self.workspace.stream_stop,), Priority.ROUTINE)
-            try:
-                await self.client.chat_stopStream(channel=self.surface.channel, ts=ts)
-                return
-            except SlackApiError as exc:
-                error = delivery_error(exc)
-                if not isinstance(error, RateLimited):
-                    log.info("could not close stream %s: %s", ts, error)
-                    return
-                self.budget.penalize((self.workspace.stream_stop,), error.retry_after)
-            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-                log.info("could not close stream %s: %s", ts, exc)
-                await asyncio.sleep(1.0)
-        log.warning("gave up closing stream %s", ts)
+        try:
+            await self.calls.call(
+                (self.workspace.stream_stop,),
+                Priority.ROUTINE,
+                lambda: slack_call(self.client.chat_stopStream(channel=self.surface.channel, ts=ts)),
+                what=f"closing stream {ts}",
+                policy=PATIENT,
+            )
+        except Exception as exc:  # noqa: BLE001 - cosmetic: the answer's text is out
+            log.info("could not close stream %s: %s", ts, exc)
 
     async def _post_rest(self) -> None:
         """The stream failed: post what Slack does not have yet as ordinary messages."""
-        rest = self.text[self.sent :]
-        note = self.note
-        if not rest.strip() and not note:
-            return
-        limits = self.surface.limits
-        splitter = Splitter(
-            limits.max_chars, reserve=limits.reserve, measure=lambda md: len(self.surface.format_text(md))
-        )
-        pieces = splitter.pieces(rest) if rest.strip() else []
-        texts = [self.surface.format_text(p.opening + p.body) + p.closing for p in pieces]
-        if note:
-            formatted = self.surface.format_note(note)
-            if texts:
-                texts[-1] += "\n\n" + formatted
-            else:
-                texts = [formatted]
-        for text in texts:
-            for _attempt in range(_ATTEMPTS):
-                await self.budget.acquire(self.surface.windows("post"), Priority.FIRST)
-                try:
-                    await self.surface.post(text)
-                    break
-                except RateLimited as exc:
-                    self.budget.penalize(self.surface.windows("post"), exc.retry_after)
-                except DeliveryError as exc:
-                    log.warning("could not post the rest of a streamed answer: %s", exc)
-                    return
+        for text in Layout(self.surface).continuation(self.text[self.sent :], self.note):
+            try:
+                await self.calls.call(
+                    self.surface.windows("post"), Priority.FIRST, lambda t=text: self.surface.post(t), what="post"
+                )
+            except Exception as exc:  # noqa: BLE001 - the core keeps the text
+                log.warning("could not post the rest of a streamed answer: %s", exc)
+                return

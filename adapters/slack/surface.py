@@ -20,9 +20,9 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -40,6 +40,7 @@ from core.buttons import Button
 from core.types import OutgoingFile
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # chat.update refuses more than 4,000 characters (chat.postMessage takes 40,000).
 SLACK_UPDATE_LIMIT = 4000
@@ -98,6 +99,14 @@ def delivery_error(error: Exception) -> Exception:
         permanent = error.response.status_code < 500 and bool(code) and code not in _TRANSIENT
         return DeliveryError(f"Slack refused the call: {code or error}", gone=code in _GONE, retryable=not permanent)
     return DeliveryError(f"Slack could not be reached: {error}", retryable=True)
+
+
+async def slack_call(call: Awaitable[T]) -> T:
+    """A Slack call whose refusal is the renderer's :class:`RateLimited` or :class:`DeliveryError`."""
+    try:
+        return await call
+    except SlackApiError as exc:
+        raise delivery_error(exc) from exc
 
 
 def slack_error_code(error: SlackApiError) -> str:

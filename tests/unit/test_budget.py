@@ -7,6 +7,7 @@ import time
 
 from adapters.budget import RateBudget
 from adapters.rate_window import Priority, SlidingWindow
+from core.clock import Pace
 
 
 def max_in_any_window(stamps: list[float], period: float) -> int:
@@ -205,7 +206,7 @@ async def test_the_budget_learns_a_stricter_limit_from_429s_and_stops_getting_th
 
 async def test_a_learned_limit_recovers_slowly_when_the_platform_stops_refusing() -> None:
     now = [0.0]
-    budget = RateBudget(clock=lambda: now[0])
+    budget = RateBudget(Pace(now=lambda: now[0]))
     window = SlidingWindow("w", 10, 1.0)
     for _ in range(4):
         assert budget.try_acquire([window], Priority.FIRST)

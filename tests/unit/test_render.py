@@ -1,17 +1,23 @@
-"""The shared renderer against an in-memory platform: what a user would see in the channel."""
+"""The shared renderer against an in-memory platform: what a user would see in the channel.
+
+Time is a manual clock that moves on whenever everything waits for it, so the
+rate windows, edit intervals and retries of minutes take milliseconds.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
 
 from adapters.budget import RateBudget
 from adapters.delivery import close_interrupted
 from adapters.rate_window import Priority, SlidingWindow
-from adapters.render import StreamRenderer
+from adapters.render import RenderStats, StreamRenderer
 from adapters.surface import DeliveryError, RateLimited, SurfaceLimits
 from core.chat import InterruptedAnswer
+from core.clock import ManualClock
 from core.types import (
     ConversationRef,
     OutgoingFile,
@@ -23,13 +29,16 @@ from core.types import (
     TurnStarted,
 )
 
+T = TypeVar("T")
+
 
 class Channel:
     """A platform channel kept in memory, with the same Surface contract as Discord and Slack."""
 
     def __init__(self, max_chars: int = 2000, *, edits_per_window: int = 5, window: float = 0.5) -> None:
         self.limits = SurfaceLimits(max_chars=max_chars)
-        self.budget = RateBudget()
+        self.clock = ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+        self.budget = RateBudget(self.clock.pace())
         self.edit_window = SlidingWindow("edit", edits_per_window, window)
         self.post_window = SlidingWindow("post", 5, window)
         self.interval = window / edits_per_window
@@ -67,7 +76,7 @@ class Channel:
             raise self.fail_next.pop(0)
         self.messages[message_id] = text
         self.history.append(("edit", message_id, text))
-        self.edit_times.append(time.monotonic())
+        self.edit_times.append(self.budget.pace.now())
 
     async def delete(self, message_id: str) -> None:
         if self.fail_next:
@@ -86,13 +95,36 @@ class Channel:
     def visible(self) -> list[str]:
         return list(self.messages.values())
 
+    def renderer(self, **kwargs: object) -> StreamRenderer:
+        """A renderer for this channel, timing everything on its clock."""
+        return StreamRenderer(self, clock=self.clock, sleep=self.clock.sleep, **kwargs)  # type: ignore[arg-type]
 
-async def stream(*events: TurnEvent | float) -> AsyncIterator[TurnEvent]:
-    for event in events:
-        if isinstance(event, float):
-            await asyncio.sleep(event)
-        else:
-            yield event
+    async def render(self, events: AsyncIterator[TurnEvent], **kwargs: object) -> RenderStats:
+        """Render ``events`` with a new renderer, to the end."""
+        return await self.run(self.renderer(**kwargs).render(events))
+
+    async def stream(self, *events: TurnEvent | float) -> AsyncIterator[TurnEvent]:
+        """The events, with the pauses (floats, in seconds) taken on the channel's clock."""
+        for event in events:
+            if isinstance(event, float):
+                await self.clock.sleep(event)
+            else:
+                yield event
+
+    async def run(self, work: Awaitable[T], *, limit: float = 3600.0) -> T:
+        """Await ``work``, moving the clock to the next wake-up whenever everything waits for it."""
+        task = asyncio.ensure_future(work)
+        start = self.clock()
+        while not task.done():
+            for _ in range(50):  # let everything that can run, run
+                await asyncio.sleep(0)
+                if task.done():
+                    return task.result()
+            due = self.clock.next_wake()
+            assert due is not None, "everything waits, but not for the clock"
+            assert (due - start).total_seconds() <= limit, "it never ended"
+            self.clock.set(due)
+        return task.result()
 
 
 def words(text: str, pause: float = 0.002) -> list[TurnEvent | float]:
@@ -109,8 +141,9 @@ async def test_placeholder_first_then_the_exact_answer_without_marker() -> None:
     async def record(answer_id: int, parts: list[str]) -> None:
         recorded.append((answer_id, parts))
 
-    stats = await StreamRenderer(channel, record_parts=record).render(
-        stream(TurnStarted(1, 1, 7), 0.05, *words("Hello there, how are you"), TurnDone(7, "x"))
+    stats = await channel.render(
+        channel.stream(TurnStarted(1, 1, 7), 0.05, *words("Hello there, how are you"), TurnDone(7, "x")),
+        record_parts=record,
     )
 
     assert channel.history[0][0] in ("post", "typing")
@@ -123,8 +156,8 @@ async def test_placeholder_first_then_the_exact_answer_without_marker() -> None:
 
 async def test_while_streaming_a_marker_and_the_status_line_show() -> None:
     channel = Channel()
-    await StreamRenderer(channel).render(
-        stream(
+    await channel.render(
+        channel.stream(
             TextDelta("Let me check."),
             0.05,
             StatusUpdate("Checking the time…"),
@@ -145,7 +178,7 @@ async def test_a_long_answer_continues_in_new_messages_with_nothing_lost() -> No
     channel = Channel()
     text = " ".join(f"word{n}" for n in range(1500))  # ~10,000 characters
 
-    await StreamRenderer(channel).render(stream(*words(text, 0.0), TurnDone(1, text)))
+    await channel.render(channel.stream(*words(text, 0.0), TurnDone(1, text)))
 
     assert len(channel.visible) >= 5
     assert all(len(m) <= 2000 for m in channel.visible)
@@ -154,8 +187,8 @@ async def test_a_long_answer_continues_in_new_messages_with_nothing_lost() -> No
 
 async def test_an_error_keeps_the_partial_answer_and_explains() -> None:
     channel = Channel()
-    await StreamRenderer(channel).render(
-        stream(
+    await channel.render(
+        channel.stream(
             TextDelta("The first half"), 0.02, TurnError("The model service failed (HTTP 500); try again shortly.", 3)
         )
     )
@@ -167,7 +200,7 @@ async def test_a_rate_limit_is_waited_out_and_the_text_still_arrives() -> None:
     channel = Channel()
     channel.fail_next = [RateLimited(0.05)]
 
-    stats = await StreamRenderer(channel).render(stream(*words("one two three"), TurnDone(1, "x")))
+    stats = await channel.render(channel.stream(*words("one two three"), TurnDone(1, "x")))
 
     assert stats.rate_limited == 1
     assert channel.visible == ["one two three "]
@@ -177,15 +210,15 @@ async def test_a_deleted_placeholder_means_the_answer_is_posted_anew() -> None:
     channel = Channel()
     channel.fail_next = [DeliveryError("Unknown Message", gone=True)]
 
-    await StreamRenderer(channel).render(stream(0.02, *words("still here"), TurnDone(1, "x")))
+    await channel.render(channel.stream(0.02, *words("still here"), TurnDone(1, "x")))
 
     assert channel.visible[-1] == "still here "
 
 
 async def test_files_are_uploaded_beside_the_text() -> None:
     channel = Channel()
-    await StreamRenderer(channel).render(
-        stream(TextDelta("Here it is."), OutgoingFile("image.png", "image/png", b"png"), TurnDone(1, "x"))
+    await channel.render(
+        channel.stream(TextDelta("Here it is."), OutgoingFile("image.png", "image/png", b"png"), TurnDone(1, "x"))
     )
 
     assert channel.uploads == ["image.png"]
@@ -196,7 +229,9 @@ async def test_an_interrupted_answer_is_closed_off_after_a_restart() -> None:
     channel = Channel()
     channel.messages = {"1": "Half an answer ▌"}
 
-    await close_interrupted(channel, InterruptedAnswer(5, ConversationRef("test", "w", "c"), "Half an answer", ("1",)))
+    await channel.run(
+        close_interrupted(channel, InterruptedAnswer(5, ConversationRef("test", "w", "c"), "Half an answer", ("1",)))
+    )
 
     assert channel.visible == ["Half an answer\n\n⚠ This answer was cut off when the assistant restarted."]
 
@@ -205,7 +240,7 @@ async def test_edits_never_exceed_the_platform_window() -> None:
     channel = Channel(edits_per_window=5, window=0.5)
     text = " ".join(f"w{n}" for n in range(120))
 
-    await StreamRenderer(channel).render(stream(*words(text, 0.01), TurnDone(1, text)))
+    await channel.render(channel.stream(*words(text, 0.01), TurnDone(1, text)))
 
     assert channel.visible == [text + " "]
     times = channel.edit_times
@@ -218,7 +253,7 @@ async def settled(channel: Channel, renderers: Sequence[StreamRenderer], timeout
     """What the channel shows once the renderers' deferred tidying is done."""
     deferred = {task for r in renderers for task in r.budget._deferred}
     if deferred:
-        await asyncio.wait(deferred, timeout=timeout)
+        await channel.run(asyncio.wait(deferred), limit=timeout)
     return channel.visible
 
 
@@ -227,10 +262,12 @@ async def test_when_the_edit_budget_is_exhausted_the_rest_continues_below_and_no
     first_text = " ".join(f"a{n}" for n in range(30)) + " "
     second_text = " ".join(f"b{n}" for n in range(30)) + " "
 
-    first, second = StreamRenderer(channel), StreamRenderer(channel)
-    await asyncio.gather(
-        first.render(stream(0.05, *words(first_text.strip()), TurnDone(1, "x"))),
-        second.render(stream(0.05, *words(second_text.strip()), TurnDone(2, "y"))),
+    first, second = channel.renderer(), channel.renderer()
+    await channel.run(
+        asyncio.gather(
+            first.render(channel.stream(0.05, *words(first_text.strip()), TurnDone(1, "x"))),
+            second.render(channel.stream(0.05, *words(second_text.strip()), TurnDone(2, "y"))),
+        )
     )
     shown = await settled(channel, [first, second])
 
@@ -241,17 +278,17 @@ async def test_when_the_edit_budget_is_exhausted_the_rest_continues_below_and_no
 
 async def test_a_rate_limited_tidy_edit_is_tried_again_until_the_marker_is_gone() -> None:
     channel = Channel(edits_per_window=2, window=1.0)
-    renderer = StreamRenderer(channel)
+    renderer = channel.renderer()
 
     async def events() -> AsyncIterator[TurnEvent]:
         yield TextDelta("Story ")
-        await asyncio.sleep(0.1)  # "Story ▌" is shown by now
+        await channel.clock.sleep(0.1)  # "Story ▌" is shown by now
         # The platform refuses every edit for a while: the final edit cannot come in time.
         channel.fail_next = [RateLimited(0.3) for _ in range(14)]
         yield TextDelta("about a fox who ran far away.")
         yield TurnDone(1, "x")
 
-    await asyncio.wait_for(renderer.render(events()), 10)
+    await channel.run(renderer.render(events()), limit=10)
     assert channel.visible == ["Story  ▌", "about a fox who ran far away."], "the rest continues below at once"
 
     shown = await settled(channel, [renderer], timeout=30)
@@ -266,8 +303,10 @@ async def test_a_file_is_never_uploaded_above_the_answer_it_belongs_to() -> None
     await channel.budget.acquire([channel.edit_window], Priority.ROUTINE)
     await channel.budget.acquire([channel.edit_window], Priority.ROUTINE)
 
-    await StreamRenderer(channel).render(
-        stream(TextDelta("Tomorrow brings rain."), OutgoingFile("answer.mp3", "audio/mpeg", b"mp3"), TurnDone(1, "x"))
+    await channel.render(
+        channel.stream(
+            TextDelta("Tomorrow brings rain."), OutgoingFile("answer.mp3", "audio/mpeg", b"mp3"), TurnDone(1, "x")
+        )
     )
 
     calls = [h[0] for h in channel.history if h[0] in ("post", "upload")]
@@ -280,7 +319,7 @@ async def test_a_crowded_budget_posts_the_first_text_as_the_message_itself() -> 
     await channel.budget.acquire([channel.edit_window], Priority.ROUTINE)
     await channel.budget.acquire([channel.edit_window], Priority.ROUTINE)  # edits are spent for now
 
-    await StreamRenderer(channel).render(stream(0.05, *words("Quick answer."), TurnDone(1, "x")))
+    await channel.render(channel.stream(0.05, *words("Quick answer."), TurnDone(1, "x")))
 
     posts = [h[2] for h in channel.history if h[0] == "post"]
     assert posts[0].startswith("Quick"), "no placeholder: the first text is the first call"
@@ -290,8 +329,8 @@ async def test_a_crowded_budget_posts_the_first_text_as_the_message_itself() -> 
 async def test_a_new_status_line_shows_without_waiting_for_the_routine_interval() -> None:
     channel = Channel(edits_per_window=5, window=10.0)  # a routine edit only every 2 s
 
-    await StreamRenderer(channel).render(
-        stream(
+    await channel.render(
+        channel.stream(
             TextDelta("Let"),
             0.05,
             TextDelta(" me look."),
@@ -312,22 +351,22 @@ async def test_a_network_failure_during_an_edit_does_not_lose_the_answer() -> No
     channel = Channel()
     channel.fail_next = [ConnectionResetError("connection reset by peer")]
 
-    await StreamRenderer(channel).render(stream(*words("still delivered"), TurnDone(1, "x")))
+    await channel.render(channel.stream(*words("still delivered"), TurnDone(1, "x")))
 
     assert channel.visible == ["still delivered "]
 
 
 async def test_a_message_deleted_just_before_the_final_edit_is_posted_again() -> None:
     channel = Channel()
-    renderer = StreamRenderer(channel)
+    renderer = channel.renderer()
 
     async def events() -> AsyncIterator[TurnEvent]:
         yield TextDelta("the whole answer")
-        await asyncio.sleep(0.1)  # shown with the marker by now
+        await channel.clock.sleep(0.1)  # shown with the marker by now
         channel.fail_next = [DeliveryError("Unknown Message", gone=True)]
         yield TurnDone(1, "the whole answer")
 
-    await renderer.render(events())
+    await channel.run(renderer.render(events()))
 
     assert channel.visible[-1] == "the whole answer"
     assert channel.messages[renderer.parts[-1]] == "the whole answer"
@@ -338,7 +377,7 @@ async def test_a_long_error_note_never_pushes_a_message_over_the_limit() -> None
     text = "x " * 895  # fills a message: no room left for the note
     note = "The model service could not take this request: " + "the context is too long " * 20
 
-    await StreamRenderer(channel).render(stream(TextDelta(text), 0.02, TurnError(note, 1)))
+    await channel.render(channel.stream(TextDelta(text), 0.02, TurnError(note, 1)))
 
     assert all(len(m) <= 2000 for m in channel.visible)
     assert channel.visible == [text, channel.visible[1]]
