@@ -16,6 +16,8 @@ from bot.logging_setup import configure_logging
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.container import Container
+    from bot.web import WebServer
 
 log = logging.getLogger("bot")
 
@@ -75,11 +77,14 @@ async def _chat(settings: Settings, *, transcript: bool | None = None) -> None:
     container = await Container.create(settings)
     try:
         web = container.web_services()  # sign-in from the terminal needs the callback served
+        notice = ""
         for service in web:
             try:
                 await service.start()
             except OSError as exc:  # e.g. `run` already serves the port: chat on, without sign-in links
                 log.warning("the web server could not start (%s); sign-in links will not work from here", exc)
+            else:
+                notice = web_app_notice(container, service)
         try:
             # The core's commands as on Discord and Slack; leaving waits for after-answer work. Without a
             # chat platform configured the daily log closes the terminal user's days while the chat is open
@@ -93,6 +98,7 @@ async def _chat(settings: Settings, *, transcript: bool | None = None) -> None:
                 services=[] if settings.platforms else container.scheduled_services(reachable_only=True),
                 tasks=container.tasks,
                 transcript=transcript,
+                notice=notice,
             ).run()
         finally:
             for service in web:
@@ -107,14 +113,14 @@ async def _run(settings: Settings) -> None:
     from bot.platforms import build_platform_services
     from bot.runtime import run_services
 
-    if not settings.platforms:
-        needed = "; ".join(f"{name}: {variables}" for name, variables in PLATFORM_VARIABLES.items())
-        raise ConfigError(
-            f"No chat platform is configured. Set {needed} (see .env.example), or use `captainslog chat`."
-        )
+    needed = "; ".join(f"{name}: {variables}" for name, variables in PLATFORM_VARIABLES.items())
+    no_platform = f"No chat platform is configured. Set {needed} (see .env.example), or use `captainslog chat`."
     _log_locations(settings)
     container = await Container.create(settings)
     try:
+        if not settings.platforms:
+            await _serve_web_alone(container, no_platform)
+            return
         platforms = build_platform_services(container)
         # The web server (sign-in callbacks) runs beside them; only the platforms decide whether to give up.
         report = await run_services(
@@ -128,6 +134,48 @@ async def _run(settings: Settings) -> None:
         raise ConfigError("No chat platform could start; the reason is in the line(s) above.")
 
 
+async def _serve_web_alone(container: Container, no_platform: str) -> None:
+    """`run` without a chat platform: the web app (and the daily log, reminders) until stopped."""
+    from bot.runtime import run_services
+
+    web = container.web_services()
+    if container.webapp is None or not web:
+        raise ConfigError(no_platform)
+    announced = _Announced(container, web[0])
+    report = await run_services([announced, *container.scheduled_services()], needed=[announced.name])
+    if report.gave_up:
+        raise ConfigError("The web server could not start; the reason is in the line(s) above.")
+
+
+class _Announced:
+    """The web server as a service that says its address once it listens (the port really bound)."""
+
+    name = "web"
+
+    def __init__(self, container: Container, server: WebServer) -> None:
+        self.container = container
+        self.server = server
+
+    async def start(self) -> None:
+        await self.server.start()
+        notice = web_app_notice(self.container, self.server)
+        print(f"No chat platform is configured: serving the web app alone. {notice}", flush=True)
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+
+def web_app_notice(container: Container, server: WebServer) -> str:
+    """One line with the web app's local address (the port really bound), or "" without the web app."""
+    if container.webapp is None:
+        return ""
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "", "::") else server.host
+    host = f"[{host}]" if ":" in host else host
+    public = container.settings.public_url
+    there = f" (and at {public})" if public else ""
+    return f"The web app: http://{host}:{server.port}{there}. Sign in with a link from /account in a chat."
+
+
 async def _link(settings: Settings) -> str:
     """A single-use sign-in link to the web app for the person at this terminal (TERMINAL_USER)."""
     from bot.container import Container
@@ -136,9 +184,7 @@ async def _link(settings: Settings) -> str:
     container = await Container.create(settings)
     try:
         if container.webapp is None:
-            raise ConfigError(
-                "The web app needs SECRET_KEY (it encrypts the link's row); set it in .env (see .env.example)."
-            )
+            raise ConfigError("The web app is not set up (it needs SECRET_KEY); set it in .env (see .env.example).")
         user = settings.terminal_user
         try:
             link = await container.webapp.sessions.link(PlatformIdentity("terminal", "local", user, user))
@@ -209,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     imports.add_argument("file", type=Path, help="ChatGPT's export zip, or the conversations.json inside it")
     imports.add_argument("--no-summaries", action="store_true", help="do not summarise each imported day now")
     args = parser.parse_args(argv)
+    from bot.secret_file import with_secret_key
     from core.db.backup import in_use
     from core.db.url import DatabaseUrlError
 
@@ -230,10 +277,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"The data folder {settings.data_dir} cannot be used ({exc.strerror or exc}); "
                     "set DATA_DIR to a folder you can write to."
                 ) from None
+            settings = with_secret_key(settings)  # the web app from the first run, without setting SECRET_KEY
             with in_use(settings.database_url):  # `restore` refuses while a chat or the bot runs on it
                 asyncio.run(_chat(settings, transcript=True if getattr(args, "transcript", False) else None))
         elif command == "run":
             configure_logging(settings.log_level)
+            settings = with_secret_key(settings)
             with in_use(settings.database_url):
                 asyncio.run(_run(settings))
         elif command == "backup":
@@ -260,13 +309,13 @@ def main(argv: list[str] | None = None) -> int:
             print(asyncio.run(run_import_chatgpt(settings, args.person, args.file, summaries=not args.no_summaries)))
         elif command == "link":
             configure_logging("ERROR")
-            print(asyncio.run(_link(settings)))
+            print(asyncio.run(_link(with_secret_key(settings))))
         elif command == "migrate":
             configure_logging(settings.log_level)
             asyncio.run(_migrate(settings))
         else:
             configure_logging("ERROR")
-            exit_code = asyncio.run(_doctor(settings))
+            exit_code = asyncio.run(_doctor(with_secret_key(settings, create=False)))  # looks, makes nothing
         sys.stdout.flush()  # inside the try: a reader that left (`| head -1`) is a BrokenPipeError caught below
     except (ConfigError, DatabaseUrlError) as exc:
         print(f"captainslog: {exc}", file=sys.stderr)

@@ -74,6 +74,7 @@ class TerminalChat:
         services: Sequence[Companion] = (),
         tasks: BackgroundTasks | None = None,
         transcript: bool | None = None,
+        notice: str = "",
     ) -> None:
         """``lines`` defaults to the line editor on a terminal and to plain lines from a pipe or file;
         ``read_line`` (a coroutine function) is the older way to feed lines.
@@ -82,8 +83,10 @@ class TerminalChat:
         its own. ``services`` run while the chat is open, once it can print posts (the daily log).
         ``tasks``, the process's background work, is drained on leaving, with a line when it takes a while.
         ``transcript`` prints the banner, "you ›" prompts and "assistant ›" labels; by default only when the
-        output is a terminal (``echo hi | captainslog chat > answer.txt`` writes just the answer)."""
+        output is a terminal (``echo hi | captainslog chat > answer.txt`` writes just the answer).
+        ``notice``: a line printed under the banner (the web app's address)."""
         self.chat = chat
+        self.notice = notice
         self.outbox = outbox
         self.services = list(services)
         self.tasks = tasks
@@ -144,6 +147,8 @@ class TerminalChat:
         await self._guarded(self._recover())
         if self.transcript:
             self.console.print("[bold]CaptainsLog[/] — type a message, or /help. Ctrl-D to leave.")
+            if self.notice:
+                self.console.print(self.notice, markup=False, highlight=False)
         await self._start_services()
         while True:
             line = await self._stoppable(self.lines.read())

@@ -71,8 +71,8 @@ class IdentityCommands:
     async def account(self, request: CommandRequest) -> CommandReply:
         if self.settings_link is None:
             return CommandReply(
-                "The settings page is not set up on this assistant (its owner needs to set PUBLIC_URL and "
-                "SECRET_KEY). /settings works here in the chat.",
+                "The web app is not set up on this assistant (its owner needs to set SECRET_KEY). "
+                "/settings works here in the chat.",
                 private=True,
             )
         user_id = await self._user_id(request)
@@ -80,7 +80,8 @@ class IdentityCommands:
             return CommandReply("Sign in first.", private=True)
         link = await self.settings_link(request.identity, user_id)
         return CommandReply(
-            f"Your settings page: {link}\n(The link works once, for 10 minutes, and only for you. Don't share it.)",
+            f"Your link to the web app (chat, timeline, memories, settings): {link}\n"
+            "(The link works once, for 10 minutes, and only for you. Don't share it.)",
             private=True,
         )
 
@@ -153,7 +154,7 @@ def identity_commands(handlers: IdentityCommands) -> list[Command]:
     """The commands to add to the CommandSet."""
     commands = [
         Command("signout", "Unlink this account from your email", handlers.signout),
-        Command("account", "A private link to your settings page in the browser", handlers.account, usage="/account"),
+        Command("account", "A private link that signs you in to the web app", handlers.account, usage="/account"),
     ]
     if handlers.google is not None:
         commands += [

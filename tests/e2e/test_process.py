@@ -52,6 +52,7 @@ def environment(workdir: Path, openai_fake: FakeOpenAI, **settings: str) -> dict
         OPENAI_BASE_URL=openai_fake.base_url,
         ALLOWED_ACCOUNTS="discord:*,slack:*",
         CHECKPOINT_INTERVAL="0.1",
+        WEB_PORT="0",  # the web app runs beside the bot: on a free port, never one another test holds
     )
     env.update(settings)
     return env

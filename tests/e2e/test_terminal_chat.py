@@ -102,6 +102,7 @@ def environment(data_dir: Path, **overrides: str | None) -> dict[str, str]:
         # The chat runs the daily log: a second run after the end of day would summarise the first's
         # messages with a scripted reply. Its own tests turn it on.
         DAILY_SUMMARY_TIME="off",
+        WEB_PORT="0",  # the web app runs beside the chat: on a free port, never one another test holds
     )
     for name, value in overrides.items():
         if value is None:
@@ -196,7 +197,6 @@ def other_commands(
                 OPENAI_BASE_URL=unreachable,
                 OPENAI_MAX_RETRIES="0",
             ),
-            "run without a platform": pool.submit(run_bot, "run", fresh_dir("no-platform")),
             "migrate": pool.submit(run_bot, "migrate", fresh_dir("migrate")),
         }
         yield runs
@@ -248,7 +248,9 @@ def test_piped_in_and_out_prints_only_the_answers(openai_fake: FakeOpenAI, workd
     # `echo … | captainslog chat > answers.txt`: no banner, no prompts, no labels in the file.
     openai_fake.queue(Reply("Bonjour."), Reply("Au revoir."))
 
-    session = run_bot("chat", workdir, lines=["say hello in French", "and goodbye"], OPENAI_BASE_URL=openai_fake.base_url)
+    session = run_bot(
+        "chat", workdir, lines=["say hello in French", "and goodbye"], OPENAI_BASE_URL=openai_fake.base_url
+    )
 
     assert session.returncode == 0 and session.stderr == "", session.stderr
     assert session.stdout == "Bonjour.\nAu revoir.\n"
@@ -371,7 +373,9 @@ def test_a_missing_api_key_stops_with_one_clear_line(other_commands: dict[str, F
     assert len(session.problems) == 1
     assert session.problems[0].startswith("captainslog: OPENAI_API_KEY is not set")
     # Started in a folder without a .env (the usual reason): it says so.
-    assert session.problems[0].endswith(f"There is no .env in {session.data_dir.parent}: run captainslog from its folder.")
+    assert session.problems[0].endswith(
+        f"There is no .env in {session.data_dir.parent}: run captainslog from its folder."
+    )
     assert PROMPT not in session.stdout, "the chat never started"
     assert "Traceback" not in session.stdout + session.stderr
     assert not session.data_dir.exists(), "a failed start leaves no data folder or log file behind"
@@ -404,17 +408,6 @@ def test_doctor_with_a_wrong_key_says_so(other_commands: dict[str, Future[Sessio
     assert session.returncode == 1
     assert len(failed) == 1 and "OPENAI_API_KEY" in failed[0]
     session.assert_no_secret_or_traceback(WRONG_KEY)
-
-
-def test_run_without_a_platform_says_what_to_set(other_commands: dict[str, Future[Session]]) -> None:
-    session = other_commands["run without a platform"].result()
-
-    assert session.returncode == 2
-    assert len(session.problems) == 1
-    problem = session.problems[0]
-    assert problem.startswith("captainslog: No chat platform is configured.")
-    assert "DISCORD_TOKEN" in problem and "SLACK_BOT_TOKEN" in problem
-    assert "Traceback" not in session.stderr
 
 
 def test_migrate_creates_the_schema_on_a_fresh_database(other_commands: dict[str, Future[Session]]) -> None:

@@ -48,6 +48,7 @@ async def test_the_printed_link_signs_the_terminal_user_in(
         await db.dispose()
 
 
-def test_without_secret_key_it_says_what_to_set(tmp_path: Path, openai_fake: FakeOpenAI) -> None:
+def test_a_data_folder_that_cannot_hold_the_key_says_what_to_set(tmp_path: Path, openai_fake: FakeOpenAI) -> None:
+    (tmp_path / "data").write_text("a file, not a folder")  # no SECRET_KEY, and nowhere to keep a made one
     done = _link(tmp_path, openai_fake)
     assert done.returncode == 2 and "SECRET_KEY" in done.stderr and "Traceback" not in done.stderr
