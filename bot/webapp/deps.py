@@ -40,8 +40,10 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 # Row ids from a URL: within the databases' 64-bit integers (a larger one made the query raise: a 500).
 MAX_ROW_ID = 2**63 - 1
 RowId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]
-BEFORE = "Only messages with a smaller id (the next page)"
+BEFORE = "Only messages written before this message (its id; the next page's cursor)"
 Before = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description=BEFORE)]
+START = "From this message on, it included (its id: a page that opens at a message)"
+Start = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description=START)]
 
 # The PDF of one of the person's days, or None when there is nothing to show (bot/daily_wiring.py makes it).
 DayPdf = Callable[[int, date], Awaitable[bytes | None]]

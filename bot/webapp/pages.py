@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.settings_page import read_form
-from bot.webapp.deps import HEADERS, Before, RowId, WebApp, checked_form, page_person, render, webapp
+from bot.webapp.deps import HEADERS, Before, RowId, Start, WebApp, checked_form, page_person, render, webapp
 from bot.webapp.markdown import to_html
 from bot.webapp.views import (
     daily_logs_of,
@@ -25,7 +25,7 @@ from bot.webapp.views import (
     shaped_views,
     summary_view,
 )
-from core.db.timeline import newest_id_before, summaries_ending_between, timeline_page
+from core.db.timeline import newest_id_before, summaries_ending_at, timeline_page
 from core.identity.web_sessions import WebUser
 from core.llm import ModelError
 from core.memory.shaped import memories_behind
@@ -53,6 +53,7 @@ async def zone_of(person: WebUser, web: WebApp) -> ZoneInfo:
 async def timeline(
     request: Request,
     before: Before = None,
+    start: Start = None,
     platform: str = "",
     day: str = "",
     web: WebApp = Depends(webapp),
@@ -60,21 +61,24 @@ async def timeline(
 ) -> Response:
     chosen = platform if platform in PLATFORMS else ""
     tz = await zone_of(person, web)
-    problem = ""
+    problem, none_then = "", False
     if day:  # jump to a date: the page starts with that day's last message
         try:
             end = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(), tzinfo=tz)
-            newest = await newest_id_before(web.db, person.id, end)
-            before = newest + 1 if newest is not None else 0
+            before, start = None, await newest_id_before(web.db, person.id, end)
+            none_then = start is None
         except (ValueError, OverflowError):  # not a date, or 9999-12-31 (its end is past the last date)
             problem = "That is not a date; use the date picker or YYYY-MM-DD."
-    entries = await timeline_page(web.db, person.id, before=before, limit=PAGE + 1, platform=chosen or None)
+    entries = [] if none_then else await timeline_page(
+        web.db, person.id, before=before, start=start if before is None else None, limit=PAGE + 1,
+        platform=chosen or None,
+    )  # fmt: skip
     more = len(entries) > PAGE
     entries = entries[:PAGE]
     older = f"/timeline?before={entries[-1].id}" + (f"&platform={chosen}" if chosen else "") if more else ""
     cards: dict[int, list[dict[str, object]]] = {}
     if entries:
-        for card in await summaries_ending_between(web.db, person.id, entries[-1].id, entries[0].id):
+        for card in await summaries_ending_at(web.db, person.id, [e.id for e in entries]):
             cards.setdefault(card.last_message_id, []).append(summary_view(card, tz))
     answers = [e.id for e in entries if e.role == "assistant"]
     shaped_by = shaped_views(await memories_behind(web.db, person.id, answers), tz)

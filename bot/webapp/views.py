@@ -128,7 +128,7 @@ def highlight(text: str, q: str) -> Markup:
 
 def hit_view(hit: SearchHit, tz: tzinfo, q: str) -> dict[str, Any]:
     """A search hit for a template, with a link into the timeline at the message."""
-    jump = f"/timeline?before={hit.id + 1}#m{hit.id}" if hit.kind == "message" else "/memories"
+    jump = f"/timeline?start={hit.id}#m{hit.id}" if hit.kind == "message" else "/memories"
     return {
         "kind": hit.kind,
         "html": highlight(hit.text, q),
@@ -144,7 +144,7 @@ def summary_view(card: SummaryCard, tz: tzinfo) -> dict[str, Any]:
     return {
         "html": to_html(card.text),
         "span": f"{card.covers_from.astimezone(tz):%Y-%m-%d %H:%M} – {card.covers_to.astimezone(tz):%Y-%m-%d %H:%M}",
-        "originals": f"/timeline?before={card.first_message_id + 1}#m{card.first_message_id}",
+        "originals": f"/timeline?start={card.last_message_id}#m{card.first_message_id}",
         "first": card.first_message_id,
         "last": card.last_message_id,
     }

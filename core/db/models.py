@@ -120,6 +120,7 @@ class Message(Base):
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
         Index("ix_messages_platform_message_id", "platform_message_id"),
         Index("ix_messages_status", "status"),
+        Index("ix_messages_created_at_id", "created_at", "id"),  # the timeline, in the order written
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

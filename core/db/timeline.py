@@ -1,7 +1,10 @@
 """One person's messages across every platform, newest first, a page at a time (keyset, never OFFSET).
 
-A page is "the ``limit`` messages before message id ``before``": its cost does not grow
-with how far back the reader is, so a 100,000-message history opens like a new one.
+Messages are in the order they were written (``created_at``, then id for equal times), not
+in the order they were stored: a history imported later (``captainslog import-chatgpt``)
+sits at its own dates. A page is "the ``limit`` messages written before message ``before``"
+(or from message ``start`` on): the cursor is that message's (time, id), found through the
+index on (created_at, id), so a page's cost does not grow with how far back the reader is.
 Only the person's own conversations are read, and in them their own words and the
 assistant's (another person's words in a shared thread stay theirs).
 """
@@ -61,49 +64,75 @@ async def timeline_page(
     user_id: int,
     *,
     before: int | None = None,
+    start: int | None = None,
     limit: int = 50,
     conversation_id: int | None = None,
     platform: str | None = None,
 ) -> list[TimelineEntry]:
-    """Up to ``limit`` of the person's messages with ids below ``before`` (all when None), newest first.
+    """Up to ``limit`` of the person's messages, newest first: those written before message ``before``, or
+    from message ``start`` on (it included); all when neither is given.
 
-    ``conversation_id`` narrows to one conversation; one that is not the person's gives an empty page."""
+    A cursor message that is not the person's gives an empty page (nothing about it is revealed);
+    ``conversation_id`` narrows to one conversation (one that is not the person's gives an empty page)."""
     query = (
-        select(
-            Message.id,
-            Message.conversation_id,
-            Conversation.platform,
-            Conversation.workspace,
-            Conversation.channel,
-            Conversation.thread,
-            Message.role,
-            Message.content,
-            Message.status,
-            Message.created_at,
-            Message.platform_message_id,
-            Message.edited_at,
-            Message.deleted_at,
-        )
+        select(*_ENTRY)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(_visible(user_id), Message.role.in_(("user", "assistant")))
-        .order_by(Message.id.desc())
+        .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(max(1, min(limit, 200)))
     )
-    if before is not None:
-        query = query.where(Message.id < before)
-    if conversation_id is not None:
-        query = query.where(Message.conversation_id == conversation_id)
-    if platform:
-        query = query.where(Conversation.platform == platform)
+    cursor_id = before if before is not None else start
     async with db.engine.connect() as conn:
+        if cursor_id is not None:
+            at = await conn.scalar(_own(user_id, cursor_id))
+            if at is None:
+                return []
+            same_time = Message.id < cursor_id if before is not None else Message.id <= cursor_id
+            query = query.where(or_(Message.created_at < at, and_(Message.created_at == at, same_time)))
+        if conversation_id is not None:
+            query = query.where(Message.conversation_id == conversation_id)
+        if platform:
+            query = query.where(Conversation.platform == platform)
         rows = (await conn.execute(query)).all()
     return [TimelineEntry(*row) for row in rows]
 
 
+_ENTRY = (
+    Message.id,
+    Message.conversation_id,
+    Conversation.platform,
+    Conversation.workspace,
+    Conversation.channel,
+    Conversation.thread,
+    Message.role,
+    Message.content,
+    Message.status,
+    Message.created_at,
+    Message.platform_message_id,
+    Message.edited_at,
+    Message.deleted_at,
+)
+
+
+def _own(user_id: int, message_id: int):  # type: ignore[no-untyped-def]
+    """The time of one of the person's visible messages (no row when it is not theirs)."""
+    return (
+        select(Message.created_at)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.id == message_id, _visible(user_id))
+    )
+
+
 async def message_of(db: Database, user_id: int, message_id: int) -> TimelineEntry | None:
     """One of the person's messages, or None when there is none of theirs with that id."""
-    page = await timeline_page(db, user_id, before=message_id + 1, limit=1)
-    return page[0] if page and page[0].id == message_id else None
+    query = (
+        select(*_ENTRY)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.id == message_id, _visible(user_id), Message.role.in_(("user", "assistant")))
+    )
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    return TimelineEntry(*row) if row is not None else None
 
 
 async def conversations_of(db: Database, user_id: int, *, limit: int = 100) -> list[ConversationInfo]:
@@ -176,8 +205,8 @@ class SummaryCard:
     covers_to: datetime
 
 
-async def summaries_ending_between(db: Database, user_id: int, low: int, high: int) -> list[SummaryCard]:
-    """The person's summaries in force whose range ends at a message id in ``low``..``high``."""
+async def summaries_ending_at(db: Database, user_id: int, message_ids: list[int]) -> list[SummaryCard]:
+    """The person's summaries in force whose range ends at one of ``message_ids`` (the messages of a page)."""
     from core.db.models_summaries import Summary
 
     query = (
@@ -195,7 +224,7 @@ async def summaries_ending_between(db: Database, user_id: int, low: int, high: i
             Conversation.user_id == user_id,
             Summary.parent_id.is_(None),
             Summary.stale.is_(False),
-            Summary.last_message_id.between(low, high),
+            Summary.last_message_id.in_(message_ids),
         )
         .order_by(Summary.last_message_id.desc())
     )
@@ -206,7 +235,8 @@ async def summaries_ending_between(db: Database, user_id: int, low: int, high: i
 
 async def newest_id_before(db: Database, user_id: int, moment: datetime) -> int | None:
     """The id of the person's newest message written before ``moment`` (to open the timeline at a date)."""
-    query = select(func.max(Message.id)).join(Conversation, Conversation.id == Message.conversation_id)
-    query = query.where(_visible(user_id), Message.created_at < moment)
+    query = select(Message.id).join(Conversation, Conversation.id == Message.conversation_id)
+    query = query.where(_visible(user_id), Message.role.in_(("user", "assistant")), Message.created_at < moment)
+    query = query.order_by(Message.created_at.desc(), Message.id.desc()).limit(1)
     async with db.engine.connect() as conn:
         return await conn.scalar(query)

@@ -257,7 +257,7 @@ async def test_search_finds_a_discord_message_and_jumps_into_the_timeline(kit: W
         before_it = await client.get("/search", params={"q": "discord note 3 sailing", "until": "2026-11-23"})
         bad_date = await client.get("/search", params={"q": "sailing", "since": "last week"})
     assert page.status_code == 200 and "<mark>" in page.text
-    assert f'href="/timeline?before={ids[3] + 1}#m{ids[3]}"' in page.text
+    assert f'href="/timeline?start={ids[3]}#m{ids[3]}"' in page.text
     assert all("4242" not in hit["text"] for hit in api)  # Bob's words are not Ada's to find
     assert slack_only and {h["platform"] for h in slack_only} == {"slack"}
     assert len({h["platform"] for h in everywhere}) > 1
@@ -339,7 +339,7 @@ async def test_summaries_show_as_cards_and_the_timeline_jumps_to_a_date(kit: Web
         day_before = await client.get("/timeline", params={"day": "2026-11-23"})
         that_day = await client.get("/timeline", params={"day": "2026-11-24"})
         bad = await client.get("/timeline", params={"day": "tuesday"})
-    assert "<strong>a sail</strong>" in page and f'href="/timeline?before={ids[0] + 1}#m{ids[0]}"' in page
+    assert "<strong>a sail</strong>" in page and f'href="/timeline?start={ids[4]}#m{ids[0]}"' in page
     assert page.index("a sail") < page.index(f'id="m{ids[4]}"')  # the card sits above the range's newest message
     assert "An outdated summary." not in page  # a stale summary is not shown as a card
     assert "No messages on or before 2026-11-23." in day_before.text and "terminal note 9" in that_day.text
