@@ -1,0 +1,57 @@
+"""Every page of the web app at a phone's 390 × 844 in a real browser (Debian's chromium under Selenium):
+nothing wider than the screen, so no page scrolls sideways (the API page's long paths included).
+Skipped like tests/e2e/test_web_app_browser.py without chromium."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.web import WebServer
+from bot.webapp.deps import web_place
+from tests.e2e.test_web_app_browser import browser, served  # noqa: F401
+from tests.web_helpers import ADA, WebKit
+
+PAGES = ["/chat", "/timeline", "/search?q=sails", "/memories", "/daily", "/tokens", "/docs", "/settings", "/signin"]
+# The elements sticking out past the right edge of the window (what makes a page scroll sideways).
+WIDER = """
+const width = document.documentElement.clientWidth;
+return [...document.querySelectorAll('body *')]
+  .filter(el => el.getBoundingClientRect().right > width + 1)
+  .map(el => el.outerHTML.slice(0, 120));
+"""
+
+
+async def test_no_page_scrolls_sideways_at_390_px(
+    browser: Any,  # noqa: F811
+    served: tuple[WebKit, WebServer],  # noqa: F811
+) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    kit, server = served
+    ada = await kit.user_id(ADA)
+    await kit.memory.store.remember(ada, "Ada sails on Sundays")
+    await kit.chat.history(web_place(ada))
+    link = await kit.sessions.link(ADA)
+
+    def look() -> dict[str, tuple[int, list[str]]]:
+        driver.set_window_size(390, 844)
+        driver.get(link)
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in")
+        )
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/chat")
+        found = {}
+        for page in PAGES:
+            driver.get(server.url + page)
+            WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+            extra = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            found[page] = (max(0, int(extra)), driver.execute_script(WIDER) if extra > 0 else [])
+        return found
+
+    found = await asyncio.to_thread(look)
+    assert found == dict.fromkeys(PAGES, (0, [])), found
