@@ -21,9 +21,11 @@ import pytest
 from sqlalchemy import select
 
 from core.chat.turn import DELETED_BEFORE_ANSWER
+from core.commands import CommandRequest
 from core.db.database import Database
-from core.db.models import Message
+from core.db.models import Identity, Message
 from core.db.models_inbound import InboundMessage
+from core.types import ConversationRef, PlatformIdentity
 from tests.e2e.platform_bot import (
     PLATFORMS,
     PlatformBot,
@@ -209,3 +211,32 @@ async def wait_for(condition, timeout: float = 60.0) -> None:  # noqa: ANN001 - 
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.02)
+
+
+async def test_a_setting_saved_in_one_process_reaches_the_others_cached_decision(
+    two_bots: TwoBots, database: Database
+) -> None:
+    one, two = two_bots.first, two_bots.second
+    user = one.new_user("ada")
+    if one.discord is not None:
+        one.discord.user_sends_dm(user, "hello")
+    else:
+        assert one.slack is not None
+        one.slack.user_sends_dm(user, "hello")
+    await one.new_texts(user, 0)
+    await two_bots.idle()
+    async with database.session() as session:
+        account = (await session.execute(select(Identity))).scalar_one()
+    identity = PlatformIdentity(account.platform, account.workspace, account.platform_user_id)
+    assert one.container is not None and two.container is not None
+    decided = await two.container.people.admit(identity)  # the second process decides and caches Ada
+    assert decided.user is not None and decided.user.settings.get("voice") is None
+
+    place = ConversationRef(identity.platform, identity.workspace, "dm")
+    saved = await one.container.commands.run("settings", CommandRequest(identity, place, {"voice": "on"}))
+
+    assert saved.text == "I'll send every answer also as speech."
+    seen = await two.container.people.admit(identity)  # nobody called People.changed() in either process
+    assert seen.user is not None and seen.user.settings.get("voice") == "on"
+    shown = await two.container.commands.run("settings", CommandRequest(identity, place, {}))
+    assert "Every answer also comes as speech." in shown.text
