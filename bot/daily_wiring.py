@@ -21,7 +21,7 @@ from core.daily.context_step import DailyContext
 from core.daily.day import DayReader
 from core.daily.document import PdfCache
 from core.daily.drive_upload import DayUploader
-from core.daily.job import DailyJob
+from core.daily.job import DailyJob, OfferFollowUps
 from core.daily.runner import DailyRunner
 from core.daily.settings_fields import daily_platform_field, daily_time_field
 from core.daily.summary import DaySummaryWriter
@@ -91,6 +91,7 @@ def build_daily(
     reconnect_needed: Callable[[int], None] | None = None,
     executor: Executor | None = None,
     people_changed: Callable[[], Awaitable[None]] | None = None,
+    follow_ups: OfferFollowUps | None = None,
 ) -> DailyServices:
     """The daily log's pieces; ``executor`` renders PDFs (default: a fresh one-process pool).
 
@@ -123,6 +124,7 @@ def build_daily(
         uploader=uploader,
         clock=clock,
         assistant_name=settings.assistant_name,
+        follow_ups=follow_ups,
     )
     runner = DailyRunner(
         job=job,

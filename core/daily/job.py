@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from core.clock import Clock
 from core.daily.claim import GIVEN_BACK, HEARTBEAT, DailyLogRecord, DailyLogRepository, LeaseLost
@@ -44,6 +45,8 @@ from core.types import OutgoingFile, PlatformIdentity
 log = logging.getLogger(__name__)
 
 Render = Callable[[DayDocument], Awaitable[bytes]]
+# Offers a day's open items the next morning: (user, day, zone, summary, platform) -> how many.
+OfferFollowUps = Callable[[int, date, ZoneInfo, str, str], Awaitable[int]]
 Progress = Callable[[str], Awaitable[None]]
 WAITING_FOR_GOOGLE = "waiting for the user to connect Google again"
 WAITING_FOR_PDF = "waiting for the PDF libraries (Pango) to be installed"
@@ -102,9 +105,11 @@ class DailyJob:
         assistant_name: str,
         max_attempts: int = 50,
         heartbeat: float = HEARTBEAT.total_seconds(),
+        follow_ups: OfferFollowUps | None = None,
     ) -> None:
         """`speak` posts the day once (stored in the conversation's history); `heartbeat` is how often
-        (seconds) a held day is renewed."""
+        (seconds) a held day is renewed; `follow_ups` offers the summary's open items the next morning."""
+        self.follow_ups = follow_ups
         self.repo = repo
         self.reader = reader
         self.files = files
@@ -201,6 +206,7 @@ class DailyJob:
                 pdf = pdf or await self._pdf(person, day, entries, summary)
                 files.append(OutgoingFile(self.file_name(day), "application/pdf", pdf, description="The day as a PDF"))
             platform = preferred_platform(person.settings) or _last_platform(entries)
+            await self._offer_follow_ups(person, day, summary, platform)
             await self._post_to_the_end(record, post_text(day, summary, record.drive_link), files, platform)
             self.pdfs.drop(person.id, day)
             log.info("daily log of user %s for %s posted", person.id, day)
@@ -222,6 +228,15 @@ class DailyJob:
             log.warning("daily log of user %s day %s failed at %s: %s", person.id, day, step, exc, exc_info=True)
             await self._release(record, f"{step}: {type(exc).__name__}: {exc}")
             return Outcome.FAILED
+
+    async def _offer_follow_ups(self, person: DayPerson, day: date, summary: str, platform: str | None) -> None:
+        """Before the post (a retry offers nothing twice): a failure here is logged, the post goes on."""
+        if self.follow_ups is None:
+            return
+        try:
+            await self.follow_ups(person.id, day, person.timezone, summary, platform or "")
+        except Exception:  # noqa: BLE001 - the day's post matters more than the next morning's offer
+            log.exception("could not offer the open items of user %s for %s", person.id, day)
 
     async def _pdf(self, person: DayPerson, day: date, entries: list[DayEntry], summary: str) -> bytes:
         cached = self.pdfs.load(person.id, day)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.models import Base
@@ -25,6 +25,7 @@ class Reminder(Base):
     __table_args__ = (
         Index("ix_reminders_state_next_due", "state", "next_due"),
         Index("ix_reminders_user_id_state", "user_id", "state"),
+        Index("uq_reminders_source_key", "source_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -43,6 +44,10 @@ class Reminder(Base):
     next_local: Mapped[str | None] = mapped_column(String(32))  # next_due as wall time in `timezone`
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
+    # "reminder", or "follow_ups": the morning offer of a day's open `items` (made once per `source_key`).
+    kind: Mapped[str] = mapped_column(String(16), default="reminder", server_default="reminder")
+    items: Mapped[list[str] | None] = mapped_column(JSON)
+    source_key: Mapped[str | None] = mapped_column(String(120))
 
 
 class ReminderOccurrence(Base):

@@ -12,14 +12,15 @@ from collections.abc import Awaitable, Callable
 from core.clock import Clock
 from core.commands import Command, CommandOption, CommandReply, CommandRequest
 from core.reminders.buttons import snooze_until
-from core.reminders.store import ReminderRecord, ReminderStore
-from core.reminders.times import TimeRefused
+from core.reminders.followups import remind_at
+from core.reminders.store import FOLLOW_UPS, ReminderRecord, ReminderStore
+from core.reminders.times import Schedule, TimeRefused
 from core.reminders.words import confirmation, line, when
 from core.types import PlatformIdentity
 
 UserOf = Callable[[PlatformIdentity], Awaitable[int | None]]
 USAGE = "/reminders, or /reminders cancel 3 | pause 3 | resume 3"
-_ACTION = re.compile(r"^\s*(cancel|pause|resume|list|done|snooze|reschedule|undo)?\s*#?(\d+)?\s*(.*?)\s*$",
+_ACTION = re.compile(r"^\s*(cancel|pause|resume|list|done|snooze|reschedule|undo|remind)?\s*#?(\d+)?\s*(.*?)\s*$",
                      re.IGNORECASE)  # fmt: skip
 _DONE = {"cancel": "Cancelled", "pause": "Paused", "resume": "Resumed"}
 _ABLE = {"cancel": "cancelled", "pause": "paused", "resume": "resumed"}
@@ -43,7 +44,7 @@ class ReminderCommands:
         if match is None:
             return CommandReply(f"I didn't understand that. Use {USAGE}.", private=True)
         action, number, rest = (match.group(1) or "list").lower(), match.group(2), match.group(3)
-        if rest and action != "snooze":
+        if rest and action not in ("snooze", "remind"):
             return CommandReply(f"I didn't understand that. Use {USAGE}.", private=True)
         if action == "list":
             mine = await self.store.of_user(user_id)
@@ -104,12 +105,30 @@ class ReminderCommands:
         self.changed()
         return CommandReply(f"↩️ Undone: {confirmation(cancelled, self.clock())} is cancelled.", private=True)
 
+    async def _remind(self, user_id: int, number: int, rest: str) -> CommandReply:
+        """ "Remind me" on an open item of a morning offer: a reminder for it this afternoon."""
+        offer = await self.store.get(number, user_id=user_id)
+        items = offer.items or [] if offer is not None and offer.kind == FOLLOW_UPS else []
+        if offer is None or not rest.isdigit() or int(rest) >= len(items):
+            return CommandReply("I can't find that open item any more; ask me in words instead.", private=True)
+        now = self.clock()
+        try:
+            made = await self.store.create(
+                user_id=user_id, text=items[int(rest)], schedule=Schedule(remind_at(now, offer.zone), offer.zone),
+                platform=offer.platform,
+            )  # fmt: skip
+        except TimeRefused as exc:
+            return CommandReply(f"I couldn't set it: {exc}", private=True)
+        self.changed()
+        return CommandReply(f"⏰ {confirmation(made, now)} (#{made.id})", private=True)
+
 
 _PRESSED: dict[str, Callable[[ReminderCommands, int, int, str], Awaitable[CommandReply]]] = {
     "done": ReminderCommands._done,
     "snooze": ReminderCommands._snooze,
     "reschedule": ReminderCommands._reschedule,
     "undo": ReminderCommands._undo,
+    "remind": ReminderCommands._remind,
 }
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from core.clock import Clock
 from core.messenger import DeliveryError
 from core.reminders.buttons import reminder_buttons
+from core.reminders.followups import offer_buttons
 from core.reminders.occurrences import (
     FAILED,
     MAX_ATTEMPTS,
@@ -26,7 +27,7 @@ from core.reminders.occurrences import (
     Occurrence,
     OccurrenceRepository,
 )
-from core.reminders.store import DONE
+from core.reminders.store import DONE, FOLLOW_UPS
 from core.reminders.store import UNDELIVERABLE as STOPPED
 from core.reminders.times import to_local, wall
 from core.speak import Refusal, Speak, Unreachable
@@ -75,11 +76,14 @@ class ReminderDelivery:
                 "I stopped this reminder; set it again if you want it to go on.)"
             )
 
+        if reminder.kind == FOLLOW_UPS:  # the morning offer of yesterday's open items
+            text, buttons = reminder.text, offer_buttons(reminder)
+        else:
+            text, buttons = reminder_text(held, self.clock()), reminder_buttons(reminder.id)
         try:
             spoken = await self.speak(
-                reminder.user_id, key=held.idempotency_key, text=reminder_text(held, self.clock()),
-                prefer_platform=reminder.platform, before_send=before_send, note=stopped_note,
-                buttons=reminder_buttons(reminder.id),
+                reminder.user_id, key=held.idempotency_key, text=text, prefer_platform=reminder.platform,
+                before_send=before_send, note=stopped_note, buttons=buttons,
             )  # fmt: skip
         except LeaseLost:
             log.warning("reminder occurrence %s: lease lost, another process delivers it", held.id)

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 ACTIVE, PAUSED, DONE, CANCELLED, UNDELIVERABLE = "active", "paused", "done", "cancelled", "undeliverable"
 OPEN = (ACTIVE, PAUSED)
+REMINDER, FOLLOW_UPS = "reminder", "follow_ups"  # a person's reminder; the morning offer of a day's open items
 _TABLE = Reminder.__table__
 
 
@@ -43,6 +44,8 @@ class ReminderRecord:
     state: str
     next_due: datetime | None
     next_local: str | None
+    kind: str = REMINDER
+    items: list[str] | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -90,7 +93,9 @@ class ReminderStore:
                   "created_at": now, "updated_at": now}  # fmt: skip
         async with self._db.session() as session, session.begin():
             count = await session.scalar(
-                select(func.count()).select_from(_TABLE).where(_TABLE.c.user_id == user_id, _TABLE.c.state.in_(OPEN))
+                select(func.count())
+                .select_from(_TABLE)
+                .where(_TABLE.c.user_id == user_id, _TABLE.c.state.in_(OPEN), _TABLE.c.kind == REMINDER)
             )
             if self.max_active == 0:
                 raise LimitReached(
@@ -110,7 +115,7 @@ class ReminderStore:
         """The person's reminders in `states`, the next due first (paused ones last)."""
         statement = (
             select(*_TABLE.c)
-            .where(_TABLE.c.user_id == user_id, _TABLE.c.state.in_(states))
+            .where(_TABLE.c.user_id == user_id, _TABLE.c.state.in_(states), _TABLE.c.kind == REMINDER)
             .order_by(_TABLE.c.state, _TABLE.c.next_due, _TABLE.c.id)
         )
         async with self._db.session() as session:
@@ -131,7 +136,7 @@ class ReminderStore:
         statement = (
             select(*_TABLE.c)
             .join(occurrences, occurrences.c.reminder_id == _TABLE.c.id)
-            .where(occurrences.c.user_id == user_id, occurrences.c.state == "delivered")
+            .where(occurrences.c.user_id == user_id, occurrences.c.state == "delivered", _TABLE.c.kind == REMINDER)
             .order_by(occurrences.c.delivered_at.desc(), occurrences.c.id.desc())
             .limit(1)
         )

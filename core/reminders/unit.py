@@ -11,6 +11,7 @@ from core.db.database import Database
 from core.people import People
 from core.reminders.commands import ReminderCommands, reminder_commands
 from core.reminders.delivery import ReminderDelivery
+from core.reminders.followups import FollowUps
 from core.reminders.occurrences import OccurrenceRepository
 from core.reminders.runner import ReminderRunner
 from core.reminders.store import ReminderStore
@@ -28,6 +29,7 @@ class Reminders:
     runner: ReminderRunner
     tools: list[ToolBase]
     commands: list[Command]
+    follow_ups: FollowUps  # the daily log offers a day's open items through it
 
 
 def build_reminders(
@@ -57,4 +59,5 @@ def build_reminders(
         database=database, store=store, occurrences=occurrences, delivery=delivery, clock=clock, sleep=sleep
     )
     handler = ReminderCommands(store, user_of=user_of, clock=clock, changed=runner.poke)
-    return Reminders(store, runner, reminder_tools(store, runner.poke), reminder_commands(handler))
+    follow_ups = FollowUps(database, clock=clock, changed=runner.poke)
+    return Reminders(store, runner, reminder_tools(store, runner.poke), reminder_commands(handler), follow_ups)
