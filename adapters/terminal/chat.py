@@ -328,6 +328,8 @@ class TerminalChat:
     async def _timezone(self, rest: str) -> bool:
         if not rest:
             self.console.print(f"Your time zone is {escape(await self.chat.user_timezone(self.identity))}.")
+        elif self.core is not None and self.core.knows("settings"):
+            await self.core.run("settings", f"timezone {rest}", live=False)  # checked and saved as /settings does
         else:
             answer = timezone_text(await self.chat.set_timezone(self.identity, rest))
             self.console.print(escape(printable(answer)))
