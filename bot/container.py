@@ -269,7 +269,6 @@ class Container:
             calendar=google.calendar if google is not None else None,
             tokens=google.tokens if google is not None else None,
             reconnect_needed=notices.reconnect_needed,
-            people_changed=people.changed,
             follow_ups=reminders.follow_ups.offer,
         )
         pipeline.add_before_model(daily.context)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -90,7 +90,6 @@ def build_daily(
     tokens: GoogleTokenStore | None = None,
     reconnect_needed: Callable[[int], None] | None = None,
     executor: Executor | None = None,
-    people_changed: Callable[[], Awaitable[None]] | None = None,
     follow_ups: OfferFollowUps | None = None,
 ) -> DailyServices:
     """The daily log's pieces; ``executor`` renders PDFs (default: a fresh one-process pool).
@@ -108,7 +107,6 @@ def build_daily(
             profiles=profiles,
             folder_name=settings.assistant_name,
             reconnect_needed=reconnect_needed,
-            settings_changed=people_changed,
         )
         if drive is not None and tokens is not None
         else None

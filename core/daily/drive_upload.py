@@ -9,7 +9,7 @@ instead of making a second one.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from googleapiclient.discovery import Resource
 
@@ -40,14 +40,12 @@ class DayUploader:
         profiles: Profiles,
         folder_name: str,
         reconnect_needed: Callable[[int], None] | None = None,
-        settings_changed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.drive = drive
         self.tokens = tokens
         self.profiles = profiles
         self.folder_name = folder_name
         self.reconnect_needed = reconnect_needed
-        self.settings_changed = settings_changed
 
     async def still_refused(self, user_id: int) -> bool:
         """Whether the user's stored connection is still the refused one (no Google call)."""
@@ -65,11 +63,10 @@ class DayUploader:
                 person.id, folder_id=stored_id if isinstance(stored_id, str) else None, name=self.folder_name
             )
             if folder.id != stored_id:
+                # Profiles moves the people revision itself: every process reads the new folder id.
                 await self.profiles.update_settings(
                     person.id, {DRIVE_FOLDER: folder.id, DRIVE_FOLDER_NAME: folder.name}
                 )
-                if self.settings_changed is not None:
-                    await self.settings_changed()
             found = await self.drive.api.run(person.id, "drive.v3", lambda s: _find(s, folder.id, filename))
             if found is not None:
                 return found
