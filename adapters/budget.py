@@ -72,7 +72,8 @@ class RateBudget:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
             elif waiter.future.done() and not waiter.future.cancelled():
-                pass  # granted just as we were cancelled: the slot stays spent, which is safe
+                for window in windows:  # granted just as we were cancelled: the slot stays spent, nothing went
+                    window.settled()
             self._pump()
             raise
 
@@ -125,6 +126,28 @@ class RateBudget:
             window.block_for(retry_after, now)
             if learn:
                 window.refused(now)
+        self._pump()
+
+    def eta(
+        self, windows: Sequence[SlidingWindow], priority: Priority, *, reservation: Reservation | None = None
+    ) -> float:
+        """About how many seconds a call would wait for its slot now: the calls ahead of it, the windows' state.
+
+        Lets a caller plan (say, post a final text anew instead of waiting for an edit).
+        """
+        now = self.pace.now()
+        held = reservation.held if reservation is not None and reservation.active else set()
+        wait = 0.0
+        for window in windows:
+            ahead = sum(1 for w in self._waiters if w.priority <= priority and window in w.windows)
+            holds = priority == Priority.FINAL and id(window) in held
+            wait = max(wait, window.wait_estimate(now, ahead, holds_reservation=holds))
+        return wait
+
+    def settled(self, windows: Sequence[SlidingWindow]) -> None:
+        """A granted call in ``windows`` has its answer: windows probing their burst may grant the next."""
+        for window in windows:
+            window.settled()
         self._pump()
 
     def busy(self, windows: Sequence[SlidingWindow]) -> bool:

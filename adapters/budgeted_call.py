@@ -109,6 +109,7 @@ class BudgetedCalls:
                 backoff = policy.backoff * failures
             finally:
                 self.in_flight -= 1
+                self.budget.settled(windows)
             if backoff:
                 await self.budget.pace.sleep(backoff)
 

@@ -30,7 +30,7 @@ from adapters.first_word import keep_alive
 from adapters.rate_window import Priority
 from adapters.render_calls import ShownParts
 from adapters.render_layout import AnswerState, Layout, Part, Planned
-from adapters.render_schedule import FINAL_EDIT_WAIT, EditSchedule
+from adapters.render_schedule import FINAL_EDIT_WAIT, EditSchedule, slot_unless
 from adapters.surface import ButtonSurface, Surface
 from core.clock import Clock, Sleep, system_clock
 from core.types import (
@@ -204,7 +204,8 @@ class StreamRenderer(AnswerRenderer):
             # message itself, which costs one call where a placeholder and its first edit cost two.
             await self.schedule.until(self._has_something, self._changed, wait)
         # The placeholder waits behind first texts; when text comes meanwhile, the text is posted instead.
-        if not self._has_something() and await self._feedback_slot():
+        windows = self.surface.windows("post")
+        if not self._has_something() and await slot_unless(self.budget, windows, self._has_something, self._changed):
             await self.shown.post(Planned(self.limits.placeholder, "", 0), Priority.FEEDBACK, granted=True)
         elif self._finished.is_set():
             return  # the final text is posted as the message itself
@@ -216,26 +217,6 @@ class StreamRenderer(AnswerRenderer):
 
     def _has_something(self) -> bool:
         return bool(self.text or self.status or self._finished.is_set())
-
-    async def _feedback_slot(self) -> bool:
-        """Wait for a placeholder's slot; False (and no slot taken) when there is something to show first."""
-        grant = asyncio.ensure_future(self.budget.acquire(self.surface.windows("post"), Priority.FEEDBACK))
-        while not grant.done():
-            if self._has_something():
-                grant.cancel()
-                with suppress(asyncio.CancelledError):
-                    await grant
-                return not grant.cancelled()  # granted just before the cancel: the slot is ours
-            self._changed.clear()
-            changed = asyncio.ensure_future(self._changed.wait())
-            try:
-                await asyncio.wait({grant, changed}, return_when=asyncio.FIRST_COMPLETED)
-            except asyncio.CancelledError:
-                grant.cancel()
-                raise
-            finally:
-                changed.cancel()
-        return True
 
     async def _typing(self) -> None:
         # Best effort: skipped when the budget is busy, because the placeholder already shows we are on it.
@@ -283,11 +264,17 @@ class StreamRenderer(AnswerRenderer):
     async def _finish_visibly(self) -> None:
         """The final text, by editing; or, when the edit budget cannot serve it in time, as new messages.
 
+        Where the platform allows (``SurfaceLimits.repost_final``), a final edit whose slot is
+        far off is not waited for: the final text is posted anew and the stale message deleted.
+
         New messages continue the answer from where the visible text stops (at a
         word or line), and the message that stopped there is tidied later to show
         just its share without the streaming marker: every message is a true part
         of the answer, never a stale fragment beside a repeat.
         """
+        if self._repost_planned():
+            await self._repost_final()
+            return
         wait, deadline = self.schedule.final_deadline(reserved=self._reservation is not None)
         try:
             # Only the wait for the budget is bounded: a call under way is never cut off, since
@@ -297,6 +284,26 @@ class StreamRenderer(AnswerRenderer):
         except TimeoutError:
             log.warning("no edit slot for the final text within %.0fs; continuing in new messages", wait)
         await self._continue_below()
+
+    def _repost_planned(self) -> bool:
+        """Whether the final text is better posted anew: an edit is needed and its slot is far off."""
+        patience = self.limits.repost_final
+        if patience <= 0:
+            return False
+        layout = self._layout(final=True)
+        if self.shown.first_stale(layout) >= len(self.shown.parts):
+            return False  # no message to change: posts only
+        edit = self.budget.eta(self.surface.windows("edit"), Priority.FINAL, reservation=self._reservation)
+        return edit > patience and self.budget.eta(self.surface.windows("delete"), Priority.FINAL) < edit
+
+    async def _repost_final(self) -> None:
+        """Post the final text from the first stale message on, then delete the stale ones (a budget of their own)."""
+        log.info("the edit budget is crowded; posting the final text anew")
+        stale = await self.shown.repost(self._layout(final=True))
+        self.stats.final_at = self.schedule.now()
+        self._record_soon(self.parts)
+        for message_id in stale:
+            self.budget.defer(self.shown.tidy(message_id, None, Priority.FINAL))
 
     async def _continue_below(self) -> None:
         layout = self._layout(final=True)

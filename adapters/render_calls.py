@@ -59,6 +59,18 @@ class ShownParts:
         del self.parts[index:]
         return gone
 
+    async def repost(self, layout: Sequence[Planned]) -> list[str]:
+        """Post ``layout`` anew from its first stale message on; returns the stale messages' ids, to delete.
+
+        When a post is refused, nothing is to be deleted: the stale messages show what the platform would not take.
+        """
+        first_stale = self.first_stale(layout)
+        stale = self.cut_from(first_stale)
+        for planned in layout[first_stale:]:
+            if not await self.post(planned, Priority.FINAL):
+                return []
+        return stale
+
     async def sync(
         self,
         layout: Sequence[Planned],
@@ -148,7 +160,7 @@ class ShownParts:
         self.edits += 1
         return True
 
-    async def tidy(self, message_id: str, text: str | None) -> None:
+    async def tidy(self, message_id: str, text: str | None, priority: Priority = Priority.ROUTINE) -> None:
         """Show ``text`` in a message left with a streaming marker, or delete it (``None``): whatever it takes."""
         action = "edit" if text is not None else "delete"
 
@@ -160,8 +172,8 @@ class ShownParts:
 
         try:
             await self.calls.call(
-                self.surface.windows("edit"),
-                Priority.ROUTINE,
+                self.surface.windows(action),
+                priority,
                 send,
                 what=f"tidying message {message_id}",
                 policy=PATIENT,

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 
+from adapters.budget import RateBudget
+from adapters.rate_window import Priority, SlidingWindow
 from core.clock import Pace
 
 # How long the final edit may wait for the platform's budget before the rest of the
@@ -76,3 +79,26 @@ class EditSchedule:
         while not done() and self.pace.now() < deadline:
             changed.clear()
             await self.wait_any((changed,), deadline - self.pace.now())
+
+
+async def slot_unless(
+    budget: RateBudget, windows: Sequence[SlidingWindow], something: Callable[[], bool], changed: asyncio.Event
+) -> bool:
+    """Wait for a placeholder's slot; False (and no slot taken) when there is ``something()`` to show first."""
+    grant = asyncio.ensure_future(budget.acquire(windows, Priority.FEEDBACK))
+    while not grant.done():
+        if something():
+            grant.cancel()
+            with suppress(asyncio.CancelledError):
+                await grant
+            return not grant.cancelled()  # granted just before the cancel: the slot is ours
+        changed.clear()
+        waiter = asyncio.ensure_future(changed.wait())
+        try:
+            await asyncio.wait({grant, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            grant.cancel()
+            raise
+        finally:
+            waiter.cancel()
+    return True

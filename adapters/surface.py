@@ -44,6 +44,10 @@ class SurfaceLimits:
     # Seconds to wait for the first text before posting a placeholder even when the budget is free:
     # for platforms whose edits are scarcer than posts (Slack), the first text is best posted itself.
     first_text_wait: float = 0.0
+    # Seconds: when the final edit would wait longer for its budget, the finished text is posted anew and
+    # the streaming message deleted (for platforms whose deletions and posts are counted apart from edits,
+    # like Slack's chat.update for the whole workspace); 0: never.
+    repost_final: float = 0.0
 
 
 class Surface(Protocol):
@@ -53,7 +57,7 @@ class Surface(Protocol):
     budget: RateBudget
 
     def windows(self, action: str) -> Sequence[SlidingWindow]:
-        """The rate windows a call counts against: ``post``, ``edit``, ``upload`` or ``typing``."""
+        """The rate windows a call counts against: ``post``, ``edit``, ``delete``, ``upload`` or ``typing``."""
         ...
 
     def routine_interval(self) -> float:

@@ -92,10 +92,14 @@ class NativeStreamRenderer(AnswerRenderer):
             self._fallback.note = value
 
     async def render(self, events: AsyncIterator[TurnEvent]) -> None:
-        """Consume ``events`` to the end, streaming the text into one Slack message."""
+        """Consume ``events`` to the end, streaming the text into one Slack message.
+
+        The start slot is taken only when the first text is there: by then the
+        budget knows what earlier starts taught it, so a start Slack would refuse
+        is not sent (the answer edits a placeholder instead).
+        """
         stop_slot = self.budget.reserve((self.workspace.stream_stop,))
-        if stop_slot is None or not self.budget.try_acquire((self.workspace.stream_start,), Priority.FIRST):
-            self.budget.release(stop_slot)
+        if stop_slot is None:
             log.info("stream budget exhausted in %s; editing a placeholder instead", self.workspace.team_id)
             await self._render_with_placeholder(events)
             return
@@ -103,7 +107,8 @@ class NativeStreamRenderer(AnswerRenderer):
         self.workspace.streaming_answers += 1
         try:
             first, replay = await read_to_first_text(events)
-            if first and not await self._first_start(first):
+            started = self.budget.try_acquire((self.workspace.stream_start,), Priority.FIRST)
+            if not started or (first and not await self._first_start(first)):
                 self.budget.release(stop_slot)
                 self.workspace.streaming_answers -= 1
                 stop_slot = None

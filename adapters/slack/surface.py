@@ -53,7 +53,9 @@ _SUFFIX_ROOM = 16 + 3 + max(_STATUS_MAX, _NOTE_MAX)
 TEXT_MAX = SLACK_UPDATE_LIMIT - _SUFFIX_ROOM
 # chat.update is counted for the whole workspace, chat.postMessage per channel: the first
 # text is posted as the message itself when the model starts within a second.
-LIMITS = SurfaceLimits(max_chars=3800, first_text_wait=1.0)
+# A final text the crowded chat.update budget cannot show within a second is posted anew (a post is
+# counted per channel) and the streaming message deleted (chat.delete has a budget of its own).
+LIMITS = SurfaceLimits(max_chars=3800, first_text_wait=1.0, repost_final=1.0)
 
 _GONE = frozenset({"message_not_found", "channel_not_found", "thread_not_found"})
 _STREAMING = frozenset({"cant_update_message", "message_is_streaming"})
@@ -136,6 +138,8 @@ class SlackSurface:
             return (self.workspace.post_window(self.channel),)
         if action == "edit":
             return (self.workspace.update,)
+        if action == "delete":
+            return (self.workspace.delete,)
         if action == "upload":
             return (self.workspace.upload,)
         return ()  # "typing": Slack has no typing indicator for apps; see answers.AssistantStatus

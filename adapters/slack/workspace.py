@@ -33,23 +33,30 @@ class SlackRateLimits:
     stream_stops: int = 18  # chat.stopStream, Tier 2 (~20/min), counted apart from starts
     stream_appends: int = 95  # chat.appendStream, Tier 4 (~100/min)
     opens: int = 45  # conversations.open, Tier 3 (~50/min), to reach a user unprompted
+    deletes: int = 45  # chat.delete, Tier 3 (~50/min), counted apart from chat.update
     min_routine_interval: float = 1.0
 
 
 class Workspace:
-    """The shared budget and windows of one Slack workspace (team)."""
+    """The shared budget and windows of one Slack workspace (team).
+
+    Slack publishes no burst sizes: the windows of the calls an answer makes
+    probe theirs (one call under way at a time until the first refusal, which
+    teaches it; see :mod:`adapters.rate_window`).
+    """
 
     def __init__(self, team_id: str, limits: SlackRateLimits | None = None) -> None:
         self.team_id = team_id
         self.limits = limits = limits or SlackRateLimits()
         self.budget = RateBudget()
-        self.update = SlidingWindow("chat.update", limits.updates, limits.period)
+        self.update = SlidingWindow("chat.update", limits.updates, limits.period, probe=True)
         self.upload = SlidingWindow("files.upload", limits.uploads, limits.period)
         self.status = SlidingWindow("assistant.threads.setStatus", limits.statuses, limits.period)
-        self.stream_start = SlidingWindow("chat.startStream", limits.stream_starts, limits.period)
-        self.stream_stop = SlidingWindow("chat.stopStream", limits.stream_stops, limits.period)
-        self.stream_append = SlidingWindow("chat.appendStream", limits.stream_appends, limits.period)
+        self.stream_start = SlidingWindow("chat.startStream", limits.stream_starts, limits.period, probe=True)
+        self.stream_stop = SlidingWindow("chat.stopStream", limits.stream_stops, limits.period, probe=True)
+        self.stream_append = SlidingWindow("chat.appendStream", limits.stream_appends, limits.period, probe=True)
         self.open = SlidingWindow("conversations.open", limits.opens, limits.period)
+        self.delete = SlidingWindow("chat.delete", limits.deletes, limits.period, probe=True)
         self._posts: dict[str, SlidingWindow] = {}
         self.editing_answers = 0  # answers rendered by editing a placeholder right now
         self.streaming_answers = 0  # answers natively streamed right now

@@ -204,18 +204,30 @@ async def test_the_budget_learns_a_stricter_limit_from_429s_and_stops_getting_th
     assert window.burst < 60 and window.refusals == len(platform.refused)
 
 
-async def test_a_learned_limit_recovers_slowly_when_the_platform_stops_refusing() -> None:
+async def test_a_learned_burst_is_what_went_through_and_it_is_relaxed_only_slowly() -> None:
     now = [0.0]
     budget = RateBudget(Pace(now=lambda: now[0]))
     window = SlidingWindow("w", 10, 1.0)
     for _ in range(4):
         assert budget.try_acquire([window], Priority.FIRST)
-    budget.penalize([window], 0.1)
-    learned = window.burst
-    assert learned <= 2
+    budget.penalize([window], 0.1)  # the fourth call was refused: three went through back to back
+    assert window.burst == 3
 
-    now[0] += 1.5  # one calm period: one more call of burst
-    assert window.tokens(now[0]) <= learned + 1
-    now[0] += 20  # many calm periods: back to the documented limit
+    now[0] += 5  # calm periods: back to the learned burst, never over it (it would be refused again)
+    assert window.tokens(now[0]) == 3
+    now[0] += 100  # many calm periods: the ceiling itself rises, a step every ten, to the documented limit
     assert window.tokens(now[0]) == 10
     assert [budget.try_acquire([window], Priority.FIRST) for _ in range(11)].count(True) == 10
+
+
+async def test_a_refusal_within_the_learned_burst_lowers_the_rate() -> None:
+    now = [0.0]
+    budget = RateBudget(Pace(now=lambda: now[0]))
+    window = SlidingWindow("w", 10, 1.0)
+    assert budget.try_acquire([window], Priority.FIRST)
+    budget.penalize([window], 0.1)  # refused at once: a burst of one
+    assert window.burst == 1 and window.rate == 10.0
+    now[0] += 0.2
+    assert budget.try_acquire([window], Priority.FIRST)
+    budget.penalize([window], 0.1)  # refused again within that burst: the sustained rate was too high
+    assert window.burst == 1 and window.rate == 7.5

@@ -291,7 +291,7 @@ async def test_a_rate_limited_tidy_edit_is_tried_again_until_the_marker_is_gone(
     await channel.run(renderer.render(events()), limit=10)
     assert channel.visible == ["Story  ▌", "about a fox who ran far away."], "the rest continues below at once"
 
-    shown = await settled(channel, [renderer], timeout=30)
+    shown = await settled(channel, [renderer], timeout=120)
 
     assert shown == ["Story ", "about a fox who ran far away."], "the tidy edit landed after its refusals"
     assert channel.fail_next == []
