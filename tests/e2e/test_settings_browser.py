@@ -77,7 +77,7 @@ async def test_open_the_link_change_the_time_zone_and_see_the_confirmation(
 ) -> None:
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     driver = browser
     clock = ManualClock(TEST_NOW)
@@ -116,6 +116,8 @@ async def test_open_the_link_change_the_time_zone_and_see_the_confirmation(
             field = driver.find_element(By.ID, "timezone")  # type: ignore[attr-defined]
             field.clear()
             field.send_keys("Asia/Tokyo")
+            # The form is generated from the settings registry: its switches are selects.
+            Select(driver.find_element(By.ID, "voice")).select_by_visible_text("On")  # type: ignore[attr-defined]
             driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # type: ignore[attr-defined]
             driver.save_screenshot(str(tmp_path / "settings-saved.png"))  # type: ignore[attr-defined]
             shown = driver.find_element(By.ID, "timezone").get_attribute("value")  # type: ignore[attr-defined]
@@ -123,10 +125,11 @@ async def test_open_the_link_change_the_time_zone_and_see_the_confirmation(
 
         confirmation, shown = await asyncio.to_thread(change_zone)
         assert "Saved." in confirmation and "Time zone set to Asia/Tokyo." in confirmation
+        assert "I'll send every answer also as speech." in confirmation
         assert shown == "Asia/Tokyo"
         assert (tmp_path / "settings-saved.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         user = (await kit.chat.people.admit(ADA)).user
-        assert user is not None and user.timezone == "Asia/Tokyo"
+        assert user is not None and user.timezone == "Asia/Tokyo" and user.settings["voice"] == "on"
 
         def reopen_link() -> str:
             driver.get(link)  # type: ignore[attr-defined]

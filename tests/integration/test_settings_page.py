@@ -134,6 +134,25 @@ async def test_changes_are_stored_and_confirmed(kit: SettingsKit) -> None:
     assert "America/New_York" in reply.text
 
 
+async def test_the_daily_platform_and_link_previews_are_chosen_on_the_form_and_shown_in_the_chat(
+    kit: SettingsKit,
+) -> None:
+    async with kit.client() as client:
+        page = await _signed_in_page(kit, client)
+        assert '<option value="last" selected>Where I wrote last</option>' in page
+        assert '<select id="previews" name="previews"><option value="off" selected>' in page
+        saved = await client.post(
+            "/settings", data={"csrf": csrf_of(page), "name": "Ada", "daily_platform": "slack", "previews": "on"}
+        )
+        refused = await client.post("/settings", data={"csrf": csrf_of(page), "daily_platform": "telegram"})
+    assert saved.status_code == 200
+    assert "Your daily summary will come to your Slack DM." in saved.text and "now show previews" in saved.text
+    assert '<option value="slack" selected>Slack</option>' in saved.text
+    assert refused.status_code == 400 and "The daily platform is one of: discord, slack" in refused.text
+    shown = (await kit.command(ADA, "settings")).text
+    assert "Your daily summary comes to your Slack DM." in shown and "Links in my answers show previews." in shown
+
+
 async def test_an_unknown_time_zone_is_a_clear_error_and_nothing_is_stored(kit: SettingsKit) -> None:
     async with kit.client() as client:
         csrf = csrf_of(await _signed_in_page(kit, client))
