@@ -32,9 +32,14 @@ def unexpected(exc: BaseException) -> str:
 class AnswerView:
     """Prints the events of one turn; build one per answer."""
 
-    def __init__(self, console: Console, *, files_dir: Path, live: bool, labels: bool = True) -> None:
-        """``labels``: "assistant ›" before an answer (off when the output is a file or a pipe)."""
+    def __init__(
+        self, console: Console, *, files_dir: Path, live: bool, labels: bool = True, notes: Console | None = None
+    ) -> None:
+        """``labels``: "assistant ›" before an answer (off when the output is a file or a pipe).
+        ``notes``: where status lines go when not live (default: ``console``); a chat writing only
+        its answers to a file sends them to stderr, so ``captainslog chat > answers.txt`` holds the answers."""
         self.console = console
+        self.notes = notes or console
         self.files_dir = files_dir
         self.live = live
         self.labels = labels
@@ -104,6 +109,8 @@ class AnswerView:
                 self._spin(text)
             else:
                 self._stop_spinner()
+        elif text and self.notes is not self.console:
+            self.notes.print(f"[dim]… {escape(printable(text, newlines=False))}[/]")
         elif text:
             self._line(f"[dim]… {escape(printable(text, newlines=False))}[/]")
 

@@ -108,6 +108,11 @@ class TerminalChat:
         self.lines: LineSource = lines
         # A line editor is a person at a keyboard: they see the prompts and labels whatever the console is.
         self.transcript = on_screen or (transcript is None and lines.interactive)
+        if not self.console.is_terminal:
+            self.console.soft_wrap = True  # a file or a pipe gets each answer's lines as written, not cut at 80
+        # Answers only on stdout when it is a file or a pipe: what is happening goes to stderr.
+        piped = console is None and not self.transcript
+        self.notes = Console(stderr=True, highlight=False, soft_wrap=True) if piped else self.console
         self._waiting: asyncio.Task[Any] | None = None  # the prompt or the answer, whichever Ctrl-C stops
         self._commands: dict[str, Callable[[str], Awaitable[bool]]] = {
             "/new": self._new,
@@ -174,7 +179,13 @@ class TerminalChat:
     async def say(self, text: str) -> None:
         """Send one message and print the answer as it streams; Ctrl-C stops it, an error is one line."""
         incoming = IncomingMessage(conversation=self.place, author=self.identity, text=text, received_at=utcnow())
-        view = AnswerView(self.console, files_dir=self.files_dir, live=self.lines.interactive, labels=self.transcript)
+        view = AnswerView(
+            self.console,
+            files_dir=self.files_dir,
+            live=self.lines.interactive,
+            labels=self.transcript,
+            notes=self.notes,
+        )
         view.begin()
         try:
             with self.lines.answering(self.interrupt):

@@ -27,6 +27,8 @@ from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 from rich.console import Console
 
+from adapters.terminal.safe_text import printable
+
 PROMPT = "you › "
 Interrupt = Callable[[], None]
 
@@ -169,8 +171,9 @@ class PipedLines:
             if self.prompt:
                 self.console.print()
             raise
-        if line is None and self.prompt:
-            self.console.print()
+        if self.prompt:
+            # The typed line: a transcript of piped input shows what was said, not only the answers.
+            self.console.print("" if line is None else printable(line), markup=False, highlight=False, soft_wrap=True)
         return line
 
     def answering(self, interrupt: Interrupt) -> AbstractContextManager[None]:

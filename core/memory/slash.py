@@ -22,13 +22,14 @@ FORGET_ME_WARNING = (
     "This deletes everything stored about you: every message of every conversation, summaries, memories, "
     "search indexes, saved images and speech, cached day PDFs, on every platform, and revokes my access to your "
     "Google account. It cannot be undone. What stays: the messages the platforms themselves show (delete them "
-    "there), and my answers in threads other people started, which stay in their conversation and may repeat "
-    "your words."
+    "there), my answers in threads other people started, which stay in their conversation and may repeat "
+    "your words, and backups the bot's owner made before now, which keep a copy until the owner deletes them."
 )
 FORGOTTEN = (
     "Done: everything I stored about you is deleted. If you write again, I start from nothing. "
-    "What stays: the messages Discord or Slack still show (delete them there), and my answers in threads "
-    "other people started, which stay in their conversation and may repeat your words."
+    "What stays: the messages Discord or Slack still show (delete them there), my answers in threads "
+    "other people started, which stay in their conversation and may repeat your words, and backups the bot's "
+    "owner made before now, which keep a copy until the owner deletes them."
 )
 
 

@@ -62,10 +62,11 @@ class Session:
     def replies(self) -> list[str]:
         """What the program printed after each line the user typed, in order.
 
-        The chat prints ``you › `` before reading each line, so the text between
-        two prompts is the response to one line.
+        The chat prints ``you › `` before reading each line and the line read after it (a
+        transcript of piped input shows what was typed), so the text between two prompts,
+        less its first line, is the response to one line.
         """
-        return self.stdout.split(PROMPT)[1:]
+        return replies_in(self.stdout)
 
     @property
     def problems(self) -> list[str]:
@@ -83,6 +84,11 @@ class Session:
         for where, text in (("stdout", self.stdout), ("stderr", self.stderr), ("the log file", self.log)):
             assert secret not in text, f"the API key leaked into {where}"
         assert "Traceback" not in self.stdout + self.stderr
+
+
+def replies_in(screen: str) -> list[str]:
+    """What followed each ``you › <typed line>`` of a transcript, in order."""
+    return [part.partition("\n")[2] for part in screen.split(PROMPT)[1:]]
 
 
 def environment(data_dir: Path, **overrides: str | None) -> dict[str, str]:
@@ -254,6 +260,30 @@ def test_piped_in_and_out_prints_only_the_answers(openai_fake: FakeOpenAI, workd
 
     assert session.returncode == 0 and session.stderr == "", session.stderr
     assert session.stdout == "Bonjour.\nAu revoir.\n"
+
+
+def test_piped_out_keeps_long_lines_whole_and_what_is_happening_on_stderr(
+    openai_fake: FakeOpenAI, workdir: Path
+) -> None:
+    # `captainslog chat > answer.txt`: the file holds the answer as written; "… calculating" is not the answer.
+    long_line = " ".join(["all hands on deck"] * 12)  # 215 characters, one line
+    openai_fake.queue(ToolCalls([("calculate", {"expression": "6 * 7"})]), Reply(long_line))
+
+    session = run_bot(
+        "chat", workdir, lines=["what is six times seven?"], OPENAI_BASE_URL=openai_fake.base_url, COLUMNS=None
+    )
+
+    assert session.returncode == 0
+    assert session.stdout == long_line + "\n"
+    assert [line.startswith("… ") for line in session.problems] == [True], session.stderr
+
+
+def test_a_transcript_of_piped_input_shows_what_was_typed(openai_fake: FakeOpenAI, workdir: Path) -> None:
+    openai_fake.queue(Reply("Bonjour."))
+
+    session = chat(openai_fake, workdir, "say hello in French")
+
+    assert session.stdout.splitlines()[1:3] == [PROMPT + "say hello in French", ASSISTANT + "Bonjour."]
 
 
 def test_an_empty_allowed_accounts_keeps_the_terminal_out_too(openai_fake: FakeOpenAI, workdir: Path) -> None:
@@ -573,7 +603,7 @@ def test_ctrl_c_stops_an_answer_then_leaves_at_the_prompt(openai_fake: FakeOpenA
 
     assert returncode == 0 and stderr == "", stderr
     assert chat.text.endswith("\n" + PROMPT + "\n"), "the shell's prompt gets a line of its own"
-    stopped, still_here, _at_exit = chat.text.split(PROMPT)[1:]
+    stopped, still_here, _at_exit = replies_in(chat.text)
     assert stopped.startswith(ASSISTANT + "word0 word1 word2 word3")
     assert stopped.endswith("\n⏹ Stopped. What was written so far is kept (partial) in /history.\n")
     assert still_here.startswith(ASSISTANT + "You said: ") and still_here.endswith("are you there?\n")

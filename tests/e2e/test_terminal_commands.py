@@ -130,7 +130,7 @@ def test_leaving_waits_for_memory_then_memory_lists_and_forgets(openai_fake: Fak
     assert time.monotonic() - started >= 1.5, "leaving waited for the extraction"
     answer, at_exit = first.replies
     assert answer == ASSISTANT + "How lovely.\n"
-    assert at_exit == "\n" + FINISHING, "one line while it finishes, nothing after"
+    assert at_exit == FINISHING, "one line while it finishes, nothing after"
     assert "cancelling" not in first.log
     assert first.returncode == 0 and first.stderr == ""
 
@@ -163,6 +163,7 @@ def test_forget_me_removes_saved_files_and_cached_day_pdfs_and_says_what_stays(
     assert deleted.startswith("Done: everything I stored about you is deleted.")
     assert "What stays: the messages Discord or Slack still show" in deleted
     assert "my answers in threads other people started" in deleted
+    assert "backups the bot's owner made before now" in deleted, "a copy in data/backups is said, not hidden"
     assert not picture.exists() and not picture.parent.exists()
     assert not cached.exists() and not cached.parent.exists()
     assert second.returncode == 0 and second.stderr == ""

@@ -18,7 +18,9 @@ def test_weak_keys_are_refused_with_how_to_make_a_good_one(key: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "key", [secrets.token_urlsafe(48), secrets.token_hex(16), "test-secret-key-0123456789-abcdefghijkl"]
+    "key",
+    [secrets.token_urlsafe(48), secrets.token_hex(16), "test-secret-key-0123456789-abcdefghijkl"],
+    ids=["token_urlsafe", "token_hex", "fixed"],  # random values would name the tests differently each run
 )
 def test_random_keys_pass(key: str) -> None:
     assert key_problem(key) is None
