@@ -41,4 +41,5 @@ def timezone_field(people: People, *, default: str) -> SettingField:
         placeholder=default,
         form_hint="An IANA name, e.g. Europe/Paris",
         max_length=64,
+        aliases=("time_zone", "tz"),
     )

@@ -45,7 +45,7 @@ class SettingField:
     ``describe`` gets the stored value (None: the default), the asker and ``hint``, which turns an
     example value into the platform's syntax ("/settings daily_time:22:30" on Discord, "/settings
     daily-time 22:30" elsewhere). ``saved`` phrases a stored change; ``shown`` turns a stored value into
-    the text of the web form's input ("" for the default). ``choices`` (value, label) make the web form
+    the text of the web form's input ("" for the default). ``aliases``: other names typed for it. ``choices`` (value, label) make the web form
     a select; ``placeholder`` and ``form_hint`` help there. ``required``: the sentence when the form leaves it
     empty ("": an empty input keeps the stored value).
     """
@@ -65,6 +65,7 @@ class SettingField:
     required: str = ""
     max_length: int = 200
     unavailable: str | None = None
+    aliases: tuple[str, ...] = ()  # other names a person may type ("time zone", "tz")
 
     @property
     def typed_name(self) -> str:

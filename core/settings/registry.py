@@ -77,11 +77,11 @@ class SettingsRegistry:
     def find(self, typed: str) -> SettingField | None:
         """The field a person means by ``typed``: ``daily-time``, ``daily_time``, ``Daily time``, ``time zone``."""
         key = _key(typed)
-        return next((f for f in self._fields.values() if _key(f.name) == key), None)
+        return next((f for f in self._fields.values() if key in {_key(n) for n in (f.name, *f.aliases)}), None)
 
     def pattern(self) -> re.Pattern[str]:
         """A leading field name in a typed line (``daily-time 22:30``, ``voice:on``): group 1 the name, 2 the value."""
-        names = sorted(self._fields, key=len, reverse=True)
+        names = sorted({n for f in self._fields.values() for n in (f.name, *f.aliases)}, key=len, reverse=True)
         words = "|".join(r"[-_ ]?".join(re.escape(part) for part in re.split(r"[_ ]+", n)) for n in names)
         return re.compile(rf"^\s*({words})(?:\s*[:=]\s*|\s+)(.*)$", re.IGNORECASE | re.DOTALL)
 

@@ -91,6 +91,8 @@ async def test_settings_alone_shows_every_field_in_each_platforms_syntax(kit: Ki
     [
         ("timezone asia/tokyo", "Time zone set to Asia/Tokyo.", "Your time zone is Asia/Tokyo."),
         ("Asia/Tokyo", "Time zone set to Asia/Tokyo.", "Your time zone is Asia/Tokyo."),
+        ("time zone Asia/Tokyo", "Time zone set to Asia/Tokyo.", "Your time zone is Asia/Tokyo."),
+        ("tz=Asia/Tokyo", "Time zone set to Asia/Tokyo.", "Your time zone is Asia/Tokyo."),
         ("name Ada Lovelace", "I'll call you Ada Lovelace.", "I call you Ada Lovelace."),
         ("daily-time 21h15", "I'll close your day at 21:15 your time.", "I close your day at 21:15 your time."),
         ("daily-time off", "Daily summaries are off. /export still works.", "Daily summaries are off."),
