@@ -11,6 +11,7 @@ from bot.webapp import WebApp
 from bot.webapp.deps import DayPdf
 from core.chat import ChatService
 from core.clock import Clock, system_clock
+from core.daily.remake import DayRemake
 from core.db.database import Database
 from core.db.timeline import daily_logs_of
 from core.identity.access_tokens import AccessTokens
@@ -71,6 +72,7 @@ def build_webapp(
         tokens=AccessTokens(db, people, clock=clock),
         memory=memory,
         day_pdf=day_pdf_of(db, daily) if daily is not None else None,
+        remake=DayRemake(daily.job) if daily is not None else None,
         assistant_name=settings.assistant_name,
         google_signin=google_signin,
     )

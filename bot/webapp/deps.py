@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from bot.webapp.live import LiveAnswers
 from core.chat import ChatService
+from core.daily.remake import DayRemake
 from core.db.database import Database
 from core.identity.access_tokens import AccessTokens
 from core.identity.web_sessions import WebSessions, WebUser
@@ -59,6 +60,7 @@ class WebApp:
     tokens: AccessTokens
     memory: LongTermMemory | None = None
     day_pdf: DayPdf | None = None
+    remake: DayRemake | None = None  # "Make it again" on the daily logs page (core/daily/remake.py)
     assistant_name: str = "CaptainsLog"
     google_signin: bool = False
     live: LiveAnswers = field(default_factory=LiveAnswers)  # answers being written for the web (bot/webapp/live.py)

@@ -25,6 +25,7 @@ from bot.webapp.views import (
     shaped_views,
     summary_view,
 )
+from core.daily.remake import NoSuchDay, RemakeRefused
 from core.db.timeline import newest_id_before, summaries_ending_at, timeline_page
 from core.identity.web_sessions import WebUser
 from core.llm import ModelError
@@ -196,9 +197,33 @@ async def daily(request: Request, web: WebApp = Depends(webapp), person: WebUser
     logs = await daily_logs_of(web.db, person.id)
     days = [{"day": d.day.isoformat(), "state": d.state, "summary": to_html(d.summary or ""),
              "drive": d.drive_link or ""} for d in logs]  # fmt: skip
+    remade = request.query_params.get("remade", "")
+    notice = ""
+    if remade in {d["day"] for d in days}:  # only one of the listed days: the address cannot put words here
+        notice = f"The log of {remade} was made again: a new summary and PDF (and the Drive file)."
     return render(
-        request, "daily.html", title="Daily logs", page="daily", person=person, days=days, pdf=web.day_pdf is not None
-    )
+        request, "daily.html", title="Daily logs", page="daily", person=person, days=days,
+        pdf=web.day_pdf is not None, again=web.remake is not None, notice=notice,
+    )  # fmt: skip
+
+
+@router.post("/daily/{day}/again")
+async def daily_again(
+    day: date, request: Request, web: WebApp = Depends(webapp), person: WebUser = Depends(page_person)
+) -> Response:
+    """Make the day again (summary, PDF, the Drive file): the person's own days only."""
+    if not checked_form(person, await read_form(request)):
+        return render(request, "message.html", 403, title="Not made again", text=STALE, person=person)
+    if web.remake is None:
+        raise HTTPException(404, "Daily logs are not set up on this assistant.")
+    try:
+        await web.remake.remake(person.id, day)
+    except NoSuchDay:
+        raise HTTPException(404, "No log of that day.") from None
+    except RemakeRefused as refused:
+        log.info("web app: the log of %s for user %s was not made again: %s", day, person.id, refused)
+        return render(request, "message.html", 409, title="Not made again", text=str(refused), person=person)
+    return RedirectResponse(f"/daily?remade={day.isoformat()}", status_code=303, headers=HEADERS)
 
 
 @router.get("/daily/{day}.pdf")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db.database import Database
@@ -39,6 +39,7 @@ FINISHED = ("posted", FAILED)
 # a successor takes over a crashed process's day within LEASE (plus one scheduler tick).
 LEASE = timedelta(seconds=45)
 HEARTBEAT = timedelta(seconds=15)
+REMAKE = " remake"  # the end of ``claimed_by`` while a day is being made again (core/daily/remake.py)
 _FIELDS = frozenset({"summary", "drive_file_id", "drive_link", "last_error"})
 _TABLE = DailyLog.__table__
 
@@ -182,6 +183,37 @@ class DailyLogRepository:
             .where(_TABLE.c.id == log_id, _TABLE.c.attempts == attempt, _TABLE.c.claimed_at.is_not(None))
             .values(claimed_at=None, last_error=error[:2000], updated_at=now)
         )
+        async with self._db.session() as session, session.begin():
+            return (await session.execute(statement)).rowcount == 1
+
+    async def hold(self, log_id: int, now: datetime) -> bool:
+        """Take the row for a remake (nobody holds it, or its holder is gone), keeping its state; False when
+        someone holds it. Renew with :meth:`renew`, give it back with :meth:`remade` or :meth:`release`."""
+        # A finished day keeps the claim of the run that posted it: only a remake's own hold blocks another.
+        free = or_(
+            _TABLE.c.claimed_at.is_(None),
+            _TABLE.c.claimed_at < now - self.lease,
+            and_(_TABLE.c.state.in_(FINISHED), _TABLE.c.claimed_by.not_like(f"%{REMAKE}")),
+        )
+        statement = (
+            update(_TABLE)
+            .where(_TABLE.c.id == log_id, free)
+            .values(claimed_by=self.worker + REMAKE, claimed_at=now, updated_at=now)
+        )
+        async with self._db.session() as session, session.begin():
+            return (await session.execute(statement)).rowcount == 1
+
+    async def remade(self, log_id: int, *, attempt: int, now: datetime, **fields: str | None) -> bool:
+        """Store a held row's new outputs (summary, Drive file) and give it back; False when the hold was lost."""
+        unknown = set(fields) - _FIELDS
+        if unknown:
+            raise TypeError(f"daily_logs has no field {sorted(unknown)[0]!r} to set")
+        statement = (
+            update(_TABLE)
+            .where(_TABLE.c.id == log_id, _TABLE.c.attempts == attempt, _TABLE.c.claimed_by == self.worker + REMAKE,
+                   _TABLE.c.claimed_at.is_not(None))
+            .values(claimed_at=None, updated_at=now, **fields)
+        )  # fmt: skip
         async with self._db.session() as session, session.begin():
             return (await session.execute(statement)).rowcount == 1
 

@@ -15,6 +15,7 @@ from googleapiclient.discovery import Resource
 
 from core.daily.day import DayPerson
 from core.daily.prefs import DRIVE_FOLDER, DRIVE_FOLDER_NAME
+from core.google.api import GoogleApiError
 from core.google.credentials import GoogleNotConnected, GoogleReconnectNeeded
 from core.google.drive import DriveClient, DriveFile
 from core.google.tokens import GoogleTokenStore
@@ -52,6 +53,27 @@ class DayUploader:
         stored = await self.tokens.load(user_id)
         return stored is not None and stored.broken
 
+    async def replace(self, person: DayPerson, filename: str, data: bytes, file_id: str | None) -> DriveFile | None:
+        """The day's file with ``data`` as its content: the uploaded one (``file_id``) updated in place, or a new
+        upload when there is none or it was deleted. None without Google; UploadWaiting as :meth:`upload`."""
+        if file_id:
+            try:
+                return await self.drive.replace_pdf(person.id, file_id=file_id, data=data)
+            except GoogleNotConnected:
+                return None
+            except GoogleReconnectNeeded:
+                if self.reconnect_needed is not None:
+                    self.reconnect_needed(person.id)
+                raise UploadWaiting from None
+            except GoogleApiError as exc:
+                if not _is_gone(exc):
+                    raise
+        found = await self.upload(person, filename, data)
+        if found is not None and found.id != file_id:
+            # A file of the day's name (an older upload): given the new content too.
+            return await self.drive.replace_pdf(person.id, file_id=found.id, data=data)
+        return found
+
     async def upload(self, person: DayPerson, filename: str, data: bytes) -> DriveFile | None:
         """The file on Drive (found or uploaded); None when the user has not connected Google.
 
@@ -77,6 +99,10 @@ class DayUploader:
             if self.reconnect_needed is not None:
                 self.reconnect_needed(person.id)
             raise UploadWaiting from None
+
+
+def _is_gone(exc: GoogleApiError) -> bool:
+    return exc.status in (403, 404)  # deleted, or no longer the app's to write
 
 
 def _find(service: Resource, folder_id: str, name: str) -> DriveFile | None:

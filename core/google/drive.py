@@ -63,6 +63,11 @@ class DriveClient:
         """Upload ``data`` as a PDF into the folder; multipart when small, resumable when large."""
         return await self.api.run(user_id, "drive.v3", lambda s: self._upload(s, folder_id, filename, data))
 
+    async def replace_pdf(self, user_id: int, *, file_id: str, data: bytes) -> DriveFile:
+        """Put ``data`` in place of an uploaded PDF's content (same file, same link); GoogleApiError with
+        status 404 when the file is gone."""
+        return await self.api.run(user_id, "drive.v3", lambda s: _replace(s, file_id, data))
+
     def _upload(self, service: Resource, folder_id: str, filename: str, data: bytes) -> DriveFile:
         resumable = len(data) >= self.resumable_from
         media = MediaIoBaseUpload(
@@ -82,6 +87,12 @@ class DriveClient:
         while response is None:
             _status, response = request.next_chunk(num_retries=2)
         return _file(response)
+
+
+def _replace(service: Resource, file_id: str, data: bytes) -> DriveFile:
+    media = MediaIoBaseUpload(io.BytesIO(data), mimetype="application/pdf", resumable=False)
+    request = service.files().update(fileId=file_id, body={}, media_body=media, fields="id,name,webViewLink")
+    return _file(request.execute())
 
 
 def _file(resource: dict[str, Any]) -> DriveFile:

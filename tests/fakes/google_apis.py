@@ -61,6 +61,7 @@ class GoogleApis:
         r.add_get("/drive/v3/files/{id}", self._files_get)
         r.add_post("/upload/drive/v3/files", self._upload_start)
         r.add_put("/upload/drive/v3/files", self._upload_chunk)
+        r.add_patch("/upload/drive/v3/files/{id}", self._upload_replace)
         r.add_get("/calendar/v3/calendars/{cal}/events", self._events_list)
         r.add_post("/calendar/v3/calendars/{cal}/events", self._events_insert)
         r.add_get("/calendar/v3/calendars/{cal}/events/{id}", self._events_get)
@@ -128,6 +129,22 @@ class GoogleApis:
             location = f"{self.url}/upload/drive/v3/files?uploadType=resumable&upload_id={upload_id}"
             return web.Response(status=200, headers={"Location": location})
         return api_error(400, f"Unsupported uploadType {kind}")
+
+    async def _upload_replace(self, request: web.Request) -> web.Response:
+        """``files.update`` with new content (multipart: metadata then media; or the media alone)."""
+        found = self.files.get(request.match_info["id"])
+        if found is None or found.get("trashed"):
+            return api_error(404, f"File not found: {request.match_info['id']}.")
+        body = await request.read()
+        if request.query.get("uploadType") == "multipart":
+            parts = _multipart_parts(body, request.headers.get("Content-Type", ""))
+            if len(parts) != 2:
+                return api_error(400, "A multipart upload has a metadata part and a media part.")
+            found.update({k: v for k, v in json.loads(parts[0] or b"{}").items() if k in ("name", "mimeType")})
+            body = parts[1]
+        self.file_data[found["id"]] = body
+        found["modifiedTime"] = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        return web.json_response(found)
 
     async def _upload_chunk(self, request: web.Request) -> web.Response:
         upload = self._uploads.get(request.query.get("upload_id", ""))
