@@ -312,7 +312,7 @@ class Container:
         if web_sessions is not None:
             ids.web.app.state.webapp = build_webapp(
                 settings, db=db, chat=chat, sessions=web_sessions, people=people, memory=memory, daily=daily,
-                google_signin=google is not None, clock=clock,
+                google=google, linker=ids.linker, clock=clock,
             )  # fmt: skip
         return cls(
             previews=previews,

@@ -6,15 +6,17 @@ from datetime import date
 
 from bot.config import Settings
 from bot.daily_wiring import DailyServices
-from bot.identity_wiring import token_cipher
+from bot.identity_wiring import GoogleServices, token_cipher
 from bot.webapp import WebApp
-from bot.webapp.deps import DayPdf
+from bot.webapp.deps import Connections, DayPdf
 from core.chat import ChatService
 from core.clock import Clock, system_clock
 from core.daily.remake import DayRemake
 from core.db.database import Database
 from core.db.timeline import daily_logs_of
 from core.identity.access_tokens import AccessTokens
+from core.identity.linking import AccountLinker
+from core.identity.profile import Profiles
 from core.identity.states import OAuthStateStore
 from core.identity.web_sessions import WebSessions
 from core.memory.wiring import LongTermMemory
@@ -61,10 +63,16 @@ def build_webapp(
     people: People,
     memory: LongTermMemory | None,
     daily: DailyServices | None,
-    google_signin: bool,
+    google: GoogleServices | None,
+    linker: AccountLinker,
     clock: Clock = system_clock,
 ) -> WebApp:
-    """The services behind the web app's routes."""
+    """The services behind the web app's routes (``google``: present when Google is configured)."""
+    connections = Connections(
+        people=people, linker=linker, profiles=Profiles(db, changed=people.changed),
+        signin=google.signin if google else None, google=google.connections if google else None,
+        drive=google.drive if google else None,
+    )  # fmt: skip
     return WebApp(
         db=db,
         chat=chat,
@@ -74,5 +82,6 @@ def build_webapp(
         day_pdf=day_pdf_of(db, daily) if daily is not None else None,
         remake=DayRemake(daily.job) if daily is not None else None,
         assistant_name=settings.assistant_name,
-        google_signin=google_signin,
+        google_signin=google is not None,
+        connections=connections,
     )

@@ -143,3 +143,8 @@ def google_signin(kit: WebKit, google: GoogleKit, emails: list[str]) -> SignIn:
     )  # fmt: skip
     add_google_signin(kit, signin)
     return signin
+
+
+async def sign_in_client(kit: WebKit, client: httpx.AsyncClient, who: PlatformIdentity = ADA) -> None:
+    """Sign ``client`` in as ``who`` through a single-use link (any client: e.g. one that also reaches Google's fake)."""
+    await kit._sign_in(client, who)

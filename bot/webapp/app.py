@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from bot.webapp import api, auth, chat, pages
+from bot.webapp import api, auth, chat, connections, pages
 from bot.webapp.deps import HEADERS, HERE, SignInNeeded
 
 
@@ -23,4 +23,5 @@ def add_webapp(app: FastAPI) -> None:
     app.include_router(auth.router)
     app.include_router(chat.router)
     app.include_router(pages.router)
+    app.include_router(connections.router)
     api.add_api(app)

@@ -18,9 +18,15 @@ from bot.webapp.live import LiveAnswers
 from core.chat import ChatService
 from core.daily.remake import DayRemake
 from core.db.database import Database
+from core.google.connection import GoogleConnections
+from core.google.drive import DriveClient
 from core.identity.access_tokens import AccessTokens
+from core.identity.linking import AccountLinker
+from core.identity.profile import Profiles
+from core.identity.signin import SignIn
 from core.identity.web_sessions import WebSessions, WebUser
 from core.memory.wiring import LongTermMemory
+from core.people import People
 from core.types import ConversationRef
 
 COOKIE = "captainslog_web"
@@ -51,6 +57,18 @@ DayPdf = Callable[[int, date], Awaitable[bytes | None]]
 
 
 @dataclass
+class Connections:
+    """What the Accounts page uses: the people, the linker and profiles, and Google when it is configured."""
+
+    people: People
+    linker: AccountLinker
+    profiles: Profiles
+    signin: SignIn | None = None
+    google: GoogleConnections | None = None
+    drive: DriveClient | None = None
+
+
+@dataclass
 class WebApp:
     """The services behind the web app, built once by the container (or a test)."""
 
@@ -61,6 +79,7 @@ class WebApp:
     memory: LongTermMemory | None = None
     day_pdf: DayPdf | None = None
     remake: DayRemake | None = None  # "Make it again" on the daily logs page (core/daily/remake.py)
+    connections: Connections | None = None  # the Accounts page (bot/webapp/connections.py)
     assistant_name: str = "CaptainsLog"
     google_signin: bool = False
     live: LiveAnswers = field(default_factory=LiveAnswers)  # answers being written for the web (bot/webapp/live.py)

@@ -59,6 +59,10 @@ class DriveClient:
         created = service.files().create(body={"name": name, "mimeType": FOLDER_MIME}, fields=fields).execute()
         return _file(created)
 
+    async def folders(self, user_id: int, *, limit: int = 100) -> list[DriveFile]:
+        """The user's folders this app can see (``drive.file``: those it made or was given), by name."""
+        return await self.api.run(user_id, "drive.v3", lambda s: _folders(s, limit))
+
     async def upload_pdf(self, user_id: int, *, folder_id: str, filename: str, data: bytes) -> DriveFile:
         """Upload ``data`` as a PDF into the folder; multipart when small, resumable when large."""
         return await self.api.run(user_id, "drive.v3", lambda s: self._upload(s, folder_id, filename, data))
@@ -87,6 +91,12 @@ class DriveClient:
         while response is None:
             _status, response = request.next_chunk(num_retries=2)
         return _file(response)
+
+
+def _folders(service: Resource, limit: int) -> list[DriveFile]:
+    query = f"mimeType = '{FOLDER_MIME}' and trashed = false"
+    listed = service.files().list(q=query, spaces="drive", fields="files(id,name,webViewLink)", pageSize=limit)
+    return sorted((_file(f) for f in listed.execute().get("files") or []), key=lambda f: f.name.lower())
 
 
 def _replace(service: Resource, file_id: str, data: bytes) -> DriveFile:
