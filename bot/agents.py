@@ -13,6 +13,7 @@ from core.agents.images import MakeImageTool
 from core.agents.vision import ImageLoader, LookAtImageTool, VisionAgent
 from core.agents.web_search import WebSearchAgent, WebSearchTool, build_search_model
 from core.agents.wikipedia import WikipediaClient, WikipediaTool
+from core.features import FeatureContext, FeatureParts
 from core.llm import OpenAIModel
 from core.media.safe_image import SafeImages
 from core.media.voice import Speaker, Transcriber
@@ -81,3 +82,16 @@ def build_agents(
         speaker=Speaker(model, voice=settings.speech_voice, timeout=timeout),
         tools=tools,
     )
+
+
+class AgentTools:
+    """The agents as a feature unit: their tools (vision, Wikipedia, web search, images). The agents themselves
+    are built first (:func:`build_agents`): the turn reads images and speaks through them too."""
+
+    name = "agents"
+
+    def __init__(self, agents: Agents) -> None:
+        self.agents = agents
+
+    def install(self, context: FeatureContext) -> FeatureParts:
+        return FeatureParts(tools=self.agents.tools)

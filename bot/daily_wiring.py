@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from bot.config import Settings
+from bot.identity_wiring import GoogleServices
 from bot.scheduler import DailyScheduler
 from core.chat import ChatService
 from core.clock import Clock
@@ -27,6 +28,7 @@ from core.daily.settings_fields import daily_platform_field, daily_time_field
 from core.daily.summary import DaySummaryWriter
 from core.db.database import Database
 from core.export import render_day_pdf
+from core.features import FeatureContext, FeatureParts
 from core.google.calendar import CalendarClient
 from core.google.drive import DriveClient
 from core.google.tokens import GoogleTokenStore
@@ -91,8 +93,10 @@ def build_daily(
     reconnect_needed: Callable[[int], None] | None = None,
     executor: Executor | None = None,
     follow_ups: OfferFollowUps | None = None,
+    pdfs: PdfCache | None = None,
 ) -> DailyServices:
-    """The daily log's pieces; ``executor`` renders PDFs (default: a fresh one-process pool).
+    """The daily log's pieces; ``executor`` renders PDFs (default: a fresh one-process pool); ``pdfs`` caches
+    them (default: under DATA_DIR/daily).
 
     ``images`` opens the day's images within the size limit (the process's one opener).
     """
@@ -117,7 +121,7 @@ def build_daily(
         files=files,
         writer=DaySummaryWriter(model, model_name=settings.summary_model or settings.chat_model),
         render=partial(render_day_pdf, executor=pool, images=images),
-        pdfs=PdfCache(settings.data_dir / "daily"),
+        pdfs=pdfs if pdfs is not None else PdfCache(settings.data_dir / "daily"),
         speak=speak,
         uploader=uploader,
         clock=clock,
@@ -151,3 +155,59 @@ def build_daily(
         ],
         executor=pool if executor is None else None,
     )
+
+
+class DailyLog:
+    """The daily log as a feature unit: yesterday's log in the context, its commands and settings;
+    :attr:`services` (the job, the runner, the scheduler the process starts) once installed."""
+
+    name = "daily"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        model: OpenAIModel,
+        files: StoredFiles,
+        images: SafeImages,
+        google: GoogleServices | None,
+        reconnect_needed: Callable[[int], None] | None = None,
+        follow_ups: OfferFollowUps | None = None,
+    ) -> None:
+        """``google`` (Drive for the PDFs, Calendar for tomorrow) when configured; ``reconnect_needed`` asks a
+        person to connect Google again when it refuses their connection; ``follow_ups`` offers a posted
+        day's open items as reminders."""
+        self.settings = settings
+        self.model = model
+        self.files = files
+        self.images = images
+        self.google = google
+        self.reconnect_needed = reconnect_needed
+        self.follow_ups = follow_ups
+        self.pdfs = PdfCache(settings.data_dir / "daily")  # the data export reads them too
+        self.services: DailyServices | None = None
+
+    def install(self, context: FeatureContext) -> FeatureParts:
+        if context.outbox is None or context.speak is None:
+            raise ValueError("the daily log needs the outbox and speak to post through")
+        google = self.google
+        self.services = build_daily(
+            self.settings,
+            db=context.db,
+            chat=context.chat,
+            model=self.model,
+            outbox=context.outbox,
+            speak=context.speak,
+            files=self.files,
+            images=self.images,
+            clock=context.clock,
+            drive=google.drive if google is not None else None,
+            calendar=google.calendar if google is not None else None,
+            tokens=google.tokens if google is not None else None,
+            reconnect_needed=self.reconnect_needed,
+            follow_ups=self.follow_ups,
+            pdfs=self.pdfs,
+        )
+        return FeatureParts(
+            before_model=[self.services.context], commands=self.services.commands, settings=self.services.settings
+        )

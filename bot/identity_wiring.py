@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
@@ -11,21 +12,33 @@ from bot.web import WebServer, create_app
 from bot.web_checks import web_problems
 from core.clock import Clock, system_clock
 from core.db.database import Database
-from core.events import EventBus
+from core.events import EventBus, SignInFinished
+from core.features import FeatureContext, FeatureParts, Subscription
 from core.google.api import GoogleApi
+from core.google.availability import GoogleAvailability
 from core.google.calendar import CalendarClient
 from core.google.connection import GoogleConnections
 from core.google.credentials import GoogleCredentialsProvider
 from core.google.drive import DriveClient
 from core.google.oauth import GoogleClientConfig, GoogleOAuth
 from core.google.tokens import GoogleTokenStore, TokenCipher
+from core.google.tools import calendar_tools
 from core.identity.allowlist import EmailAllowlist
+from core.identity.commands import GoogleParts, IdentityCommands, identity_commands
 from core.identity.link_requests import LinkRequestStore
 from core.identity.linking import AccountLinker
+from core.identity.notices import IdentityNotices
+from core.identity.profile import Profiles
+from core.identity.settings_fields import drive_folder_field, name_field
 from core.identity.signin import CALLBACK_PATH, SignIn
 from core.identity.states import OAuthStateStore
+from core.tools.confirm import ConfirmationStep, PendingActions, confirm_first
+from core.tools.registry import ToolRegistry
+from core.types import PlatformIdentity
 
 log = logging.getLogger(__name__)
+
+SettingsLink = Callable[[PlatformIdentity, int], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -134,3 +147,58 @@ async def tidy_at_start(
         purged = await states.purge() + await LinkRequestStore(db, clock=clock).purge()
         if purged:
             log.info("deleted %d expired sign-in link(s)", purged)
+
+
+class IdentityAndGoogle:
+    """Sign-in and Google as a feature unit: /signout, /account, /connect, /disconnect, /calendar, the name and
+    Drive folder settings, the calendar tools (changes in shared threads wait for a yes) with their
+    before-model steps, and the DM that tells an account how its web sign-in went."""
+
+    name = "identity"
+
+    def __init__(
+        self,
+        ids: IdentityServices,
+        notices: IdentityNotices,
+        availability: GoogleAvailability | None,
+        *,
+        default_folder: str,
+        settings_link: SettingsLink | None = None,
+    ) -> None:
+        """``availability`` is None without Google; ``default_folder`` is the Drive folder until a person
+        chooses one; ``settings_link`` makes /account answer with a link to the web app's settings."""
+        self.ids = ids
+        self.notices = notices
+        self.availability = availability
+        self.default_folder = default_folder
+        self.settings_link = settings_link
+
+    def install(self, context: FeatureContext) -> FeatureParts:
+        google, availability, notices = self.ids.google, self.availability, self.notices
+        profiles = Profiles(context.db, changed=context.people.changed)
+        drive = google.drive if google is not None else None
+        settings = [
+            name_field(profiles),
+            drive_folder_field(profiles, drive=drive, availability=availability, default_folder=self.default_folder),
+        ]
+        subscriptions = [Subscription(SignInFinished, lambda event: notices.signed_in(event.result))]
+        handlers = IdentityCommands(
+            chat=context.chat,
+            linker=self.ids.linker,
+            google=GoogleParts(google.signin, google.connections, google.drive, google.calendar, availability)
+            if google is not None and availability is not None
+            else None,
+            settings_link=self.settings_link,
+        )
+        commands = identity_commands(handlers)
+        if google is None or availability is None:
+            return FeatureParts(commands=commands, settings=settings, subscriptions=subscriptions)
+        google_tools = calendar_tools(google.calendar, availability, notices.reconnect_needed)
+        pending = PendingActions(context.db, clock=context.clock)  # changes asked for in shared threads wait for a yes
+        return FeatureParts(
+            before_model=[availability, ConfirmationStep(pending, ToolRegistry.of(google_tools), clock=context.clock)],
+            tools=confirm_first(google_tools, pending),
+            commands=commands,
+            settings=settings,
+            subscriptions=subscriptions,
+        )

@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 from bot.config import Settings
-from bot.identity_wiring import GoogleServices, token_cipher
+from bot.identity_wiring import token_cipher
 from bot.settings_page import SettingsPage
 from core.chat.settings_fields import timezone_field
 from core.clock import Clock, system_clock
 from core.db.database import Database
-from core.google.availability import GoogleAvailability
 from core.identity.account import AccountSettings, GoogleStatus
-from core.identity.profile import Profiles
 from core.identity.settings_access import SettingsAccess
-from core.identity.settings_fields import drive_folder_field, name_field
 from core.identity.states import OAuthStateStore
 from core.people import People
 from core.settings.registry import SettingsRegistry
 
 
-def build_settings_registry(
-    settings: Settings,
-    people: People,
-    profiles: Profiles,
-    *,
-    google: GoogleServices | None,
-    availability: GoogleAvailability | None,
-) -> SettingsRegistry:
-    """The registry with the time zone, the name and the Drive folder (unavailable without ``google``); the
-    other features add their fields as they are built."""
+def build_settings_registry(settings: Settings, people: People) -> SettingsRegistry:
+    """The registry with the time zone (the chat service's own setting); the features add their fields as
+    they install (identity: the name and the Drive folder; the daily log, voice, link previews)."""
     registry = SettingsRegistry(people)
     registry.add(timezone_field(people, default=settings.default_timezone))
-    registry.add(name_field(profiles))
-    drive = google.drive if google is not None else None
-    registry.add(
-        drive_folder_field(profiles, drive=drive, availability=availability, default_folder=settings.assistant_name)
-    )
     return registry
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.chat import ChatService
-from core.chat.settings_fields import timezone_field
+from core.chat.settings_fields import timezone_registry
 from core.chat.user_ops import NOT_THE_OWNER
 from core.llm import ModelError, OpenAIModel
 from core.settings.chat import ChatSettings
@@ -131,8 +131,7 @@ class CommandSet:
         self.model = model
         self.commands: dict[str, Command] = {}
         if settings is None:
-            settings = SettingsRegistry(chat.people)
-            settings.add(timezone_field(chat.people, default=chat.default_timezone))
+            settings = timezone_registry(chat)
         self.settings = ChatSettings(settings)
         for command in (
             Command("new", "Start a fresh conversation here", self._new),
@@ -164,7 +163,7 @@ class CommandSet:
         command = self.commands.get(name)
         if command is None:
             return CommandReply(f"I don't know /{name}. Try /help.", private=True)
-        admission = await self.chat.people.admit(request.identity)
+        admission = await self.chat.admit(request.identity)
         if not admission.allowed:
             log.info("refused /%s from %s: not on the allowlist", name, request.identity.key)
             return CommandReply(admission.refusal, private=True)
@@ -197,7 +196,7 @@ class CommandSet:
 
     async def _image(self, request: CommandRequest) -> CommandReply:
         prompt = request.options["prompt"].strip()
-        admission = await self.chat.people.admit(request.identity)
+        admission = await self.chat.admit(request.identity)
         over = await self.chat.limits.take_image(admission.user.id) if admission.user else None
         if over is not None:
             return CommandReply(over, private=True)
@@ -218,7 +217,7 @@ class CommandSet:
         )
 
     async def _settings(self, request: CommandRequest) -> CommandReply:
-        admission = await self.chat.people.admit(request.identity)
+        admission = await self.chat.admit(request.identity)
         if admission.user is None:
             return CommandReply(admission.refusal or "Sign in first.", private=True)
         text = await self.settings.answer(admission.user.id, request.identity.platform, request.options)

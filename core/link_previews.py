@@ -11,6 +11,7 @@ unless the person chose to see them. The choice is stored in the user's settings
 from __future__ import annotations
 
 from core.db.outage import unavailable
+from core.features import FeatureContext, FeatureParts
 from core.identity.profile import Profiles
 from core.people import People
 from core.settings.field import SettingField
@@ -58,3 +59,17 @@ def previews_field(profiles: Profiles) -> SettingField:
         saved_off="Links in my answers show no previews again.",
         refusal=PREVIEWS_HELP,
     )
+
+
+class Previews:
+    """Link previews as a feature unit: the ``previews`` setting; :attr:`previews` once installed (the Discord
+    adapter asks its ``wanted`` before posting an answer)."""
+
+    name = "previews"
+
+    def __init__(self) -> None:
+        self.previews: LinkPreviews | None = None
+
+    def install(self, context: FeatureContext) -> FeatureParts:
+        self.previews = LinkPreviews(people=context.people)
+        return FeatureParts(settings=[previews_field(Profiles(context.db, changed=context.people.changed))])

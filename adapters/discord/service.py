@@ -70,18 +70,18 @@ class DiscordService:
         guild_ready_timeout: float = 0.5,  # discord.py waits this after the last GUILD_CREATE, even with none
         outbox: Outbox | None = None,
         attachments: AttachmentPolicy | None = None,
-        gate: StrangerGate | None = None,
+        gate: StrangerGate,
         sleep: Sleep = asyncio.sleep,
         previews: Callable[[PlatformIdentity], Awaitable[bool]] | None = None,
     ) -> None:
         """``outbox`` gets this platform's messenger once connected (and loses it on stop);
         ``attachments`` decides which files of a message are downloaded (the core's default limits);
-        ``gate`` decides access before any work (by default on the chat's people, refusing once per 10 minutes);
+        ``gate`` decides access before any work (the process's one gate, refusing a stranger once per 10 minutes);
         ``sleep`` waits seconds of the chat's clock (typing kept alive while the first word is awaited);
         ``previews(author)`` says whether the author turned link previews on (by default answers never show them)."""
         self.previews = previews
         self.sleep = sleep
-        self.gate = gate or StrangerGate(chat.people, clock=chat.clock)
+        self.gate = gate
         self.token = token
         self.outbox = outbox
         self.attachments = attachments or AttachmentPolicy()

@@ -82,11 +82,11 @@ class ConversationHandler:
         identities: SlackIdentities,
         files: FileFetcher,
         threads: ActiveThreads,
-        gate: StrangerGate | None = None,
+        gate: StrangerGate,
     ) -> None:
-        """``gate`` decides access before any work (by default on the chat's people, refusing once per 10 minutes)."""
+        """``gate`` decides access before any work (the process's one gate, refusing a stranger once per 10 minutes)."""
         self.chat = chat
-        self.gate = gate or StrangerGate(chat.people, clock=chat.clock)
+        self.gate = gate
         self.answers = answers
         self.surfaces = surfaces
         self.identities = identities

@@ -67,7 +67,7 @@ class SlackService:
         attachments: AttachmentPolicy | None = None,
         file_host: str = SLACK_FILE_HOST,
         download_timeout: float = DOWNLOAD_TIMEOUT,
-        gate: StrangerGate | None = None,
+        gate: StrangerGate,
     ) -> None:
         """``bot_token`` (xoxb) and, for Socket Mode, ``app_token`` (xapp); ``signing_secret`` for HTTP mode.
 
@@ -81,7 +81,7 @@ class SlackService:
         files are downloaded; the bot token goes only to ``file_host`` (Slack's
         file host; tests name their fake) and each download ends after
         ``download_timeout`` seconds.  ``gate`` decides access before any work on a message
-        (share one with the other platforms and tell it about sign-ins; by default its own).
+        (the process's one gate, shared with the other platforms and told about sign-ins).
         """
         self.chat = chat
         self.mode = mode

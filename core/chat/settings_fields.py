@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.db.repositories import UserRecord
 from core.people import People
 from core.settings.field import Asker, Invalid, SettingField
+from core.settings.registry import SettingsRegistry
 from core.timefmt import canonical_zone
+
+if TYPE_CHECKING:
+    from core.chat.service import ChatService
 
 
 def timezone_field(people: People, *, default: str) -> SettingField:
@@ -43,3 +47,11 @@ def timezone_field(people: People, *, default: str) -> SettingField:
         max_length=64,
         aliases=("time_zone", "tz"),
     )
+
+
+def timezone_registry(chat: ChatService) -> SettingsRegistry:
+    """A registry of the chat service's own setting alone, the time zone (a command set built without the
+    process's registry: tests, tools)."""
+    registry = SettingsRegistry(chat.people)
+    registry.add(timezone_field(chat.people, default=chat.default_timezone))
+    return registry

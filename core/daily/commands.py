@@ -80,7 +80,7 @@ class DailyCommands:
         return day, None
 
     async def _user_id(self, request: CommandRequest) -> int:
-        admission = await self.chat.people.admit(request.identity)
+        admission = await self.chat.admit(request.identity)
         assert admission.user is not None  # CommandSet.run admitted the caller
         return admission.user.id
 

@@ -39,7 +39,7 @@ def how_long(delta: timedelta) -> str:
 
 
 class DailyContext:
-    """A before-model step (register with ``chat.pipeline.add_before_model``)."""
+    """A before-model step (the daily feature declares it: bot/daily_wiring.py)."""
 
     name = "daily-context"
     timeout = 3.0

@@ -56,12 +56,11 @@ class IdentityCommands:
         self.google = google
 
     async def _user_id(self, request: CommandRequest) -> int | None:
-        admission = await self.chat.people.admit(request.identity)
+        admission = await self.chat.admit(request.identity)
         return admission.user.id if admission.allowed and admission.user is not None else None
 
     async def signout(self, request: CommandRequest) -> CommandReply:
-        linked = await self.linker.unlink(request.identity)
-        await self.chat.people.changed()
+        linked = await self.linker.unlink(request.identity)  # every process decides this account afresh
         if not linked:
             return CommandReply("This account was not signed in with an email; nothing to sign out of.", private=True)
         return CommandReply(

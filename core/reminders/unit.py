@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from core.clock import Clock, ManualClock, Sleep
 from core.commands import Command
 from core.db.database import Database
+from core.features import FeatureContext, FeatureParts
 from core.people import People
 from core.reminders.commands import ReminderCommands, reminder_commands
 from core.reminders.delivery import ReminderDelivery
@@ -61,3 +64,31 @@ def build_reminders(
     handler = ReminderCommands(store, user_of=user_of, clock=clock, changed=runner.poke)
     follow_ups = FollowUps(database, clock=clock, changed=runner.poke)
     return Reminders(store, runner, reminder_tools(store, runner.poke), reminder_commands(handler), follow_ups)
+
+
+class RemindersFeature:
+    """Reminders as a feature unit: the tools and /reminders; :attr:`services` (with the runner the process
+    starts beside the platforms) once installed."""
+
+    name = "reminders"
+
+    def __init__(self, *, worker: str, max_active: int = 100) -> None:
+        """``worker`` names this process in the occurrences' claims; ``max_active``: reminders per person."""
+        self.worker = worker
+        self.max_active = max_active
+        self.services: Reminders | None = None
+
+    def install(self, context: FeatureContext) -> FeatureParts:
+        if context.speak is None:
+            raise ValueError("reminders need speak to deliver through")
+        self.services = build_reminders(
+            context.db, context.speak, context.people, clock=context.clock, worker=self.worker,
+            max_active=self.max_active,
+        )  # fmt: skip
+        return FeatureParts(tools=self.services.tools, commands=self.services.commands)
+
+    async def offer_follow_ups(self, user_id: int, day: date, zone: ZoneInfo, summary: str, platform: str) -> int:
+        """Offer a day's open items as reminders (the daily log calls it once the day is posted)."""
+        if self.services is None:
+            raise RuntimeError("the reminders feature is not installed")
+        return await self.services.follow_ups.offer(user_id, day, zone, summary, platform)

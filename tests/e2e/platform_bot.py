@@ -205,6 +205,7 @@ class PlatformBot(BotRun):
             slack_service(
                 settings,
                 chat=container.chat,
+                gate=container.gate,
                 commands=container.commands,
                 outbox=container.outbox,
                 file_host=self.slack.url,

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from adapters.discord import DiscordService
 from adapters.slack import SlackService
+from adapters.strangers import StrangerGate
 from bot.config import Settings
 from bot.platforms import slack_service
 from core.attachments import MB
@@ -93,7 +94,12 @@ async def slack_bot(
         _env_file=None, slack_bot_token=slack.bot_token, slack_app_token=slack.app_token, slack_api_url=slack.api_url
     )
     service = slack_service(
-        settings, chat=chat, commands=CommandSet(chat, model), file_host=file_host.url, download_timeout=0.5
+        settings,
+        chat=chat,
+        gate=StrangerGate(chat.people, clock=chat.clock),
+        commands=CommandSet(chat, model),
+        file_host=file_host.url,
+        download_timeout=0.5,
     )
     await service.start()
     yield service
@@ -214,6 +220,7 @@ async def discord_bot(
         service = DiscordService(
             token=fake.bot_token,
             chat=chat,
+            gate=StrangerGate(chat.people, clock=chat.clock),
             commands=CommandSet(chat, model),
             api_url=fake.api_url,
             gateway_url=fake.gateway_url,

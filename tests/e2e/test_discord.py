@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import make_url, select
 
 from adapters.discord import DiscordService
+from adapters.strangers import StrangerGate
 from core.chat import ChatService
 from core.clock import ManualClock
 from core.commands import CommandSet
@@ -69,6 +70,7 @@ async def start_bot(fake: FakeDiscord, database: Database, model: OpenAIModel, *
     service = DiscordService(
         token=fake.bot_token,
         chat=chat,
+        gate=StrangerGate(chat.people, clock=chat.clock),
         sleep=clock.sleep if isinstance(clock, ManualClock) else asyncio.sleep,
         commands=CommandSet(chat, model),
         api_url=fake.api_url,

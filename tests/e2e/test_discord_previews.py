@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from adapters.discord import DiscordService
+from adapters.strangers import StrangerGate
 from core.chat import ChatService
 from core.commands import CommandSet
 from core.db.database import Database
@@ -79,6 +80,7 @@ async def bot(fake_discord: FakeDiscord, database: Database, model: OpenAIModel)
     service = DiscordService(
         token=fake_discord.bot_token,
         chat=chat,
+        gate=StrangerGate(chat.people, clock=chat.clock),
         commands=commands,
         api_url=fake_discord.api_url,
         gateway_url=fake_discord.gateway_url,
@@ -133,9 +135,7 @@ async def test_after_settings_previews_on_answers_carry_no_suppression(bot: Bot,
     await bot.fake.await_for(lambda f: any("no previews again" in str(r.payload) for r in f.interaction_responses), 10)
     openai_fake.queue(Reply("Again: " + PLANTED))
     bot.fake.user_sends_dm(alice, "and again?")
-    await bot.fake.await_for(
-        lambda f: any(m["content"].startswith("Again:") for m in f.channel_messages(channel)), 10
-    )
+    await bot.fake.await_for(lambda f: any(m["content"].startswith("Again:") for m in f.channel_messages(channel)), 10)
     again = bot.posts(channel)[-1]
     assert again["content"].startswith("Again:")
     assert again["flags"] & SUPPRESS_EMBEDS

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from adapters.discord import DiscordService
 from adapters.slack import SlackService
+from adapters.strangers import StrangerGate
 from adapters.terminal import TerminalChat
 from bot.config import Settings
 from bot.platforms import slack_service
@@ -84,6 +85,7 @@ async def discord_outbox(
     service = DiscordService(
         token=fake_discord.bot_token,
         chat=chat,
+        gate=StrangerGate(chat.people, clock=chat.clock),
         commands=CommandSet(chat, model),
         api_url=fake_discord.api_url,
         gateway_url=fake_discord.gateway_url,
@@ -216,7 +218,14 @@ async def slack_outbox(
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, slack_bot_token=slack.bot_token, slack_app_token=slack.app_token, slack_api_url=slack.api_url
     )
-    service = slack_service(settings, chat=chat, commands=CommandSet(chat, model), outbox=outbox, file_host=slack.url)
+    service = slack_service(
+        settings,
+        chat=chat,
+        gate=StrangerGate(chat.people, clock=chat.clock),
+        commands=CommandSet(chat, model),
+        outbox=outbox,
+        file_host=slack.url,
+    )
     await service.start()
     yield outbox, directory, service
     await service.stop()
@@ -326,7 +335,14 @@ async def test_a_person_is_reached_on_the_platform_asked_for_and_on_the_other_wh
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, slack_bot_token=slack.bot_token, slack_app_token=slack.app_token, slack_api_url=slack.api_url
     )
-    service = slack_service(settings, chat=chat, commands=CommandSet(chat, model), outbox=outbox, file_host=slack.url)
+    service = slack_service(
+        settings,
+        chat=chat,
+        gate=StrangerGate(chat.people, clock=chat.clock),
+        commands=CommandSet(chat, model),
+        outbox=outbox,
+        file_host=slack.url,
+    )
     await service.start()
     try:
         alice = discord_account(fake_discord, "alice")
@@ -367,7 +383,12 @@ async def test_a_post_to_the_terminal_user_is_printed_and_its_file_kept_in_the_f
 
     chat = make_chat_service(database, model)
     await TerminalChat(
-        chat, user="me", console=console, files_dir=files, read_line=job_while_the_user_is_at_the_prompt, outbox=outbox,
+        chat,
+        user="me",
+        console=console,
+        files_dir=files,
+        read_line=job_while_the_user_is_at_the_prompt,
+        outbox=outbox,
         transcript=True,  # as a person at a terminal sees it
     ).run()
 

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from adapters.delivery import INTERRUPTED_NOTE
 from adapters.render import STOPPED_NOTE
 from adapters.slack import SlackRateLimits, SlackService
+from adapters.strangers import StrangerGate
 from bot.config import Settings
 from bot.platforms import slack_service
 from core.chat import INTERRUPTED_REASON, REFUSAL, ChatService
@@ -90,7 +91,13 @@ async def running(
     """A started SlackService; ``settings`` overrides go in ``options['settings']``."""
     settings = options.pop("settings", None) or settings_for(fake)
     options.setdefault("file_host", fake.url)
-    service = slack_service(settings, chat=chat, commands=CommandSet(chat, model), **options)
+    service = slack_service(
+        settings,
+        chat=chat,
+        gate=StrangerGate(chat.people, clock=chat.clock),
+        commands=CommandSet(chat, model),
+        **options,
+    )
     await service.start()
     try:
         yield service
@@ -417,7 +424,14 @@ async def test_export_data_in_a_channel_never_shares_the_zip_there(
     commands.add(export_data_command(database, user_of=chat.people.user_of, outbox=outbox, clock=chat.clock, pdfs=None))
     slack.refused_channels[slack.dm_channel("U1")] = "cannot_dm_bot"
     channel = "C0GENERAL"
-    service = slack_service(settings_for(slack), chat=chat, commands=commands, outbox=outbox, file_host=slack.url)
+    service = slack_service(
+        settings_for(slack),
+        chat=chat,
+        gate=StrangerGate(chat.people, clock=chat.clock),
+        commands=commands,
+        outbox=outbox,
+        file_host=slack.url,
+    )
     await service.start()
     try:
         envelope = slack.slash_command("U1", "/export-data", channel_id=channel)
@@ -521,7 +535,7 @@ async def main(db_url, openai_url, api_url):
     model = OpenAIModel(api_key="sk-test", base_url=openai_url, models=ModelNames(), max_retries=0)
     chat = make_chat_service(db, model, allowed=("slack:*",), checkpoint_interval=0.2)
     settings = Settings(_env_file=None, slack_bot_token="xoxb-fake", slack_app_token="xapp-fake", slack_api_url=api_url)
-    service = slack_service(settings, chat=chat, commands=CommandSet(chat, model))
+    service = slack_service(settings, chat=chat, gate=StrangerGate(chat.people, clock=chat.clock), commands=CommandSet(chat, model))
     await service.start()
     print("ready", flush=True)
     await asyncio.Event().wait()

@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.errors import PlatformStartError
 from adapters.slack import SlackService
 from adapters.slack.http import SlackHttpEndpoint
+from adapters.strangers import StrangerGate
 from bot.platforms import slack_service
 from bot.web import WebServer, create_app, mount_slack
 from core.chat import ChatService
@@ -66,7 +67,13 @@ class Served:
 async def served(chat: ChatService, model: OpenAIModel, fake: FakeSlack, **limits: float) -> AsyncIterator[Served]:
     """The Slack service in HTTP mode, mounted on the bot's web server (one server, port chosen freely)."""
     settings = settings_for(fake, slack_mode="http", slack_signing_secret=SECRET, slack_app_token=None)
-    service = slack_service(settings, chat=chat, commands=CommandSet(chat, model), serve_http=False)
+    service = slack_service(
+        settings,
+        chat=chat,
+        gate=StrangerGate(chat.people, clock=chat.clock),
+        commands=CommandSet(chat, model),
+        serve_http=False,
+    )
     app = create_app(signin=None)
     mount_slack(app, SlackHttpEndpoint(service.app, **limits) if limits else service.endpoint)
     web = WebServer(app, host="127.0.0.1", port=0)
