@@ -34,7 +34,7 @@ class DiscordBudget:
     """One budget for the whole bot: a global window and windows per channel."""
 
     def __init__(self) -> None:
-        self.budget = RateBudget()
+        self.rates = RateBudget()
         self.global_window = SlidingWindow(
             "discord:global", BOT_REQUESTS_PER_SECOND, 1.0, background_share=0.2, reservable=False, burst=BOT_BURST
         )
@@ -95,10 +95,10 @@ class DiscordBudget:
             kind = 1 if method == "POST" else 0
             windows = (self._for_channel(int(match.group(1)))[kind],)
         log.warning("Discord refused a request (%s %s); holding back %.1fs", method, scope or "bucket", retry_after)
-        self.budget.penalize(windows, retry_after)
+        self.rates.penalize(windows, retry_after)
         if windows[0] is not self.global_window:
             self._lessons[kind] = lesson = windows[0]
-            now = self.budget.pace.now()
+            now = self.rates.pace.now()
             for channel_windows in self._channels.values():
                 if channel_windows[kind] is not lesson:
                     channel_windows[kind].adopt(lesson, now)
@@ -112,7 +112,7 @@ class DiscordBudget:
                 SlidingWindow(f"discord:{channel_id}:edit", *CHANNEL_EDITS),
                 SlidingWindow(f"discord:{channel_id}:send", *CHANNEL_SENDS),
             )
-            now = self.budget.pace.now()
+            now = self.rates.pace.now()
             for kind, lesson in self._lessons.items():
                 windows[kind].adopt(lesson, now)
             self._channels[channel_id] = windows

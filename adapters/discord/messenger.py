@@ -94,11 +94,11 @@ class DiscordMessenger:
         user = self.client.get_user(user_id)
         try:
             if user is None:
-                await self.budget.budget.acquire((self.budget.global_window,), Priority.FIRST)
+                await self.budget.rates.acquire((self.budget.global_window,), Priority.FIRST)
                 user = await self.client.fetch_user(user_id)
             if user.dm_channel is not None:
                 return user.dm_channel
-            await self.budget.budget.acquire((self.budget.global_window,), Priority.FIRST)
+            await self.budget.rates.acquire((self.budget.global_window,), Priority.FIRST)
             return await user.create_dm()
         except discord.NotFound as exc:
             raise DeliveryError(f"Discord knows no user {user_id}") from exc

@@ -72,7 +72,7 @@ class DiscordSurface:
         self.own_id = own_id
         self.channel_id = channel_id
         self._budget = budget
-        self.budget: RateBudget = budget.budget
+        self.budget: RateBudget = budget.rates
         self.reply_to = reply_to
         # (text, nonce, reference) of a post whose answer the network lost
         self._unsure: tuple[str, int, discord.Message | discord.PartialMessage | None] | None = None

@@ -11,12 +11,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.agent.loop import LoopOutcome
 from core.clock import Sleep
 from core.context import ContextBuilder
 from core.db.outage import describe, write_until_stored
 from core.db.repositories import ContextRow, MessageRepository
 from core.timefmt import zone
+from core.toolloop.loop import LoopOutcome
 from core.types import MessageStatus
 from core.window import WindowCache
 

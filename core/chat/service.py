@@ -18,7 +18,6 @@ from contextlib import AsyncExitStack, aclosing
 from datetime import datetime
 
 from core.access import AccessPolicy
-from core.agent.loop import ToolLoop
 from core.chat.answer import AnswerRecorder
 from core.chat.holding import Box, HeldMessages, TooManyHeld
 from core.chat.inbound import InboundClaims
@@ -43,6 +42,7 @@ from core.media.voice import Speaker
 from core.people import Admission, People
 from core.tasks import BackgroundTasks
 from core.text_safety import storable
+from core.toolloop.loop import ToolLoop
 from core.tools.registry import ToolRegistry
 from core.types import (
     ConversationRef,

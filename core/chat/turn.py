@@ -19,7 +19,6 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.agent.loop import ToolLoop
 from core.chat.answer import AnswerDraft, AnswerRecorder
 from core.chat.holding import Box, Hold
 from core.chat.inbound import InboundClaims
@@ -37,6 +36,7 @@ from core.db.repositories import MessageRepository, StartedTurn, UserRecord
 from core.llm import ModelError
 from core.media.voice import Speaker, VoiceError
 from core.timefmt import stamp, zone
+from core.toolloop.loop import ToolLoop
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import (
     AnswerComplete,

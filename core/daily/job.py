@@ -55,7 +55,7 @@ POST_GRACE = 30.0  # seconds a post under way may take to finish when the proces
 HEADING = "**Your day, {date}**"
 
 
-class Outcome(StrEnum):
+class DayOutcome(StrEnum):
     NOTHING = "nothing"  # no messages that day: nothing is made
     DONE = "done"  # posted now
     FINISHED = "finished"  # already posted (or given up) before
@@ -145,26 +145,26 @@ class DailyJob:
 
     # -- the scheduled run ---------------------------------------------------------------------
 
-    async def run(self, user_id: int, day: date) -> Outcome:
+    async def run(self, user_id: int, day: date) -> DayOutcome:
         """Close (`user_id`, `day`) if nobody else is and it is not done; never raises for a failed step."""
         person = await self.reader.person(user_id)
         if person is None:
-            return Outcome.NOTHING
+            return DayOutcome.NOTHING
         existing = await self.repo.get(user_id, day)
         if existing is not None and existing.finished:
-            return Outcome.FINISHED
+            return DayOutcome.FINISHED
         if existing is None and not await self.reader.has_messages(user_id, day, person.timezone):
-            return Outcome.NOTHING
+            return DayOutcome.NOTHING
         if existing is not None and existing.last_error == WAITING_FOR_GOOGLE and existing.claimed_at is None:
             if self.uploader is not None and await self.uploader.still_refused(user_id):
-                return Outcome.WAITING
+                return DayOutcome.WAITING
         if existing is not None and existing.last_error == WAITING_FOR_PDF and existing.claimed_at is None:
             # Not an attempt until the libraries are there: a day must not run out of tries meanwhile.
             if await asyncio.to_thread(pdf_problem) is not None:
-                return Outcome.WAITING
+                return DayOutcome.WAITING
         record = await self.repo.acquire(user_id, day, self.clock(), max_attempts=self.max_attempts)
         if record is None:
-            return Outcome.BUSY
+            return DayOutcome.BUSY
         try:
             return await while_renewing(
                 self._steps(person, day, record), renew=partial(self._renew, record), every=self.heartbeat
@@ -176,16 +176,16 @@ class DailyJob:
             raise
         except LeaseLost:
             log.warning("daily log of user %s day %s: lease lost, leaving it to its new holder", user_id, day)
-            return Outcome.BUSY
+            return DayOutcome.BUSY
 
-    async def _steps(self, person: DayPerson, day: date, record: DailyLogRecord) -> Outcome:
+    async def _steps(self, person: DayPerson, day: date, record: DailyLogRecord) -> DayOutcome:
         entries = await self.reader.entries(person.id, day, person.timezone)
         step = "summarised"
         try:
             if not record.done("summarised"):
                 if not entries:  # everything was deleted or forgotten since the claim
                     record = await self._advance(record, "failed", last_error="no messages left that day")
-                    return Outcome.NOTHING
+                    return DayOutcome.NOTHING
                 record = await self._advance(record, "summarised", summary=await self.summarise(person, day, entries))
             summary = record.summary or ""
             pdf: bytes | None = None
@@ -210,24 +210,24 @@ class DailyJob:
             await self._post_to_the_end(record, post_text(day, summary, record.drive_link), files, platform)
             self.pdfs.drop(person.id, day)
             log.info("daily log of user %s for %s posted", person.id, day)
-            return Outcome.DONE
+            return DayOutcome.DONE
         except LeaseLost:
             raise
         except UploadWaiting:
             await self._release(record, WAITING_FOR_GOOGLE)
-            return Outcome.WAITING
+            return DayOutcome.WAITING
         except DeliveryError as exc:
             await self._release(record, f"post: {exc.reason}")
-            return Outcome.FAILED
+            return DayOutcome.FAILED
         except PdfUnavailable as exc:
             # A missing system library, not a bug: one line, no traceback; the day is kept and retried.
             log.warning("daily log of user %s day %s not rendered: %s", person.id, day, exc)
             await self._release(record, WAITING_FOR_PDF)
-            return Outcome.WAITING
+            return DayOutcome.WAITING
         except Exception as exc:  # noqa: BLE001 - any failed step is released and retried, never lost
             log.warning("daily log of user %s day %s failed at %s: %s", person.id, day, step, exc, exc_info=True)
             await self._release(record, f"{step}: {type(exc).__name__}: {exc}")
-            return Outcome.FAILED
+            return DayOutcome.FAILED
 
     async def _offer_follow_ups(self, person: DayPerson, day: date, summary: str, platform: str | None) -> None:
         """Before the post (a retry offers nothing twice): a failure here is logged, the post goes on."""

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from core.clock import Clock
 from core.daily.claim import DailyLogRepository
 from core.daily.day import DayReader, local_day
-from core.daily.job import DailyJob, Outcome, may_try_now
+from core.daily.job import DailyJob, DayOutcome, may_try_now
 from core.daily.prefs import closes_at, closing_time
 
 log = logging.getLogger(__name__)
@@ -69,13 +69,13 @@ class DailyRunner:
             found[(record.user_id, record.day)] = None
         return sorted(found, key=lambda pair: (pair[1], pair[0]))
 
-    async def run_due(self) -> dict[tuple[int, date], Outcome]:
+    async def run_due(self) -> dict[tuple[int, date], DayOutcome]:
         """Run every due job once (each never raises for its own failures).
 
         Returns what happened to each day there was work for (days without messages or
         already finished are left out).
         """
-        outcomes: dict[tuple[int, date], Outcome] = {}
+        outcomes: dict[tuple[int, date], DayOutcome] = {}
         for user_id, day in await self.due():
             record = await self.repo.get(user_id, day)
             if record is not None and (record.finished or not may_try_now(record, self.clock())):
@@ -86,15 +86,15 @@ class DailyRunner:
                 outcomes[(user_id, day)] = await self.job.run(user_id, day)
             except Exception:  # noqa: BLE001 - one user's day must not stop the others'
                 log.exception("daily log of user %s day %s could not run", user_id, day)
-                outcomes[(user_id, day)] = Outcome.FAILED
+                outcomes[(user_id, day)] = DayOutcome.FAILED
         _log_summary(outcomes.values())
-        return {key: o for key, o in outcomes.items() if o not in (Outcome.NOTHING, Outcome.FINISHED)}
+        return {key: o for key, o in outcomes.items() if o not in (DayOutcome.NOTHING, DayOutcome.FINISHED)}
 
 
-def _log_summary(outcomes: Iterable[Outcome]) -> None:
+def _log_summary(outcomes: Iterable[DayOutcome]) -> None:
     counts: dict[str, int] = {}
     for outcome in outcomes:
-        if outcome not in (Outcome.NOTHING, Outcome.FINISHED):
+        if outcome not in (DayOutcome.NOTHING, DayOutcome.FINISHED):
             counts[outcome.value] = counts.get(outcome.value, 0) + 1
     if counts:
         log.info("daily logs: %s", ", ".join(f"{n} {name}" for name, n in sorted(counts.items())))

@@ -19,7 +19,7 @@ from sqlalchemy import insert
 from adapters.discord import DiscordService
 from adapters.slack import SlackService
 from core.clock import ManualClock
-from core.daily.job import Outcome
+from core.daily.job import DayOutcome
 from core.db.database import Database
 from core.db.models import Identity
 from core.llm import OpenAIModel
@@ -184,7 +184,7 @@ async def test_a_daily_post_whose_slack_text_was_accepted_but_not_recorded_is_no
 
     second = daily_process(database, model, clock, messengers=[], pdf_dir=tmp_path / "b", worker="b")
     second.outbox.register(messenger)
-    assert (await second.runner.run_due())[(ada, DAY)] is Outcome.DONE
+    assert (await second.runner.run_due())[(ada, DAY)] is DayOutcome.DONE
 
     texts = slack.texts(slack.dm_channel("U1"))
     assert [t.startswith("*Your day") for t in texts] == [True, False], texts  # the text, then the PDF's message

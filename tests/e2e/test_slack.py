@@ -523,6 +523,7 @@ async def test_stopping_mid_answer_closes_it_off_and_a_new_service_answers_next(
 
 CHILD = """
 import asyncio, sys
+from adapters.strangers import StrangerGate
 from bot.config import Settings
 from bot.platforms import slack_service
 from core.commands import CommandSet

@@ -11,12 +11,12 @@ import pytest
 
 from bot.agents import build_agents
 from bot.config import Settings
-from core.agent.loop import LoopOutcome, ToolLoop
 from core.agents.base import AgentRequest
 from core.agents.wikipedia import WikipediaTool
 from core.db.repositories import UserRecord
 from core.llm import ModelFinished, ModelNames, ModelText, OpenAIModel, Usage
 from core.media.safe_image import SafeImages
+from core.toolloop.loop import LoopOutcome, ToolLoop
 from core.tools.registry import ToolContext, ToolRegistry
 from core.types import StatusUpdate
 from tests.fakes.openai_server import PNG_BYTES, FakeOpenAI, Reply, ToolCalls

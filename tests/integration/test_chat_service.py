@@ -197,7 +197,7 @@ async def test_a_tool_error_is_logged_at_info_without_the_users_words(
     chat = make_chat_service(database, model, tools=ToolRegistry.of([finder]))
     openai_fake.queue(ToolCalls([("find_event", {"title": "dinner with Ada Lovelace"})]), Reply("No such event."))
 
-    with caplog.at_level("INFO", logger="core.agent.loop"):
+    with caplog.at_level("INFO", logger="core.toolloop.loop"):
         await say(chat, "when is my dinner with Ada Lovelace?")
 
     tool_result = [m for m in openai_fake.chat_requests()[1]["messages"] if m["role"] == "tool"][0]["content"]

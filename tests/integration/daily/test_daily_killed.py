@@ -29,7 +29,7 @@ from adapters.discord.limits import DiscordBudget
 from adapters.discord.messenger import DiscordMessenger
 from core.clock import ManualClock
 from core.daily.claim import DailyLogRepository
-from core.daily.job import Outcome
+from core.daily.job import DayOutcome
 from core.db.database import Database
 from core.db.models import Identity
 from core.llm import OpenAIModel
@@ -145,10 +145,10 @@ async def test_a_day_killed_at_a_step_boundary_arrives_once_and_complete_a_minut
         database, model, clock, messengers=[messenger], pdf_dir=tmp_path / "new", kit=kit  # type: ignore[list-item]
     )
     # Its first look, at once: the dead process's claim is still fresh.
-    assert (await restarted.runner.run_due()).get((ada, DAY)) in (None, Outcome.BUSY)
+    assert (await restarted.runner.run_due()).get((ada, DAY)) in (None, DayOutcome.BUSY)
     # The next scheduler tick, a minute later: the claim, renewed by nobody, has run out.
     clock.advance(seconds=60)
-    assert (await restarted.runner.run_due())[(ada, DAY)] is Outcome.DONE
+    assert (await restarted.runner.run_due())[(ada, DAY)] is DayOutcome.DONE
     assert (await restarted.repo.get(ada, DAY)).state == "posted"  # type: ignore[union-attr]
 
     texts = [m for m in _bot_messages(fake_discord, discord_id) if m["content"].startswith("**Your day")]
@@ -210,7 +210,7 @@ async def test_a_bot_stopped_between_the_text_and_the_pdf_posts_only_the_pdf_at_
     second = daily_process(
         database, model, clock, messengers=[messenger], pdf_dir=tmp_path / "b", worker="b"  # type: ignore[list-item]
     )
-    assert (await second.runner.run_due())[(ada, DAY)] is Outcome.DONE
+    assert (await second.runner.run_due())[(ada, DAY)] is DayOutcome.DONE
     messages = _bot_messages(fake_discord, discord_id)
     assert [m["content"].startswith("**Your day") for m in messages] == [True, False]
     assert [a["filename"] for a in messages[1]["attachments"]] == [PDF_NAME]

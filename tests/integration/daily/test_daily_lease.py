@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 
 from core.clock import ManualClock
-from core.daily.job import Outcome
+from core.daily.job import DayOutcome
 from core.db.database import Database
 from core.llm import OpenAIModel
 from tests.daily_helpers import People, Process, RecordingMessenger, daily_process
@@ -69,9 +69,9 @@ async def test_a_long_step_keeps_its_day_because_the_lease_is_renewed_while_it_r
     await renewed_later.wait()
 
     second = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "b", worker="b")
-    assert (await second.runner.run_due()).get((alice, DAY)) in (None, Outcome.BUSY)
+    assert (await second.runner.run_due()).get((alice, DAY)) in (None, DayOutcome.BUSY)
     release.set()
-    assert (await working)[(alice, DAY)] is Outcome.DONE
+    assert (await working)[(alice, DAY)] is DayOutcome.DONE
     assert len(slack.posts) == 1 and len(openai_fake.chat_requests()) == 1
 
 
@@ -102,8 +102,8 @@ async def test_a_holder_that_lost_its_day_to_a_successor_stops_and_sends_nothing
 
     clock.advance(seconds=60)  # its renewals failed for a minute: the lease ran out
     successor = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "b", worker="b")
-    assert (await successor.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert (await successor.runner.run_due())[(alice, DAY)] is DayOutcome.DONE
     refused.set()  # the database answers again: the next renewal is refused, and the work stops
-    assert (await working)[(alice, DAY)] is Outcome.BUSY
+    assert (await working)[(alice, DAY)] is DayOutcome.BUSY
     assert len(slack.posts) == 1
     assert [f.filename for f in slack.posts[0].files] == [f"{DAY.isoformat()} CaptainsLog.pdf"]

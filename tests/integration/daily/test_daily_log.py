@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from core.clock import ManualClock
 from core.daily.claim import DailyLogRepository
-from core.daily.job import Outcome
+from core.daily.job import DayOutcome
 from core.db.database import Database
 from core.db.models import Message, User
 from core.google.drive import DriveClient
@@ -92,11 +92,11 @@ async def test_end_of_day_makes_one_summary_one_drive_file_and_one_dm_post(
     proc = daily_process(database, model, clock, messengers=[discord, slack], pdf_dir=tmp_path, kit=kit)
     openai_fake.queue(Reply(SUMMARY), Reply("Bob's summary"))
 
-    assert Outcome.DONE not in (await proc.runner.run_due()).values()
+    assert DayOutcome.DONE not in (await proc.runner.run_due()).values()
     assert discord.posts == slack.posts == [] and pdf_files(google_fake) == []
 
     clock.set(paris(22, 31))
-    assert await proc.runner.run_due() == {(alice, DAY): Outcome.DONE, (bob, DAY): Outcome.DONE}
+    assert await proc.runner.run_due() == {(alice, DAY): DayOutcome.DONE, (bob, DAY): DayOutcome.DONE}
 
     # One summary each, Alice's written from her messages only (Bob's thread gives her only her own).
     record = await proc.repo.get(alice, DAY)
@@ -152,7 +152,7 @@ async def test_an_answer_that_was_cut_off_says_so_in_the_pdf(
     proc = daily_process(database, model, ManualClock(paris(22, 31)), messengers=[slack], pdf_dir=tmp_path)
     openai_fake.queue(Reply(SUMMARY))
 
-    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert (await proc.runner.run_due())[(alice, DAY)] is DayOutcome.DONE
 
     [post] = slack.posts
     text = " ".join(pdf_text(post.files[0].data).split())
@@ -175,13 +175,13 @@ async def test_a_process_serving_some_platforms_leaves_the_days_it_cannot_post_a
     partial.runner.deliverable = partial.outbox.can_reach
     openai_fake.queue(Reply("Bob's day."))
 
-    assert await partial.runner.run_due() == {(bob, DAY): Outcome.DONE}
+    assert await partial.runner.run_due() == {(bob, DAY): DayOutcome.DONE}
     assert await partial.repo.get(alice, DAY) is None, "not claimed, so no attempt used and nothing sent elsewhere"
 
     discord = RecordingMessenger("discord")
     full = daily_process(database, model, clock, messengers=[discord], pdf_dir=tmp_path / "b", worker="b")
     openai_fake.queue(Reply("Alice's day."))
-    assert (await full.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert (await full.runner.run_due())[(alice, DAY)] is DayOutcome.DONE
     assert [p.account.platform for p in discord.posts] == ["discord"] and len(slack.posts) == 1
 
 
@@ -213,13 +213,13 @@ async def test_each_time_zone_closes_at_its_own_local_time(
     proc = daily_process(database, model, clock, messengers=[discord], pdf_dir=tmp_path)
     openai_fake.queue(Reply("Kenji's summary"), Reply("Nora's summary"))
 
-    assert await proc.runner.run_due() == {(tokyo, DAY): Outcome.DONE}
+    assert await proc.runner.run_due() == {(tokyo, DAY): DayOutcome.DONE}
     assert [p.account.user_id for p in discord.posts] == ["kenji-discord"]
 
     clock.set(datetime(2026, 11, 24, 22, 29, tzinfo=ZoneInfo("America/New_York")))
-    assert Outcome.DONE not in (await proc.runner.run_due()).values()
+    assert DayOutcome.DONE not in (await proc.runner.run_due()).values()
     clock.set(datetime(2026, 11, 24, 22, 31, tzinfo=ZoneInfo("America/New_York")))
-    assert (await proc.runner.run_due())[(new_york, DAY)] is Outcome.DONE
+    assert (await proc.runner.run_due())[(new_york, DAY)] is DayOutcome.DONE
     assert [p.account.user_id for p in discord.posts] == ["kenji-discord", "nora-discord"]
     assert "Nora's summary" in discord.posts[1].text
     # Without Google the PDF comes with the DM.
@@ -255,9 +255,9 @@ async def test_two_processes_racing_make_one_file_and_one_post(
         for db in others:
             await db.dispose()
     for user in (alice, bob):
-        assert sorted(o.get((user, DAY), Outcome.FINISHED) for o in outcomes) in (
-            sorted([Outcome.DONE, Outcome.BUSY]),
-            sorted([Outcome.DONE, Outcome.FINISHED]),
+        assert sorted(o.get((user, DAY), DayOutcome.FINISHED) for o in outcomes) in (
+            sorted([DayOutcome.DONE, DayOutcome.BUSY]),
+            sorted([DayOutcome.DONE, DayOutcome.FINISHED]),
         )
     # Alice's PDF on Drive, Bob's attached: one each, one post each, one summary each.
     assert len(pdf_files(google_fake)) == 1 and len(openai_fake.chat_requests()) == 2
@@ -275,13 +275,13 @@ async def test_a_failing_summary_call_is_retried_later_and_posted_once(
     proc = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path)
     openai_fake.queue(Error(500), Reply(SUMMARY))
 
-    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.FAILED
+    assert (await proc.runner.run_due())[(alice, DAY)] is DayOutcome.FAILED
     record = await proc.repo.get(alice, DAY)
     assert record is not None and record.state == "claimed" and "summarised" in (record.last_error or "")
     # It rests a minute, then is retried.
     assert await proc.runner.run_due() == {}
     clock.advance(minutes=2)
-    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert (await proc.runner.run_due())[(alice, DAY)] is DayOutcome.DONE
     assert len(slack.posts) == 1 and SUMMARY in slack.posts[0].text
 
 
@@ -299,13 +299,13 @@ async def test_a_drive_outage_resumes_at_the_upload_without_summarising_again(
     openai_fake.queue(Reply(SUMMARY))
     google_fake.api_failure = 503
 
-    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.FAILED
+    assert (await proc.runner.run_due())[(alice, DAY)] is DayOutcome.FAILED
     record = await proc.repo.get(alice, DAY)
     assert record is not None and record.state == "rendered"
 
     google_fake.api_failure = None
     clock.advance(minutes=5)
-    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert (await proc.runner.run_due())[(alice, DAY)] is DayOutcome.DONE
     assert len(openai_fake.chat_requests()) == 1 and len(pdf_files(google_fake)) == 1 and len(slack.posts) == 1
 
 
@@ -325,17 +325,17 @@ async def test_a_revoked_token_asks_to_reconnect_and_the_day_finishes_after_reco
     proc = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path, kit=kit)
     openai_fake.queue(Reply(SUMMARY))
 
-    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.WAITING
+    assert (await proc.runner.run_due())[(alice, DAY)] is DayOutcome.WAITING
     assert proc.reconnects == [alice] and slack.posts == [] and pdf_files(google_fake) == []
     attempts = (await proc.repo.get(alice, DAY)).attempts
     # While the connection is still refused, later ticks wait without using up attempts, past the catch-up window.
     clock.advance(days=5)
-    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.WAITING
+    assert (await proc.runner.run_due())[(alice, DAY)] is DayOutcome.WAITING
     assert (await proc.repo.get(alice, DAY)).attempts == attempts and proc.reconnects == [alice]
 
     await connect_google(database, google_fake, kit, alice, "alice@example.org")
     clock.advance(minutes=1)
-    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert (await proc.runner.run_due())[(alice, DAY)] is DayOutcome.DONE
     assert len(pdf_files(google_fake)) == 1 and len(slack.posts) == 1 and len(openai_fake.chat_requests()) == 1
     assert pdf_files(google_fake)[0]["webViewLink"] in slack.posts[0].text
 
@@ -369,9 +369,9 @@ async def test_a_process_killed_mid_render_is_taken_over_a_minute_later_and_done
     survivor = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "b", kit=kit)
     # Restarted at once: the dead process's claim still looks alive; one scheduler tick (a minute) later
     # its lease, no longer renewed, has run out.
-    assert (await survivor.runner.run_due()).get((alice, DAY)) in (None, Outcome.BUSY)
+    assert (await survivor.runner.run_due()).get((alice, DAY)) in (None, DayOutcome.BUSY)
     clock.advance(minutes=1)
-    assert (await survivor.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert (await survivor.runner.run_due())[(alice, DAY)] is DayOutcome.DONE
     assert len(openai_fake.chat_requests()) == 1 and len(pdf_files(google_fake)) == 1 and len(slack.posts) == 1
     assert SUMMARY in slack.posts[0].text
 
@@ -406,7 +406,7 @@ async def test_a_stopped_run_gives_its_day_back_so_the_next_start_resumes_at_onc
     await _stopped_while_rendering(first)
 
     second = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "b", worker="b")
-    assert (await second.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert (await second.runner.run_due())[(alice, DAY)] is DayOutcome.DONE
     assert len(openai_fake.chat_requests()) == 1 and len(slack.posts) == 1
 
 
@@ -471,7 +471,7 @@ async def test_stopping_the_bot_again_and_again_never_uses_up_a_days_attempts(
 
     last = daily_process(database, model, clock, messengers=[slack], pdf_dir=tmp_path / "last", worker="last")
     last.job.max_attempts = 3
-    assert (await last.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert (await last.runner.run_due())[(alice, DAY)] is DayOutcome.DONE
     assert len(openai_fake.chat_requests()) == 1 and len(slack.posts) == 1  # summarised once, posted once
 
 
@@ -491,7 +491,7 @@ async def test_the_drive_folder_id_is_remembered_and_an_earlier_upload_is_not_re
     proc = daily_process(database, model, ManualClock(paris(22, 31)), messengers=[slack], pdf_dir=tmp_path, kit=kit)
     openai_fake.queue(Reply(SUMMARY))
 
-    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert (await proc.runner.run_due())[(alice, DAY)] is DayOutcome.DONE
     assert [f["id"] for f in pdf_files(google_fake)] == [earlier.id]
     assert earlier.web_view_link in slack.posts[0].text
     async with database.session() as session:
@@ -510,7 +510,7 @@ async def test_a_day_refused_for_good_on_one_platform_goes_to_the_other_and_stay
     proc = daily_process(database, model, clock, messengers=[discord, slack], pdf_dir=tmp_path)
     openai_fake.queue(Reply(SUMMARY))
 
-    assert (await proc.runner.run_due())[(alice, DAY)] is Outcome.DONE
+    assert (await proc.runner.run_due())[(alice, DAY)] is DayOutcome.DONE
 
     [post] = slack.posts
     assert post.account.user_id == "alice-slack" and [f.filename for f in post.files] == [PDF_NAME]

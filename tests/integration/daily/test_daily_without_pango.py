@@ -12,7 +12,7 @@ import pytest
 from core.clock import ManualClock
 from core.commands import CommandRequest, CommandSet
 from core.daily.commands import PDF_UNAVAILABLE, DailyCommands, daily_commands
-from core.daily.job import WAITING_FOR_PDF, Outcome
+from core.daily.job import WAITING_FOR_PDF, DayOutcome
 from core.db.database import Database
 from core.export.engine import install_hint
 from core.identity.profile import Profiles
@@ -45,7 +45,7 @@ async def test_the_day_waits_with_its_summary_and_is_posted_once_the_libraries_a
     day = paris(0).date()
 
     with without_pango(), caplog.at_level(logging.WARNING):
-        assert (await proc.runner.run_due())[(alice, day)] is Outcome.WAITING
+        assert (await proc.runner.run_due())[(alice, day)] is DayOutcome.WAITING
 
     record = await proc.repo.get(alice, day)
     assert record is not None and not record.finished
@@ -60,12 +60,12 @@ async def test_the_day_waits_with_its_summary_and_is_posted_once_the_libraries_a
     for _ in range(3):
         clock.advance(hours=2)
         with without_pango():
-            assert (await proc.runner.run_due())[(alice, day)] is Outcome.WAITING
+            assert (await proc.runner.run_due())[(alice, day)] is DayOutcome.WAITING
     waiting = await proc.repo.get(alice, day)
     assert waiting is not None and waiting.attempts == record.attempts and waiting.claimed_at is None
 
     clock.advance(minutes=2)
-    assert (await proc.runner.run_due())[(alice, day)] is Outcome.DONE
+    assert (await proc.runner.run_due())[(alice, day)] is DayOutcome.DONE
     assert len(slack.posts) == 1 and SUMMARY in slack.posts[0].text
     assert [f.content_type for f in slack.posts[0].files] == ["application/pdf"]
     assert len(openai_fake.chat_requests()) == 1

@@ -1,5 +1,5 @@
 """The model/tool loop, shared by the chat turn and by agents."""
 
-from core.agent.loop import LoopOutcome, ToolLoop
+from core.toolloop.loop import LoopOutcome, ToolLoop
 
 __all__ = ["LoopOutcome", "ToolLoop"]
