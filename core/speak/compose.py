@@ -13,7 +13,6 @@ from contextlib import aclosing
 
 from sqlalchemy import func, select
 
-from core.agent.loop import LoopOutcome, ToolLoop
 from core.chat.stamps import LeadingStampFilter
 from core.clock import Clock
 from core.context import ContextBuilder
@@ -21,6 +20,7 @@ from core.db.database import Database
 from core.db.models import Conversation, Message, User
 from core.db.repositories import MessageRepository, UserRecord
 from core.timefmt import zone
+from core.toolloop.loop import LoopOutcome, ToolLoop
 from core.tools.registry import ToolContext, ToolRegistry
 
 # Messages ids are 32-bit on PostgreSQL: the newest message is "below" this.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from core.agent.loop import ToolLoop
 from core.clock import Clock
 from core.context import ContextBuilder
 from core.daily.prefs import preferred_platform
@@ -11,6 +10,7 @@ from core.llm import ChatModel
 from core.messenger import Outbox
 from core.speak.compose import Composer
 from core.speak.service import Speak
+from core.toolloop.loop import ToolLoop
 
 
 def build_speak(

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.access import AccessPolicy
-from core.agent.loop import ToolLoop
 from core.clock import ManualClock
 from core.context import ContextBuilder
 from core.daily.prefs import preferred_platform
@@ -23,6 +22,7 @@ from core.people import People
 from core.speak import Composer, Speak, Unreachable
 from core.speak.compose import NOTE
 from core.tokens import TokenCounter
+from core.toolloop.loop import ToolLoop
 from core.types import PlatformIdentity
 from tests.daily_helpers import People as DayPeople
 from tests.fakes.openai_server import FakeOpenAI, Reply
