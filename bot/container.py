@@ -33,6 +33,7 @@ from core.db.database import Database
 from core.db.repositories import MessageRepository
 from core.events import EventBus, SignInFinished
 from core.features import FeatureContext, install_all
+from core.features.announce import AnswerEvents
 from core.google.availability import GoogleAvailability
 from core.identity.notices import IdentityNotices
 from core.link_previews import LinkPreviews, Previews
@@ -226,6 +227,7 @@ class Container:
             reminders,
             memory,
             DataExport(pdfs=daily.pdfs),
+            AnswerEvents(),
         ])  # fmt: skip
         assert daily.services is not None and memory.services is not None
         add_forget_me_cleanup(

@@ -27,6 +27,7 @@ from core.daily.runner import DailyRunner
 from core.daily.settings_fields import daily_platform_field, daily_time_field
 from core.daily.summary import DaySummaryWriter
 from core.db.database import Database
+from core.events import EventBus
 from core.export import render_day_pdf
 from core.features import FeatureContext, FeatureParts
 from core.google.calendar import CalendarClient
@@ -94,6 +95,7 @@ def build_daily(
     executor: Executor | None = None,
     follow_ups: OfferFollowUps | None = None,
     pdfs: PdfCache | None = None,
+    events: EventBus | None = None,
 ) -> DailyServices:
     """The daily log's pieces; ``executor`` renders PDFs (default: a fresh one-process pool); ``pdfs`` caches
     them (default: under DATA_DIR/daily).
@@ -127,6 +129,7 @@ def build_daily(
         clock=clock,
         assistant_name=settings.assistant_name,
         follow_ups=follow_ups,
+        events=events,
     )
     runner = DailyRunner(
         job=job,
@@ -207,6 +210,7 @@ class DailyLog:
             reconnect_needed=self.reconnect_needed,
             follow_ups=self.follow_ups,
             pdfs=self.pdfs,
+            events=context.events,
         )
         return FeatureParts(
             before_model=[self.services.context], commands=self.services.commands, settings=self.services.settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.chat import ChatService
 from core.commands import CommandSet
 from core.events import EventBus
-from core.features import Feature, FeatureContext, FeatureParts, install
+from core.features import Feature, FeatureContext, FeatureParts, SettingsFields, install
 from core.llm import ChatModel, OpenAIModel
 from core.memory.wiring import LongTermMemory, Memory, MemorySettings
 from core.messenger import Outbox
@@ -18,6 +18,7 @@ def feature_context(
     commands: CommandSet | None = None,
     events: EventBus | None = None,
     outbox: Outbox | None = None,
+    settings: SettingsFields | None = None,
 ) -> FeatureContext:
     """The context of the chat service's own pipeline, tools and tasks (tests may look inside the chat)."""
     return FeatureContext(
@@ -31,6 +32,7 @@ def feature_context(
         chat=chat,
         people=chat.people,
         outbox=outbox,
+        settings=settings,
         sleep=chat.sleep,
     )
 
@@ -46,11 +48,12 @@ def add_memory(
     settings: MemorySettings,
     *,
     commands: CommandSet | None = None,
+    events: EventBus | None = None,
     default_timezone: str = "UTC",
 ) -> LongTermMemory:
     """The memory feature installed on ``chat`` (its /memory and /forget-me on ``commands``); its services."""
     feature = Memory(model, settings, chat.counter, default_timezone=default_timezone)
-    install_on(chat, feature, commands=commands)
+    install_on(chat, feature, commands=commands, events=events)
     assert feature.services is not None
     return feature.services
 

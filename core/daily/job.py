@@ -34,6 +34,7 @@ from core.daily.drive_upload import DayUploader, UploadWaiting
 from core.daily.heartbeat import while_renewing
 from core.daily.prefs import preferred_platform
 from core.daily.summary import DaySummaryWriter
+from core.events import DayPosted, EventBus
 from core.export import DayDocument, PdfUnavailable
 from core.export.engine import pdf_problem
 from core.export.layout import long_date
@@ -106,9 +107,11 @@ class DailyJob:
         max_attempts: int = 50,
         heartbeat: float = HEARTBEAT.total_seconds(),
         follow_ups: OfferFollowUps | None = None,
+        events: EventBus | None = None,
     ) -> None:
         """`speak` posts the day once (stored in the conversation's history); `heartbeat` is how often
-        (seconds) a held day is renewed; `follow_ups` offers the summary's open items the next morning."""
+        (seconds) a held day is renewed; `follow_ups` offers the summary's open items the next morning; a
+        posted day is published on `events` (:class:`DayPosted`)."""
         self.follow_ups = follow_ups
         self.repo = repo
         self.reader = reader
@@ -122,6 +125,7 @@ class DailyJob:
         self.assistant_name = assistant_name
         self.max_attempts = max_attempts
         self.heartbeat = heartbeat
+        self.events = events
 
     # -- pieces shared with the on-demand commands -------------------------------------------
 
@@ -210,6 +214,8 @@ class DailyJob:
             await self._post_to_the_end(record, post_text(day, summary, record.drive_link), files, platform)
             self.pdfs.drop(person.id, day)
             log.info("daily log of user %s for %s posted", person.id, day)
+            if self.events is not None:
+                await self.events.publish(DayPosted(person.id, day))
             return DayOutcome.DONE
         except LeaseLost:
             raise

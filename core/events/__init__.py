@@ -6,9 +6,7 @@ from core.events.kinds import (
     AnswerComplete,
     DayPosted,
     Event,
-    GoogleBroken,
     GoogleConnected,
-    MemoryChanged,
     PersonForgotten,
     SignInFinished,
 )
@@ -19,10 +17,8 @@ __all__ = [
     "DayPosted",
     "Event",
     "EventBus",
-    "GoogleBroken",
     "GoogleConnected",
     "Handler",
-    "MemoryChanged",
     "PersonForgotten",
     "SignInFinished",
 ]

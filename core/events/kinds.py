@@ -47,20 +47,6 @@ class GoogleConnected(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class GoogleBroken(Event):
-    """Google refused a person's stored connection: they need to connect again."""
-
-    user_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryChanged(Event):
-    """A person's long-term memories changed (noted, forgotten)."""
-
-    user_id: int
-
-
-@dataclass(frozen=True, slots=True)
 class PersonForgotten(Event):
     """Everything stored about a person was deleted (/forget-me): drop what you cache about them."""
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from core.chat import ChatService
 from core.commands import Command, CommandOption, CommandReply, CommandRequest
 from core.db.repositories import UserRecord
+from core.events import EventBus, PersonForgotten
 from core.memory.commands import Forgotten, MemoryCommands, MemoryLine, MemoryListing, MemoryMatches
 from core.timefmt import zone
 
@@ -36,10 +37,19 @@ FORGOTTEN = (
 class MemorySlashCommands:
     """Handlers of /memory and /forget-me for the person who runs them."""
 
-    def __init__(self, chat: ChatService, memory: MemoryCommands, *, default_timezone: str = "UTC") -> None:
+    def __init__(
+        self,
+        chat: ChatService,
+        memory: MemoryCommands,
+        *,
+        default_timezone: str = "UTC",
+        events: EventBus | None = None,
+    ) -> None:
+        """``events`` hears of each /forget-me (:class:`PersonForgotten`)."""
         self.chat = chat
         self.memory = memory
         self.default_timezone = default_timezone
+        self.events = events
 
     async def memory_command(self, request: CommandRequest) -> CommandReply:
         user = await self._user(request)
@@ -65,6 +75,8 @@ class MemorySlashCommands:
         # Shielded: stopping the command (Ctrl-C in the terminal) after the deletion must not leave
         # this process's caches pointing at rows that are gone.
         await asyncio.shield(self.chat.forget_person(user.id, self.memory.forget_me))
+        if self.events is not None:
+            await self.events.publish(PersonForgotten(user.id))
         return CommandReply(FORGOTTEN, private=True)
 
     async def _user(self, request: CommandRequest) -> UserRecord:

@@ -95,7 +95,9 @@ class Memory:
             extractor = ExtractMemoriesStep(store, search, model, model_name=settings.extraction_model, backlog=backlog)
         sweep = MemorySweep(store, backlog, extractor.extract if extractor else None, sleep=context.sleep)
         self.services = LongTermMemory(store, search, MemoryCommands(context.db, store, search), sweep)
-        slash = MemorySlashCommands(context.chat, self.services.commands, default_timezone=self.default_timezone)
+        slash = MemorySlashCommands(
+            context.chat, self.services.commands, default_timezone=self.default_timezone, events=context.events
+        )
         return FeatureParts(
             before_model=[recall],
             after_answer=[

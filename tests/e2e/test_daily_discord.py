@@ -28,6 +28,7 @@ from bot.container import Container
 from bot.platforms import build_platform_services
 from core.clock import ManualClock
 from core.daily.prefs import closes_at
+from core.events import DayPosted
 from tests.e2e.platform_bot import open_fake_discord
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -80,6 +81,8 @@ async def test_the_day_is_posted_in_the_discord_dm_with_its_pdf(
         discord_gateway_url=fake_discord.gateway_url,
     )
     container = await Container.create(settings, clock=clock)
+    days_posted: list[DayPosted] = []
+    container.events.subscribe(DayPosted, days_posted.append)
     platforms = build_platform_services(container)
     scheduled = container.scheduled_services()
     assert [s.name for s in scheduled] == ["daily log", "reminders"]
@@ -128,6 +131,7 @@ async def test_the_day_is_posted_in_the_discord_dm_with_its_pdf(
     assert said[-1].startswith(post["content"]), said[-1]
     assert said[-1].endswith(f"[attached file: {day.isoformat()} CaptainsLog.pdf]")
     assert len([m for m in bot_messages() if m["content"].startswith("**Your day")]) == 1
+    assert [event.day for event in days_posted] == [day]  # and the bus heard of it once
     uploads = [u for u in fake_discord.uploads if u.filename.endswith(".pdf")]
     assert [u.filename for u in uploads] == [f"{day.isoformat()} CaptainsLog.pdf"]
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(uploads[0].data)).pages)

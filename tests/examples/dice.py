@@ -13,10 +13,13 @@ from typing import Any
 
 from core.commands import Command, CommandOption, CommandReply, CommandRequest
 from core.features import FeatureContext, FeatureParts
+from core.identity.profile import Profiles
+from core.settings.field import Asker, Invalid, SettingField
 from core.tools.registry import ToolBase, ToolContext, ToolInputError
 
 _DICE = re.compile(r"^\s*(\d{1,2})?\s*d\s*(\d{1,3})\s*$", re.IGNORECASE)
 DEFAULT_DICE = "1d6"
+DICE_SETTING = "dice"  # key in users.settings
 
 
 def parse_dice(text: str) -> tuple[int, int]:
@@ -66,8 +69,33 @@ class RollDiceTool(ToolBase):
             raise ToolInputError(str(exc)) from exc
 
 
+def dice_field(profiles: Profiles) -> SettingField:
+    """``dice``: what a bare /roll rolls (``users.settings["dice"]``), checked like any dice."""
+
+    async def parse(text: str, _asker: Asker) -> str:
+        try:
+            count, sides = parse_dice(text)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
+        return f"{count}d{sides}"
+
+    async def write(user_id: int, value: str) -> None:
+        await profiles.update_settings(user_id, {DICE_SETTING: value})
+
+    return SettingField(
+        name="dice",
+        label="Dice",
+        help="What /roll rolls when you name no dice, e.g. 2d6",
+        parse=parse,
+        read=lambda person: person.settings.get(DICE_SETTING),
+        write=write,
+        describe=lambda stored, _asker, hint: f"/roll rolls {stored or DEFAULT_DICE}. Change it with {hint('2d6')}.",
+        saved=lambda value: f"/roll now rolls {value}.",
+    )
+
+
 class Dice:
-    """The dice feature: the ``/roll`` command and the ``roll_dice`` tool."""
+    """The dice feature: the ``/roll`` command, the ``roll_dice`` tool and the ``dice`` setting."""
 
     name = "dice"
 
@@ -76,12 +104,17 @@ class Dice:
 
     def install(self, context: FeatureContext) -> FeatureParts:
         async def roll(request: CommandRequest) -> CommandReply:
+            chosen = request.options.get("dice", "").strip()
+            if not chosen:
+                person = (await context.chat.admit(request.identity)).user
+                chosen = (person.settings.get(DICE_SETTING) if person else None) or DEFAULT_DICE
             try:
-                return CommandReply(self.roller.roll(request.options.get("dice") or DEFAULT_DICE))
+                return CommandReply(self.roller.roll(chosen))
             except ValueError as exc:
                 return CommandReply(str(exc), private=True)
 
         command = Command(
             "roll", "Roll dice", roll, options=(CommandOption("dice", "Which dice, e.g. 2d6"),), usage="/roll 2d6"
         )
-        return FeatureParts(tools=[RollDiceTool(self.roller)], commands=[command])
+        profiles = Profiles(context.db, changed=context.people.changed)
+        return FeatureParts(tools=[RollDiceTool(self.roller)], commands=[command], settings=[dice_field(profiles)])

@@ -7,6 +7,7 @@ import json
 from core.commands import CommandRequest, CommandSet
 from core.db.database import Database
 from core.db.repositories import UserRepository
+from core.events import EventBus, PersonForgotten
 from core.llm import OpenAIModel
 from core.memory.steps import RECALL_HEADING
 from core.memory.wiring import MemorySettings
@@ -71,10 +72,10 @@ async def test_memory_and_forget_me_commands_end_to_end(
 ) -> None:
     openai_fake.embedder = topic_embedding
     chat = make_chat_service(database, model)
-    commands = CommandSet(chat, model)
-    add_memory(
-        chat, model, MemorySettings(embedding_dimensions=256), commands=commands, default_timezone="Europe/Paris"
-    )
+    commands, events, forgotten = CommandSet(chat, model), EventBus(), []
+    events.subscribe(PersonForgotten, lambda event: forgotten.append(event.user_id))
+    settings = MemorySettings(embedding_dimensions=256)
+    add_memory(chat, model, settings, commands=commands, events=events, default_timezone="Europe/Paris")
     openai_fake.queue(Reply("Noted!"), Reply(json.dumps({"memories": [{"text": FACT, "replaces": None}]})))
     await say(chat, "Remember that my sister Ana lives in Lisbon")
     await chat.tasks.wait_idle()
@@ -84,6 +85,7 @@ async def test_memory_and_forget_me_commands_end_to_end(
     found = await commands.run("memory", CommandRequest(ALICE, PLACE, {"words": "Lisbon"}))
     asked = await commands.run("forget-me", here)
     still = await commands.run("memory", here)
+    alice = await UserRepository(database).find(ALICE)
     deleted = await commands.run("forget-me", CommandRequest(ALICE, PLACE, {"confirm": "DELETE"}))
     openai_fake.queue(Reply("Hello! Nice to meet you."), Reply(json.dumps({"memories": []})))
     again = await say(chat, "Hello again, where does my sister live?")
@@ -95,6 +97,7 @@ async def test_memory_and_forget_me_commands_end_to_end(
     assert asked.text.startswith("This deletes everything stored about you") and "confirm:DELETE" in asked.text
     assert still.text.splitlines()[1] == f"1. {FACT} (2026-11-24)"
     assert deleted.text.startswith("Done: everything I stored about you is deleted.")
+    assert alice is not None and forgotten == [alice.id]  # subscribers (caches of other features) hear of it
     assert again.error is None and again.text == "Hello! Nice to meet you."
     last_request = json.dumps(streamed(openai_fake)[-1]["messages"])
     assert "Lisbon" not in last_request.replace("where does my sister live", "")
