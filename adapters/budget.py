@@ -30,6 +30,7 @@ class _Waiter:
     windows: Sequence[SlidingWindow]
     reservation: Reservation | None
     future: asyncio.Future[None]
+    tracked: bool = False
 
 
 @dataclass(eq=False)
@@ -55,14 +56,24 @@ class RateBudget:
         self._deferred: set[asyncio.Task[None]] = set()
 
     async def acquire(
-        self, windows: Sequence[SlidingWindow], priority: Priority, *, reservation: Reservation | None = None
+        self,
+        windows: Sequence[SlidingWindow],
+        priority: Priority,
+        *,
+        reservation: Reservation | None = None,
+        tracked: bool = False,
     ) -> None:
-        """Wait until every window admits the call, then count it. Cancel-safe."""
+        """Wait until every window admits the call, then count it. Cancel-safe.
+
+        ``tracked``: the caller reports the call's answer with :meth:`settled` (windows
+        probing their burst wait for it before granting the next).
+        """
         if not self._waiters and self._admits(windows, priority, reservation, self.pace.now()):
-            self._take(windows, priority, reservation)
+            self._take(windows, priority, reservation, tracked)
             return
         self.throttled += 1
-        waiter = _Waiter(priority, next(self._seq), windows, reservation, asyncio.get_running_loop().create_future())
+        future = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(priority, next(self._seq), windows, reservation, future, tracked)
         self._waiters.append(waiter)
         self._waiters.sort(key=lambda w: (w.priority, w.seq))
         self._pump()
@@ -71,19 +82,19 @@ class RateBudget:
         except asyncio.CancelledError:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
-            elif waiter.future.done() and not waiter.future.cancelled():
+            elif waiter.future.done() and not waiter.future.cancelled() and tracked:
                 for window in windows:  # granted just as we were cancelled: the slot stays spent, nothing went
                     window.settled()
             self._pump()
             raise
 
-    def try_acquire(self, windows: Sequence[SlidingWindow], priority: Priority) -> bool:
-        """Take a slot only if one is free right now and nobody more urgent is waiting."""
+    def try_acquire(self, windows: Sequence[SlidingWindow], priority: Priority, *, tracked: bool = False) -> bool:
+        """Take a slot only if one is free right now and nobody more urgent is waiting (``tracked``: see acquire)."""
         now = self.pace.now()
         blocked = {id(w) for waiter in self._waiters for w in waiter.windows}
         if any(id(w) in blocked for w in windows) or not self._admits(windows, priority, None, now):
             return False
-        self._take(windows, priority, None)
+        self._take(windows, priority, None, tracked)
         return True
 
     def reserve(self, windows: Sequence[SlidingWindow]) -> Reservation | None:
@@ -145,7 +156,7 @@ class RateBudget:
         return wait
 
     def settled(self, windows: Sequence[SlidingWindow]) -> None:
-        """A granted call in ``windows`` has its answer: windows probing their burst may grant the next."""
+        """A tracked call in ``windows`` has its answer: windows probing their burst may grant the next."""
         for window in windows:
             window.settled()
         self._pump()
@@ -164,11 +175,17 @@ class RateBudget:
         held = reservation.held if reservation is not None and reservation.active else set()
         return all(w.admits(now, priority, holds_reservation=id(w) in held) for w in windows)
 
-    def _take(self, windows: Sequence[SlidingWindow], priority: Priority, reservation: Reservation | None) -> None:
+    def _take(
+        self,
+        windows: Sequence[SlidingWindow],
+        priority: Priority,
+        reservation: Reservation | None,
+        tracked: bool = False,
+    ) -> None:
         now = self.pace.now()
         uses_reservation = priority == Priority.FINAL and reservation is not None and reservation.active
         for window in windows:
-            window.take(now)
+            window.take(now, tracked=tracked)
             if uses_reservation and id(window) in reservation.held:  # type: ignore[union-attr]
                 # The final edit spends the slot it held.
                 window.release()
@@ -194,7 +211,7 @@ class RateBudget:
                 if id(w) in blocked or not w.admits(now, waiter.priority, holds_reservation=id(w) in held)
             ]
             if not refused:
-                self._take(waiter.windows, waiter.priority, waiter.reservation)
+                self._take(waiter.windows, waiter.priority, waiter.reservation, waiter.tracked)
                 self._waiters.remove(waiter)
                 waiter.future.set_result(None)
             else:

@@ -69,7 +69,7 @@ class BudgetedCalls:
     ) -> T:
         """``send()`` within the budget, tried again as ``policy`` says; returns its result.
 
-        ``granted``: the caller already holds a slot for the first attempt.  With a
+        ``granted``: the caller already holds a slot for the first attempt (taken ``tracked``).  With a
         ``deadline`` (the budget's seconds), raises :class:`TimeoutError` when a slot
         could not be had by then; nothing was sent for that attempt.  When it gives
         up, raises the last error: :class:`RateLimited`, :class:`DeliveryError` (at
@@ -120,7 +120,7 @@ class BudgetedCalls:
         reservation: Reservation | None,
         deadline: float | None,
     ) -> None:
-        acquire = self.budget.acquire(windows, priority, reservation=reservation)
+        acquire = self.budget.acquire(windows, priority, reservation=reservation, tracked=True)
         if deadline is None:
             await acquire
         else:

@@ -209,9 +209,10 @@ class SlidingWindow:
             wait = max(wait, stamps[min(excess, len(stamps)) - 1] + self.period - now if stamps else math.inf)
         return wait
 
-    def take(self, now: float) -> None:
+    def take(self, now: float, *, tracked: bool = False) -> None:
+        """Count a call granted now (``tracked``: its answer will be reported with :meth:`settled`)."""
         self._refill(now)
-        if self.probing:
+        if self.probing and tracked:
             self._in_flight.append(now)
         self._tokens -= 1
         self._stamps.append(now)

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 
 from adapters.answer_renderer import STOPPED_NOTE, AnswerRenderer, PartsRecorder
 from adapters.budget import Reservation
+from adapters.budgeted_call import ONCE, RETRY, RetryPolicy
 from adapters.first_word import keep_alive
 from adapters.rate_window import Priority
 from adapters.render_calls import ShownParts
 from adapters.render_layout import AnswerState, Layout, Part, Planned
 from adapters.render_schedule import FINAL_EDIT_WAIT, EditSchedule, slot_unless
-from adapters.surface import ButtonSurface, Surface
+from adapters.surface import Surface
 from core.clock import Clock, Sleep, system_clock
 from core.types import (
     ButtonsOffered,
@@ -144,19 +145,8 @@ class StreamRenderer(AnswerRenderer):
 
     async def _show_buttons(self) -> None:
         """Put the buttons offered during the turn under the answer's last message (where the surface can)."""
-        surface = self.surface
-        if not self.buttons or not self.shown.parts or not isinstance(surface, ButtonSurface):
-            return
-        last = self.shown.parts[-1]
-        try:
-            await self.calls.call(
-                surface.windows("edit"),
-                Priority.FINAL,
-                lambda: surface.show_buttons(last.id, last.shown, self.buttons),
-                what="showing buttons",
-            )
-        except Exception as exc:  # noqa: BLE001 - the answer stands without them; each has a typed twin
-            log.warning("could not show buttons under answer %s: %s", self.answer_id, exc)
+        if self.buttons and not await self.shown.show_buttons(self.buttons):
+            log.warning("could not show buttons under answer %s", self.answer_id)
 
     def _posted(self, ids: list[str]) -> None:
         self._visible.set()
@@ -264,22 +254,23 @@ class StreamRenderer(AnswerRenderer):
     async def _finish_visibly(self) -> None:
         """The final text, by editing; or, when the edit budget cannot serve it in time, as new messages.
 
-        Where the platform allows (``SurfaceLimits.repost_final``), a final edit whose slot is
-        far off is not waited for: the final text is posted anew and the stale message deleted.
-
-        New messages continue the answer from where the visible text stops (at a
-        word or line), and the message that stopped there is tidied later to show
-        just its share without the streaming marker: every message is a true part
-        of the answer, never a stale fragment beside a repeat.
+        Where the platform allows (``SurfaceLimits.repost_final``), a final edit whose slot is far
+        off, or that was refused, is not waited for: the final text is posted anew and the stale
+        message deleted.  Otherwise new messages continue the answer from where the visible text
+        stops (at a word or line), and the message that stopped there is tidied later to show
+        just its share without the streaming marker: never a stale fragment beside a repeat.
         """
-        if self._repost_planned():
+        repost = self.limits.repost_final > 0
+        if repost and self._repost_planned():
             await self._repost_final()
             return
         wait, deadline = self.schedule.final_deadline(reserved=self._reservation is not None)
         try:
             # Only the wait for the budget is bounded: a call under way is never cut off, since
             # the platform may carry it out anyway (and the answer would then show twice).
-            await self._sync(final=True, deadline=deadline)
+            await self._sync(final=True, deadline=deadline, policy=ONCE if repost else RETRY)
+            if repost and self.shown.first_stale(self._layout(final=True)) < len(self.shown.parts):
+                await self._repost_final()  # the final edit was refused: post it anew rather than wait
             return
         except TimeoutError:
             log.warning("no edit slot for the final text within %.0fs; continuing in new messages", wait)
@@ -288,8 +279,6 @@ class StreamRenderer(AnswerRenderer):
     def _repost_planned(self) -> bool:
         """Whether the final text is better posted anew: an edit is needed and its slot is far off."""
         patience = self.limits.repost_final
-        if patience <= 0:
-            return False
         layout = self._layout(final=True)
         if self.shown.first_stale(layout) >= len(self.shown.parts):
             return False  # no message to change: posts only
@@ -326,7 +315,14 @@ class StreamRenderer(AnswerRenderer):
         for message_id, text in tidy:
             self.budget.defer(self.shown.tidy(message_id, text))
 
-    async def _sync(self, *, final: bool, priority: Priority = Priority.FINAL, deadline: float | None = None) -> bool:
+    async def _sync(
+        self,
+        *,
+        final: bool,
+        priority: Priority = Priority.FINAL,
+        deadline: float | None = None,
+        policy: RetryPolicy = RETRY,
+    ) -> bool:
         """Make the platform show the current state; returns False when the writer should stop.
 
         With a ``deadline``, raises :class:`TimeoutError` when a call could not get its
@@ -338,6 +334,7 @@ class StreamRenderer(AnswerRenderer):
             priority=priority,
             reservation=self._reservation,
             deadline=deadline,
+            policy=policy,
             stop=lambda: self._finished.is_set() and not final,  # the final sync takes over
         )
         if not done and self._finished.is_set() and not final:

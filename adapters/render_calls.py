@@ -13,10 +13,11 @@ import logging
 from collections.abc import Callable, Sequence
 
 from adapters.budget import Reservation
-from adapters.budgeted_call import PATIENT, BudgetedCalls
+from adapters.budgeted_call import PATIENT, RETRY, BudgetedCalls, RetryPolicy
 from adapters.rate_window import Priority
 from adapters.render_layout import Part, Planned
-from adapters.surface import DeliveryError, RateLimited, Surface
+from adapters.surface import ButtonSurface, DeliveryError, RateLimited, Surface
+from core.buttons import Button
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class ShownParts:
         reservation: Reservation | None = None,
         deadline: float | None = None,
         stop: Callable[[], bool] = lambda: False,
+        policy: RetryPolicy = RETRY,
     ) -> bool:
         """Make the platform show ``layout``; False when it stopped early (``stop()``, or a post was refused).
 
@@ -95,7 +97,9 @@ class ShownParts:
                 if self.parts[index].shown != planned.text:
                     sealed = index < len(layout) - 1
                     call_priority = Priority.FIRST if sealed and not final else priority
-                    await self.edit(index, planned, call_priority, reservation=reservation, deadline=deadline)
+                    await self.edit(
+                        index, planned, call_priority, reservation=reservation, deadline=deadline, policy=policy
+                    )
                     if index >= len(self.parts):
                         continue  # the message was deleted under us: post this part anew
             elif not await self.post(planned, Priority.FIRST, deadline=deadline):
@@ -134,6 +138,7 @@ class ShownParts:
         *,
         reservation: Reservation | None = None,
         deadline: float | None = None,
+        policy: RetryPolicy = RETRY,
     ) -> bool:
         """Edit message ``index`` to show ``planned``; False when it failed (gone: it and those after are forgotten)."""
         part = self.parts[index]
@@ -144,6 +149,7 @@ class ShownParts:
                 priority,
                 lambda: self.surface.edit(part.id, planned.text),
                 what="edit",
+                policy=policy,
                 reservation=reservation if priority == Priority.FINAL else None,
                 deadline=deadline,
             )
@@ -158,6 +164,23 @@ class ShownParts:
             return False
         self.parts[index] = Part(part.id, planned.text, planned.bare, planned.upto)
         self.edits += 1
+        return True
+
+    async def show_buttons(self, buttons: Sequence[Button]) -> bool:
+        """Put ``buttons`` under the last message, where the surface can; False when that failed."""
+        surface = self.surface
+        if not self.parts or not isinstance(surface, ButtonSurface):
+            return True
+        last = self.parts[-1]
+        try:
+            await self.calls.call(
+                surface.windows("edit"),
+                Priority.FINAL,
+                lambda: surface.show_buttons(last.id, last.shown, buttons),
+                what="showing buttons",
+            )
+        except Exception:  # noqa: BLE001 - the answer stands without them; each has a typed twin
+            return False
         return True
 
     async def tidy(self, message_id: str, text: str | None, priority: Priority = Priority.ROUTINE) -> None:

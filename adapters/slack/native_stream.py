@@ -107,7 +107,7 @@ class NativeStreamRenderer(AnswerRenderer):
         self.workspace.streaming_answers += 1
         try:
             first, replay = await read_to_first_text(events)
-            started = self.budget.try_acquire((self.workspace.stream_start,), Priority.FIRST)
+            started = self.budget.try_acquire((self.workspace.stream_start,), Priority.FIRST, tracked=True)
             if not started or (first and not await self._first_start(first)):
                 self.budget.release(stop_slot)
                 self.workspace.streaming_answers -= 1
