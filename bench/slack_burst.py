@@ -33,6 +33,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from adapters.strangers import StrangerGate
 from bench.stream import (
     SLACK_ACTIONS,
     Options,
@@ -78,7 +79,8 @@ async def run(concurrency: int, *, native: bool, update_burst: int, words: int) 
                 slack_api_url=fake.api_url,
                 slack_native_streaming=native,
             )
-            service = slack_service(settings, chat=chat, commands=CommandSet(chat, model))
+            gate = StrangerGate(chat.people, clock=chat.clock)
+            service = slack_service(settings, chat=chat, gate=gate, commands=CommandSet(chat, model))
             await service.start()
             try:
                 users = [f"U{n:04d}" for n in range(concurrency)]
