@@ -211,7 +211,8 @@ class Container:
         link = web_sessions.link_for if web_sessions is not None else None
         identity = IdentityAndGoogle(ids, notices, availability, default_folder=settings.assistant_name,
                                      settings_link=link)  # fmt: skip
-        reminders = RemindersFeature(worker=worker_name(), max_active=settings.reminders_per_user)
+        reminders = RemindersFeature(worker=worker_name(), max_active=settings.reminders_per_user,
+                                     calendar=google.calendar if google is not None else None)  # fmt: skip
         daily = DailyLog(settings, model=model, files=files, images=images, google=google,
                          reconnect_needed=notices.reconnect_needed, follow_ups=reminders.offer_follow_ups)  # fmt: skip
         previews = Previews()

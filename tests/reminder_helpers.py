@@ -12,9 +12,11 @@ from core.buttons import Button
 from core.clock import ManualClock
 from core.db.database import Database
 from core.db.models import Identity, Message, User
+from core.google.calendar import CalendarClient
 from core.messenger import Delivery, DeliveryError, Outbox
 from core.outbound import OutboundPart
 from core.people import People
+from core.reminders.anchors import CalendarAnchors
 from core.reminders.delivery import ReminderDelivery
 from core.reminders.occurrences import OccurrenceRepository
 from core.reminders.runner import ReminderRunner
@@ -124,9 +126,16 @@ class Kit:
 
 
 def kit(
-    db: Database, clock: ManualClock, platforms: Sequence[Platform], *, worker: str = "p1", max_active: int = 100
+    db: Database,
+    clock: ManualClock,
+    platforms: Sequence[Platform],
+    *,
+    worker: str = "p1",
+    max_active: int = 100,
+    calendar: CalendarClient | None = None,
 ) -> Kit:
-    """The store, runner and outbox of one process (its messengers registered)."""
+    """The store, runner and outbox of one process (its messengers registered); with `calendar`, reminders
+    anchored to events follow them."""
     from core.access import AccessPolicy
 
     people = People(db, accounts=AccessPolicy(()), clock=clock)
@@ -135,8 +144,10 @@ def kit(
         outbox.register(platform)
     store = ReminderStore(db, clock=clock, max_active=max_active)
     occurrences = OccurrenceRepository(db, worker=worker)
-    delivery = ReminderDelivery(occurrences, Speak(db, outbox, clock=clock), clock=clock)
+    anchors = CalendarAnchors(calendar, store, clock=clock) if calendar is not None else None
+    delivery = ReminderDelivery(occurrences, Speak(db, outbox, clock=clock), clock=clock, anchors=anchors)
     runner = ReminderRunner(
-        database=db, store=store, occurrences=occurrences, delivery=delivery, clock=clock, sleep=clock.sleep
-    )
+        database=db, store=store, occurrences=occurrences, delivery=delivery, clock=clock, sleep=clock.sleep,
+        anchors=anchors,
+    )  # fmt: skip
     return Kit(db, clock, store, runner, outbox, people)

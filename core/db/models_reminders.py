@@ -48,6 +48,8 @@ class Reminder(Base):
     kind: Mapped[str] = mapped_column(String(16), default="reminder", server_default="reminder")
     items: Mapped[list[str] | None] = mapped_column(JSON)
     source_key: Mapped[str | None] = mapped_column(String(120))
+    # {"event_id", "title", "anchor": "start"|"end", "offset": minutes}: the time follows that calendar event.
+    calendar: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ReminderOccurrence(Base):

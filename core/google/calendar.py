@@ -29,6 +29,7 @@ class CalendarEvent:
     location: str = ""
     attendees: tuple[str, ...] = ()
     private: dict[str, str] = field(default_factory=dict)  # extendedProperties.private (the app's own marks)
+    cancelled: bool = False  # status "cancelled": Google still answers a get for a deleted event
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ def _event(raw: dict[str, Any], zone: ZoneInfo) -> CalendarEvent:
         location=raw.get("location", ""),
         attendees=tuple(a.get("email", "") for a in raw.get("attendees", []) if a.get("email")),
         private=dict((raw.get("extendedProperties") or {}).get("private") or {}),
+        cancelled=raw.get("status") == "cancelled",
     )
 
 

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 
 from core.clock import Clock
 from core.messenger import DeliveryError
+from core.reminders.anchors import CANCELLED as EVENT_CANCELLED
+from core.reminders.anchors import MOVED, CalendarAnchors
 from core.reminders.buttons import reminder_buttons
 from core.reminders.followups import offer_buttons
 from core.reminders.occurrences import (
@@ -27,7 +29,7 @@ from core.reminders.occurrences import (
     Occurrence,
     OccurrenceRepository,
 )
-from core.reminders.store import DONE, FOLLOW_UPS
+from core.reminders.store import CANCELLED, DONE, FOLLOW_UPS
 from core.reminders.store import UNDELIVERABLE as STOPPED
 from core.reminders.times import to_local, wall
 from core.speak import Refusal, Speak, Unreachable
@@ -56,14 +58,28 @@ def reminder_text(held: Occurrence, now: datetime) -> str:
 class ReminderDelivery:
     """Sends held occurrences through `speak` and records what happened."""
 
-    def __init__(self, occurrences: OccurrenceRepository, speak: Speak, *, clock: Clock) -> None:
+    def __init__(
+        self, occurrences: OccurrenceRepository, speak: Speak, *, clock: Clock, anchors: CalendarAnchors | None = None
+    ) -> None:
+        """`anchors` looks up a calendar-anchored reminder's event once more before it is sent."""
         self.occurrences = occurrences
         self.speak = speak
         self.clock = clock
+        self.anchors = anchors
 
     async def deliver(self, held: Occurrence) -> str:
         """Send `held`; returns its new state (delivered, claimed again later, failed, undeliverable)."""
         reminder = held.reminder
+        if reminder.calendar is not None and self.anchors is not None:
+            verdict = await self.anchors.verdict(reminder, held.scheduled_at)
+            if verdict.action == MOVED and verdict.local is not None:
+                await self.anchors.move(reminder, verdict.local)  # claimed again at the new time
+                await self.occurrences.give_up(held, MOVED, "its event moved", self.clock(), reminder_state=None)
+                return MOVED
+            if verdict.action == EVENT_CANCELLED:
+                await self.occurrences.give_up(held, CANCELLED, "its event was cancelled", self.clock(),
+                                               reminder_state=CANCELLED)  # fmt: skip
+                return CANCELLED
         current = held
 
         async def before_send(account: PlatformIdentity) -> None:

@@ -17,6 +17,7 @@ from datetime import datetime
 from core.clock import Clock, Sleep
 from core.db.database import Database
 from core.db.people import PeopleRepository
+from core.reminders.anchors import CalendarAnchors
 from core.reminders.delivery import ReminderDelivery
 from core.reminders.occurrences import Occurrence, OccurrenceRepository
 from core.reminders.store import ReminderStore
@@ -44,6 +45,7 @@ class ReminderRunner:
         sleep: Sleep,
         concurrency: int = 20,
         platforms: tuple[str, ...] | None = None,
+        anchors: CalendarAnchors | None = None,
     ) -> None:
         self.store = store
         self.occurrences = occurrences
@@ -51,6 +53,7 @@ class ReminderRunner:
         self.clock = clock
         self.sleep = sleep
         self.platforms = platforms  # only reminders asked on these (the terminal chat's process)
+        self.anchors = anchors  # keeps calendar-anchored reminders on their events' times
         self._people = PeopleRepository(database)
         self._revision: int | None = None
         self._gate = asyncio.Semaphore(concurrency)
@@ -79,6 +82,8 @@ class ReminderRunner:
         if revision != self._revision:
             self._revision = revision
             await self.store.follow_zones()
+        if self.anchors is not None:
+            await self.anchors.refresh()
         now = self.clock()
         stale = await self.occurrences.stale(now, platforms=self.platforms)
         sent = sum(await asyncio.gather(*(self._take_over(i, now) for i in stale)))

@@ -46,6 +46,7 @@ class ReminderRecord:
     next_local: str | None
     kind: str = REMINDER
     items: list[str] | None = None
+    calendar: dict[str, Any] | None = None  # the event it follows (see core.reminders.calendar)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -82,6 +83,7 @@ class ReminderStore:
         platform: str,
         conversation_id: int | None = None,
         zone_fixed: bool = False,
+        calendar: dict[str, Any] | None = None,
     ) -> ReminderRecord:
         """A new active reminder; raises :class:`TimeRefused` (past, too far, too often) or :class:`LimitReached`."""
         now = self.clock()
@@ -91,6 +93,8 @@ class ReminderStore:
                   "timezone": schedule.zone.key, "zone_fixed": zone_fixed, "rrule": schedule.rule,
                   "state": ACTIVE, "next_due": to_utc(first, schedule.zone), "next_local": wall_text(first),
                   "created_at": now, "updated_at": now}  # fmt: skip
+        if calendar is not None:  # left out otherwise: SQL NULL, not JSON null, for the index of anchored ones
+            values["calendar"] = calendar
         async with self._db.session() as session, session.begin():
             count = await session.scalar(
                 select(func.count())
@@ -201,6 +205,27 @@ class ReminderStore:
             user_id=user_id, text=current.text, schedule=Schedule(local, current.zone), platform=current.platform,
             conversation_id=current.conversation_id, zone_fixed=current.zone_fixed,
         )  # fmt: skip
+
+    async def move(self, reminder_id: int, local: datetime) -> ReminderRecord | None:
+        """Move a one-off to wall time `local` (its event moved) and make it active again."""
+        current = await self.get(reminder_id)
+        if current is None or current.state not in (ACTIVE, DONE):
+            return None
+        return await self._set(
+            reminder_id, current.user_id, (ACTIVE, DONE), state=ACTIVE, local_start=wall_text(local),
+            next_due=to_utc(local, current.zone), next_local=wall_text(local),
+        )  # fmt: skip
+
+    async def anchored(self, before: datetime, *, limit: int = 200) -> list[ReminderRecord]:
+        """Active reminders that follow a calendar event, due before `before` (the next ones first)."""
+        statement = (
+            select(*_TABLE.c)
+            .where(_TABLE.c.state == ACTIVE, _TABLE.c.calendar.is_not(None), _TABLE.c.next_due <= before)
+            .order_by(_TABLE.c.next_due)
+            .limit(limit)
+        )
+        async with self._db.session() as session:
+            return [record_of(row) for row in (await session.execute(statement)).all()]
 
     async def follow_zones(self) -> int:
         """Move the reminders that follow their person's zone to that zone when it changed: the same wall

@@ -11,9 +11,12 @@ from core.clock import Clock, ManualClock, Sleep
 from core.commands import Command
 from core.db.database import Database
 from core.features import FeatureContext, FeatureParts
+from core.google.calendar import CalendarClient
 from core.people import People
+from core.reminders.anchors import CalendarAnchors
 from core.reminders.commands import ReminderCommands, reminder_commands
 from core.reminders.delivery import ReminderDelivery
+from core.reminders.event_tool import SetEventReminder
 from core.reminders.followups import FollowUps
 from core.reminders.occurrences import OccurrenceRepository
 from core.reminders.runner import ReminderRunner
@@ -44,10 +47,12 @@ def build_reminders(
     worker: str,
     max_active: int = 100,
     sleep: Sleep | None = None,
+    calendar: CalendarClient | None = None,
 ) -> Reminders:
     """The reminders of this process, delivered through `speak`; `worker` names it in the occurrences' claims.
 
-    `sleep` waits on `clock` (default: a ManualClock's own sleep, else asyncio's)."""
+    `sleep` waits on `clock` (default: a ManualClock's own sleep, else asyncio's); with `calendar` (Google
+    configured), reminders can follow calendar events."""
     if sleep is None:
         sleep = clock.sleep if isinstance(clock, ManualClock) else asyncio.sleep
 
@@ -57,13 +62,18 @@ def build_reminders(
 
     store = ReminderStore(database, clock=clock, max_active=max_active)
     occurrences = OccurrenceRepository(database, worker=worker)
-    delivery = ReminderDelivery(occurrences, speak, clock=clock)
+    anchors = CalendarAnchors(calendar, store, clock=clock) if calendar is not None else None
+    delivery = ReminderDelivery(occurrences, speak, clock=clock, anchors=anchors)
     runner = ReminderRunner(
-        database=database, store=store, occurrences=occurrences, delivery=delivery, clock=clock, sleep=sleep
-    )
+        database=database, store=store, occurrences=occurrences, delivery=delivery, clock=clock, sleep=sleep,
+        anchors=anchors,
+    )  # fmt: skip
     handler = ReminderCommands(store, user_of=user_of, clock=clock, changed=runner.poke)
     follow_ups = FollowUps(database, clock=clock, changed=runner.poke)
-    return Reminders(store, runner, reminder_tools(store, runner.poke), reminder_commands(handler), follow_ups)
+    tools = reminder_tools(store, runner.poke)
+    if anchors is not None:
+        tools.append(SetEventReminder(store, anchors, runner.poke))
+    return Reminders(store, runner, tools, reminder_commands(handler), follow_ups)
 
 
 class RemindersFeature:
@@ -72,10 +82,12 @@ class RemindersFeature:
 
     name = "reminders"
 
-    def __init__(self, *, worker: str, max_active: int = 100) -> None:
-        """``worker`` names this process in the occurrences' claims; ``max_active``: reminders per person."""
+    def __init__(self, *, worker: str, max_active: int = 100, calendar: CalendarClient | None = None) -> None:
+        """``worker`` names this process in the occurrences' claims; ``max_active``: reminders per person;
+        ``calendar`` (Google configured) lets reminders follow calendar events."""
         self.worker = worker
         self.max_active = max_active
+        self.calendar = calendar
         self.services: Reminders | None = None
 
     def install(self, context: FeatureContext) -> FeatureParts:
@@ -83,7 +95,7 @@ class RemindersFeature:
             raise ValueError("reminders need speak to deliver through")
         self.services = build_reminders(
             context.db, context.speak, context.people, clock=context.clock, worker=self.worker,
-            max_active=self.max_active,
+            max_active=self.max_active, calendar=self.calendar,
         )  # fmt: skip
         return FeatureParts(tools=self.services.tools, commands=self.services.commands)
 

@@ -1,0 +1,119 @@
+"""Reminders anchored to a calendar event ("check in after my exam", "ping me 10 minutes before the dentist").
+
+The reminder keeps the event's id, which end of it counts and an offset in minutes
+(``reminders.calendar``); its time is the event's start or end plus the offset, as a
+wall time in the person's zone like any reminder. The event may move or be
+cancelled after the reminder was set, so the time is looked up again: for every
+anchored reminder due within a day, at most every :data:`REFRESH` (a moved event
+moves the reminder, a cancelled one cancels it), and once more just before it is
+sent. When Google cannot be asked, the last known time stands.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.clock import Clock
+from core.google.calendar import CalendarClient, CalendarEvent
+from core.reminders.store import ReminderRecord, ReminderStore
+from core.reminders.times import to_local
+
+log = logging.getLogger(__name__)
+
+REFRESH = timedelta(minutes=15)
+LOOK_AHEAD = timedelta(days=1)  # how far ahead anchored reminders are looked at on each refresh
+FIND_AHEAD = timedelta(days=60)  # how far ahead an event is looked for when the reminder is set
+# A reminder this close to its event's time is sent as it is (a move of seconds is no move).
+SAME_TIME = timedelta(minutes=1)
+SEND, MOVED, CANCELLED = "send", "moved", "cancelled"
+
+
+def anchor_of(event: CalendarEvent, anchor: str, offset: int) -> dict[str, Any]:
+    """What ``reminders.calendar`` keeps of the event."""
+    return {"event_id": event.id, "title": event.title, "anchor": anchor, "offset": offset}
+
+
+def anchored_time(event: CalendarEvent, anchor: str, offset: int) -> datetime:
+    """The event's start or end plus `offset` minutes (aware)."""
+    return (event.end if anchor == "end" else event.start) + timedelta(minutes=offset)
+
+
+def describe(calendar: dict[str, Any]) -> str:
+    """ "10 minutes before “Dentist” starts", "when “Maths exam” ends"."""
+    title, anchor, offset = calendar.get("title", "the event"), calendar.get("anchor", "start"), calendar["offset"]
+    edge = "ends" if anchor == "end" else "starts"
+    if offset == 0:
+        return f"when “{title}” {edge}"
+    return f"{abs(offset)} minutes {'after' if offset > 0 else 'before'} “{title}” {edge}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with an anchored reminder now: send it, it moved (to `local`), or its event is gone."""
+
+    action: str
+    local: datetime | None = None
+
+
+class CalendarAnchors:
+    """Finds events for new anchored reminders and keeps anchored reminders on their events' times."""
+
+    def __init__(self, calendar: CalendarClient, store: ReminderStore, *, clock: Clock) -> None:
+        self.calendar = calendar
+        self.store = store
+        self.clock = clock
+        self._refreshed: datetime | None = None
+
+    async def find(self, user_id: int, timezone: str, words: str) -> list[CalendarEvent]:
+        """Timed events of the next :data:`FIND_AHEAD` whose title holds every word of `words`, soonest first."""
+        now = self.clock()
+        events = await self.calendar.list_events(user_id, start=now, end=now + FIND_AHEAD, timezone=timezone, limit=250)
+        wanted = words.lower().split()
+        return [e for e in events if not e.all_day and all(w in e.title.lower() for w in wanted)]
+
+    async def verdict(self, reminder: ReminderRecord, kept: datetime | None) -> Verdict:
+        """Look the event up again: send at the time `kept`, move to the event's new time, or cancel."""
+        calendar = reminder.calendar or {}
+        try:
+            event = await self.calendar.get_event(reminder.user_id, calendar["event_id"], timezone=reminder.timezone)
+        except Exception as exc:  # noqa: BLE001 - Google away or the token refused: the known time stands
+            if getattr(exc, "status", 0) in (404, 410):
+                return Verdict(CANCELLED)
+            log.warning("reminder %s: could not look up its calendar event: %s", reminder.id, exc)
+            return Verdict(SEND)
+        if event.cancelled:
+            return Verdict(CANCELLED)
+        due = anchored_time(event, calendar.get("anchor", "start"), int(calendar.get("offset", 0)))
+        if kept is not None and abs(due - kept) < SAME_TIME:
+            return Verdict(SEND)
+        return Verdict(MOVED, to_local(due, reminder.zone).replace(second=0, microsecond=0))
+
+    async def move(self, reminder: ReminderRecord, local: datetime) -> None:
+        """Move the reminder to its event's new time (wall time `local`), active again."""
+        log.info("reminder %s follows its event to %s", reminder.id, local)
+        await self.store.move(reminder.id, local)
+
+    async def follow(self, reminder: ReminderRecord) -> Verdict:
+        """Apply the verdict to the stored reminder (move it, or cancel it); returns it."""
+        verdict = await self.verdict(reminder, reminder.next_due)
+        if verdict.action == MOVED and verdict.local is not None:
+            await self.move(reminder, verdict.local)
+        elif verdict.action == CANCELLED:
+            log.info("reminder %s: its event was cancelled; the reminder is cancelled too", reminder.id)
+            await self.store.cancel(reminder.user_id, reminder.id)
+        return verdict
+
+    async def refresh(self) -> int:
+        """At most every :data:`REFRESH`: follow the events of the anchored reminders due within a day.
+        Returns how many moved or were cancelled."""
+        now = self.clock()
+        if self._refreshed is not None and now - self._refreshed < REFRESH:
+            return 0
+        self._refreshed = now
+        changed = 0
+        for reminder in await self.store.anchored(now + LOOK_AHEAD):
+            changed += (await self.follow(reminder)).action != SEND
+        return changed
