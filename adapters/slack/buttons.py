@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackClientError
-
+from adapters.budgeted_call import BudgetedCalls
 from adapters.rate_window import Priority
 from adapters.slack.blocks import SECTION_MAX
 from adapters.slack.conversations import SurfaceFactory
@@ -61,8 +59,9 @@ class ButtonPresses:
         text = f"{shown}\n{to_mrkdwn(reply.text)}" if shown else to_mrkdwn(reply.text)
         surface = self.surfaces(team, channel)
         try:
-            await surface.budget.acquire(surface.windows("edit"), Priority.FIRST)
-            # blocks=[] takes the buttons away; the text alone shows.
-            await surface.client.chat_update(channel=channel, ts=ts, text=text[:SECTION_MAX], blocks=[])
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            await BudgetedCalls(surface.budget).call(
+                surface.windows("edit"), Priority.FIRST, lambda: surface.drop_buttons(ts, text[:SECTION_MAX]),
+                what=f"the answer to the press on {action_id}",
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the press took effect; only showing it failed
             log.warning("could not answer the press on %s: %s", action_id, exc)

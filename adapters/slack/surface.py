@@ -273,6 +273,13 @@ class SlackSurface:
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise delivery_error(exc) from exc
 
+    async def drop_buttons(self, message_id: str, text: str) -> None:
+        """Show only `text` in one of our messages: its blocks (the buttons) go (a press was answered)."""
+        try:
+            await self.client.chat_update(channel=self.channel, ts=message_id, text=text, blocks=[])
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise delivery_error(exc) from exc
+
     async def delete(self, message_id: str) -> None:
         """Delete one of our messages (one left showing no answer text)."""
         try:
