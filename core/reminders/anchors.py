@@ -1,4 +1,5 @@
-"""Reminders anchored to a calendar event ("check in after my exam", "ping me 10 minutes before the dentist").
+"""Reminders anchored to a calendar event ("check in after my exam", "ping me 10 minutes before the dentist"),
+or to each event whose title holds some words ("ping me 10 minutes before each meeting").
 
 The reminder keeps the event's id, which end of it counts and an offset in minutes
 (``reminders.calendar``); its time is the event's start or end plus the offset, as a
@@ -6,7 +7,9 @@ wall time in the person's zone like any reminder. The event may move or be
 cancelled after the reminder was set, so the time is looked up again: for every
 anchored reminder due within a day, at most every :data:`REFRESH` (a moved event
 moves the reminder, a cancelled one cancels it), and once more just before it is
-sent. When Google cannot be asked, the last known time stands.
+sent. When Google cannot be asked, the last known time stands. An "each" reminder is
+kept on the next such event: after it is sent, and whenever its event moved or was
+cancelled, it moves on to the next one (with none in sight, it looks again a day later).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from core.reminders.times import to_local
 log = logging.getLogger(__name__)
 
 REFRESH = timedelta(minutes=15)
+PARK = timedelta(days=1)  # an "each" reminder with no event in sight looks again this much later
 LOOK_AHEAD = timedelta(days=1)  # how far ahead anchored reminders are looked at on each refresh
 FIND_AHEAD = timedelta(days=60)  # how far ahead an event is looked for when the reminder is set
 # A reminder this close to its event's time is sent as it is (a move of seconds is no move).
@@ -31,9 +35,13 @@ SAME_TIME = timedelta(minutes=1)
 SEND, MOVED, CANCELLED = "send", "moved", "cancelled"
 
 
-def anchor_of(event: CalendarEvent, anchor: str, offset: int) -> dict[str, Any]:
-    """What ``reminders.calendar`` keeps of the event."""
-    return {"event_id": event.id, "title": event.title, "anchor": anchor, "offset": offset}
+def anchor_of(event: CalendarEvent, anchor: str, offset: int, *, each: str | None = None) -> dict[str, Any]:
+    """What ``reminders.calendar`` keeps of the event; `each` (words, "" for every event) makes it follow
+    each such event, this one first."""
+    kept: dict[str, Any] = {"event_id": event.id, "title": event.title, "anchor": anchor, "offset": offset}
+    if each is not None:
+        kept["each"] = each
+    return kept
 
 
 def anchored_time(event: CalendarEvent, anchor: str, offset: int) -> datetime:
@@ -45,6 +53,10 @@ def describe(calendar: dict[str, Any]) -> str:
     """ "10 minutes before “Dentist” starts", "when “Maths exam” ends"."""
     title, anchor, offset = calendar.get("title", "the event"), calendar.get("anchor", "start"), calendar["offset"]
     edge = "ends" if anchor == "end" else "starts"
+    if "each" in calendar:
+        which = f"each “{calendar['each']}” event" if calendar["each"] else "each event"
+        when = "when" if offset == 0 else f"{abs(offset)} minutes {'after' if offset > 0 else 'before'}"
+        return f"{when} {which} {edge}, first “{title}”"
     if offset == 0:
         return f"when “{title}” {edge}"
     return f"{abs(offset)} minutes {'after' if offset > 0 else 'before'} “{title}” {edge}"
@@ -56,6 +68,7 @@ class Verdict:
 
     action: str
     local: datetime | None = None
+    calendar: dict[str, Any] | None = None  # an "each" reminder's next event, when it changes
 
 
 class CalendarAnchors:
@@ -77,6 +90,8 @@ class CalendarAnchors:
     async def verdict(self, reminder: ReminderRecord, kept: datetime | None) -> Verdict:
         """Look the event up again: send at the time `kept`, move to the event's new time, or cancel."""
         calendar = reminder.calendar or {}
+        if "each" in calendar:
+            return await self.next_of(reminder, after=(kept or self.clock()) - SAME_TIME, kept=kept)
         try:
             event = await self.calendar.get_event(reminder.user_id, calendar["event_id"], timezone=reminder.timezone)
         except Exception as exc:  # noqa: BLE001 - Google away or the token refused: the known time stands
@@ -91,16 +106,45 @@ class CalendarAnchors:
             return Verdict(SEND)
         return Verdict(MOVED, to_local(due, reminder.zone).replace(second=0, microsecond=0))
 
-    async def move(self, reminder: ReminderRecord, local: datetime) -> None:
-        """Move the reminder to its event's new time (wall time `local`), active again."""
-        log.info("reminder %s follows its event to %s", reminder.id, local)
-        await self.store.move(reminder.id, local)
+    async def next_of(self, reminder: ReminderRecord, *, after: datetime, kept: datetime | None = None) -> Verdict:
+        """An "each" reminder's next event whose anchored time is after `after`: send when that is the time
+        `kept`, else move there; with none in sight, look again :data:`PARK` later."""
+        calendar = reminder.calendar or {}
+        anchor, offset = calendar.get("anchor", "start"), int(calendar.get("offset", 0))
+        try:
+            events = await self.find(reminder.user_id, reminder.timezone, str(calendar.get("each", "")))
+        except Exception as exc:  # noqa: BLE001 - Google away or the token refused: the known time stands
+            log.warning("reminder %s: could not look up its calendar events: %s", reminder.id, exc)
+            return Verdict(SEND) if kept is not None else Verdict(MOVED, self._local(reminder, self.clock() + PARK))
+        upcoming = [e for e in events if anchored_time(e, anchor, offset) > after]
+        if not upcoming:
+            return Verdict(MOVED, self._local(reminder, self.clock() + PARK))
+        due = anchored_time(upcoming[0], anchor, offset)
+        if kept is not None and abs(due - kept) < SAME_TIME:
+            return Verdict(SEND)
+        moved = {**calendar, "event_id": upcoming[0].id, "title": upcoming[0].title}
+        return Verdict(MOVED, self._local(reminder, due), moved)
+
+    @staticmethod
+    def _local(reminder: ReminderRecord, moment: datetime) -> datetime:
+        return to_local(moment, reminder.zone).replace(second=0, microsecond=0)
+
+    async def move(self, reminder: ReminderRecord, verdict: Verdict) -> None:
+        """Move the reminder to its event's new time (or an "each" reminder to its next event), active again."""
+        assert verdict.local is not None
+        log.info("reminder %s follows its event to %s", reminder.id, verdict.local)
+        await self.store.move(reminder.id, verdict.local, calendar=verdict.calendar)
+
+    async def sent(self, reminder: ReminderRecord, scheduled_at: datetime) -> None:
+        """After an "each" reminder went out for one event: on to the next one."""
+        if "each" in (reminder.calendar or {}):
+            await self.move(reminder, await self.next_of(reminder, after=scheduled_at + SAME_TIME))
 
     async def follow(self, reminder: ReminderRecord) -> Verdict:
         """Apply the verdict to the stored reminder (move it, or cancel it); returns it."""
         verdict = await self.verdict(reminder, reminder.next_due)
         if verdict.action == MOVED and verdict.local is not None:
-            await self.move(reminder, verdict.local)
+            await self.move(reminder, verdict)
         elif verdict.action == CANCELLED:
             log.info("reminder %s: its event was cancelled; the reminder is cancelled too", reminder.id)
             await self.store.cancel(reminder.user_id, reminder.id)

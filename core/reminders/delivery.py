@@ -73,7 +73,7 @@ class ReminderDelivery:
         if reminder.calendar is not None and self.anchors is not None:
             verdict = await self.anchors.verdict(reminder, held.scheduled_at)
             if verdict.action == MOVED and verdict.local is not None:
-                await self.anchors.move(reminder, verdict.local)  # claimed again at the new time
+                await self.anchors.move(reminder, verdict)  # claimed again at the new time
                 await self.occurrences.give_up(held, MOVED, "its event moved", self.clock(), reminder_state=None)
                 return MOVED
             if verdict.action == EVENT_CANCELLED:
@@ -118,6 +118,8 @@ class ReminderDelivery:
             current, message_ids=spoken.delivery.message_ids, now=self.clock(), reminder_state=state
         )
         log.info("reminder %s delivered on %s", reminder.id, spoken.delivery.platform)
+        if reminder.calendar is not None and self.anchors is not None:
+            await self.anchors.sent(reminder, held.scheduled_at)  # "each meeting": on to the next one
         return "delivered"
 
     async def _passing(self, held: Occurrence, reason: str) -> str:

@@ -1,5 +1,6 @@
 """The model's tool for reminders anchored to a calendar event: "check in after my exam", "ping me 10 minutes
-before the dentist". The event is found by words of its title; the time follows the event (core.reminders.anchors)."""
+before the dentist", "ping me 10 minutes before each meeting". The event is found by words of its title; the
+time follows the event, or each such event in turn (core.reminders.anchors)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ class SetEventReminder(ToolBase):
     description: str = (
         "Set a reminder tied to an event of the person's Google Calendar, which follows the event when it moves "
         "and is cancelled with it: 'ping me 10 minutes before the dentist' (anchor start, offset -10), 'check in "
-        "after my exam' (anchor end, offset 0). 'event' is words of the event's title; the next such event is used."
+        "after my exam' (anchor end, offset 0). 'event' is words of the event's title; the next such event is used. "
+        "With each=true it comes before or after every such event ('before each meeting': event may be empty for "
+        "every event)."
     )
     parameters: dict[str, Any] = None  # type: ignore[assignment]
     status: str = "Looking at your calendar…"
@@ -40,15 +43,17 @@ class SetEventReminder(ToolBase):
                 "event": {"type": "string", "description": "Words of the event's title, e.g. 'exam'."},
                 "anchor": {"type": "string", "enum": ["start", "end"], "description": "Its start or its end."},
                 "offset_minutes": {"type": "integer", "description": "Minutes after (positive) or before (negative)."},
+                "each": {"type": "boolean", "description": "For every such event, not only the next one."},
             },
-            "required": ["text", "event", "anchor"],
+            "required": ["text", "anchor"],
         }
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
         text, words = str(arguments.get("text") or "").strip(), str(arguments.get("event") or "").strip()
         anchor = "end" if arguments.get("anchor") == "end" else "start"
         offset = arguments.get("offset_minutes") or 0
-        if not text or not words or not isinstance(offset, int) or abs(offset) > 7 * 24 * 60:
+        each = arguments.get("each") is True
+        if not text or not (words or each) or not isinstance(offset, int) or abs(offset) > 7 * 24 * 60:
             raise ToolInputError("give the text, words of the event's title, and offset_minutes within a week.")
         try:
             events = await self.anchors.find(context.user_id, context.timezone.key, words)
@@ -60,7 +65,7 @@ class SetEventReminder(ToolBase):
             raise ToolInputError(f"no upcoming calendar event matches {words!r}; ask which event is meant.")
         event = upcoming[0]
         local = to_local(anchored_time(event, anchor, offset), context.timezone).replace(second=0, microsecond=0)
-        calendar = anchor_of(event, anchor, offset)
+        calendar = anchor_of(event, anchor, offset, each=words if each else None)
         try:
             made = await self.store.create(
                 user_id=context.user_id, text=text, schedule=Schedule(local, context.timezone),

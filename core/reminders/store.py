@@ -206,14 +206,18 @@ class ReminderStore:
             conversation_id=current.conversation_id, zone_fixed=current.zone_fixed,
         )  # fmt: skip
 
-    async def move(self, reminder_id: int, local: datetime) -> ReminderRecord | None:
-        """Move a one-off to wall time `local` (its event moved) and make it active again."""
+    async def move(
+        self, reminder_id: int, local: datetime, *, calendar: dict[str, Any] | None = None
+    ) -> ReminderRecord | None:
+        """Move a one-off to wall time `local` (its event moved; with `calendar`, now another event's) and make
+        it active again."""
         current = await self.get(reminder_id)
         if current is None or current.state not in (ACTIVE, DONE):
             return None
+        extra = {"calendar": calendar} if calendar is not None else {}
         return await self._set(
             reminder_id, current.user_id, (ACTIVE, DONE), state=ACTIVE, local_start=wall_text(local),
-            next_due=to_utc(local, current.zone), next_local=wall_text(local),
+            next_due=to_utc(local, current.zone), next_local=wall_text(local), **extra,
         )  # fmt: skip
 
     async def anchored(self, before: datetime, *, limit: int = 200) -> list[ReminderRecord]:

@@ -102,3 +102,38 @@ async def test_a_move_between_two_look_ups_is_caught_just_before_sending(
     assert discord.texts() == ["⏰ Reminder: how did it go?"]
     (occurrences, delivered) = [o["state"] for o in await k.runner.occurrences.of_reminder(1)]
     assert (occurrences, delivered) == ("moved", "delivered")
+
+
+async def test_before_each_meeting_goes_from_one_event_to_the_next_and_skips_a_cancelled_one(
+    database: Database, google_fake: FakeGoogle
+) -> None:
+    k, discord, calendar, ada, call = await _setup(database, google_fake)
+
+    async def meeting(title: str, day: int, hour: int) -> str:
+        made = await calendar.create_event(ada, title=title, start=datetime(2026, 11, day, hour, 0),
+                                           end=datetime(2026, 11, day, hour + 1, 0), timezone="Europe/Paris")  # fmt: skip
+        return made.id
+
+    await meeting("Standup", 24, 11)
+    await meeting("Lunch with Bo", 24, 12)
+    second = await meeting("Standup", 25, 11)
+    await meeting("Standup", 26, 11)
+
+    set_ = await call(text="a meeting is coming", event="standup", anchor="start", offset_minutes=-10, each=True)
+
+    assert set_.notice == ("⏰ Tuesday 24 November, 10:50 Paris time: a meeting is coming (10 minutes before each "
+                           "“standup” event starts, first “Standup”; it follows the event if it moves)")  # fmt: skip
+    k.clock.set(datetime(2026, 11, 24, 9, 50, tzinfo=UTC))  # 10:50 in Paris
+    assert await k.runner.run_due() == 1
+    (next_one,) = await k.store.of_user(ada)
+    assert next_one.next_local == "2026-11-25T10:50:00"  # on to the next standup, the lunch left out
+    await calendar.delete_event(ada, second)
+    k.clock.set(datetime(2026, 11, 25, 9, 50, tzinfo=UTC))
+    assert await k.runner.run_due() == 0  # that standup was cancelled: on to the one after
+    (after,) = await k.store.of_user(ada)
+    assert after.next_local == "2026-11-26T10:50:00"
+    k.clock.set(datetime(2026, 11, 26, 9, 50, tzinfo=UTC))
+    assert await k.runner.run_due() == 1
+    assert discord.texts() == ["⏰ Reminder: a meeting is coming"] * 2
+    (parked,) = await k.store.of_user(ada)  # no standup in sight: it looks again a day later
+    assert parked.next_local == "2026-11-27T10:50:00"
