@@ -51,9 +51,12 @@ class ConversationInfo:
     last_at: datetime | None
 
 
-def _visible(user_id: int):  # type: ignore[no-untyped-def]
+def _visible(user_id: int, *, by_time: bool = False):  # type: ignore[no-untyped-def]
+    # by_time (SQLite): "user_id + 0" keeps SQLite off the user_id index, which would read every message of the
+    # person and sort them all (700 ms at 100,000); it then walks the (created_at, id) index from the newest
+    # and stops at the page's end (about 1 ms). PostgreSQL's planner makes that choice from its statistics.
     return and_(
-        Conversation.user_id == user_id,
+        (Conversation.user_id + 0 if by_time else Conversation.user_id) == user_id,
         Message.forgotten_at.is_(None),
         or_(Message.role != "user", Message.author_user_id == user_id),
     )
@@ -74,10 +77,11 @@ async def timeline_page(
 
     A cursor message that is not the person's gives an empty page (nothing about it is revealed);
     ``conversation_id`` narrows to one conversation (one that is not the person's gives an empty page)."""
+    by_time = db.dialect == "sqlite" and conversation_id is None
     query = (
         select(*_ENTRY)
         .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(_visible(user_id), Message.role.in_(("user", "assistant")))
+        .where(_visible(user_id, by_time=by_time), Message.role.in_(("user", "assistant")))
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(max(1, min(limit, 200)))
     )
@@ -236,7 +240,10 @@ async def summaries_ending_at(db: Database, user_id: int, message_ids: list[int]
 async def newest_id_before(db: Database, user_id: int, moment: datetime) -> int | None:
     """The id of the person's newest message written before ``moment`` (to open the timeline at a date)."""
     query = select(Message.id).join(Conversation, Conversation.id == Message.conversation_id)
-    query = query.where(_visible(user_id), Message.role.in_(("user", "assistant")), Message.created_at < moment)
+    by_time = db.dialect == "sqlite"
+    query = query.where(
+        _visible(user_id, by_time=by_time), Message.role.in_(("user", "assistant")), Message.created_at < moment
+    )
     query = query.order_by(Message.created_at.desc(), Message.id.desc()).limit(1)
     async with db.engine.connect() as conn:
         return await conn.scalar(query)
