@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select, tuple_
 
 from core.db.database import Database
 from core.db.models import Conversation, Message
@@ -91,8 +91,12 @@ async def timeline_page(
             at = await conn.scalar(_own(user_id, cursor_id))
             if at is None:
                 return []
-            same_time = Message.id < cursor_id if before is not None else Message.id <= cursor_id
-            query = query.where(or_(Message.created_at < at, and_(Message.created_at == at, same_time)))
+            # One row-value comparison: both databases read it as a range of the (created_at, id) index.
+            key, cursor = (
+                tuple_(Message.created_at, Message.id),
+                tuple_(literal(at, Message.created_at.type), cursor_id),
+            )
+            query = query.where(key < cursor if before is not None else key <= cursor)
         if conversation_id is not None:
             query = query.where(Message.conversation_id == conversation_id)
         if platform:
