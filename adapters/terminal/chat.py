@@ -8,12 +8,13 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from adapters.terminal.answer_view import AnswerView, unexpected
+from adapters.terminal.companions import Companion, Companions
 from adapters.terminal.core_commands import CoreCommands
 from adapters.terminal.history_view import CountError, history_count, history_line
 from adapters.terminal.lines import CallableLines, LineSource, PipedLines, PromptLines, is_interactive
@@ -47,16 +48,6 @@ NOTICE_AFTER = 0.5  # seconds of after-answer work at leaving before the chat sa
 FINISHING = "[dim]finishing up… (Ctrl-C to skip)[/]"
 
 
-class Companion(Protocol):
-    """A service that runs while the chat is open (the daily-log scheduler), like those of bot.runtime."""
-
-    name: str
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
 class TerminalChat:
     """Reads messages, sends them through ``ChatService.turn`` and prints the event stream."""
 
@@ -88,9 +79,8 @@ class TerminalChat:
         self.chat = chat
         self.notice = notice
         self.outbox = outbox
-        self.services = list(services)
+        self.companions = Companions(services)
         self.tasks = tasks
-        self._started: list[Companion] = []
         self.console = console or Console(highlight=False)
         self.identity = PlatformIdentity("terminal", "local", user, display_name=user)
         self.place = ConversationRef("terminal", "local", user)
@@ -135,10 +125,10 @@ class TerminalChat:
         restore = self._catch_sigint()
         try:
             await self._loop()
-            await self._stop_services()
+            await self.companions.stop()
             await self._finish()
         finally:
-            await self._stop_services()  # when the chat ended with an error or was cancelled
+            await self.companions.stop()  # when the chat ended with an error or was cancelled
             restore()
             if self.outbox is not None:
                 self.outbox.unregister("terminal")
@@ -154,7 +144,7 @@ class TerminalChat:
             self.console.print("[bold]CaptainsLog[/] — type a message, or /help. Ctrl-D to leave.")
             if self.notice:
                 self.console.print(self.notice, markup=False, highlight=False)
-        await self._start_services()
+        await self.companions.start()
         while True:
             line = await self._stoppable(self.lines.read())
             if line is None:
@@ -258,23 +248,6 @@ class TerminalChat:
             signal.signal(signal.SIGINT, previous)
 
         return restore
-
-    async def _start_services(self) -> None:
-        for service in self.services:
-            try:
-                await service.start()
-            except Exception:  # noqa: BLE001 - the chat goes on without it; the reason is in the log
-                log.warning("%s could not start beside the terminal chat", service.name, exc_info=True)
-                continue
-            self._started.append(service)
-
-    async def _stop_services(self) -> None:
-        while self._started:
-            service = self._started.pop()
-            try:
-                await service.stop()
-            except Exception:  # noqa: BLE001 - leaving anyway
-                log.warning("%s did not stop cleanly", service.name, exc_info=True)
 
     async def _finish(self) -> None:
         """Wait for the after-answer work (memory, index) before leaving; Ctrl-C skips the wait."""

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("core", "adapters", "bot")
 MAX_LINES = 350
 # Over the limit when this rule was written down; each may shrink, never grow; drop an entry once it is split.
-OVER_LIMIT = {"adapters/terminal/chat.py": 359}
+OVER_LIMIT: dict[str, int] = {}
 REACH_THROUGH = re.compile(r"\bchat\.(db|pipeline|tools|tasks|people|windows|places)\b")
 
 
