@@ -66,3 +66,17 @@ async def press(bot: PlatformBot, user: str, label: str) -> str:
         return await bot.discord.await_for(answered, 20)
     assert bot.slack is not None
     return await bot.slack.await_for(answered, timeout=20)
+
+
+async def shows(bot: PlatformBot, user: str, fragment: str, timeout: float = 20) -> str:
+    """The bot's DM text, once it shows `fragment` (an answer may end in a later message than its first
+    words when the platform's edit budget is short, so the first finished message is not always all of it)."""
+
+    def found(*_: Any) -> str | None:
+        text = "\n".join(bot.texts(user))
+        return text if fragment in text else None
+
+    if bot.discord is not None:
+        return await bot.discord.await_for(found, timeout)
+    assert bot.slack is not None
+    return await bot.slack.await_for(found, timeout=timeout)
