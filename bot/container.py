@@ -14,10 +14,11 @@ from bot.config import Settings
 from bot.daily_wiring import DailyLog, DailyServices, worker_name
 from bot.errors import ConfigError, first_line
 from bot.forget_wiring import add_forget_me_cleanup
-from bot.identity_wiring import IdentityAndGoogle, IdentityServices, build_identity, tidy_at_start
+from bot.identity_wiring import IdentityAndGoogle, IdentityServices, build_identity, build_web_server, tidy_at_start
 from bot.model import api_key_for, build_context, build_model  # noqa: F401 - part of this module's interface
 from bot.scheduler import DailyScheduler
 from bot.service_settings import memory_settings, usage_limits
+from bot.settings_page import SettingsPage
 from bot.settings_wiring import build_settings_page, build_settings_registry
 from bot.web import WebServer
 from bot.webapp import WebApp
@@ -80,20 +81,18 @@ class Container:
     previews: LinkPreviews | None = None  # who wants link previews on their answers (/settings previews)
     reminders: Reminders | None = None
     speak: Speak | None = None  # the assistant speaking first (reminders, the daily post, reconnect links)
+    web: WebServer | None = None  # built last, with all it serves; run by `web_services`
+    settings_page: SettingsPage | None = None
+    webapp: WebApp | None = None  # the web app's services (bot/webapp), or None without SECRET_KEY
 
     def web_services(self) -> list[WebServer]:
         """The one web server, to run beside the platforms when something needs it: Google sign-in (its
         callbacks), Slack's HTTP mode (``/slack/events``), the settings page and the web app (with ``SECRET_KEY``)."""
         settings = self.settings
         slack_http = settings.slack_configured and settings.slack_mode == "http"
-        page = self.identity.web.app.state.settings_page is not None
-        app = getattr(self.identity.web.app.state, "webapp", None) is not None
-        return [self.identity.web] if self.identity.google is not None or slack_http or page or app else []
-
-    @property
-    def webapp(self) -> WebApp | None:
-        """The web app's services (bot/webapp), or None without SECRET_KEY."""
-        return getattr(self.identity.web.app.state, "webapp", None)
+        page, app = self.settings_page is not None, self.webapp is not None
+        wanted = self.identity.google is not None or slack_http or page or app
+        return [self.web] if self.web is not None and wanted else []
 
     def scheduled_services(self, *, reachable_only: bool = False) -> list[DailyScheduler | ReminderRunner]:
         """The daily-log trigger and the reminders, to run beside the platforms (``captainslog run``) or the
@@ -201,7 +200,6 @@ class Container:
             settings, db, people, registry, clock=clock,
             google_status=google.connections.status if google is not None else None,
         )  # fmt: skip
-        ids.web.app.state.settings_page = settings_page
         # With SECRET_KEY, /account's single-use link signs in to the web app (bot/webapp), settings included.
         web_sessions = build_web_sessions(settings, db, people, clock=clock)
         features = FeatureContext(
@@ -238,8 +236,9 @@ class Container:
             google=google.connections if google is not None else None,
             pdfs=daily.pdfs,
         )
+        webapp = None
         if web_sessions is not None:
-            ids.web.app.state.webapp = build_webapp(
+            webapp = build_webapp(
                 settings, db=db, chat=chat, sessions=web_sessions, people=people, memory=memory.services,
                 daily=daily.services, google=google, linker=ids.linker, clock=clock,
             )  # fmt: skip
@@ -264,6 +263,9 @@ class Container:
             memory=memory.services,
             reminders=reminders.services,
             speak=speak,
+            web=build_web_server(settings, ids, settings_page=settings_page, webapp=webapp),
+            settings_page=settings_page,
+            webapp=webapp,
         )
 
     async def close(self) -> None:

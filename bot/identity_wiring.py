@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.settings_page import SettingsPage
 from bot.web import WebServer, create_app
 from bot.web_checks import web_problems
+from bot.webapp import WebApp
 from core.clock import Clock, system_clock
 from core.db.database import Database
 from core.events import EventBus, SignInFinished
@@ -57,7 +59,7 @@ class IdentityServices:
     allowlist: EmailAllowlist
     linker: AccountLinker
     google: GoogleServices | None
-    web: WebServer
+    events: EventBus  # sign-ins are published here (the web server's callbacks, link approvals)
 
 
 def google_client_config(settings: Settings) -> GoogleClientConfig:
@@ -93,7 +95,8 @@ def build_identity(
     clock: Clock = system_clock,
     events: EventBus | None = None,
 ) -> IdentityServices:
-    """The allowlist, the linker, the Google services (when configured) and the web server (not started).
+    """The allowlist, the linker and the Google services (when configured); :func:`build_web_server` makes
+    the web server that serves their callbacks, once everything it serves is built.
 
     Sign-ins are published on ``events`` (:class:`SignInFinished`, :class:`AccountLinked`): subscribe first.
 
@@ -128,8 +131,21 @@ def build_identity(
         raise ConfigError(
             "ALLOWED_EMAILS is set but GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are not: nobody could sign in."
         )
-    app = create_app(signin=google.signin if google else None, events=events)
-    return IdentityServices(allowlist, linker, google, WebServer(app, host=settings.web_host, port=settings.web_port))
+    return IdentityServices(allowlist, linker, google, events)
+
+
+def build_web_server(
+    settings: Settings,
+    ids: IdentityServices,
+    *,
+    settings_page: SettingsPage | None = None,
+    webapp: WebApp | None = None,
+) -> WebServer:
+    """The one web server (not started), built last with everything it serves: the sign-in callbacks, the
+    settings page and the web app (None: those answer 404)."""
+    signin = ids.google.signin if ids.google is not None else None
+    app = create_app(signin=signin, events=ids.events, settings_page=settings_page, webapp=webapp)
+    return WebServer(app, host=settings.web_host, port=settings.web_port)
 
 
 async def tidy_at_start(

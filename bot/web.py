@@ -60,18 +60,24 @@ def page(title: str, message: str, status: int = 200) -> HTMLResponse:
 
 
 def create_app(
-    *, signin: SignIn | None, events: EventBus | None = None, settings_page: SettingsPage | None = None
+    *,
+    signin: SignIn | None,
+    events: EventBus | None = None,
+    settings_page: SettingsPage | None = None,
+    webapp: WebApp | None = None,
 ) -> FastAPI:
     """The web app. Every sign-in step that names an account is published on ``events`` as
     :class:`SignInFinished` (success, refusal, waiting to confirm), a Google connection also as
-    :class:`GoogleConnected`; subscribe before the app is built. ``app.state.signin`` may be set
-    later (a test); the settings page (bot/settings_page.py, ``/settings``) is ``app.state.settings_page``."""
+    :class:`GoogleConnected`: subscribe before the app is built. The settings page (bot/settings_page.py,
+    ``/settings``) and the web app (bot/webapp) answer 404 when None. ``app.state`` keeps them for the
+    routes (a test may set ``app.state.signin`` after the server bound its port)."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     # Read at each request, so a test may set it after the server has bound its port.
     app.state.signin = signin
     app.state.settings_page = settings_page
+    app.state.webapp = webapp
     add_settings_routes(app)
-    add_webapp(app)  # the web app (bot/webapp): answers 404 until app.state.webapp is set
+    add_webapp(app)
     bus = events if events is not None else EventBus()
 
     async def report(result: SignInResult) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from bot.identity_wiring import build_identity
+from bot.identity_wiring import build_identity, build_web_server
 from bot.settings_wiring import build_settings_page
 from core.access import AccessPolicy
 from core.chat.settings_fields import timezone_field
@@ -44,8 +44,8 @@ async def test_built_from_settings_the_page_is_served_with_the_google_status(
         settings, database, people, registry, clock=clock, google_status=services.google.connections.status
     )
     assert page is not None
-    services.web.app.state.settings_page = page
-    await services.web.start()
+    web = build_web_server(settings, services, settings_page=page)
+    await web.start()
     try:
         user = (await people.admit(ADA)).user
         assert user is not None
@@ -58,7 +58,7 @@ async def test_built_from_settings_the_page_is_served_with_the_google_status(
             assert opened.status_code == 200 and 'url=/settings"' in opened.text
             shown = await browser.get(settings.public_base_url + "/settings")
     finally:
-        await services.web.stop()
+        await web.stop()
     assert shown.status_code == 200 and str(shown.url).endswith("/settings")
     for text in (
         "Not connected (use /connect google",

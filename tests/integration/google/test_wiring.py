@@ -11,7 +11,7 @@ from sqlalchemy import text
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.google_checks import google_checks
-from bot.identity_wiring import build_identity, tidy_at_start
+from bot.identity_wiring import build_identity, build_web_server, tidy_at_start
 from core.clock import ManualClock
 from core.db.database import Database
 from core.events import EventBus, SignInFinished
@@ -58,16 +58,16 @@ async def test_built_from_settings_a_sign_in_works(database: Database, google_fa
 
     events = EventBus()
     events.subscribe(SignInFinished, lambda event: results.append(event.result))
-    services = build_identity(
-        _settings(google_fake), database, clock=ManualClock(datetime(2026, 6, 1, tzinfo=UTC)), events=events
-    )
+    settings = _settings(google_fake)
+    services = build_identity(settings, database, clock=ManualClock(datetime(2026, 6, 1, tzinfo=UTC)), events=events)
     assert services.google is not None
-    await services.web.start()
+    web = build_web_server(settings, services)
+    await web.start()
     try:
         link = await services.google.signin.start(PlatformIdentity("slack", "T1", "U1", "ada"))
         page = await open_and_confirm(link, timeout=10)
     finally:
-        await services.web.stop()
+        await web.stop()
     assert page.status_code == 200 and "ada@example.org" in page.text
     # The confirmation page, then the confirmed sign-in.
     assert [(r.outcome, r.email) for r in results] == [
