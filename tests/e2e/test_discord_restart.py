@@ -40,6 +40,7 @@ def start_bot(fake: FakeDiscord, openai_fake: FakeOpenAI, database_url: str, dat
         DATA_DIR=str(data_dir),
         ALLOWED_ACCOUNTS="discord:*",
         CHECKPOINT_INTERVAL="0.1",
+        WEB_PORT="0",  # the web app runs beside the bot: a free port, never one another test holds
     )
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "run"], cwd=data_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
