@@ -16,7 +16,7 @@ from sqlalchemy import text
 from bot.webapp_wiring import day_pdf_of
 from core.clock import ManualClock
 from core.daily.claim import DailyLogRepository
-from core.daily.job import Outcome
+from core.daily.job import DayOutcome
 from core.daily.remake import DayRemake
 from core.db.database import Database
 from core.llm import OpenAIModel
@@ -58,7 +58,7 @@ async def _a_posted_day(kit: WebKit, model: OpenAIModel, fake: FakeGoogle, opena
     messenger = RecordingMessenger("test")  # Ada's account
     process = daily_process(kit.db, model, kit.clock, messengers=[messenger], pdf_dir=tmp_path / "pdfs", kit=google)
     openai_fake.queue(Reply("A day of rigging."))
-    assert await process.job.run(ada, DAY) == Outcome.DONE
+    assert await process.job.run(ada, DAY) == DayOutcome.DONE
     kit.app.state.webapp.remake = DayRemake(process.job)
     kit.app.state.webapp.day_pdf = day_pdf_of(kit.db, process)  # type: ignore[arg-type]
     return ada, messenger
