@@ -9,7 +9,7 @@ document (``/api/v1/openapi.json``): Swagger UI would need inline script, which 
 from __future__ import annotations
 
 from contextlib import aclosing
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 
 from bot.webapp.deps import Before, RowId, WebApp, api_person, render, session_person, web_place, webapp
 from bot.webapp.views import entry_json, recalled_json, search_hits
-from core.db.timeline import conversations_of, message_of, owns_conversation, timeline_page
+from core.daily.remake import NoSuchDay, RemakeRefused
+from core.db.timeline import conversations_of, daily_logs_of, message_of, owns_conversation, timeline_page
 from core.identity.web_sessions import WebUser
 from core.llm import ModelError
 from core.memory.shaped import memories_behind
@@ -161,6 +162,27 @@ async def delete_memory(
     if web.memory is None or not await web.memory.store.forget_memory(person.id, memory_id):
         raise HTTPException(404, "No such memory.")
     return Response(status_code=204)
+
+
+@router.get("/daily-logs", summary="Your daily logs, newest day first (summary, state, Drive link)")
+async def daily_logs(web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> list[dict[str, Any]]:
+    return [
+        {"day": d.day.isoformat(), "state": d.state, "summary": d.summary, "drive_link": d.drive_link}
+        for d in await daily_logs_of(web.db, person.id)
+    ]
+
+
+@router.post("/daily-logs/{day}/again", summary="Make a day's log again: a new summary and PDF, the same Drive file")
+async def daily_again(day: date, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> dict:
+    if web.remake is None:
+        raise HTTPException(404, "Daily logs are not set up on this assistant.")
+    try:
+        remade = await web.remake.remake(person.id, day)
+    except NoSuchDay:
+        raise HTTPException(404, "No log of that day.") from None
+    except RemakeRefused as refused:
+        raise HTTPException(409, str(refused)) from None
+    return {"day": day.isoformat(), "summary": remade.summary, "drive_link": remade.drive_link}
 
 
 @router.post("/chat", summary="Send a message in your web conversation and wait for the whole answer")

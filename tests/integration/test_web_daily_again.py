@@ -142,3 +142,24 @@ async def test_a_day_already_being_made_again_is_not_made_twice(
         busy = await client.post(f"/daily/{DAY}/again", data={"csrf": csrf_of(page.text)})
     assert busy.status_code == 409 and "being made right now" in busy.text
     assert (await _row(kit, ada))[1] == "A day of rigging."
+
+
+async def test_the_api_lists_the_days_and_makes_one_again_with_a_token(
+    kit: WebKit,
+    model: OpenAIModel,
+    google_fake: FakeGoogle,  # noqa: F811
+    openai_fake: FakeOpenAI,
+    tmp_path: Path,
+) -> None:
+    ada, messenger = await _a_posted_day(kit, model, google_fake, openai_fake, tmp_path)
+    token = await kit.tokens.create(ada, ADA, "script")
+    bobs = await kit.tokens.create(await kit.user_id(BOB), BOB, "bob's script")
+    openai_fake.queue(Reply("Made again through the API."))
+    async with kit.client() as client:
+        listed = (await client.get("/api/v1/daily-logs", headers={"authorization": f"Bearer {token}"})).json()
+        again = await client.post(f"/api/v1/daily-logs/{DAY}/again", headers={"authorization": f"Bearer {token}"})
+        foreign = await client.post(f"/api/v1/daily-logs/{DAY}/again", headers={"authorization": f"Bearer {bobs}"})
+    assert [(d["day"], d["summary"]) for d in listed] == [(DAY.isoformat(), "A day of rigging.")]
+    assert again.status_code == 200 and again.json()["summary"] == "Made again through the API."
+    assert again.json()["drive_link"] and foreign.status_code == 404
+    assert (await _row(kit, ada))[1] == "Made again through the API." and len(messenger.posts) == 1
