@@ -7,15 +7,13 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from bot.config import Settings
 from bot.errors import ConfigError, first_line
 from core.clock import system_clock
 from core.daily.document import PdfCache
 from core.data_export.command import export_person
 from core.db.database import Database
-from core.db.models import Identity, User
+from core.identity.lookup import find_person, person_name
 
 WHO = (
     "Name the person by email (ada@example.org), by account (discord:global:123…, slack:T…:U…, "
@@ -40,28 +38,6 @@ def _nobody(who: str) -> ConfigError:
         f"No one called {who!r} is stored here. {WHO} A terminal name exists once that person has started "
         "`captainslog chat`; a Discord or Slack account once it has written to the assistant."
     )
-
-
-async def find_person(db: Database, who: str) -> int | None:
-    """The user id named by an email, a full account key, or a terminal user name."""
-    who = who.strip()
-    async with db.session() as session:
-        if "@" in who and ":" not in who:
-            return await session.scalar(select(User.id).where(func.lower(User.email) == who.lower()))
-        parts = who.split(":")
-        if len(parts) == 3:
-            platform, workspace, account = parts
-        elif len(parts) == 1:
-            platform, workspace, account = "terminal", "local", who
-        else:
-            return None
-        return await session.scalar(
-            select(Identity.user_id).where(
-                Identity.platform == platform,
-                Identity.workspace == workspace,
-                Identity.platform_user_id == account,
-            )
-        )
 
 
 async def run_export_data(settings: Settings, who: str, out: Path | None) -> str:
@@ -128,8 +104,7 @@ async def _summarise_days(settings: Settings, db: Database, user_id: int) -> str
     from core.timefmt import zone
     from core.tokens import TokenCounter
 
-    async with db.session() as session:
-        person = await session.get(User, user_id)
+    person = await person_name(db, user_id)
     model = build_model(settings)
     try:
         done = await summarise_imported_days(

@@ -56,3 +56,27 @@ def test_no_module_of_the_product_is_over_350_lines() -> None:
         if lines > OVER_LIMIT.get(name, MAX_LINES):
             too_long[name] = lines
     assert too_long == {}, f"split these modules (at most {MAX_LINES} lines each): {too_long}"
+
+
+ROW_IMPORT = re.compile(r"^from core\.db\.models import (.+)$", re.MULTILINE)
+
+
+def rows_imported(text: str) -> set[str]:
+    """The names a module imports from core.db.models, less ``utcnow`` (a clock helper, not a row)."""
+    return {name.strip() for match in ROW_IMPORT.findall(text) for name in match.split(",")} - {"utcnow"}
+
+
+def test_adapters_and_the_bot_never_see_a_database_row() -> None:
+    # The core hands records to the platforms, the web app and the command line; only the core queries rows.
+    found = {
+        path.relative_to(ROOT).as_posix(): sorted(rows)
+        for path in product_modules()
+        if path.relative_to(ROOT).parts[0] in ("adapters", "bot")
+        if (rows := rows_imported(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}, f"use a core operation that returns records instead: {found}"
+
+
+def test_the_row_check_sees_row_imports_and_not_the_clock_helper() -> None:
+    assert rows_imported("from core.db.models import Identity, User\n") == {"Identity", "User"}
+    assert rows_imported("from core.db.models import utcnow\n") == set()
