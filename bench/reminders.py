@@ -193,7 +193,8 @@ async def measure(backend: str, url: str, args: argparse.Namespace) -> dict[str,
                 async with db.engine.connect() as conn:
                     await conn.execute(text("ANALYZE"))
             await runner.run_due()  # the people revision is read; zones followed once
-            event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+            for engine in db.sync_engines:
+                event.listen(engine, "before_cursor_execute", count)
             times = []
             statements = 0
             for _ in range(args.passes):
@@ -201,7 +202,8 @@ async def measure(backend: str, url: str, args: argparse.Namespace) -> dict[str,
                 await runner.run_due()
                 await runner.next_wake()
                 times.append(time.perf_counter() - tick)
-            event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+            for engine in db.sync_engines:
+                event.remove(engine, "before_cursor_execute", count)
             idle[total] = (statistics.median(times) * 1000, statements / args.passes)
         result["idle"] = idle
         return result

@@ -168,14 +168,12 @@ class People:
         return self._decisions.get(identity.key)
 
     async def _decide(self, identity: PlatformIdentity) -> Admission:
-        user = await self.users.find(identity)
         if self.accounts.allows(identity):
-            if user is not None:
-                return Admission(True, user)
             now = self.clock()
-            created = await self.users.create(identity, used_at=now)
-            self._touched[identity.key] = now  # marked as used by its creation
-            return Admission(True, created)
+            user = await self.users.find_or_create(identity, used_at=now)
+            self._touched[identity.key] = now  # marked as used in the same transaction
+            return Admission(True, user)
+        user = await self.users.find(identity)
         if user is not None and user.email and self.email_allowed is not None and self.email_allowed(user.email):
             return Admission(True, user)
         if user is not None and user.email and self.sign_in_link is not None:

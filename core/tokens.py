@@ -6,6 +6,7 @@ machines with no internet (``tiktoken`` would try to download them).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from concurrent.futures import Future
@@ -62,6 +63,15 @@ class TokenCounter:
 
     def __init__(self, model: str = "gpt-4o-mini") -> None:
         self._loaded = _loading(model)
+
+    async def ready(self) -> None:
+        """Wait, without blocking the event loop, until the encoding is loaded (at once when it is).
+
+        Counting before that blocks the calling thread: a turn that counts first on the event
+        loop would stall every other conversation until the load ends (1.5 s at 100 at once).
+        """
+        if not self._loaded.done():
+            await asyncio.wrap_future(self._loaded)
 
     @property
     def encoding_name(self) -> str:

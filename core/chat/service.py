@@ -190,6 +190,7 @@ class ChatService:
                 taking = lambda: shared.enter_async_context(self.locks.shared(place))  # noqa: E731
                 async for event in hold.step("taking the conversation", taking, box):
                     yield event
+                await self.counter.ready()  # the tokenizer may still be loading just after the start
                 if admission is None or not admission.allowed or admission.user is None:
                     deciding = lambda: self.people.admit(incoming.author, connection=connection)  # noqa: E731
                     async for event in hold.step("deciding access", deciding, box):

@@ -49,16 +49,20 @@ class WindowLoader:
             if window.covers(budget):
                 window.trim(int(budget * WINDOW_SLACK))
                 return window
-        rows, has_older = await self.messages.recent_for_context(
-            conversation_id,
-            up_to_id=started.user_row.id,
-            token_budget=int(budget * WINDOW_SLACK),
-            per_message_overhead=self.context.per_message_overhead,
-        )
+        if started.previous_last_id is None:  # a new conversation: its first message is the whole window
+            rows, has_older = [started.user_row], False
+        else:
+            rows, has_older = await self.messages.recent_for_context(
+                conversation_id,
+                up_to_id=started.user_row.id,
+                token_budget=int(budget * WINDOW_SLACK),
+                per_message_overhead=self.context.per_message_overhead,
+            )
         window = CachedWindow(zone=zone_name, revision=started.revision, last_id=0, has_older=has_older)
         names: dict[int, str] = {}
-        if speaker is not None and self.names is not None:
-            names = await self.names(sorted({r.author_user_id for r in rows if r.author_user_id is not None}))
+        if speaker is not None:
+            if self.names is not None and len(rows) > 1:
+                names = await self.names(sorted({r.author_user_id for r in rows if r.author_user_id is not None}))
             names[started.user_row.author_user_id or 0] = speaker
         for row in rows:
             label = names.get(row.author_user_id or 0, "") if speaker is not None else ""

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from core.db.sqlite_writer import SQLiteWriter
 from core.db.url import DatabaseUrlError, database_location, display_database_url, normalize_database_url
 from migrations import MIGRATIONS_DIR
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout: float = 10.0) -> None:
@@ -61,9 +65,18 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self._writer: SQLiteWriter | None = None  # a SQLite file's: see write()
         if self.dialect == "sqlite":
-            event.listen(self.engine.sync_engine, "connect", partial(_sqlite_pragmas, busy_timeout=busy_timeout))
+            pragmas = partial(_sqlite_pragmas, busy_timeout=busy_timeout)
+            event.listen(self.engine.sync_engine, "connect", pragmas)
+            if parsed.database and parsed.database != ":memory:":  # a memory database is one connection's
+                self._writer = SQLiteWriter(parsed, pragmas)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def sync_engines(self) -> tuple[Engine, ...]:
+        """Every engine statements go through (for SQLAlchemy events): the pool's, and the SQLite writer's."""
+        return (self.engine.sync_engine,) if self._writer is None else (self.engine.sync_engine, self._writer.engine)
 
     @property
     def display_url(self) -> str:
@@ -74,6 +87,18 @@ class Database:
     def location(self) -> str:
         """Where the data lives, for people: the absolute path of a SQLite file, else the masked URL."""
         return database_location(self.url)
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work(connection)`` in one write transaction, committed when it returns; its result.
+
+        On a SQLite file the transaction runs whole in this process's writer thread
+        (core/db/sqlite_writer.py); elsewhere on a pooled connection, through SQLAlchemy's
+        ``run_sync``. ``work`` is plain synchronous SQLAlchemy, the same for both.
+        """
+        if self._writer is not None:
+            return await self._writer.run(work)
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(work)
 
     def session(self) -> AsyncSession:
         """A new session; use as ``async with db.session() as s:``."""
@@ -97,6 +122,8 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         await self.engine.dispose()
 
 

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from core.db.database import Database
 from core.db.models_inbound import InboundMessage
@@ -58,11 +59,17 @@ class InboundMessages:
             .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "platform_message_id"])
             .returning(table.c.id)
         )
-        async with self.db.engine.begin() as connection:
-            if self._purged != received_at.date():  # once a day: drop the claims of days gone by
-                await connection.execute(delete(table).where(table.c.received_at < received_at - KEPT_FOR))
-                self._purged = received_at.date()
-            return (await connection.execute(statement)).first() is not None
+        purge = self._purged != received_at.date()  # once a day: drop the claims of days gone by
+
+        def insert(connection: Connection) -> bool:
+            if purge:
+                connection.execute(delete(table).where(table.c.received_at < received_at - KEPT_FOR))
+            return connection.execute(statement).first() is not None
+
+        claimed = await self.db.write(insert)
+        if purge:
+            self._purged = received_at.date()
+        return claimed
 
     async def note_edit(self, ref: ConversationRef, platform_message_id: str, text: str) -> bool:
         """Record the message's new text; False when no process claimed such a message."""

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock, system_clock
 from core.db.database import Database
 from core.db.models import Conversation, Message
-from core.db.shared import ContextRow, StartedTurn, bump_conversation_revision, place_filter, writing
+from core.db.shared import ContextRow, StartedTurn, bump_conversation_revision, place_filter, write
 from core.types import ConversationRef, MessageStatus, StoredMessage
 
 # The statements of every turn, built once: constructing them costs about as
@@ -101,14 +102,17 @@ class MessageRepository:
                 "model": model,
             },
         ]
+
         # Core statements on a plain connection: this runs on every turn, and the
         # ORM's unit of work costs more than the inserts themselves. Writing first
         # also takes SQLite's write lock up front, which readers cannot deadlock.
-        async with writing(self.db, connection) as writer:
-            user_id, answer_id = (await writer.execute(_INSERT_MESSAGES, rows)).scalars().all()
-            revision, previous_last_id = (
-                await writer.execute(_CONVERSATION_STATE, {"conversation_id": conversation_id, "before_id": user_id})
-            ).one()
+        def store(writer: Connection) -> tuple[int, int, int, int | None]:
+            user_id, answer_id = writer.execute(_INSERT_MESSAGES, rows).scalars().all()
+            state = writer.execute(_CONVERSATION_STATE, {"conversation_id": conversation_id, "before_id": user_id})
+            revision, previous_last_id = state.one()
+            return user_id, answer_id, revision, previous_last_id
+
+        user_id, answer_id, revision, previous_last_id = await write(self.db, connection, store)
         user_row = ContextRow(
             user_id,
             "user",
@@ -124,8 +128,8 @@ class MessageRepository:
 
     async def checkpoint(self, message_id: int, content: str, *, connection: AsyncConnection | None = None) -> None:
         """Save the answer so far, so a crash loses at most the last moments of it."""
-        async with writing(self.db, connection) as writer:
-            await writer.execute(_CHECKPOINT, {"message_id": message_id, "content": content})
+        values = {"message_id": message_id, "content": content}
+        await write(self.db, connection, lambda writer: writer.execute(_CHECKPOINT, values))
 
     async def finish(
         self,
@@ -139,27 +143,24 @@ class MessageRepository:
         completion_tokens: int | None = None,
         connection: AsyncConnection | None = None,
     ) -> None:
-        async with writing(self.db, connection) as writer:
-            await writer.execute(
-                _FINISH,
-                {
-                    "message_id": message_id,
-                    "content": content,
-                    "status": status.value,
-                    "status_reason": reason,
-                    "token_count": token_count,
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                },
-            )
+        values = {
+            "message_id": message_id,
+            "content": content,
+            "status": status.value,
+            "status_reason": reason,
+            "token_count": token_count,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+        }
+        await write(self.db, connection, lambda writer: writer.execute(_FINISH, values))
 
     async def set_platform_parts(self, message_id: int, parts: Sequence[str]) -> None:
-        async with self.db.session() as session, session.begin():
-            await session.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(platform_parts=list(parts), platform_message_id=parts[0] if parts else None)
-            )
+        statement = (
+            update(Message)
+            .where(Message.id == message_id)
+            .values(platform_parts=list(parts), platform_message_id=parts[0] if parts else None)
+        )
+        await self.db.write(lambda writer: writer.execute(statement))
 
     async def recent_for_context(
         self, conversation_id: int, *, up_to_id: int, token_budget: int, per_message_overhead: int, batch: int = 128
@@ -316,9 +317,9 @@ async def update_user_media(
     connection: AsyncConnection | None = None,
 ) -> None:
     """Store what the attachments of a just-stored user message turned out to say (transcript, vision findings)."""
-    async with writing(repository.db, connection) as writer:
-        await writer.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(content=content, token_count=token_count, attachments=attachments)
-        )
+    statement = (
+        update(Message)
+        .where(Message.id == message_id)
+        .values(content=content, token_count=token_count, attachments=attachments)
+    )
+    await write(repository.db, connection, lambda writer: writer.execute(statement))

@@ -56,16 +56,16 @@ class PeopleRepository:
 
     async def touch(self, identity: PlatformIdentity, when: datetime) -> None:
         """Record that ``identity`` was just used (outbound posts go to the account used last)."""
-        async with self.db.engine.begin() as writer:
-            await writer.execute(
-                update(Identity)
-                .where(
-                    Identity.platform == identity.platform,
-                    Identity.workspace == identity.workspace,
-                    Identity.platform_user_id == identity.user_id,
-                )
-                .values(last_used_at=when)
+        statement = (
+            update(Identity)
+            .where(
+                Identity.platform == identity.platform,
+                Identity.workspace == identity.workspace,
+                Identity.platform_user_id == identity.user_id,
             )
+            .values(last_used_at=when)
+        )
+        await self.db.write(lambda writer: writer.execute(statement))
 
     async def accounts_of(self, user_id: int) -> list[PlatformIdentity]:
         """The user's platform accounts, the one they used most recently first.

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,7 +15,7 @@ from core.clock import Clock, system_clock
 from core.db.database import Database
 from core.db.messages import MessageRepository  # re-exported: the repositories live side by side
 from core.db.models import Conversation, Identity, User
-from core.db.shared import ContextRow, StartedTurn, place_filter, reading, writing
+from core.db.shared import ContextRow, StartedTurn, place_filter, reading, write
 from core.types import ConversationRef, PlatformIdentity
 
 
@@ -34,39 +35,51 @@ class UserRepository:
 
     async def resolve(self, identity: PlatformIdentity) -> UserRecord:
         """The user behind a platform account, created on first contact."""
-        found = await self.find(identity)
-        return found if found is not None else await self.create(identity)
+        return await self.find_or_create(identity)
 
-    async def create(self, identity: PlatformIdentity, *, used_at: datetime | None = None) -> UserRecord:
-        """Create the user of an account the caller just found unknown (one transaction: user and account).
+    async def find_or_create(self, identity: PlatformIdentity, *, used_at: datetime | None = None) -> UserRecord:
+        """The user behind an account, created with it when the account is new: one transaction.
 
-        ``used_at`` marks the account as used at creation, sparing a separate write. When another
-        task or process created the account a moment ago, its user is returned.
+        ``used_at`` marks the account as used (found or created), sparing a separate write. When
+        another task or process created the account a moment ago, its user is returned.
         """
         now = self.clock()
         name = identity.display_name or identity.user_id
+
+        def find_or_store(writer: Connection) -> UserRecord:
+            row = writer.execute(_FIND_USER, _identity_params(identity)).first()
+            if row is not None:
+                if used_at is not None:
+                    used = {
+                        "b_platform": identity.platform,
+                        "b_workspace": identity.workspace,
+                        "b_user_id": identity.user_id,
+                    }
+                    writer.execute(_USED, {**used, "used_at": used_at})
+                return UserRecord(row.id, row.display_name, row.timezone, row.settings or {}, row.email)
+            user_id = writer.scalar(
+                insert(User).returning(User.id), {"display_name": name, "settings": {}, "created_at": now}
+            )
+            writer.execute(
+                insert(Identity),
+                {
+                    "user_id": user_id,
+                    "platform": identity.platform,
+                    "workspace": identity.workspace,
+                    "platform_user_id": identity.user_id,
+                    "display_name": identity.display_name,
+                    "created_at": now,
+                    "last_used_at": used_at,
+                },
+            )
+            return UserRecord(int(user_id), name, None, {}, None)  # type: ignore[arg-type]
+
         try:
-            async with self.db.engine.begin() as writer:
-                user_id = await writer.scalar(
-                    insert(User).returning(User.id), {"display_name": name, "settings": {}, "created_at": now}
-                )
-                await writer.execute(
-                    insert(Identity),
-                    {
-                        "user_id": user_id,
-                        "platform": identity.platform,
-                        "workspace": identity.workspace,
-                        "platform_user_id": identity.user_id,
-                        "display_name": identity.display_name,
-                        "created_at": now,
-                        "last_used_at": used_at,
-                    },
-                )
+            return await self.db.write(find_or_store)
         except IntegrityError:
             found = await self.find(identity)  # another task created the same account a moment ago
             assert found is not None
             return found
-        return UserRecord(int(user_id), name, None, {}, None)
 
     async def find(self, identity: PlatformIdentity) -> UserRecord | None:
         """The user behind a platform account, or None for an account never seen."""
@@ -93,18 +106,18 @@ class ConversationRepository:
         self.clock = clock
 
     async def open_for(self, ref: ConversationRef, user_id: int, *, connection: AsyncConnection | None = None) -> int:
-        """The id of the open conversation at this place, started if there is none."""
-        existing = await self.find_open(ref, connection=connection)
-        if existing is not None:
-            return existing
+        """The id of the open conversation at this place, started if there is none (one transaction)."""
+        place = _place_params(ref)
+
+        def find_or_start(writer: Connection) -> int:
+            existing = writer.scalar(_FIND_OPEN, place)
+            if existing is not None:
+                return int(existing)
+            values = {**place, "user_id": user_id, "created_at": self.clock(), "revision": 0}
+            return int(writer.scalar(insert(Conversation).returning(Conversation.id), values))  # type: ignore[arg-type]
+
         try:
-            async with writing(self.db, connection) as writer:
-                created = await writer.scalar(
-                    insert(Conversation).returning(Conversation.id),
-                    {**_place_params(ref), "user_id": user_id, "created_at": self.clock(), "revision": 0},
-                )
-            assert created is not None
-            return int(created)
+            return await write(self.db, connection, find_or_start)
         except IntegrityError:
             # Another process started one a moment ago.
             existing = await self.find_open(ref)
@@ -133,12 +146,12 @@ class ConversationRepository:
 
     async def close(self, ref: ConversationRef, *, connection: AsyncConnection | None = None) -> bool:
         """Close the open conversation at this place; the next message starts a new one."""
-        async with writing(self.db, connection) as writer:
-            result = await writer.execute(
-                update(Conversation)
-                .where(place_filter(ref), Conversation.closed_at.is_(None))
-                .values(closed_at=self.clock())
-            )
+        statement = (
+            update(Conversation)
+            .where(place_filter(ref), Conversation.closed_at.is_(None))
+            .values(closed_at=self.clock())
+        )
+        result = await write(self.db, connection, lambda writer: writer.execute(statement))
         return bool(result.rowcount)
 
 
@@ -150,6 +163,17 @@ _FIND_USER = (
         Identity.workspace == bindparam("workspace"),
         Identity.platform_user_id == bindparam("user_id"),
     )
+)
+
+
+_USED = (
+    update(Identity)
+    .where(
+        Identity.platform == bindparam("b_platform"),
+        Identity.workspace == bindparam("b_workspace"),
+        Identity.platform_user_id == bindparam("b_user_id"),
+    )
+    .values(last_used_at=bindparam("used_at"))
 )
 
 

@@ -5,18 +5,21 @@ Its own module so that ``core.db.messages`` and ``core.db.repositories`` both im
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db.database import Database
 from core.db.models import Conversation, Message
 from core.types import ConversationRef
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +48,11 @@ class StartedTurn:
     revision: int
 
 
-@asynccontextmanager
-async def writing(db: Database, connection: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
-    """A transaction of our own, or the caller's autocommit connection (each statement atomic)."""
+async def write(db: Database, connection: AsyncConnection | None, work: Callable[[Connection], T]) -> T:
+    """``work`` in a transaction of its own (:meth:`Database.write`), or on the caller's connection."""
     if connection is not None:
-        yield connection
-    else:
-        async with db.engine.begin() as own:
-            yield own
+        return await connection.run_sync(work)
+    return await db.write(work)
 
 
 @asynccontextmanager

@@ -33,7 +33,8 @@ class Statements:
 
     def __init__(self, database: Database) -> None:
         self.seen: list[str] = []
-        event.listen(database.engine.sync_engine, "before_cursor_execute", self._note)
+        for engine in database.sync_engines:  # the pool's, and on SQLite the writer thread's
+            event.listen(engine, "before_cursor_execute", self._note)
 
     def _note(self, conn, cursor, statement: str, *args: object) -> None:  # noqa: ANN001 - SQLAlchemy's event
         self.seen.append(" ".join(statement.split()).lower())
