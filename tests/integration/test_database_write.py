@@ -1,7 +1,7 @@
 """`Database.write`: a write transaction of plain SQLAlchemy, on SQLite run whole in the writer thread.
 
-Writes that queue while one runs are committed together on SQLite; one of them failing
-fails only itself, the others are stored (they run again one by one).
+Writes queued behind one another each commit on their own: one of them failing fails
+only itself, the others are stored.
 """
 
 from __future__ import annotations
