@@ -35,26 +35,27 @@ async def names(db: Database) -> list[str]:
 
 
 async def test_writes_queued_together_are_stored_and_a_failing_one_fails_alone(database: Database) -> None:
+    assert await database.write(add_user(1, "ada")) == 1
     release = threading.Event()
 
     def first(connection: Connection) -> int:
         if database.dialect == "sqlite":
             release.wait(10)  # holds the writer thread until the others have queued behind it
-        return add_user(1, "ada")(connection)
+        return add_user(2, "bob")(connection)
 
     writes = [asyncio.ensure_future(database.write(first))]
     await asyncio.sleep(0)  # the first write is handed to the writer before the others
     writes += [
         asyncio.ensure_future(database.write(work))
-        for work in (add_user(2, "bob"), add_user(1, "ada again"), add_user(3, "cy"))
+        for work in (add_user(3, "cy"), add_user(1, "ada again"), add_user(4, "dee"))
     ]
     await asyncio.sleep(0)  # each queued its write
     release.set()
     results = await asyncio.gather(*writes, return_exceptions=True)
 
-    assert results[:2] == [1, 2] and results[3] == 3
+    assert [results[0], results[1], results[3]] == [2, 3, 4]
     assert isinstance(results[2], IntegrityError)
-    assert await names(database) == ["ada", "bob", "cy"]
+    assert await names(database) == ["ada", "bob", "cy", "dee"]
 
 
 async def test_a_write_after_dispose_opens_the_database_again(database: Database) -> None:
