@@ -47,6 +47,30 @@ def places_of_message(channel_id: int, guild_id: int | None, message_id: int) ->
     return places
 
 
+@dataclass(frozen=True, slots=True)
+class Addressed:
+    """A Discord message for the assistant: where it is claimed and answered."""
+
+    place: ConversationRef  # a mention's: the thread it will open, whose id is the message's
+    opens_thread: bool = False  # a mention in a server channel: the answer goes in a new thread
+    if_ours: bool = False  # a thread message without a mention: for us only if the thread is a conversation of ours
+
+
+def addressed(message: discord.Message, me: discord.abc.User) -> Addressed | None:
+    """Whether a message is for the assistant (a DM, a mention, or a message in a thread), from the payload alone."""
+    if message.author.bot or message.type not in (discord.MessageType.default, discord.MessageType.reply):
+        return None
+    guild_id = message.guild.id if message.guild else None
+    mentioned = me in message.mentions
+    if isinstance(message.channel, discord.DMChannel):
+        return Addressed(place_of(message.channel.id, None))
+    if isinstance(message.channel, discord.Thread):
+        return Addressed(place_of(message.channel.id, guild_id), if_ours=not mentioned)
+    if not mentioned:
+        return None
+    return Addressed(place_of(message.id, guild_id), opens_thread=True)
+
+
 def strip_mention(text: str, bot_id: int) -> str:
     """The message without the mention that called the bot."""
     return re.sub(rf"<@!?{bot_id}>", "", text).strip()

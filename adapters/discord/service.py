@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from functools import partial
 
 import discord
 from discord import app_commands
@@ -16,6 +17,7 @@ from adapters.discord.endpoints import point_discord_at, start_failure_sentence
 from adapters.discord.limits import DiscordBudget
 from adapters.discord.logs import fold_reconnect_tracebacks
 from adapters.discord.mapping import (
+    addressed,
     identity_of,
     offered_files,
     place_of,
@@ -29,6 +31,7 @@ from adapters.discord.refusal import refuse_privately
 from adapters.discord.slash import register_commands
 from adapters.discord.surface import NO_MENTIONS, DiscordSurface
 from adapters.errors import PlatformStartError
+from adapters.inbound import Arrival, InboundPipeline
 from adapters.render import StreamRenderer
 from adapters.strangers import StrangerGate
 from core.attachments import AttachmentPolicy
@@ -82,6 +85,7 @@ class DiscordService:
         self.previews = previews
         self.sleep = sleep
         self.gate = gate
+        self.inbound = InboundPipeline(chat, self.gate)
         self.token = token
         self.outbox = outbox
         self.attachments = attachments or AttachmentPolicy()
@@ -203,44 +207,27 @@ class DiscordService:
     async def on_message(self, message: discord.Message) -> None:
         """A DM, a mention in a server channel (opens a thread) or a message in one of our threads.
 
-        Is it for us, then access, then any work: a stranger's mention opens no thread and downloads nothing.
+        Is it for us, then the inbound pipeline (claim, access, refusal), then any work:
+        a stranger's mention opens no thread and downloads nothing.
         """
-        if message.author.bot or message.type not in (discord.MessageType.default, discord.MessageType.reply):
-            return
         me = self.client.user
         assert me is not None
+        where = addressed(message, me)
+        if where is None or (where.if_ours and not await self.chat.has_conversation(where.place)):
+            return
         guild_id = message.guild.id if message.guild else None
-        mentioned = me in message.mentions
-        place: ConversationRef | None = None
-        if isinstance(message.channel, discord.DMChannel):
-            place = place_of(message.channel.id, None)
-        elif isinstance(message.channel, discord.Thread):
-            place = place_of(message.channel.id, guild_id)
-            if not mentioned and not await self.chat.has_conversation(place):
-                return  # a thread we are not part of
-        elif not mentioned:
-            return
+
+        async def author() -> PlatformIdentity:
+            return identity_of(message.author, guild_id)
+
         # Every session of the bot gets the message: one process takes it (answer or refusal).
-        # A mention opens a thread whose id is the message's: its place is known before the thread exists.
-        claimed_place = place if place is not None else place_of(message.id, guild_id)
-        revision = self.gate.read_ahead()  # its round trip overlaps the claim's
-        try:
-            claimed = await self.chat.claim(claimed_place, str(message.id), message.created_at)
-        except BaseException:
-            revision.cancel()
-            raise
-        if not claimed:
-            revision.cancel()
-            log.info("message %s is answered by another process", message.id)
-            return
-        author = identity_of(message.author, guild_id)
-        verdict = await self.gate.check(author, revision=revision)
-        if not verdict.allowed:
-            if verdict.refusal:
-                await refuse_privately(message, verdict.refusal)
+        arrival = Arrival(where.place, str(message.id), message.created_at)
+        admitted = await self.inbound.admit(arrival, author, partial(refuse_privately, message))
+        if admitted is None:
             return
         target: discord.abc.Messageable = message.channel
-        if place is None:
+        place = where.place
+        if where.opens_thread:
             title = strip_mention(message.content, me.id)[:90] or "Conversation"
             try:
                 target = await message.create_thread(name=title)
@@ -248,7 +235,7 @@ class DiscordService:
                 log.warning("could not open a thread in %s: %s", message.channel.id, exc)
                 return
             place = place_of(target.id, guild_id)  # type: ignore[attr-defined]
-        await self._answer(message, author, place, target, verdict.admission)
+        await self._answer(message, admitted.author, place, target, admitted.admission)
 
     async def _answer(
         self,

@@ -17,11 +17,12 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.budgeted_call import BudgetedCalls
+from adapters.inbound import Arrival, InboundPipeline
 from adapters.rate_window import Priority
 from adapters.slack.answers import AnswerRunner
 from adapters.slack.files import FileFetcher
 from adapters.slack.identity import SlackIdentities
-from adapters.slack.mapping import author_team, dm_ref, is_direct, mentions, thread_ref, ts_to_datetime
+from adapters.slack.mapping import addressed, author_team, dm_ref, is_direct, thread_ref, ts_to_datetime
 from adapters.slack.mrkdwn import from_slack_text
 from adapters.slack.surface import SlackSurface
 from adapters.slack.threads import ActiveThreads
@@ -29,13 +30,9 @@ from adapters.slack.workspace import Workspaces
 from adapters.strangers import StrangerGate
 from adapters.surface import DeliveryError, RateLimited
 from core.chat import ChatService
-from core.types import ConversationRef, IncomingMessage
+from core.types import ConversationRef, IncomingMessage, PlatformIdentity
 
 log = logging.getLogger(__name__)
-
-# Message subtypes that are a user saying something; every other one (joins,
-# topic changes, bot messages...) is not for the assistant.
-USER_SUBTYPES = frozenset({None, "", "file_share", "thread_broadcast"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +84,7 @@ class ConversationHandler:
         """``gate`` decides access before any work (the process's one gate, refusing a stranger once per 10 minutes)."""
         self.chat = chat
         self.gate = gate
+        self.inbound = InboundPipeline(chat, self.gate)
         self.answers = answers
         self.surfaces = surfaces
         self.identities = identities
@@ -104,19 +102,12 @@ class ConversationHandler:
         if subtype == "message_deleted":
             await self.on_deleted(event, team_id)
             return
-        if subtype not in USER_SUBTYPES or event.get("bot_id") or not event.get("user"):
+        where = addressed(event, team_id, bot_user_id)
+        if where is None:
             return
-        channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
-        thread_ts = str(event.get("thread_ts") or "")
-        text = str(event.get("text") or "")
-        if is_direct(event.get("channel_type"), channel):
-            ref, reply_thread = dm_ref(team_id, channel), thread_ts
-        else:
-            if not thread_ts or thread_ts == ts or mentions(text, bot_user_id):
-                return  # top-level channel chatter is not for us; a mention comes as app_mention
-            ref, reply_thread = thread_ref(team_id, channel, thread_ts), thread_ts
-            if not await self.threads.is_active(ref):
-                return
+        ref, reply_thread, if_ours = where
+        if if_ours and not await self.threads.is_active(ref):
+            return
         await self.answer(self._user_message(event, team_id, ref, reply_thread, bot_user_id))
 
     async def on_mention(self, event: dict[str, Any], team_id: str, bot_user_id: str) -> None:
@@ -164,23 +155,15 @@ class ConversationHandler:
         the database, is dropped), then access is decided: a stranger's message registers
         no thread and downloads nothing; the refusal is sent once per window.
         """
-        revision = self.gate.read_ahead()  # its round trip overlaps the claim's
-        try:
-            claimed = await self.chat.claim(message.conversation, message.ts, ts_to_datetime(message.ts))
-        except BaseException:
-            revision.cancel()
-            raise
-        if not claimed:
-            revision.cancel()
-            log.info("message %s in %s is answered by another process", message.ts, message.channel)
-            return
-        # The author's own team, never the installation's: a Slack Connect guest (or, on
-        # Enterprise Grid, a member of another workspace) is not ``slack:<our team>:*``.
-        identity = await self.identities.identity(message.user_team, message.user_id)
-        verdict = await self.gate.check(identity, revision=revision)
-        if not verdict.allowed:
-            if verdict.refusal:
-                await self._refuse(message, verdict.refusal)
+
+        async def author() -> PlatformIdentity:
+            # The author's own team, never the installation's: a Slack Connect guest (or, on
+            # Enterprise Grid, a member of another workspace) is not ``slack:<our team>:*``.
+            return await self.identities.identity(message.user_team, message.user_id)
+
+        arrival = Arrival(message.conversation, message.ts, ts_to_datetime(message.ts))
+        admitted = await self.inbound.admit(arrival, author, partial(self._refuse, message))
+        if admitted is None:
             return
         if message.opens_thread:
             self.threads.add(message.conversation)
@@ -189,7 +172,7 @@ class ConversationHandler:
             return
         incoming = IncomingMessage(
             conversation=message.conversation,
-            author=identity,
+            author=admitted.author,
             text=message.text,
             received_at=ts_to_datetime(message.ts),
             platform_message_id=message.ts,
@@ -197,7 +180,7 @@ class ConversationHandler:
         # The files are downloaded when the message's turn comes, so it keeps its place in line
         # from its arrival (a photo sent just before a text is answered first).
         fetch = partial(self.files.fetch, message.files) if message.files else None
-        await self.answers.answer(incoming, surface, fetch_files=fetch, admission=verdict.admission)
+        await self.answers.answer(incoming, surface, fetch_files=fetch, admission=admitted.admission)
 
     def _user_message(
         self, event: dict[str, Any], team_id: str, ref: ConversationRef, reply_thread: str, bot_user_id: str

@@ -57,3 +57,25 @@ def ts_to_datetime(ts: str | None) -> datetime:
 def mentions(text: str, user_id: str) -> bool:
     """Whether ``text`` mentions ``user_id`` (``<@U123>`` or ``<@U123|name>``)."""
     return bool(user_id) and re.search(rf"<@{re.escape(user_id)}(?:\|[^>]*)?>", text) is not None
+
+
+# Message subtypes that are a user saying something; every other one (joins,
+# topic changes, bot messages...) is not for the assistant.
+USER_SUBTYPES = frozenset({None, "", "file_share", "thread_broadcast"})
+
+
+def addressed(event: dict[str, Any], team_id: str, bot_user_id: str) -> tuple[ConversationRef, str, bool] | None:
+    """Whether a user's ``message`` event is for the assistant, from the payload alone.
+
+    ``(place, the thread to answer in ("" for the channel itself), whether it is for us only
+    if the thread is a conversation of ours)``, or None. A mention comes as ``app_mention``.
+    """
+    if event.get("subtype") not in USER_SUBTYPES or event.get("bot_id") or not event.get("user"):
+        return None
+    channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
+    thread_ts = str(event.get("thread_ts") or "")
+    if is_direct(event.get("channel_type"), channel):
+        return dm_ref(team_id, channel), thread_ts, False
+    if not thread_ts or thread_ts == ts or mentions(str(event.get("text") or ""), bot_user_id):
+        return None  # top-level channel chatter is not for us; a mention comes as app_mention
+    return thread_ref(team_id, channel, thread_ts), thread_ts, True

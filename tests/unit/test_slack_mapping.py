@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.slack.mapping import is_direct, mentions, ts_to_datetime
+from adapters.slack.mapping import addressed, dm_ref, is_direct, mentions, thread_ref, ts_to_datetime
 from adapters.slack.surface import LIMITS, SLACK_UPDATE_LIMIT, TEXT_MAX, _italic
 from adapters.slack.workspace import SlackRateLimits, Workspace
 from core.commands import Command, CommandOption, CommandReply, CommandRequest, CommandSet, options_from_line
@@ -106,3 +106,15 @@ def test_the_slack_readme_lists_every_command_of_the_manifest() -> None:
     declared = re.findall(r"^\s*- command: (/[\w-]+)", (root / "manifest.yaml").read_text(), re.MULTILINE)
     listed = re.findall(r"^\s*\| `(/[\w-]+)[^`]*` \|", (root / "README.md").read_text(), re.MULTILINE)
     assert listed == declared, "adapters/slack/README.md's command table must match manifest.yaml, in order"
+
+
+def test_addressed_says_which_messages_are_for_the_assistant_from_the_payload_alone() -> None:
+    dm = {"type": "message", "channel": "D1", "channel_type": "im", "user": "U1", "ts": "1.0", "text": "hi"}
+    assert addressed(dm, "T1", "UBOT") == (dm_ref("T1", "D1"), "", False)
+    in_thread = {**dm, "channel": "C1", "channel_type": "channel", "ts": "2.0", "thread_ts": "1.0"}
+    assert addressed(in_thread, "T1", "UBOT") == (thread_ref("T1", "C1", "1.0"), "1.0", True)  # if the thread is ours
+    assert addressed({**in_thread, "thread_ts": None}, "T1", "UBOT") is None  # channel chatter
+    assert addressed({**in_thread, "text": "<@UBOT> hi"}, "T1", "UBOT") is None  # comes as app_mention
+    assert addressed({**dm, "bot_id": "B1"}, "T1", "UBOT") is None
+    assert addressed({**dm, "subtype": "channel_join"}, "T1", "UBOT") is None
+    assert addressed({**dm, "subtype": "file_share"}, "T1", "UBOT") is not None
