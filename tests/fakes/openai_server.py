@@ -210,8 +210,8 @@ class StreamRecord:
 
     The record is appended when the stream starts and updated as it goes, so it
     is complete by the time the client has read ``[DONE]``.  ``first_content_t``
-    and ``last_content_t`` are taken right after writing the first / last
-    non-empty content chunk (None if no text was sent); ``text`` is the text
+    and ``last_content_t`` are taken as the first / last
+    non-empty content chunk is written (None if no text was sent); ``text`` is the text
     actually sent; ``completed`` is False for a :class:`Broken` stream or a
     client that hung up.
     """
@@ -221,7 +221,7 @@ class StreamRecord:
     chunks: int = 0
     first_content_t: float | None = None
     last_content_t: float | None = None
-    content_times: list[float] = field(default_factory=list)  # after writing each non-empty content chunk
+    content_times: list[float] = field(default_factory=list)  # as each non-empty content chunk is written
     end_t: float | None = None
     completed: bool = False
     tool_calls: int = 0
@@ -723,8 +723,9 @@ class FakeOpenAI(ThreadedServer):
                 raise _ClientGone from exc
 
         async def send_text(piece: str) -> None:
-            await send({"content": piece})
+            # Taken before the write: once written, the client may read the chunk before this thread runs again.
             now = time.perf_counter()
+            await send({"content": piece})
             record.text += piece
             record.chunks += 1
             if piece:
