@@ -52,7 +52,7 @@ Progress = Callable[[str], Awaitable[None]]
 WAITING_FOR_GOOGLE = "waiting for the user to connect Google again"
 WAITING_FOR_PDF = "waiting for the PDF libraries (Pango) to be installed"
 STOPPED = GIVEN_BACK
-POST_GRACE = 30.0  # seconds a post under way may take to finish when the process stops
+POST_GRACE = 5.0  # seconds a post under way may take to finish when the process stops (a stuck one is cut)
 HEADING = "**Your day, {date}**"
 
 
