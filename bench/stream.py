@@ -45,6 +45,7 @@ from rich.table import Table
 from sqlalchemy import make_url
 from sqlalchemy import text as sql
 
+from adapters.strangers import StrangerGate
 from core.access import AccessPolicy
 from core.chat import ChatService
 from core.commands import CommandSet
@@ -276,6 +277,7 @@ async def run_discord(concurrency: int, options: Options) -> Result:
                 api_url=fake.api_url,
                 gateway_url=fake.gateway_url,
                 guild_ready_timeout=0.1,
+                gate=StrangerGate(chat.people, clock=chat.clock),
             )
             await service.start()
             try:
@@ -350,7 +352,8 @@ async def run_slack(concurrency: int, options: Options, *, native: bool = False)
                 slack_api_url=fake.api_url,
                 slack_native_streaming=native,
             )
-            service = slack_service(settings, chat=chat, commands=CommandSet(chat, model))
+            gate = StrangerGate(chat.people, clock=chat.clock)
+            service = slack_service(settings, chat=chat, gate=gate, commands=CommandSet(chat, model))
             await service.start()
             try:
                 users = [f"U{n:04d}" for n in range(concurrency)]
