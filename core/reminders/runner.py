@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.clock import Clock, Sleep
 from core.db.database import Database
@@ -130,7 +130,9 @@ class ReminderRunner:
                     continue  # more came due meanwhile: look again at once
                 delay = MIN_SLEEP  # due but not ours to take (another process holds it): never spin
             poked = asyncio.ensure_future(self._poked.wait())
-            slept = asyncio.ensure_future(self.sleep(delay))
+            # An absolute deadline: the sleep starts on a later turn of the loop, and a clock moved
+            # meanwhile must shorten it, not push it past the due time.
+            slept = asyncio.ensure_future(self._sleep_until(self.clock() + timedelta(seconds=delay)))
             try:
                 await asyncio.wait((poked, slept), return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -138,6 +140,9 @@ class ReminderRunner:
                     waiter.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await waiter
+
+    async def _sleep_until(self, deadline: datetime) -> None:
+        await self.sleep((deadline - self.clock()).total_seconds())
 
     async def start(self) -> None:
         """Start the loop; its first pass is the catch-up after downtime."""
