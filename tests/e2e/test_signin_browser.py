@@ -20,6 +20,7 @@ async def test_confirm_a_sign_in_then_connect_google_without_a_verified_email(
     browser: object,  # noqa: F811
     site: Site,  # noqa: F811
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -29,12 +30,16 @@ async def test_confirm_a_sign_in_then_connect_google_without_a_verified_email(
     def heading() -> str:
         return str(driver.find_element(By.TAG_NAME, "h1").text)  # type: ignore[attr-defined]
 
+    def wait_for(check: object) -> None:
+        # The page may be replaced between finding the heading and reading it (a redirect lands): read again.
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(check)  # type: ignore[arg-type]
+
     def sign_in() -> tuple[str, str, str]:
         driver.get(link)  # type: ignore[attr-defined]  # → Google's (fake) consent → back to the callback
-        WebDriverWait(driver, 20).until(lambda d: heading() == "Confirm the link")
+        wait_for(lambda d: heading() == "Confirm the link")
         question = driver.find_element(By.TAG_NAME, "strong").text  # type: ignore[attr-defined]
         driver.find_element(By.CSS_SELECTOR, "button[value=link]").click()  # type: ignore[attr-defined]
-        WebDriverWait(driver, 20).until(lambda d: heading() != "Confirm the link")
+        wait_for(lambda d: heading() != "Confirm the link")
         return question, heading(), driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
 
     question, title, body = await asyncio.to_thread(sign_in)
@@ -51,9 +56,9 @@ async def test_confirm_a_sign_in_then_connect_google_without_a_verified_email(
 
     def connect_google() -> tuple[str, str]:
         driver.get(connect)  # type: ignore[attr-defined]
-        WebDriverWait(driver, 20).until(lambda d: heading() == "Connect Google")
+        wait_for(lambda d: heading() == "Connect Google")
         driver.find_element(By.CSS_SELECTOR, "button[value=go]").click()  # type: ignore[attr-defined]
-        WebDriverWait(driver, 20).until(lambda d: heading() != "Connect Google")
+        wait_for(lambda d: heading() != "Connect Google")
         return heading(), driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
 
     title, body = await asyncio.to_thread(connect_google)
