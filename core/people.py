@@ -192,8 +192,13 @@ class People:
 
     async def set_timezone(self, user_id: int, name: str) -> None:
         """Store the user's time zone (seen by every process at the next message)."""
-        await self.users.set_timezone(user_id, name)
+        await self.store_timezone(user_id, name)
         await self.changed()
+
+    async def store_timezone(self, user_id: int, name: str) -> None:
+        """Store the time zone without telling the caches: for a writer that tells them once for several
+        writes (the settings registry)."""
+        await self.users.set_timezone(user_id, name)
 
     async def profile(self, user_id: int) -> UserRecord | None:
         """The user's stored record, read fresh (not this process's cached decision)."""

@@ -39,7 +39,7 @@ def timezone_field(people: People, *, default: str) -> SettingField:
         help="Your IANA time zone, e.g. Europe/Paris",
         parse=parse,
         read=read,
-        write=people.set_timezone,
+        write=people.store_timezone,
         describe=describe,
         saved=lambda zone: f"Time zone set to {zone}.",
         placeholder=default,

@@ -35,7 +35,7 @@ def daily_time_field(profiles: Profiles, *, default_time: str) -> SettingField:
         return f"I close your day at {at:%H:%M} your time{default}. Change it with {hint('22:30')} (or off)."
 
     async def write(user_id: int, value: str) -> None:
-        await profiles.update_settings(user_id, {DAILY_TIME: value})
+        await profiles.store_settings(user_id, {DAILY_TIME: value})
 
     def saved(value: str) -> str:
         if value == OFF:
@@ -82,7 +82,7 @@ def daily_platform_field(profiles: Profiles, *, platforms: Sequence[str]) -> Set
         return f"Your daily summary comes to {_where(value)}. Change it with {hint('|'.join(configured))}."
 
     async def write(user_id: int, value: str) -> None:
-        await profiles.update_settings(user_id, {DAILY_PLATFORM: value})
+        await profiles.store_settings(user_id, {DAILY_PLATFORM: value})
 
     return SettingField(
         name="daily_platform",

@@ -23,11 +23,16 @@ class Profiles:
 
     async def set_display_name(self, user_id: int, name: str) -> None:
         """The name the assistant uses for the user (instead of their email)."""
+        await self.store_display_name(user_id, name)
+        await self.changed()
+
+    async def store_display_name(self, user_id: int, name: str) -> None:
+        """Store the name without telling the caches: for a writer that tells them once for several writes
+        (the settings registry)."""
         async with self.db.session() as session, session.begin():
             user = await session.get(User, user_id)
             if user is not None:
                 user.display_name = name
-        await self.changed()
 
     async def display_name(self, user_id: int) -> str:
         """The name the assistant uses for the user ("" for an unknown user)."""
@@ -43,8 +48,13 @@ class Profiles:
 
     async def update_settings(self, user_id: int, values: dict[str, Any]) -> None:
         """Set these keys of the settings JSON (a new dict, so the JSON column sees the change)."""
+        await self.store_settings(user_id, values)
+        await self.changed()
+
+    async def store_settings(self, user_id: int, values: dict[str, Any]) -> None:
+        """:meth:`update_settings` without telling the caches: for a writer that tells them once for several
+        writes (the settings registry)."""
         async with self.db.session() as session, session.begin():
             user = await session.get(User, user_id)
             if user is not None:
                 user.settings = {**(user.settings or {}), **values}
-        await self.changed()

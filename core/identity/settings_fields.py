@@ -41,7 +41,7 @@ def name_field(profiles: Profiles) -> SettingField:
         help="What I should call you",
         parse=parse,
         read=read,
-        write=profiles.set_display_name,
+        write=profiles.store_display_name,
         describe=describe,
         saved=lambda name: f"I'll call you {name}.",
         form_hint="What the assistant calls you",
@@ -95,7 +95,7 @@ def drive_folder_field(
         return name if isinstance(name, str) and name else None
 
     async def write(user_id: int, folder: ChosenFolder) -> None:
-        await profiles.update_settings(user_id, {DRIVE_FOLDER: folder.id, DRIVE_FOLDER_NAME: folder.name})
+        await profiles.store_settings(user_id, {DRIVE_FOLDER: folder.id, DRIVE_FOLDER_NAME: folder.name})
 
     def describe(value: Any, _asker: Asker, hint: Callable[[str], str]) -> str:
         return f"Your files go to the Drive folder “{value or default_folder}”. Change it with {hint('<name>')}."

@@ -34,7 +34,8 @@ class Asker:
 
 Parser = Callable[[str, Asker], Awaitable[Any]]  # a typed value -> the value to store, or raises Invalid
 Reader = Callable[[UserRecord], Any]  # the stored value; None while the person keeps the default
-Writer = Callable[[int, Any], Awaitable[None]]  # store a parsed value for this user id
+# Store a parsed value for this user id, without telling the caches: the registry tells them once per change.
+Writer = Callable[[int, Any], Awaitable[None]]
 Describer = Callable[[Any, Asker, Callable[[str], str]], str]  # (stored, asker, hint(example)) -> a line
 
 

@@ -100,10 +100,12 @@ class SettingsRegistry:
         """Check every typed value, then store them all (or none) and refresh every cache that depends on them.
 
         ``typed`` maps field names to what was typed; an empty value is "leave as is" (a ``required`` field
-        refuses it). ``skip_unchanged`` (the web form): a value equal to the stored one is not saved again.
+        refuses it). A value equal to the stored one is never stored again; ``skip_unchanged`` (the web form) also leaves it
+        out of the sentences said back.
         """
         errors: list[str] = []
-        parsed: list[tuple[SettingField, Any]] = []
+        parsed: list[tuple[SettingField, Any]] = []  # to store
+        confirmed: list[tuple[SettingField, Any]] = []  # to say back (stored, or already so)
         for name, text in typed.items():
             setting = self._fields.get(name)
             if setting is None:
@@ -125,9 +127,12 @@ class SettingsRegistry:
             except Invalid as refused:
                 errors.append(str(refused))
                 continue
-            if skip_unchanged and new == setting.read(asker.person):
+            if new == setting.read(asker.person):
+                if not skip_unchanged:
+                    confirmed.append((setting, new))  # said back, as asked, but nothing to store or tell
                 continue
             parsed.append((setting, new))
+            confirmed.append((setting, new))
         if errors:
             log.info("settings: user %s sent %d refused value(s)", asker.person.id, len(errors))
             return Change(errors=errors)
@@ -139,7 +144,7 @@ class SettingsRegistry:
             log.info("settings: user %s changed %s on %s", asker.person.id, ", ".join(sorted(changed)), asker.platform)
             for listener in self._listeners:
                 listener(asker.person.id, changed)
-        return Change(saved=[s.saved(new) for s, new in parsed], changed=changed)
+        return Change(saved=[s.saved(new) for s, new in confirmed], changed=changed)
 
 
 def _key(name: str) -> str:

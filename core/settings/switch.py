@@ -41,7 +41,7 @@ def switch_field(
         return when_on(hint) if value == "on" else when_off(hint)
 
     async def write(user_id: int, value: str) -> None:
-        await profiles.update_settings(user_id, {key: value})
+        await profiles.store_settings(user_id, {key: value})
 
     return SettingField(
         name=name,

@@ -15,6 +15,7 @@ from core.chat import ChatService
 from core.commands import CommandRequest, CommandSet, options_from_line
 from core.db.database import Database
 from core.db.models import User
+from core.db.people import PeopleRepository
 from core.identity.account import AccountSettings
 from core.identity.profile import Profiles
 from core.llm import OpenAIModel
@@ -221,6 +222,20 @@ async def test_a_saved_change_reaches_another_process_without_anyone_calling_peo
     assert after is not None and after.settings == {"voice": "on"} and after.timezone == "Asia/Tokyo"
     assert heard == [(before.id, frozenset({"voice"})), (before.id, frozenset({"timezone"}))]
     assert "Every answer also comes as speech." in await there.typed("slack", "")
+
+
+async def test_a_change_of_several_fields_moves_the_shared_revision_once(kit: Kit) -> None:
+    # Every other process re-reads the person at each move: one change, one move (not one per field and one more).
+    await kit.typed("slack", "")  # the person exists before counting
+    revisions = PeopleRepository(kit.db)
+    before = await revisions.revision()
+
+    reply = await kit.typed("slack", "voice on timezone Asia/Tokyo daily-time 21:00 name Ada previews on")
+
+    assert "Time zone set to Asia/Tokyo." in reply
+    assert await revisions.revision() == before + 1
+    await kit.typed("slack", "voice on")  # stored already: nothing changed, nothing to tell
+    assert await revisions.revision() == before + 1
 
 
 def test_a_field_is_declared_once(kit: Kit) -> None:
