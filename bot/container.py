@@ -157,7 +157,6 @@ class Container:
             accounts_of=people.accounts_of,
             speak=speak,
             signin=google.signin if google is not None else None,
-            connection_changed=availability.forget if availability is not None else None,
         )
         # One access gate for every platform: a stranger is refused once per window, then ignored; a finished
         # sign-in (allowed or not) gives that account a fresh decision at its next message.
@@ -212,7 +211,7 @@ class Container:
         reminders = RemindersFeature(worker=worker_name(), max_active=settings.reminders_per_user,
                                      calendar=google.calendar if google is not None else None)  # fmt: skip
         daily = DailyLog(settings, model=model, files=files, images=images, google=google,
-                         reconnect_needed=notices.reconnect_needed, follow_ups=reminders.offer_follow_ups)  # fmt: skip
+                         follow_ups=reminders.offer_follow_ups)  # fmt: skip
         previews = Previews()
         memory = Memory(model, memory_settings(settings), context.counter, default_timezone=settings.default_timezone)
         # The features, in order: their steps run, tools are offered, commands and settings listed in this order.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
-from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -91,7 +90,6 @@ def build_daily(
     drive: DriveClient | None = None,
     calendar: CalendarClient | None = None,
     tokens: GoogleTokenStore | None = None,
-    reconnect_needed: Callable[[int], None] | None = None,
     executor: Executor | None = None,
     follow_ups: OfferFollowUps | None = None,
     pdfs: PdfCache | None = None,
@@ -112,7 +110,7 @@ def build_daily(
             tokens=tokens,
             profiles=profiles,
             folder_name=settings.assistant_name,
-            reconnect_needed=reconnect_needed,
+            events=events,
         )
         if drive is not None and tokens is not None
         else None
@@ -174,18 +172,16 @@ class DailyLog:
         files: StoredFiles,
         images: SafeImages,
         google: GoogleServices | None,
-        reconnect_needed: Callable[[int], None] | None = None,
         follow_ups: OfferFollowUps | None = None,
     ) -> None:
-        """``google`` (Drive for the PDFs, Calendar for tomorrow) when configured; ``reconnect_needed`` asks a
-        person to connect Google again when it refuses their connection; ``follow_ups`` offers a posted
+        """``google`` (Drive for the PDFs, Calendar for tomorrow) when configured (a connection Google refuses
+        is published as :class:`GoogleBroken`); ``follow_ups`` offers a posted
         day's open items as reminders."""
         self.settings = settings
         self.model = model
         self.files = files
         self.images = images
         self.google = google
-        self.reconnect_needed = reconnect_needed
         self.follow_ups = follow_ups
         self.pdfs = PdfCache(settings.data_dir / "daily")  # the data export reads them too
         self.services: DailyServices | None = None
@@ -207,7 +203,6 @@ class DailyLog:
             drive=google.drive if google is not None else None,
             calendar=google.calendar if google is not None else None,
             tokens=google.tokens if google is not None else None,
-            reconnect_needed=self.reconnect_needed,
             follow_ups=self.follow_ups,
             pdfs=self.pdfs,
             events=context.events,

@@ -14,7 +14,7 @@ from bot.web_checks import web_problems
 from bot.webapp import WebApp
 from core.clock import Clock, system_clock
 from core.db.database import Database
-from core.events import EventBus, SignInFinished
+from core.events import EventBus, GoogleBroken, SignInFinished
 from core.features import FeatureContext, FeatureParts, Subscription
 from core.google.api import GoogleApi
 from core.google.availability import GoogleAvailability
@@ -209,7 +209,14 @@ class IdentityAndGoogle:
         commands = identity_commands(handlers)
         if google is None or availability is None:
             return FeatureParts(commands=commands, settings=settings, subscriptions=subscriptions)
-        google_tools = calendar_tools(google.calendar, availability, notices.reconnect_needed)
+        google_tools = calendar_tools(google.calendar, availability, context.events)
+        subscriptions += [
+            # A connection changed (a sign-in, Google connected here, or refused while working): look it up
+            # again at the person's next turn; a refused one also gets them a link to connect again.
+            Subscription(SignInFinished, lambda event: _forget(availability, event.result.user_id)),
+            Subscription(GoogleBroken, lambda event: availability.forget(event.user_id)),
+            Subscription(GoogleBroken, lambda event: notices.reconnect_needed(event.user_id)),
+        ]
         pending = PendingActions(context.db, clock=context.clock)  # changes asked for in shared threads wait for a yes
         return FeatureParts(
             before_model=[availability, ConfirmationStep(pending, ToolRegistry.of(google_tools), clock=context.clock)],
@@ -218,3 +225,8 @@ class IdentityAndGoogle:
             settings=settings,
             subscriptions=subscriptions,
         )
+
+
+def _forget(availability: GoogleAvailability, user_id: int | None) -> None:
+    if user_id is not None:
+        availability.forget(user_id)

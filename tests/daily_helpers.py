@@ -24,6 +24,7 @@ from core.daily.summary import DaySummaryWriter
 from core.db.database import Database
 from core.db.models import Conversation, Identity, Message, User
 from core.db.people import PeopleRepository
+from core.events import EventBus, GoogleBroken
 from core.export import render_day_pdf
 from core.google.drive import DriveClient
 from core.google.oauth import CONNECT_SCOPES, new_code_verifier
@@ -243,11 +244,13 @@ def daily_process(
         outbox.register(messenger)
     reader = DayReader(db, default_timezone="UTC")
     repo = DailyLogRepository(db, worker=worker, lease=lease)
-    reconnects: list[int] = []
+    reconnects: list[int] = []  # who was heard to need a new Google connection
+    events = EventBus()
+    events.subscribe(GoogleBroken, lambda event: reconnects.append(event.user_id))
     uploader = None
     if kit is not None:
         uploader = DayUploader(drive=DriveClient(kit.api), tokens=kit.store, profiles=Profiles(db),
-                               folder_name=ASSISTANT, reconnect_needed=reconnects.append)  # fmt: skip
+                               folder_name=ASSISTANT, events=events)  # fmt: skip
     job = DailyJob(
         repo=repo, reader=reader, files=StoredFiles(db, clock=clock), writer=DaySummaryWriter(model),
         render=render_day_pdf, pdfs=PdfCache(pdf_dir), speak=Speak(db, outbox, clock=clock), uploader=uploader,

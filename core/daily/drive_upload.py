@@ -9,12 +9,11 @@ instead of making a second one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from googleapiclient.discovery import Resource
 
 from core.daily.day import DayPerson
 from core.daily.prefs import DRIVE_FOLDER, DRIVE_FOLDER_NAME
+from core.events import EventBus, GoogleBroken
 from core.google.api import GoogleApiError
 from core.google.credentials import GoogleNotConnected, GoogleReconnectNeeded
 from core.google.drive import DriveClient, DriveFile
@@ -40,13 +39,14 @@ class DayUploader:
         tokens: GoogleTokenStore,
         profiles: Profiles,
         folder_name: str,
-        reconnect_needed: Callable[[int], None] | None = None,
+        events: EventBus | None = None,
     ) -> None:
+        """``events`` hears of a connection Google refused (:class:`GoogleBroken`)."""
         self.drive = drive
         self.tokens = tokens
         self.profiles = profiles
         self.folder_name = folder_name
-        self.reconnect_needed = reconnect_needed
+        self.events = events
 
     async def still_refused(self, user_id: int) -> bool:
         """Whether the user's stored connection is still the refused one (no Google call)."""
@@ -62,8 +62,7 @@ class DayUploader:
             except GoogleNotConnected:
                 return None
             except GoogleReconnectNeeded:
-                if self.reconnect_needed is not None:
-                    self.reconnect_needed(person.id)
+                await self._broken(person.id)
                 raise UploadWaiting from None
             except GoogleApiError as exc:
                 if not _is_gone(exc):
@@ -96,9 +95,12 @@ class DayUploader:
         except GoogleNotConnected:
             return None
         except GoogleReconnectNeeded:
-            if self.reconnect_needed is not None:
-                self.reconnect_needed(person.id)
+            await self._broken(person.id)
             raise UploadWaiting from None
+
+    async def _broken(self, user_id: int) -> None:
+        if self.events is not None:
+            await self.events.publish(GoogleBroken(user_id))
 
 
 def _is_gone(exc: GoogleApiError) -> bool:

@@ -47,6 +47,14 @@ class GoogleConnected(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class GoogleBroken(Event):
+    """Google refused a person's stored connection (revoked or expired) while working for them: they must
+    connect again. Published by what met the refusal (a Calendar tool, the day's upload)."""
+
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class PersonForgotten(Event):
     """Everything stored about a person was deleted (/forget-me): drop what you cache about them."""
 

@@ -10,11 +10,11 @@ and the user gets a DM with a link to connect again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from core.db.repositories import UserRecord
+from core.events import EventBus, GoogleBroken
 from core.google.api import GoogleApiError
 from core.google.availability import GoogleAvailability
 from core.google.calendar import CalendarClient, CalendarEvent
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 CREATED_BY = "captainslog"  # the extendedProperties.private mark of events the assistant created
 _TIME = "Local date and time in the user's time zone, ISO 8601, e.g. '2026-03-14T15:30'."
 _DAY = "A date 'YYYY-MM-DD' or a local date and time (ISO 8601) in the user's time zone."
-ReconnectNotice = Callable[[int], None]
 
 
 def parse_range(arguments: dict[str, Any], context: ToolContext) -> tuple[datetime, datetime]:
@@ -66,16 +65,17 @@ def describe(event: CalendarEvent) -> str:
 
 
 class CalendarTool(ToolBase):
-    """What the Calendar tools share: the client, the availability cache and the reconnect notice."""
+    """What the Calendar tools share: the client, the availability cache and the bus that hears of a refused
+    connection (:class:`GoogleBroken`: the identity feature asks the person to connect again)."""
 
     private = True  # the speaker's Calendar: not offered in places other people read
 
     def __init__(
-        self, calendar: CalendarClient, availability: GoogleAvailability, reconnect: ReconnectNotice | None = None
+        self, calendar: CalendarClient, availability: GoogleAvailability, events: EventBus | None = None
     ) -> None:
         self.calendar = calendar
         self.availability = availability
-        self.reconnect = reconnect
+        self.events = events
 
     def available_for(self, user: UserRecord) -> bool:
         return self.availability.connected(user.id)
@@ -85,8 +85,8 @@ class CalendarTool(ToolBase):
             return await self.act(arguments, context)
         except GoogleReconnectNeeded:
             self.availability.forget(context.user_id)
-            if self.reconnect is not None:
-                self.reconnect(context.user_id)
+            if self.events is not None:
+                await self.events.publish(GoogleBroken(context.user_id))
             return ToolResult(
                 "Error: Google refused the user's stored connection (revoked or expired). Nothing was done. "
                 "The user has been sent a link in a DM to connect Google again; tell them so.",
@@ -268,10 +268,10 @@ class CancelEvent(CalendarTool):
 
 
 def calendar_tools(
-    calendar: CalendarClient, availability: GoogleAvailability, reconnect: ReconnectNotice | None = None
+    calendar: CalendarClient, availability: GoogleAvailability, events: EventBus | None = None
 ) -> list[ToolBase]:
-    """Every Calendar tool, sharing one client, availability cache and reconnect notice."""
+    """Every Calendar tool, sharing one client, availability cache and bus (a refused connection is published
+    there as :class:`GoogleBroken`)."""
     return [
-        cls(calendar, availability, reconnect)
-        for cls in (ListEvents, FindFreeTime, CreateEvent, MoveEvent, CancelEvent)
+        cls(calendar, availability, events) for cls in (ListEvents, FindFreeTime, CreateEvent, MoveEvent, CancelEvent)
     ]

@@ -53,7 +53,6 @@ class IdentityNotices:
         accounts_of: AccountsOf,
         speak: Speak | None = None,
         signin: SignIn | None = None,
-        connection_changed: Callable[[int], None] | None = None,
         reconnect_every: float = 600.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -62,7 +61,6 @@ class IdentityNotices:
         self.accounts_of = accounts_of
         self.speak = speak
         self.signin = signin
-        self.connection_changed = connection_changed
         self.reconnect_every = reconnect_every
         self.monotonic = monotonic
         self._reconnect_sent: dict[int, float] = {}
@@ -84,8 +82,6 @@ class IdentityNotices:
             text += AFTER_CONNECT
             if result.user_id is not None:
                 self._reconnect_sent.pop(result.user_id, None)
-        if result.user_id is not None and self.connection_changed is not None:
-            self.connection_changed(result.user_id)
         identity = result.identity
         self.tasks.spawn(f"signin-dm:{identity.key}", lambda: self.outbox.send_to_account(identity, text))
 
@@ -102,8 +98,6 @@ class IdentityNotices:
 
     def reconnect_needed(self, user_id: int) -> None:
         """Google refused the user's connection: DM them a link to connect again (in the background)."""
-        if self.connection_changed is not None:
-            self.connection_changed(user_id)
         if self.signin is None:
             return
         now = self.monotonic()

@@ -11,6 +11,7 @@ import pytest
 from core.chat.steps import TurnFacts
 from core.db.database import Database
 from core.db.repositories import UserRecord
+from core.events import EventBus, GoogleBroken
 from core.google.availability import RECONNECT_NOTE, GoogleAvailability
 from core.google.calendar import CalendarClient
 from core.google.connection import GoogleConnections
@@ -50,10 +51,10 @@ async def setup(database: Database, google_fake: FakeGoogle) -> Setup:
     kit, user_id = await _connected(database, google_fake)
     availability = GoogleAvailability(GoogleConnections(kit.store, kit.oauth))
     user = UserRecord(user_id, "Ada", "Europe/Paris", {}, "ada@example.org")
-    holder: list[Setup] = []
-    tools = calendar_tools(CalendarClient(kit.api), availability, lambda uid: holder[0].reconnects.append(uid))
+    events = EventBus()
+    tools = calendar_tools(CalendarClient(kit.api), availability, events)
     made = Setup(ToolRegistry.of(tools), availability, user)
-    holder.append(made)
+    events.subscribe(GoogleBroken, lambda event: made.reconnects.append(event.user_id))
     return made
 
 
