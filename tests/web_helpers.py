@@ -14,10 +14,13 @@ from fastapi import FastAPI
 from bot.settings_page import SettingsPage
 from bot.web import create_app
 from bot.webapp import WebApp
+from bot.webapp.deps import Connections
 from core.access import AccessPolicy
 from core.chat import ChatService
 from core.clock import ManualClock
 from core.db.database import Database
+from core.google.connection import GoogleConnections
+from core.google.drive import DriveClient
 from core.google.tokens import TokenCipher
 from core.identity.access_tokens import AccessTokens
 from core.identity.account import AccountSettings
@@ -121,6 +124,15 @@ def add_vision(kit: WebKit, base_url: str) -> OpenAIModel:
         messages=MessageRepository(kit.db), counter=kit.chat.counter,
     )  # fmt: skip
     return vision_model
+
+
+def add_connections(kit: WebKit, google: GoogleKit, signin: SignIn) -> None:
+    """The Accounts page's services (accounts, Google, Drive) on the kit's app, as the container wires them."""
+    connections = Connections(
+        people=kit.chat.people, linker=AccountLinker(kit.db), profiles=Profiles(kit.db), signin=signin,
+        google=GoogleConnections(google.store, google.oauth), drive=DriveClient(google.api),
+    )  # fmt: skip
+    kit.app.state.webapp = replace(kit.app.state.webapp, connections=connections)
 
 
 def add_google_signin(kit: WebKit, signin: SignIn) -> None:

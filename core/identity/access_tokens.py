@@ -46,10 +46,15 @@ class AccessTokens:
 
     async def create(self, user_id: int, identity: PlatformIdentity, name: str) -> str:
         """A new token (returned once, never stored in clear). ``name`` is trimmed; empty becomes "token"."""
+        return (await self.issue(user_id, identity, name))[1]
+
+    async def issue(self, user_id: int, identity: PlatformIdentity, name: str) -> tuple[TokenInfo, str]:
+        """A new token as listed, and the token itself (returned once, never stored in clear)."""
         raw = PREFIX + secrets.token_urlsafe(32)
         label = " ".join(name.split())[:MAX_NAME] or "token"
+        now = self.clock()
         async with self.db.engine.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 insert(AccessToken).values(
                     token_hash=token_hash(raw),
                     user_id=user_id,
@@ -57,11 +62,11 @@ class AccessTokens:
                     platform=identity.platform,
                     workspace=identity.workspace,
                     platform_user_id=identity.user_id,
-                    created_at=self.clock(),
+                    created_at=now,
                 )
             )
         log.info("web app: user %s made an access token", user_id)
-        return raw
+        return TokenInfo(result.inserted_primary_key[0], label, now, None), raw
 
     async def list(self, user_id: int) -> list[TokenInfo]:
         """The person's tokens that still work, newest first."""

@@ -3,16 +3,12 @@ through the real OAuth flow against the Google fake, and the Drive folder picked
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import httpx
 import pytest
 
-from bot.webapp.deps import Connections
 from core.clock import ManualClock
 from core.daily.prefs import DRIVE_FOLDER, DRIVE_FOLDER_NAME
 from core.db.database import Database
-from core.google.connection import GoogleConnections
 from core.google.drive import DriveClient
 from core.identity.linking import AccountLinker
 from core.identity.profile import Profiles
@@ -22,7 +18,7 @@ from tests.conftest import TEST_NOW, make_chat_service
 from tests.fakes.google_server import FakeGoogle
 from tests.google_helpers import GoogleKit, _google_server, google_fake  # noqa: F401
 from tests.signin_site import rows
-from tests.web_helpers import ADA, BOB, WebKit, csrf_of, google_signin, sign_in_client
+from tests.web_helpers import ADA, BOB, WebKit, add_connections, csrf_of, google_signin, sign_in_client
 
 ORIGIN = "https://testserver"
 DISCORD = PlatformIdentity("discord", "", "111", "ada#1")
@@ -33,12 +29,7 @@ async def kit(database: Database, model: OpenAIModel, google_fake: FakeGoogle) -
     clock = ManualClock(TEST_NOW)
     kit = WebKit(database, make_chat_service(database, model, clock=clock), model, clock, public_url=ORIGIN)
     google = GoogleKit(database, google_fake, redirect_uri=ORIGIN + "/oauth/google/callback")
-    signin = google_signin(kit, google, ["ada@example.org"])
-    connections = Connections(
-        people=kit.chat.people, linker=AccountLinker(database), profiles=Profiles(database), signin=signin,
-        google=GoogleConnections(google.store, google.oauth), drive=DriveClient(google.api),
-    )  # fmt: skip
-    kit.app.state.webapp = replace(kit.app.state.webapp, connections=connections)
+    add_connections(kit, google, google_signin(kit, google, ["ada@example.org"]))
     return kit, google
 
 
