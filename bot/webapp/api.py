@@ -39,6 +39,7 @@ class ChatAnswer(BaseModel):
     answer_message_id: int | None
     text: str
     error: str | None = None
+    recalled_memories: list[dict[str, Any]] = Field(default=[], description="The memories that shaped the answer")
 
 
 @router.get("/conversations", summary="Your conversations on every platform, most recent first")
@@ -192,7 +193,10 @@ async def chat(body: ChatRequest, web: WebApp = Depends(webapp), person: WebUser
     async with aclosing(web.chat.turn(incoming)) as events:
         async for event in events:
             if isinstance(event, TurnDone):
-                return ChatAnswer(answer_message_id=event.answer_message_id, text=event.text)
+                found = await web.memory.shaped.of_answer(person.id, event.answer_message_id) if web.memory else []
+                return ChatAnswer(
+                    answer_message_id=event.answer_message_id, text=event.text, recalled_memories=recalled_json(found)
+                )
             if isinstance(event, (TurnError, Refused)):
                 answer_id = event.answer_message_id if isinstance(event, TurnError) else None
                 return ChatAnswer(answer_message_id=answer_id, text="", error=event.message)

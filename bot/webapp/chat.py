@@ -3,7 +3,8 @@
 Client → server: ``{"type": "send", "text": …, "images": [{"name", "type", "data" (base64)}]}``,
 ``{"type": "stop"}``. Images go to the vision agent like a photo sent on Discord.
 Server → client: ``started``, ``delta`` (text), ``status`` (a line such as "Searching the web…"),
-``done`` (the final text as sanitized HTML), ``error`` (a message for the person), ``stopped``,
+``done`` (the final text as sanitized HTML, and ``recalled``: the memories that shaped it, as listed
+under it after a reload), ``error`` (a message for the person), ``stopped``,
 and ``resume`` (the text so far) when the socket opens while an answer is being written
 (bot/webapp/live.py): a reload or a dropped connection picks the answer up where it was.
 """
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.webapp.deps import COOKIE, WebApp, page_person, render, web_place, webapp
 from bot.webapp.live import LiveAnswer
@@ -134,7 +136,11 @@ async def answer(
                 elif isinstance(event, StatusUpdate):
                     await live.emit({"type": "status", "text": event.text})
                 elif isinstance(event, TurnDone):
-                    await live.emit({"type": "done", "id": event.answer_message_id, "html": str(to_html(event.text))})
+                    html, recalled = (
+                        str(to_html(event.text)),
+                        await recalled_views(web, person, event.answer_message_id),
+                    )
+                    await live.emit({"type": "done", "id": event.answer_message_id, "html": html, "recalled": recalled})
                 elif isinstance(event, (TurnError, Refused)):
                     await live.emit({"type": "error", "message": event.message})
     except asyncio.CancelledError:
@@ -143,6 +149,16 @@ async def answer(
     except Exception:
         log.exception("web chat turn failed for user %s", person.id)
         await live.emit({"type": "error", "message": "Something went wrong on our side; the answer stopped."})
+
+
+async def recalled_views(web: WebApp, person: WebUser, answer_id: int) -> list[dict[str, Any]]:
+    """The memories that shaped a finished answer, as the page lists them under it (the ``done`` frame's)."""
+    try:
+        found = await web.memory.shaped.of_answer(person.id, answer_id) if web.memory is not None else []
+    except SQLAlchemyError:  # the answer is complete and stored: its list is a help, never a reason to fail it
+        log.warning("web chat: the memories behind answer %s could not be read", answer_id, exc_info=True)
+        return []
+    return shaped_views({answer_id: found}, await zone_of(person, web))[answer_id] if found else []
 
 
 def _same_origin(ws: WebSocket) -> bool:

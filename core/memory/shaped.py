@@ -3,7 +3,8 @@
 Recall (core/memory/recall.py) notes the memories that fit its budget for the answer
 being written; :class:`RecordRecalledStep` stores them once the answer is stored (off
 the path to the first word), and :func:`memories_behind` reads them back for the web
-app and the API.  Only ids are stored: a memory the person forgets leaves every
+app and the API (:class:`ShapedAnswers` also reads the notes of an answer that just finished, so the
+chat can list them under it at once).  Only ids are stored: a memory the person forgets leaves every
 answer's list with it, and a memory replaced by a newer fact is still shown, marked.
 """
 
@@ -103,3 +104,27 @@ async def memories_behind(db: Database, user_id: int, answer_ids: list[int]) -> 
                 RecalledMemory(row.id, row.text, row.created_at, row.superseded_by is None)
             )
     return found
+
+
+class ShapedAnswers:
+    """Which memories shaped an answer, for the web app: recorded ones, and the notes not recorded yet."""
+
+    def __init__(self, db: Database, recalled: RecalledForAnswers) -> None:
+        self.db = db
+        self.recalled = recalled
+
+    async def of_answer(self, user_id: int, answer_id: int) -> list[RecalledMemory]:
+        """The memories of ``user_id`` that shaped this answer, in recall's order, whether recorded yet or not
+        (when an answer finishes, its record is still being written)."""
+        noted = self.recalled.waiting(answer_id)
+        if not noted:
+            return (await memories_behind(self.db, user_id, [answer_id])).get(answer_id, [])
+        query = select(Memory.id, Memory.text, Memory.created_at, Memory.superseded_by).where(
+            Memory.id.in_(noted), Memory.user_id == user_id
+        )
+        async with self.db.engine.connect() as conn:
+            found = {
+                r.id: RecalledMemory(r.id, r.text, r.created_at, r.superseded_by is None)
+                for r in await conn.execute(query)
+            }
+        return [found[memory_id] for memory_id in noted if memory_id in found]

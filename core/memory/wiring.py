@@ -10,7 +10,7 @@ from core.llm import OpenAIModel
 from core.memory.commands import MemoryCommands
 from core.memory.embedder import Embedder
 from core.memory.search import MemorySearch, SearchOptions
-from core.memory.shaped import RecalledForAnswers, RecordRecalledStep
+from core.memory.shaped import RecalledForAnswers, RecordRecalledStep, ShapedAnswers
 from core.memory.slash import MemorySlashCommands, memory_commands
 from core.memory.steps import ExtractMemoriesStep, IndexMessagesStep, RecallStep, ReindexOnChange
 from core.memory.store import MemoryStore
@@ -49,6 +49,7 @@ class LongTermMemory:
     search: MemorySearch
     commands: MemoryCommands
     sweep: MemorySweep  # catches up after a model outage, every minute of the chat's clock
+    shaped: ShapedAnswers  # which memories shaped an answer (listed under it in the web app)
 
 
 class Memory:
@@ -94,7 +95,9 @@ class Memory:
         if settings.extraction:
             extractor = ExtractMemoriesStep(store, search, model, model_name=settings.extraction_model, backlog=backlog)
         sweep = MemorySweep(store, backlog, extractor.extract if extractor else None, sleep=context.sleep)
-        self.services = LongTermMemory(store, search, MemoryCommands(context.db, store, search), sweep)
+        self.services = LongTermMemory(
+            store, search, MemoryCommands(context.db, store, search), sweep, ShapedAnswers(context.db, recalled)
+        )
         slash = MemorySlashCommands(
             context.chat, self.services.commands, default_timezone=self.default_timezone, events=context.events
         )

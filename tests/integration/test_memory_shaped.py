@@ -31,10 +31,12 @@ async def kit(database: Database, model: OpenAIModel, openai_fake: FakeOpenAI) -
     return WebKit(database, make_chat_service(database, model, clock=clock), model, clock, public_url="https://x.org")
 
 
-async def ask(kit: WebKit, client, csrf: str, text: str) -> None:  # noqa: ANN001
+async def ask(kit: WebKit, client, csrf: str, text: str) -> list[str]:  # noqa: ANN001
+    """Ask through the chat API; the texts of the memories it says shaped the answer."""
     answer = await client.post("/api/v1/chat", json={"text": text}, headers={"x-csrf-token": csrf})
     assert answer.status_code == 200 and answer.json()["error"] is None, answer.text
     await kit.chat.tasks.wait_idle()
+    return [m["text"] for m in answer.json()["recalled_memories"]]
 
 
 async def test_the_memories_recall_put_into_an_answer_show_under_it_on_the_pages_and_in_the_api(
@@ -48,8 +50,8 @@ async def test_the_memories_recall_put_into_an_answer_show_under_it_on_the_pages
                 await client.post("/api/v1/memories", json={"text": fact}, headers={"x-csrf-token": csrf})
             ).is_success
         await kit.chat.tasks.wait_idle()
-        await ask(kit, client, csrf, "Where is my boat moored?")
-        await ask(kit, client, csrf, "How many moons does Neptune have?")
+        assert await ask(kit, client, csrf, "Where is my boat moored?") == [BOAT]  # as it answers
+        assert await ask(kit, client, csrf, "How many moons does Neptune have?") == []
         answers = [m for m in (await client.get("/api/v1/messages")).json()["messages"] if m["role"] == "assistant"]
         about_neptune, about_boat = answers
         boat_api = (await client.get(f"/api/v1/messages/{about_boat['id']}")).json()

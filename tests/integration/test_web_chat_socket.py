@@ -22,8 +22,8 @@ from core.clock import ManualClock
 from core.db.database import Database
 from core.llm import OpenAIModel
 from tests.conftest import TEST_NOW, make_chat_service
-from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
-from tests.web_helpers import ADA, WebKit, csrf_of
+from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls, topic_embedding
+from tests.web_helpers import ADA, BOB, WebKit, csrf_of
 
 
 @pytest.fixture
@@ -84,6 +84,35 @@ async def test_an_answer_streams_in_several_frames_with_status_lines(
     assert "<strong>42</strong>" in frames[-1]["html"]
     history = await kit.chat.history(web_place(await kit.user_id(ADA)))
     assert [m.role for m in history][-1] == "assistant"
+
+
+async def test_the_done_frame_lists_the_memories_that_shaped_the_answer(
+    served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    kit, server = served
+    openai_fake.embedder = topic_embedding
+    ada = await kit.user_id(ADA)
+    await kit.memory.store.remember(ada, "Ada keeps her boat moored in Brest harbour")
+    await kit.memory.store.remember(ada, "Ada's favourite tea is lapsang souchong")
+    kit.clock.advance(days=1)
+    await kit.memory.store.remember(ada, "Ada's boat is now moored in Lorient harbour")  # the newer fact, noted later
+    await kit.memory.store.remember(await kit.user_id(BOB), "Bob keeps his boat moored in Brest harbour")
+    openai_fake.queue(Reply("In Lorient, by the harbour."), Reply("Eight."))
+    cookie = await _cookie(kit, server)
+    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+        await ws.send_json({"type": "send", "text": "Where is my boat moored?"})
+        boat = (await _frames_until(ws, "done", "error"))[-1]
+        await ws.send_json({"type": "send", "text": "How many moons does Neptune have?"})
+        neptune = (await _frames_until(ws, "done", "error"))[-1]
+    await kit.chat.tasks.wait_idle()
+    stored = await kit.memory.shaped.of_answer(ada, boat["id"])
+    assert boat["type"] == "done" and {m["text"] for m in boat["recalled"]} == {
+        "Ada keeps her boat moored in Brest harbour",
+        "Ada's boat is now moored in Lorient harbour",
+    }  # Ada's own, never Bob's, nor the tea
+    assert {m["when"] for m in boat["recalled"]} == {"2026-11-24", "2026-11-25"}
+    assert [m["text"] for m in boat["recalled"]] == [m.text for m in stored]  # what a reload shows, in its order
+    assert neptune["type"] == "done" and neptune["recalled"] == []
 
 
 async def test_stop_ends_the_answer_and_keeps_what_was_said(

@@ -24,6 +24,25 @@ function item(role, text) {
   return { item: li, body };
 }
 
+function shaped(memories) {
+  // Under an answer, the memories recall put into its context: as the page's _shaped.html lists them after a reload.
+  const details = document.createElement("details");
+  details.className = "shaped";
+  const summary = document.createElement("summary");
+  summary.textContent = `Memories that shaped this answer (${memories.length})`;
+  const list = document.createElement("ul");
+  for (const m of memories) {
+    const li = document.createElement("li");
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    meta.textContent = `(noted ${m.when}${m.current ? "" : "; since replaced by a newer fact"})`;
+    li.append(`${m.text} `, meta);
+    list.append(li);
+  }
+  details.append(summary, list);
+  return details;
+}
+
 function busy(on) {
   send.disabled = on;
   stop.hidden = !on;
@@ -67,6 +86,7 @@ function connect() {
       current.body.innerHTML = frame.html; // sanitized on the server (Python-Markdown + nh3)
       current.body.classList.remove("plain");
       current.item.classList.add("complete");
+      if (frame.recalled && frame.recalled.length) current.item.append(shaped(frame.recalled));
       finish(`Answer: ${current.body.textContent}`);
     } else if (frame.type === "error") {
       const note = item("error", frame.message);
