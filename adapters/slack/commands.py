@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from adapters.budgeted_call import SENT_ONCE, BudgetedCalls
 from adapters.rate_window import Priority
 from adapters.slack.conversations import SurfaceFactory
 from adapters.slack.identity import SlackIdentities
@@ -76,17 +77,16 @@ class SlashCommands:
             return
         if reply.files:
             surface = self.surfaces(team_id, channel)
+            calls = BudgetedCalls(surface.budget)  # a refusal with a rate limit is waited out and tried again
             for index, file in enumerate(reply.files):
-                windows = surface.windows("upload")
+                comment = text if index == 0 and text else None
                 try:
-                    await surface.budget.acquire(windows, Priority.FIRST)
-                    await surface.client.files_upload_v2(
-                        channel=channel,
-                        file=file.data,
-                        filename=file.filename,
-                        title=(file.description or file.filename)[:250],
-                        alt_txt=file.description[:1000] or None,
-                        initial_comment=text if index == 0 and text else None,
+                    await calls.call(
+                        surface.windows("upload"),
+                        Priority.FIRST,
+                        lambda f=file, c=comment: surface.upload(f, comment=c),  # type: ignore[misc]
+                        what=f"sharing {file.filename}",
+                        policy=SENT_ONCE,  # an upload the network lost may have landed: never shared twice
                     )
                 except Exception as exc:  # noqa: BLE001 - the caller hears about it either way
                     log.warning("could not share %s in %s: %s", file.filename, channel, exc)

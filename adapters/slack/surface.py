@@ -287,8 +287,9 @@ class SlackSurface:
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise delivery_error(exc) from exc
 
-    async def upload(self, file: OutgoingFile) -> None:
-        """Share a file here with the external upload flow (files.getUploadURLExternal + completeUploadExternal)."""
+    async def upload(self, file: OutgoingFile, *, comment: str | None = None) -> None:
+        """Share a file here with the external upload flow (files.getUploadURLExternal + completeUploadExternal),
+        with ``comment`` as its message when given."""
         title = (file.description or file.filename)[:250]
         try:
             await self.client.files_upload_v2(
@@ -298,6 +299,7 @@ class SlackSurface:
                 filename=file.filename,
                 title=title,
                 alt_txt=file.description[:1000] or None,
+                initial_comment=comment,
             )
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise delivery_error(exc) from exc

@@ -171,9 +171,10 @@ async def test_streamed_dm_posts_the_first_text_and_edits_it_up_to_the_exact_ans
     expected = "Here is *the plan*: " + words(110) + "."
     assert texts == [expected]
     [post] = [e for e in slack.calls("chat.postMessage") if e.channel == channel]
-    # The model starts within a second: its first text is the message itself (chat.update,
-    # counted for the whole workspace, is kept for the updates; no placeholder to edit).
-    assert (post.text or "").startswith("Here") and (post.text or "").endswith(MARKER)
+    # The model starts within a second: its first text is the message itself (chat.update, counted for the
+    # whole workspace, is kept for the updates). Under a loaded test run the first word may come later than
+    # that and a placeholder goes first: tests/unit/test_render.py pins both cases on a manual clock.
+    assert (post.text or "").startswith("Here") and (post.text or "").endswith(MARKER) or post.text == MARKER.strip()
     updates = [e.text or "" for e in slack.calls("chat.update") if e.channel == channel]
     assert len(updates) >= 2, updates  # routine updates, the final text
     assert all(u.endswith(MARKER) for u in updates[:-1]) and updates[-1] == expected

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import pytest
+
 from adapters.budget import RateBudget
 from adapters.delivery import close_interrupted
 from adapters.rate_window import Priority, SlidingWindow
@@ -35,8 +37,10 @@ T = TypeVar("T")
 class Channel:
     """A platform channel kept in memory, with the same Surface contract as Discord and Slack."""
 
-    def __init__(self, max_chars: int = 2000, *, edits_per_window: int = 5, window: float = 0.5) -> None:
-        self.limits = SurfaceLimits(max_chars=max_chars)
+    def __init__(
+        self, max_chars: int = 2000, *, edits_per_window: int = 5, window: float = 0.5, first_text_wait: float = 0.0
+    ) -> None:
+        self.limits = SurfaceLimits(max_chars=max_chars, first_text_wait=first_text_wait)
         self.clock = ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
         self.budget = RateBudget(self.clock.pace())
         self.edit_window = SlidingWindow("edit", edits_per_window, window)
@@ -323,6 +327,21 @@ async def test_a_crowded_budget_posts_the_first_text_as_the_message_itself() -> 
 
     posts = [h[2] for h in channel.history if h[0] == "post"]
     assert posts[0].startswith("Quick"), "no placeholder: the first text is the first call"
+    assert channel.visible == ["Quick answer. "]
+
+
+@pytest.mark.parametrize(("first_word_after", "first_post"), [(0.2, "Quick"), (1.5, "▌")])
+async def test_where_edits_are_scarce_a_first_word_within_the_wait_is_posted_as_the_message_itself(
+    first_word_after: float, first_post: str
+) -> None:
+    # Slack waits up to a second (chat.update counts for the whole workspace): a placeholder and its first
+    # edit cost two calls where the first text costs one; a model slower than that gets the placeholder.
+    channel = Channel(first_text_wait=1.0)
+
+    await channel.render(channel.stream(first_word_after, *words("Quick answer."), TurnDone(1, "x")))
+
+    posts = [h[2] for h in channel.history if h[0] == "post"]
+    assert posts[0].startswith(first_post)
     assert channel.visible == ["Quick answer. "]
 
 
