@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 
 from bench.stream import Options, bench_database, build_chat, poll
-from core.commands import CommandSet
+from bench.wiring import discord_service
 from core.db.models import Conversation, Message
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
@@ -72,15 +72,8 @@ async def measure(size: int, turns: int, database: str) -> tuple[int, float, lis
         async with bench_database(options, Path(tmp)) as db:
 
             async def start() -> tuple[DiscordService, object]:
-                chat, model = await build_chat(openai_fake, db, ("discord:*",), options)
-                service = DiscordService(
-                    token=fake.bot_token,
-                    chat=chat,
-                    commands=CommandSet(chat, model),
-                    api_url=fake.api_url,
-                    gateway_url=fake.gateway_url,
-                    guild_ready_timeout=0.1,
-                )
+                core, model = await build_chat(openai_fake, db, ("discord:*",), options)
+                service = discord_service(core, fake)
                 await service.start()
                 return service, model
 

@@ -28,18 +28,17 @@ from pathlib import Path
 from aiohttp import web
 
 from bench.turn_overhead import InstantModel
-from core.access import AccessPolicy
-from core.chat import ChatService
+from bench.wiring import BenchCore, build_core
 from core.clock import system_clock
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.llm import ModelNames, OpenAIModel
-from core.memory.wiring import MemorySettings
+from core.memory.wiring import Memory, MemorySettings
+from core.summaries import Summaries
 from core.tokens import TokenCounter
 from core.tools.registry import ToolRegistry
 from core.types import ConversationRef, IncomingMessage, PlatformIdentity, TextDelta
 from tests.fakes.openai_server import FakeOpenAI, topic_embedding
-from tests.feature_helpers import add_memory, add_summaries
 
 SAM = PlatformIdentity("bench", "w", "sam", display_name="Sam")
 TOPICS = "sister Lisbon cello vegetarian dentist Kyoto marathon tomatoes jazz kayak".split()
@@ -58,15 +57,15 @@ class SlowEmbeddings(FakeOpenAI):
         return await super()._embeddings(request)
 
 
-async def first_text_after(chat: ChatService, text: str, place: ConversationRef) -> float:
-    incoming = IncomingMessage(conversation=place, author=SAM, text=text, received_at=chat.clock())
+async def first_text_after(core: BenchCore, text: str, place: ConversationRef) -> float:
+    incoming = IncomingMessage(conversation=place, author=SAM, text=text, received_at=core.clock())
     started = time.perf_counter()
     first = None
-    async with aclosing(chat.turn(incoming)) as events:
+    async with aclosing(core.chat.turn(incoming)) as events:
         async for event in events:
             if first is None and isinstance(event, TextDelta):
                 first = time.perf_counter() - started
-    await chat.tasks.wait_idle()
+    await core.tasks.wait_idle()
     assert first is not None
     return first
 
@@ -78,32 +77,29 @@ async def run(
         db = Database(f"sqlite+aiosqlite:///{Path(folder) / 'turn.db'}")
         await db.migrate()
         embeddings = OpenAIModel(api_key="sk-test", base_url=fake.base_url, models=ModelNames(), max_retries=0)
-        chat = ChatService(
-            db=db,
-            model=InstantModel(),
-            context=ContextBuilder(TokenCounter("gpt-4o-mini"), token_budget=16_000),
-            tools=ToolRegistry.of([]),
-            access=AccessPolicy(("bench:*",)),
-            clock=system_clock,
-        )
+        model = InstantModel()
+        context = ContextBuilder(TokenCounter("gpt-4o-mini"), token_budget=16_000)
+        core = build_core(db, model, context, tools=ToolRegistry.of([]), allowed=("bench:*",), clock=system_clock)
         place = ConversationRef("bench", "w", "dm-sam")
         if summaries:
-            add_summaries(chat, chat.model)  # type: ignore[arg-type]
+            core.install(Summaries(model, context))  # type: ignore[arg-type]
         if settings is not None:
-            memory = add_memory(chat, embeddings, settings)
-            await first_text_after(chat, "hello", place)  # creates Sam
-            user = await chat.people.admit(SAM)
+            memory = Memory(embeddings, settings, context.counter)
+            core.install(memory)
+            assert memory.services is not None
+            await first_text_after(core, "hello", place)  # creates Sam
+            user = await core.people.admit(SAM)
             assert user.user is not None
             for n in range(40):
-                await memory.store.remember(user.user.id, f"The user mentioned {TOPICS[n % 10]} number {n}.")
+                await memory.services.store.remember(user.user.id, f"The user mentioned {TOPICS[n % 10]} number {n}.")
         samples = []
         for n in range(turns):
-            samples.append(await first_text_after(chat, f"Tell me about {TOPICS[n % 10]}, take {n}", place))
+            samples.append(await first_text_after(core, f"Tell me about {TOPICS[n % 10]}, take {n}", place))
         samples.sort()
         p50 = statistics.median(samples) * 1000
         p95 = samples[int(0.95 * (len(samples) - 1))] * 1000
         print(f"{label:>40} | {p50:>7.1f} | {p95:>7.1f}")
-        await chat.close()
+        await core.chat.close()
         await embeddings.close()
         await db.dispose()
 

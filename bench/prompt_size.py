@@ -28,19 +28,18 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from bench.turn_overhead import ADA, PLACE, sentence
-from core.access import AccessPolicy
-from core.chat import ChatService
+from bench.wiring import build_core
 from core.clock import ManualClock
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.db.models import Message
 from core.db.models_summaries import Summary
 from core.llm import ModelEvent, ModelFinished, ModelText, Usage
+from core.summaries import Summaries
 from core.summaries.writer import INSTRUCTIONS
 from core.tokens import TOKENS_PER_REPLY, TokenCounter
 from core.tools.registry import ToolRegistry
 from core.types import IncomingMessage, TurnError
-from tests.feature_helpers import add_summaries
 
 SUMMARY = (
     "Ada talked about her week: meetings, a report draft due Friday, a dentist appointment, a trip to Paris "
@@ -83,26 +82,21 @@ async def grow(messages: int, budget: int, checkpoints: list[int]) -> list[tuple
         counter = TokenCounter("gpt-4o-mini")
         model = CountingModel(counter)
         clock = ManualClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
-        chat = ChatService(
-            db=db,
-            model=model,
-            context=ContextBuilder(counter, token_budget=budget),
-            tools=ToolRegistry(),
-            access=AccessPolicy(["bench:*"]),
-            clock=clock,
-            default_timezone="Europe/Paris",
-        )
-        add_summaries(chat, model)  # type: ignore[arg-type]
+        context = ContextBuilder(counter, token_budget=budget)
+        core = build_core(
+            db, model, context, tools=ToolRegistry(), allowed=("bench:*",), clock=clock, default_timezone="Europe/Paris"
+        )  # type: ignore[arg-type]
+        core.install(Summaries(model, context))  # type: ignore[arg-type]
         rng = random.Random(1)
         largest = 0
         for turn in range(1, messages // 2 + 1):
             clock.advance(timedelta(minutes=7))
             incoming = IncomingMessage(PLACE, ADA, sentence(rng), clock())
-            async with aclosing(chat.turn(incoming)) as events:
+            async with aclosing(core.chat.turn(incoming)) as events:
                 async for event in events:
                     if isinstance(event, TurnError):
                         raise RuntimeError(event.message)
-            await chat.tasks.wait_idle()
+            await core.tasks.wait_idle()
             largest = max(largest, model.last_prompt)
             if turn * 2 in checkpoints:
                 async with db.session() as session:
@@ -120,7 +114,7 @@ async def grow(messages: int, budget: int, checkpoints: list[int]) -> list[tuple
                         stored,
                     )
                 )
-        await chat.close()
+        await core.chat.close()
         await db.dispose()
     return rows
 

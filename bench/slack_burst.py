@@ -33,7 +33,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from adapters.strangers import StrangerGate
 from bench.stream import (
     SLACK_ACTIONS,
     Options,
@@ -45,7 +44,7 @@ from bench.stream import (
     send_dms,
     visible_over_time,
 )
-from core.commands import CommandSet
+from bench.wiring import slack_service
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
 
@@ -63,24 +62,14 @@ class BurstResult:
 
 async def run(concurrency: int, *, native: bool, update_burst: int, words: int) -> BurstResult:
     """Every user DMs at once; returns what each DM showed and when, from the fakes' own logs."""
-    from bot.config import Settings
-    from bot.platforms import slack_service
     from tests.fakes.slack_server import FakeSlack, SlackLimits
 
     limits = SlackLimits(update_burst=update_burst, stream_burst=3, append_burst=10)
     options = Options(words=words, strict=True)
     with FakeOpenAI() as openai_fake, FakeSlack(limits=limits) as fake, tempfile.TemporaryDirectory() as tmp:
         async with bench_database(options, Path(tmp)) as db:
-            chat, model = await build_chat(openai_fake, db, ("slack:*",), options)
-            settings = Settings(  # type: ignore[call-arg]
-                _env_file=None,
-                slack_bot_token=fake.bot_token,
-                slack_app_token=fake.app_token,
-                slack_api_url=fake.api_url,
-                slack_native_streaming=native,
-            )
-            gate = StrangerGate(chat.people, clock=chat.clock)
-            service = slack_service(settings, chat=chat, gate=gate, commands=CommandSet(chat, model))
+            core, model = await build_chat(openai_fake, db, ("slack:*",), options)
+            service = slack_service(core, fake, native=native)
             await service.start()
             try:
                 users = [f"U{n:04d}" for n in range(concurrency)]

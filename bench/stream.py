@@ -45,10 +45,7 @@ from rich.table import Table
 from sqlalchemy import make_url
 from sqlalchemy import text as sql
 
-from adapters.strangers import StrangerGate
-from core.access import AccessPolicy
-from core.chat import ChatService
-from core.commands import CommandSet
+from bench.wiring import BenchCore, build_core, discord_service, slack_service
 from core.context import ContextBuilder
 from core.db.database import Database
 from core.llm import ModelNames, OpenAIModel
@@ -189,17 +186,18 @@ async def bench_database(options: Options, data_dir: Path) -> AsyncIterator[Data
 
 async def build_chat(
     openai_fake: FakeOpenAI, db: Database, allowed: tuple[str, ...], options: Options
-) -> tuple[ChatService, OpenAIModel]:
+) -> tuple[BenchCore, OpenAIModel]:
+    """The core against the OpenAI fake, with the built-in tools; its model, to close at the end."""
     model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=ModelNames(), max_retries=0)
-    chat = ChatService(
-        db=db,
-        model=model,
-        context=ContextBuilder(TokenCounter()),
+    core = build_core(
+        db,
+        model,
+        ContextBuilder(TokenCounter()),
         tools=ToolRegistry.of(builtin_tools(Calculator())),
-        access=AccessPolicy(allowed),
+        allowed=allowed,
         checkpoint_interval=options.checkpoint,
     )
-    return chat, model
+    return core, model
 
 
 async def send_dms(send: Callable[[str, str], object], users: list[str]) -> dict[str, float]:
@@ -261,7 +259,6 @@ async def run_discord(concurrency: int, options: Options) -> Result:
     import discord.gateway
     import discord.http
 
-    from adapters.discord import DiscordService
     from tests.fakes.discord_server import DiscordLimits, FakeDiscord
 
     limits = DiscordLimits(channel_edit=(3, 5.0), global_per_second=30) if options.strict else None
@@ -269,16 +266,8 @@ async def run_discord(concurrency: int, options: Options) -> Result:
     saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
     with FakeOpenAI() as openai_fake, FakeDiscord(limits=limits) as fake, tempfile.TemporaryDirectory() as tmp:
         async with bench_database(options, Path(tmp)) as db:
-            chat, model = await build_chat(openai_fake, db, ("discord:*",), options)
-            service = DiscordService(
-                token=fake.bot_token,
-                chat=chat,
-                commands=CommandSet(chat, model),
-                api_url=fake.api_url,
-                gateway_url=fake.gateway_url,
-                guild_ready_timeout=0.1,
-                gate=StrangerGate(chat.people, clock=chat.clock),
-            )
+            core, model = await build_chat(openai_fake, db, ("discord:*",), options)
+            service = discord_service(core, fake)
             await service.start()
             try:
                 users = [fake.add_user(name=f"user{n}")["id"] for n in range(concurrency)]
@@ -336,24 +325,14 @@ SLACK_ACTIONS = {
 
 
 async def run_slack(concurrency: int, options: Options, *, native: bool = False) -> Result:
-    from bot.config import Settings
-    from bot.platforms import slack_service
     from tests.fakes.slack_server import FakeSlack, SlackLimits
 
     limits = SlackLimits.strict() if options.strict else None
     words = options.words
     with FakeOpenAI() as openai_fake, FakeSlack(limits=limits) as fake, tempfile.TemporaryDirectory() as tmp:
         async with bench_database(options, Path(tmp)) as db:
-            chat, model = await build_chat(openai_fake, db, ("slack:*",), options)
-            settings = Settings(  # type: ignore[call-arg]
-                _env_file=None,
-                slack_bot_token=fake.bot_token,
-                slack_app_token=fake.app_token,
-                slack_api_url=fake.api_url,
-                slack_native_streaming=native,
-            )
-            gate = StrangerGate(chat.people, clock=chat.clock)
-            service = slack_service(settings, chat=chat, gate=gate, commands=CommandSet(chat, model))
+            core, model = await build_chat(openai_fake, db, ("slack:*",), options)
+            service = slack_service(core, fake, native=native)
             await service.start()
             try:
                 users = [f"U{n:04d}" for n in range(concurrency)]

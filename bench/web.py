@@ -34,6 +34,7 @@ import httpx
 
 from bench.memory_search import fill
 from bench.stream import Options, bench_database, build_chat, percentile
+from bench.wiring import BenchCore
 from bot.web import WebServer, create_app
 from bot.webapp import WebApp
 from bot.webapp.live import LiveAnswer
@@ -42,10 +43,9 @@ from core.google.tokens import TokenCipher
 from core.identity.access_tokens import AccessTokens
 from core.identity.states import OAuthStateStore
 from core.identity.web_sessions import WebSessions
-from core.memory.wiring import LongTermMemory, MemorySettings
+from core.memory.wiring import LongTermMemory, Memory, MemorySettings
 from core.types import PlatformIdentity
 from tests.fakes.openai_server import FakeOpenAI, Reply
-from tests.feature_helpers import add_memory
 
 SECRET = "bench-web-secret-0123456789abcdefghijkl"
 
@@ -59,11 +59,12 @@ class Watch:
     done: bool = False
 
 
-def _app(db, chat, model, public_url: str, memory: LongTermMemory | None = None):  # type: ignore[no-untyped-def]
+def _app(core: BenchCore, public_url: str, memory: LongTermMemory | None = None):  # type: ignore[no-untyped-def]
+    db, people = core.db, core.people
     states = OAuthStateStore(db, TokenCipher(SECRET))
-    sessions = WebSessions(db, states=states, people=chat.people, public_url=public_url)
+    sessions = WebSessions(db, states=states, people=people, public_url=public_url)
     app = create_app(signin=None)
-    app.state.webapp = WebApp(db=db, chat=chat, sessions=sessions, tokens=AccessTokens(db, chat.people), memory=memory)
+    app.state.webapp = WebApp(db=db, chat=core.chat, sessions=sessions, tokens=AccessTokens(db, people), memory=memory)
     return app, sessions
 
 
@@ -78,8 +79,8 @@ async def chats(count: int, words: int, database: str) -> dict[str, float]:
     with FakeOpenAI() as fake, tempfile.TemporaryDirectory() as folder:
         options = Options(database=database)
         async with bench_database(options, Path(folder)) as db:
-            chat, model = await build_chat(fake, db, ("bench:*",), options)
-            app, sessions = _app(db, chat, model, "http://unset")
+            core, model = await build_chat(fake, db, ("bench:*",), options)
+            app, sessions = _app(core, "http://unset")
             server = WebServer(app, host="127.0.0.1", port=0)
             await server.start()
             sessions.public_url = server.url
@@ -112,7 +113,7 @@ async def chats(count: int, words: int, database: str) -> dict[str, float]:
                 watch.frames = [(t, length) for t, length in seen["frames"]]
             LiveAnswer.emit = original_emit  # type: ignore[method-assign]
             await server.stop()
-            await chat.close()
+            await core.chat.close()
             await model.close()
     by_text = {r.text: r for r in fake.stream_log}
     latencies, lost = [], 0
@@ -172,9 +173,11 @@ async def history(messages: int, database: str, samples: int = 200) -> dict[str,
         options = Options(database=database)
         async with bench_database(options, Path(folder)) as db:
             user_id = await fill(db, messages, dims)
-            chat, model = await build_chat(fake, db, ("bench:*",), options)
-            memory = add_memory(chat, model, MemorySettings(embedding_dimensions=dims, extraction=False))
-            app, sessions = _app(db, chat, model, "https://bench.example", memory)
+            core, model = await build_chat(fake, db, ("bench:*",), options)
+            feature = Memory(model, MemorySettings(embedding_dimensions=dims, extraction=False), core.chat.counter)
+            core.install(feature)
+            assert feature.services is not None
+            app, sessions = _app(core, "https://bench.example", feature.services)
             # The filled person gets an account to sign in with: the bench identity resolves to user_id.
             from sqlalchemy import insert
 
@@ -217,7 +220,7 @@ async def history(messages: int, database: str, samples: int = 200) -> dict[str,
                     assert answer.status_code == 200, answer.text
 
                 out["GET /api/v1/search"] = await timed(one_search)
-            await chat.close()
+            await core.chat.close()
             await model.close()
     return out
 
