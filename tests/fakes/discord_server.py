@@ -743,50 +743,7 @@ class FakeDiscord(ThreadedServer):
                 data["resolved"] = resolved
             if command_guild:
                 data["guild_id"] = command_guild
-            iid = self._next_id()
-            token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)
-            interaction: JSON = {
-                "id": iid,
-                "application_id": self.application_id,
-                "type": 2,
-                "token": token,
-                "version": 1,
-                "channel_id": channel["id"],
-                "channel": self._interaction_channel(channel),
-                "data": data,
-                "locale": locale,
-                "entitlements": [],
-                "authorizing_integration_owners": {},
-                "attachment_size_limit": self.limits.max_upload_bytes or 10 * 1024 * 1024,
-            }
-            if guild_id:
-                member = copy.deepcopy(self._add_member_locked(guild_id, user_id))
-                member["permissions"] = str(EVERYONE_PERMISSIONS)
-                interaction.update(
-                    guild_id=guild_id,
-                    member=member,
-                    guild={"id": guild_id, "locale": "en-US", "features": []},
-                    guild_locale="en-US",
-                    app_permissions=str(BOT_ROLE_PERMISSIONS),
-                    context=0,
-                )
-            else:
-                interaction.update(user=copy.deepcopy(user), app_permissions=str(DM_APP_PERMISSIONS), context=1)
-            self._interactions[iid] = {
-                "id": iid,
-                "token": token,
-                "channel_id": channel["id"],
-                "guild_id": guild_id,
-                "user_id": user_id,
-                "created": time.perf_counter(),
-                "acked": False,
-                "callback_type": None,
-                "original_id": None,
-                "loading": False,
-                "followups": [],
-                "payload": interaction,
-            }
-            self._interaction_by_token[token] = iid
+            interaction = self._open_interaction_locked(2, channel, user, data, locale=locale)
             result = copy.deepcopy(interaction)
         self._run_dispatch(self._dispatch_all, "INTERACTION_CREATE", lambda: interaction)
         return result
@@ -805,49 +762,66 @@ class FakeDiscord(ThreadedServer):
             if not any(c.get("custom_id") == custom_id for c in buttons if c.get("type") == 2):
                 raise LookupError(f"message {message_id} shows no button {custom_id!r}")
             channel = self._channels[msg["channel_id"]]
-            iid = self._next_id()
-            token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)
-            interaction: JSON = {
-                "id": iid,
-                "application_id": self.application_id,
-                "type": 3,
-                "token": token,
-                "version": 1,
-                "channel_id": channel["id"],
-                "channel": self._interaction_channel(channel),
-                "data": {"custom_id": custom_id, "component_type": 2},
-                "message": copy.deepcopy(msg),
-                "locale": "en-US",
-                "entitlements": [],
-                "authorizing_integration_owners": {},
-                "attachment_size_limit": self.limits.max_upload_bytes or 10 * 1024 * 1024,
-            }
-            guild_id = channel.get("guild_id")
-            if guild_id:
-                member = copy.deepcopy(self._add_member_locked(guild_id, user_id))
-                member["permissions"] = str(EVERYONE_PERMISSIONS)
-                interaction.update(guild_id=guild_id, member=member, guild_locale="en-US",
-                                   app_permissions=str(BOT_ROLE_PERMISSIONS), context=0)  # fmt: skip
-            else:
-                interaction.update(user=copy.deepcopy(user), app_permissions=str(DM_APP_PERMISSIONS), context=1)
-            self._interactions[iid] = {
-                "id": iid,
-                "token": token,
-                "channel_id": channel["id"],
-                "guild_id": guild_id,
-                "user_id": user_id,
-                "created": time.perf_counter(),
-                "acked": False,
-                "callback_type": None,
-                "original_id": None,
-                "loading": False,
-                "followups": [],
-                "payload": interaction,
-            }
-            self._interaction_by_token[token] = iid
+            data = {"custom_id": custom_id, "component_type": 2}
+            interaction = self._open_interaction_locked(3, channel, user, data, message=copy.deepcopy(msg))
             result = copy.deepcopy(interaction)
         self._run_dispatch(self._dispatch_all, "INTERACTION_CREATE", lambda: interaction)
         return result
+
+    def _open_interaction_locked(
+        self, kind: int, channel: JSON, user: JSON, data: JSON, *, locale: str = "en-US", message: JSON | None = None
+    ) -> JSON:
+        """A new interaction of ``kind`` (2 a slash command, 3 a button) by ``user`` in ``channel``, as Discord
+        sends it (a member in a server, a user in a DM), recorded so its callbacks and follow-ups are checked."""
+        iid = self._next_id()
+        token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)
+        interaction: JSON = {
+            "id": iid,
+            "application_id": self.application_id,
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "channel_id": channel["id"],
+            "channel": self._interaction_channel(channel),
+            "data": data,
+            "locale": locale,
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "attachment_size_limit": self.limits.max_upload_bytes or 10 * 1024 * 1024,
+        }
+        if message is not None:
+            interaction["message"] = message
+        user_id = user["id"]
+        guild_id = channel.get("guild_id")
+        if guild_id:
+            member = copy.deepcopy(self._add_member_locked(guild_id, user_id))
+            member["permissions"] = str(EVERYONE_PERMISSIONS)
+            interaction.update(
+                guild_id=guild_id,
+                member=member,
+                guild={"id": guild_id, "locale": "en-US", "features": []},
+                guild_locale="en-US",
+                app_permissions=str(BOT_ROLE_PERMISSIONS),
+                context=0,
+            )
+        else:
+            interaction.update(user=copy.deepcopy(user), app_permissions=str(DM_APP_PERMISSIONS), context=1)
+        self._interactions[iid] = {
+            "id": iid,
+            "token": token,
+            "channel_id": channel["id"],
+            "guild_id": guild_id,
+            "user_id": user_id,
+            "created": time.perf_counter(),
+            "acked": False,
+            "callback_type": None,
+            "original_id": None,
+            "loading": False,
+            "followups": [],
+            "payload": interaction,
+        }
+        self._interaction_by_token[token] = iid
+        return interaction
 
     def drop_connections(self, code: int = 4000) -> None:
         """Close every gateway websocket (a network blip); discord.py reconnects on its own."""
