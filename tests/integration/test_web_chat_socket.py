@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+from sqlalchemy import text
 
 from bot.web import WebServer
 from bot.webapp.deps import web_place
@@ -113,6 +114,33 @@ async def test_the_done_frame_lists_the_memories_that_shaped_the_answer(
     assert {m["when"] for m in boat["recalled"]} == {"2026-11-24", "2026-11-25"}
     assert [m["text"] for m in boat["recalled"]] == [m.text for m in stored]  # what a reload shows, in its order
     assert neptune["type"] == "done" and neptune["recalled"] == []
+
+
+async def test_an_answer_whose_memories_cannot_be_read_still_completes(
+    served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    kit, server = served
+    openai_fake.embedder = topic_embedding
+    await kit.memory.store.remember(await kit.user_id(ADA), "Ada keeps her boat moored in Brest harbour")
+    release = threading.Event()
+    openai_fake.queue(Reply("In Brest, by the harbour.", hold=release))
+    cookie = await _cookie(kit, server)
+    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+        await ws.send_json({"type": "send", "text": "Where is my boat moored?"})
+        for _ in range(1500):  # recall has run once the model is asked
+            if any(body.get("stream") for body in openai_fake.chat_requests()):
+                break
+            await asyncio.sleep(0.02)
+        async with kit.db.engine.begin() as conn:  # the memories are out of reach when the answer ends
+            await conn.execute(text("ALTER TABLE memories RENAME TO memories_away"))
+        try:
+            release.set()
+            frames = await _frames_until(ws, "done", "error")
+        finally:
+            async with kit.db.engine.begin() as conn:
+                await conn.execute(text("ALTER TABLE memories_away RENAME TO memories"))
+    await kit.chat.tasks.wait_idle()  # the steps after the answer, tried again, find the memories back
+    assert frames[-1]["type"] == "done" and "Brest" in frames[-1]["html"] and frames[-1]["recalled"] == []
 
 
 async def test_stop_ends_the_answer_and_keeps_what_was_said(
