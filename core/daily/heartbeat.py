@@ -1,6 +1,6 @@
 """Keeping a held day's lease while its work runs, and stopping that work when the lease is lost.
 
-The lease (core/daily/claim.py) is short so that a crashed process's day is taken
+The lease (core/daily/claim.py, core/db/claims.py) is short so that a crashed process's day is taken
 over within a minute; a live process keeps it by renewing every ``every`` seconds
 while a step runs (a long model call, a render, an upload). When a renewal finds
 the day taken over (this process stalled past its lease), the work is cancelled
@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from core.daily.claim import LeaseLost
+from core.db.claims import LeaseLost
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -27,13 +27,14 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from core.clock import Clock
-from core.daily.claim import GIVEN_BACK, HEARTBEAT, DailyLogRecord, DailyLogRepository, LeaseLost
+from core.daily.claim import GIVEN_BACK, HEARTBEAT, DailyLogRecord, DailyLogRepository
 from core.daily.day import DayEntry, DayPerson, DayReader
 from core.daily.document import PdfCache, day_document
 from core.daily.drive_upload import DayUploader, UploadWaiting
 from core.daily.heartbeat import while_renewing
 from core.daily.prefs import preferred_platform
 from core.daily.summary import DaySummaryWriter
+from core.db.claims import LeaseLost
 from core.events import DayPosted, EventBus
 from core.export import DayDocument, PdfUnavailable
 from core.export.engine import pdf_problem

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from functools import partial
 
-from core.daily.claim import LeaseLost
 from core.daily.day import DayPerson
 from core.daily.drive_upload import UploadWaiting
 from core.daily.heartbeat import while_renewing
 from core.daily.job import DailyJob
+from core.db.claims import LeaseLost
 from core.export import PdfUnavailable
 from core.llm import ModelError
 

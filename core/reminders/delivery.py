@@ -16,19 +16,13 @@ import logging
 from datetime import datetime, timedelta
 
 from core.clock import Clock
+from core.db.claims import LeaseLost
 from core.messenger import DeliveryError
 from core.reminders.anchors import CANCELLED as EVENT_CANCELLED
 from core.reminders.anchors import MOVED, CalendarAnchors
 from core.reminders.buttons import reminder_buttons
 from core.reminders.followups import offer_buttons
-from core.reminders.occurrences import (
-    FAILED,
-    MAX_ATTEMPTS,
-    UNDELIVERABLE,
-    LeaseLost,
-    Occurrence,
-    OccurrenceRepository,
-)
+from core.reminders.occurrences import FAILED, MAX_ATTEMPTS, UNDELIVERABLE, Occurrence, OccurrenceRepository
 from core.reminders.store import CANCELLED, DONE, FOLLOW_UPS
 from core.reminders.store import UNDELIVERABLE as STOPPED
 from core.reminders.times import to_local, wall

@@ -1,10 +1,10 @@
-"""Each due time of a reminder claimed by one process and recorded when delivered: the daily log's idea.
+"""Each due time of a reminder claimed by one process and recorded when delivered, through the lease
+mechanism the daily log uses too (core/db/claims.py).
 
 The claim is one transaction: a conditional UPDATE moves the reminder's ``next_due``
 past now (only the process that saw the old value wins it; missed times of a
-recurring reminder collapse into the last one) and an ``INSERT … ON CONFLICT DO
-NOTHING`` makes the occurrence row, unique per (reminder, scheduled time). The
-winner holds a lease (``claimed_by``, ``claimed_at``); a process that dies leaves
+recurring reminder collapse into the last one) and the lease's claim makes the
+occurrence row, unique per (reminder, scheduled time). The winner holds a lease (``claimed_by``, ``claimed_at``); a process that dies leaves
 the row ``claimed`` or ``sending`` and another takes it over once the lease ran
 out, bumping ``attempts``, the fencing token every later write checks. The send
 itself goes through `core.speak` under the occurrence's idempotency key, so a
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
+from core.db.claims import LeaseLost, Leases
 from core.db.database import Database
 from core.db.models_reminders import ReminderOccurrence
 from core.reminders.store import _TABLE as REMINDERS
@@ -37,10 +37,6 @@ PENDING = (CLAIMED, SENDING)
 LEASE = timedelta(seconds=45)
 MAX_ATTEMPTS = 5
 _TABLE = ReminderOccurrence.__table__
-
-
-class LeaseLost(Exception):
-    """The occurrence was taken over by another process: this one sends and writes nothing more."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +64,13 @@ class OccurrenceRepository:
 
     def __init__(self, database: Database, *, worker: str, lease: timedelta = LEASE) -> None:
         self._db = database
-        self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
+        self._leases = Leases(database, _TABLE, key=("reminder_id", "scheduled_at"), worker=worker, lease=lease)
         self.worker = worker
         self.lease = lease
 
-    def _occurrence(self, row: Any, reminder: ReminderRecord) -> Occurrence:
-        return Occurrence(row.id, reminder, row.scheduled_at, row.local_time, row.missed, row.state, row.attempts,
-                          row.idempotency_key, _account(row.account), row.started_at)  # fmt: skip
+    def _occurrence(self, row: dict[str, Any], reminder: ReminderRecord) -> Occurrence:
+        return Occurrence(row["id"], reminder, row["scheduled_at"], row["local_time"], row["missed"], row["state"],
+                          row["attempts"], row["idempotency_key"], _account(row["account"]), row["started_at"])  # fmt: skip
 
     async def claim(self, reminder_id: int, now: datetime) -> Occurrence | None:
         """Win the reminder's due time, moving its ``next_due`` on; None when it is not due or another process won."""
@@ -120,26 +116,10 @@ class OccurrenceRepository:
         )
         if moved.rowcount != 1 or due_local is None:
             return None  # another process moved it first, or a zone change left nothing due yet
-        made = (
-            await session.execute(
-                self._insert(_TABLE)
-                .values(
-                    reminder_id=row.id,
-                    user_id=reminder.user_id,
-                    scheduled_at=to_utc(due_local, zone),
-                    local_time=wall_text(due_local),
-                    missed=missed,
-                    state=CLAIMED,
-                    attempts=1,
-                    claimed_by=self.worker,
-                    claimed_at=now,
-                    idempotency_key=secrets.token_hex(16),
-                    message_ids=[],
-                )  # fmt: skip
-                .on_conflict_do_nothing(index_elements=["reminder_id", "scheduled_at"])
-                .returning(*_TABLE.c)
-            )
-        ).first()
+        values = {"reminder_id": row.id, "user_id": reminder.user_id, "scheduled_at": to_utc(due_local, zone),
+                  "local_time": wall_text(due_local), "missed": missed, "state": CLAIMED,
+                  "idempotency_key": secrets.token_hex(16), "message_ids": []}  # fmt: skip
+        made = await self._leases.claim(values, now, session=session)
         return self._occurrence(made, reminder) if made is not None else None
 
     async def stale(self, now: datetime, *, limit: int = 100, platforms: tuple[str, ...] | None = None) -> list[int]:
@@ -147,7 +127,7 @@ class OccurrenceRepository:
         only those of reminders asked on `platforms` when given (the terminal chat's process)."""
         statement = (
             select(_TABLE.c.id)
-            .where(_TABLE.c.state.in_(PENDING), _TABLE.c.claimed_at <= now - self.lease)
+            .where(_TABLE.c.state.in_(PENDING), self._leases.free(now))
             .order_by(_TABLE.c.claimed_at)
             .limit(limit)
         )
@@ -173,34 +153,28 @@ class OccurrenceRepository:
 
     async def take_over(self, occurrence_id: int, now: datetime) -> Occurrence | None:
         """Take a pending occurrence whose lease ran out; None when it is done or another process took it."""
-        statement = (
-            update(_TABLE)
-            .where(_TABLE.c.id == occurrence_id, _TABLE.c.state.in_(PENDING), _TABLE.c.claimed_at <= now - self.lease)
-            .values(claimed_by=self.worker, claimed_at=now, attempts=_TABLE.c.attempts + 1)
-            .returning(*_TABLE.c)
-        )
         async with self._db.session() as session, session.begin():
-            row = (await session.execute(statement)).first()
+            row = await self._leases.take_over(
+                and_(_TABLE.c.id == occurrence_id, _TABLE.c.state.in_(PENDING)), now, session=session
+            )
             if row is None:
                 return None
             reminder = record_of(
-                (await session.execute(select(*REMINDERS.c).where(REMINDERS.c.id == row.reminder_id))).one()
+                (await session.execute(select(*REMINDERS.c).where(REMINDERS.c.id == row["reminder_id"]))).one()
             )
-        log.warning("reminder occurrence %s: %s took it over (attempt %s)", occurrence_id, self.worker, row.attempts)
+        log.warning("reminder occurrence %s: %s took it over (attempt %s)", occurrence_id, self.worker, row["attempts"])
         return self._occurrence(row, reminder)
 
-    def _held(self, held: Occurrence) -> Any:
-        return (_TABLE.c.id == held.id, _TABLE.c.attempts == held.attempts, _TABLE.c.state.in_(PENDING))
+    def _pending(self) -> ColumnElement[bool]:
+        return _TABLE.c.state.in_(PENDING)
 
     async def begin_send(self, held: Occurrence, account: PlatformIdentity, now: datetime) -> Occurrence:
         """Record that a send to `account` begins (renewing the lease); raises :class:`LeaseLost` when not ours."""
         started = held.started_at if held.account == account and held.started_at is not None else now
-        values = {"state": SENDING, "claimed_at": now, "started_at": started,
-                  "account": {"platform": account.platform, "workspace": account.workspace,
-                              "user_id": account.user_id}}  # fmt: skip
-        async with self._db.session() as session, session.begin():
-            if (await session.execute(update(_TABLE).where(*self._held(held)).values(**values))).rowcount != 1:
-                raise LeaseLost(held.id)
+        to = {"platform": account.platform, "workspace": account.workspace, "user_id": account.user_id}
+        if not await self._leases.renew(held.id, held.attempts, now, self._pending(), state=SENDING,
+                                        started_at=started, account=to):  # fmt: skip
+            raise LeaseLost(held.id)
         return Occurrence(held.id, held.reminder, held.scheduled_at, held.local_time, held.missed, SENDING,
                           held.attempts, held.idempotency_key, account, started)  # fmt: skip
 
@@ -208,42 +182,29 @@ class OccurrenceRepository:
         self, held: Occurrence, *, message_ids: tuple[str, ...], now: datetime, reminder_state: str | None = None
     ) -> bool:
         """Record the delivery (`core.speak` stored the message in the conversation's history)."""
-        async with self._db.session() as session, session.begin():
-            done = await session.execute(
-                update(_TABLE).where(*self._held(held))
-                .values(state=DELIVERED, delivered_at=now, message_ids=list(message_ids), claimed_at=now)
-            )  # fmt: skip
-            if done.rowcount != 1:
-                return False
-            if reminder_state is not None:
-                await session.execute(
-                    update(REMINDERS).where(REMINDERS.c.id == held.reminder.id)
-                    .values(state=reminder_state, next_due=None, updated_at=now)
-                )  # fmt: skip
-        return True
+        return await self._end(held, now, reminder_state, state=DELIVERED, delivered_at=now,
+                               message_ids=list(message_ids))  # fmt: skip
 
     async def release(self, held: Occurrence, error: str, now: datetime) -> bool:
         """Give the occurrence back after a passing failure: it is tried again once the lease has run out."""
-        statement = (
-            update(_TABLE).where(*self._held(held)).values(claimed_by=None, claimed_at=now, last_error=error[:2000])
-        )
-        async with self._db.session() as session, session.begin():
-            return (await session.execute(statement)).rowcount == 1
+        return await self._leases.release(held.id, held.attempts, now, self._pending(), rest=True,
+                                          last_error=error[:2000])  # fmt: skip
 
     async def give_up(
         self, held: Occurrence, state: str, error: str, now: datetime, *, reminder_state: str | None
     ) -> bool:
-        """End the occurrence as failed or undeliverable (never retried), and the reminder with it when asked."""
+        """End the occurrence as failed, undeliverable or moved (never retried; a moved one is claimed again only
+        if its event comes back to that time), and the reminder with it when asked."""
+        return await self._end(held, now, reminder_state, state=state, last_error=error[:2000])
+
+    async def _end(self, held: Occurrence, now: datetime, reminder_state: str | None, **values: Any) -> bool:
         async with self._db.session() as session, session.begin():
-            done = await session.execute(
-                update(_TABLE).where(*self._held(held)).values(state=state, last_error=error[:2000], claimed_at=now)
-            )
-            if done.rowcount != 1:
+            if not await self._leases.renew(held.id, held.attempts, now, self._pending(), session=session, **values):
                 return False
             if reminder_state is not None:
                 await session.execute(
-                    update(REMINDERS).where(REMINDERS.c.id == held.reminder.id, or_(REMINDERS.c.state == ACTIVE,
-                                            REMINDERS.c.state == DONE))
+                    update(REMINDERS).where(REMINDERS.c.id == held.reminder.id,
+                                            or_(REMINDERS.c.state == ACTIVE, REMINDERS.c.state == DONE))
                     .values(state=reminder_state, next_due=None, updated_at=now)
                 )  # fmt: skip
         return True
