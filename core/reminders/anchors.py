@@ -8,8 +8,10 @@ cancelled after the reminder was set, so the time is looked up again: for every
 anchored reminder due within a day, at most every :data:`REFRESH` (a moved event
 moves the reminder, a cancelled one cancels it), and once more just before it is
 sent. When Google cannot be asked, the last known time stands. An "each" reminder is
-kept on the next such event: after it is sent, and whenever its event moved or was
+kept on the next such event: after it is sent, and whenever its event moved later or was
 cancelled, it moves on to the next one (with none in sight, it looks again a day later).
+It follows its event earlier too, to a time already past as well (sent late, like any
+reminder due while the assistant was offline).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ class CalendarAnchors:
         """Look the event up again: send at the time `kept`, move to the event's new time, or cancel."""
         calendar = reminder.calendar or {}
         if "each" in calendar:
-            return await self.next_of(reminder, after=(kept or self.clock()) - SAME_TIME, kept=kept)
+            return await self._each(reminder, kept)
         try:
             event = await self.calendar.get_event(reminder.user_id, calendar["event_id"], timezone=reminder.timezone)
         except Exception as exc:  # noqa: BLE001 - Google away or the token refused: the known time stands
@@ -106,6 +108,28 @@ class CalendarAnchors:
             return Verdict(SEND)
         return Verdict(MOVED, to_local(due, reminder.zone).replace(second=0, microsecond=0))
 
+    async def _each(self, reminder: ReminderRecord, kept: datetime | None) -> Verdict:
+        """An "each" reminder's event first: send at `kept` when it is still there (even ended meanwhile), follow
+        it when it moved earlier; gone or moved later, the first such event after `kept`."""
+        calendar = reminder.calendar or {}
+        if kept is not None and calendar.get("event_id"):
+            try:
+                event = await self.calendar.get_event(
+                    reminder.user_id, calendar["event_id"], timezone=reminder.timezone
+                )
+            except Exception as exc:  # noqa: BLE001 - Google away or the token refused: the known time stands
+                if getattr(exc, "status", 0) not in (404, 410):
+                    log.warning("reminder %s: could not look up its calendar event: %s", reminder.id, exc)
+                    return Verdict(SEND)
+                event = None
+            if event is not None and not event.cancelled:
+                due = anchored_time(event, calendar.get("anchor", "start"), int(calendar.get("offset", 0)))
+                if abs(due - kept) < SAME_TIME:
+                    return Verdict(SEND)
+                if due < kept:
+                    return Verdict(MOVED, self._local(reminder, due))
+        return await self.next_of(reminder, after=(kept or self.clock()) - SAME_TIME, kept=kept)
+
     async def next_of(self, reminder: ReminderRecord, *, after: datetime, kept: datetime | None = None) -> Verdict:
         """An "each" reminder's next event whose anchored time is after `after`: send when that is the time
         `kept`, else move there; with none in sight, look again :data:`PARK` later."""
@@ -115,15 +139,19 @@ class CalendarAnchors:
             events = await self.find(reminder.user_id, reminder.timezone, str(calendar.get("each", "")))
         except Exception as exc:  # noqa: BLE001 - Google away or the token refused: the known time stands
             log.warning("reminder %s: could not look up its calendar events: %s", reminder.id, exc)
-            return Verdict(SEND) if kept is not None else Verdict(MOVED, self._local(reminder, self.clock() + PARK))
+            return Verdict(SEND) if kept is not None else self._park(reminder)
         upcoming = [e for e in events if anchored_time(e, anchor, offset) > after]
         if not upcoming:
-            return Verdict(MOVED, self._local(reminder, self.clock() + PARK))
+            return self._park(reminder)
         due = anchored_time(upcoming[0], anchor, offset)
         if kept is not None and abs(due - kept) < SAME_TIME:
             return Verdict(SEND)
         moved = {**calendar, "event_id": upcoming[0].id, "title": upcoming[0].title}
         return Verdict(MOVED, self._local(reminder, due), moved)
+
+    def _park(self, reminder: ReminderRecord) -> Verdict:
+        """No event in sight: look again a day later, on no event (the last one was sent for, it is not followed)."""
+        return Verdict(MOVED, self._local(reminder, self.clock() + PARK), {**(reminder.calendar or {}), "event_id": ""})
 
     @staticmethod
     def _local(reminder: ReminderRecord, moment: datetime) -> datetime:
@@ -136,9 +164,11 @@ class CalendarAnchors:
         await self.store.move(reminder.id, verdict.local, calendar=verdict.calendar)
 
     async def sent(self, reminder: ReminderRecord, scheduled_at: datetime) -> None:
-        """After an "each" reminder went out for one event: on to the next one."""
+        """After an "each" reminder went out for one event: on to the next one still to come (the events it missed
+        while the assistant was offline are covered by the late one just sent)."""
         if "each" in (reminder.calendar or {}):
-            await self.move(reminder, await self.next_of(reminder, after=scheduled_at + SAME_TIME))
+            after = max(scheduled_at + SAME_TIME, self.clock())
+            await self.move(reminder, await self.next_of(reminder, after=after))
 
     async def follow(self, reminder: ReminderRecord) -> Verdict:
         """Apply the verdict to the stored reminder (move it, or cancel it); returns it."""

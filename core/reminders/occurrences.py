@@ -4,7 +4,10 @@ mechanism the daily log uses too (core/db/claims.py).
 The claim is one transaction: a conditional UPDATE moves the reminder's ``next_due``
 past now (only the process that saw the old value wins it; missed times of a
 recurring reminder collapse into the last one) and the lease's claim makes the
-occurrence row, unique per (reminder, scheduled time). The winner holds a lease (``claimed_by``, ``claimed_at``); a process that dies leaves
+occurrence row, unique per (reminder, scheduled time). An occurrence that exists
+already is only taken again when it was given up because its calendar event moved
+away (the event came back to that time): one that was sent, or is being sent, never is.
+The winner holds a lease (``claimed_by``, ``claimed_at``); a process that dies leaves
 the row ``claimed`` or ``sending`` and another takes it over once the lease ran
 out, bumping ``attempts``, the fencing token every later write checks. The send
 itself goes through `core.speak` under the occurrence's idempotency key, so a
@@ -33,6 +36,7 @@ from core.types import PlatformIdentity
 log = logging.getLogger(__name__)
 
 CLAIMED, SENDING, DELIVERED, FAILED, UNDELIVERABLE = "claimed", "sending", "delivered", "failed", "undeliverable"
+MOVED = "moved"  # given up because its calendar event moved away; claimed again if the event comes back
 PENDING = (CLAIMED, SENDING)
 LEASE = timedelta(seconds=45)
 MAX_ATTEMPTS = 5
@@ -119,7 +123,9 @@ class OccurrenceRepository:
         values = {"reminder_id": row.id, "user_id": reminder.user_id, "scheduled_at": to_utc(due_local, zone),
                   "local_time": wall_text(due_local), "missed": missed, "state": CLAIMED,
                   "idempotency_key": secrets.token_hex(16), "message_ids": []}  # fmt: skip
-        made = await self._leases.claim(values, now, session=session)
+        made = await self._leases.claim(
+            values, now, again=_TABLE.c.state == MOVED, refresh=("state", "local_time", "missed"), session=session
+        )
         return self._occurrence(made, reminder) if made is not None else None
 
     async def stale(self, now: datetime, *, limit: int = 100, platforms: tuple[str, ...] | None = None) -> list[int]:

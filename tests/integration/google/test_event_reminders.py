@@ -137,3 +137,52 @@ async def test_before_each_meeting_goes_from_one_event_to_the_next_and_skips_a_c
     assert discord.texts() == ["⏰ Reminder: a meeting is coming"] * 2
     (parked,) = await k.store.of_user(ada)  # no standup in sight: it looks again a day later
     assert parked.next_local == "2026-11-27T10:50:00"
+
+
+async def test_a_meeting_moved_away_and_back_to_a_time_already_claimed_still_gets_its_reminder(
+    database: Database, google_fake: FakeGoogle
+) -> None:
+    k, discord, calendar, ada, call = await _setup(database, google_fake)
+    standup = await calendar.create_event(ada, title="Standup", start=datetime(2026, 11, 24, 11, 0),
+                                          end=datetime(2026, 11, 24, 11, 30), timezone="Europe/Paris")  # fmt: skip
+    await call(text="a meeting is coming", event="standup", anchor="start", offset_minutes=-10, each=True)
+    k.clock.set(datetime(2026, 11, 24, 9, 45, tzinfo=UTC))
+    assert await k.runner.run_due() == 0  # looked up: unchanged
+    await calendar.update_event(ada, standup.id, timezone="Europe/Paris", start=datetime(2026, 11, 24, 12, 0),
+                                end=datetime(2026, 11, 24, 12, 30))  # fmt: skip
+
+    k.clock.set(datetime(2026, 11, 24, 9, 50, tzinfo=UTC))  # 10:50 in Paris: claimed, then found moved to 12:00
+    assert await k.runner.run_due() == 0
+    (moved,) = await k.store.of_user(ada)
+    assert moved.next_local == "2026-11-24T11:50:00"
+    # ...and back to 11:00.
+    await calendar.update_event(ada, standup.id, timezone="Europe/Paris", start=datetime(2026, 11, 24, 11, 0),
+                                end=datetime(2026, 11, 24, 11, 30))  # fmt: skip
+    k.clock.set(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))  # the next look-up follows it back: 10:50 is past
+
+    assert await k.runner.run_due() == 1
+    assert discord.texts() == ["⏰ Reminder: a meeting is coming\n(late: I was offline at 10:50)"]
+    states = [o["state"] for o in await k.runner.occurrences.of_reminder(1)]
+    assert states == ["delivered"]  # the occurrence given up at the move is the one sent
+
+
+async def test_each_meeting_due_while_the_assistant_was_offline_is_sent_late_with_a_note(
+    database: Database, google_fake: FakeGoogle
+) -> None:
+    k, discord, calendar, ada, call = await _setup(database, google_fake)
+    for day in (24, 25):
+        await calendar.create_event(ada, title="Standup", start=datetime(2026, 11, day, 11, 0),
+                                    end=datetime(2026, 11, day, 11, 30), timezone="Europe/Paris")  # fmt: skip
+    await call(text="a meeting is coming", event="standup", anchor="start", offset_minutes=-10, each=True)
+
+    # The process stopped at 10:00 Paris time; another starts at 13:00, after the first standup ended.
+    k.clock.set(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    restarted = kit(database, k.clock, [discord], worker="p2", calendar=calendar)
+    assert await restarted.runner.run_due() == 1
+
+    assert discord.texts() == ["⏰ Reminder: a meeting is coming\n(late: I was offline at 10:50)"]
+    (next_one,) = await restarted.store.of_user(ada)
+    assert next_one.next_local == "2026-11-25T10:50:00"  # then on to the next standup
+    k.clock.set(datetime(2026, 11, 25, 9, 50, tzinfo=UTC))
+    assert await restarted.runner.run_due() == 1
+    assert discord.texts()[1] == "⏰ Reminder: a meeting is coming"
