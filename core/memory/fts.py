@@ -5,8 +5,13 @@ memory (``2 * id + 1``) with its owner: on SQLite an FTS5 table of the text, on
 PostgreSQL the stored ``tsvector`` (GIN index, and (user_id, rowid)).  Both stem
 (FTS5's porter tokenizer, PostgreSQL's ``english`` configuration).  Either way a
 query is an OR of the question's content words, each bringing a bounded number
-of rows, and a row scores the BM25 weight (inverse document frequency) of the
-words it holds, as a share of the query's: the same ranking on both databases.
+of rows, and a row scores the weight of the words it holds, as a share of the
+query's: the same ranking on both databases.  A word weighs its BM25 inverse
+document frequency squared, as in tf-idf's vector space, where the question and
+the row both carry it: on one person's few hundred lines the plain logarithm puts a
+word said ten times ("going") at 0.6 of a word never said, so a question whose
+topic was never mentioned ("Did I ever go skydiving?") held 0.4 of its weight in
+small talk; squared, 0.3, and a name or a rare word outweighs common ones further.
 """
 
 from __future__ import annotations
@@ -132,7 +137,7 @@ async def search(
     """The user's messages and/or memories (``kinds``) holding any content word of ``query``, best first.
 
     A hit's ``score`` is the share of the query's weight it holds: each word weighs its BM25
-    inverse document frequency among the user's ``documents`` rows, so a name or a rare word
+    inverse document frequency among the user's ``documents`` rows, squared, so a name or a rare word
     outweighs a common one, and a word the user never used still counts in the total (a question
     about Neptune asked of someone who never mentioned it matches little of itself).
     The work is bounded: each word brings at most its ``per_word`` newest rows (so a word found in
@@ -155,7 +160,7 @@ async def search(
     weights = []
     for word, rows in zip(words, found, strict=True):
         frequency = frequencies.get(word, len(rows))
-        weights.append(math.log(1.0 + (total_docs - frequency + 0.5) / (frequency + 0.5)))
+        weights.append(math.log(1.0 + (total_docs - frequency + 0.5) / (frequency + 0.5)) ** 2)
     whole = sum(weights) or 1.0
     held: dict[tuple[str, int], float] = {}
     matched: dict[tuple[str, int], int] = {}

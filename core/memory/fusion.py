@@ -16,7 +16,13 @@ outranks a weak keyword match.
 "Nothing found" is decided for the question, not row by row: a question finds
 something when one candidate is a strong keyword hit (``text_match``) or reaches the
 similarity floor.  A strong full-text hit therefore always counts, whatever the vectors
-say.  Once the question found something, the other candidates that hold part of it
+say.  The fused search also counts a weaker keyword hit that both inputs single out
+(``corroborated``): the one line holding the most of the question's word weight (no
+other line holds as much) is also the one line nearest in meaning.  Two rankings that
+look at different things (the question's rare words; the whole line's meaning or, for
+a bag of words, its share of the line) agree on one line by chance rarely; an off-topic
+question's best keyword match is a common word shared by several lines, or the vectors
+prefer another line.  Once the question found something, the other candidates that hold part of it
 (``partial_match`` of the words, or a cosine within half of ``vector_span`` under the
 floor) fill the remaining places in fused order: a question's second half or a
 paraphrased answer is often weaker than its best hit.
@@ -33,6 +39,7 @@ from typing import Literal
 from core.memory.vectors import Kind
 
 Mode = Literal["fused", "text", "vector"]
+_TIE = 1e-6  # scores this close are the same score
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +48,7 @@ class SearchOptions:
 
     floor: float = 0.30
     text_match: float = 0.35
+    corroborated: float = 0.20
     partial_match: float = 0.15
     vector_span: float = 0.20
     text_weight: float = 0.5
@@ -52,18 +60,27 @@ class SearchOptions:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One row either input proposed: its full-text share (0 when no word matched) and cosine."""
+    """One row either input proposed: its full-text share (0 when no word matched) and cosine.
+
+    ``said`` is its text as compared for sameness (identical lines are one line); None: the key.
+    """
 
     key: tuple[Kind, int]
     share: float
     cosine: float
     question: bool = False
+    said: str | None = None
+
+    @property
+    def line(self) -> object:
+        return self.key if self.said is None else self.said
 
 
 def rank(candidates: list[Candidate], opts: SearchOptions) -> list[tuple[float, Candidate]]:
     """The candidates that count, best first, each with its score; empty when the question found nothing."""
     weighed = [_weighed(c, opts) for c in candidates]
-    if not any(_strong(c, opts) for c in weighed):
+    found = any(_strong(c, opts) for c in weighed) or (opts.mode == "fused" and _corroborated(weighed, opts))
+    if not found:
         return []
     scored = [(_score(c, opts), c) for c in weighed if _kept(c, opts)]
     if opts.mode == "text":
@@ -77,7 +94,21 @@ def rank(candidates: list[Candidate], opts: SearchOptions) -> list[tuple[float, 
 def _weighed(c: Candidate, opts: SearchOptions) -> Candidate:
     if not c.question:
         return c
-    return Candidate(c.key, c.share * opts.question_weight, c.cosine * opts.question_weight, True)
+    return Candidate(c.key, c.share * opts.question_weight, c.cosine * opts.question_weight, True, c.said)
+
+
+def _corroborated(weighed: list[Candidate], opts: SearchOptions) -> bool:
+    """Whether both inputs single out the same statement, holding at least ``corroborated`` of the words."""
+    told = [c for c in weighed if not c.question]
+    if not told:
+        return False
+    best_share = max(c.share for c in told)
+    if best_share < opts.corroborated:
+        return False
+    best_cosine = max(c.cosine for c in told)
+    by_text = {c.line for c in told if c.share >= best_share - _TIE}
+    by_vector = {c.line for c in told if c.cosine >= best_cosine - _TIE}
+    return len(by_text) == 1 and by_text == by_vector
 
 
 def _strong(c: Candidate, opts: SearchOptions) -> bool:

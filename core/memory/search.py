@@ -128,7 +128,7 @@ class MemorySearch:
                         similarity[key] = score if score is not None else 0.0
             rows = await read_rows(conn, user_id, keys, since, until)
             candidates = [
-                Candidate(key, held.get(key, 0.0), similarity.get(key, 0.0), row.question)
+                Candidate(key, held.get(key, 0.0), similarity.get(key, 0.0), row.question, _said(row.text))
                 for key in keys
                 if (row := rows.get(key)) is not None and not _seen(key, row, in_view)
             ]
@@ -155,11 +155,16 @@ def _distinct(ranked: list[tuple[float, tuple[Kind, int], Row]]) -> list[tuple[f
     seen: set[str] = set()
     out = []
     for entry in ranked:
-        said = " ".join(entry[2].text.lower().split())
+        said = _said(entry[2].text)
         if said not in seen:
             seen.add(said)
             out.append(entry)
     return out
+
+
+def _said(text: str) -> str:
+    """A line as compared for sameness: case and spacing aside."""
+    return " ".join(text.lower().split())
 
 
 def _seen(key: tuple[Kind, int], row: Row, in_view: InView | None) -> bool:

@@ -12,6 +12,7 @@ from core.db.database import Database
 from core.db.repositories import UserRecord
 from core.llm import OpenAIModel
 from core.memory import fts
+from core.memory.fusion import SearchOptions
 from core.memory.tool import SearchMemoryTool
 from core.tools.registry import ToolContext
 from tests.fakes.openai_server import FakeOpenAI, topic_embedding
@@ -155,6 +156,23 @@ async def test_full_text_stems_and_weighs_rare_words_over_common_ones(database: 
 
     assert found[0].id == ids[-2], "'Galway' (and 'racing' stemmed to 'race') outweigh the common 'day'"
     assert found[0].all_terms and found[0].score == pytest.approx(1.0)
+
+
+async def test_a_topic_never_mentioned_holds_little_of_the_question_in_small_talk(
+    database: Database, memory: Memory
+) -> None:
+    alice = await add_user(database, "Alice")
+    small_talk = ["hey! how's your week going", "good, you?"] * 3
+    _, ids = await chat(database, alice, [*small_talk, "Ziggy chewed my charger", "Oh no!"], START, "c")
+    await memory.store.index_pending(alice.id)
+
+    async with database.engine.connect() as conn:
+        # As in a history of 200 lines, three of them saying "going".
+        skydiving = await fts.search(conn, alice.id, "Did I ever go skydiving?", 5, documents=200)
+        ziggy = await fts.search(conn, alice.id, "What did Ziggy chew?", 5, documents=200)
+
+    assert skydiving and skydiving[0].score < SearchOptions().text_match, "'going' is no strong keyword hit"
+    assert ziggy[0].id == ids[-2] and ziggy[0].score >= SearchOptions().text_match, "a name is"
 
 
 async def test_the_assistants_reply_comes_with_the_question_it_answered(database: Database, memory: Memory) -> None:

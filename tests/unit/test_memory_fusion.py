@@ -9,8 +9,12 @@ from core.memory.fusion import Candidate, SearchOptions, rank
 OPTIONS = SearchOptions(floor=0.40, text_match=0.35)
 
 
-def row(item: int, share: float, cosine: float, *, question: bool = False) -> Candidate:
-    return Candidate(("message", item), share, cosine, question)
+def row(item: int, share: float, cosine: float, *, question: bool = False, said: str | None = None) -> Candidate:
+    return Candidate(("message", item), share, cosine, question, said)
+
+
+def ids(candidates: list[Candidate], options: SearchOptions = OPTIONS) -> list[int]:
+    return [c.key[1] for _, c in rank(candidates, options)]
 
 
 # (what the case is, candidates, the ids that answer it; none for a question about something never said)
@@ -99,3 +103,26 @@ def test_the_users_earlier_question_takes_no_place_on_a_weak_match() -> None:
     found = rank([row(1, 0.60, 0.3), row(2, 0.50, 0.3, question=True), row(3, 0.90, 0.5, question=True)], OPTIONS)
 
     assert [c.key[1] for _, c in found] == [1, 3], "0.50 x 0.5 is no strong match; 0.90 x 0.5 is"
+
+
+def test_a_weaker_keyword_hit_counts_when_both_inputs_single_out_the_same_line() -> None:
+    # "What did the skin prick test reveal?" against "allergy test results: birch": one word in common.
+    candidates = [row(1, 0.25, 0.22), row(2, 0.16, 0.12), row(3, 0.0, 0.18)]
+
+    assert ids(candidates) == [1, 2]
+    assert ids(candidates, replace(OPTIONS, mode="text")) == [], "full text alone: under its found line"
+    assert ids(candidates, replace(OPTIONS, mode="vector")) == [], "the vectors alone: under the floor"
+
+
+def test_no_corroboration_when_several_lines_hold_the_same_words_or_the_vectors_prefer_another() -> None:
+    # "What's my grandmother's maiden name?": "name" is in several lines, none about her.
+    assert ids([row(1, 0.27, 0.31, said="ziggy is her name"), row(2, 0.27, 0.10, said="cute name")]) == []
+    assert ids([row(1, 0.27, 0.20), row(2, 0.0, 0.31)]) == [], "the nearest line is another one"
+    assert ids([row(1, 0.18, 0.31)]) == [], "under `corroborated`, a shared word is not enough"
+    assert ids([row(1, 0.27, 0.31, question=True), row(2, 0.0, 0.1)]) == [], "an earlier asking corroborates nothing"
+
+
+def test_identical_lines_are_one_line_when_both_inputs_single_it_out() -> None:
+    said = "allergy test results: birch"
+
+    assert sorted(ids([row(1, 0.25, 0.22, said=said), row(2, 0.25, 0.22, said=said), row(3, 0.0, 0.1)])) == [1, 2]
