@@ -20,9 +20,11 @@ say.  The fused search also counts a weaker keyword hit that both inputs single 
 (``corroborated``): the one line holding the most of the question's word weight (no
 other line holds as much) is also the one line nearest in meaning.  Two rankings that
 look at different things (the question's rare words; the whole line's meaning or, for
-a bag of words, its share of the line) agree on one line by chance rarely; an off-topic
+a bag of words, its share of the line) rarely agree on one line by chance; an off-topic
 question's best keyword match is a common word shared by several lines, or the vectors
-prefer another line.  Once the question found something, the other candidates that hold part of it
+prefer another line.  This needs no cosine scale, so it holds for any embedding model.
+
+Once the question found something, the other candidates that hold part of it
 (``partial_match`` of the words, or a cosine within half of ``vector_span`` under the
 floor) fill the remaining places in fused order: a question's second half or a
 paraphrased answer is often weaker than its best hit.
@@ -73,6 +75,7 @@ class Candidate:
 
     @property
     def line(self) -> object:
+        """What tells this line from others: its text when known."""
         return self.key if self.said is None else self.said
 
 
