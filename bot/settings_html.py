@@ -32,6 +32,7 @@ button{font:inherit;font-weight:600;margin-top:1.5rem;padding:.6rem 1.4rem;borde
 background:var(--accent);color:#fff;cursor:pointer}
 @media (prefers-color-scheme:dark){button{color:#0d1117}}
 footer{margin-top:2.5rem;color:var(--muted);font-size:.9rem}
+nav{display:flex;flex-wrap:wrap;gap:.25rem .9rem;margin-bottom:1.5rem}a{color:var(--accent)}
 """
 
 _PAGE = """<!doctype html>
@@ -40,6 +41,13 @@ _PAGE = """<!doctype html>
 <title>{title}</title><style>{style}</style></head>
 <body>{body}</body></html>
 """
+
+
+APP_NAV = (
+    '<nav aria-label="Main"><a href="/chat">Chat</a><a href="/timeline">Timeline</a><a href="/search">Search</a>'
+    '<a href="/memories">Memories</a><a href="/daily">Daily logs</a><a href="/tokens">Access tokens</a>'
+    '<a href="/settings" aria-current="page">Settings</a><a href="/connections">Accounts</a></nav>'
+)
 
 
 def document(title: str, body: str) -> str:
@@ -112,9 +120,10 @@ def settings_page(
     errors: list[str] | None = None,
     typed: dict[str, str] | None = None,
     notice: str = "",
+    in_app: bool = False,
 ) -> str:
     """The page: the person's details, then the form of the registry's fields (``typed`` refills it after an
-    error)."""
+    error). ``in_app``: opened with the web app's session, so it shows the app's navigation to go back."""
     typed = typed or {}
     accounts = (
         "<ul class=accounts>"
@@ -137,14 +146,20 @@ def settings_page(
         + "".join(_input(row, typed.get(row.name, row.value)) for row in view.settings)
         + '<button type="submit">Save</button></form>'
     )
+    footer = (
+        "You are signed in to the web app; these are its settings."
+        if in_app
+        else "This page works for 30 minutes. Ask for a new link with /account in the chat."
+    )
     body = (
-        f"<h1>Your settings</h1><p class=lead>{escape(assistant)}</p>"
+        (APP_NAV if in_app else "")
+        + f"<h1>Your settings</h1><p class=lead>{escape(assistant)}</p>"
         + (f'<div class="note ok" role="status">{escape(notice)}</div>' if notice else "")
         + _notes(saved or [], errors or [])
         + f"<h2>About you</h2>{details}<h2>Change</h2>{form}"
         + '<form method="post" action="/settings/signout">'
         + f'<input type="hidden" name="csrf" value="{escape(csrf, quote=True)}">'
         + '<button type="submit" id="signout">Sign out</button></form>'
-        + "<footer>This page works for 30 minutes. Ask for a new link with /account in the chat.</footer>"
+        + f"<footer>{footer}</footer>"
     )
     return document("Your settings", body)

@@ -160,31 +160,31 @@ def add_settings_routes(app: FastAPI) -> None:
         )
         return response
 
-    async def signed_in(request: Request) -> tuple[SettingsPage, SettingsSession] | Response:
-        """The page and the request's session, or the page saying why there is none."""
+    async def signed_in(request: Request) -> tuple[SettingsPage, SettingsSession, bool] | Response:
+        """The page, the request's session and whether it is the web app's, or the page saying why there is none."""
         page = configured()
         if page is None:
             return _html(not_set_up, 404)
-        session = await current_session(page, request)
+        session, in_app = await session_and_origin(page, request)
         if session is None:
             return _html(message_page("Session ended", ENDED), 401)
-        return page, session
+        return page, session, in_app
 
     @app.get(LINK_PATH)
     async def show(request: Request) -> Response:
         found = await signed_in(request)
         if isinstance(found, Response):
             return found
-        page, session = found
+        page, session, in_app = found
         view = await page.account.view(session.user)
-        return _html(settings_page(view, csrf=session.csrf, assistant=page.assistant_name))
+        return _html(settings_page(view, csrf=session.csrf, assistant=page.assistant_name, in_app=in_app))
 
     @app.post(LINK_PATH)
     async def change(request: Request) -> Response:
         found = await signed_in(request)
         if isinstance(found, Response):
             return found
-        page, session = found
+        page, session, in_app = found
         form = await read_form(request)
         if form is None:
             return _html(message_page("Not saved", "That form could not be read; nothing was saved."), 400)
@@ -200,23 +200,31 @@ def add_settings_routes(app: FastAPI) -> None:
         if outcome.errors:
             typed = {row.name: form[row.name] for row in view.settings if row.name in form}
             body = settings_page(
-                view, csrf=session.csrf, assistant=page.assistant_name, errors=outcome.errors, typed=typed
-            )
+                view, csrf=session.csrf, assistant=page.assistant_name, errors=outcome.errors, typed=typed,
+                in_app=in_app,
+            )  # fmt: skip
             return _html(body, 400)
         notice = "" if outcome.saved else "Nothing changed."
-        body = settings_page(view, csrf=session.csrf, assistant=page.assistant_name, saved=outcome.saved, notice=notice)
+        body = settings_page(
+            view, csrf=session.csrf, assistant=page.assistant_name, saved=outcome.saved, notice=notice, in_app=in_app
+        )
         return _html(body)
 
 
 async def current_session(page: SettingsPage, request: Request) -> SettingsSession | None:
     """The settings session of the request: its own cookie, or the web app's session (one sign-in for both)."""
+    return (await session_and_origin(page, request))[0]
+
+
+async def session_and_origin(page: SettingsPage, request: Request) -> tuple[SettingsSession | None, bool]:
+    """The request's settings session, and whether it is the web app's (the page then leads back into the app)."""
     session = await page.access.session(request.cookies.get(COOKIE))
     web = getattr(request.app.state, "webapp", None)
     if session is None and web is not None:
         person = await web.sessions.session(request.cookies.get(WEB_COOKIE))
         if person is not None:
-            session = SettingsSession(person.user, person.identity, person.csrf)
-    return session
+            return SettingsSession(person.user, person.identity, person.csrf), True
+    return session, False
 
 
 async def read_form(request: Request) -> dict[str, str] | None:

@@ -26,7 +26,7 @@ from bot.webapp.views import (
     summary_view,
 )
 from core.daily.remake import NoSuchDay, RemakeRefused
-from core.db.timeline import newest_id_before, summaries_ending_at, timeline_page
+from core.db.timeline import newer_start, newest_id_before, summaries_ending_at, timeline_page
 from core.identity.web_sessions import WebUser
 from core.llm import ModelError
 from core.memory.shaped import memories_behind
@@ -77,6 +77,10 @@ async def timeline(
     more = len(entries) > PAGE
     entries = entries[:PAGE]
     older = f"/timeline?before={entries[-1].id}" + (f"&platform={chosen}" if chosen else "") if more else ""
+    newer = ""  # a page opened further back (a search hit, a date, older pages) leads back up to the newest
+    if entries and (before is not None or start is not None):
+        above = await newer_start(web.db, person.id, entries[0].id, PAGE, platform=chosen or None)
+        newer = f"/timeline?start={above}" + (f"&platform={chosen}" if chosen else "") if above else ""
     cards: dict[int, list[dict[str, object]]] = {}
     if entries:
         for card in await summaries_ending_at(web.db, person.id, [e.id for e in entries]):
@@ -85,7 +89,7 @@ async def timeline(
     shaped_by = shaped_views(await memories_behind(web.db, person.id, answers), tz)
     return render(
         request, "timeline.html", title="Timeline", page="timeline", person=person,
-        entries=[entry_view(e, tz) for e in entries], older=older, platforms=PLATFORMS, chosen=chosen,
+        entries=[entry_view(e, tz) for e in entries], older=older, newer=newer, platforms=PLATFORMS, chosen=chosen,
         cards=cards, day=day, problem=problem, shaped_by=shaped_by,
     )  # fmt: skip
 

@@ -251,3 +251,30 @@ async def newest_id_before(db: Database, user_id: int, moment: datetime) -> int 
     query = query.order_by(Message.created_at.desc(), Message.id.desc()).limit(1)
     async with db.engine.connect() as conn:
         return await conn.scalar(query)
+
+
+async def newer_start(
+    db: Database, user_id: int, first_id: int, limit: int = 50, *, platform: str | None = None
+) -> int | None:
+    """Where the page of the ``limit`` messages written after message ``first_id`` starts (the newest of them, a
+    ``start`` cursor for :func:`timeline_page`), or None when nothing of the person's is newer."""
+    async with db.engine.connect() as conn:
+        at = await conn.scalar(_own(user_id, first_id))
+        if at is None:
+            return None
+        key = tuple_(Message.created_at, Message.id)
+        query = (
+            select(Message.id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                _visible(user_id, by_time=db.dialect == "sqlite"),
+                Message.role.in_(("user", "assistant")),
+                key > tuple_(literal(at, Message.created_at.type), first_id),
+            )
+            .order_by(Message.created_at, Message.id)
+            .limit(max(1, min(limit, 200)))
+        )
+        if platform:
+            query = query.where(Conversation.platform == platform)
+        ids = (await conn.scalars(query)).all()
+    return int(ids[-1]) if ids else None
