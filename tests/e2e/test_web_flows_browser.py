@@ -48,7 +48,13 @@ def _sign_in(driver: Any, link: str, server: WebServer) -> None:
     driver.get(link)
     _wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    _wait(driver).until(lambda d: d.current_url == server.url + "/chat")
+    _wait(driver).until(
+        lambda d: (
+            d.current_url == server.url + "/chat"
+            and d.execute_script("return document.readyState") == "complete"
+            and d.find_elements(By.ID, "signout")
+        )
+    )
 
 
 def _press(driver: Any, element: Any) -> None:
