@@ -35,14 +35,17 @@ log = logging.getLogger(__name__)
 LATE_AFTER = timedelta(minutes=2)
 
 
-def reminder_text(held: Occurrence, now: datetime) -> str:
-    """ "⏰ Reminder: call Ana", with "(late: I was offline at 09:00)" when it comes late."""
+def reminder_text(held: Occurrence, now: datetime, *, up_since: datetime | None = None) -> str:
+    """ "⏰ Reminder: call Ana", with a note when it comes late: "(late: I was offline at 09:00)" when it fell
+    due before this process started (``up_since``), else "(late: this was due at 09:00)" (a platform that was
+    down, a meeting that moved back to a time already past): the note never blames what did not happen."""
     text = f"⏰ Reminder: {held.reminder.text}"
     if now - held.scheduled_at > LATE_AFTER:
         due = wall(held.local_time)
         today = to_local(now, held.reminder.zone).date()
         when = due.strftime("%H:%M") if due.date() == today else f"{due.strftime('%A %d %B')} {due.strftime('%H:%M')}"
-        text += f"\n(late: I was offline at {when}"
+        offline = up_since is None or held.scheduled_at < up_since
+        text += f"\n(late: I was offline at {when}" if offline else f"\n(late: this was due at {when}"
         if held.missed:
             text += f"; it was due {held.missed + 1} times meanwhile, this one message stands for all of them"
         text += ")"
@@ -55,11 +58,14 @@ class ReminderDelivery:
     def __init__(
         self, occurrences: OccurrenceRepository, speak: Speak, *, clock: Clock, anchors: CalendarAnchors | None = None
     ) -> None:
-        """`anchors` looks up a calendar-anchored reminder's event once more before it is sent."""
+        """`anchors` looks up a calendar-anchored reminder's event once more before it is sent. A reminder due
+        before now (this process's start) is late because the assistant was offline; one due later, for
+        another reason."""
         self.occurrences = occurrences
         self.speak = speak
         self.clock = clock
         self.anchors = anchors
+        self.up_since = clock()
 
     async def deliver(self, held: Occurrence) -> str:
         """Send `held`; returns its new state (delivered, claimed again later, failed, undeliverable)."""
@@ -89,7 +95,7 @@ class ReminderDelivery:
         if reminder.kind == FOLLOW_UPS:  # the morning offer of yesterday's open items
             text, buttons = reminder.text, offer_buttons(reminder)
         else:
-            text, buttons = reminder_text(held, self.clock()), reminder_buttons(reminder.id)
+            text, buttons = reminder_text(held, self.clock(), up_since=self.up_since), reminder_buttons(reminder.id)
         try:
             spoken = await self.speak(
                 reminder.user_id, key=held.idempotency_key, text=text, prefer_platform=reminder.platform,

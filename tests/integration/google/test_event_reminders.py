@@ -161,7 +161,7 @@ async def test_a_meeting_moved_away_and_back_to_a_time_already_claimed_still_get
     k.clock.set(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))  # the next look-up follows it back: 10:50 is past
 
     assert await k.runner.run_due() == 1
-    assert discord.texts() == ["⏰ Reminder: a meeting is coming\n(late: I was offline at 10:50)"]
+    assert discord.texts() == ["⏰ Reminder: a meeting is coming\n(late: this was due at 10:50)"]
     states = [o["state"] for o in await k.runner.occurrences.of_reminder(1)]
     assert states == ["delivered"]  # the occurrence given up at the move is the one sent
 
