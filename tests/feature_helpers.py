@@ -9,6 +9,7 @@ from core.features import Feature, FeatureContext, FeatureParts, SettingsFields,
 from core.llm import ChatModel, OpenAIModel
 from core.memory.wiring import LongTermMemory, Memory, MemorySettings
 from core.messenger import Outbox
+from core.speak import Speak
 from core.summaries import RollingSummaries, Summaries
 
 
@@ -19,6 +20,7 @@ def feature_context(
     events: EventBus | None = None,
     outbox: Outbox | None = None,
     settings: SettingsFields | None = None,
+    speak: Speak | None = None,
 ) -> FeatureContext:
     """The context of the chat service's own pipeline, tools and tasks (tests may look inside the chat)."""
     return FeatureContext(
@@ -33,6 +35,7 @@ def feature_context(
         people=chat.people,
         outbox=outbox,
         settings=settings,
+        speak=speak,
         sleep=chat.sleep,
     )
 

@@ -23,9 +23,12 @@ Speak = Callable[..., Awaitable[object]]
 
 
 class SettingsFields(Protocol):
-    """What features need of the settings registry (core/settings/registry.py): a place to add their fields."""
+    """What features need of the settings registry (core/settings/registry.py): a place to add their fields,
+    and to hear each stored change in this process (user id, names of the fields changed)."""
 
     def add(self, field: Any, /) -> None: ...
+
+    def subscribe(self, listener: Callable[[int, frozenset[str]], None], /) -> None: ...
 
 
 @dataclass(frozen=True)

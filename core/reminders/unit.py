@@ -97,6 +97,11 @@ class RemindersFeature:
             context.db, context.speak, context.people, clock=context.clock, worker=self.worker,
             max_active=self.max_active, calendar=self.calendar,
         )  # fmt: skip
+        if context.settings is not None:
+            # A new time zone moves the person's reminders (the runner follows the people revision at each
+            # pass): wake it now, not at its next planned pass (up to a minute away).
+            runner = self.services.runner
+            context.settings.subscribe(lambda _user, changed: runner.poke() if "timezone" in changed else None)
         return FeatureParts(tools=self.services.tools, commands=self.services.commands)
 
     async def offer_follow_ups(self, user_id: int, day: date, zone: ZoneInfo, summary: str, platform: str) -> int:
