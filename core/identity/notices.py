@@ -1,6 +1,7 @@
 """DMs about sign-in and the Google connection, sent in the background through the Outbox.
 
-- After a sign-in: "you're in" (or why not, or "waiting for approval") in the DM of the account that signed in.
+- After a sign-in: "you're in" (or why not, or "waiting for approval") in the DM of the account that signed in;
+  "you're in" and "Google is connected" through `speak`, so the person's history keeps them.
 - A link request: the email's existing accounts get the Approve / Deny link, then the result (``tell``).
 - When Google refuses a user's stored connection: a DM with a fresh link to connect again
   (at most once per ``reconnect_every`` seconds per user, per process), said through `speak`
@@ -82,7 +83,13 @@ class IdentityNotices:
             text += AFTER_CONNECT
             if result.user_id is not None:
                 self._reconnect_sent.pop(result.user_id, None)
-        identity = result.identity
+        identity, user_id = result.identity, result.user_id
+        if self.speak is not None and user_id is not None and result.outcome in (Outcome.SIGNED_IN, Outcome.CONNECTED):
+            # Said through speak: the conversation's history keeps it, so the model knows what it told them.
+            key = f"signin:{identity.key}:{secrets.token_hex(8)}"  # one notice, the same key on each retry
+            speak = self.speak
+            self.tasks.spawn(f"signin-dm:{identity.key}", lambda: speak(user_id, key=key, text=text, only=identity))
+            return
         self.tasks.spawn(f"signin-dm:{identity.key}", lambda: self.outbox.send_to_account(identity, text))
 
     async def tell(self, accounts: list[PlatformIdentity], text: str) -> None:

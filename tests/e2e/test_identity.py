@@ -260,6 +260,8 @@ async def test_a_stranger_signs_in_and_is_the_same_person_on_slack(world: World)
 
     [answer] = await world.discord_reply(ada_discord, "good morning")
     assert answer == "You said: good morning"
+    said = [str(m.get("content")) for m in world.openai.last_messages() if m.get("role") == "assistant"]
+    assert any(s.endswith(welcome) for s in said), "the model knows it welcomed her (the history keeps it)"
     overview = await world.discord_command(ada_discord, "settings")
     assert "Your time zone is UTC" in overview and "I call you Ada." in overview
     assert "Drive folder “CaptainsLog”" in overview
