@@ -23,8 +23,8 @@ from core.db.database import Database
 from core.llm import OpenAIModel
 from tests.chat_helpers import say
 from tests.conftest import make_chat_service
-from tests.e2e.test_terminal_chat import environment
 from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.terminal_helpers import environment
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,9 +19,9 @@ from core.reminders.times import Schedule
 from core.types import ConversationRef, PlatformIdentity
 from tests.chat_helpers import say
 from tests.conftest import make_chat_service
-from tests.e2e.test_terminal_chat import chat, run_bot
 from tests.e2e.test_terminal_commands import saved_file
 from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.terminal_helpers import chat, run_bot
 
 
 def test_export_data_in_the_chat_gives_a_zip_with_everything(openai_fake: FakeOpenAI, tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ from core.db.database import Database
 from core.db.models import Message
 from core.llm import OpenAIModel
 from tests.conftest import TEST_NOW
-from tests.e2e.test_terminal_chat import chat, run_bot
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.memory_helpers import add_user, build_memory
+from tests.terminal_helpers import chat, run_bot
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 

@@ -1,6 +1,6 @@
 """The core's commands in the terminal chat, its daily log, and leaving while after-answer work runs.
 
-As in test_terminal_chat.py: the real program (``python -m bot chat``) in a
+As in tests/e2e/terminal_chat/: the real program (``python -m bot chat``) in a
 subprocess with a clean environment, typing on its stdin, against the fake
 OpenAI server of this test process.
 """
@@ -21,8 +21,8 @@ import pytest
 from pypdf import PdfReader
 
 from core.export.layout import long_date
-from tests.e2e.test_terminal_chat import ASSISTANT, PROMPT, Running, chat
 from tests.fakes.openai_server import ChatScript, FakeOpenAI, Reply, ToolCalls, echo_responder
+from tests.terminal_helpers import ASSISTANT, PROMPT, Running, chat
 
 PARIS = ZoneInfo("Europe/Paris")  # DEFAULT_TIMEZONE of the test environment
 FINISHING = "finishing up… (Ctrl-C to skip)\n"
