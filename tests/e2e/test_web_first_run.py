@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_process import environment, finish, start
 from tests.fakes.openai_server import FakeOpenAI
+from tests.process_helpers import environment, finish, start
 from tests.web_helpers import csrf_of
 
 ADDRESS = re.compile(r"The web app: (http://127\.0\.0\.1:\d+)")

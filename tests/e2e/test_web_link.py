@@ -11,8 +11,8 @@ from core.clock import ManualClock
 from core.db.database import Database
 from core.llm import OpenAIModel
 from tests.conftest import TEST_NOW, make_chat_service
-from tests.e2e.test_process import environment
 from tests.fakes.openai_server import FakeOpenAI
+from tests.process_helpers import environment
 from tests.web_helpers import SECRET_KEY, WebKit, csrf_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
