@@ -17,7 +17,6 @@ import binascii
 import logging
 from contextlib import aclosing
 from functools import partial
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
@@ -28,6 +27,7 @@ from bot.webapp.deps import COOKIE, WebApp, page_person, render, web_place, weba
 from bot.webapp.live import LiveAnswer
 from bot.webapp.markdown import to_html
 from bot.webapp.pages import zone_of
+from bot.webapp.sender import FrameSender
 from bot.webapp.views import shaped_views
 from core.identity.web_sessions import WebUser
 from core.memory.shaped import memories_behind
@@ -73,24 +73,6 @@ async def chat_page(
     return render(
         request, "chat.html", title="Chat", page="chat", person=person, messages=messages, shaped_by=shaped_by
     )
-
-
-class _Socket:
-    """Sends frames in order until the browser goes away; the answer goes on without it."""
-
-    def __init__(self, ws: WebSocket) -> None:
-        self.ws = ws
-        self.open = True
-        self._lock = asyncio.Lock()  # FIFO: a resume snapshot goes out before the deltas that follow it
-
-    async def send(self, frame: dict[str, Any]) -> None:
-        async with self._lock:
-            if not self.open:
-                return
-            try:
-                await self.ws.send_json(frame)
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                self.open = False
 
 
 def images_of(sent: object) -> tuple[tuple[Attachment, ...], str]:
@@ -175,7 +157,7 @@ async def chat_socket(ws: WebSocket) -> None:
         await ws.close(code=1008)
         return
     await ws.accept()
-    socket = _Socket(ws)
+    socket = FrameSender(ws)
     await web.live.join(person.id, socket)  # an answer still being written continues here (a reload)
     try:
         while True:
@@ -183,21 +165,22 @@ async def chat_socket(ws: WebSocket) -> None:
             kind = frame.get("type") if isinstance(frame, dict) else None
             if kind == "send":
                 if await web.sessions.session(ws.cookies.get(COOKIE)) is None:  # signed out since the socket opened
-                    await socket.send({"type": "error", "message": SIGNED_OUT})
+                    socket.put({"type": "error", "message": SIGNED_OUT})
+                    await socket.flush()
                     await ws.close(code=1008)
                     return
                 text = str(frame.get("text", "")).strip()[:MAX_TEXT]
                 images, problem = images_of(frame.get("images"))
                 if problem:
-                    await socket.send({"type": "error", "message": problem})
+                    socket.put({"type": "error", "message": problem})
                     continue
                 run = partial(answer, web=web, person=person, text=text, images=images)
                 if (text or images) and not web.live.start(person.id, socket, run):
-                    await socket.send({"type": "error", "message": BUSY})
+                    socket.put({"type": "error", "message": BUSY})
             elif kind == "stop":
                 await web.live.stop(person.id)
     except (WebSocketDisconnect, ValueError):
         pass
     finally:
-        socket.open = False
         web.live.leave(person.id, socket)  # the answer, if any, goes on and is stored
+        await socket.close()

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
-    """Where frames go (a WebSocket); it swallows its own errors."""
+    """Where frames go (a WebSocket, bot/webapp/sender.py): it queues the frame and returns at once,
+    so the answer never waits on a browser; it swallows its own errors."""
 
     async def send(self, frame: dict[str, Any]) -> None: ...
 
@@ -27,7 +28,7 @@ class LiveAnswer:
     """One person's answer in progress: the text so far, the status line, who watches."""
 
     answer_id: int | None = None
-    text: str = ""
+    parts: list[str] = field(default_factory=list)  # the text so far, joined only for a socket that joins
     status: str = ""
     sinks: set[Sink] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
@@ -43,7 +44,7 @@ class LiveAnswer:
         if kind == "started":
             self.answer_id = frame["id"]
         elif kind == "delta":
-            self.text += frame["text"]
+            self.parts.append(frame["text"])
         elif kind == "status":
             self.status = frame["text"]
         elif kind in ("done", "error", "stopped"):
@@ -53,7 +54,7 @@ class LiveAnswer:
 
     def snapshot(self) -> dict[str, Any]:
         """The ``resume`` frame for a socket that joins now."""
-        return {"type": "resume", "id": self.answer_id, "text": self.text, "status": self.status}
+        return {"type": "resume", "id": self.answer_id, "text": "".join(self.parts), "status": self.status}
 
 
 class LiveAnswers:

@@ -71,7 +71,8 @@ async def test_an_answer_streams_in_several_frames_with_status_lines(
     kit, server = served
     openai_fake.queue(
         ToolCalls([("calculate", {"expression": "6 * 7"})]),
-        Reply("It is **42**, the answer to everything."),
+        # At a model's pace: text that reaches the server in one burst goes to the browser as one frame.
+        Reply("It is **42**, the answer to everything.", delay=0.05),
     )
     cookie = await _cookie(kit, server)
     async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
