@@ -17,6 +17,7 @@ import binascii
 import logging
 from contextlib import aclosing
 from functools import partial
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect

@@ -11,15 +11,18 @@ int8 copy stays resident then (about 155 MB for 100k rows at 1,536
 dimensions, against 614 MB of float32): the exact rows live in an unlinked
 file and the hundred or so rescored rows are read back from it per search.
 
-Every product goes through SimSIMD on ``threads`` threads (all cores by
-default): the scan is compute bound, so two cores halve it, and the index never
-wakes the BLAS thread pool, whose spinning workers would otherwise hold the
-cores the next scan needs.
+Every product goes through SimSIMD on ``threads`` threads (one by default), so
+the index never wakes the BLAS thread pool, whose spinning workers would otherwise
+hold the cores the next scan needs. One thread, because on the 2-core VM, with
+the server's other work around, a second one made the scan slower, never faster:
+a 100k x 256 int8 scan took 1.5-10 ms (p50) on one thread and 14-23 ms on two,
+100k x 1,536 took 21-49 ms against 59-73 ms (waiting for the second core and
+starting its work cost more than the half it saves). A host with idle cores may
+pass ``threads``.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,7 +77,7 @@ class VectorIndex:
     ) -> None:
         self.dims = dims
         self.quantize_above = quantize_above
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or 1
         self.spill_dir = spill_dir
         self._n = 0
         self._exact: MemoryRows | FileRows = MemoryRows(dims, capacity)

@@ -144,6 +144,21 @@ async def test_an_answer_whose_memories_cannot_be_read_still_completes(
     assert frames[-1]["type"] == "done" and "Brest" in frames[-1]["html"] and frames[-1]["recalled"] == []
 
 
+async def test_an_answer_written_all_at_once_arrives_whole_and_once_before_done(
+    served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
+) -> None:
+    kit, server = served
+    answer = " ".join(f"word{n}" for n in range(300))
+    openai_fake.queue(Reply(answer))  # 300 chunks with no pause: the socket falls behind and catches up
+    cookie = await _cookie(kit, server)
+    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+        await ws.send_json({"type": "send", "text": "count for me"})
+        frames = await _frames_until(ws, "done", "error")
+    kinds = [f["type"] for f in frames]
+    assert kinds[0] == "started" and kinds[-1] == "done" and set(kinds[1:-1]) <= {"delta", "status"}
+    assert "".join(f["text"] for f in frames if f["type"] == "delta") == answer
+
+
 async def test_stop_ends_the_answer_and_keeps_what_was_said(
     served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
 ) -> None:
