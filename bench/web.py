@@ -1,21 +1,24 @@
 """The web app under load: WebSocket chats, the timeline of a long history, search.
 
-    python -m bench.web [--chats 100] [--words 60] [--messages 100000] [--database sqlite|postgresql]
+    python -m bench.web [--chats 100] [--words 60] [--messages 100000] [--samples 200]
+                        [--database sqlite,postgresql] [--parts chats,history]
 
 1. ``--chats`` people chat at once, each over its own WebSocket (aiohttp's client) to the real
    uvicorn server, through the real core to the fake OpenAI server, which streams each answer at
-   40 words a second after 300 ms. For every text frame a browser receives, the latency is the time
-   from the fake writing the model chunk that completes the text shown so far (its own stamps,
-   ``StreamRecord.content_times``) to the frame's arrival. "lost" counts answers whose frames,
-   joined, differ from what the model sent.
-   The browsers run in a process of their own (bench/web_clients.py).
-2. One person with ``--messages`` messages (bench/memory_search.py's filler, random embeddings):
-   the timeline's first page and a page from the middle (``core.db.timeline.timeline_page``, the
-   query the page and the API run: server time), the whole ``GET /timeline`` page rendered, and
-   ``GET /api/v1/search`` (memory search including the question's embedding from the fake server).
+   40 words a second after 300 ms. For every model chunk, the latency runs from the fake writing
+   it (its own stamps) to the arrival of the first frame that shows it (a socket that fell behind
+   gets several chunks in one frame: each counts from its own moment). "not exact" counts answers
+   whose frames, joined, differ from what the model sent. "server CPU per chunk" is the server
+   process's CPU time (all its threads) over the run, turn starts included, divided by the chunks.
+   The browsers (bench/web_clients.py) and the fake model (bench/web_model.py) run in processes of
+   their own, as a remote model and real browsers do not share the server's CPU time or its GIL.
+2. One person with ``--messages`` messages (bench/memory_search.py's filler, random embeddings,
+   indexed by the assistant's embedding model): the timeline's first page and a page from the middle
+   (``core.db.timeline.timeline_page``, the query the page and the API run: server time), the whole
+   ``GET /timeline`` page rendered, and ``GET /api/v1/search`` (memory search; each question's
+   embedding comes from the in-process fake once, then from the embedder's cache of recent texts).
 
-The server, the core and the fake model share one process (the fake in its own thread), so the
-figures include the fake's work; on a shared machine they are noisy.
+On a shared machine every figure is noisy: print ``uptime`` with them.
 """
 
 from __future__ import annotations
