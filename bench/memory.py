@@ -99,7 +99,12 @@ def run(n: int, dims: int, queries: int, threads: int | None, rng: np.random.Gen
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--threads", type=int, default=None, help="threads of the index's scans (default: one)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads of the index's scans (default: every core past 64 MB scanned, else one)",
+    )
     parser.add_argument("--users", type=int, default=0, help="load this many users' indexes from a database")
     parser.add_argument("--messages", type=int, default=100_000, help="indexed messages per user (with --users)")
     parser.add_argument("--dims", type=int, default=1536, help="vector size (with --users)")

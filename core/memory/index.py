@@ -11,18 +11,18 @@ int8 copy stays resident then (about 155 MB for 100k rows at 1,536
 dimensions, against 614 MB of float32): the exact rows live in an unlinked
 file and the hundred or so rescored rows are read back from it per search.
 
-Every product goes through SimSIMD on ``threads`` threads (one by default), so
-the index never wakes the BLAS thread pool, whose spinning workers would otherwise
-hold the cores the next scan needs. One thread, because on the 2-core VM, with
-the server's other work around, a second one made the scan slower, never faster:
-a 100k x 256 int8 scan took 1.5-10 ms (p50) on one thread and 14-23 ms on two,
-100k x 1,536 took 21-49 ms against 59-73 ms (waiting for the second core and
-starting its work cost more than the half it saves). A host with idle cores may
-pass ``threads``.
+Every product goes through SimSIMD, so the index never wakes the BLAS thread
+pool, whose spinning workers would otherwise hold the cores the next scan needs.
+A scan of more than ``SPREAD_BYTES`` runs on every core (100k x 1,536 int8: one
+thread 17.4 ms, two 8.9 ms on an idle 2-core VM); a smaller one on one thread
+(``threads`` overrides both): with the server's other work around, a second
+thread made a 100k x 256 int8 scan 14-23 ms instead of 1.5-10 ms (p50), waiting
+for the other core and starting its work costing more than the half it saves.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +35,8 @@ from core.memory.rows import FileRows, MemoryRows
 
 # Largest int8 code; each row is scaled so its largest component maps to it.
 _I8_MAX = 127.0
+# A scan over more bytes than this runs on every core (see the module's docstring).
+SPREAD_BYTES = 64 * 1024 * 1024
 # Rows normalised and quantised at a time (about 1.5 MB of float32 at 1,536 dimensions).
 _BLOCK = 256
 
@@ -77,7 +79,7 @@ class VectorIndex:
     ) -> None:
         self.dims = dims
         self.quantize_above = quantize_above
-        self.threads = threads or 1
+        self.threads = threads  # None: by the size of the scan
         self.spill_dir = spill_dir
         self._n = 0
         self._exact: MemoryRows | FileRows = MemoryRows(dims, capacity)
@@ -218,8 +220,14 @@ class VectorIndex:
         """``rows @ q`` in float32 (one thread for a handful of rows: starting more costs more)."""
         if len(rows) == 0:
             return np.empty(0, dtype=np.float32)
-        threads = self.threads if len(rows) >= 4096 else 1
+        threads = self._threads(rows.nbytes) if len(rows) >= 4096 else 1
         return np.asarray(simsimd.cdist(q.reshape(1, -1), rows, metric="dot", threads=threads), dtype=np.float32)[0]
+
+    def _threads(self, scanned_bytes: int) -> int:
+        """Threads for a scan of ``scanned_bytes``: every core past ``SPREAD_BYTES``, else one."""
+        if self.threads:
+            return self.threads
+        return (os.cpu_count() or 1) if scanned_bytes > SPREAD_BYTES else 1
 
     def _top(self, rows: np.ndarray, scores: np.ndarray, k: int, min_score: float) -> list[Hit]:
         keep = scores >= min_score
@@ -241,7 +249,9 @@ class VectorIndex:
         # by |q̂| r and |q - q̂| (|x| = 1), r being the stored norm of x - s c.
         query_error = float(np.linalg.norm(q - q_rounded)) + 1e-5
         query_norm = float(np.linalg.norm(q_rounded))
-        raw = np.asarray(simsimd.cdist(q_codes.reshape(1, -1), self._codes[:n], metric="dot", threads=self.threads))[0]
+        raw = np.asarray(
+            simsimd.cdist(q_codes.reshape(1, -1), self._codes[:n], metric="dot", threads=self._threads(n * self.dims))
+        )[0]
         bounds = self._bounds[:n]
         approx = raw * (bounds[:, 0] * scale)
         bound = bounds[:, 1] * query_norm + query_error
