@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
@@ -155,11 +157,17 @@ async def test_a_cold_load_cut_off_by_the_database_is_loaded_whole_at_the_next_s
         pytest.skip("cutting a live connection is a PostgreSQL fault")
     user_id, ids, rows = await user_with_vectors(database, "gus", 3000, 13)
     vectors = UserVectors(database, MODEL, quantize_above=500, spill_dir=tmp_path / "index", batch=300)
+    # A cold load adds each batch in a worker thread and waits for it before the next: with one worker the
+    # test can hold the load between two batches, so the cut always lands mid-load (it could finish first).
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
 
     loading = asyncio.create_task(vectors.get(user_id, "message"))
     key = (user_id, "message")
     while key not in vectors._loaded or vectors._loaded[key].last_row_id == 0:  # noqa: ASYNC110 - a batch is in
         await asyncio.sleep(0)
+    release = threading.Event()
+    held = loop.run_in_executor(None, release.wait)  # the next batch's add waits behind this
     async with database.engine.connect() as conn:  # what a server restart does to the load's connection
         await conn.execute(
             text(
@@ -167,6 +175,8 @@ async def test_a_cold_load_cut_off_by_the_database_is_loaded_whole_at_the_next_s
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         )
+    release.set()
+    await held
     with pytest.raises(DBAPIError):
         await loading
 
