@@ -69,6 +69,7 @@ def _log_locations(settings: Settings) -> None:
 
 
 async def _chat(settings: Settings, *, transcript: bool | None = None) -> None:
+    from adapters.errors import PlatformStartError
     from adapters.terminal import TerminalChat
     from bot.container import Container
     from bot.forget_wiring import terminal_files_dir
@@ -81,10 +82,11 @@ async def _chat(settings: Settings, *, transcript: bool | None = None) -> None:
         for service in web:
             try:
                 await service.start()
-            except OSError as exc:  # e.g. `run` already serves the port: chat on, without sign-in links
+            except (OSError, PlatformStartError) as exc:  # e.g. `run` already serves the port: chat on, without it
                 log.warning("the web server could not start (%s); sign-in links will not work from here", exc)
+                notice = f"No web app from this chat: {exc}"
             else:
-                notice = web_app_notice(container, service)
+                notice = web_app_notice(container, service, sign_in="Type /account here for a sign-in link.")
         try:
             # The core's commands as on Discord and Slack; leaving waits for after-answer work. Without a
             # chat platform configured the daily log closes the terminal user's days while the chat is open
@@ -158,22 +160,27 @@ class _Announced:
 
     async def start(self) -> None:
         await self.server.start()
-        notice = web_app_notice(self.container, self.server)
+        notice = web_app_notice(
+            self.container,
+            self.server,
+            sign_in="Sign in with the link `captainslog link` prints (run it in this folder).",
+        )
         print(f"No chat platform is configured: serving the web app alone. {notice}", flush=True)
 
     async def stop(self) -> None:
         await self.server.stop()
 
 
-def web_app_notice(container: Container, server: WebServer) -> str:
-    """One line with the web app's local address (the port really bound), or "" without the web app."""
+def web_app_notice(container: Container, server: WebServer, *, sign_in: str) -> str:
+    """One line with the web app's local address (the port really bound) and ``sign_in``, how to get a link
+    from where this process runs; "" without the web app."""
     if container.webapp is None:
         return ""
     host = "127.0.0.1" if server.host in ("0.0.0.0", "", "::") else server.host
     host = f"[{host}]" if ":" in host else host
     public = container.settings.public_url
     there = f" (and at {public})" if public else ""
-    return f"The web app: http://{host}:{server.port}{there}. Sign in with a link from /account in a chat."
+    return f"The web app: http://{host}:{server.port}{there}. {sign_in}"
 
 
 async def _link(settings: Settings) -> str:

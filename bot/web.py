@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import html
 import logging
@@ -21,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from adapters.errors import PlatformStartError
 from bot.link_pages import add_link_routes, confirmation_page, connect_question, form_is_from_this_browser
 from bot.settings_page import SettingsPage, add_settings_routes
 from bot.webapp import WebApp, add_webapp
@@ -194,6 +196,18 @@ class _EmbeddedServer(uvicorn.Server):
         return None
 
 
+class WebAddressUnavailable(PlatformStartError):
+    """The web server cannot listen where WEB_HOST and WEB_PORT say: one sentence saying what to change."""
+
+
+# Why a bind fails, in words, for the errors a setting can cause (others keep their traceback: a bug).
+_BIND_REASONS = {
+    errno.EADDRINUSE: "that port is already in use (by another `captainslog`?)",
+    errno.EACCES: "this user may not use that port (ports below 1024 need root)",
+    errno.EADDRNOTAVAIL: "that address is not one of this machine's",
+}
+
+
 class WebServer:
     """The runtime service running the app on ``host:port`` (port 0 picks a free port; see :attr:`port`)."""
 
@@ -218,9 +232,15 @@ class WebServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
-        except OSError:
+        except OSError as exc:
             sock.close()
-            raise
+            reason = _BIND_REASONS.get(exc.errno or 0)
+            if reason is None:
+                raise
+            raise WebAddressUnavailable(
+                f"The web app cannot listen on {self.host}:{self.port}: {reason}. Stop what holds it, or set "
+                "WEB_PORT (or WEB_HOST) in .env to a free one."
+            ) from exc
         sock.set_inheritable(True)
         self.port = sock.getsockname()[1]
         # No access log: the callback's query string carries the one-time code and state.

@@ -8,6 +8,7 @@ link made by one process opens a session in the other. The terminal chat prints 
 from __future__ import annotations
 
 import re
+import socket
 import stat
 import subprocess
 import sys
@@ -81,6 +82,7 @@ def test_run_without_a_platform_serves_the_web_app_with_a_key_kept_in_the_data_f
     finally:
         output = "".join(seen) + finish(process)
     assert "No chat platform is configured: serving the web app alone." in output
+    assert "Sign in with the link `captainslog link` prints" in output  # no chat here to send /account in
     assert process.returncode == 0, output
     log = (
         (tmp_path / "data" / "captainslog.log").read_text() if (tmp_path / "data" / "captainslog.log").exists() else ""
@@ -106,7 +108,32 @@ def test_the_terminal_chat_says_where_the_web_app_is(tmp_path: Path, openai_fake
         assert chat.status_code == 200 and 'id="composer"' in chat.text
     finally:
         output = "".join(seen) + finish(process, signal_to_send=None)  # stdin closes: the chat ends as at Ctrl-D
+    assert "Type /account here for a sign-in link." in output
     assert "Your link to the web app (chat, timeline, memories, settings)" in output
     assert process.returncode == 0, output
     key = (tmp_path / "data" / "secret_key").read_text().strip()
     assert key not in output
+
+
+def test_a_taken_port_is_one_line_naming_the_setting_to_change(tmp_path: Path, openai_fake: FakeOpenAI) -> None:
+    """Another program on WEB_PORT: `run` says which setting to change (no traceback); the chat says it and goes on."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**newcomer(tmp_path, openai_fake), "WEB_PORT": str(port)}
+        served = subprocess.run(
+            [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        chatted = subprocess.run(
+            [sys.executable, "-m", "bot", "chat", "--transcript"], cwd=tmp_path, env=env, input="hello\n",
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    said = f"The web app cannot listen on 127.0.0.1:{port}: that port is already in use"
+    output = served.stdout + served.stderr
+    assert served.returncode == 2, output
+    assert said in output and "WEB_PORT" in output
+    assert "Traceback" not in output
+    assert chatted.returncode == 0, chatted.stderr
+    assert f"No web app from this chat: {said}" in chatted.stdout
+    assert "You said:" in chatted.stdout  # the chat itself still answers
