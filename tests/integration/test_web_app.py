@@ -437,3 +437,23 @@ async def test_a_posted_days_pdf_is_rendered_again_from_the_stored_summary(
         bobs = await client.get("/daily/2026-11-23.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")  # the cache was dropped at posting
     assert none.status_code == 404 and bobs.status_code == 404
+
+
+async def test_a_browser_gets_a_page_with_a_way_back_for_an_error_and_scripts_keep_json(kit: WebKit) -> None:
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    async with kit.signed_in(ADA) as client:
+        missing = await client.get("/no-such-page", headers=browser)
+        no_pdf = await client.get("/daily/2020-01-02.pdf", headers=browser)
+        api = await client.get("/api/v1/no-such-thing", headers=browser)
+        script = await client.get("/no-such-page")  # httpx asks for */*: FastAPI's JSON, as before
+    async with kit.client() as stranger:
+        signed_out = await stranger.get("/no-such-page", headers=browser)
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "There is no such page." in missing.text and '<a href="/chat">Back to the chat</a>' in missing.text
+    assert 'aria-label="Main"' in missing.text  # the app's navigation and Sign out are there too
+    assert missing.headers["content-security-policy"].startswith("default-src 'none'")
+    assert no_pdf.status_code == 404 and "No PDF of that day." in no_pdf.text and "Back to the chat" in no_pdf.text
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    assert script.status_code == 404 and script.json() == {"detail": "Not Found"}
+    assert signed_out.status_code == 404 and '<a href="/signin">Sign in</a>' in signed_out.text
+    assert 'aria-label="Main"' not in signed_out.text
