@@ -23,7 +23,8 @@ log = logging.getLogger("bot")
 
 NO_COMMAND = (
     "Without a command: `run` when a chat platform is configured (DISCORD_TOKEN, or the SLACK_* tokens), "
-    "otherwise `chat` in the terminal."
+    "otherwise `chat` in the terminal. Both serve the web app too (WEB_HOST:WEB_PORT, default "
+    "http://127.0.0.1:8080) and print its address."
 )
 WHERE = (
     "Settings come from the environment and from the file .env in the current directory. The SQLite "
@@ -230,7 +231,7 @@ async def _doctor(settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="captainslog",
-        description="CaptainsLog, a personal assistant for Discord, Slack and the terminal. " + NO_COMMAND,
+        description="CaptainsLog, a personal assistant for Discord, Slack, the terminal and the web. " + NO_COMMAND,
         epilog=WHERE,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -239,8 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         title="commands",
         metavar="{run,chat,link,migrate,doctor,backup,restore,export-data,import-chatgpt}",
     )
-    sub.add_parser("run", help="serve every configured platform (Discord, Slack)")
-    chat = sub.add_parser("chat", help="chat in the terminal")
+    sub.add_parser("run", help="serve every configured platform (Discord, Slack) and the web app (alone when none is)")
+    chat = sub.add_parser("chat", help="chat in the terminal (the web app is served meanwhile)")
     chat.add_argument(
         "--transcript",
         action="store_true",

@@ -31,6 +31,7 @@ def test_version_and_help_say_what_the_program_does(openai_fake: FakeOpenAI, tmp
     assert flat.startswith("usage: captainslog")
     assert "Without a command: `run` when a chat platform is configured" in flat
     assert "otherwise `chat` in the terminal" in flat
+    assert "Both serve the web app too" in flat and "http://127.0.0.1:8080" in flat  # the web app is not hidden
     assert ".env in the current directory" in flat and "DATA_DIR" in flat
 
 
