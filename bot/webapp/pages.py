@@ -117,8 +117,8 @@ async def search(
             hits, problem = await search_hits(web, person.id, q, platform=chosen, since=start, until=end)
     return render(
         request, "search.html", title="Search", page="search", person=person, q=q, platforms=PLATFORMS,
-        chosen=chosen, since=since, until=until, hits=[hit_view(h, tz, q) for h in hits], problem=problem,
-        available=web.memory is not None,
+        chosen=chosen, since=since, until=until, problem=problem, available=web.memory is not None,
+        hits=[hit_view(h, tz, q, assistant=web.assistant_name) for h in hits],
     )  # fmt: skip
 
 

@@ -126,15 +126,16 @@ def highlight(text: str, q: str) -> Markup:
     return Markup(pattern.sub(r"<mark>\1</mark>", safe))  # noqa: S704  # escaped above; only <mark> added
 
 
-def hit_view(hit: SearchHit, tz: tzinfo, q: str) -> dict[str, Any]:
-    """A search hit for a template, with a link into the timeline at the message."""
+def hit_view(hit: SearchHit, tz: tzinfo, q: str, *, assistant: str) -> dict[str, Any]:
+    """A search hit for a template, with a link into the timeline at the message; the assistant's own
+    messages are signed with its name, as in the timeline and the chat."""
     jump = f"/timeline?start={hit.id}#m{hit.id}" if hit.kind == "message" else "/memories"
     return {
         "kind": hit.kind,
         "html": highlight(hit.text, q),
         "when": f"{hit.created_at.astimezone(tz):%Y-%m-%d %H:%M}",
         "platform": hit.platform,
-        "speaker": hit.speaker,
+        "speaker": assistant if hit.speaker == "assistant" else hit.speaker,
         "jump": jump,
     }
 

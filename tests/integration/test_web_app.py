@@ -457,3 +457,16 @@ async def test_a_browser_gets_a_page_with_a_way_back_for_an_error_and_scripts_ke
     assert script.status_code == 404 and script.json() == {"detail": "Not Found"}
     assert signed_out.status_code == 404 and '<a href="/signin">Sign in</a>' in signed_out.text
     assert 'aria-label="Main"' not in signed_out.text
+
+
+async def test_search_signs_the_assistants_answers_with_its_name_as_the_timeline_does(kit: WebKit) -> None:
+    ada = await kit.user_id(ADA)
+    conversation = await add_conversation(kit.db, ada, "discord", "c-ask", TEST_NOW)
+    answer = await add_message(kit.db, conversation, "assistant", "The lighthouse keeper is Marguerite.", TEST_NOW)
+    await kit.memory.store.index_messages(ada, [answer])
+    async with kit.signed_in(ADA) as client:
+        found = await client.get("/search", params={"q": "lighthouse keeper Marguerite"})
+        timeline = await client.get("/timeline")
+    assert "<mark>Marguerite</mark>" in found.text
+    assert "CaptainsLog · " in found.text and "assistant · " not in found.text
+    assert "CaptainsLog · " in timeline.text
