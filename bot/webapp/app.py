@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -23,19 +24,31 @@ def add_webapp(app: FastAPI) -> None:
     async def sign_in_first(request: Request, exc: Exception) -> Response:
         return RedirectResponse("/signin", status_code=303, headers=HEADERS)
 
-    async def error_page(request: Request, exc: HTTPException) -> Response:
-        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
-            return await http_exception_handler(request, exc)
+    def for_a_browser(request: Request) -> bool:
+        return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+    async def page(request: Request, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
         web = app.state.webapp
         person = await web.sessions.session(request.cookies.get(COOKIE)) if web is not None else None
-        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != "Not Found" else "There is no such page."
-        heading = HEADINGS.get(exc.status_code, "Something went wrong")
-        response = render(request, "error.html", exc.status_code, heading=heading, detail=detail, person=person)
-        response.headers.update(exc.headers or {})
+        heading = HEADINGS.get(status, "Something went wrong")
+        response = render(request, "error.html", status, heading=heading, detail=detail, person=person)
+        response.headers.update(headers or {})
         return response
+
+    async def error_page(request: Request, exc: HTTPException) -> Response:
+        if not for_a_browser(request):
+            return await http_exception_handler(request, exc)
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != "Not Found" else "There is no such page."
+        return await page(request, exc.status_code, detail, exc.headers)
+
+    async def unreadable_page(request: Request, exc: RequestValidationError) -> Response:
+        if not for_a_browser(request):
+            return await request_validation_exception_handler(request, exc)
+        return await page(request, 400, "This address holds a value the page cannot read (a number or a date?).")
 
     app.add_exception_handler(SignInNeeded, sign_in_first)
     app.add_exception_handler(HTTPException, error_page)
+    app.add_exception_handler(RequestValidationError, unreadable_page)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(auth.router)
     app.include_router(chat.router)

@@ -446,6 +446,8 @@ async def test_a_browser_gets_a_page_with_a_way_back_for_an_error_and_scripts_ke
         no_pdf = await client.get("/daily/2020-01-02.pdf", headers=browser)
         api = await client.get("/api/v1/no-such-thing", headers=browser)
         script = await client.get("/no-such-page")  # httpx asks for */*: FastAPI's JSON, as before
+        unreadable = await client.get("/timeline", params={"start": "abc"}, headers=browser)
+        unreadable_api = await client.get("/api/v1/messages", params={"before": "abc"}, headers=browser)
     async with kit.client() as stranger:
         signed_out = await stranger.get("/no-such-page", headers=browser)
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
@@ -455,6 +457,9 @@ async def test_a_browser_gets_a_page_with_a_way_back_for_an_error_and_scripts_ke
     assert no_pdf.status_code == 404 and "No PDF of that day." in no_pdf.text and "Back to the chat" in no_pdf.text
     assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
     assert script.status_code == 404 and script.json() == {"detail": "Not Found"}
+    assert unreadable.status_code == 400 and "a value the page cannot read" in unreadable.text
+    assert "Back to the chat" in unreadable.text
+    assert unreadable_api.status_code == 422 and unreadable_api.json()["detail"][0]["loc"] == ["query", "before"]
     assert signed_out.status_code == 404 and '<a href="/signin">Sign in</a>' in signed_out.text
     assert 'aria-label="Main"' not in signed_out.text
 
