@@ -222,7 +222,11 @@ async def _platform_checks(settings: Settings) -> list[Check]:
     if settings.slack_bot_token is not None and settings.slack_bot_token.get_secret_value():
         checks.extend(await _slack_checks(settings))
     if not checks:
-        checks.append(Check(True, "no chat platform configured: `captainslog` starts the terminal chat"))
+        host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "", "::") else settings.web_host
+        web = f"http://{host}:{settings.web_port}"  # the local address the first run prints
+        checks.append(
+            Check(True, f"no chat platform configured: `captainslog` starts the terminal chat and the web app at {web}")
+        )
     return checks
 
 

@@ -63,7 +63,9 @@ def test_without_pango_doctor_reports_it_and_still_runs_every_other_check(
     assert lines[0] == "✓ settings loaded (time zone UTC)"
     assert f"✓ no .env in {workdir}: using the environment only" in lines
     assert f"✓ model endpoint {openai_fake.base_url} answers (5 models served)" in lines
-    assert lines[-1] == "✓ no chat platform configured: `captainslog` starts the terminal chat"
+    assert lines[-1] == (
+        "✓ no chat platform configured: `captainslog` starts the terminal chat and the web app at http://127.0.0.1:8080"
+    )
     assert list(workdir.iterdir()) == [], "doctor only looks: no data folder, no database"
 
 
