@@ -189,14 +189,17 @@ async def build_chat(
 ) -> tuple[BenchCore, OpenAIModel]:
     """The core against the OpenAI fake, with the built-in tools; its model, to close at the end."""
     model = OpenAIModel(api_key="sk-test", base_url=openai_fake.base_url, models=ModelNames(), max_retries=0)
+    counter = TokenCounter()
     core = build_core(
         db,
         model,
-        ContextBuilder(TokenCounter()),
+        ContextBuilder(counter),
         tools=ToolRegistry.of(builtin_tools(Calculator())),
         allowed=allowed,
         checkpoint_interval=options.checkpoint,
     )
+    # A running bot loaded its tokenizer long before; the DMs are sent once it is (0.3-1.5 s in a thread).
+    await counter.ready()
     return core, model
 
 

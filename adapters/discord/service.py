@@ -308,6 +308,9 @@ class DiscordService:
                 return
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        cached = payload.cached_message
+        if cached is not None and cached.author.bot:
+            return  # a bot's message (ours, tidied by a renderer) was never a message to answer
         for place in places_of_message(payload.channel_id, payload.guild_id, payload.message_id):
             if await self.chat.delete_user_message(place, str(payload.message_id)):
                 log.info("message %s deleted by its author; history updated", payload.message_id)

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.chat.waiting import Waiting
-from core.db.inbound import InboundMessages
+from core.db.inbound import InboundMessages, NotedChanges
 from core.types import ConversationRef
 
 log = logging.getLogger(__name__)
@@ -64,15 +64,10 @@ class InboundClaims:
         """Note a deletion for the process whose turn may still take the message; whether it was claimed."""
         return await self.inbound.note_delete(place, platform_message_id, deleted_at)
 
-    async def catch_up(self, place: ConversationRef, platform_message_id: str, waiting: Waiting) -> None:
-        """Apply to ``waiting`` the edits and deletion noted by any process (call once the message is stored)."""
-        if not platform_message_id:
-            return
-        try:
-            noted = await self.inbound.changes(place, platform_message_id)
-        except (SQLAlchemyError, OSError) as exc:  # the edits this process received still apply
-            log.warning("could not read the changes noted for message %s: %s", platform_message_id, exc)
-            return
+    @staticmethod
+    def catch_up(noted: NotedChanges | None, waiting: Waiting) -> None:
+        """Apply to ``waiting`` the edits and deletion any process noted for its message, as read
+        in the transaction that stored it (``StartedTurn.noted``)."""
         if noted is None:
             return
         if noted.deleted:

@@ -134,6 +134,7 @@ class TurnRunner:
                 platform_message_id=incoming.platform_message_id,
                 model=self.model_name,
                 connection=connection,
+                place=incoming.conversation,
             )
 
         if hold is None:
@@ -147,8 +148,8 @@ class TurnRunner:
             if hold.told:
                 yield StatusUpdate("")  # the delay notice gives way to the answer
         self.waiting.leave(incoming.conversation, incoming.platform_message_id, waiting)
-        # Changes noted by any process until now; later ones find the stored message.
-        await self.claims.catch_up(incoming.conversation, incoming.platform_message_id, waiting)
+        # Changes noted by any process until it was stored; later ones find the stored message.
+        self.claims.catch_up(started.noted, waiting)
         answer = AnswerDraft(started.answer_id, conversation_id, started.answer_created_at, connection)
         # Changed while it was being stored: apply it now that it is in the database.
         if waiting.deleted:

@@ -80,20 +80,20 @@ class InboundMessages:
         return await self._note(ref, platform_message_id, deleted_at=deleted_at)
 
     async def _note(self, ref: ConversationRef, platform_message_id: str, **values: object) -> bool:
-        table = InboundMessage.__table__
-        async with self.db.engine.begin() as connection:
-            result = await connection.execute(update(table).where(_key(ref, platform_message_id)).values(**values))
-        return bool(result.rowcount)
+        statement = update(InboundMessage.__table__).where(_key(ref, platform_message_id)).values(**values)
+        return await self.db.write(lambda writer: bool(writer.execute(statement).rowcount))
 
-    async def changes(self, ref: ConversationRef, platform_message_id: str) -> NotedChanges | None:
-        """The edits and deletion noted for a claimed message (None: not claimed here or anywhere)."""
-        table = InboundMessage.__table__
-        async with self.db.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(table.c.edited_text, table.c.deleted_at).where(_key(ref, platform_message_id))
-                )
-            ).first()
-        if row is None:
-            return None
-        return NotedChanges(row.edited_text, row.deleted_at is not None)
+
+def noted_changes(connection: Connection, ref: ConversationRef, platform_message_id: str) -> NotedChanges | None:
+    """The edits and deletion noted for a claimed message (None: not claimed here or anywhere).
+
+    Read in the transaction that stores the message: its claim row stays locked until that
+    commits (PostgreSQL; SQLite's one writer holds the whole database), so a change noted
+    meanwhile waits for it and then finds the message stored, and none is missed between the two.
+    """
+    table = InboundMessage.__table__
+    query = select(table.c.edited_text, table.c.deleted_at).where(_key(ref, platform_message_id)).with_for_update()
+    row = connection.execute(query).first()
+    if row is None:
+        return None
+    return NotedChanges(row.edited_text, row.deleted_at is not None)

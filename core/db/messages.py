@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock, system_clock
 from core.db.database import Database
+from core.db.inbound import noted_changes
 from core.db.models import Conversation, Message
 from core.db.shared import ContextRow, StartedTurn, bump_conversation_revision, place_filter, write
 from core.types import ConversationRef, MessageStatus, StoredMessage
@@ -72,8 +73,12 @@ class MessageRepository:
         platform_message_id: str,
         model: str,
         connection: AsyncConnection | None = None,
+        place: ConversationRef | None = None,
     ) -> StartedTurn:
-        """Store the user's message and an empty ``streaming`` answer in one statement."""
+        """Store the user's message and an empty ``streaming`` answer in one statement.
+
+        ``place``: also read, in the same transaction, the changes noted for the message's claim
+        there (``StartedTurn.noted``; core/db/inbound.py), saving the turn a read of its own."""
         answer_created_at = max(created_at, self.clock())
         common = {"conversation_id": conversation_id, "platform_parts": [], "status_reason": ""}
         rows = [
@@ -106,13 +111,14 @@ class MessageRepository:
         # Core statements on a plain connection: this runs on every turn, and the
         # ORM's unit of work costs more than the inserts themselves. Writing first
         # also takes SQLite's write lock up front, which readers cannot deadlock.
-        def store(writer: Connection) -> tuple[int, int, int, int | None]:
+        def store(writer: Connection):  # noqa: ANN202 - ids, revision, previous id, noted changes
             user_id, answer_id = writer.execute(_INSERT_MESSAGES, rows).scalars().all()
             state = writer.execute(_CONVERSATION_STATE, {"conversation_id": conversation_id, "before_id": user_id})
             revision, previous_last_id = state.one()
-            return user_id, answer_id, revision, previous_last_id
+            noted = noted_changes(writer, place, platform_message_id) if place and platform_message_id else None
+            return user_id, answer_id, revision, previous_last_id, noted
 
-        user_id, answer_id, revision, previous_last_id = await write(self.db, connection, store)
+        user_id, answer_id, revision, previous_last_id, noted = await write(self.db, connection, store)
         user_row = ContextRow(
             user_id,
             "user",
@@ -124,7 +130,7 @@ class MessageRepository:
             attachments,
             author_user_id,
         )
-        return StartedTurn(user_row, answer_id, answer_created_at, previous_last_id, revision)
+        return StartedTurn(user_row, answer_id, answer_created_at, previous_last_id, revision, noted)
 
     async def checkpoint(self, message_id: int, content: str, *, connection: AsyncConnection | None = None) -> None:
         """Save the answer so far, so a crash loses at most the last moments of it."""

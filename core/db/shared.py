@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db.database import Database
+from core.db.inbound import NotedChanges
 from core.db.models import Conversation, Message
 from core.types import ConversationRef
 
@@ -46,6 +47,7 @@ class StartedTurn:
     answer_created_at: datetime
     previous_last_id: int | None  # the conversation's newest message before this turn
     revision: int
+    noted: NotedChanges | None = None  # edits and deletion other processes noted before it was stored
 
 
 async def write(db: Database, connection: AsyncConnection | None, work: Callable[[Connection], T]) -> T:
