@@ -9,7 +9,13 @@ from core.reminders.times import spoken, wall
 
 _DAYS = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday", "SA": "Saturday",
          "SU": "Sunday"}  # fmt: skip
-_PLATFORMS = {"discord": "Discord", "slack": "Slack", "terminal": "the terminal"}
+# Where a reminder goes, as a list line says it ("to your Discord DM", "to the terminal chat").
+_DESTINATIONS = {
+    "discord": "your Discord DM",
+    "slack": "your Slack DM",
+    "terminal": "the terminal chat",
+    "web": "the web chat",
+}
 
 
 def recurrence(rule: str | None) -> str:
@@ -60,7 +66,7 @@ def confirmation(reminder: ReminderRecord, now: datetime) -> str:
 
 def line(reminder: ReminderRecord, now: datetime) -> str:
     """One line of a list: number, next time, recurrence, state, where it goes, text."""
-    where = _PLATFORMS.get(reminder.platform, reminder.platform)
+    where = _DESTINATIONS.get(reminder.platform, f"your {reminder.platform} DM")
     state = "" if reminder.state == "active" else f" [{reminder.state}]"
     nxt = "paused" if reminder.state == "paused" else when(reminder, now)
-    return f"#{reminder.id} {nxt} · {recurrence(reminder.rrule)} · to your {where} DM{state}: {reminder.text}"
+    return f"#{reminder.id} {nxt} · {recurrence(reminder.rrule)} · to {where}{state}: {reminder.text}"

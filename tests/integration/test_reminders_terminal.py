@@ -11,9 +11,12 @@ from rich.console import Console
 
 from adapters.terminal.messenger import TerminalMessenger
 from core.clock import ManualClock
+from core.commands import CommandRequest
 from core.db.database import Database
+from core.reminders.commands import ReminderCommands
 from core.reminders.occurrences import OccurrenceRepository
 from core.reminders.times import Schedule
+from core.types import ConversationRef, PlatformIdentity
 from tests.reminder_helpers import assistant_messages, kit, make_user
 
 
@@ -61,3 +64,28 @@ async def test_the_terminal_leaves_other_platforms_reminders_and_their_abandoned
     assert await k.runner.next_wake() is None  # nothing for this process to wake for: no spinning on it
     (occurrence,) = await OccurrenceRepository(database, worker="x").of_reminder(made.id)
     assert (occurrence["state"], occurrence["attempts"]) == ("claimed", 1)
+
+
+async def test_reminders_lists_where_each_goes_in_words_that_read(database: Database) -> None:
+    """Not "to your the terminal DM": the terminal and the web are chats, Discord and Slack DMs."""
+    clock = ManualClock(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
+    k = kit(database, clock, [])
+    ana = await make_user(database, "Ana", timezone="Europe/Lisbon", platforms=("terminal",))
+    for platform in ("terminal", "web", "discord"):
+        await k.store.create(
+            user_id=ana, text=f"asked on {platform}", platform=platform,
+            schedule=Schedule(datetime(2026, 12, 7, 9, 0), ZoneInfo("Europe/Lisbon")),
+        )  # fmt: skip
+    here = PlatformIdentity("terminal", "local", "ana-terminal")
+
+    async def user_of(identity: PlatformIdentity) -> int | None:
+        return ana if identity == here else None
+
+    command = ReminderCommands(k.store, user_of=user_of, clock=clock, changed=k.runner.poke)
+    listed = await command.reminders(CommandRequest(here, ConversationRef("terminal", "local", "ana"), {"action": ""}))
+
+    assert listed.text.splitlines()[1:4] == [
+        "#1 Monday 7 December, 09:00 Lisbon time · once · to the terminal chat: asked on terminal",
+        "#2 Monday 7 December, 09:00 Lisbon time · once · to the web chat: asked on web",
+        "#3 Monday 7 December, 09:00 Lisbon time · once · to your Discord DM: asked on discord",
+    ]
