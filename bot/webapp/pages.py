@@ -90,7 +90,7 @@ async def timeline(
     return render(
         request, "timeline.html", title="Timeline", page="timeline", person=person,
         entries=[entry_view(e, tz) for e in entries], older=older, newer=newer, platforms=PLATFORMS, chosen=chosen,
-        cards=cards, day=day, problem=problem, shaped_by=shaped_by,
+        cards=cards, day=day, problem=problem, shaped_by=shaped_by, paged=not day and (before or start) is not None,
     )  # fmt: skip
 
 

@@ -475,3 +475,15 @@ async def test_search_signs_the_assistants_answers_with_its_name_as_the_timeline
     assert "<mark>Marguerite</mark>" in found.text
     assert "CaptainsLog · " in found.text and "assistant · " not in found.text
     assert "CaptainsLog · " in timeline.text
+
+
+async def test_an_empty_timeline_page_says_why_and_leads_back_to_the_newest(kit: WebKit) -> None:
+    await _history(kit)  # Ada on Discord, Slack and the terminal; nothing on the web
+    async with kit.signed_in(ADA) as client:
+        elsewhere = await client.get("/timeline", params={"start": 999_999})
+        web_only = await client.get("/timeline", params={"platform": "web"})
+        everything = await client.get("/timeline")
+    assert "That message is not in your timeline." in elsewhere.text
+    assert '<a href="/timeline">The newest messages</a>' in elsewhere.text and "No messages yet" not in elsewhere.text
+    assert "No messages on Web yet." in web_only.text
+    assert "No messages" not in everything.text and "not in your timeline" not in everything.text
