@@ -26,10 +26,12 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 GOOGLE_START_PATH = "/signin-with-google"
 GOOGLE_STATE_COOKIE = "captainslog_google_state"
+# Where a new link comes from: a link made in another folder (another database and key) is "not valid" here.
+NEW_LINK = "Ask for a new one: /account in a chat, or `captainslog link` run in the folder the assistant runs in."
 LINK_PROBLEMS = {
-    StateProblem.UNKNOWN: "This sign-in link is not valid. Ask for a new one with /account in the chat.",
-    StateProblem.USED: "This sign-in link was already used. Ask for a new one with /account in the chat.",
-    StateProblem.EXPIRED: "This sign-in link has expired (links work for 10 minutes). Ask for a new one.",
+    StateProblem.UNKNOWN: f"This sign-in link is not valid here. {NEW_LINK}",
+    StateProblem.USED: f"This sign-in link was already used. {NEW_LINK}",
+    StateProblem.EXPIRED: f"This sign-in link has expired (links work for 10 minutes). {NEW_LINK}",
 }
 STALE = (
     "The form could not be checked (it was old or not sent from this page), so nothing happened. Reload and try again."

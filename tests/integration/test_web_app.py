@@ -52,6 +52,15 @@ async def test_a_link_opens_one_session_for_the_whole_app_and_works_once(kit: We
         spent = await other.get(path)
     assert opened.status_code == 200  # this link was not used yet
     assert spent.status_code == 400 and "already used" in spent.text
+    assert "captainslog link" in spent.text  # where a new one comes from, not only /account
+
+
+async def test_a_link_this_assistant_never_made_says_where_a_good_one_comes_from(kit: WebKit) -> None:
+    """A link printed by `captainslog link` in another folder (another database) is unknown here."""
+    async with kit.client() as browser:
+        page = await browser.get("/link/made-by-another-folder")
+    assert page.status_code == 400 and "This sign-in link is not valid here." in page.text
+    assert "run in the folder the assistant runs in" in page.text
 
 
 async def test_the_session_cookie_is_httponly_strict_and_secure(kit: WebKit) -> None:
