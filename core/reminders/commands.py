@@ -53,7 +53,9 @@ class ReminderCommands:
                                     "Ana”.", private=True)  # fmt: skip
             now = self.clock()
             lines = [line(r, now) for r in mine]
-            return CommandReply("Your reminders:\n" + "\n".join(lines) + f"\nChange one with {USAGE}.", private=True)
+            n = mine[0].id  # the example names a reminder of the list, not a made-up #3
+            change = f"Change one by its number: /reminders cancel {n}, pause {n} or resume {n}."
+            return CommandReply("Your reminders:\n" + "\n".join(lines) + "\n" + change, private=True)
         if number is None:
             return CommandReply(f"Which one? For example /reminders {action} 3 (the numbers are in /reminders).",
                                 private=True)  # fmt: skip

@@ -89,3 +89,4 @@ async def test_reminders_lists_where_each_goes_in_words_that_read(database: Data
         "#2 Monday 7 December, 09:00 Lisbon time · once · to the web chat: asked on web",
         "#3 Monday 7 December, 09:00 Lisbon time · once · to your Discord DM: asked on discord",
     ]
+    assert listed.text.splitlines()[-1] == "Change one by its number: /reminders cancel 1, pause 1 or resume 1."
