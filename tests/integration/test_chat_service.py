@@ -374,7 +374,10 @@ async def test_two_processes_on_one_database_keep_a_conversation_in_order(
     openai_fake.queue(Reply("first answer", first_delay=0.3), Reply("second answer"))
 
     one = asyncio.create_task(say(first, "one"))
-    await asyncio.sleep(0.1)
+    for _ in range(1000):  # "two" comes once "one" is being answered (under load that took more than 0.1 s)
+        if openai_fake.chat_requests():
+            break
+        await asyncio.sleep(0.01)
     two = asyncio.create_task(say(second, "two"))
     replies = await asyncio.gather(one, two)
 
