@@ -240,6 +240,7 @@ class Container:
             webapp = build_webapp(
                 settings, db=db, chat=chat, sessions=web_sessions, people=people, memory=memory.services,
                 daily=daily.services, google=google, linker=ids.linker, clock=clock,
+                reminders=reminders.services.actions if reminders.services is not None else None,
             )  # fmt: skip
         return cls(
             previews=previews.previews,

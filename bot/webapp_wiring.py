@@ -21,6 +21,7 @@ from core.identity.states import OAuthStateStore
 from core.identity.web_sessions import WebSessions
 from core.memory.wiring import LongTermMemory
 from core.people import People
+from core.reminders.actions import ReminderActions
 
 
 def build_web_sessions(
@@ -65,6 +66,7 @@ def build_webapp(
     daily: DailyServices | None,
     google: GoogleServices | None,
     linker: AccountLinker,
+    reminders: ReminderActions | None = None,
     clock: Clock = system_clock,
 ) -> WebApp:
     """The services behind the web app's routes (``google``: present when Google is configured)."""
@@ -84,4 +86,5 @@ def build_webapp(
         assistant_name=settings.assistant_name,
         google_signin=google is not None,
         connections=connections,
+        reminders=reminders,
     )

@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from bot.webapp import api_accounts, api_settings
+from bot.webapp import api_accounts, api_reminders, api_settings
 from bot.webapp.deps import Before, RowId, WebApp, api_person, render, session_person, web_place, webapp
 from bot.webapp.views import entry_json, recalled_json, search_hits
 from core.daily.remake import NoSuchDay, RemakeRefused
@@ -213,6 +213,7 @@ def add_api(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(api_accounts.router)
     app.include_router(api_settings.router)
+    app.include_router(api_reminders.router)
     schema: dict[str, Any] = {}
 
     def document() -> dict[str, Any]:
@@ -223,7 +224,12 @@ def add_api(app: FastAPI) -> None:
                     version="1",
                     description="Authenticate with `Authorization: Bearer <personal access token>` "
                     "(made in the web app under Access tokens) or the browser session plus `X-CSRF-Token`.",
-                    routes=[*router.routes, *api_accounts.router.routes, *api_settings.router.routes],
+                    routes=[
+                        *router.routes,
+                        *api_accounts.router.routes,
+                        *api_settings.router.routes,
+                        *api_reminders.router.routes,
+                    ],
                 )
             )
         return schema

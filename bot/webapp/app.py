@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from bot.webapp import api, auth, chat, connections, pages
+from bot.webapp import api, auth, chat, connections, pages, reminders
 from bot.webapp.deps import COOKIE, HEADERS, HERE, SignInNeeded, render
 
 # What a browser is shown for an error a page raised; the API and scripts keep FastAPI's JSON.
@@ -54,4 +54,5 @@ def add_webapp(app: FastAPI) -> None:
     app.include_router(chat.router)
     app.include_router(pages.router)
     app.include_router(connections.router)
+    app.include_router(reminders.router)
     api.add_api(app)

@@ -27,6 +27,7 @@ from core.identity.signin import SignIn
 from core.identity.web_sessions import WebSessions, WebUser
 from core.memory.wiring import LongTermMemory
 from core.people import People
+from core.reminders.actions import ReminderActions
 from core.types import ConversationRef
 
 COOKIE = "captainslog_web"
@@ -80,6 +81,7 @@ class WebApp:
     day_pdf: DayPdf | None = None
     remake: DayRemake | None = None  # "Make it again" on the daily logs page (core/daily/remake.py)
     connections: Connections | None = None  # the Accounts page (bot/webapp/connections.py)
+    reminders: ReminderActions | None = None  # the Reminders page and API (bot/webapp/reminders.py)
     assistant_name: str = "CaptainsLog"
     google_signin: bool = False
     live: LiveAnswers = field(default_factory=LiveAnswers)  # answers being written for the web (bot/webapp/live.py)

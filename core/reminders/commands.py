@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable
 
 from core.clock import Clock
 from core.commands import Command, CommandOption, CommandReply, CommandRequest
-from core.reminders.buttons import snooze_until
+from core.reminders.actions import CHANGES, ReminderActions
 from core.reminders.followups import remind_at
-from core.reminders.store import FOLLOW_UPS, ReminderRecord, ReminderStore
+from core.reminders.store import FOLLOW_UPS, ReminderStore
 from core.reminders.times import Schedule, TimeRefused
 from core.reminders.words import confirmation, line, when
 from core.types import PlatformIdentity
@@ -34,6 +34,7 @@ class ReminderCommands:
         self.user_of = user_of
         self.clock = clock
         self.changed = changed
+        self.actions = ReminderActions(store, clock=clock, changed=changed)  # the web app's reminders use it too
 
     async def reminders(self, request: CommandRequest) -> CommandReply:
         """List, or apply "cancel N", "pause N", "resume N"."""
@@ -47,7 +48,7 @@ class ReminderCommands:
         if rest and action not in ("snooze", "remind"):
             return CommandReply(f"I didn't understand that. Use {USAGE}.", private=True)
         if action == "list":
-            mine = await self.store.of_user(user_id)
+            mine = await self.actions.mine(user_id)
             if not mine:
                 return CommandReply("You have no reminders. Ask me in words, e.g. “remind me Friday at 10 to call "
                                     "Ana”.", private=True)  # fmt: skip
@@ -61,36 +62,31 @@ class ReminderCommands:
                                 private=True)  # fmt: skip
         if action in _PRESSED:
             return await _PRESSED[action](self, user_id, int(number), rest)
-        operation: Callable[[int, int], Awaitable[ReminderRecord | None]] = getattr(self.store, action)
-        done = await operation(user_id, int(number))
+        change = next(c for c in CHANGES if c == action)
+        done = await self.actions.change(user_id, int(number), change)
         if done is None:
             return CommandReply(
                 f"You have no reminder #{number} that can be {_ABLE[action]}; see /reminders.", private=True
             )
-        self.changed()
         return CommandReply(f"{_DONE[action]}: {line(done, self.clock())}", private=True)
 
     async def _done(self, user_id: int, number: int, _rest: str) -> CommandReply:
-        done = await self.store.done(user_id, number)
+        done = await self.actions.done(user_id, number)
         if done is None:
             return CommandReply(f"You have no reminder #{number}; see /reminders.", private=True)
-        self.changed()
         if done.rrule is not None and done.state == "active":
             return CommandReply(f"✅ Done. Next time: {when(done, self.clock())}.", private=True)
         return CommandReply("✅ Done.", private=True)
 
     async def _snooze(self, user_id: int, number: int, rest: str) -> CommandReply:
-        current = await self.store.get(number, user_id=user_id)
-        if current is None:
+        if await self.actions.get(user_id, number) is None:
             return CommandReply(f"You have no reminder #{number}; see /reminders.", private=True)
         try:
-            until = snooze_until(rest or "20m", self.clock(), current.zone)
-            made = await self.store.snooze(user_id, number, until)
+            made = await self.actions.snooze(user_id, number, rest)
         except TimeRefused as exc:
             return CommandReply(f"I couldn't snooze it: {exc}", private=True)
         if made is None:
             return CommandReply(f"Reminder #{number} cannot be snoozed any more.", private=True)
-        self.changed()
         return CommandReply(f"💤 Snoozed to {when(made, self.clock())}.", private=True)
 
     async def _reschedule(self, user_id: int, number: int, _rest: str) -> CommandReply:
@@ -101,10 +97,9 @@ class ReminderCommands:
                             private=True)  # fmt: skip
 
     async def _undo(self, user_id: int, number: int, _rest: str) -> CommandReply:
-        cancelled = await self.store.cancel(user_id, number)
+        cancelled = await self.actions.change(user_id, number, "cancel")
         if cancelled is None:
             return CommandReply(f"Reminder #{number} is no longer open; nothing to undo.", private=True)
-        self.changed()
         return CommandReply(f"↩️ Undone: {confirmation(cancelled, self.clock())} is cancelled.", private=True)
 
     async def _remind(self, user_id: int, number: int, rest: str) -> CommandReply:

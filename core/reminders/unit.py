@@ -13,6 +13,7 @@ from core.db.database import Database
 from core.features import FeatureContext, FeatureParts
 from core.google.calendar import CalendarClient
 from core.people import People
+from core.reminders.actions import ReminderActions
 from core.reminders.anchors import CalendarAnchors
 from core.reminders.commands import ReminderCommands, reminder_commands
 from core.reminders.delivery import ReminderDelivery
@@ -36,6 +37,7 @@ class Reminders:
     tools: list[ToolBase]
     commands: list[Command]
     follow_ups: FollowUps  # the daily log offers a day's open items through it
+    actions: ReminderActions  # what /reminders does, for the web app's Reminders page and API
 
 
 def build_reminders(
@@ -73,7 +75,7 @@ def build_reminders(
     tools = reminder_tools(store, runner.poke)
     if anchors is not None:
         tools.append(SetEventReminder(store, anchors, runner.poke))
-    return Reminders(store, runner, tools, reminder_commands(handler), follow_ups)
+    return Reminders(store, runner, tools, reminder_commands(handler), follow_ups, handler.actions)
 
 
 class RemindersFeature:

@@ -64,9 +64,14 @@ def confirmation(reminder: ReminderRecord, now: datetime) -> str:
     return f"{when(reminder, now)}: {reminder.text}{tail}"
 
 
+def destination(reminder: ReminderRecord) -> str:
+    """Where it will be sent: "your Discord DM", "the web chat"."""
+    return _DESTINATIONS.get(reminder.platform, f"your {reminder.platform} DM")
+
+
 def line(reminder: ReminderRecord, now: datetime) -> str:
     """One line of a list: number, next time, recurrence, state, where it goes, text."""
-    where = _DESTINATIONS.get(reminder.platform, f"your {reminder.platform} DM")
+    where = destination(reminder)
     state = "" if reminder.state == "active" else f" [{reminder.state}]"
     nxt = "paused" if reminder.state == "paused" else when(reminder, now)
     return f"#{reminder.id} {nxt} · {recurrence(reminder.rrule)} · to {where}{state}: {reminder.text}"
