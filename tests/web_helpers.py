@@ -34,6 +34,8 @@ from core.identity.web_sessions import WebSessions
 from core.llm import OpenAIModel
 from core.memory.wiring import LongTermMemory, MemorySettings
 from core.people import People
+from core.reminders.actions import ReminderActions
+from core.reminders.store import ReminderStore
 from core.types import PlatformIdentity
 from tests.feature_helpers import add_memory
 from tests.google_helpers import GoogleKit
@@ -62,6 +64,7 @@ class WebKit:
             chat, model, MemorySettings(embedding_dimensions=256, extraction=False)
         )
         self.pdf_days: set[tuple[int, date]] = set()
+        self.reminders = ReminderStore(db, clock=clock)
 
         async def day_pdf(user_id: int, day: date) -> bytes | None:
             return PDF if (user_id, day) in self.pdf_days else None
@@ -72,8 +75,9 @@ class WebKit:
         account = AccountSettings(people=chat.people, registry=every_setting(chat, Profiles(db)))
         self.app: FastAPI = create_app(signin=None, settings_page=SettingsPage(access, account))
         self.app.state.webapp = WebApp(
-            db=db, chat=chat, sessions=self.sessions, tokens=self.tokens, memory=self.memory, day_pdf=day_pdf
-        )
+            db=db, chat=chat, sessions=self.sessions, tokens=self.tokens, memory=self.memory, day_pdf=day_pdf,
+            reminders=ReminderActions(self.reminders, clock=clock, changed=lambda: None),
+        )  # fmt: skip
 
     def client(self) -> httpx.AsyncClient:
         """A browser-like client (keeps cookies; https, so a Secure cookie is sent back)."""

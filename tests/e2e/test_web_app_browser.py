@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,6 +23,7 @@ from bot.webapp.deps import web_place
 from core.clock import ManualClock
 from core.db.database import Database
 from core.llm import OpenAIModel
+from core.reminders.times import Schedule
 from tests.conftest import TEST_NOW, make_chat_service
 from tests.e2e.test_settings_browser import CHROMEDRIVER, CHROMIUM, REQUIRE_BROWSER, _missing
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -104,7 +107,9 @@ async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
 
     def sign_in_and_chat() -> tuple[list[str], str, str]:
         driver.get(link)
-        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in")
+        )
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         WebDriverWait(driver, 20).until(
             lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
@@ -196,7 +201,9 @@ async def test_reload_mid_answer_finishes_it_once_and_stop_stops_the_next(
 
     def reload_mid_answer() -> tuple[int, str]:
         driver.get(link)
-        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in")
+        )
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         WebDriverWait(driver, 20).until(
             lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
@@ -255,14 +262,32 @@ async def test_every_page_passes_axe_without_serious_violations(
     ada = await kit.user_id(ADA)
     await kit.memory.store.remember(ada, "Ada sails on Sundays")
     await kit.tokens.create(ada, ADA, "laptop")
+    await kit.reminders.create(
+        user_id=ada,
+        text="call Ana",
+        schedule=Schedule(datetime(2026, 11, 27, 10), ZoneInfo("Europe/Lisbon"), "FREQ=WEEKLY;BYDAY=FR"),
+        platform="web",
+    )
     openai_fake.queue(Reply("Hello **there**."))
     await kit.chat.history(web_place(ada))
     link = await kit.sessions.link(ADA)
-    pages = ["/chat", "/timeline", "/search?q=sails", "/memories", "/daily", "/tokens", "/docs", "/signin"]
+    pages = [
+        "/chat",
+        "/timeline",
+        "/search?q=sails",
+        "/memories",
+        "/daily",
+        "/reminders",
+        "/tokens",
+        "/docs",
+        "/signin",
+    ]
 
     def audit() -> dict[str, list[str]]:
         driver.get(link)
-        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in")
+        )
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         WebDriverWait(driver, 20).until(
             lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
@@ -310,7 +335,9 @@ async def test_attach_an_image_in_the_browser(
 
     def send_photo() -> str:
         driver.get(link)
-        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
+        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in")
+        )
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         WebDriverWait(driver, 20).until(
             lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()

@@ -5,14 +5,28 @@ Skipped like tests/e2e/test_web_app_browser.py without chromium."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.web import WebServer
 from bot.webapp.deps import web_place
+from core.reminders.times import Schedule
 from tests.e2e.test_web_app_browser import browser, served  # noqa: F401
 from tests.web_helpers import ADA, WebKit
 
-PAGES = ["/chat", "/timeline", "/search?q=sails", "/memories", "/daily", "/tokens", "/docs", "/settings", "/signin"]
+PAGES = [
+    "/chat",
+    "/timeline",
+    "/search?q=sails",
+    "/memories",
+    "/daily",
+    "/reminders",
+    "/tokens",
+    "/docs",
+    "/settings",
+    "/signin",
+]
 # The elements sticking out past the right edge of the window (what makes a page scroll sideways).
 WIDER = """
 const width = document.documentElement.clientWidth;
@@ -35,6 +49,8 @@ async def test_no_page_scrolls_sideways_at_390_px(
     ada = await kit.user_id(ADA)
     await kit.memory.store.remember(ada, "Ada sails on Sundays")
     await kit.chat.history(web_place(ada))
+    await kit.reminders.create(user_id=ada, text="call Ana about the long sailing trip to the islands",
+                               schedule=Schedule(datetime(2026, 11, 27, 10), ZoneInfo("Europe/Lisbon")), platform="discord")  # fmt: skip
     link = await kit.sessions.link(ADA)
 
     def look() -> dict[str, tuple[int, list[str]]]:

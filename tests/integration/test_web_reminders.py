@@ -54,7 +54,7 @@ class Kit:
 async def kit(database: Database, model: OpenAIModel) -> Kit:
     clock = ManualClock(TEST_NOW)  # Tuesday 24 November 2026, 12:00 UTC (12:00 in Lisbon)
     web = WebKit(database, make_chat_service(database, model, clock=clock), model, clock, public_url="https://t")
-    return Kit(web, ReminderStore(database, clock=clock))
+    return Kit(web, web.reminders)
 
 
 async def test_the_page_lists_reminders_and_cancels_pauses_resumes_and_snoozes_them(kit: Kit) -> None:
