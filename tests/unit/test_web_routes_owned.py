@@ -27,6 +27,12 @@ TRIED_BY = {
     ("POST", "/api/v1/daily-logs/{day}/again"): "integration/test_web_daily_again.py",
     ("DELETE", "/api/v1/accounts/{account_id}"): "integration/test_web_api_accounts.py",
     ("DELETE", "/api/v1/tokens/{token_id}"): "integration/test_web_api_accounts.py",
+    ("POST", "/reminders/{reminder_id}/{action}"): "integration/test_web_reminders.py",
+    ("GET", "/api/v1/reminders/{reminder_id}"): "integration/test_web_reminders.py",
+    ("POST", "/api/v1/reminders/{reminder_id}/cancel"): "integration/test_web_reminders.py",
+    ("POST", "/api/v1/reminders/{reminder_id}/pause"): "integration/test_web_reminders.py",
+    ("POST", "/api/v1/reminders/{reminder_id}/resume"): "integration/test_web_reminders.py",
+    ("POST", "/api/v1/reminders/{reminder_id}/snooze"): "integration/test_web_reminders.py",
 }
 
 
