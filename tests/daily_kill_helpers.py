@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,10 @@ from core.daily.job import DayOutcome
 from core.db.database import Database
 from core.db.models import Identity
 from core.llm import OpenAIModel
-from tests.daily_helpers import ASSISTANT, EPOCH, People, connect_google, daily_process
+from core.messenger import Delivery
+from core.outbound import OutboundPart
+from core.types import PlatformIdentity
+from tests.daily_helpers import ASSISTANT, EPOCH, People, Process, connect_google, daily_process
 from tests.e2e.platform_bot import open_fake_discord
 from tests.fakes import discord_server
 from tests.fakes.discord_server import FakeDiscord
@@ -184,3 +187,31 @@ async def a_killed_day_arrives_once_and_complete(
     clock.advance(minutes=5)
     await restarted.runner.run_due()
     assert len(bot_messages(fake_discord, discord_id)) == (1 if with_drive else 2)
+
+
+async def stopped_at_a_part(
+    process: Process, messenger: Any, *, stops_at: Callable[[OutboundPart], bool], after_sending: bool
+) -> None:
+    """Run ``process``'s daily tick and stop it (SIGTERM: the scheduler cancels the tick) while ``messenger``
+    posts the first part ``stops_at`` picks: before the platform has it, or, ``after_sending``, once the
+    platform took it and before the bot recorded that. ``messenger`` posts normally again afterwards."""
+    send_part = messenger.send_part
+    reached = asyncio.Event()
+
+    async def stalls(account: PlatformIdentity, part: OutboundPart, **kwargs: Any) -> Delivery:
+        if not reached.is_set() and stops_at(part):
+            if after_sending:
+                await send_part(account, part, **kwargs)
+            reached.set()
+            await asyncio.Event().wait()
+        return await send_part(account, part, **kwargs)
+
+    messenger.send_part = stalls
+    try:
+        running = asyncio.create_task(process.runner.run_due())
+        await reached.wait()
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    finally:
+        messenger.send_part = send_part

@@ -175,6 +175,20 @@ def slack_settings(fake: FakeSlack, bot_token: str | None = None, app_token: str
     }
 
 
+def hanging_discord_settings(silent: SilentServer) -> dict[str, str]:
+    """Discord settings whose login waits on ``silent`` for ever (the token: "a-token")."""
+    return {
+        "DISCORD_TOKEN": "a-token",
+        "DISCORD_API_URL": silent.url + "/api/v10",
+        "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{silent.port}/",
+    }
+
+
+def hanging_slack_settings(silent: SilentServer) -> dict[str, str]:
+    """Slack settings whose login waits on ``silent`` for ever (the bot token: "xoxb-token")."""
+    return {"SLACK_BOT_TOKEN": "xoxb-token", "SLACK_APP_TOKEN": "xapp-token", "SLACK_API_URL": silent.url + "/api/"}
+
+
 def discord_answer(fake: FakeDiscord, user_id: str) -> str | None:
     """The bot's finished answer in the user's DM, once there is one."""
     channel = fake.dm_channel_id(user_id)

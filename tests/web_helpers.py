@@ -37,6 +37,8 @@ from core.people import People
 from core.reminders.actions import ReminderActions
 from core.reminders.store import ReminderStore
 from core.types import PlatformIdentity
+from tests.conftest import TEST_NOW, make_chat_service
+from tests.fakes.google_server import FakeGoogle
 from tests.feature_helpers import add_memory
 from tests.google_helpers import GoogleKit
 from tests.settings_helpers import every_setting
@@ -44,6 +46,8 @@ from tests.settings_helpers import every_setting
 SECRET_KEY = "web-app-test-secret-0123456789abcdef-xyz"
 ADA = PlatformIdentity("test", "w1", "ada", "Ada")
 BOB = PlatformIdentity("test", "w1", "bob", "Bob")
+DISCORD = PlatformIdentity("discord", "", "111", "ada#1")  # Ada's Discord account, to link to hers
+ORIGIN = "https://testserver"
 CSRF = re.compile(r'name="csrf" value="([0-9A-Za-z_-]+)"')
 PDF = b"%PDF-1.4 the day of the test\n%%EOF"
 
@@ -81,7 +85,7 @@ class WebKit:
 
     def client(self) -> httpx.AsyncClient:
         """A browser-like client (keeps cookies; https, so a Secure cookie is sent back)."""
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="https://testserver")
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=ORIGIN)
 
     @asynccontextmanager
     async def signed_in(self, who: PlatformIdentity = ADA) -> AsyncIterator[httpx.AsyncClient]:
@@ -102,6 +106,33 @@ class WebKit:
         admission = await self.chat.people.admit(who)
         assert admission.user is not None
         return admission.user.id
+
+
+def web_kit(db: Database, model: OpenAIModel, *, public_url: str = "https://bot.example.org") -> WebKit:
+    """The web app on ``db`` with its own clock standing at ``TEST_NOW``."""
+    clock = ManualClock(TEST_NOW)
+    return WebKit(db, make_chat_service(db, model, clock=clock), model, clock, public_url=public_url)
+
+
+def accounts_kit(db: Database, model: OpenAIModel, google: FakeGoogle) -> tuple[WebKit, GoogleKit]:
+    """The web app at ``ORIGIN`` with its Accounts page on Google's fake; ada@example.org may sign in with Google."""
+    kit = web_kit(db, model, public_url=ORIGIN)
+    google_kit = GoogleKit(db, google, redirect_uri=ORIGIN + "/oauth/google/callback")
+    add_connections(kit, google_kit, google_signin(kit, google_kit, ["ada@example.org"]))
+    return kit, google_kit
+
+
+def app_and_google_client(kit: WebKit) -> httpx.AsyncClient:
+    """One cookie jar for the app at ``ORIGIN`` (in process) and Google's fake (on loopback), as a browser has."""
+    return httpx.AsyncClient(mounts={ORIGIN: httpx.ASGITransport(app=kit.app)}, base_url=ORIGIN, timeout=15)
+
+
+async def ada_on_two_accounts_and_bob(kit: WebKit) -> None:
+    """Ada's test and Discord accounts linked by her email, and Bob, another person."""
+    linker = AccountLinker(kit.db)
+    await linker.link(ADA, "ada@example.org")
+    await linker.link(DISCORD, "ada@example.org")
+    await kit.user_id(BOB)
 
 
 def csrf_of(page: str) -> str:

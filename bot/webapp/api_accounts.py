@@ -8,7 +8,8 @@ not the caller's answers 404, as one that does not exist.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response
@@ -23,11 +24,20 @@ from core.identity.web_sessions import WebUser
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
 NOT_CONNECTED = "Google is not connected: connect it first (POST /api/v1/google/connect)."
+T = TypeVar("T")
 
 
 def _connections(web: WebApp) -> Connections:
     try:
         return ops.connections_of(web)
+    except ops.Refusal as refused:
+        raise HTTPException(refused.status, refused.text) from None
+
+
+async def _or_refused(operation: Awaitable[T]) -> T:
+    """What ``operation`` gives, or its refusal as the HTTP error it names (409, 404, 503...)."""
+    try:
+        return await operation
     except ops.Refusal as refused:
         raise HTTPException(refused.status, refused.text) from None
 
@@ -47,10 +57,7 @@ async def accounts(web: WebApp = Depends(webapp), person: WebUser = Depends(api_
     summary="Unlink one of your accounts (its id: platform:workspace:user); never your only one (409)",
 )
 async def unlink(account_id: str, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> Response:
-    try:
-        await ops.unlink(_connections(web), person, account_id)
-    except ops.Refusal as refused:
-        raise HTTPException(refused.status, refused.text) from None
+    await _or_refused(ops.unlink(_connections(web), person, account_id))
     return Response(status_code=204)
 
 
@@ -63,18 +70,12 @@ async def google(web: WebApp = Depends(webapp), person: WebUser = Depends(api_pe
 
 @router.post("/google/connect", summary="A single-use link that connects your Google Drive and Calendar (open it)")
 async def connect_google(web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> dict[str, str]:
-    try:
-        return {"link": await ops.connect_google(_connections(web), person)}
-    except ops.Refusal as refused:
-        raise HTTPException(refused.status, refused.text) from None
+    return {"link": await _or_refused(ops.connect_google(_connections(web), person))}
 
 
 @router.delete("/google", status_code=204, summary="Disconnect Google: its access is revoked and forgotten")
 async def disconnect_google(web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)) -> Response:
-    try:
-        await ops.disconnect_google(_connections(web), person.id)
-    except ops.Refusal as refused:
-        raise HTTPException(refused.status, refused.text) from None
+    await _or_refused(ops.disconnect_google(_connections(web), person.id))
     return Response(status_code=204)
 
 
@@ -101,10 +102,7 @@ class FolderChoice(BaseModel):
 async def choose_folder(
     body: FolderChoice, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)
 ) -> dict[str, str]:
-    try:
-        chosen = await ops.choose_folder(_connections(web), person.id, body.id)
-    except ops.Refusal as refused:
-        raise HTTPException(refused.status, refused.text) from None
+    chosen = await _or_refused(ops.choose_folder(_connections(web), person.id, body.id))
     return {"id": chosen.id, "name": chosen.name}
 
 

@@ -8,10 +8,8 @@ messages, after Discord has forgotten the nonce) and only what is missing is sen
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import insert
@@ -23,10 +21,11 @@ from core.daily.job import DayOutcome
 from core.db.database import Database
 from core.db.models import Identity
 from core.llm import OpenAIModel
-from core.messenger import Delivery, DeliveryError, Outbox
+from core.messenger import DeliveryError, Outbox
 from core.outbound import OutboundPart, PartMessenger
 from core.types import PlatformIdentity
 from tests.daily_helpers import EPOCH, People, daily_process
+from tests.daily_kill_helpers import stopped_at_a_part
 from tests.e2e.test_messenger import (  # noqa: F401 - fixtures
     TEAM,
     Directory,
@@ -60,7 +59,8 @@ def _messenger(outbox: Outbox, platform: str) -> PartMessenger:
 
 
 async def test_a_slack_text_an_earlier_try_half_posted_is_completed_not_repeated(
-    slack: FakeSlack, slack_outbox: tuple[Outbox, Directory, SlackService]
+    slack: FakeSlack,
+    slack_outbox: tuple[Outbox, Directory, SlackService],
 ) -> None:
     outbox, _, _ = slack_outbox
     messenger = _messenger(outbox, "slack")
@@ -82,7 +82,8 @@ async def test_a_slack_text_an_earlier_try_half_posted_is_completed_not_repeated
 
 
 async def test_a_slack_file_an_earlier_try_uploaded_is_not_uploaded_again(
-    slack: FakeSlack, slack_outbox: tuple[Outbox, Directory, SlackService]
+    slack: FakeSlack,
+    slack_outbox: tuple[Outbox, Directory, SlackService],
 ) -> None:
     outbox, _, _ = slack_outbox
     messenger = _messenger(outbox, "slack")
@@ -96,7 +97,8 @@ async def test_a_slack_file_an_earlier_try_uploaded_is_not_uploaded_again(
 
 
 async def test_when_slack_cannot_say_what_an_earlier_try_posted_nothing_is_sent_and_it_is_retried_later(
-    slack: FakeSlack, slack_outbox: tuple[Outbox, Directory, SlackService]
+    slack: FakeSlack,
+    slack_outbox: tuple[Outbox, Directory, SlackService],
 ) -> None:
     outbox, _, _ = slack_outbox
     messenger = _messenger(outbox, "slack")
@@ -164,23 +166,8 @@ async def test_a_daily_post_whose_slack_text_was_accepted_but_not_recorded_is_no
     clock = ManualClock(paris(22, 31))
     first = daily_process(database, model, clock, messengers=[], pdf_dir=tmp_path / "a", worker="a")
     first.outbox.register(messenger)
-    send_part = messenger.send_part
-    accepted = asyncio.Event()
-
-    async def stopped_after_the_text(account: PlatformIdentity, part: OutboundPart, **kwargs: Any) -> Delivery:
-        delivery = await send_part(account, part, **kwargs)
-        if part.file is None:  # Slack took the text; the bot stops before it records that
-            accepted.set()
-            await asyncio.Event().wait()
-        return delivery
-
-    messenger.send_part = stopped_after_the_text  # type: ignore[method-assign]
-    running = asyncio.create_task(first.runner.run_due())
-    await accepted.wait()
-    running.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await running
-    messenger.send_part = send_part  # type: ignore[method-assign]
+    # Slack took the text; the bot is stopped before it records that.
+    await stopped_at_a_part(first, messenger, stops_at=lambda part: part.file is None, after_sending=True)
 
     second = daily_process(database, model, clock, messengers=[], pdf_dir=tmp_path / "b", worker="b")
     second.outbox.register(messenger)

@@ -24,6 +24,7 @@ from core.clock import ManualClock
 from core.db.database import Database
 from core.llm import OpenAIModel
 from core.reminders.times import Schedule
+from tests.browser_helpers import sign_in
 from tests.conftest import TEST_NOW, make_chat_service
 from tests.e2e.test_settings_browser import CHROMEDRIVER, CHROMIUM, REQUIRE_BROWSER, _missing
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -94,7 +95,6 @@ def _csp_errors(driver: Any) -> list[str]:
 async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
     browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -106,15 +106,7 @@ async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
     openai_fake.queue(Reply(ANSWER, delay=0.05))
 
     def sign_in_and_chat() -> tuple[list[str], str, str]:
-        driver.get(link)
-        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in")
-        )
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(driver, 20).until(
-            lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
-        )
-        WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        sign_in(driver, link, server.url)
         driver.execute_script(WATCH)
         field = driver.find_element(By.ID, "text")
         field.send_keys("What's the weather for sailing?")
@@ -189,7 +181,6 @@ async def test_sign_in_chat_watch_the_answer_stream_reload_and_see_it_once(
 async def test_reload_mid_answer_finishes_it_once_and_stop_stops_the_next(
     browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
 ) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -200,14 +191,7 @@ async def test_reload_mid_answer_finishes_it_once_and_stop_stops_the_next(
     openai_fake.queue(Reply(slow, delay=0.08))
 
     def reload_mid_answer() -> tuple[int, str]:
-        driver.get(link)
-        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in")
-        )
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(driver, 20).until(
-            lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
-        )
+        sign_in(driver, link, server.url)
         driver.find_element(By.ID, "text").send_keys("count to ten")
         driver.find_element(By.ID, "send").click()
         WebDriverWait(driver, 20).until(
@@ -252,9 +236,6 @@ def _axe_script() -> str:
 async def test_every_page_passes_axe_without_serious_violations(
     browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
 ) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
     kit, server = served
@@ -284,14 +265,7 @@ async def test_every_page_passes_axe_without_serious_violations(
     ]
 
     def audit() -> dict[str, list[str]]:
-        driver.get(link)
-        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in")
-        )
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(driver, 20).until(
-            lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
-        )
+        sign_in(driver, link, server.url)
         found = {}
         for scheme in ("light", "dark"):
             driver.execute_cdp_cmd(
@@ -318,7 +292,6 @@ async def test_every_page_passes_axe_without_serious_violations(
 async def test_attach_an_image_in_the_browser(
     browser: Any, served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -334,14 +307,7 @@ async def test_attach_an_image_in_the_browser(
     link = await kit.sessions.link(ADA)
 
     def send_photo() -> str:
-        driver.get(link)
-        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in")
-        )
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(driver, 20).until(
-            lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
-        )
+        sign_in(driver, link, server.url)
         driver.find_element(By.ID, "images").send_keys(str(photo))
         driver.find_element(By.ID, "text").send_keys("what plant is this?")
         driver.find_element(By.ID, "send").click()

@@ -12,10 +12,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text, update
 
 from bot.web import WebServer
 from core.db.models import Message
+from tests.browser_helpers import press, sign_in, wait
 from tests.conftest import TEST_NOW
 from tests.e2e.test_web_app_browser import _axe_script, _csp_errors, browser, served  # noqa: F401
 from tests.memory_helpers import add_conversation, add_message
@@ -33,49 +35,24 @@ return r.top >= 0 && r.bottom <= (window.innerHeight || document.documentElement
 """
 
 
-def _wait(driver: Any, timeout: float = 30) -> Any:
-    """A wait that looks again when the page was replaced under it (a form's answer loading)."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
-
-
-def _sign_in(driver: Any, link: str, server: WebServer) -> None:
-    """Open a single-use sign-in link, press its button and wait for the chat."""
-    from selenium.webdriver.common.by import By
-
-    driver.get(link)
-    _wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in"))
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    _wait(driver).until(
-        lambda d: (
-            d.current_url == server.url + "/chat"
-            and d.execute_script("return document.readyState") == "complete"
-            and d.find_elements(By.ID, "signout")
-        )
-    )
-
-
-def _press(driver: Any, element: Any) -> None:
-    """Focus ``element`` and press Enter on it: the keyboard, as a person without a mouse does."""
-    from selenium.webdriver.common.keys import Keys
-
-    driver.execute_script("arguments[0].focus()", element)
-    element.send_keys(Keys.ENTER)
+@pytest.fixture
+async def ada_app(
+    browser: Any,  # noqa: F811
+    served: tuple[WebKit, WebServer],  # noqa: F811
+) -> tuple[Any, WebKit, WebServer, int]:
+    """The browser, the app it visits, and Ada's user id."""
+    kit, server = served
+    return browser, kit, server, await kit.user_id(ADA)
 
 
 async def test_find_a_discord_message_through_search_and_jump_to_it_in_the_timeline(
-    browser: Any,  # noqa: F811
-    served: tuple[WebKit, WebServer],  # noqa: F811
+    ada_app: tuple[Any, WebKit, WebServer, int],
     tmp_path: Path,
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    driver = browser
-    kit, server = served
-    ada = await kit.user_id(ADA)
+    driver, kit, server, ada = ada_app
     earlier = await add_conversation(kit.db, ada, "slack", "c-earlier", TEST_NOW - timedelta(days=3))
     ids = [await add_message(kit.db, earlier, "user", "Sanded the tiller", TEST_NOW - timedelta(days=3), ada)]
     discord = await add_conversation(kit.db, ada, "discord", "c-harbour", TEST_NOW - timedelta(days=2))
@@ -94,13 +71,13 @@ async def test_find_a_discord_message_through_search_and_jump_to_it_in_the_timel
     link = await kit.sessions.link(ADA)
 
     def search_and_jump() -> dict[str, Any]:
-        _sign_in(driver, link, server)
+        sign_in(driver, link, server.url)
         driver.find_element(By.LINK_TEXT, "Search").click()
-        _wait(driver).until(lambda d: d.find_elements(By.ID, "q"))
+        wait(driver).until(lambda d: d.find_elements(By.ID, "q"))
         field = driver.find_element(By.ID, "q")
         field.send_keys("mooring fee Brest")
         field.send_keys(Keys.ENTER)
-        _wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "ol.hits li"))
+        wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "ol.hits li"))
         hit = driver.find_elements(By.CSS_SELECTOR, "ol.hits li")[0]
         found = {
             "tag": hit.find_element(By.CSS_SELECTOR, ".tag").text,
@@ -108,10 +85,10 @@ async def test_find_a_discord_message_through_search_and_jump_to_it_in_the_timel
             "marked": [m.text for m in hit.find_elements(By.TAG_NAME, "mark")],
         }
         driver.save_screenshot(str(tmp_path / "search-1280x800.png"))
-        _press(driver, hit.find_element(By.LINK_TEXT, "Show in the timeline"))
-        _wait(driver).until(lambda d: "/timeline" in d.current_url and d.find_elements(By.ID, f"m{target}"))
+        press(driver, hit.find_element(By.LINK_TEXT, "Show in the timeline"))
+        wait(driver).until(lambda d: "/timeline" in d.current_url and d.find_elements(By.ID, f"m{target}"))
         entry = driver.find_element(By.ID, f"m{target}")
-        _wait(driver).until(lambda d: d.execute_script(IN_VIEW, entry))
+        wait(driver).until(lambda d: d.execute_script(IN_VIEW, entry))
         driver.save_screenshot(str(tmp_path / "timeline-jump-1280x800.png"))
         other = driver.find_elements(By.CSS_SELECTOR, f"ol.timeline li.entry:not(#m{target})")
         found.update(
@@ -140,38 +117,35 @@ async def test_find_a_discord_message_through_search_and_jump_to_it_in_the_timel
 
 
 async def test_edit_a_memory_in_place_and_delete_another_then_reload(
-    browser: Any,  # noqa: F811
-    served: tuple[WebKit, WebServer],  # noqa: F811
+    ada_app: tuple[Any, WebKit, WebServer, int],
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    driver = browser
-    kit, server = served
-    ada = await kit.user_id(ADA)
+    driver, kit, server, ada = ada_app
     tea = await kit.memory.store.remember(ada, "Ada's favourite tea is lapsang souchong")
     boat = await kit.memory.store.remember(ada, "Ada keeps her boat in Brest")
     link = await kit.sessions.link(ADA)
 
     def edit_and_delete() -> dict[str, Any]:
-        _sign_in(driver, link, server)
+        sign_in(driver, link, server.url)
         driver.find_element(By.LINK_TEXT, "Memories").click()
-        _wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "ul.memories li"))
+        wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "ul.memories li"))
         field = driver.find_element(By.ID, f"memory-text-{boat.memory.id}")
         field.clear()
         field.send_keys("Ada keeps her boat in Camaret now")
         field.send_keys(Keys.ENTER)  # Enter in the field saves it, as in any form
-        _wait(driver).until(lambda d: "Memory saved." in d.find_element(By.CSS_SELECTOR, "[role=status]").text)
+        wait(driver).until(lambda d: "Memory saved." in d.find_element(By.CSS_SELECTOR, "[role=status]").text)
         texts = [
             e.get_attribute("value") for e in driver.find_elements(By.CSS_SELECTOR, "ul.memories input[type=text]")
         ]
         delete = driver.find_element(
             By.CSS_SELECTOR, "button[aria-label='Delete the memory: Ada\\'s favourite tea is lapsang souchong']"
         )
-        _press(driver, delete)
-        _wait(driver).until(lambda d: "Memory deleted." in d.find_element(By.CSS_SELECTOR, "[role=status]").text)
+        press(driver, delete)
+        wait(driver).until(lambda d: "Memory deleted." in d.find_element(By.CSS_SELECTOR, "[role=status]").text)
         driver.refresh()
-        _wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Memories")
+        wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Memories")
         after = [
             e.get_attribute("value") for e in driver.find_elements(By.CSS_SELECTOR, "ul.memories input[type=text]")
         ]
@@ -189,31 +163,28 @@ async def test_edit_a_memory_in_place_and_delete_another_then_reload(
 
 
 async def test_change_the_time_zone_in_the_settings_form_and_see_the_apps_times_follow(
-    browser: Any,  # noqa: F811
-    served: tuple[WebKit, WebServer],  # noqa: F811
+    ada_app: tuple[Any, WebKit, WebServer, int],
     tmp_path: Path,
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    driver = browser
-    kit, server = served
-    ada = await kit.user_id(ADA)
+    driver, kit, server, ada = ada_app
     conversation = await add_conversation(kit.db, ada, "discord", "c-zone", TEST_NOW)
     axe = _axe_script()
     noon = await add_message(kit.db, conversation, "user", "Lunch on the pontoon", TEST_NOW, ada)  # at 12:00 UTC
     link = await kit.sessions.link(ADA)
 
     def change_zone() -> dict[str, Any]:
-        _sign_in(driver, link, server)
+        sign_in(driver, link, server.url)
         driver.get(server.url + "/timeline")
         before = driver.find_element(By.CSS_SELECTOR, f"#m{noon} time").text
-        _press(driver, driver.find_element(By.LINK_TEXT, "Settings"))
-        _wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Your settings")
+        press(driver, driver.find_element(By.LINK_TEXT, "Settings"))
+        wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Your settings")
         field = driver.find_element(By.ID, "timezone")
         field.clear()
         field.send_keys("Asia/Tokyo")
-        _press(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/settings'] button[type=submit]"))
-        _wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".note[role=status]"))
+        press(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/settings'] button[type=submit]"))
+        wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".note[role=status]"))
         saved = driver.find_element(By.CSS_SELECTOR, ".note[role=status]").text
         driver.save_screenshot(str(tmp_path / "settings-in-app-1280x800.png"))
         driver.execute_script(axe)  # injected by the driver: the page's CSP forbids any script of its own
@@ -224,10 +195,10 @@ async def test_change_the_time_zone_in_the_settings_form_and_see_the_apps_times_
         shown = driver.find_element(By.ID, "timezone").get_attribute("value")
         back = driver.find_elements(By.LINK_TEXT, "Timeline")
         if back:
-            _press(driver, back[0])
+            press(driver, back[0])
         else:
             driver.get(server.url + "/timeline")
-        _wait(driver).until(lambda d: d.find_elements(By.ID, f"m{noon}"))
+        wait(driver).until(lambda d: d.find_elements(By.ID, f"m{noon}"))
         after = driver.find_element(By.CSS_SELECTOR, f"#m{noon} time").text
         serious = [v["id"] for v in audit.get("violations", []) if v["impact"] in ("serious", "critical")]
         return {"before": before, "saved": saved, "shown": shown, "nav": bool(back), "after": after,
@@ -245,15 +216,12 @@ async def test_change_the_time_zone_in_the_settings_form_and_see_the_apps_times_
 
 
 async def test_download_a_days_pdf_from_the_daily_logs_page(
-    browser: Any,  # noqa: F811
-    served: tuple[WebKit, WebServer],  # noqa: F811
+    ada_app: tuple[Any, WebKit, WebServer, int],
     tmp_path: Path,
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    driver = browser
-    kit, server = served
-    ada = await kit.user_id(ADA)
+    driver, kit, server, ada = ada_app
     day = date(2026, 11, 23)
     async with kit.db.engine.begin() as conn:
         await conn.execute(
@@ -276,14 +244,14 @@ async def test_download_a_days_pdf_from_the_daily_logs_page(
 
     def download() -> dict[str, Any]:
         driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-        _sign_in(driver, link, server)
+        sign_in(driver, link, server.url)
         driver.find_element(By.LINK_TEXT, "Daily logs").click()
-        _wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "section.entry"))
+        wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "section.entry"))
         summary = driver.find_element(By.CSS_SELECTOR, "section.entry .body").get_attribute("innerHTML")
         pdf_link = driver.find_element(By.PARTIAL_LINK_TEXT, "Download the PDF of 2026-11-23")
-        _press(driver, pdf_link)
+        press(driver, pdf_link)
         saved = downloads / "2026-11-23.pdf"
-        _wait(driver).until(lambda d: saved.is_file() and not list(downloads.glob("*.crdownload")))
+        wait(driver).until(lambda d: saved.is_file() and not list(downloads.glob("*.crdownload")))
         fetched = driver.execute_async_script(fetch, pdf_link.get_attribute("href"))
         return {"summary": summary, "bytes": saved.read_bytes(), "fetched": fetched, "url": driver.current_url,
                 "csp": _csp_errors(driver)}  # fmt: skip

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from bot.web import WebServer
 from bot.webapp.deps import web_place
 from core.reminders.times import Schedule
+from tests.browser_helpers import sign_in
 from tests.e2e.test_web_app_browser import browser, served  # noqa: F401
 from tests.web_helpers import ADA, WebKit
 
@@ -40,8 +41,6 @@ async def test_no_page_scrolls_sideways_at_390_px(
     browser: Any,  # noqa: F811
     served: tuple[WebKit, WebServer],  # noqa: F811
 ) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
@@ -55,12 +54,7 @@ async def test_no_page_scrolls_sideways_at_390_px(
 
     def look() -> dict[str, tuple[int, list[str]]]:
         driver.set_window_size(390, 844)
-        driver.get(link)
-        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in")
-        )
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/chat")
+        sign_in(driver, link, server.url)
         found = {}
         for page in PAGES:
             driver.get(server.url + page)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.web import WebServer
+from tests.browser_helpers import sign_in
 from tests.e2e.test_web_app_browser import _csp_errors, browser, served  # noqa: F401
 from tests.fakes.openai_server import FakeOpenAI, Reply, topic_embedding
 from tests.web_helpers import ADA, WebKit
@@ -32,7 +33,6 @@ async def test_the_memories_recalled_for_an_answer_show_under_it_without_a_reloa
     openai_fake: FakeOpenAI,
     tmp_path: Path,
 ) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -47,15 +47,7 @@ async def test_the_memories_recalled_for_an_answer_show_under_it_without_a_reloa
     openai_fake.queue(Reply(ANSWER, delay=0.02))
 
     def chat() -> dict[str, Any]:
-        driver.get(link)
-        WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign in")
-        )
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(driver, 20).until(
-            lambda d: d.current_url == server.url + "/chat" and d.find_element(By.ID, "send").is_enabled()
-        )
-        WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        sign_in(driver, link, server.url)
         driver.execute_script(WATCH)
         field = driver.find_element(By.ID, "text")
         field.send_keys("Where is my boat moored?")

@@ -4,10 +4,8 @@ tokens; another person's ids answer 404, and the session needs the CSRF header w
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from core.clock import ManualClock
 from core.daily.prefs import DRIVE_FOLDER, DRIVE_FOLDER_NAME
 from core.db.database import Database
 from core.google.drive import DriveClient
@@ -15,22 +13,33 @@ from core.identity.linking import AccountLinker
 from core.identity.profile import Profiles
 from core.llm import OpenAIModel
 from core.types import PlatformIdentity
-from tests.conftest import TEST_NOW, make_chat_service
+from tests.conftest import TEST_NOW
 from tests.fakes.google_server import FakeGoogle
 from tests.google_helpers import GoogleKit, _google_server, google_fake  # noqa: F401
-from tests.web_helpers import ADA, BOB, WebKit, add_connections, csrf_of, google_signin
-
-ORIGIN = "https://testserver"
-DISCORD = PlatformIdentity("discord", "", "111", "ada#1")
+from tests.web_helpers import (
+    ADA,
+    BOB,
+    DISCORD,
+    ORIGIN,
+    WebKit,
+    accounts_kit,
+    ada_on_two_accounts_and_bob,
+    app_and_google_client,
+    csrf_of,
+)
 
 
 @pytest.fixture
 async def kit(database: Database, model: OpenAIModel, google_fake: FakeGoogle) -> tuple[WebKit, GoogleKit]:  # noqa: F811
-    clock = ManualClock(TEST_NOW)
-    kit = WebKit(database, make_chat_service(database, model, clock=clock), model, clock, public_url=ORIGIN)
-    google = GoogleKit(database, google_fake, redirect_uri=ORIGIN + "/oauth/google/callback")
-    add_connections(kit, google, google_signin(kit, google, ["ada@example.org"]))
-    return kit, google
+    return accounts_kit(database, model, google_fake)
+
+
+@pytest.fixture
+async def linked(kit: tuple[WebKit, GoogleKit]) -> tuple[WebKit, GoogleKit, int, dict[str, str]]:
+    """Ada's account linked to ada@example.org, and the header of a personal access token of hers."""
+    web, google = kit
+    ada = await AccountLinker(web.db).link(ADA, "ada@example.org")
+    return web, google, ada, await bearer(web)
 
 
 async def bearer(kit: WebKit, who: PlatformIdentity = ADA) -> dict[str, str]:
@@ -40,10 +49,7 @@ async def bearer(kit: WebKit, who: PlatformIdentity = ADA) -> dict[str, str]:
 
 async def test_the_api_unlinks_an_account_but_never_the_last_nor_anothers(kit: tuple[WebKit, GoogleKit]) -> None:
     web, _ = kit
-    linker = AccountLinker(web.db)
-    await linker.link(ADA, "ada@example.org")
-    await linker.link(DISCORD, "ada@example.org")
-    await web.user_id(BOB)
+    await ada_on_two_accounts_and_bob(web)
     token = await bearer(web)
     async with web.signed_in(ADA) as client:
         csrf = {"x-csrf-token": csrf_of((await client.get("/connections")).text)}
@@ -67,14 +73,11 @@ async def test_the_api_unlinks_an_account_but_never_the_last_nor_anothers(kit: t
 
 
 async def test_the_api_connects_google_picks_a_drive_folder_and_disconnects(
-    kit: tuple[WebKit, GoogleKit],
-    google_fake: FakeGoogle,  # noqa: F811
+    linked: tuple[WebKit, GoogleKit, int, dict[str, str]],
 ) -> None:
-    web, google = kit
-    ada = await AccountLinker(web.db).link(ADA, "ada@example.org")
-    token = await bearer(web)
+    web, google, ada, token = linked
     # One client for the app (in process) and Google's fake (on loopback): it opens the link as a browser would.
-    async with httpx.AsyncClient(mounts={ORIGIN: httpx.ASGITransport(app=web.app)}, timeout=15) as client:
+    async with app_and_google_client(web) as client:
         before = (await client.get(f"{ORIGIN}/api/v1/google", headers=token)).json()
         no_folders = await client.get(f"{ORIGIN}/api/v1/drive-folders", headers=token)
         link = (await client.post(f"{ORIGIN}/api/v1/google/connect", headers=token)).json()["link"]
@@ -105,12 +108,9 @@ async def test_the_api_connects_google_picks_a_drive_folder_and_disconnects(
 
 
 async def test_drive_refusing_the_token_answers_503_with_what_to_do(
-    kit: tuple[WebKit, GoogleKit],
-    google_fake: FakeGoogle,  # noqa: F811
+    linked: tuple[WebKit, GoogleKit, int, dict[str, str]],
 ) -> None:
-    web, google = kit
-    ada = await AccountLinker(web.db).link(ADA, "ada@example.org")
-    token = await bearer(web)
+    web, google, ada, token = linked
     await google.store.save(
         ada, refresh_token="1//never-issued", access_token=None, expiry=None,
         scopes=("https://www.googleapis.com/auth/drive.file",),

@@ -12,23 +12,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
-from core.clock import ManualClock
 from core.db.database import Database
 from core.db.models import Message
 from core.db.models_web import AccessToken
 from core.llm import OpenAIModel
-from tests.conftest import TEST_NOW, make_chat_service
+from tests.conftest import TEST_NOW
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.memory_helpers import add_conversation, add_message
-from tests.web_helpers import ADA, BOB, PDF, WebKit, csrf_of
+from tests.web_helpers import ADA, BOB, PDF, WebKit, csrf_of, web_kit
 
 
 @pytest.fixture
 async def kit(database: Database, model: OpenAIModel) -> WebKit:
-    clock = ManualClock(TEST_NOW)
-    return WebKit(
-        database, make_chat_service(database, model, clock=clock), model, clock, public_url="https://bot.example.org"
-    )
+    return web_kit(database, model)
 
 
 async def test_a_link_opens_one_session_for_the_whole_app_and_works_once(kit: WebKit) -> None:

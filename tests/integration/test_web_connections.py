@@ -3,47 +3,38 @@ through the real OAuth flow against the Google fake, and the Drive folder picked
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from core.clock import ManualClock
 from core.daily.prefs import DRIVE_FOLDER, DRIVE_FOLDER_NAME
 from core.db.database import Database
 from core.google.drive import DriveClient
 from core.identity.linking import AccountLinker
 from core.identity.profile import Profiles
 from core.llm import OpenAIModel
-from core.types import PlatformIdentity
-from tests.conftest import TEST_NOW, make_chat_service
 from tests.fakes.google_server import FakeGoogle
 from tests.google_helpers import GoogleKit, _google_server, google_fake  # noqa: F401
 from tests.signin_site import rows
-from tests.web_helpers import ADA, BOB, WebKit, add_connections, csrf_of, google_signin, sign_in_client
-
-ORIGIN = "https://testserver"
-DISCORD = PlatformIdentity("discord", "", "111", "ada#1")
+from tests.web_helpers import (
+    ADA,
+    BOB,
+    DISCORD,
+    WebKit,
+    accounts_kit,
+    ada_on_two_accounts_and_bob,
+    app_and_google_client,
+    csrf_of,
+    sign_in_client,
+)
 
 
 @pytest.fixture
 async def kit(database: Database, model: OpenAIModel, google_fake: FakeGoogle) -> tuple[WebKit, GoogleKit]:  # noqa: F811
-    clock = ManualClock(TEST_NOW)
-    kit = WebKit(database, make_chat_service(database, model, clock=clock), model, clock, public_url=ORIGIN)
-    google = GoogleKit(database, google_fake, redirect_uri=ORIGIN + "/oauth/google/callback")
-    add_connections(kit, google, google_signin(kit, google, ["ada@example.org"]))
-    return kit, google
-
-
-def browser(kit: WebKit) -> httpx.AsyncClient:
-    """One cookie jar for the app (in process) and Google's fake (on loopback)."""
-    return httpx.AsyncClient(mounts={ORIGIN: httpx.ASGITransport(app=kit.app)}, base_url=ORIGIN, timeout=15)
+    return accounts_kit(database, model, google_fake)
 
 
 async def test_linked_accounts_unlink_one_but_never_the_last(kit: tuple[WebKit, GoogleKit]) -> None:
     web, _ = kit
-    linker = AccountLinker(web.db)
-    await linker.link(ADA, "ada@example.org")
-    await linker.link(DISCORD, "ada@example.org")
-    await web.user_id(BOB)
+    await ada_on_two_accounts_and_bob(web)
     async with web.signed_in(ADA) as client:
         page = await client.get("/connections")
         csrf = csrf_of(page.text)
@@ -70,7 +61,7 @@ async def test_connect_google_pick_a_drive_folder_and_disconnect(
 ) -> None:
     web, google = kit
     ada = await AccountLinker(web.db).link(ADA, "ada@example.org")
-    async with browser(web) as client:
+    async with app_and_google_client(web) as client:
         await sign_in_client(web, client, ADA)
         before = await client.get("/connections")
         assert "Google is not connected." in before.text
@@ -105,7 +96,7 @@ async def test_drive_refusing_the_token_says_so_instead_of_a_list(
 ) -> None:
     web, google = kit
     await AccountLinker(web.db).link(ADA, "ada@example.org")
-    async with browser(web) as client:
+    async with app_and_google_client(web) as client:
         await sign_in_client(web, client, ADA)
         page = await client.get("/connections")
         await client.post("/connections/google/connect", data={"csrf": csrf_of(page.text)}, follow_redirects=True)

@@ -8,12 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from core.clock import ManualClock
 from core.db.database import Database
 from core.llm import OpenAIModel
-from tests.conftest import TEST_NOW, make_chat_service
+from tests.conftest import TEST_NOW
 from tests.memory_helpers import add_conversation, add_message
-from tests.web_helpers import ADA, BOB, WebKit
+from tests.web_helpers import ADA, BOB, WebKit, web_kit
 
 SHOWN = re.compile(r'<li class="entry" id="m(\d+)">')
 NEWER = re.compile(r'<a href="([^"]+)" rel="prev">Newer messages</a>')
@@ -22,10 +21,7 @@ OLDER = re.compile(r'<a href="([^"]+)" rel="next">Older messages</a>')
 
 @pytest.fixture
 async def kit(database: Database, model: OpenAIModel) -> WebKit:
-    clock = ManualClock(TEST_NOW)
-    return WebKit(
-        database, make_chat_service(database, model, clock=clock), model, clock, public_url="https://bot.example.org"
-    )
+    return web_kit(database, model)
 
 
 async def test_newer_messages_lead_back_up_page_by_page_to_the_newest(kit: WebKit) -> None:

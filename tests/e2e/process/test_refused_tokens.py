@@ -27,6 +27,17 @@ from tests.process_helpers import (
 )
 
 
+def _run_refused(tmp_path: Path, openai_fake: FakeOpenAI, **settings: str) -> tuple[list[str], str]:
+    """Run the bot whose every platform refuses its token: it ends (code 2), its last problem line saying
+    that no platform could start. Its problem lines, and its whole output."""
+    env = environment(tmp_path, openai_fake, **settings)
+    code, output = run("run", tmp_path, env)
+    assert code == 2, output
+    lines = problems(output)
+    assert lines[-1] == "captainslog: No chat platform could start; the reason is in the line(s) above.", output
+    return lines, output
+
+
 def test_a_refused_slack_bot_token_is_one_line_and_discord_keeps_serving(
     discord_fake: FakeDiscord, slack_fake: FakeSlack, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
@@ -57,14 +68,9 @@ def test_a_refused_slack_bot_token_is_one_line_and_discord_keeps_serving(
 def test_a_refused_slack_app_token_alone_ends_the_process_with_one_sentence(
     slack_fake: FakeSlack, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
-    env = environment(tmp_path, openai_fake, **slack_settings(slack_fake, app_token=WRONG_APP))
+    lines, output = _run_refused(tmp_path, openai_fake, **slack_settings(slack_fake, app_token=WRONG_APP))
 
-    code, output = run("run", tmp_path, env)
-
-    assert code == 2, output
-    lines = problems(output)
     assert len([line for line in lines if "SLACK_APP_TOKEN" in line]) == 1, output
-    assert lines[-1] == "captainslog: No chat platform could start; the reason is in the line(s) above.", output
     assert len(slack_fake.calls("apps.connections.open")) == 1, "a refused app token is asked once"
     assert_clean(output, WRONG_APP, slack_fake.bot_token)
 
@@ -72,13 +78,8 @@ def test_a_refused_slack_app_token_alone_ends_the_process_with_one_sentence(
 def test_a_refused_discord_token_is_one_sentence_with_every_session_closed(
     discord_fake: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
-    env = environment(tmp_path, openai_fake, **discord_settings(discord_fake, token=WRONG_DISCORD))
+    lines, output = _run_refused(tmp_path, openai_fake, **discord_settings(discord_fake, token=WRONG_DISCORD))
 
-    code, output = run("run", tmp_path, env)
-
-    assert code == 2, output
-    lines = problems(output)
     assert len(lines) == 2, output
     assert "Discord refused the token in DISCORD_TOKEN (401 Unauthorized)" in lines[0]
-    assert lines[1].startswith("captainslog: No chat platform could start")
     assert_clean(output, WRONG_DISCORD)

@@ -15,6 +15,8 @@ from tests.process_helpers import (
     assert_clean,
     environment,
     finish,
+    hanging_discord_settings,
+    hanging_slack_settings,
     problems,
     slack_settings,
     start,
@@ -25,14 +27,7 @@ from tests.process_helpers import (
 def test_a_hanging_platform_delays_no_other_and_a_stop_signal_during_its_start_ends_the_process(
     slack_fake: FakeSlack, silent: SilentServer, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
-    env = environment(
-        tmp_path,
-        openai_fake,
-        DISCORD_TOKEN="a-token",
-        DISCORD_API_URL=silent.url + "/api/v10",
-        DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{silent.port}/",
-        **slack_settings(slack_fake),
-    )
+    env = environment(tmp_path, openai_fake, **hanging_discord_settings(silent), **slack_settings(slack_fake))
     process = start("run", tmp_path, env)
     try:
         wait_until(lambda: silent.connections, process)  # Discord's login hangs from here on
@@ -55,15 +50,7 @@ def test_a_hanging_platform_delays_no_other_and_a_stop_signal_during_its_start_e
 def test_sigint_while_every_platform_hangs_at_start_ends_the_process(
     silent: SilentServer, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
-    env = environment(
-        tmp_path,
-        openai_fake,
-        DISCORD_TOKEN="a-token",
-        DISCORD_API_URL=silent.url + "/api/v10",
-        SLACK_BOT_TOKEN="xoxb-token",
-        SLACK_APP_TOKEN="xapp-token",
-        SLACK_API_URL=silent.url + "/api/",
-    )
+    env = environment(tmp_path, openai_fake, **hanging_discord_settings(silent), **hanging_slack_settings(silent))
     process = start("run", tmp_path, env)
     wait_until(lambda: len(silent.connections) >= 2, process)  # both logins are waiting for an answer
 

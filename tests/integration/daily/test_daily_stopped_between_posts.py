@@ -7,7 +7,6 @@ the text once and the PDF once (tests/daily_kill_helpers.py).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ from core.clock import ManualClock
 from core.daily.job import DayOutcome
 from core.db.database import Database
 from core.llm import OpenAIModel
-from tests.daily_helpers import daily_process
-from tests.daily_kill_helpers import PDF_NAME, ada, bot_messages
+from tests.daily_helpers import Process, daily_process
+from tests.daily_kill_helpers import PDF_NAME, ada, bot_messages, stopped_at_a_part
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.integration.daily.test_daily_log import DAY, SUMMARY, paris
@@ -41,43 +40,18 @@ async def test_a_bot_stopped_between_the_text_and_the_pdf_posts_only_the_pdf_at_
     openai_fake.default = lambda _request: Reply(SUMMARY)
     clock = ManualClock(paris(22, 31))
     messenger = DiscordMessenger(bot_client, DiscordBudget())
-    first = daily_process(
-        database,
-        model,
-        clock,
-        messengers=[messenger],  # type: ignore[list-item]
-        pdf_dir=tmp_path / "a",
-        worker="a",
-    )
-    send_part = messenger.send_part
-    at_the_file = asyncio.Event()
 
-    async def stalls_at_the_file(account: Any, part: Any, **kwargs: Any) -> Any:
-        if part.file is not None:
-            if accepted:  # Discord took the upload; the bot stops before it records that
-                await send_part(account, part, **kwargs)
-            at_the_file.set()
-            await asyncio.Event().wait()
-        return await send_part(account, part, **kwargs)
+    def start(worker: str) -> Process:
+        """A bot process on the same database and Discord; its PDFs rendered in a folder of its own."""
+        messengers: list[Any] = [messenger]  # the real Discord messenger where the job expects a recording one
+        return daily_process(database, model, clock, messengers=messengers, pdf_dir=tmp_path / worker, worker=worker)
 
-    messenger.send_part = stalls_at_the_file  # type: ignore[method-assign]
-    # The bot is stopped (SIGTERM: the scheduler cancels its tick) while the PDF is on its way.
-    running = asyncio.create_task(first.runner.run_due())
-    await at_the_file.wait()
-    running.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await running
-    messenger.send_part = send_part  # type: ignore[method-assign]
+    # The bot is stopped (SIGTERM: the scheduler cancels its tick) while the PDF is on its way; if ``accepted``,
+    # Discord took the upload and the bot stops before it records that.
+    await stopped_at_a_part(start("a"), messenger, stops_at=lambda part: part.file is not None, after_sending=accepted)
 
     # The next start resumes the day at once (it was given back, no lease to wait out), with the PDF only.
-    second = daily_process(
-        database,
-        model,
-        clock,
-        messengers=[messenger],  # type: ignore[list-item]
-        pdf_dir=tmp_path / "b",
-        worker="b",
-    )
+    second = start("b")
     assert (await second.runner.run_due())[(user, DAY)] is DayOutcome.DONE
     messages = bot_messages(fake_discord, discord_id)
     assert [m["content"].startswith("**Your day") for m in messages] == [True, False]
