@@ -33,7 +33,7 @@ from core.types import Attachment, AttachmentKind
 
 async def main(path: Path, count: int, base_url: str, mode: str) -> dict[str, object]:
     """Run the path; return what it reported."""
-    data = path.read_bytes()
+    data = await asyncio.to_thread(path.read_bytes)
     limits = ImageLimits()
     apply_pillow_limit(limits)  # as the container does at start
     images = SafeImages(limits)

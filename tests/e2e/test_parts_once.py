@@ -59,8 +59,8 @@ def _messenger(outbox: Outbox, platform: str) -> PartMessenger:
 
 
 async def test_a_slack_text_an_earlier_try_half_posted_is_completed_not_repeated(
-    slack: FakeSlack,
-    slack_outbox: tuple[Outbox, Directory, SlackService],
+    slack: FakeSlack,  # noqa: F811
+    slack_outbox: tuple[Outbox, Directory, SlackService],  # noqa: F811
 ) -> None:
     outbox, _, _ = slack_outbox
     messenger = _messenger(outbox, "slack")
@@ -82,8 +82,8 @@ async def test_a_slack_text_an_earlier_try_half_posted_is_completed_not_repeated
 
 
 async def test_a_slack_file_an_earlier_try_uploaded_is_not_uploaded_again(
-    slack: FakeSlack,
-    slack_outbox: tuple[Outbox, Directory, SlackService],
+    slack: FakeSlack,  # noqa: F811
+    slack_outbox: tuple[Outbox, Directory, SlackService],  # noqa: F811
 ) -> None:
     outbox, _, _ = slack_outbox
     messenger = _messenger(outbox, "slack")
@@ -97,8 +97,8 @@ async def test_a_slack_file_an_earlier_try_uploaded_is_not_uploaded_again(
 
 
 async def test_when_slack_cannot_say_what_an_earlier_try_posted_nothing_is_sent_and_it_is_retried_later(
-    slack: FakeSlack,
-    slack_outbox: tuple[Outbox, Directory, SlackService],
+    slack: FakeSlack,  # noqa: F811
+    slack_outbox: tuple[Outbox, Directory, SlackService],  # noqa: F811
 ) -> None:
     outbox, _, _ = slack_outbox
     messenger = _messenger(outbox, "slack")
@@ -116,8 +116,8 @@ async def test_when_slack_cannot_say_what_an_earlier_try_posted_nothing_is_sent_
 
 
 async def test_a_discord_text_and_file_posted_before_discord_forgot_the_nonce_are_found_by_reading_back(
-    fake_discord: FakeDiscord,
-    discord_outbox: tuple[Outbox, Directory, DiscordService],
+    fake_discord: FakeDiscord,  # noqa: F811
+    discord_outbox: tuple[Outbox, Directory, DiscordService],  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     outbox, _, _ = discord_outbox
@@ -145,8 +145,8 @@ async def test_a_discord_text_and_file_posted_before_discord_forgot_the_nonce_ar
 
 
 async def test_a_daily_post_whose_slack_text_was_accepted_but_not_recorded_is_not_posted_twice(
-    slack: FakeSlack,
-    slack_outbox: tuple[Outbox, Directory, SlackService],
+    slack: FakeSlack,  # noqa: F811
+    slack_outbox: tuple[Outbox, Directory, SlackService],  # noqa: F811
     database: Database,
     model: OpenAIModel,
     openai_fake: FakeOpenAI,

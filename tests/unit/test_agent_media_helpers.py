@@ -18,7 +18,6 @@ from core.media.safe_image import SafeImages
 from core.media.voice import audio_format, speakable, split_for_speech
 from core.types import Attachment, AttachmentKind
 
-
 _prepare = functools.partial(prepare_image, images=SafeImages())
 
 
