@@ -110,12 +110,19 @@ def soak(minutes: int, users: int, rate: float) -> list[Minute]:
                     n += 1
                     time.sleep(max(0.0, min(1 / rate, minute_end - time.perf_counter())))
                 if bot.poll() is not None:
-                    raise RuntimeError(f"the bot exited ({bot.returncode}): {(workdir / 'bot.log').read_text()[-2000:]}")
+                    raise RuntimeError(
+                        f"the bot exited ({bot.returncode}): {(workdir / 'bot.log').read_text()[-2000:]}"
+                    )
                 found, seen = _asked(openai, seen)
                 latencies = [(t - sent.pop(q)) * 1000 for q, t in found if q in sent]
-                row = Minute(minute, _rss_mb(bot.pid), len(latencies), _percentile(latencies, 0.5), _percentile(latencies, 0.95))
+                row = Minute(
+                    minute, _rss_mb(bot.pid), len(latencies), _percentile(latencies, 0.5), _percentile(latencies, 0.95)
+                )
                 rows.append(row)
-                print(f"minute {row.minute}: RSS {row.rss_mb:.1f} MB, {row.asked} asked, p50 {row.p50_ms:.0f} ms", file=sys.stderr)
+                print(
+                    f"minute {row.minute}: RSS {row.rss_mb:.1f} MB, {row.asked} asked, p50 {row.p50_ms:.0f} ms",
+                    file=sys.stderr,
+                )
         finally:
             bot.terminate()
             try:

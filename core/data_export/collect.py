@@ -83,7 +83,11 @@ async def collect(db: Database, user_id: int) -> PersonExport | None:
             return None
         accounts = (await session.execute(select(Identity).where(Identity.user_id == user_id))).scalars().all()
         conversations = (
-            (await session.execute(select(Conversation).where(Conversation.user_id == user_id).order_by(Conversation.id)))
+            (
+                await session.execute(
+                    select(Conversation).where(Conversation.user_id == user_id).order_by(Conversation.id)
+                )
+            )
             .scalars()
             .all()
         )

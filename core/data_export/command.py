@@ -32,7 +32,9 @@ async def export_person(db: Database, user_id: int, *, clock: Clock, pdfs: PdfCa
     return write_archive(export, now=clock(), load_pdf=load_pdf)
 
 
-def export_data_command(db: Database, *, user_of: UserOf, outbox: Outbox, clock: Clock, pdfs: PdfCache | None) -> Command:
+def export_data_command(
+    db: Database, *, user_of: UserOf, outbox: Outbox, clock: Clock, pdfs: PdfCache | None
+) -> Command:
     """The ``/export-data`` command."""
 
     async def export_data(request: CommandRequest) -> CommandReply:

@@ -27,9 +27,7 @@ MAX_SIDE = 1000
 JPEG_FORMATS = ("JPEG", "MPO")
 
 
-def fit_for_print(
-    data: bytes, content_type: str, *, images: SafeImages, max_side: int = MAX_SIDE
-) -> tuple[bytes, str]:
+def fit_for_print(data: bytes, content_type: str, *, images: SafeImages, max_side: int = MAX_SIDE) -> tuple[bytes, str]:
     """Return the image as bytes and content type, upright and at most `max_side` pixels on its long side.
 
     Small, upright images come back unchanged. ``images`` opens it within the size limit (an image

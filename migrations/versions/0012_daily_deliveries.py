@@ -22,9 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "daily_deliveries",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "daily_log_id", sa.Integer(), sa.ForeignKey("daily_logs.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("daily_log_id", sa.Integer(), sa.ForeignKey("daily_logs.id", ondelete="CASCADE"), nullable=False),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
         sa.Column("part", sa.String(16), nullable=False),
         sa.Column("idempotency_key", sa.String(40), nullable=False, unique=True),

@@ -93,7 +93,10 @@ def test_restore_checks_before_it_replaces_anything(tmp_path: Path, openai_fake:
     copy = tmp_path / "copy.db"
     assert captainslog("backup", str(copy), data_dir=data).returncode == 0
     again = captainslog("backup", str(copy), data_dir=data)
-    assert again.returncode == 2 and again.stderr.strip() == f"captainslog: Backup failed: {copy} exists already; name a new file."
+    assert (
+        again.returncode == 2
+        and again.stderr.strip() == f"captainslog: Backup failed: {copy} exists already; name a new file."
+    )
 
     not_ours = tmp_path / "notes.txt"
     not_ours.write_text("shopping list\n")

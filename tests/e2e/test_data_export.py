@@ -59,9 +59,13 @@ def test_export_data_from_the_command_line_names_the_person(openai_fake: FakeOpe
     unknown = run_bot("export-data nobody@example.org", tmp_path)
 
     assert written.returncode == 0, written.stderr
-    assert written.stdout.startswith(f"Wrote {out} (") and written.stdout.rstrip().endswith("everything stored about tester.")
+    assert written.stdout.startswith(f"Wrote {out} (") and written.stdout.rstrip().endswith(
+        "everything stored about tester."
+    )
     with zipfile.ZipFile(out) as archive:
-        assert any(b"the mooring fee is due in March" in archive.read(n) for n in archive.namelist() if n.endswith(".json"))
+        assert any(
+            b"the mooring fee is due in March" in archive.read(n) for n in archive.namelist() if n.endswith(".json")
+        )
     assert unknown.returncode == 2
     assert unknown.stderr.startswith("captainslog: No one called 'nobody@example.org' is stored here. Name the person")
 
@@ -97,5 +101,8 @@ async def test_other_peoples_words_in_a_shared_thread_are_left_out(
     assert not any(b"90k" in archive.read(name) for name in archive.namelist())
     [reminder] = json.loads(archive.read("reminders.json"))
     assert (reminder["text"], reminder["local_start"], reminder["timezone"], reminder["recurrence"]) == (
-        "water the basil", "2026-11-30T09:00:00", "Europe/Lisbon", "FREQ=WEEKLY;BYDAY=MO"
+        "water the basil",
+        "2026-11-30T09:00:00",
+        "Europe/Lisbon",
+        "FREQ=WEEKLY;BYDAY=MO",
     )

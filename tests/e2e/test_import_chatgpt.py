@@ -25,7 +25,9 @@ from tests.terminal_helpers import chat, run_bot
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
 
-def node(ident: str, role: str | None, text: str | None, parent: str | None, children: list[str], at: float) -> dict[str, Any]:
+def node(
+    ident: str, role: str | None, text: str | None, parent: str | None, children: list[str], at: float
+) -> dict[str, Any]:
     message = None
     if role is not None:
         message = {
@@ -122,7 +124,9 @@ def test_days_left_unsummarised_while_the_model_is_away_are_done_by_the_next_run
 
     assert away.returncode == 0, away.stderr
     assert away.stdout.splitlines()[-1].startswith("Summarised 0 days; 1 day not yet: The model service cannot be")
-    assert away.stdout.splitlines()[-1].endswith("Run the same command again to finish them: nothing is imported twice.")
+    assert away.stdout.splitlines()[-1].endswith(
+        "Run the same command again to finish them: nothing is imported twice."
+    )
     assert back.stdout.splitlines()[-1] == "Summarised 1 day of imported history, one summary per conversation and day."
 
 

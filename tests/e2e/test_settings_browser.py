@@ -97,7 +97,9 @@ async def test_open_the_link_change_the_time_zone_and_see_the_confirmation(
             driver.get(f"http://localhost:{server.port}/test-chat")  # type: ignore[attr-defined]
             driver.find_element(By.ID, "open").click()  # type: ignore[attr-defined]
             # The link's page is only a button (a link preview's GET spends nothing); pressing it opens the page.
-            WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Open your settings")  # type: ignore[arg-type]
+            WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: d.find_element(By.TAG_NAME, "h1").text == "Open your settings"
+            )  # type: ignore[arg-type]
             driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # type: ignore[attr-defined]
             WebDriverWait(driver, 20).until(lambda d: d.current_url == server.url + "/settings")  # type: ignore[arg-type]
             driver.back()  # type: ignore[attr-defined]  # back to the link's page: the link is spent now

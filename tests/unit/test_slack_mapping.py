@@ -93,8 +93,19 @@ def test_the_manifest_declares_every_command_the_bot_registers() -> None:
     nothing: Any = None
     handlers = IdentityCommands(chat=nothing, linker=nothing, google=google)
     memory = [c.name for c in memory_commands(MemorySlashCommands(nothing, nothing, default_timezone="UTC"))]
-    daily = ["export", "summary", "speak", "export-data", "reminders"]  # core/daily/commands.py, core/media/commands.py, core/reminders/commands.py
-    registered = {*CommandSet(None, None, SettingsRegistry(nothing)).commands, *(c.name for c in identity_commands(handlers)), *memory, *daily}  # type: ignore[arg-type]
+    daily = [
+        "export",
+        "summary",
+        "speak",
+        "export-data",
+        "reminders",
+    ]  # core/daily/commands.py, core/media/commands.py, core/reminders/commands.py
+    registered = {
+        *CommandSet(None, None, SettingsRegistry(nothing)).commands,
+        *(c.name for c in identity_commands(handlers)),
+        *memory,
+        *daily,
+    }  # type: ignore[arg-type]
     assert sorted(declared) == sorted(registered)
     events = set(re.findall(r"^\s*- (app_mention|message\.\w+)\s*$", manifest, re.MULTILINE))
     assert events == {"app_mention", "message.im", "message.channels", "message.groups"}
