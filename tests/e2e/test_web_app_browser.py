@@ -30,6 +30,8 @@ from tests.e2e.test_settings_browser import CHROMEDRIVER, CHROMIUM, REQUIRE_BROW
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.web_helpers import ADA, WebKit
 
+# The app's pages with what Ada has in them (the settings page is audited after a save, in test_web_flows_browser.py).
+PAGES = ["/chat", "/timeline", "/search?q=sails", "/memories", "/daily", "/reminders", "/tokens", "/docs", "/signin"]
 ANSWER = "Fair winds today: **light breeze** from the west, then calm seas by evening."
 # Every control a person uses must have a name a screen reader can say (a label, aria-label or text).
 UNNAMED = """
@@ -252,17 +254,6 @@ async def test_every_page_passes_axe_without_serious_violations(
     openai_fake.queue(Reply("Hello **there**."))
     await kit.chat.history(web_place(ada))
     link = await kit.sessions.link(ADA)
-    pages = [
-        "/chat",
-        "/timeline",
-        "/search?q=sails",
-        "/memories",
-        "/daily",
-        "/reminders",
-        "/tokens",
-        "/docs",
-        "/signin",
-    ]
 
     def audit() -> dict[str, list[str]]:
         sign_in(driver, link, server.url)
@@ -271,7 +262,7 @@ async def test_every_page_passes_axe_without_serious_violations(
             driver.execute_cdp_cmd(
                 "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
             )
-            for page in pages:
+            for page in PAGES:
                 driver.get(server.url + page)
                 driver.execute_script(source)  # injected by the driver: the page's CSP still forbids inline script
                 result = driver.execute_async_script(

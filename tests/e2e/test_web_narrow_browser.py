@@ -13,21 +13,11 @@ from bot.web import WebServer
 from bot.webapp.deps import web_place
 from core.reminders.times import Schedule
 from tests.browser_helpers import sign_in
+from tests.e2e.test_web_app_browser import PAGES as APP_PAGES
 from tests.e2e.test_web_app_browser import browser, served  # noqa: F401
 from tests.web_helpers import ADA, WebKit
 
-PAGES = [
-    "/chat",
-    "/timeline",
-    "/search?q=sails",
-    "/memories",
-    "/daily",
-    "/reminders",
-    "/tokens",
-    "/docs",
-    "/settings",
-    "/signin",
-]
+PAGES = [*APP_PAGES, "/settings"]
 # The elements sticking out past the right edge of the window (what makes a page scroll sideways).
 WIDER = """
 const width = document.documentElement.clientWidth;
