@@ -22,6 +22,7 @@ from bot.settings_page import SettingsPage
 from bot.settings_wiring import build_settings_page, build_settings_registry
 from bot.web import WebServer
 from bot.webapp import WebApp
+from bot.webapp.messenger import WebMessenger
 from bot.webapp_wiring import build_web_sessions, build_webapp
 from core.access import AccessPolicy
 from core.chat import ChatService
@@ -99,7 +100,8 @@ class Container:
         terminal chat.
 
         `reachable_only`: close only the days of people this process can post to, and send only the
-        reminders asked in the terminal (the terminal chat's).
+        reminders asked in the terminal (the terminal chat's), and on the web when this process serves it
+        (call it once the web server runs).
         """
         services: list[DailyScheduler | ReminderRunner] = []
         if self.daily is not None:
@@ -107,8 +109,8 @@ class Container:
                 self.daily.runner.deliverable = self.outbox.can_reach
             services.append(self.daily.scheduler)
         if self.reminders is not None:
-            if reachable_only:
-                self.reminders.runner.platforms = ("terminal",)
+            if reachable_only:  # the web app's too when this process serves it (its messenger is registered)
+                self.reminders.runner.platforms = ("terminal", *(p for p in self.outbox.platforms if p == "web"))
             services.append(self.reminders.runner)
         return services
 
@@ -242,6 +244,10 @@ class Container:
                 daily=daily.services, google=google, linker=ids.linker, clock=clock,
                 reminders=reminders.services.actions if reminders.services is not None else None,
             )  # fmt: skip
+        web = build_web_server(settings, ids, settings_page=settings_page, webapp=webapp)
+        if webapp is not None:  # `speak` reaches the web chat while the server runs
+            messenger = WebMessenger(db, webapp.live, clock=clock)
+            web.while_serving(lambda: outbox.register(messenger, accounts=messenger), lambda: outbox.unregister("web"))
         return cls(
             previews=previews.previews,
             settings=settings,
@@ -263,7 +269,7 @@ class Container:
             memory=memory.services,
             reminders=reminders.services,
             speak=speak,
-            web=build_web_server(settings, ids, settings_page=settings_page, webapp=webapp),
+            web=web,
             settings_page=settings_page,
             webapp=webapp,
         )

@@ -15,6 +15,7 @@ import hmac
 import html
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -220,6 +221,12 @@ class WebServer:
         self.stop_timeout = stop_timeout
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._serving: list[tuple[Callable[[], None], Callable[[], None]]] = []
+
+    def while_serving(self, started: Callable[[], None], stopped: Callable[[], None]) -> None:
+        """Run `started` once the server accepts connections and `stopped` when it stops (the web app's messenger
+        is in the Outbox only while someone can open the chat)."""
+        self._serving.append((started, stopped))
 
     @property
     def url(self) -> str:
@@ -256,11 +263,15 @@ class WebServer:
                 raise RuntimeError("the web server stopped before it started")
             await asyncio.sleep(0.01)
         log.info("web server listening on %s", self.url)
+        for started, _ in self._serving:
+            started()
 
     async def stop(self) -> None:
         """Ask uvicorn to finish and wait for it (cancelled after ``stop_timeout``)."""
         if self._server is None or self._task is None:
             return
+        for _, stopped in self._serving:
+            stopped()
         self._server.should_exit = True
         try:
             await asyncio.wait_for(asyncio.shield(self._task), self.stop_timeout)

@@ -44,7 +44,7 @@ class DeliveryError(Exception):
 
 
 class Messenger(Protocol):
-    """One platform's way out. Implemented by each adapter (Discord, Slack, terminal)."""
+    """One platform's way out. Implemented by each adapter (Discord, Slack, terminal) and the web app."""
 
     platform: str
 
@@ -73,14 +73,25 @@ class Outbox:
     def __init__(self, directory: AccountDirectory) -> None:
         self.directory = directory
         self._messengers: dict[str, Messenger] = {}
+        self._own: dict[str, AccountDirectory] = {}  # platforms whose accounts are not the people's (the web)
 
-    def register(self, messenger: Messenger) -> None:
-        """Called by an adapter once its platform is connected."""
+    def register(self, messenger: Messenger, *, accounts: AccountDirectory | None = None) -> None:
+        """Called by an adapter once its platform is connected. `accounts`: where a platform without sign-in
+        accounts of its own (the web app) finds a person's; they come after the person's chat accounts."""
         self._messengers[messenger.platform] = messenger
+        if accounts is not None:
+            self._own[messenger.platform] = accounts
 
     def unregister(self, platform: str) -> None:
         """Called by an adapter when it stops."""
         self._messengers.pop(platform, None)
+        self._own.pop(platform, None)
+
+    async def _accounts_of(self, user_id: int) -> list[PlatformIdentity]:
+        accounts = list(await self.directory.accounts_of(user_id))  # a copy: the directory may cache its list
+        for directory in list(self._own.values()):
+            accounts.extend(await directory.accounts_of(user_id))
+        return accounts
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -109,11 +120,11 @@ class Outbox:
 
     async def can_reach(self, user_id: int) -> bool:
         """Whether the person has an account on a platform connected in this process."""
-        return any(account.platform in self._messengers for account in await self.directory.accounts_of(user_id))
+        return any(account.platform in self._messengers for account in await self._accounts_of(user_id))
 
     async def accounts_for(self, user_id: int, *, prefer_platform: str | None = None) -> list[PlatformIdentity]:
         """The person's accounts on connected platforms, in the order :meth:`send_to_user` tries them."""
-        return self._ordered(await self.directory.accounts_of(user_id), prefer_platform)
+        return self._ordered(await self._accounts_of(user_id), prefer_platform)
 
     def _ordered(self, accounts: list[PlatformIdentity], prefer_platform: str | None) -> list[PlatformIdentity]:
         reachable = [a for a in accounts if a.platform in self._messengers]
@@ -132,7 +143,7 @@ class Outbox:
     ) -> Delivery:
         """Post to a person in their DM: on ``prefer_platform`` when they have an account there
         and it is connected, otherwise on the platform they used most recently."""
-        accounts = await self.directory.accounts_of(user_id)
+        accounts = await self._accounts_of(user_id)
         reachable = self._ordered(accounts, prefer_platform)
         if not reachable:
             raise DeliveryError(f"user {user_id} has no account on a connected platform", retryable=bool(accounts))

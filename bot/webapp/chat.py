@@ -4,7 +4,8 @@ Client → server: ``{"type": "send", "text": …, "images": [{"name", "type", "
 ``{"type": "stop"}``. Images go to the vision agent like a photo sent on Discord.
 Server → client: ``started``, ``delta`` (text), ``status`` (a line such as "Searching the web…"),
 ``done`` (the final text as sanitized HTML, and ``recalled``: the memories that shaped it, as listed
-under it after a reload), ``error`` (a message for the person), ``stopped``,
+under it after a reload), ``error`` (a message for the person), ``stopped``, ``spoken`` (a message
+the assistant sends by itself, such as a reminder, as sanitized HTML: bot/webapp/messenger.py),
 and ``resume`` (the text so far) when the socket opens while an answer is being written
 (bot/webapp/live.py): a reload or a dropped connection picks the answer up where it was.
 """

@@ -62,6 +62,7 @@ class LiveAnswers:
 
     def __init__(self) -> None:
         self._by_person: dict[int, LiveAnswer] = {}
+        self._open: dict[int, set[Sink]] = {}  # every open chat socket of each person (what `speak` reaches)
 
     def running(self, person_id: int) -> LiveAnswer | None:
         """The person's answer in progress, if any."""
@@ -75,16 +76,30 @@ class LiveAnswers:
         }
 
     async def join(self, person_id: int, sink: Sink) -> None:
-        """Watch the person's answer in progress (sends the text so far first); nothing when there is none."""
+        """Watch the person's answer in progress (sends the text so far first); nothing when there is none.
+        The socket also receives what the assistant says by itself (:meth:`tell`) until it leaves."""
+        self._open.setdefault(person_id, set()).add(sink)
         live = self.running(person_id)
         if live is not None:
             live.sinks.add(sink)  # before the snapshot's await: a frame emitted meanwhile follows the snapshot
             await sink.send(live.snapshot())
 
     def leave(self, person_id: int, sink: Sink) -> None:
+        sockets = self._open.get(person_id)
+        if sockets is not None:
+            sockets.discard(sink)
+            if not sockets:
+                del self._open[person_id]
         live = self._by_person.get(person_id)
         if live is not None:
             live.sinks.discard(sink)
+
+    async def tell(self, person_id: int, frame: dict[str, Any]) -> int:
+        """Send ``frame`` to every open chat socket of the person (a reminder); returns how many there were."""
+        sockets = list(self._open.get(person_id, ()))
+        for sink in sockets:
+            await sink.send(frame)
+        return len(sockets)
 
     def start(self, person_id: int, sink: Sink, run: Callable[[LiveAnswer], Awaitable[None]]) -> bool:
         """Start the person's answer (``run`` emits its frames); False when one is already being written."""

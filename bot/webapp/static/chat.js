@@ -88,6 +88,14 @@ function connect() {
       current.item.classList.add("complete");
       if (frame.recalled && frame.recalled.length) current.item.append(shaped(frame.recalled));
       finish(`Answer: ${current.body.textContent}`);
+    } else if (frame.type === "spoken") {
+      // The assistant speaking first (a reminder): its own message, whatever answer is being written.
+      const said = item("assistant", "");
+      said.body.innerHTML = frame.html; // sanitized on the server, as a finished answer
+      said.body.classList.remove("plain");
+      said.item.classList.add("complete", "spoken");
+      if (current) log.append(current.item); // an answer being written stays last
+      announce.textContent = `${document.querySelector(".brand").textContent}: ${said.body.textContent}`;
     } else if (frame.type === "error") {
       const note = item("error", frame.message);
       note.item.setAttribute("role", "alert");

@@ -1,0 +1,70 @@
+"""The web as a way out for `speak`: a message for a person's web account lands in their web chat.
+
+The web has no platform account of its own: a person who has chatted in the web app
+(their web conversation exists) is reachable there, as the account ``web:app:user-N``.
+Delivering means the message is kept in that conversation (`speak` stores it, as on
+every platform) and pushed at once to the person's open chat sockets; with none open
+it is simply there at the next load of the chat, like a DM waiting to be read.
+Buttons are not drawn on the web (its chat runs no commands), so only the text goes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.webapp.deps import web_place
+from bot.webapp.live import LiveAnswers
+from bot.webapp.markdown import to_html
+from core.clock import Clock
+from core.db.database import Database
+from core.db.repositories import ConversationRepository
+from core.messenger import Delivery, DeliveryError
+from core.types import ConversationRef, OutgoingFile, PlatformIdentity
+
+PLATFORM = "web"
+_PREFIX = "user-"
+
+
+def web_account(user_id: int) -> PlatformIdentity:
+    """The person's account on the web (what the Outbox lists beside their chat accounts)."""
+    return PlatformIdentity(PLATFORM, "app", f"{_PREFIX}{user_id}", "web chat")
+
+
+def _person_of(user_ref: str) -> int:
+    number = user_ref.removeprefix(_PREFIX)
+    if not user_ref.startswith(_PREFIX) or not number.isdigit():
+        raise DeliveryError(f"{user_ref!r} is not a web chat", retryable=False)
+    return int(number)
+
+
+class WebMessenger:
+    """Posts to a person's web chat (a :class:`core.messenger.Messenger`, and the directory of web accounts)."""
+
+    platform = PLATFORM
+
+    def __init__(self, database: Database, live: LiveAnswers, *, clock: Clock) -> None:
+        self._conversations = ConversationRepository(database, clock=clock)
+        self._live = live
+
+    async def accounts_of(self, user_id: int) -> list[PlatformIdentity]:
+        """The person's web account when they have chatted on the web (else they would never look there)."""
+        return [web_account(user_id)] if await self._conversations.find_open(web_place(user_id)) else []
+
+    async def send_to_account(
+        self, account: PlatformIdentity, text: str, files: Sequence[OutgoingFile] = ()
+    ) -> Delivery:
+        """Push the message to the person's open chats; `speak` keeps it in their web conversation."""
+        return await self._tell(_person_of(account.user_id), text, files)
+
+    async def send_to_conversation(
+        self, place: ConversationRef, text: str, files: Sequence[OutgoingFile] = ()
+    ) -> Delivery:
+        """The same, for the person's web conversation."""
+        if place.platform != PLATFORM:
+            raise DeliveryError(f"{place.platform} is not the web", retryable=False)
+        return await self._tell(_person_of(place.channel), text, files)
+
+    async def _tell(self, user_id: int, text: str, files: Sequence[OutgoingFile]) -> Delivery:
+        shown = text + "".join(f"\n\n(attached: {f.filename})" for f in files)
+        await self._live.tell(user_id, {"type": "spoken", "html": str(to_html(shown))})
+        return Delivery(PLATFORM, web_place(user_id), ())
