@@ -241,7 +241,7 @@ class Container:
         if web_sessions is not None:
             webapp = build_webapp(
                 settings, db=db, chat=chat, sessions=web_sessions, people=people, memory=memory.services,
-                daily=daily.services, google=google, linker=ids.linker, clock=clock,
+                daily=daily.services, google=google, linker=ids.linker, commands=commands, clock=clock,
                 reminders=reminders.services.actions if reminders.services is not None else None,
             )  # fmt: skip
         web = build_web_server(settings, ids, settings_page=settings_page, webapp=webapp)

@@ -11,6 +11,7 @@ from bot.webapp import WebApp
 from bot.webapp.deps import Connections, DayPdf
 from core.chat import ChatService
 from core.clock import Clock, system_clock
+from core.commands import CommandSet
 from core.daily.remake import DayRemake
 from core.db.database import Database
 from core.db.timeline import daily_logs_of
@@ -67,9 +68,11 @@ def build_webapp(
     google: GoogleServices | None,
     linker: AccountLinker,
     reminders: ReminderActions | None = None,
+    commands: CommandSet | None = None,
     clock: Clock = system_clock,
 ) -> WebApp:
-    """The services behind the web app's routes (``google``: present when Google is configured)."""
+    """The services behind the web app's routes (``google``: present when Google is configured; ``commands``:
+    what the buttons under a reminder in the web chat run)."""
     connections = Connections(
         people=people, linker=linker, profiles=Profiles(db, changed=people.changed),
         signin=google.signin if google else None, google=google.connections if google else None,
@@ -87,4 +90,5 @@ def build_webapp(
         google_signin=google is not None,
         connections=connections,
         reminders=reminders,
+        commands=commands,
     )

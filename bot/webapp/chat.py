@@ -1,11 +1,12 @@
 """The chat page and its WebSocket: the same turn as every platform, streamed as JSON frames.
 
 Client → server: ``{"type": "send", "text": …, "images": [{"name", "type", "data" (base64)}]}``,
-``{"type": "stop"}``. Images go to the vision agent like a photo sent on Discord.
+``{"type": "stop"}``, ``{"type": "press", "action": …}`` (a button under a ``spoken`` message). Images go to the vision agent like a photo sent on Discord.
 Server → client: ``started``, ``delta`` (text), ``status`` (a line such as "Searching the web…"),
 ``done`` (the final text as sanitized HTML, and ``recalled``: the memories that shaped it, as listed
 under it after a reload), ``error`` (a message for the person), ``stopped``, ``spoken`` (a message
-the assistant sends by itself, such as a reminder, as sanitized HTML: bot/webapp/messenger.py),
+the assistant sends by itself, such as a reminder, as sanitized HTML with its ``buttons``:
+bot/webapp/messenger.py), ``pressed`` (what a button's command replied: ``action``, ``text``),
 and ``resume`` (the text so far) when the socket opens while an answer is being written
 (bot/webapp/live.py): a reload or a dropped connection picks the answer up where it was.
 """
@@ -31,6 +32,8 @@ from bot.webapp.markdown import to_html
 from bot.webapp.pages import zone_of
 from bot.webapp.sender import FrameSender
 from bot.webapp.views import shaped_views
+from core.buttons import parse_action
+from core.commands import CommandRequest, options_from_line
 from core.identity.web_sessions import WebUser
 from core.memory.shaped import memories_behind
 from core.types import (
@@ -145,6 +148,19 @@ async def recalled_views(web: WebApp, person: WebUser, answer_id: int) -> list[d
     return shaped_views({answer_id: found}, await zone_of(person, web))[answer_id] if found else []
 
 
+async def pressed(web: WebApp, person: WebUser, action: str) -> dict[str, Any]:
+    """Run the command of a pressed button (a reminder's Snooze), as the person typing it would on any
+    platform (access checked by the command set); the ``pressed`` frame with its reply."""
+    parsed = parse_action(action)
+    if parsed is None or web.commands is None:
+        return {"type": "error", "message": "That button does nothing here."}
+    name, argument = parsed
+    command = web.commands.commands.get(name)
+    options = options_from_line(command, argument) if command is not None else {}
+    reply = await web.commands.run(name, CommandRequest(person.identity, web_place(person.id), options))
+    return {"type": "pressed", "action": action, "text": reply.text}
+
+
 def _same_origin(ws: WebSocket) -> bool:
     """A page of this site opened the socket (browsers always send Origin on a WebSocket)."""
     origin = ws.headers.get("origin")
@@ -165,12 +181,12 @@ async def chat_socket(ws: WebSocket) -> None:
         while True:
             frame = await ws.receive_json()
             kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind in ("send", "press") and await web.sessions.session(ws.cookies.get(COOKIE)) is None:
+                socket.put({"type": "error", "message": SIGNED_OUT})  # signed out since the socket opened
+                await socket.flush()
+                await ws.close(code=1008)
+                return
             if kind == "send":
-                if await web.sessions.session(ws.cookies.get(COOKIE)) is None:  # signed out since the socket opened
-                    socket.put({"type": "error", "message": SIGNED_OUT})
-                    await socket.flush()
-                    await ws.close(code=1008)
-                    return
                 text = str(frame.get("text", "")).strip()[:MAX_TEXT]
                 images, problem = images_of(frame.get("images"))
                 if problem:
@@ -181,6 +197,8 @@ async def chat_socket(ws: WebSocket) -> None:
                     socket.put({"type": "error", "message": BUSY})
             elif kind == "stop":
                 await web.live.stop(person.id)
+            elif kind == "press":
+                socket.put(await pressed(web, person, str(frame.get("action", ""))))
     except (WebSocketDisconnect, ValueError):
         pass
     finally:

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from bot.webapp.live import LiveAnswers
 from core.chat import ChatService
+from core.commands import CommandSet
 from core.daily.remake import DayRemake
 from core.db.database import Database
 from core.google.connection import GoogleConnections
@@ -84,6 +85,7 @@ class WebApp:
     reminders: ReminderActions | None = None  # the Reminders page and API (bot/webapp/reminders.py)
     assistant_name: str = "CaptainsLog"
     google_signin: bool = False
+    commands: CommandSet | None = None  # what a button under a message the assistant sent by itself runs
     live: LiveAnswers = field(default_factory=LiveAnswers)  # answers being written for the web (bot/webapp/live.py)
 
 

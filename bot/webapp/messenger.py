@@ -5,20 +5,25 @@ The web has no platform account of its own: a person who has chatted in the web 
 Delivering means the message is kept in that conversation (`speak` stores it, as on
 every platform) and pushed at once to the person's open chat sockets; with none open
 it is simply there at the next load of the chat, like a DM waiting to be read.
-Buttons are not drawn on the web (its chat runs no commands), so only the text goes out.
+Buttons (a reminder's Done, Snooze, Reschedule) go with the live message; a press comes back
+on the socket and runs the button's command (bot/webapp/chat.py). The history keeps the text
+only, as on every platform, so a reloaded page shows the message without its buttons.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from bot.webapp.deps import web_place
 from bot.webapp.live import LiveAnswers
 from bot.webapp.markdown import to_html
+from core.buttons import Button
 from core.clock import Clock
 from core.db.database import Database
 from core.db.repositories import ConversationRepository
 from core.messenger import Delivery, DeliveryError
+from core.outbound import OutboundPart
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
 
 PLATFORM = "web"
@@ -64,7 +69,19 @@ class WebMessenger:
             raise DeliveryError(f"{place.platform} is not the web", retryable=False)
         return await self._tell(_person_of(place.channel), text, files)
 
-    async def _tell(self, user_id: int, text: str, files: Sequence[OutgoingFile]) -> Delivery:
-        shown = text + "".join(f"\n\n(attached: {f.filename})" for f in files)
-        await self._live.tell(user_id, {"type": "spoken", "html": str(to_html(shown))})
+    async def send_part(
+        self, account: PlatformIdentity, part: OutboundPart, *, earlier_try: datetime | None = None
+    ) -> Delivery:
+        """One part of `speak`'s post (a :class:`core.outbound.PartMessenger`): the text with its buttons, or a
+        file named. Nothing to look back for: a post that reached the page before a crash is not in the history."""
+        files = (part.file,) if part.file is not None else ()
+        return await self._tell(_person_of(account.user_id), part.text, files, part.buttons)
+
+    async def _tell(
+        self, user_id: int, text: str, files: Sequence[OutgoingFile], buttons: tuple[Button, ...] = ()
+    ) -> Delivery:
+        shown = "\n\n".join([*([text] if text else []), *(f"(attached: {f.filename})" for f in files)])
+        frame = {"type": "spoken", "html": str(to_html(shown)),
+                 "buttons": [{"label": b.label, "action": b.action_id} for b in buttons]}  # fmt: skip
+        await self._live.tell(user_id, frame)
         return Delivery(PLATFORM, web_place(user_id), ())

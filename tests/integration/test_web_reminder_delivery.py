@@ -161,3 +161,42 @@ async def test_the_web_is_a_way_out_only_while_the_web_app_is_served(served: Con
     assert "web" not in container.outbox.platforms
     assert container.scheduled_services(reachable_only=True)
     assert container.reminders is not None and container.reminders.runner.platforms == ("terminal",)
+
+
+async def test_snooze_pressed_under_a_reminder_in_the_web_chat_brings_it_back_later(
+    served: Container, openai_fake: FakeOpenAI
+) -> None:
+    container = served
+    assert container.web is not None and container.reminders is not None
+    runner = container.reminders.runner
+    cookie = await _cookie(container)
+    async with aiohttp.ClientSession() as session, _socket(session, container.web, cookie) as ws:
+        await _ask(ws, openai_fake)
+        container.clock.advance(minutes=1)  # type: ignore[attr-defined]
+        assert await runner.run_due() == 1
+        first = (await _frames_until(ws, "spoken"))[-1]
+        labels = {b["label"]: b["action"] for b in first["buttons"]}
+        assert {"Done", "Snooze 20 min", "Reschedule"} <= set(labels)
+
+        await ws.send_json({"type": "press", "action": labels["Snooze 20 min"]})
+        pressed = (await _frames_until(ws, "pressed", "error"))[-1]
+        assert pressed["type"] == "pressed" and pressed["action"] == labels["Snooze 20 min"] and pressed["text"]
+        container.clock.advance(minutes=19)  # type: ignore[attr-defined]
+        assert await runner.run_due() == 0
+        container.clock.advance(minutes=1)  # type: ignore[attr-defined]
+        assert await runner.run_due() == 1
+        again = (await _frames_until(ws, "spoken"))[-1]
+    assert REMINDER in again["html"]
+    assert (await _chat_page(container, cookie)).count(REMINDER) == 2
+
+
+async def test_a_button_of_another_kind_or_a_stranger_action_does_nothing(
+    served: Container, openai_fake: FakeOpenAI
+) -> None:
+    container = served
+    assert container.web is not None
+    cookie = await _cookie(container)
+    async with aiohttp.ClientSession() as session, _socket(session, container.web, cookie) as ws:
+        await ws.send_json({"type": "press", "action": "not-ours"})
+        refused = (await _frames_until(ws, "pressed", "error"))[-1]
+    assert refused == {"type": "error", "message": "That button does nothing here."}

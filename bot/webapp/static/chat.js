@@ -43,6 +43,27 @@ function shaped(memories) {
   return details;
 }
 
+function buttons(list) {
+  // Under a message the assistant sent by itself (a reminder): Done, Snooze, Reschedule. A press runs the command.
+  const row = document.createElement("div");
+  row.className = "buttons";
+  row.setAttribute("role", "group");
+  row.setAttribute("aria-label", "Actions");
+  for (const b of list) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = b.label;
+    button.dataset.action = b.action;
+    button.addEventListener("click", () => {
+      if (!socket || socket.readyState !== WebSocket.OPEN) return;
+      for (const other of row.querySelectorAll("button")) other.disabled = true;
+      socket.send(JSON.stringify({ type: "press", action: b.action }));
+    });
+    row.append(button);
+  }
+  return row;
+}
+
 function busy(on) {
   send.disabled = on;
   stop.hidden = !on;
@@ -94,8 +115,19 @@ function connect() {
       said.body.innerHTML = frame.html; // sanitized on the server, as a finished answer
       said.body.classList.remove("plain");
       said.item.classList.add("complete", "spoken");
+      if (frame.buttons && frame.buttons.length) said.item.append(buttons(frame.buttons));
       if (current) log.append(current.item); // an answer being written stays last
       announce.textContent = `${document.querySelector(".brand").textContent}: ${said.body.textContent}`;
+    } else if (frame.type === "pressed") {
+      // The button's command answered: its reply replaces the buttons (as Discord edits the message).
+      for (const row of log.querySelectorAll(".buttons")) {
+        if (![...row.querySelectorAll("button")].some((b) => b.dataset.action === frame.action)) continue;
+        const reply = document.createElement("p");
+        reply.className = "pressed";
+        reply.textContent = frame.text;
+        row.replaceWith(reply);
+        announce.textContent = frame.text;
+      }
     } else if (frame.type === "error") {
       const note = item("error", frame.message);
       note.item.setAttribute("role", "alert");
