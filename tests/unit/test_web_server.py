@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.web import WebServer, create_app
+from bot.web import WebAddressUnavailable, WebServer, create_app
 
 
 async def test_starts_on_a_free_port_serves_and_stops() -> None:
@@ -25,12 +25,12 @@ async def test_starts_on_a_free_port_serves_and_stops() -> None:
     await server.stop()  # stopping twice is harmless
 
 
-async def test_a_port_in_use_fails_at_start() -> None:
+async def test_a_port_in_use_fails_at_start_naming_the_setting_to_change() -> None:
     first = WebServer(create_app(signin=None), host="127.0.0.1", port=0)
     await first.start()
     try:
         second = WebServer(create_app(signin=None), host="127.0.0.1", port=first.port)
-        with pytest.raises(OSError):
+        with pytest.raises(WebAddressUnavailable, match="already in use.*set WEB_PORT"):
             await second.start()
     finally:
         await first.stop()
