@@ -6,7 +6,8 @@ Server → client: ``started``, ``delta`` (text), ``status`` (a line such as "Se
 ``done`` (the final text as sanitized HTML, and ``recalled``: the memories that shaped it, as listed
 under it after a reload), ``error`` (a message for the person), ``stopped``, ``spoken`` (a message
 the assistant sends by itself, such as a reminder, as sanitized HTML with its ``buttons``:
-bot/webapp/messenger.py), ``pressed`` (what a button's command replied: ``action``, ``text``),
+bot/webapp/messenger.py), ``pressed`` (what a button's command replied: ``action``, ``text``), ``command``
+(the reply to a command typed in the chat, such as /reminders: ``html``, ``text``; shown, not stored),
 and ``resume`` (the text so far) when the socket opens while an answer is being written
 (bot/webapp/live.py): a reload or a dropped connection picks the answer up where it was.
 """
@@ -161,6 +162,23 @@ async def pressed(web: WebApp, person: WebUser, action: str) -> dict[str, Any]:
     return {"type": "pressed", "action": action, "text": reply.text}
 
 
+async def typed_command(web: WebApp, person: WebUser, text: str) -> dict[str, Any] | None:
+    """``/reminders``, ``/settings timezone Asia/Tokyo``… typed in the chat: the command's reply as a ``command``
+    frame, shown to the person alone like a command's reply on any platform (not stored, not sent to the
+    model). None when the first word names no command: the text goes to the model as written."""
+    name, _, argument = text[1:].partition(" ")
+    command = web.commands.commands.get(name.lower()) if web.commands is not None and name else None
+    if command is None:
+        return None
+    options = options_from_line(command, argument.strip())
+    reply = await web.commands.run(command.name, CommandRequest(person.identity, web_place(person.id), options))
+    shown = reply.text
+    if reply.files:
+        names = ", ".join(file.filename for file in reply.files)
+        shown += f"\n\n({names}: files a command makes come in a chat on Discord, Slack or the terminal.)"
+    return {"type": "command", "html": str(to_html(shown)), "text": shown}
+
+
 def _same_origin(ws: WebSocket) -> bool:
     """A page of this site opened the socket (browsers always send Origin on a WebSocket)."""
     origin = ws.headers.get("origin")
@@ -191,6 +209,9 @@ async def chat_socket(ws: WebSocket) -> None:
                 images, problem = images_of(frame.get("images"))
                 if problem:
                     socket.put({"type": "error", "message": problem})
+                    continue
+                if text.startswith("/") and not images and (replied := await typed_command(web, person, text)):
+                    socket.put(replied)
                     continue
                 run = partial(answer, web=web, person=person, text=text, images=images)
                 if (text or images) and not web.live.start(person.id, socket, run):

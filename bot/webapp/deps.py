@@ -85,7 +85,7 @@ class WebApp:
     reminders: ReminderActions | None = None  # the Reminders page and API (bot/webapp/reminders.py)
     assistant_name: str = "CaptainsLog"
     google_signin: bool = False
-    commands: CommandSet | None = None  # what a button under a message the assistant sent by itself runs
+    commands: CommandSet | None = None  # commands typed in the chat, and those of buttons under its messages
     live: LiveAnswers = field(default_factory=LiveAnswers)  # answers being written for the web (bot/webapp/live.py)
 
 

@@ -265,3 +265,34 @@ async def test_download_a_days_pdf_from_the_daily_logs_page(
     assert found["url"] == server.url + "/daily" and found["csp"] == []  # the page stays; the file is saved
     async with kit.signed_in(BOB) as bobs:  # another person asking for Ada's day gets nothing
         assert (await bobs.get("/daily/2026-11-23.pdf")).status_code == 404
+
+
+async def test_a_command_typed_in_the_chat_answers_there_without_the_model(
+    ada_app: tuple[Any, WebKit, WebServer, int],
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from core.commands import CommandSet
+
+    driver, kit, server, _ = ada_app
+    kit.app.state.webapp.commands = CommandSet(kit.chat, kit.chat.model)  # type: ignore[arg-type]
+    link = await kit.sessions.link(ADA)
+
+    def ask_for_help() -> dict[str, Any]:
+        sign_in(driver, link, server.url)
+        driver.get(server.url + "/chat")
+        wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, "#send").is_enabled())
+        field = driver.find_element(By.CSS_SELECTOR, "textarea")
+        field.send_keys("/help")
+        field.send_keys(Keys.ENTER)
+        wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".command.complete"))
+        return {
+            "reply": driver.find_element(By.CSS_SELECTOR, ".command.complete").text,
+            "ready": driver.find_element(By.CSS_SELECTOR, "#send").is_enabled(),
+            "csp": _csp_errors(driver),
+        }
+
+    found = await asyncio.to_thread(ask_for_help)
+    assert "/new" in found["reply"] and found["ready"], found
+    assert found["csp"] == []

@@ -329,3 +329,33 @@ async def test_images_within_the_pages_limits_fit_in_one_socket_message(
         kind = reply.type
         await ws.send_json({"type": "stop"})
     assert kind == aiohttp.WSMsgType.TEXT, kind
+
+
+async def test_a_command_typed_in_the_chat_is_run_and_anything_else_goes_to_the_model(
+    served: tuple[WebKit, WebServer], model: OpenAIModel, openai_fake: FakeOpenAI
+) -> None:
+    from core.commands import CommandSet
+    from core.identity.profile import Profiles
+    from tests.settings_helpers import every_setting
+
+    kit, server = served
+    kit.app.state.webapp.commands = CommandSet(kit.chat, model, every_setting(kit.chat, Profiles(kit.db)))
+    openai_fake.queue(Reply("¯\\_(ツ)_/¯ indeed."))
+    cookie = await _cookie(kit, server)
+    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+        await ws.send_json({"type": "send", "text": "/settings timezone Asia/Tokyo"})
+        [settings] = await _frames_until(ws, "command", "error")
+        await ws.send_json({"type": "send", "text": "/help"})
+        [helped] = await _frames_until(ws, "command", "error")
+        asked_before = len(openai_fake.chat_requests())
+        await ws.send_json({"type": "send", "text": "/shrug at the weather"})  # no such command: for the model
+        answered = await _frames_until(ws, "done", "error")
+
+    assert settings["type"] == "command" and "Time zone set to Asia/Tokyo." in settings["text"]
+    assert "<" not in settings["text"] and settings["html"].startswith("<p>")
+    assert helped["type"] == "command" and "/settings" in helped["text"]
+    assert asked_before == 0, "a command's reply never reaches the model"
+    assert answered[-1]["type"] == "done" and "indeed" in answered[-1]["html"]
+    assert (await kit.chat.people.admit(ADA)).user.timezone == "Asia/Tokyo"  # type: ignore[union-attr]
+    history = await kit.chat.history(web_place(await kit.user_id(ADA)))
+    assert [m.content for m in history if m.role == "user"] == ["/shrug at the weather"]  # commands not stored

@@ -118,6 +118,13 @@ function connect() {
       if (frame.buttons && frame.buttons.length) said.item.append(buttons(frame.buttons));
       if (current) log.append(current.item); // an answer being written stays last
       announce.textContent = `${document.querySelector(".brand").textContent}: ${said.body.textContent}`;
+    } else if (frame.type === "command") {
+      // A command's reply (/reminders, /settings…): for this person only, as on any platform; not stored.
+      const reply = item("assistant", "");
+      reply.body.innerHTML = frame.html; // sanitized on the server
+      reply.body.classList.remove("plain");
+      reply.item.classList.add("complete", "command");
+      finish(frame.text);
     } else if (frame.type === "pressed") {
       // The button's command answered: its reply replaces the buttons (as Discord edits the message).
       for (const row of log.querySelectorAll(".buttons")) {
