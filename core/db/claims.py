@@ -22,8 +22,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Table, and_, or_, update
+from sqlalchemy import ColumnElement, Executable, Table, Update, and_, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.database import Database
@@ -76,6 +77,17 @@ class Leases:
         When the row exists it is taken (token + 1, the columns named in `refresh` set from `values`)
         only where `again` holds; without `again`, never.
         """
+        return await self._first(self.claiming(values, now, again=again, refresh=refresh), session)
+
+    def claiming(
+        self,
+        values: Mapping[str, Any],
+        now: datetime,
+        *,
+        again: ColumnElement[bool] | None = None,
+        refresh: Sequence[str] = (),
+    ) -> Executable:
+        """The statement of :meth:`claim`, for a caller's own transaction: it returns the row when won."""
         c = self.table.c
         statement = self._insert(self.table).values(**values, claimed_by=self.worker, claimed_at=now, attempts=1)
         if again is None:
@@ -84,7 +96,7 @@ class Leases:
             taken = {name: statement.excluded[name] for name in refresh}
             taken.update(claimed_by=self.worker, claimed_at=now, attempts=c.attempts + 1)
             statement = statement.on_conflict_do_update(index_elements=list(self.key), set_=taken, where=again)
-        return await self._first(statement.returning(*c), session)
+        return statement.returning(*c)
 
     async def take_over(
         self, where: ColumnElement[bool], now: datetime, *, session: AsyncSession | None = None, **values: Any
@@ -110,8 +122,12 @@ class Leases:
     ) -> bool:
         """Keep the lease (and write `values`, a step's results) while the row is still held and `where` holds;
         False, writing nothing, when it is not."""
-        statement = update(self.table).where(self.held(row_id, attempts), *where).values(claimed_at=now, **values)
-        return await self._count(statement, session) == 1
+        return await self._count(self.renewal(row_id, attempts, now, *where, **values), session) == 1
+
+    def renewal(self, row_id: int, attempts: int, now: datetime, *where: ColumnElement[bool], **values: Any) -> Update:
+        """The statement of :meth:`renew`, for a caller's own transaction: it changes one row, or none when the
+        row is no longer held."""
+        return update(self.table).where(self.held(row_id, attempts), *where).values(claimed_at=now, **values)
 
     async def release(
         self,
@@ -131,13 +147,16 @@ class Leases:
     async def _first(self, statement: Executable, session: AsyncSession | None) -> dict[str, Any] | None:
         if session is not None:
             row = (await session.execute(statement)).first()
-        else:
-            async with self._db.session() as own, own.begin():
-                row = (await own.execute(statement)).first()
-        return dict(row._mapping) if row is not None else None
+            return dict(row._mapping) if row is not None else None
+        return await self._db.write(lambda c: _first_row(c, statement))
 
     async def _count(self, statement: Executable, session: AsyncSession | None) -> int:
         if session is not None:
             return int((await session.execute(statement)).rowcount)  # type: ignore[attr-defined]
-        async with self._db.session() as own, own.begin():
-            return int((await own.execute(statement)).rowcount)  # type: ignore[attr-defined]
+        # Through the writer: on SQLite the renewals of concurrent sends share one commit.
+        return await self._db.write(lambda c: int(c.execute(statement).rowcount))  # type: ignore[attr-defined]
+
+
+def _first_row(connection: Connection, statement: Executable) -> dict[str, Any] | None:
+    row = connection.execute(statement).first()
+    return dict(row._mapping) if row is not None else None

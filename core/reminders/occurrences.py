@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.engine import Connection
 
 from core.db.claims import LeaseLost, Leases
 from core.db.database import Database
@@ -93,17 +94,19 @@ class OccurrenceRepository:
         )
         if self._db.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        won: list[Occurrence] = []
-        async with self._db.session() as session, session.begin():
-            for row in (await session.execute(query.order_by(REMINDERS.c.next_due))).all():
-                held = await self._claim_row(session, row, now)
-                if held is not None:
-                    won.append(held)
+        query = query.order_by(REMINDERS.c.next_due)
+
+        def claim(connection: Connection) -> list[Occurrence]:
+            rows = connection.execute(query).all()
+            return [held for row in rows if (held := self._claim_row(connection, row, now)) is not None]
+
+        # One transaction through the writer (on SQLite it holds the write lock from its start).
+        won = await self._db.write(claim)
         for held in won:
             log.info("reminder %s: %s claimed the occurrence of %s", held.reminder.id, self.worker, held.local_time)
         return won
 
-    async def _claim_row(self, session: Any, row: Any, now: datetime) -> Occurrence | None:
+    def _claim_row(self, connection: Connection, row: Any, now: datetime) -> Occurrence | None:
         reminder = record_of(row)
         schedule, zone = reminder.schedule, reminder.zone
         due_local, missed = schedule.due(now, since=wall(row.next_local))
@@ -113,20 +116,21 @@ class OccurrenceRepository:
             values.update(state=DONE, next_due=None, next_local=None)
         else:
             values.update(next_due=to_utc(upcoming, zone), next_local=wall_text(upcoming))
-        moved = await session.execute(
+        moved = connection.execute(
             update(REMINDERS)
             .where(REMINDERS.c.id == row.id, REMINDERS.c.state == ACTIVE, REMINDERS.c.next_due == row.next_due)
             .values(**values)
         )
-        if moved.rowcount != 1 or due_local is None:
+        if moved.rowcount != 1 or due_local is None:  # type: ignore[attr-defined]
             return None  # another process moved it first, or a zone change left nothing due yet
         values = {"reminder_id": row.id, "user_id": reminder.user_id, "scheduled_at": to_utc(due_local, zone),
                   "local_time": wall_text(due_local), "missed": missed, "state": CLAIMED,
                   "idempotency_key": secrets.token_hex(16), "message_ids": []}  # fmt: skip
-        made = await self._leases.claim(
-            values, now, again=_TABLE.c.state == MOVED, refresh=("state", "local_time", "missed"), session=session
+        claiming = self._leases.claiming(
+            values, now, again=_TABLE.c.state == MOVED, refresh=("state", "local_time", "missed")
         )
-        return self._occurrence(made, reminder) if made is not None else None
+        made = connection.execute(claiming).first()
+        return self._occurrence(dict(made._mapping), reminder) if made is not None else None
 
     async def stale(self, now: datetime, *, limit: int = 100, platforms: tuple[str, ...] | None = None) -> list[int]:
         """Occurrences left claimed or sending whose holder went silent past the lease (a crash, a stop);
@@ -204,16 +208,22 @@ class OccurrenceRepository:
         return await self._end(held, now, reminder_state, state=state, last_error=error[:2000])
 
     async def _end(self, held: Occurrence, now: datetime, reminder_state: str | None, **values: Any) -> bool:
-        async with self._db.session() as session, session.begin():
-            if not await self._leases.renew(held.id, held.attempts, now, self._pending(), session=session, **values):
-                return False
+        ended = self._leases.renewal(held.id, held.attempts, now, self._pending(), **values)
+        stopped = (
+            update(REMINDERS).where(REMINDERS.c.id == held.reminder.id,
+                                    or_(REMINDERS.c.state == ACTIVE, REMINDERS.c.state == DONE))
+            .values(state=reminder_state, next_due=None, updated_at=now)
+        )  # fmt: skip
+
+        def end(connection: Connection) -> bool:
+            if connection.execute(ended).rowcount != 1:  # type: ignore[attr-defined]
+                return False  # taken over: its new holder writes
             if reminder_state is not None:
-                await session.execute(
-                    update(REMINDERS).where(REMINDERS.c.id == held.reminder.id,
-                                            or_(REMINDERS.c.state == ACTIVE, REMINDERS.c.state == DONE))
-                    .values(state=reminder_state, next_due=None, updated_at=now)
-                )  # fmt: skip
-        return True
+                connection.execute(stopped)
+            return True
+
+        # One transaction through the writer: on SQLite the ends of concurrent sends share one commit.
+        return await self._db.write(end)
 
     async def of_reminder(self, reminder_id: int) -> list[dict[str, Any]]:
         """The occurrences of one reminder as plain dicts, oldest first (for tests and /reminders)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from core.db.database import Database
 from core.db.models import Conversation, Message, User
@@ -58,7 +59,7 @@ def _record(row: Any) -> SpokenRecord:
 
 
 class SpokenRecords:
-    """Reads and writes ``spoken_messages``; each call is one short transaction."""
+    """Reads and writes ``spoken_messages``; each call is one short transaction (writes through ``Database.write``)."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -84,25 +85,26 @@ class SpokenRecords:
                   "account": account.user_id, "state": SENDING, "text": text, "error": "",
                   "message_ids": [], "started_at": now}  # fmt: skip
         statement = self._insert(_TABLE).values(**values).on_conflict_do_nothing(index_elements=["key"])
-        async with self._db.session() as session, session.begin():
-            made = (await session.execute(statement.returning(*_TABLE.c))).first()
+
+        def begin(session: Connection) -> tuple[SpokenRecord, datetime | None]:
+            made = session.execute(statement.returning(*_TABLE.c)).first()
             if made is not None:
                 return _record(made), None
-            known = _record((await session.execute(select(*_TABLE.c).where(_TABLE.c.key == key))).one())
+            known = _record(session.execute(select(*_TABLE.c).where(_TABLE.c.key == key)).one())
             if known.state == SENT or (known.state == SENDING and known.identity == account and not known.error):
                 return known, known.started_at
             if known.state == SENDING and known.identity == account:
                 # The last try failed and said so: this one's text is posted (looking back all the same).
                 retry = update(_TABLE).where(_TABLE.c.id == known.id).values(text=text, error="")
-                row = (await session.execute(retry.returning(*_TABLE.c))).one()
-                return _record(row), known.started_at
+                return _record(session.execute(retry.returning(*_TABLE.c)).one()), known.started_at
             moved = {name: values[name] for name in ("platform", "workspace", "account", "state", "text", "error")}
-            row = (
-                await session.execute(
-                    update(_TABLE).where(_TABLE.c.id == known.id).values(**moved, started_at=now).returning(*_TABLE.c)
-                )
+            row = session.execute(
+                update(_TABLE).where(_TABLE.c.id == known.id).values(**moved, started_at=now).returning(*_TABLE.c)
             ).one()
-        return _record(row), None
+            return _record(row), None
+
+        # Through the writer: on SQLite the beginnings of concurrent sends share one commit.
+        return await self._db.write(begin)
 
     async def sent(
         self,
@@ -135,24 +137,27 @@ class SpokenRecords:
             )  # fmt: skip
             .returning(_MESSAGES.c.id)
         )
-        async with self._db.session() as session, session.begin():
-            message_id = int((await session.execute(message)).scalar_one())
-            await session.execute(
+
+        def store(session: Connection) -> int:
+            message_id = int(session.execute(message).scalar_one())
+            session.execute(
                 update(_TABLE).where(_TABLE.c.id == record.id)
                 .values(state=SENT, text=content, conversation_id=conversation_id, message_id=message_id,
                         message_ids=list(message_ids), sent_at=now, error="")
             )  # fmt: skip
-        return message_id
+            return message_id
+
+        return await self._db.write(store)
 
     async def failed(self, key: str, reason: str) -> None:
         """A try failed and said so (the platform is away): the next one may post a fresh text."""
-        async with self._db.session() as session, session.begin():
-            await session.execute(update(_TABLE).where(_TABLE.c.key == key).values(error=reason[:2000] or "failed"))
+        failed = update(_TABLE).where(_TABLE.c.key == key).values(error=reason[:2000] or "failed")
+        await self._db.write(lambda session: session.execute(failed))
 
     async def refused(self, key: str, reason: str) -> None:
         """Every account refused the post for good: a later call with the key tries again from the start."""
-        async with self._db.session() as session, session.begin():
-            await session.execute(update(_TABLE).where(_TABLE.c.key == key).values(state=REFUSED, error=reason[:2000]))
+        refused = update(_TABLE).where(_TABLE.c.key == key).values(state=REFUSED, error=reason[:2000])
+        await self._db.write(lambda session: session.execute(refused))
 
     async def place_of(self, conversation_id: int) -> ConversationRef | None:
         """Where a conversation is (the place a spoken message landed)."""
