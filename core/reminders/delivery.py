@@ -12,6 +12,7 @@ undeliverable: it is never retried forever.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -22,7 +23,7 @@ from core.reminders.anchors import CANCELLED as EVENT_CANCELLED
 from core.reminders.anchors import MOVED, CalendarAnchors
 from core.reminders.buttons import reminder_buttons
 from core.reminders.followups import offer_buttons
-from core.reminders.occurrences import FAILED, MAX_ATTEMPTS, UNDELIVERABLE, Occurrence, OccurrenceRepository
+from core.reminders.occurrences import CLAIMED, FAILED, MAX_ATTEMPTS, UNDELIVERABLE, Occurrence, OccurrenceRepository
 from core.reminders.store import CANCELLED, DONE, FOLLOW_UPS
 from core.reminders.store import UNDELIVERABLE as STOPPED
 from core.reminders.times import to_local, wall
@@ -66,6 +67,19 @@ class ReminderDelivery:
         self.clock = clock
         self.anchors = anchors
         self.up_since = clock()
+        self._accounts: dict[tuple[int, str], asyncio.Future[list[PlatformIdentity]]] = {}
+
+    def new_pass(self) -> None:
+        """Forget the accounts looked up so far: until the next call, the reminders of one person share one
+        look-up (an account linked or unlinked meanwhile counts from the next pass)."""
+        self._accounts = {}
+
+    def _accounts_of(self, user_id: int, platform: str) -> asyncio.Future[list[PlatformIdentity]]:
+        looked_up = self._accounts.get((user_id, platform))
+        if looked_up is None:
+            looked_up = asyncio.ensure_future(self.speak.accounts(user_id, prefer_platform=platform))
+            self._accounts[(user_id, platform)] = looked_up
+        return looked_up
 
     async def deliver(self, held: Occurrence) -> str:
         """Send `held`; returns its new state (delivered, claimed again later, failed, undeliverable)."""
@@ -96,10 +110,13 @@ class ReminderDelivery:
             text, buttons = reminder.text, offer_buttons(reminder)
         else:
             text, buttons = reminder_text(held, self.clock(), up_since=self.up_since), reminder_buttons(reminder.id)
+        # Claimed just now and never begun: its key (made by the claim) has no spoken record to look up.
+        fresh = held.attempts == 1 and held.state == CLAIMED and held.started_at is None
         try:
             spoken = await self.speak(
                 reminder.user_id, key=held.idempotency_key, text=text, prefer_platform=reminder.platform,
-                before_send=before_send, note=stopped_note, buttons=buttons,
+                before_send=before_send, note=stopped_note, buttons=buttons, fresh=fresh,
+                accounts=list(await asyncio.shield(self._accounts_of(reminder.user_id, reminder.platform))),
             )  # fmt: skip
         except LeaseLost:
             log.warning("reminder occurrence %s: lease lost, another process delivers it", held.id)

@@ -86,6 +86,7 @@ class ReminderRunner:
             await self.anchors.refresh()
         now = self.clock()
         stale = await self.occurrences.stale(now, platforms=self.platforms)
+        self.delivery.new_pass()  # a pass's reminders of one person share one look-up of their accounts
         sent = sum(await asyncio.gather(*(self._take_over(i, now) for i in stale)))
         while True:
             now = self.clock()

@@ -117,6 +117,8 @@ class Speak:
         remember: str | None = None,
         before_send: BeforeSend | None = None,
         note: FallbackNote = fallback_note,
+        accounts: Sequence[PlatformIdentity] | None = None,
+        fresh: bool = False,
     ) -> Spoken:
         """Say `text` (or the model's answer to `prompt`) to the person, once per `key`.
 
@@ -128,7 +130,9 @@ class Speak:
         history keeps instead of the text, when the text holds a secret (a single-use link) the model
         must not see. `before_send` runs before each account is tried (a caller's lease check may
         raise there: nothing is sent then); `note` is what a message sent elsewhere adds about the
-        platforms that refused it.
+        platforms that refused it. `accounts` are the person's accounts as :meth:`accounts` orders them,
+        when the caller looked them up already; `fresh` says the caller made `key` and never spoke under
+        it (there is no record to look up).
 
         Raises :class:`Unreachable` when every account refused for good, :class:`DeliveryError`
         (``retryable``) for passing trouble (a retry with the same key resumes), and
@@ -136,11 +140,14 @@ class Speak:
         """
         if (text is None) == (prompt is None):
             raise ValueError("speak takes either a text or a prompt")
-        known = await self.records.get(key)
+        known = None if fresh else await self.records.get(key)
         if known is not None and known.state == SENT:
             return await self._again(known)
         prefer = prefer_platform or (conversation.platform if conversation is not None else None)
-        accounts = [only] if only is not None else await self.accounts(user_id, prefer_platform=prefer)
+        if only is not None:
+            accounts = [only]
+        elif accounts is None:
+            accounts = await self.accounts(user_id, prefer_platform=prefer)
         if known is not None and known.state == SENDING and only is None:
             # A send began there: a retry must look where it may have landed.
             accounts = [known.identity, *(a for a in accounts if a != known.identity)]
