@@ -131,7 +131,7 @@ class Speak:
         must not see. `before_send` runs before each account is tried (a caller's lease check may
         raise there: nothing is sent then); `note` is what a message sent elsewhere adds about the
         platforms that refused it. `accounts` are the person's accounts as :meth:`accounts` orders them,
-        when the caller looked them up already; `fresh` says the caller made `key` and never spoke under
+        when the caller looked them up already (those on a platform disconnected since are skipped); `fresh` says the caller made `key` and never spoke under
         it (there is no record to look up).
 
         Raises :class:`Unreachable` when every account refused for good, :class:`DeliveryError`
@@ -148,6 +148,9 @@ class Speak:
             accounts = [only]
         elif accounts is None:
             accounts = await self.accounts(user_id, prefer_platform=prefer)
+        else:  # looked up a while ago: a platform disconnected since is not tried (the next one is)
+            connected = self.outbox.platforms
+            accounts = [a for a in accounts if a.platform in connected]
         if known is not None and known.state == SENDING and only is None:
             # A send began there: a retry must look where it may have landed.
             accounts = [known.identity, *(a for a in accounts if a != known.identity)]
