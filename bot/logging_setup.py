@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import TextIO
@@ -67,6 +68,10 @@ class LibraryFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING and any(_within(record.name, family) for family in self.quiet):
+            return False
+        if _within(record.name, "sqlalchemy.pool") and record.exc_info and record.exc_info[0] is asyncio.CancelledError:
+            # Work cancelled at a stop gave its connection back mid-rollback: the pool drops that
+            # connection and nothing is lost, but SQLAlchemy logs it as an error with a traceback.
             return False
         return not any(_within(record.name, family) and text in record.getMessage() for family, text in self.noise)
 

@@ -142,3 +142,20 @@ def test_alembic_steps_stay_off_a_terminal_and_in_the_log_file(
     assert "WARNING alembic.runtime.migration: The database is ahead of the code" in shown
     assert "INFO bot: database: SQLite file /tmp/x.db" in shown
     assert "INFO alembic.runtime.migration: Running upgrade  -> 0001, Users, identities" in written
+
+
+def test_a_connection_given_back_by_a_task_cancelled_at_a_stop_is_not_logged_as_an_error() -> None:
+    """A run that gave up (a platform out of reach) cancelled background work mid-query; SQLAlchemy then logged
+    "Exception during reset or similar" with a CancelledError traceback at exit. The pool drops that
+    connection and nothing is lost, so it is not an error; any other failure of a reset still is."""
+    from bot.logging_setup import LibraryFilter
+
+    def record(name: str, exc: BaseException) -> logging.LogRecord:
+        made = logging.LogRecord(name, logging.ERROR, __file__, 1, "Exception during reset or similar", (), None)
+        made.exc_info = (type(exc), exc, None)
+        return made
+
+    keep = LibraryFilter().filter
+    assert not keep(record("sqlalchemy.pool.impl.AsyncAdaptedQueuePool", asyncio.CancelledError()))
+    assert keep(record("sqlalchemy.pool.impl.AsyncAdaptedQueuePool", OSError("disk I/O error")))
+    assert keep(record("core.reminders.runner", asyncio.CancelledError()))
