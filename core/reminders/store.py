@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, null, select, update
 
 from core.clock import Clock
 from core.db.database import Database
@@ -205,6 +205,35 @@ class ReminderStore:
             user_id=user_id, text=current.text, schedule=Schedule(local, current.zone), platform=current.platform,
             conversation_id=current.conversation_id, zone_fixed=current.zone_fixed,
         )  # fmt: skip
+
+    async def edit(
+        self,
+        user_id: int,
+        reminder_id: int,
+        *,
+        text: str | None = None,
+        schedule: Schedule | None = None,
+        zone_fixed: bool | None = None,
+    ) -> ReminderRecord | None:
+        """Change an open reminder's text and/or its time (a new start, zone and recurrence); None when the
+        person has no such open reminder. A new time is checked as a new reminder's is (raises
+        :class:`TimeRefused`); it no longer follows a calendar event; a paused reminder stays paused."""
+        current = await self.get(reminder_id, user_id=user_id)
+        if current is None or current.state not in OPEN:
+            return None
+        values: dict[str, Any] = {}
+        if text is not None and text.strip():
+            values["text"] = text.strip()[:2000]
+        if schedule is not None:
+            first = schedule.check(self.clock())
+            values.update(local_start=wall_text(schedule.start), timezone=schedule.zone.key, rrule=schedule.rule,
+                          next_local=wall_text(first), calendar=null(),
+                          next_due=to_utc(first, schedule.zone) if current.state == ACTIVE else None)  # fmt: skip
+            if zone_fixed is not None:
+                values["zone_fixed"] = zone_fixed
+        if not values:
+            return current
+        return await self._set(reminder_id, user_id, OPEN, **values)
 
     async def move(
         self, reminder_id: int, local: datetime, *, calendar: dict[str, Any] | None = None

@@ -1,4 +1,4 @@
-"""The model's reminder tools: set (a structured time), list, cancel and snooze.
+"""The model's reminder tools: set (a structured time), list, cancel, snooze and edit.
 
 The model never does date arithmetic: it gives a local date-time ("at") or a span
 from now ("in": "20 minutes"), which this tool turns into a time with the injected
@@ -192,7 +192,56 @@ class SnoozeReminder(_ReminderTool):
         return ToolResult(f"Snoozed: {said}.", notice=f"⏰ Snoozed to {said}")
 
 
+@dataclass
+class EditReminder(_ReminderTool):
+    name: str = "edit_reminder"
+    description: str = (
+        "Change an open reminder: its text, its time ('at', a local date-time), its repetition ('recurrence', "
+        "an RRULE, or 'none' for once) or its zone. Give only what changes; the rest stays. Pick it by "
+        "reminder_id or by words of its text in 'matching'. To bring one back later once, use snooze_reminder."
+    )
+    parameters: dict[str, Any] = None  # type: ignore[assignment]
+    status: str = "Changing a reminder…"
+    private: bool = True
+
+    def __post_init__(self) -> None:
+        self.parameters = {
+            "type": "object",
+            "properties": {
+                "reminder_id": _ID, "matching": {"type": "string", "description": "Words of its text."},
+                "text": {"type": "string", "description": "The new text."},
+                "at": {"type": "string", "description": "The new local date-time, e.g. 2026-12-12T09:00."},
+                "recurrence": {"type": "string", "description": "A new RRULE, or 'none' to make it happen once."},
+                "timezone": {"type": "string", "description": "IANA zone, only when the person named another zone."},
+            },
+            "required": [],
+        }  # fmt: skip
+
+    async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
+        chosen = await self._pick(arguments, context)
+        text, at = _string(arguments, "text"), _string(arguments, "at")
+        rule, zone_name = _string(arguments, "recurrence"), _string(arguments, "timezone")
+        if not (text or at or rule or zone_name):
+            raise ToolInputError("say what changes: text, at, recurrence or timezone.")
+        if zone_name and not is_valid_zone(zone_name):
+            raise ToolInputError(f"{zone_name!r} is not an IANA time zone such as 'Europe/Lisbon'.")
+        schedule, zone = None, ZoneInfo(zone_name) if zone_name else chosen.zone
+        if at or rule or zone_name:
+            new_rule = None if rule.lower() == "none" else (rule or chosen.rrule)
+            schedule = Schedule(parse_local(at) if at else chosen.schedule.start, zone, new_rule)
+        try:
+            made = await self.store.edit(context.user_id, chosen.id, text=text or None, schedule=schedule,
+                                         zone_fixed=(zone != context.timezone) if zone_name else None)  # fmt: skip
+        except TimeRefused as exc:
+            raise ToolInputError(f"{exc} Tell the person in these words.") from exc
+        if made is None:
+            raise ToolInputError(f"reminder #{chosen.id} is no longer open.")
+        self.changed()
+        said = confirmation(made, context.now)
+        return ToolResult(f"Reminder #{made.id} changed: {said}.", notice=f"⏰ Changed: {said}")
+
+
 def reminder_tools(store: ReminderStore, changed: Callable[[], None]) -> list[ToolBase]:
-    """The four reminder tools; `changed` wakes the scheduler after a change."""
+    """The reminder tools; `changed` wakes the scheduler after a change."""
     return [SetReminder(store, changed), ListReminders(store, changed), CancelReminder(store, changed),
-            SnoozeReminder(store, changed)]  # fmt: skip
+            SnoozeReminder(store, changed), EditReminder(store, changed)]  # fmt: skip

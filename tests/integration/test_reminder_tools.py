@@ -110,3 +110,49 @@ async def test_cancel_by_words_snooze_in_words_and_the_reminders_command(databas
     assert await run("cancel 3") == "You have no reminder #3 that can be cancelled; see /reminders."
     assert (await run("pause")).startswith("Which one?")
     assert (await run("delete everything")).startswith("I didn't understand that.")
+
+
+async def test_edit_a_reminders_text_time_and_repetition_in_words(database: Database) -> None:
+    k, discord, ana, call = await _setup(database)
+    await call("set_reminder", text="call Ana", at="2026-12-11T10:00")
+    await call("set_reminder", text="journal", at="2026-12-07T21:00", recurrence="FREQ=DAILY")
+
+    moved = await call("edit_reminder", matching="Ana", at="2026-12-07T12:30", text="call Ana about the trip")
+    once = await call("edit_reminder", matching="journal", recurrence="none")
+    past = await call("edit_reminder", matching="Ana", at="2026-12-07T09:00")
+    nothing = await call("edit_reminder", matching="journal")
+    tokyo = await call("edit_reminder", matching="journal", at="2026-12-08T09:00", timezone="Asia/Tokyo")
+
+    assert moved.notice == "⏰ Changed: Monday 7 December, 12:30 Lisbon time: call Ana about the trip"
+    assert once.notice == "⏰ Changed: Monday 7 December, 21:00 Lisbon time: journal"  # no "(every day)" now
+    assert past.is_error and "has already passed" in past.content
+    assert nothing.is_error and "say what changes" in nothing.content
+    assert tokyo.notice == "⏰ Changed: Tuesday 8 December, 09:00 Tokyo time: journal"
+    k.clock.set(datetime(2026, 12, 7, 12, 30, tzinfo=UTC))  # 12:30 in Lisbon (UTC+0 in December)
+    await k.runner.run_due()
+    assert discord.texts() == ["⏰ Reminder: call Ana about the trip"]  # at the new time, with the new text
+    k.clock.set(datetime(2026, 12, 7, 21, 0, tzinfo=UTC))
+    assert await k.runner.run_due() == 0  # the journal moved to Tokyo's 09:00 tomorrow
+    k.clock.set(datetime(2026, 12, 8, 0, 0, tzinfo=UTC))  # 09:00 in Tokyo
+    assert await k.runner.run_due() == 1
+    assert discord.texts()[-1] == "⏰ Reminder: journal"
+    assert [r.text for r in await k.store.of_user(ana)] == []  # both were once, both sent
+
+
+async def test_a_paused_reminder_edited_stays_paused(database: Database) -> None:
+    k, _discord, ana, call = await _setup(database)
+    await call("set_reminder", text="water the plants", at="2026-12-08T08:00", recurrence="FREQ=DAILY")
+    (made,) = await k.store.of_user(ana)
+    await k.store.pause(ana, made.id)
+
+    edited = await call("edit_reminder", reminder_id=made.id, at="2026-12-08T19:00")
+
+    assert not edited.is_error
+    after = await k.store.get(made.id)
+    assert after is not None and (after.state, after.next_due, after.next_local) == (
+        "paused",
+        None,
+        "2026-12-08T19:00:00",
+    )
+    resumed = await k.store.resume(ana, made.id)
+    assert resumed is not None and resumed.next_local == "2026-12-08T19:00:00"
