@@ -1,4 +1,4 @@
-"""The API's side of the Reminders page: list the person's reminders; cancel, pause, resume or snooze one.
+"""The API's side of the Reminders page: list the person's reminders; cancel, pause, resume, snooze or edit one.
 
 The same operations as the page and ``/reminders`` (bot/webapp/reminders.py, core/reminders/actions.py),
 under ``/api/v1`` with the same authentication (bot/webapp/api.py). Another person's reminder answers 404,
@@ -74,6 +74,28 @@ async def resume(
     reminder_id: RowId, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)
 ) -> dict[str, Any]:
     return await _apply(web, person, reminder_id, "resume")
+
+
+class Edit(BaseModel):
+    text: str = Field("", max_length=2000, description="The new text (empty: unchanged)")
+    at: str = Field("", max_length=40, description="The new local date-time, e.g. 2026-12-12T09:00 (empty: unchanged)")
+    recurrence: str = Field("", max_length=200, description="A new RRULE, or 'none' for once (empty: unchanged)")
+    timezone: str = Field("", max_length=64, description="Another IANA zone (empty: unchanged)")
+
+
+@router.patch(
+    "/reminders/{reminder_id}",
+    summary="Change one of your reminders: its text, time, repetition or zone (what is left empty stays)",
+)
+async def edit(
+    reminder_id: RowId, body: Edit, web: WebApp = Depends(webapp), person: WebUser = Depends(api_person)
+) -> dict[str, Any]:
+    actions = _actions(web)
+    try:
+        made = await apply(actions, person.id, reminder_id, "edit", changes=body.model_dump())
+    except Refusal as refused:
+        raise HTTPException(refused.status, refused.text) from None
+    return reminder_view(made, actions.clock())
 
 
 class Snooze(BaseModel):

@@ -1,5 +1,6 @@
 """The web app's Reminders page (``/reminders``): each reminder with its next time in its zone, recurrence,
-where it will be sent and state; Cancel, Pause or Resume, and Snooze, as small POST forms with the CSRF token.
+where it will be sent and state; Cancel, Pause or Resume, Snooze and Change (its text and time), as small POST
+forms with the CSRF token.
 
 The changes are the ones ``/reminders`` makes (core/reminders/actions.py); :func:`apply` is shared with the
 API (bot/webapp/api_reminders.py). A reminder is looked up among the person's own: another's answers 404.
@@ -7,6 +8,7 @@ API (bot/webapp/api_reminders.py). A reminder is looked up among the person's ow
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +26,10 @@ from core.reminders.words import destination, recurrence, when
 router = APIRouter(include_in_schema=False)
 NOT_SET_UP = "Reminders are not set up on this assistant."
 NO_SUCH = "No such reminder."
-ACTIONS = (*CHANGES, "snooze")
+ACTIONS = (*CHANGES, "snooze", "edit")
 # Snooze choices offered on the page (the words /reminders snooze reads).
 SNOOZES = {"20m": "20 minutes", "1h": "1 hour", "morning": "tomorrow morning"}
-DONE = {"cancel": "cancelled", "pause": "paused", "resume": "resumed", "snooze": "snoozed"}
+DONE = {"cancel": "cancelled", "pause": "paused", "resume": "resumed", "snooze": "snoozed", "edit": "changed"}
 STALE = (
     "The form could not be checked (it was old or not sent from this page), so nothing changed. Reload and try again."
 )
@@ -63,15 +65,24 @@ def reminder_view(r: ReminderRecord, now: datetime) -> dict[str, Any]:
         "sent_to": destination(r),
         "platform": r.platform,
         "state": r.state,
+        "local": (r.next_local or "")[:16],  # the edit form's datetime-local value, in its zone
     }
 
 
 async def apply(
-    actions: ReminderActions, user_id: int, reminder_id: int, action: str, choice: str = ""
+    actions: ReminderActions,
+    user_id: int,
+    reminder_id: int,
+    action: str,
+    choice: str = "",
+    changes: Mapping[str, str] | None = None,
 ) -> ReminderRecord:
-    """Cancel, pause, resume or snooze (after `choice`) one of the person's reminders; Refusal when not."""
+    """Cancel, pause, resume, snooze (after `choice`) or edit (`changes`: text, at, recurrence, timezone) one of
+    the person's reminders; Refusal when not."""
     if action not in ACTIONS or await actions.get(user_id, reminder_id) is None:
         raise Refusal(404, NO_SUCH)
+    if action == "edit":
+        return await apply_edit(actions, user_id, reminder_id, changes or {})
     if action == "snooze":
         try:
             made = await actions.snooze(user_id, reminder_id, choice or "20m")
@@ -81,6 +92,27 @@ async def apply(
         made = await actions.change(user_id, reminder_id, next(c for c in CHANGES if c == action))
     if made is None:
         raise Refusal(409, f"This reminder cannot be {DONE[action]} now (see its state).")
+    return made
+
+
+async def apply_edit(
+    actions: ReminderActions, user_id: int, reminder_id: int, changes: Mapping[str, str]
+) -> ReminderRecord:
+    """Change the text, time, repetition or zone of one of the person's reminders; Refusal when not."""
+    fields = {name: str(changes.get(name) or "").strip() for name in ("text", "at", "recurrence", "timezone")}
+    current = await actions.get(user_id, reminder_id)
+    if current is not None and fields["at"] == (current.next_local or "")[:16]:
+        fields["at"] = ""  # the form sends the time it showed: unchanged, so the time stays as it is
+    if current is not None and fields["text"] == current.text:
+        fields["text"] = ""
+    if not any(fields.values()):
+        raise Refusal(409, "Nothing to change: give a new text or time.")
+    try:
+        made = await actions.edit(user_id, reminder_id, **fields)
+    except TimeRefused as exc:
+        raise Refusal(409, f"It could not be changed: {exc}") from None
+    if made is None:
+        raise Refusal(409, f"This reminder cannot be {DONE['edit']} now (see its state).")
     return made
 
 
@@ -104,12 +136,12 @@ async def change(
     reminder_id: RowId, action: str, request: Request, web: WebApp = Depends(webapp),
     person: WebUser = Depends(page_person),
 ) -> Response:  # fmt: skip
-    """Cancel, pause, resume or snooze one of the person's reminders, then back to the list."""
+    """Cancel, pause, resume, snooze or edit one of the person's reminders, then back to the list."""
     form = await read_form(request)
     if form is None or not checked_form(person, form):
         return render(request, "message.html", 403, title="Nothing changed", text=STALE, person=person)
     try:
-        await apply(actions_of(web), person.id, reminder_id, action, form.get("for", ""))
+        await apply(actions_of(web), person.id, reminder_id, action, form.get("for", ""), changes=form)
     except Refusal as refused:
         if refused.status == 404:
             raise HTTPException(404, refused.text) from None

@@ -1,4 +1,4 @@
-"""What a person can do to their own reminders: list, cancel, pause, resume, snooze, done.
+"""What a person can do to their own reminders: list, cancel, pause, resume, snooze, done, edit.
 
 One place for ``/reminders`` (core/reminders/commands.py) and the web app (bot/webapp/reminders.py):
 each change is looked up among the person's own reminders (another's is None, as one that does not
@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from core.clock import Clock
 from core.reminders.buttons import snooze_until
 from core.reminders.store import ReminderRecord, ReminderStore
+from core.reminders.times import Schedule, TimeRefused, parse_local
+from core.timefmt import is_valid_zone
 
 Change = Literal["cancel", "pause", "resume"]
 CHANGES: tuple[Change, ...] = ("cancel", "pause", "resume")
@@ -61,3 +64,38 @@ class ReminderActions:
         if made is not None:
             self._changed()
         return made
+
+    async def edit(
+        self,
+        user_id: int,
+        reminder_id: int,
+        *,
+        text: str = "",
+        at: str = "",
+        recurrence: str = "",
+        timezone: str = "",
+    ) -> ReminderRecord | None:
+        """Change one's text and/or time (`at`, a local date-time), repetition (an RRULE, or "none") or zone;
+        what is left empty stays. None when the person has no such open reminder; raises
+        :class:`TimeRefused` for a time it cannot read or refuses (past, too often, an unknown zone)."""
+        current = await self._store.get(reminder_id, user_id=user_id)
+        if current is None:
+            return None
+        schedule = new_schedule(current, at=at, recurrence=recurrence, timezone=timezone)
+        made = await self._store.edit(user_id, reminder_id, text=text or None, schedule=schedule,
+                                      zone_fixed=True if timezone else None)  # fmt: skip
+        if made is not None:
+            self._changed()
+        return made
+
+
+def new_schedule(current: ReminderRecord, *, at: str = "", recurrence: str = "", timezone: str = "") -> Schedule | None:
+    """The reminder's time with what was given changed (None: its time stays): a new local start, an RRULE
+    or "none" (once from now on), another IANA zone. Raises :class:`TimeRefused` for what it cannot read."""
+    if not (at or recurrence or timezone):
+        return None
+    if timezone and not is_valid_zone(timezone):
+        raise TimeRefused(f"{timezone!r} is not an IANA time zone such as 'Europe/Lisbon'.")
+    zone = ZoneInfo(timezone) if timezone else current.zone
+    rule = None if recurrence.lower() == "none" else (recurrence or current.rrule)
+    return Schedule(parse_local(at) if at else current.schedule.start, zone, rule)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.reminders.actions import new_schedule
 from core.reminders.buttons import undo_button
 from core.reminders.store import ReminderRecord, ReminderStore
 from core.reminders.times import Schedule, TimeRefused, parse_local, parse_offset, to_local, to_utc
@@ -223,15 +224,11 @@ class EditReminder(_ReminderTool):
         rule, zone_name = _string(arguments, "recurrence"), _string(arguments, "timezone")
         if not (text or at or rule or zone_name):
             raise ToolInputError("say what changes: text, at, recurrence or timezone.")
-        if zone_name and not is_valid_zone(zone_name):
-            raise ToolInputError(f"{zone_name!r} is not an IANA time zone such as 'Europe/Lisbon'.")
-        schedule, zone = None, ZoneInfo(zone_name) if zone_name else chosen.zone
-        if at or rule or zone_name:
-            new_rule = None if rule.lower() == "none" else (rule or chosen.rrule)
-            schedule = Schedule(parse_local(at) if at else chosen.schedule.start, zone, new_rule)
         try:
+            schedule = new_schedule(chosen, at=at, recurrence=rule, timezone=zone_name)
+            fixed = ZoneInfo(zone_name) != context.timezone if zone_name else None
             made = await self.store.edit(context.user_id, chosen.id, text=text or None, schedule=schedule,
-                                         zone_fixed=(zone != context.timezone) if zone_name else None)  # fmt: skip
+                                         zone_fixed=fixed)  # fmt: skip
         except TimeRefused as exc:
             raise ToolInputError(f"{exc} Tell the person in these words.") from exc
         if made is None:

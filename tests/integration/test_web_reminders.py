@@ -163,3 +163,36 @@ async def test_without_reminders_the_page_and_the_api_say_so(kit: Kit) -> None:
         api = await client.get("/api/v1/reminders")
     assert page.status_code == 404 and "Reminders are not set up" in page.text
     assert api.status_code == 404 and api.json()["detail"] == "Reminders are not set up on this assistant."
+
+
+async def test_a_reminders_text_and_time_are_changed_on_the_page_and_in_the_api(kit: Kit) -> None:
+    ana = await kit.add(ADA, "call Ana", datetime(2026, 11, 27, 10, 0), "discord")
+    top = await kit.add(ADA, "top three?", datetime(2026, 11, 25, 8, 30), "web", WEEKDAYS)
+    bobs = await kit.add(BOB, "Bob's", datetime(2026, 11, 26, 9, 0), "discord")
+    token = {"authorization": f"Bearer {await kit.web.tokens.create(await kit.web.user_id(ADA), ADA, 'script')}"}
+    async with kit.web.signed_in(ADA) as client:
+        page = await client.get("/reminders")
+        csrf = csrf_of(page.text)
+        # The form sends the time it shows: only the text changes, the time stays.
+        renamed = await client.post(f"/reminders/{ana.id}/edit", data={"csrf": csrf, "text": "call Ana about the trip",
+                                    "at": "2026-11-27T10:00"}, follow_redirects=True)  # fmt: skip
+        moved = await client.post(f"/reminders/{top.id}/edit", data={"csrf": csrf, "text": "top three?",
+                                  "at": "2026-11-25T09:15"}, follow_redirects=True)  # fmt: skip
+        past = await client.post(f"/reminders/{ana.id}/edit", data={"csrf": csrf, "at": "2026-11-20T10:00"})
+        bobs_page = await client.post(f"/reminders/{bobs.id}/edit", data={"csrf": csrf, "text": "mine now"})
+    async with kit.web.client() as script:
+        once = await script.patch(f"/api/v1/reminders/{top.id}", json={"recurrence": "none"}, headers=token)
+        bobs_api = await script.patch(f"/api/v1/reminders/{bobs.id}", json={"text": "mine now"}, headers=token)
+        nothing = await script.patch(f"/api/v1/reminders/{ana.id}", json={}, headers=token)
+
+    assert 'type="datetime-local"' in page.text and 'value="2026-11-27T10:00"' in page.text
+    assert "The reminder was changed." in renamed.text and "call Ana about the trip" in renamed.text
+    after = await kit.store.get(ana.id)
+    assert after is not None and (after.text, after.next_local) == ("call Ana about the trip", "2026-11-27T10:00:00")
+    assert "The reminder was changed." in moved.text
+    assert past.status_code == 409 and "already passed" in past.text
+    assert bobs_page.status_code == 404 and bobs_api.status_code == 404
+    assert (await kit.store.get(bobs.id)).text == "Bob's"  # type: ignore[union-attr]
+    assert once.status_code == 200 and once.json()["rrule"] is None and once.json()["local"] == "2026-11-25T09:15"
+    assert nothing.status_code == 409
+    assert len(kit.pokes) == 3  # each stored change woke the scheduler

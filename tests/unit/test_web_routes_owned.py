@@ -29,6 +29,7 @@ TRIED_BY = {
     ("DELETE", "/api/v1/tokens/{token_id}"): "integration/test_web_api_accounts.py",
     ("POST", "/reminders/{reminder_id}/{action}"): "integration/test_web_reminders.py",
     ("GET", "/api/v1/reminders/{reminder_id}"): "integration/test_web_reminders.py",
+    ("PATCH", "/api/v1/reminders/{reminder_id}"): "integration/test_web_reminders.py",
     ("POST", "/api/v1/reminders/{reminder_id}/cancel"): "integration/test_web_reminders.py",
     ("POST", "/api/v1/reminders/{reminder_id}/pause"): "integration/test_web_reminders.py",
     ("POST", "/api/v1/reminders/{reminder_id}/resume"): "integration/test_web_reminders.py",
