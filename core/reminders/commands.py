@@ -1,4 +1,4 @@
-"""``/reminders``: list them (next time, recurrence, where they go), and cancel, pause or resume one.
+"""``/reminders``: list them (next time, recurrence, where they go), and cancel, pause, resume, rename or move one.
 
 The buttons under a reminder and under a confirmation run the same command with the
 lines "done 3", "snooze 3 20m" (or 1h, morning), "reschedule 3" and "undo 3".
@@ -19,8 +19,8 @@ from core.reminders.words import confirmation, line, when
 from core.types import PlatformIdentity
 
 UserOf = Callable[[PlatformIdentity], Awaitable[int | None]]
-USAGE = "/reminders, or /reminders cancel 3 | pause 3 | resume 3"
-_ACTION = re.compile(r"^\s*(cancel|pause|resume|list|done|snooze|reschedule|undo|remind)?\s*#?(\d+)?\s*(.*?)\s*$",
+USAGE = "/reminders, or /reminders cancel 3 | pause 3 | resume 3 | rename 3 <text> | move 3 2026-12-11T10:00"
+_ACTION = re.compile(r"^\s*(cancel|pause|resume|list|done|snooze|reschedule|undo|remind|rename|move)?\s*#?(\d+)?\s*(.*?)\s*$",
                      re.IGNORECASE)  # fmt: skip
 _DONE = {"cancel": "Cancelled", "pause": "Paused", "resume": "Resumed"}
 _ABLE = {"cancel": "cancelled", "pause": "paused", "resume": "resumed"}
@@ -45,7 +45,7 @@ class ReminderCommands:
         if match is None:
             return CommandReply(f"I didn't understand that. Use {USAGE}.", private=True)
         action, number, rest = (match.group(1) or "list").lower(), match.group(2), match.group(3)
-        if rest and action not in ("snooze", "remind"):
+        if rest and action not in ("snooze", "remind", "rename", "move"):
             return CommandReply(f"I didn't understand that. Use {USAGE}.", private=True)
         if action == "list":
             mine = await self.actions.mine(user_id)
@@ -96,6 +96,24 @@ class ReminderCommands:
         return CommandReply(f"When should “{current.text}” come instead? Tell me, e.g. “move it to Friday at 9”.",
                             private=True)  # fmt: skip
 
+    async def _rename(self, user_id: int, number: int, rest: str) -> CommandReply:
+        return await self._edit(user_id, number, text=rest)
+
+    async def _move(self, user_id: int, number: int, rest: str) -> CommandReply:
+        return await self._edit(user_id, number, at=rest)
+
+    async def _edit(self, user_id: int, number: int, *, text: str = "", at: str = "") -> CommandReply:
+        if not (text or at):
+            return CommandReply(f"Give the new text or time, e.g. /reminders rename {number} call Ana, or "
+                                f"/reminders move {number} 2026-12-11T10:00.", private=True)  # fmt: skip
+        try:
+            made = await self.actions.edit(user_id, number, text=text, at=at)
+        except TimeRefused as exc:
+            return CommandReply(f"I couldn't change it: {exc}", private=True)
+        if made is None:
+            return CommandReply(f"You have no open reminder #{number}; see /reminders.", private=True)
+        return CommandReply(f"⏰ Changed: {confirmation(made, self.clock())}", private=True)
+
     async def _undo(self, user_id: int, number: int, _rest: str) -> CommandReply:
         cancelled = await self.actions.change(user_id, number, "cancel")
         if cancelled is None:
@@ -126,6 +144,8 @@ _PRESSED: dict[str, Callable[[ReminderCommands, int, int, str], Awaitable[Comman
     "reschedule": ReminderCommands._reschedule,
     "undo": ReminderCommands._undo,
     "remind": ReminderCommands._remind,
+    "rename": ReminderCommands._rename,
+    "move": ReminderCommands._move,
 }
 
 

@@ -156,3 +156,30 @@ async def test_a_paused_reminder_edited_stays_paused(database: Database) -> None
     )
     resumed = await k.store.resume(ana, made.id)
     assert resumed is not None and resumed.next_local == "2026-12-08T19:00:00"
+
+
+async def test_the_reminders_command_renames_and_moves_one(database: Database) -> None:
+    k, _discord, ana, call = await _setup(database)
+    await call("set_reminder", text="call Ana", at="2026-12-11T10:00")
+    (made,) = await k.store.of_user(ana)
+    who = PlatformIdentity("discord", "", "555", "Ana")
+
+    async def user_of(_identity: PlatformIdentity) -> int | None:
+        return ana
+
+    command = ReminderCommands(k.store, user_of=user_of, clock=k.clock, changed=k.runner.poke)
+
+    async def run(action: str) -> str:
+        return (await command.reminders(CommandRequest(who, PLACE, {"action": action}))).text
+
+    renamed = await run(f"rename {made.id} Call Ana about the trip")
+    moved = await run(f"move {made.id} 2026-12-11T11:30")
+    past = await run(f"move {made.id} 2026-12-01T11:30")
+    empty = await run(f"rename {made.id}")
+    missing = await run("move 999 2026-12-11T11:30")
+
+    assert renamed == "⏰ Changed: Friday 11 December, 10:00 Lisbon time: Call Ana about the trip"
+    assert moved == "⏰ Changed: Friday 11 December, 11:30 Lisbon time: Call Ana about the trip"
+    assert past.startswith("I couldn't change it:") and "already passed" in past
+    assert empty.startswith("Give the new text or time")
+    assert missing == "You have no open reminder #999; see /reminders."
