@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from core.clock import Clock
 from core.reminders.buttons import snooze_until
 from core.reminders.store import ReminderRecord, ReminderStore
-from core.reminders.times import Schedule, TimeRefused, parse_local
+from core.reminders.times import Schedule, TimeRefused, parse_local, wall
 from core.timefmt import is_valid_zone
 
 Change = Literal["cancel", "pause", "resume"]
@@ -98,4 +98,6 @@ def new_schedule(current: ReminderRecord, *, at: str = "", recurrence: str = "",
         raise TimeRefused(f"{timezone!r} is not an IANA time zone such as 'Europe/Lisbon'.")
     zone = ZoneInfo(timezone) if timezone else current.zone
     rule = None if recurrence.lower() == "none" else (recurrence or current.rrule)
-    return Schedule(parse_local(at) if at else current.schedule.start, zone, rule)
+    # Without a new time the series goes on from its next time (its first one may long have passed).
+    start = parse_local(at) if at else wall(current.next_local) if current.next_local else current.schedule.start
+    return Schedule(start, zone, rule)

@@ -233,7 +233,7 @@ class ReminderStore:
                 values["zone_fixed"] = zone_fixed
         if not values:
             return current
-        return await self._set(reminder_id, user_id, OPEN, **values)
+        return await self._set(reminder_id, user_id, (current.state,), **values)  # a pause or resume meanwhile: none
 
     async def move(
         self, reminder_id: int, local: datetime, *, calendar: dict[str, Any] | None = None

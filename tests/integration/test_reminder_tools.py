@@ -183,3 +183,18 @@ async def test_the_reminders_command_renames_and_moves_one(database: Database) -
     assert past.startswith("I couldn't change it:") and "already passed" in past
     assert empty.startswith("Give the new text or time")
     assert missing == "You have no open reminder #999; see /reminders."
+
+
+async def test_a_recurring_reminder_that_already_fired_changes_zone_and_becomes_a_one_off(database: Database) -> None:
+    k, discord, ana, call = await _setup(database)
+    await call("set_reminder", text="journal", at="2026-12-07T21:00", recurrence="FREQ=DAILY")
+    for day in (7, 8):  # it fires twice: its first time is long past
+        k.clock.set(datetime(2026, 12, day, 21, 0, tzinfo=UTC))
+        await k.runner.run_due()
+    assert len(discord.texts()) == 2
+
+    tokyo = await call("edit_reminder", matching="journal", timezone="Asia/Tokyo")
+    once = await call("edit_reminder", matching="journal", recurrence="none")
+
+    assert tokyo.notice == "⏰ Changed: Wednesday 9 December, 21:00 Tokyo time: journal (every day)"
+    assert once.notice == "⏰ Changed: Wednesday 9 December, 21:00 Tokyo time: journal"
