@@ -246,7 +246,7 @@ class Container:
             )  # fmt: skip
         web = build_web_server(settings, ids, settings_page=settings_page, webapp=webapp)
         if webapp is not None:  # `speak` reaches the web chat while the server runs
-            messenger = WebMessenger(db, webapp.live, clock=clock)
+            messenger = WebMessenger(db, webapp.live, webapp.sessions, clock=clock)
             web.while_serving(lambda: outbox.register(messenger, accounts=messenger), lambda: outbox.unregister("web"))
         return cls(
             previews=previews.previews,

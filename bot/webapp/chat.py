@@ -194,7 +194,8 @@ async def chat_socket(ws: WebSocket) -> None:
         return
     await ws.accept()
     socket = FrameSender(ws)
-    await web.live.join(person.id, socket)  # an answer still being written continues here (a reload)
+    # An answer still being written continues here (a reload); pushes stop when this session signs out.
+    await web.live.join(person.id, socket, ws.cookies.get(COOKIE))
     try:
         while True:
             frame = await ws.receive_json()

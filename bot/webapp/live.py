@@ -63,6 +63,7 @@ class LiveAnswers:
     def __init__(self) -> None:
         self._by_person: dict[int, LiveAnswer] = {}
         self._open: dict[int, set[Sink]] = {}  # every open chat socket of each person (what `speak` reaches)
+        self._session_of: dict[Sink, str | None] = {}  # the session cookie each socket opened with
 
     def running(self, person_id: int) -> LiveAnswer | None:
         """The person's answer in progress, if any."""
@@ -75,16 +76,19 @@ class LiveAnswers:
             a.answer_id for a in self._by_person.values() if a.answer_id is not None and a.task and not a.task.done()
         }
 
-    async def join(self, person_id: int, sink: Sink) -> None:
+    async def join(self, person_id: int, sink: Sink, session: str | None = None) -> None:
         """Watch the person's answer in progress (sends the text so far first); nothing when there is none.
-        The socket also receives what the assistant says by itself (:meth:`tell`) until it leaves."""
+        The socket also receives what the assistant says by itself (:meth:`tell`) until it leaves, while
+        ``session`` (its cookie) stays signed in."""
         self._open.setdefault(person_id, set()).add(sink)
+        self._session_of[sink] = session
         live = self.running(person_id)
         if live is not None:
             live.sinks.add(sink)  # before the snapshot's await: a frame emitted meanwhile follows the snapshot
             await sink.send(live.snapshot())
 
     def leave(self, person_id: int, sink: Sink) -> None:
+        self._session_of.pop(sink, None)
         sockets = self._open.get(person_id)
         if sockets is not None:
             sockets.discard(sink)
@@ -94,12 +98,20 @@ class LiveAnswers:
         if live is not None:
             live.sinks.discard(sink)
 
-    async def tell(self, person_id: int, frame: dict[str, Any]) -> int:
-        """Send ``frame`` to every open chat socket of the person (a reminder); returns how many there were."""
-        sockets = list(self._open.get(person_id, ()))
-        for sink in sockets:
-            await sink.send(frame)
-        return len(sockets)
+    async def tell(
+        self, person_id: int, frame: dict[str, Any], *, signed_in: Callable[[str | None], Awaitable[bool]]
+    ) -> int:
+        """Send ``frame`` to every open chat socket of the person (a reminder) whose session is still signed in
+        (``signed_in``: a sign-out, here or in another process, ends what an open tab receives); returns how
+        many got it."""
+        told = 0
+        for sink in list(self._open.get(person_id, ())):
+            if await signed_in(self._session_of.get(sink)):
+                await sink.send(frame)
+                told += 1
+            else:
+                self.leave(person_id, sink)
+        return told
 
     def start(self, person_id: int, sink: Sink, run: Callable[[LiveAnswer], Awaitable[None]]) -> bool:
         """Start the person's answer (``run`` emits its frames); False when one is already being written."""

@@ -22,6 +22,7 @@ from core.buttons import Button
 from core.clock import Clock
 from core.db.database import Database
 from core.db.repositories import ConversationRepository
+from core.identity.web_sessions import WebSessions
 from core.messenger import Delivery, DeliveryError
 from core.outbound import OutboundPart
 from core.types import ConversationRef, OutgoingFile, PlatformIdentity
@@ -47,9 +48,11 @@ class WebMessenger:
 
     platform = PLATFORM
 
-    def __init__(self, database: Database, live: LiveAnswers, *, clock: Clock) -> None:
+    def __init__(self, database: Database, live: LiveAnswers, sessions: WebSessions, *, clock: Clock) -> None:
+        """``sessions`` tells which open tabs are still signed in: a tab signed out gets nothing more."""
         self._conversations = ConversationRepository(database, clock=clock)
         self._live = live
+        self._sessions = sessions
 
     async def accounts_of(self, user_id: int) -> list[PlatformIdentity]:
         """The person's web account when they have chatted on the web (else they would never look there)."""
@@ -83,5 +86,8 @@ class WebMessenger:
         shown = "\n\n".join([*([text] if text else []), *(f"(attached: {f.filename})" for f in files)])
         frame = {"type": "spoken", "html": str(to_html(shown)),
                  "buttons": [{"label": b.label, "action": b.action_id} for b in buttons]}  # fmt: skip
-        await self._live.tell(user_id, frame)
+        await self._live.tell(user_id, frame, signed_in=self._signed_in)
         return Delivery(PLATFORM, web_place(user_id), ())
+
+    async def _signed_in(self, cookie: str | None) -> bool:
+        return await self._sessions.session(cookie) is not None

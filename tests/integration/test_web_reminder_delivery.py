@@ -200,3 +200,26 @@ async def test_a_button_of_another_kind_or_a_stranger_action_does_nothing(
         await ws.send_json({"type": "press", "action": "not-ours"})
         refused = (await _frames_until(ws, "pressed", "error"))[-1]
     assert refused == {"type": "error", "message": "That button does nothing here."}
+
+
+async def test_a_tab_left_open_after_signing_out_everywhere_gets_no_reminder(
+    served: Container, openai_fake: FakeOpenAI
+) -> None:
+    """Signing out everywhere (a shared or lost computer left signed in) ends what its open chat tab is shown:
+    the reminder is kept for the next sign-in, and no open tab of the signed-out session shows its text."""
+    container = served
+    assert container.web is not None and container.reminders is not None and container.webapp is not None
+    cookie = await _cookie(container)
+    async with aiohttp.ClientSession() as session, _socket(session, container.web, cookie) as ws:
+        await _ask(ws, openai_fake)
+        person = await container.webapp.sessions.session(cookie)
+        assert person is not None
+        await container.webapp.sessions.sign_out_everywhere(person.id)  # from another browser
+        container.clock.advance(minutes=1)  # type: ignore[attr-defined]
+        assert await container.reminders.runner.run_due() == 1
+        openai_fake.queue(Reply("not for you"))
+        await ws.send_json({"type": "send", "text": "still there?"})  # the socket learns it is signed out
+        after = await _frames_until(ws, "error")
+    assert [f for f in after if f["type"] == "spoken"] == [], "the signed-out tab was shown the reminder"
+    assert after[-1]["message"].startswith("You are signed out")
+    assert await _occurrence_states(container) == [("delivered", 1)]  # kept in the history for a new sign-in
