@@ -87,6 +87,11 @@ class SQLiteWriter:
                             with connection.begin_nested():
                                 outcomes.append((write, True, write.work(connection)))
                         except Exception as exc:  # noqa: BLE001 - handed to its own writer
+                            if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+                                # SQLite rolled the whole transaction back (a full disk, an I/O error, a
+                                # ROLLBACK conflict clause), not only this write's savepoint: what the batch
+                                # wrote before is gone too, so every write of it fails (callers try again).
+                                raise
                             outcomes.append((write, False, exc))
         except BaseException as exc:  # its work (alone), the BEGIN or the COMMIT failed: nothing is stored
             outcomes = [(write, False, exc) for write in batch]

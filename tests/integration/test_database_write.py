@@ -74,3 +74,33 @@ async def test_a_memory_database_writes_on_its_one_connection(url: str) -> None:
         assert await names(db) == ["ada"]
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the writer thread and its batches
+async def test_a_write_that_rolls_the_whole_transaction_back_fails_its_whole_batch(database: Database) -> None:
+    """A full disk or an I/O error ends SQLite's whole transaction, not only one write's savepoint: the writes
+    queued with it must not be reported stored (they were lost), nor may the ones after it be committed alone.
+    A ROLLBACK conflict clause does the same on demand."""
+    release = threading.Event()
+
+    def first(connection: Connection) -> int:
+        release.wait(10)  # the others queue behind it: they run together in the next batch
+        return add_user(1, "ada")(connection)
+
+    def rolls_everything_back(connection: Connection) -> int:
+        connection.exec_driver_sql(
+            "INSERT OR ROLLBACK INTO users (id, display_name, settings, created_at) VALUES (2, 'x', '{}', '2026-03-01')"
+        )
+        return 2
+
+    writes = [asyncio.ensure_future(database.write(first))]
+    await asyncio.sleep(0)
+    writes += [asyncio.ensure_future(database.write(w)) for w in (add_user(2, "bob"), rolls_everything_back,
+                                                                   add_user(3, "cy"))]  # fmt: skip
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*writes, return_exceptions=True)
+
+    assert results[0] == 1
+    assert all(isinstance(r, Exception) for r in results[1:]), results
+    assert await names(database) == ["ada"], "nothing of the lost batch is stored, nothing reported stored is lost"
