@@ -75,11 +75,18 @@ class ReminderDelivery:
         self._accounts = {}
 
     def _accounts_of(self, user_id: int, platform: str) -> asyncio.Future[list[PlatformIdentity]]:
-        looked_up = self._accounts.get((user_id, platform))
+        key = (user_id, platform)
+        looked_up = self._accounts.get(key)
         if looked_up is None:
             looked_up = asyncio.ensure_future(self.speak.accounts(user_id, prefer_platform=platform))
-            self._accounts[(user_id, platform)] = looked_up
+            self._accounts[key] = looked_up
+            # A failed look-up (the database away a moment) is not kept: the next reminder asks again.
+            looked_up.add_done_callback(lambda done: self._forget_failed(key, done))
         return looked_up
+
+    def _forget_failed(self, key: tuple[int, str], done: asyncio.Future[list[PlatformIdentity]]) -> None:
+        if (done.cancelled() or done.exception() is not None) and self._accounts.get(key) is done:
+            del self._accounts[key]
 
     async def deliver(self, held: Occurrence) -> str:
         """Send `held`; returns its new state (delivered, claimed again later, failed, undeliverable)."""

@@ -96,6 +96,7 @@ class ReminderRunner:
             won = await self.occurrences.claim_many(due, now)
             if not won:
                 return sent  # all taken by others this instant; their next_due moves on
+            self.delivery.new_pass()  # each batch looks accounts up afresh: one unlinked meanwhile is not used
             sent += sum(await asyncio.gather(*(self._send(held) for held in won)))
 
     async def _take_over(self, occurrence_id: int, now: datetime) -> int:
