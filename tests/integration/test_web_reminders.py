@@ -44,6 +44,18 @@ class Kit:
             user_id=await self.web.user_id(who), text=text, schedule=Schedule(start, LISBON, rule), platform=platform
         )
 
+    async def three(self) -> tuple[ReminderRecord, ReminderRecord, ReminderRecord]:
+        """Ada's one-off to Discord and weekday one to the web, and Bob's one to Slack."""
+        return (
+            await self.add(ADA, "call Ana", datetime(2026, 11, 27, 10, 0), "discord"),
+            await self.add(ADA, "ask me for my top three", datetime(2026, 11, 25, 8, 30), "web", WEEKDAYS),
+            await self.add(BOB, "Bob's secret plan", datetime(2026, 11, 26, 9, 0), "slack"),
+        )
+
+    async def ada_token(self) -> dict[str, str]:
+        """The header of a personal access token of Ada's (a script: no CSRF)."""
+        return {"authorization": f"Bearer {await self.web.tokens.create(await self.web.user_id(ADA), ADA, 'script')}"}
+
     async def state(self, reminder: ReminderRecord) -> str:
         found = await self.store.get(reminder.id)
         assert found is not None
@@ -58,9 +70,7 @@ async def kit(database: Database, model: OpenAIModel) -> Kit:
 
 
 async def test_the_page_lists_reminders_and_cancels_pauses_resumes_and_snoozes_them(kit: Kit) -> None:
-    ana = await kit.add(ADA, "call Ana", datetime(2026, 11, 27, 10, 0), "discord")
-    top = await kit.add(ADA, "ask me for my top three", datetime(2026, 11, 25, 8, 30), "web", WEEKDAYS)
-    bobs = await kit.add(BOB, "Bob's secret plan", datetime(2026, 11, 26, 9, 0), "slack")
+    ana, top, bobs = await kit.three()
     async with kit.web.signed_in(ADA) as client:
         listed = await client.get("/reminders")
         csrf = csrf_of(listed.text)
@@ -107,10 +117,8 @@ async def test_the_page_and_the_reminders_command_see_the_same_changes(kit: Kit)
 
 
 async def test_the_api_lists_and_changes_reminders_and_answers_404_for_anothers(kit: Kit) -> None:
-    ana = await kit.add(ADA, "call Ana", datetime(2026, 11, 27, 10, 0), "discord")
-    top = await kit.add(ADA, "ask me for my top three", datetime(2026, 11, 25, 8, 30), "web", WEEKDAYS)
-    bobs = await kit.add(BOB, "Bob's secret plan", datetime(2026, 11, 26, 9, 0), "slack")
-    token = {"authorization": f"Bearer {await kit.web.tokens.create(await kit.web.user_id(ADA), ADA, 'script')}"}
+    ana, top, bobs = await kit.three()
+    token = await kit.ada_token()
     async with kit.web.signed_in(ADA) as client:
         csrf = {"x-csrf-token": csrf_of((await client.get("/reminders")).text)}
         listed = (await client.get("/api/v1/reminders")).json()
@@ -166,17 +174,15 @@ async def test_without_reminders_the_page_and_the_api_say_so(kit: Kit) -> None:
 
 
 async def test_a_reminders_text_and_time_are_changed_on_the_page_and_in_the_api(kit: Kit) -> None:
-    ana = await kit.add(ADA, "call Ana", datetime(2026, 11, 27, 10, 0), "discord")
-    top = await kit.add(ADA, "top three?", datetime(2026, 11, 25, 8, 30), "web", WEEKDAYS)
-    bobs = await kit.add(BOB, "Bob's", datetime(2026, 11, 26, 9, 0), "discord")
-    token = {"authorization": f"Bearer {await kit.web.tokens.create(await kit.web.user_id(ADA), ADA, 'script')}"}
+    ana, top, bobs = await kit.three()
+    token = await kit.ada_token()
     async with kit.web.signed_in(ADA) as client:
         page = await client.get("/reminders")
         csrf = csrf_of(page.text)
         # The form sends the time it shows: only the text changes, the time stays.
         renamed = await client.post(f"/reminders/{ana.id}/edit", data={"csrf": csrf, "text": "call Ana about the trip",
                                     "at": "2026-11-27T10:00"}, follow_redirects=True)  # fmt: skip
-        moved = await client.post(f"/reminders/{top.id}/edit", data={"csrf": csrf, "text": "top three?",
+        moved = await client.post(f"/reminders/{top.id}/edit", data={"csrf": csrf, "text": "ask me for my top three",
                                   "at": "2026-11-25T09:15"}, follow_redirects=True)  # fmt: skip
         past = await client.post(f"/reminders/{ana.id}/edit", data={"csrf": csrf, "at": "2026-11-20T10:00"})
         bobs_page = await client.post(f"/reminders/{bobs.id}/edit", data={"csrf": csrf, "text": "mine now"})
@@ -192,7 +198,7 @@ async def test_a_reminders_text_and_time_are_changed_on_the_page_and_in_the_api(
     assert "The reminder was changed." in moved.text
     assert past.status_code == 409 and "already passed" in past.text
     assert bobs_page.status_code == 404 and bobs_api.status_code == 404
-    assert (await kit.store.get(bobs.id)).text == "Bob's"  # type: ignore[union-attr]
+    assert (await kit.store.get(bobs.id)).text == "Bob's secret plan"  # type: ignore[union-attr]
     assert once.status_code == 200 and once.json()["rrule"] is None and once.json()["local"] == "2026-11-25T09:15"
     assert nothing.status_code == 409
     assert len(kit.pokes) == 3  # each stored change woke the scheduler
