@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
+import aiohttp
 import httpx
 from fastapi import FastAPI
 
 from bot.settings_page import SettingsPage
-from bot.web import create_app
+from bot.web import WebServer, create_app
 from bot.webapp import WebApp
 from bot.webapp.deps import Connections
 from core.access import AccessPolicy
@@ -195,3 +198,19 @@ def google_signin(kit: WebKit, google: GoogleKit, emails: list[str]) -> SignIn:
 async def sign_in_client(kit: WebKit, client: httpx.AsyncClient, who: PlatformIdentity = ADA) -> None:
     """Sign ``client`` in as ``who`` through a single-use link (any client: e.g. one that also reaches Google's fake)."""
     await kit._sign_in(client, who)
+
+
+def chat_socket(session: aiohttp.ClientSession, server: WebServer, cookie: str, origin: str | None = None) -> Any:
+    """The chat's WebSocket opened with the session ``cookie``, from ``origin`` (default: the site itself)."""
+    headers = {"Cookie": f"captainslog_web={cookie}", "Origin": origin or server.url}
+    return session.ws_connect(server.url.replace("http://", "ws://") + "/ws/chat", headers=headers)
+
+
+async def frames_until(ws: aiohttp.ClientWebSocketResponse, *last: str) -> list[dict[str, Any]]:
+    """The frames the socket receives up to and including the first of a type in ``last``."""
+    frames = []
+    while True:
+        frame = await asyncio.wait_for(ws.receive_json(), 30)
+        frames.append(frame)
+        if frame["type"] in last:
+            return frames

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import httpx
@@ -24,7 +23,7 @@ from core.db.database import Database
 from core.llm import OpenAIModel
 from tests.conftest import TEST_NOW, make_chat_service
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls, topic_embedding
-from tests.web_helpers import ADA, BOB, WebKit, csrf_of
+from tests.web_helpers import ADA, BOB, WebKit, chat_socket, csrf_of, frames_until
 
 
 @pytest.fixture
@@ -51,20 +50,6 @@ async def _cookie(kit: WebKit, server: WebServer) -> str:
     return cookie
 
 
-def _socket(session: aiohttp.ClientSession, server: WebServer, cookie: str, origin: str | None = None) -> Any:
-    headers = {"Cookie": f"captainslog_web={cookie}", "Origin": origin or server.url}
-    return session.ws_connect(server.url.replace("http://", "ws://") + "/ws/chat", headers=headers)
-
-
-async def _frames_until(ws: aiohttp.ClientWebSocketResponse, *last: str) -> list[dict[str, Any]]:
-    frames = []
-    while True:
-        frame = await asyncio.wait_for(ws.receive_json(), 30)
-        frames.append(frame)
-        if frame["type"] in last:
-            return frames
-
-
 async def test_an_answer_streams_in_several_frames_with_status_lines(
     served: tuple[WebKit, WebServer], openai_fake: FakeOpenAI
 ) -> None:
@@ -75,9 +60,9 @@ async def test_an_answer_streams_in_several_frames_with_status_lines(
         Reply("It is **42**, the answer to everything.", delay=0.05),
     )
     cookie = await _cookie(kit, server)
-    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, server, cookie) as ws:
         await ws.send_json({"type": "send", "text": "what is 6 times 7?"})
-        frames = await _frames_until(ws, "done", "error")
+        frames = await frames_until(ws, "done", "error")
     kinds = [f["type"] for f in frames]
     deltas = [f["text"] for f in frames if f["type"] == "delta"]
     assert kinds[0] == "started" and kinds[-1] == "done"
@@ -101,11 +86,11 @@ async def test_the_done_frame_lists_the_memories_that_shaped_the_answer(
     await kit.memory.store.remember(await kit.user_id(BOB), "Bob keeps his boat moored in Brest harbour")
     openai_fake.queue(Reply("In Lorient, by the harbour."), Reply("Eight."))
     cookie = await _cookie(kit, server)
-    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, server, cookie) as ws:
         await ws.send_json({"type": "send", "text": "Where is my boat moored?"})
-        boat = (await _frames_until(ws, "done", "error"))[-1]
+        boat = (await frames_until(ws, "done", "error"))[-1]
         await ws.send_json({"type": "send", "text": "How many moons does Neptune have?"})
-        neptune = (await _frames_until(ws, "done", "error"))[-1]
+        neptune = (await frames_until(ws, "done", "error"))[-1]
     await kit.chat.tasks.wait_idle()
     stored = await kit.memory.shaped.of_answer(ada, boat["id"])
     assert boat["type"] == "done" and {m["text"] for m in boat["recalled"]} == {
@@ -126,7 +111,7 @@ async def test_an_answer_whose_memories_cannot_be_read_still_completes(
     release = threading.Event()
     openai_fake.queue(Reply("In Brest, by the harbour.", hold=release))
     cookie = await _cookie(kit, server)
-    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, server, cookie) as ws:
         await ws.send_json({"type": "send", "text": "Where is my boat moored?"})
         for _ in range(1500):  # recall has run once the model is asked
             if any(body.get("stream") for body in openai_fake.chat_requests()):
@@ -136,7 +121,7 @@ async def test_an_answer_whose_memories_cannot_be_read_still_completes(
             await conn.execute(text("ALTER TABLE memories RENAME TO memories_away"))
         try:
             release.set()
-            frames = await _frames_until(ws, "done", "error")
+            frames = await frames_until(ws, "done", "error")
         finally:
             async with kit.db.engine.begin() as conn:
                 await conn.execute(text("ALTER TABLE memories_away RENAME TO memories"))
@@ -151,9 +136,9 @@ async def test_an_answer_written_all_at_once_arrives_whole_and_once_before_done(
     answer = " ".join(f"word{n}" for n in range(300))
     openai_fake.queue(Reply(answer))  # 300 chunks with no pause: the socket falls behind and catches up
     cookie = await _cookie(kit, server)
-    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, server, cookie) as ws:
         await ws.send_json({"type": "send", "text": "count for me"})
-        frames = await _frames_until(ws, "done", "error")
+        frames = await frames_until(ws, "done", "error")
     kinds = [f["type"] for f in frames]
     assert kinds[0] == "started" and kinds[-1] == "done" and set(kinds[1:-1]) <= {"delta", "status"}
     assert "".join(f["text"] for f in frames if f["type"] == "delta") == answer
@@ -165,14 +150,14 @@ async def test_stop_ends_the_answer_and_keeps_what_was_said(
     kit, server = served
     openai_fake.queue(Reply("Once upon a time there was a very long story indeed", delay=0.5))
     cookie = await _cookie(kit, server)
-    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, server, cookie) as ws:
         await ws.send_json({"type": "send", "text": "tell me a long story"})
-        await _frames_until(ws, "delta")  # the answer has begun
+        await frames_until(ws, "delta")  # the answer has begun
         await ws.send_json({"type": "stop"})
-        frames = await _frames_until(ws, "stopped", "done")
+        frames = await frames_until(ws, "stopped", "done")
         openai_fake.queue(Reply("Yes."))
         await ws.send_json({"type": "send", "text": "still there?"})
-        after = await _frames_until(ws, "done", "error")
+        after = await frames_until(ws, "done", "error")
     assert frames[-1]["type"] == "stopped"
     assert after[-1]["type"] == "done" and "Yes." in after[-1]["html"]
     stored = [(m.content, m.status) for m in await kit.chat.history(web_place(await kit.user_id(ADA)))]
@@ -188,9 +173,9 @@ async def test_a_dropped_connection_does_not_lose_the_answer(
     openai_fake.queue(Reply("Stored all the same.", hold=release))
     cookie = await _cookie(kit, server)
     async with aiohttp.ClientSession() as session:
-        async with _socket(session, server, cookie) as ws:
+        async with chat_socket(session, server, cookie) as ws:
             await ws.send_json({"type": "send", "text": "hello"})
-            await _frames_until(ws, "started")
+            await frames_until(ws, "started")
         release.set()  # the browser is gone (a reload); the model goes on
         async with httpx.AsyncClient(base_url=server.url, cookies={"captainslog_web": cookie}) as client:
             for _ in range(500):  # the answer is stored once the turn ends; no event reaches this client
@@ -206,10 +191,10 @@ async def test_a_socket_without_the_session_or_from_another_site_is_refused(serv
     cookie = await _cookie(kit, server)
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.WSServerHandshakeError):
-            async with _socket(session, server, "not-a-session"):
+            async with chat_socket(session, server, "not-a-session"):
                 pass
         with pytest.raises(aiohttp.WSServerHandshakeError):
-            async with _socket(session, server, cookie, origin="https://evil.example"):
+            async with chat_socket(session, server, cookie, origin="https://evil.example"):
                 pass
 
 
@@ -221,18 +206,18 @@ async def test_a_reload_mid_answer_resumes_it_without_loss_or_repeat(
     openai_fake.queue(Reply(text, delay=0.1))
     cookie = await _cookie(kit, server)
     async with aiohttp.ClientSession() as session:
-        async with _socket(session, server, cookie) as ws:
+        async with chat_socket(session, server, cookie) as ws:
             await ws.send_json({"type": "send", "text": "count to twelve"})
-            before = await _frames_until(ws, "delta")
+            before = await frames_until(ws, "delta")
             before += [await ws.receive_json()]  # a second piece: the answer is under way
         async with httpx.AsyncClient(base_url=server.url, cookies={"captainslog_web": cookie}) as client:
             page = await client.get("/chat")  # the reloaded page: the answer is not in it twice
-        async with _socket(session, server, cookie) as ws:
-            resumed = await _frames_until(ws, "done", "error")
+        async with chat_socket(session, server, cookie) as ws:
+            resumed = await frames_until(ws, "done", "error")
             busy = None
             await ws.send_json({"type": "send", "text": "and again"})
             openai_fake.queue(Reply("Again."))
-            busy = await _frames_until(ws, "done", "error")
+            busy = await frames_until(ws, "done", "error")
     first = resumed[0]
     assert first["type"] == "resume" and first["id"] is not None
     shown_before = "".join(f["text"] for f in before if f["type"] == "delta")
@@ -251,13 +236,13 @@ async def test_one_answer_at_a_time_per_person_across_tabs(
     openai_fake.queue(Reply("Slowly but surely we get there in the end.", delay=0.1))
     cookie = await _cookie(kit, server)
     async with aiohttp.ClientSession() as session:
-        async with _socket(session, server, cookie) as first, _socket(session, server, cookie) as second:
+        async with chat_socket(session, server, cookie) as first, chat_socket(session, server, cookie) as second:
             await first.send_json({"type": "send", "text": "hello"})
-            await _frames_until(first, "delta")
+            await frames_until(first, "delta")
             await second.send_json({"type": "send", "text": "hello from the other tab"})
-            refused = await _frames_until(second, "error")
+            refused = await frames_until(second, "error")
             await second.send_json({"type": "stop"})  # any tab may stop it
-            stopped = await _frames_until(first, "stopped")
+            stopped = await frames_until(first, "stopped")
     assert "Wait for the answer" in refused[-1]["message"]
     assert stopped[-1]["type"] == "stopped"
 
@@ -269,12 +254,12 @@ async def test_an_open_socket_stops_answering_once_the_session_is_signed_out(
     kit, server = served
     openai_fake.queue(Reply("Before."))
     cookie = await _cookie(kit, server)
-    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, server, cookie) as ws:
         await ws.send_json({"type": "send", "text": "hello"})
-        await _frames_until(ws, "done", "error")
+        await frames_until(ws, "done", "error")
         await kit.sessions.sign_out_everywhere(await kit.user_id(ADA))
         await ws.send_json({"type": "send", "text": "read me my memories"})
-        [refused] = await _frames_until(ws, "done", "error")
+        [refused] = await frames_until(ws, "done", "error")
         closed = await asyncio.wait_for(ws.receive(), 30)
     assert refused["type"] == "error" and "signed out" in refused["message"]
     assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
@@ -295,13 +280,13 @@ async def test_an_attached_image_goes_to_the_vision_agent_and_bad_ones_are_refus
     cookie = await _cookie(kit, server)
     photo = {"name": "plant.png", "type": "image/png", "data": base64.b64encode(PNG_BYTES).decode()}
     try:
-        async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+        async with aiohttp.ClientSession() as session, chat_socket(session, server, cookie) as ws:
             await ws.send_json({"type": "send", "text": "what plant is this?", "images": [photo]})
-            frames = await _frames_until(ws, "done", "error")
+            frames = await frames_until(ws, "done", "error")
             await ws.send_json({"type": "send", "text": "x", "images": [{**photo, "type": "image/svg+xml"}]})
-            svg = await _frames_until(ws, "error")
+            svg = await frames_until(ws, "error")
             await ws.send_json({"type": "send", "text": "x", "images": [{**photo, "data": "not base64!"}]})
-            garbled = await _frames_until(ws, "error")
+            garbled = await frames_until(ws, "error")
     finally:
         await vision_model.close()
     assert frames[-1]["type"] == "done" and "monstera" in frames[-1]["html"]
@@ -323,7 +308,7 @@ async def test_images_within_the_pages_limits_fit_in_one_socket_message(
     cookie = await _cookie(kit, server)
     big = base64.b64encode(b"\x89PNG" + b"\x00" * 7_000_000).decode()  # 2 x 9.3 MB of base64: over 16 MiB
     images = [{"name": f"p{n}.png", "type": "image/png", "data": big} for n in range(2)]
-    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, server, cookie) as ws:
         await ws.send_json({"type": "send", "text": "look at these", "images": images})
         reply = await asyncio.wait_for(ws.receive(), 60)
         kind = reply.type
@@ -342,14 +327,14 @@ async def test_a_command_typed_in_the_chat_is_run_and_anything_else_goes_to_the_
     kit.app.state.webapp.commands = CommandSet(kit.chat, model, every_setting(kit.chat, Profiles(kit.db)))
     openai_fake.queue(Reply("¯\\_(ツ)_/¯ indeed."))
     cookie = await _cookie(kit, server)
-    async with aiohttp.ClientSession() as session, _socket(session, server, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, server, cookie) as ws:
         await ws.send_json({"type": "send", "text": "/settings timezone Asia/Tokyo"})
-        [settings] = await _frames_until(ws, "command", "error")
+        [settings] = await frames_until(ws, "command", "error")
         await ws.send_json({"type": "send", "text": "/help"})
-        [helped] = await _frames_until(ws, "command", "error")
+        [helped] = await frames_until(ws, "command", "error")
         asked_before = len(openai_fake.chat_requests())
         await ws.send_json({"type": "send", "text": "/shrug at the weather"})  # no such command: for the model
-        answered = await _frames_until(ws, "done", "error")
+        answered = await frames_until(ws, "done", "error")
 
     assert settings["type"] == "command" and "Time zone set to Asia/Tokyo." in settings["text"]
     assert "<" not in settings["text"] and settings["html"].startswith("<p>")

@@ -10,10 +10,8 @@ dropped: the web was no way out for `speak`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import httpx
@@ -22,13 +20,12 @@ from sqlalchemy import text
 
 from bot.config import Settings
 from bot.container import Container
-from bot.web import WebServer
 from core.clock import ManualClock
 from core.db.database import Database
 from core.types import PlatformIdentity
 from tests.conftest import TEST_NOW
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
-from tests.web_helpers import SECRET_KEY, csrf_of
+from tests.web_helpers import SECRET_KEY, chat_socket, csrf_of, frames_until
 
 ADA = PlatformIdentity("terminal", "local", "ada", "ada")
 REMINDER = "⏰ Reminder: drink water"
@@ -67,27 +64,13 @@ async def _cookie(container: Container) -> str:
     return cookie
 
 
-def _socket(session: aiohttp.ClientSession, server: WebServer, cookie: str) -> Any:
-    headers = {"Cookie": f"captainslog_web={cookie}", "Origin": server.url}
-    return session.ws_connect(server.url.replace("http://", "ws://") + "/ws/chat", headers=headers)
-
-
-async def _frames_until(ws: aiohttp.ClientWebSocketResponse, *last: str) -> list[dict[str, Any]]:
-    frames = []
-    while True:
-        frame = await asyncio.wait_for(ws.receive_json(), 30)
-        frames.append(frame)
-        if frame["type"] in last:
-            return frames
-
-
 async def _ask(ws: aiohttp.ClientWebSocketResponse, openai_fake: FakeOpenAI) -> None:
     openai_fake.queue(
         ToolCalls([("set_reminder", {"text": "drink water", "in": "1 minute"})]),
         Reply("I will remind you in a minute to drink water."),
     )
     await ws.send_json({"type": "send", "text": "remind me in 1 minute to drink water"})
-    assert (await _frames_until(ws, "done", "error"))[-1]["type"] == "done"
+    assert (await frames_until(ws, "done", "error"))[-1]["type"] == "done"
 
 
 async def _chat_page(container: Container, cookie: str) -> str:
@@ -113,19 +96,19 @@ async def test_a_reminder_asked_on_the_web_arrives_once_on_the_open_chat_and_sta
     scheduled = container.scheduled_services(reachable_only=True)
     assert container.reminders.runner in scheduled and container.reminders.runner.platforms == ("terminal", "web")
     cookie = await _cookie(container)
-    async with aiohttp.ClientSession() as session, _socket(session, container.web, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, container.web, cookie) as ws:
         await _ask(ws, openai_fake)
         assert await container.reminders.runner.run_due() == 0  # not yet due
         container.clock.advance(minutes=1)  # type: ignore[attr-defined]
         assert await container.reminders.runner.run_due() == 1
-        spoken = await _frames_until(ws, "spoken")
+        spoken = await frames_until(ws, "spoken")
         assert REMINDER in spoken[-1]["html"]
         container.clock.advance(minutes=10)  # type: ignore[attr-defined]
         assert await container.reminders.runner.run_due() == 0
         # Whatever else comes on the socket before the next answer is done: never the reminder again.
         openai_fake.queue(Reply("Cheers."))
         await ws.send_json({"type": "send", "text": "done, thanks"})
-        after = await _frames_until(ws, "done", "error")
+        after = await frames_until(ws, "done", "error")
     assert [f for f in after if f["type"] == "spoken"] == []
     page = await _chat_page(container, cookie)
     assert page.count(REMINDER) == 1
@@ -139,7 +122,7 @@ async def test_with_no_chat_open_the_reminder_waits_in_the_history_and_is_not_re
     container = served
     assert container.web is not None and container.reminders is not None
     cookie = await _cookie(container)
-    async with aiohttp.ClientSession() as session, _socket(session, container.web, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, container.web, cookie) as ws:
         await _ask(ws, openai_fake)
     assert REMINDER not in await _chat_page(container, cookie)
 
@@ -170,22 +153,22 @@ async def test_snooze_pressed_under_a_reminder_in_the_web_chat_brings_it_back_la
     assert container.web is not None and container.reminders is not None
     runner = container.reminders.runner
     cookie = await _cookie(container)
-    async with aiohttp.ClientSession() as session, _socket(session, container.web, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, container.web, cookie) as ws:
         await _ask(ws, openai_fake)
         container.clock.advance(minutes=1)  # type: ignore[attr-defined]
         assert await runner.run_due() == 1
-        first = (await _frames_until(ws, "spoken"))[-1]
+        first = (await frames_until(ws, "spoken"))[-1]
         labels = {b["label"]: b["action"] for b in first["buttons"]}
         assert {"Done", "Snooze 20 min", "Reschedule"} <= set(labels)
 
         await ws.send_json({"type": "press", "action": labels["Snooze 20 min"]})
-        pressed = (await _frames_until(ws, "pressed", "error"))[-1]
+        pressed = (await frames_until(ws, "pressed", "error"))[-1]
         assert pressed["type"] == "pressed" and pressed["action"] == labels["Snooze 20 min"] and pressed["text"]
         container.clock.advance(minutes=19)  # type: ignore[attr-defined]
         assert await runner.run_due() == 0
         container.clock.advance(minutes=1)  # type: ignore[attr-defined]
         assert await runner.run_due() == 1
-        again = (await _frames_until(ws, "spoken"))[-1]
+        again = (await frames_until(ws, "spoken"))[-1]
     assert REMINDER in again["html"]
     assert (await _chat_page(container, cookie)).count(REMINDER) == 2
 
@@ -196,9 +179,9 @@ async def test_a_button_of_another_kind_or_a_stranger_action_does_nothing(
     container = served
     assert container.web is not None
     cookie = await _cookie(container)
-    async with aiohttp.ClientSession() as session, _socket(session, container.web, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, container.web, cookie) as ws:
         await ws.send_json({"type": "press", "action": "not-ours"})
-        refused = (await _frames_until(ws, "pressed", "error"))[-1]
+        refused = (await frames_until(ws, "pressed", "error"))[-1]
     assert refused == {"type": "error", "message": "That button does nothing here."}
 
 
@@ -210,7 +193,7 @@ async def test_a_tab_left_open_after_signing_out_everywhere_gets_no_reminder(
     container = served
     assert container.web is not None and container.reminders is not None and container.webapp is not None
     cookie = await _cookie(container)
-    async with aiohttp.ClientSession() as session, _socket(session, container.web, cookie) as ws:
+    async with aiohttp.ClientSession() as session, chat_socket(session, container.web, cookie) as ws:
         await _ask(ws, openai_fake)
         person = await container.webapp.sessions.session(cookie)
         assert person is not None
@@ -219,7 +202,7 @@ async def test_a_tab_left_open_after_signing_out_everywhere_gets_no_reminder(
         assert await container.reminders.runner.run_due() == 1
         openai_fake.queue(Reply("not for you"))
         await ws.send_json({"type": "send", "text": "still there?"})  # the socket learns it is signed out
-        after = await _frames_until(ws, "error")
+        after = await frames_until(ws, "error")
     assert [f for f in after if f["type"] == "spoken"] == [], "the signed-out tab was shown the reminder"
     assert after[-1]["message"].startswith("You are signed out")
     assert await _occurrence_states(container) == [("delivered", 1)]  # kept in the history for a new sign-in
