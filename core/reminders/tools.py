@@ -26,6 +26,8 @@ from core.tools.registry import ToolBase, ToolContext, ToolInputError, ToolResul
 log = logging.getLogger(__name__)
 
 _ID = {"type": "integer", "description": "The reminder's number (#3 -> 3), from list_reminders."}
+# How a tool is told which reminder: by its number, or by words of its text (see _ReminderTool._pick).
+_WHICH = {"reminder_id": _ID, "matching": {"type": "string", "description": "Words of its text."}}
 
 
 def _string(arguments: dict[str, Any], name: str) -> str:
@@ -137,7 +139,7 @@ class CancelReminder(_ReminderTool):
     def __post_init__(self) -> None:
         self.parameters = {
             "type": "object",
-            "properties": {"reminder_id": _ID, "matching": {"type": "string", "description": "Words of its text."}},
+            "properties": {**_WHICH},
             "required": [],
         }
 
@@ -163,7 +165,7 @@ class SnoozeReminder(_ReminderTool):
         self.parameters = {
             "type": "object",
             "properties": {
-                "reminder_id": _ID, "matching": {"type": "string", "description": "Words of its text."},
+                **_WHICH,
                 "for": {"type": "string", "description": "A span from now, e.g. '2 hours'."},
                 "until": {"type": "string", "description": "A local date-time, e.g. 2026-12-12T09:00."},
             },
@@ -209,7 +211,7 @@ class EditReminder(_ReminderTool):
         self.parameters = {
             "type": "object",
             "properties": {
-                "reminder_id": _ID, "matching": {"type": "string", "description": "Words of its text."},
+                **_WHICH,
                 "text": {"type": "string", "description": "The new text."},
                 "at": {"type": "string", "description": "The new local date-time, e.g. 2026-12-12T09:00."},
                 "recurrence": {"type": "string", "description": "A new RRULE, or 'none' to make it happen once."},
