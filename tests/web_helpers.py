@@ -214,3 +214,15 @@ async def frames_until(ws: aiohttp.ClientWebSocketResponse, *last: str) -> list[
         frames.append(frame)
         if frame["type"] in last:
             return frames
+
+
+async def session_cookie(sessions: WebSessions, server: WebServer, who: PlatformIdentity = ADA) -> str:
+    """The session cookie a browser gets by opening ``who``'s sign-in link on the running ``server``."""
+    link = await sessions.link(who)  # what /account or `captainslog link` gives
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        path = "/" + link.split("/", 3)[3]
+        shown = await client.get(path)
+        await client.post(path, data={"csrf": csrf_of(shown.text)})
+        cookie = client.cookies.get("captainslog_web")
+    assert cookie
+    return cookie

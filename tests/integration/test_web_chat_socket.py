@@ -23,7 +23,7 @@ from core.db.database import Database
 from core.llm import OpenAIModel
 from tests.conftest import TEST_NOW, make_chat_service
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls, topic_embedding
-from tests.web_helpers import ADA, BOB, WebKit, chat_socket, csrf_of, frames_until
+from tests.web_helpers import ADA, BOB, WebKit, chat_socket, frames_until, session_cookie
 
 
 @pytest.fixture
@@ -40,14 +40,7 @@ async def served(database: Database, model: OpenAIModel) -> AsyncIterator[tuple[
 
 
 async def _cookie(kit: WebKit, server: WebServer) -> str:
-    link = await kit.sessions.link(ADA)
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        path = "/" + link.split("/", 3)[3]
-        shown = await client.get(path)
-        await client.post(path, data={"csrf": csrf_of(shown.text)})
-        cookie = client.cookies.get("captainslog_web")
-    assert cookie
-    return cookie
+    return await session_cookie(kit.sessions, server)
 
 
 async def test_an_answer_streams_in_several_frames_with_status_lines(

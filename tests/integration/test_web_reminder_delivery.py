@@ -25,7 +25,7 @@ from core.db.database import Database
 from core.types import PlatformIdentity
 from tests.conftest import TEST_NOW
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
-from tests.web_helpers import SECRET_KEY, chat_socket, csrf_of, frames_until
+from tests.web_helpers import SECRET_KEY, chat_socket, frames_until, session_cookie
 
 ADA = PlatformIdentity("terminal", "local", "ada", "ada")
 REMINDER = "⏰ Reminder: drink water"
@@ -54,14 +54,7 @@ async def served(
 
 async def _cookie(container: Container) -> str:
     assert container.webapp is not None and container.web is not None
-    link = await container.webapp.sessions.link(ADA)  # what `captainslog link` prints
-    async with httpx.AsyncClient(base_url=container.web.url) as client:
-        path = "/" + link.split("/", 3)[3]
-        shown = await client.get(path)
-        await client.post(path, data={"csrf": csrf_of(shown.text)})
-        cookie = client.cookies.get("captainslog_web")
-    assert cookie
-    return cookie
+    return await session_cookie(container.webapp.sessions, container.web, ADA)  # the link `captainslog link` prints
 
 
 async def _ask(ws: aiohttp.ClientWebSocketResponse, openai_fake: FakeOpenAI) -> None:
